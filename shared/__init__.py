@@ -1,0 +1,1 @@
+"""Code that the issuer and the validator share: the ticket format, keys, clock, reasons, trips."""
