@@ -1,0 +1,1 @@
+"""The ``vexe`` command line and the demo."""
