@@ -1,0 +1,1 @@
+"""The bus validator: offline checks, a durable journal, and a sync loop to Redis."""
