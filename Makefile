@@ -1,0 +1,30 @@
+# The two commands the README opens with: `make demo` and `make test`.
+# Each creates the virtual environment from pyproject.toml first when it is missing or stale.
+
+VENV ?= .venv
+PYTHON ?= python3
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test install bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/vexe demo
+
+test: $(STAMP)
+	$(VENV)/bin/pytest
+
+bench: $(STAMP)
+	$(VENV)/bin/python bench/bench_validator.py
+	$(VENV)/bin/python bench/bench_journal.py
+	$(VENV)/bin/python bench/bench_sync.py
+
+clean:
+	rm -rf $(VENV) var demo-data results .pytest_cache
