@@ -3,6 +3,7 @@
 Errors reach the operator as one clear line on standard error, never a traceback.
 """
 
+import importlib
 import sys
 
 import click
@@ -13,17 +14,20 @@ def main() -> None:
     """vexe: monthly and free bus passes on rotating, signed QR codes."""
 
 
+# Each part owns its commands: (module, attribute holding a command or a list of them).
+_PARTS = (("issuer.cli", "commands"), ("validator.cli", "commands"), ("vexe.demo", "demo"))
+
+
 def _register() -> None:
     # Imported here so that ``vexe --help`` stays fast and each part owns its commands.
-    from issuer.cli import commands as issuer_commands
-    from validator.cli import commands as validator_commands
-    from vexe.demo import demo
+    for module_name, attribute in _PARTS:
+        try:
+            found = getattr(importlib.import_module(module_name), attribute)
+        except ImportError as exc:  # a part not installed: say so once, keep the rest usable
+            print(f"vexe: {exc}", file=sys.stderr)
+            continue
+        for command in found if isinstance(found, list) else [found]:
+            main.add_command(command)
 
-    for command in [*issuer_commands, *validator_commands, demo]:
-        main.add_command(command)
 
-
-try:
-    _register()
-except ImportError as exc:  # a part not installed: say so once, keep the rest usable
-    print(f"vexe: {exc}", file=sys.stderr)
+_register()
