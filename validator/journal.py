@@ -1,0 +1,147 @@
+"""The validator's journal: every scan, accepted or not, on disk before its answer is shown.
+
+SQLite in WAL mode with ``synchronous=FULL``: a commit is on stable storage when
+:meth:`Journal.record` returns, so a power cut after the screen shows a decision loses
+nothing that was shown.
+
+Each scan gets ``seq``, a sequence number that never goes back (AUTOINCREMENT never reuses
+a number, even after rows are deleted). The sync pushes scans in ``seq`` order and Redis keeps,
+per validator journal, the highest ``seq`` it holds: that is the push's idempotency key. The
+journal's ``epoch``, a random id made when the file is created, keeps a replaced journal
+(a new disk, a wiped device) from being mistaken for the old one and its numbers skipped.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+import threading
+from os import PathLike
+
+from shared.trip import ACCEPT, Trip
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS scans (
+    seq      INTEGER PRIMARY KEY AUTOINCREMENT,
+    trip_id  TEXT NOT NULL UNIQUE,
+    pass_id  TEXT,
+    proof_at INTEGER,
+    vehicle  TEXT NOT NULL,
+    decision TEXT NOT NULL,
+    at_ms    INTEGER NOT NULL,
+    payload  TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS scans_pass_at ON scans (pass_id, at_ms);
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+
+
+class Journal:
+    """The scans of one validator, in a SQLite file.
+
+    One connection guarded by a lock: the HTTP server, the scanner's input and the sync
+    thread share one journal, and SQLite serialises writers anyway.
+    """
+
+    def __init__(self, path: str | PathLike):
+        self.path = path
+        self._lock = threading.Lock()
+        # Autocommit mode: each statement is its own transaction unless BEGIN says otherwise.
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA busy_timeout=5000")
+            self._db.executescript(_SCHEMA)
+            # One statement, one transaction: a new journal gets both rows or neither.
+            self._db.execute("INSERT OR IGNORE INTO meta VALUES ('epoch', ?), ('pushed_seq', '0')",
+                             (secrets.token_hex(8),))
+            self.epoch = self._meta("epoch")
+        except BaseException:
+            self._db.close()
+            raise
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> "Journal":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _meta(self, key: str) -> str:
+        return self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0]
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def record(self, trip: Trip) -> int:
+        """Store one scan durably (one committed transaction) and return its ``seq``."""
+        with self._lock:
+            cursor = self._db.execute(
+                "INSERT INTO scans (trip_id, pass_id, proof_at, vehicle, decision, at_ms, payload)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (trip.id, trip.pass_id, trip.proof_at, trip.vehicle, trip.decision, trip.at_ms,
+                 trip.to_json()))
+            return cursor.lastrowid
+
+    def mark_pushed(self, seq: int) -> None:
+        """Everything up to ``seq`` is in Redis. Never moves back."""
+        with self._lock:
+            self._db.execute(
+                "UPDATE meta SET value = CAST(MAX(CAST(value AS INTEGER), ?) AS TEXT)"
+                " WHERE key = 'pushed_seq'", (int(seq),))
+
+    # -- reading for the sync --------------------------------------------------------------
+
+    @property
+    def pushed_seq(self) -> int:
+        with self._lock:
+            return int(self._meta("pushed_seq"))
+
+    def unsent(self, limit: int) -> list[tuple[int, str]]:
+        """Up to ``limit`` scans not yet in Redis, as (seq, trip JSON), oldest first."""
+        with self._lock:
+            return self._db.execute(
+                "SELECT seq, payload FROM scans"
+                " WHERE seq > (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'pushed_seq')"
+                " ORDER BY seq LIMIT ?", (limit,)).fetchall()
+
+    def backlog(self) -> int:
+        """How many scans are not yet in Redis."""
+        with self._lock:
+            return self._db.execute(
+                "SELECT COUNT(*) FROM scans"
+                " WHERE seq > (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'pushed_seq')"
+            ).fetchone()[0]
+
+    def __len__(self) -> int:
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM scans").fetchone()[0]
+
+    def trips(self) -> list[Trip]:
+        """Every scan in the journal, in ``seq`` order."""
+        with self._lock:
+            rows = self._db.execute("SELECT payload FROM scans ORDER BY seq").fetchall()
+        return [Trip.from_json(payload) for (payload,) in rows]
+
+    # -- validator.check.History -----------------------------------------------------------
+
+    def proof_used(self, pass_id: str, proof_at: int) -> bool:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT 1 FROM scans WHERE pass_id = ? AND proof_at = ? AND decision = ? LIMIT 1",
+                (pass_id, proof_at, ACCEPT)).fetchone()
+        return row is not None
+
+    def accepted_since(self, pass_id: str, vehicle: str, since_ms: int) -> bool:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT 1 FROM scans WHERE pass_id = ? AND at_ms >= ? AND vehicle = ?"
+                " AND decision = ? LIMIT 1", (pass_id, since_ms, vehicle, ACCEPT)).fetchone()
+        return row is not None
+

@@ -1,0 +1,236 @@
+"""The sync between a validator and Redis: push journaled trips, pull the trust list and denylist.
+
+It runs in its own thread with its own Redis connection; scanning never waits for it. Redis
+may be away for hours: the loop backs off exponentially and the journal keeps everything.
+
+The push is exactly-once without remembering trip ids. Redis keeps, per validator journal
+(``"<validator id>/<journal epoch>"``), the highest journal ``seq`` it holds, in the hash
+``TRIPS_HWM``. One Lua script adds to the stream only the trips above that mark and raises
+it, atomically. If the validator dies after Redis took a batch but before it noted that in
+its journal, it sends the batch again and Redis skips it. The state is one number per
+validator journal, not one per trip.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+import redis
+from redis.backoff import AbstractBackoff, ExponentialBackoff
+from redis.retry import Retry
+
+from shared import clock
+from shared.redis_keys import DENYLIST, TRIPS_HWM, TRIPS_STREAM, TRUST_LIST
+from validator.journal import Journal
+from validator.lists import Lists
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 500
+BATCHES_PER_ROUND = 4
+PUSH_EVERY = 1.0  # seconds between pushes while Redis answers
+PULL_EVERY = 60.0  # seconds between pulls of the trust list and denylist
+SOCKET_TIMEOUT = 5.0  # long enough to send one batch over a slow mobile link
+CONNECT_TIMEOUT = 3.0
+
+# The "#!lua" line makes Redis (7.0 and later) check for out-of-memory once, before the
+# script starts, instead of at the first XADD: a batch lands whole or not at all.
+PUSH_SCRIPT = """#!lua
+-- KEYS[1] the trips stream; KEYS[2] the hash of high-water marks.
+-- ARGV[1] the validator journal "<validator id>/<epoch>".
+-- ARGV[2] the last seq of the batch sent just before this one in the same pipeline, 0 if
+--         none: if that batch did not land, adding this one would skip it for good.
+-- ARGV[3..] seq, trip JSON pairs, seq ascending.
+-- Returns {trips added, trips already there, high-water mark}.
+local hwm = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
+if hwm < tonumber(ARGV[2]) then
+  return {0, 0, hwm}
+end
+local added, seen, top, top_text = 0, 0, hwm, nil
+for i = 3, #ARGV, 2 do
+  local seq = tonumber(ARGV[i])
+  if seq > top then
+    redis.call('XADD', KEYS[1], '*', 'trip', ARGV[i + 1])
+    added = added + 1
+    top, top_text = seq, ARGV[i]
+  else
+    seen = seen + 1
+  end
+end
+if top_text then
+  redis.call('HSET', KEYS[2], ARGV[1], top_text)
+end
+return {added, seen, top}
+"""
+
+
+def connect(url: str) -> redis.Redis:
+    """A Redis client for the sync: short timeouts, one quick retry on a fresh connection.
+
+    The retry covers a connection that died while idle (Redis restarted); anything longer
+    is the sync loop's backoff, not the client's.
+    """
+    return redis.Redis.from_url(
+        url, socket_timeout=SOCKET_TIMEOUT, socket_connect_timeout=CONNECT_TIMEOUT,
+        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=1))
+
+
+@dataclass(frozen=True)
+class Pushed:
+    added: int  # trips added to the stream
+    already: int  # trips Redis already held (a retry after a crash)
+    pushed_seq: int  # everything in the journal up to this is in Redis
+    more: bool  # the round was full: there may be more to send
+
+
+class Syncer:
+    """Pushes one journal's trips to Redis and pulls the lists into ``lists``."""
+
+    def __init__(self, journal: Journal, lists: Lists, client: redis.Redis, *, validator_id: str,
+                 batch_size: int = BATCH_SIZE, batches_per_round: int = BATCHES_PER_ROUND,
+                 push_every: float = PUSH_EVERY, pull_every: float = PULL_EVERY,
+                 backoff: AbstractBackoff | None = None):
+        self.journal = journal
+        self.lists = lists
+        self.client = client
+        self.key = f"{validator_id}/{journal.epoch}"
+        self.batch_size = batch_size
+        self.batches_per_round = batches_per_round
+        self.push_every = push_every
+        self.pull_every = pull_every
+        self.backoff = backoff or ExponentialBackoff(cap=30.0, base=0.5)
+        self._push_script = client.register_script(PUSH_SCRIPT)
+        self.last_push_at: float | None = None
+        self.last_pull_at: float | None = None
+        self.last_error: str | None = None
+
+    # -- push ------------------------------------------------------------------------------
+
+    def push_once(self, now: float, batches: int | None = None) -> Pushed:
+        """Send one round of unsent trips (``batches`` batches, pipelined).
+
+        Raises redis.RedisError when Redis is unreachable or refuses; what it did take
+        before that is noted in the journal first.
+        """
+        batches = batches or self.batches_per_round
+        rows = self.journal.unsent(self.batch_size * batches)
+        if not rows:
+            self.last_push_at = now
+            return Pushed(0, 0, self.journal.pushed_seq, more=False)
+        chunks = [rows[i:i + self.batch_size] for i in range(0, len(rows), self.batch_size)]
+        with self.client.pipeline(transaction=False) as pipe:
+            after = 0
+            for chunk in chunks:
+                args = [self.key, after]
+                for seq, payload in chunk:
+                    args += [seq, payload]
+                self._push_script(keys=[TRIPS_STREAM, TRIPS_HWM], args=args, client=pipe)
+                after = chunk[-1][0]
+            results = pipe.execute(raise_on_error=False)
+        added = already = 0
+        confirmed = None
+        error = None
+        for chunk, result in zip(chunks, results):
+            if isinstance(result, Exception):
+                error = result
+                break
+            chunk_added, chunk_already, hwm = result
+            if hwm < chunk[-1][0]:
+                break  # an earlier batch of this round failed; its error is already noted
+            added += chunk_added
+            already += chunk_already
+            confirmed = chunk[-1][0]
+        # Only now that Redis has answered: a crash before this line means a resend, which
+        # the script turns into nothing.
+        if confirmed is not None:
+            self.journal.mark_pushed(confirmed)
+        if error is not None:
+            raise error
+        self.last_push_at = now
+        if added:
+            log.info("pushed %d trips (up to seq %d)", added, confirmed)
+        return Pushed(added, already, self.journal.pushed_seq,
+                      more=len(rows) == self.batch_size * batches)
+
+    def push_all(self, now: float, batches: int | None = None) -> int:
+        """Push rounds until the journal has nothing unsent; the number of trips added."""
+        total = 0
+        while True:
+            pushed = self.push_once(now, batches)
+            total += pushed.added
+            if not pushed.more:
+                return total
+
+    # -- pull ------------------------------------------------------------------------------
+
+    def pull_once(self, now: float) -> dict[str, str]:
+        """Fetch the trust list and the denylist; each is "changed", "same", "missing" or "bad".
+
+        A list missing from Redis or one that does not parse leaves the last good one in use.
+        """
+        with self.client.pipeline(transaction=False) as pipe:
+            pipe.get(TRUST_LIST)
+            pipe.get(DENYLIST)
+            trust_raw, deny_raw = pipe.execute()
+        outcome = {"trust": self._apply("trust list", trust_raw, self.lists.update_trust),
+                   "denylist": self._apply("denylist", deny_raw, self.lists.update_denylist)}
+        self.last_pull_at = now
+        return outcome
+
+    @staticmethod
+    def _apply(what: str, raw: bytes | None, update) -> str:
+        if raw is None:
+            return "missing"
+        try:
+            changed = update(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            log.error("ignoring the %s in Redis, keeping the last good one: %s", what, exc)
+            return "bad"
+        if changed:
+            log.info("new %s from Redis", what)
+        return "changed" if changed else "same"
+
+    # -- the loop --------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        """Sync until ``stop`` is set, then make one last push attempt."""
+        failures = 0
+        next_pull = 0.0
+        while not stop.is_set():
+            now = clock.now()
+            try:
+                if now >= next_pull:
+                    self.pull_once(now)
+                    next_pull = now + self.pull_every
+                # After a failure, one batch per round: on a slow link a full round may not
+                # get through before the socket times out, and it would be sent again whole.
+                self.push_all(now, batches=1 if failures else None)
+            except redis.RedisError as exc:
+                failures += 1
+                delay = self.backoff.compute(failures)
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                level = logging.WARNING if failures == 1 else logging.DEBUG
+                log.log(level, "Redis unreachable (%s); %d scans waiting, next try in %.1f s",
+                        self.last_error, self.journal.backlog(), delay)
+                stop.wait(delay)
+                continue
+            if failures:
+                log.warning("Redis reachable again after %d failed tries", failures)
+            failures = 0
+            self.last_error = None
+            stop.wait(self.push_every)
+        self.final_push()
+
+    def final_push(self) -> None:
+        """One last attempt to empty the journal before the process ends; never raises."""
+        try:
+            self.push_all(clock.now())
+        except redis.RedisError as exc:
+            log.warning("last push failed, %d scans stay in the journal for next time: %s",
+                        self.journal.backlog(), exc)
+
+    def status(self) -> dict:
+        return {"last_push_at": self.last_push_at, "last_pull_at": self.last_pull_at,
+                "last_error": self.last_error}
