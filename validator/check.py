@@ -69,11 +69,13 @@ def _rules(claims: Claims, proof_at: int, *, denylist, route, vehicle, now, hist
     # The credential was minted by the issuer's clock; allow the freshness window of skew.
     if now + freshness < claims.nbf:
         return "not_yet_valid"
-    if now >= claims.exp:
-        return "expired"
     # The month boundary is exact: a November pass is void at 00:00 on 1 December Hanoi time.
+    # Checked before the credential's expiry, which is capped at the pass's end: a rider
+    # whose pass is over must not be told to refresh it.
     if not claims.valid_from <= now < claims.valid_until:
         return "outside_validity"
+    if now >= claims.exp:
+        return "expired"
     if not claims.covers_route(route):
         return "wrong_route"
     if abs(now - proof_at) > freshness:
