@@ -1,0 +1,33 @@
+"""The vexe issuer: accounts, passes, signing keys and credentials, over HTTP and ``vexe``.
+
+Run it with ``vexe serve`` on a laptop, or ``gunicorn 'issuer:create_app()'`` for real.
+"""
+
+from __future__ import annotations
+
+import flask
+
+from issuer import db, settings
+
+
+def create_app(test_config: dict | None = None) -> flask.Flask:
+    app = flask.Flask(__name__, static_folder=None)  # a JSON API: no static files
+    app.config.from_mapping(
+        settings.DEFAULTS,
+        MAX_CONTENT_LENGTH=64 * 1024,  # no request of this API comes near it
+    )
+    app.config.from_prefixed_env(settings.ENV_PREFIX)
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+    settings.resolve(app.config)
+
+    db.init_app(app)
+
+    from issuer import views
+    from issuer.views import accounts, keys, passes, public, routes
+
+    views.register_error_handlers(app)
+    for module in (public, routes, accounts, passes, keys):
+        app.register_blueprint(module.bp)
+
+    return app

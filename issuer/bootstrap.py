@@ -1,0 +1,64 @@
+"""``vexe init``: everything the issuer needs before its first pass, made once.
+
+Each step is skipped when its result is already there, so a second run changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sqlalchemy as sa
+from cryptography.fernet import Fernet
+
+from issuer import db, ids, settings, signing
+
+
+@dataclass
+class InitResult:
+    data_dir: str
+    database: str  # the URL, password hidden
+    signing_key: str  # kid of the key that signs
+    created: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"data_dir": self.data_dir, "database": self.database,
+                "signing_key": self.signing_key, "created": self.created,
+                "changed": bool(self.created)}
+
+
+def init(config: dict, *, now: float) -> InitResult:
+    """Create the data directory, the secret files, the schema and the first signing key.
+
+    ``config`` is the resolved settings; the secrets created are put into it.
+    """
+    created = []
+    data_dir = Path(config["DATA_DIR"])
+    if not data_dir.exists():
+        data_dir.mkdir(mode=0o700, parents=True)
+        created.append("data_dir")
+    if not config.get("SECRET_KEY"):
+        config["SECRET_KEY"] = _secret_file(data_dir / settings.SECRET_KEY_FILE,
+                                            Fernet.generate_key().decode("ascii"), created)
+    if not config.get("OPERATOR_TOKEN"):
+        config["OPERATOR_TOKEN"] = _secret_file(data_dir / settings.OPERATOR_TOKEN_FILE,
+                                                ids.new_token(), created)
+    url = config["DATABASE_URL"]
+    if db.migrate(url):
+        created.append("database")
+    with db.session(url) as session:
+        key = signing.current(session)
+        if key is None:
+            key = signing.rotate(session, secret_key=config["SECRET_KEY"], now=now)
+            created.append("signing_key")
+        else:
+            # Fail now, not at the first pass, if the secret key is not the one that sealed it.
+            signing.private_key(session, secret_key=config["SECRET_KEY"])
+    masked = sa.make_url(url).render_as_string(hide_password=True)
+    return InitResult(str(data_dir), masked, key.kid, created)
+
+
+def _secret_file(path: Path, value: str, created: list[str]) -> str:
+    if settings.write_secret_file(path, value):
+        created.append(path.name)
+    return settings.read_secret_file(path)

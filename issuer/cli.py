@@ -1,0 +1,274 @@
+"""The issuer's ``vexe`` commands. They work on the database directly: no server needed.
+
+Output is JSON on stdout (a QR's text is printed as is). Errors are one line on stderr,
+``vexe: ...``: exit 2 for bad input, 1 when the issuer or its database is not ready.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from issuer import accounts, bootstrap, db, devices, passes, publish, qr, routes, settings, signing
+from issuer.errors import IssuerError, NotReady
+from shared import clock
+
+
+class Command(click.Command):
+    """A command whose failures are one clear line, never a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except NotReady as exc:
+            _fail(str(exc), 1)
+        except IssuerError as exc:
+            _fail(str(exc), 2)
+        except sa.exc.OperationalError as exc:
+            _fail(f"database unavailable or not set up (run `vexe init`): "
+                  f"{str(exc.orig).strip().splitlines()[0]}", 1)
+        except sa.exc.ProgrammingError as exc:
+            _fail(f"database not set up (run `vexe init`): "
+                  f"{str(exc.orig).strip().splitlines()[0]}", 1)
+
+
+class Group(click.Group):
+    command_class = Command
+
+
+def _fail(message: str, code: int):
+    click.echo(f"vexe: {message}", err=True)
+    raise click.exceptions.Exit(code)
+
+
+def _emit(data) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def _warn_unpublished(result: publish.Published) -> None:
+    if not result.ok:
+        click.echo(f"vexe: warning: not published: {result.error}; run `vexe publish` later",
+                   err=True)
+
+
+@contextmanager
+def _session() -> Iterator[tuple[dict, Session]]:
+    config = settings.load()
+    with db.session(config["DATABASE_URL"]) as session:
+        yield config, session
+
+
+def _credential_settings(config) -> dict:
+    return {"secret_key": config["SECRET_KEY"], "lifetime": config["CREDENTIAL_LIFETIME"]}
+
+
+# -- vexe init / publish / serve -----------------------------------------------------------
+
+@click.command(cls=Command)
+def init() -> None:
+    """Create the database and the first signing key; safe to run twice."""
+    config = settings.load()
+    now = clock.now()
+    result = bootstrap.init(config, now=now)
+    out = result.as_dict()
+    if "signing_key" in result.created:
+        with db.session(config["DATABASE_URL"]) as session:
+            published = publish.publish(session, config["REDIS_URL"], now=now)
+        out["published"] = published.ok
+        _warn_unpublished(published)
+    if not result.created:
+        out["message"] = "already initialized; nothing changed"
+    _emit(out)
+
+
+@click.command("publish", cls=Command)
+def publish_command() -> None:
+    """Publish the trust list and the denylist to Redis again."""
+    with _session() as (config, session):
+        result = publish.publish(session, config["REDIS_URL"], now=clock.now())
+    if not result.ok:
+        _fail(f"not published: {result.error}", 1)
+    _emit(result.as_dict())
+
+
+@click.command(cls=Command)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+def serve(host: str, port: int) -> None:
+    """Run the issuer's HTTP API (a development server; use gunicorn for real)."""
+    from issuer import create_app
+
+    create_app().run(host=host, port=port)
+
+
+# -- vexe route ----------------------------------------------------------------------------
+
+@click.group(cls=Group)
+def route() -> None:
+    """Bus routes of the network."""
+
+
+@route.command("add")
+@click.argument("code")
+@click.option("--name", required=True, help="The route's name, e.g. 'Giáp Bát - Nhổn'.")
+def route_add(code: str, name: str) -> None:
+    """Add a route."""
+    with _session() as (_, session):
+        _emit(routes.as_dict(routes.add(session, code, name, now=clock.now())))
+
+
+@route.command("list")
+def route_list() -> None:
+    """List the routes."""
+    with _session() as (_, session):
+        _emit([routes.as_dict(r) for r in routes.list_routes(session)])
+
+
+# -- vexe account --------------------------------------------------------------------------
+
+@click.group(cls=Group)
+def account() -> None:
+    """Rider accounts."""
+
+
+@account.command("create")
+@click.option("--name", required=True, help="Full name, as on the national ID.")
+@click.option("--birth-date", required=True, metavar="YYYY-MM-DD")
+@click.option("--national-id", default=None, help="12 digits; only a keyed hash is kept.")
+def account_create(name: str, birth_date: str, national_id: str | None) -> None:
+    """Create an account; prints its id and the rider token (shown this once)."""
+    with _session() as (config, session):
+        acct, token = accounts.create(session, name, birth_date, now=clock.now(),
+                                      national_id=national_id, secret_key=config["SECRET_KEY"])
+        _emit({**accounts.as_dict(acct), "rider_token": token})
+
+
+# -- vexe pass -----------------------------------------------------------------------------
+
+@click.group("pass", cls=Group)
+def pass_() -> None:
+    """Passes: issue, show the custodial QR, revoke, the denylist."""
+
+
+@pass_.command("issue")
+@click.argument("account_id")
+@click.option("--product", required=True, type=click.Choice(["single", "multi", "free"]))
+@click.option("--route", default=None, help="Route code (single-route passes).")
+@click.option("--month", default=None, metavar="YYYY-MM",
+              help="The month (free pass: its first month). Default: this month in Hanoi.")
+@click.option("--category", default=None, help=f"Free pass: {', '.join(passes.FREE_CATEGORIES)}.")
+def pass_issue(account_id: str, product: str, route: str | None, month: str | None,
+               category: str | None) -> None:
+    """Issue a pass to an account; prints it, with its id."""
+    with _session() as (_, session):
+        p = passes.issue(session, account_id, product, now=clock.now(), route=route,
+                         month=month, category=category)
+        _emit(passes.as_dict(session, p))
+
+
+@pass_.command("show")
+@click.argument("pass_id")
+def pass_show(pass_id: str) -> None:
+    """Show a pass."""
+    with _session() as (_, session):
+        _emit(passes.as_dict(session, passes.get(session, pass_id)))
+
+
+@pass_.command("qr")
+@click.argument("pass_id")
+@click.option("--at", type=click.IntRange(0, 2**32 - 1), default=None, metavar="UNIX_TIME",
+              help="The moment of the rotating proof. Default: now.")
+@click.option("--png", "png_path", type=click.Path(dir_okay=False, writable=True, path_type=Path),
+              default=None, help="Also write the QR as a PNG image to this file.")
+@click.option("--svg", "svg_path", type=click.Path(dir_okay=False, writable=True, path_type=Path),
+              default=None, help="Also write the QR as an SVG image to this file.")
+def pass_qr(pass_id: str, at: int | None, png_path: Path | None, svg_path: Path | None) -> None:
+    """Print the custodial rotating QR's text, binding a custodial key if the pass has none."""
+    at = clock.now() if at is None else at
+    with _session() as (config, session):
+        p = passes.get(session, pass_id)
+        if devices.active_binding(session, p.id) is None:
+            devices.bind_custodial(session, p.id, now=at, **_credential_settings(config))
+        text = devices.custodial_qr(session, p.id, at=at, **_credential_settings(config))
+    for path, render in ((png_path, qr.png), (svg_path, qr.svg)):
+        if path is not None:
+            try:
+                path.write_bytes(render(text))
+            except OSError as exc:
+                _fail(f"cannot write {path}: {exc.strerror}", 1)
+    click.echo(text)
+
+
+@pass_.command("revoke")
+@click.argument("pass_id")
+@click.option("--reason", required=True, help="Why, for the record.")
+def pass_revoke(pass_id: str, reason: str) -> None:
+    """Revoke a pass and publish the denylist."""
+    with _session() as (config, session):
+        now = clock.now()
+        p = passes.revoke(session, pass_id, reason, now=now)
+        result = publish.publish(session, config["REDIS_URL"], now=now)
+        _warn_unpublished(result)
+        _emit({**passes.as_dict(session, p), "published": result.ok})
+
+
+@pass_.command("denylist")
+def pass_denylist() -> None:
+    """Print the denylist, in the format validators read."""
+    with _session() as (_, session):
+        click.echo(passes.denylist(session, clock.now()).dumps())
+
+
+# -- vexe keys -----------------------------------------------------------------------------
+
+@click.group(cls=Group)
+def keys() -> None:
+    """The issuer's signing keys."""
+
+
+@keys.command("rotate")
+def keys_rotate() -> None:
+    """Add a new signing key; older keys keep verifying until retired."""
+    with _session() as (config, session):
+        now = clock.now()
+        row = signing.rotate(session, secret_key=config["SECRET_KEY"], now=now)
+        result = publish.publish(session, config["REDIS_URL"], now=now)
+        _warn_unpublished(result)
+        _emit({**signing.as_dict(row, row.kid), "published": result.ok})
+
+
+@keys.command("retire")
+@click.argument("kid")
+def keys_retire(kid: str) -> None:
+    """Take a key out of the trust list (not the only active one)."""
+    with _session() as (config, session):
+        now = clock.now()
+        row = signing.retire(session, kid, now=now)
+        current = signing.current(session)
+        result = publish.publish(session, config["REDIS_URL"], now=now)
+        _warn_unpublished(result)
+        _emit({**signing.as_dict(row, current and current.kid), "published": result.ok})
+
+
+@keys.command("list")
+def keys_list() -> None:
+    """List every key, oldest first; "active" marks the one that signs."""
+    with _session() as (_, session):
+        current = signing.current(session)
+        _emit([signing.as_dict(row, current and current.kid) for row in signing.list_keys(session)])
+
+
+@keys.command("jwks")
+def keys_jwks() -> None:
+    """Print the trust list, a JWKS of the keys not retired."""
+    with _session() as (_, session):
+        click.echo(signing.trust_list(session).dumps())
+
+
+commands = [init, publish_command, serve, route, account, pass_, keys]

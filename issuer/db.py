@@ -1,0 +1,101 @@
+"""Database access: one engine per URL, sessions, and the migrations.
+
+Services take a :class:`~sqlalchemy.orm.Session` and commit their own unit of work. The web
+app keeps one session per request (closed on teardown); the command line opens one per
+command with :func:`session`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import flask
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.orm import Session
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+_engines: dict[str, sa.Engine] = {}
+
+
+def engine(url: str) -> sa.Engine:
+    if url not in _engines:
+        eng = sa.create_engine(url, pool_pre_ping=True)
+        if eng.dialect.name == "sqlite":
+            # SQLite enforces foreign keys only when asked, per connection.
+            sa.event.listen(eng, "connect", _sqlite_foreign_keys)
+        _engines[url] = eng
+    return _engines[url]
+
+
+def _sqlite_foreign_keys(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def dispose(url: str | None = None) -> None:
+    """Close pooled connections (of one URL, or all): tests drop their databases after."""
+    for key in [url] if url else list(_engines):
+        eng = _engines.pop(key, None)
+        if eng is not None:
+            eng.dispose()
+
+
+@contextmanager
+def session(url: str) -> Iterator[Session]:
+    # expire_on_commit=False: services return rows that callers read after the commit.
+    with Session(engine(url), expire_on_commit=False) as s:
+        yield s
+
+
+# -- the web app: a session per request -----------------------------------------------------
+
+def get_session() -> Session:
+    if "db" not in flask.g:
+        flask.g.db = Session(engine(flask.current_app.config["DATABASE_URL"]),
+                             expire_on_commit=False)
+    return flask.g.db
+
+
+def close_session(_exc: BaseException | None = None) -> None:
+    s = flask.g.pop("db", None)
+    if s is not None:
+        s.close()
+
+
+def init_app(app: flask.Flask) -> None:
+    app.teardown_appcontext(close_session)
+
+
+# -- migrations -----------------------------------------------------------------------------
+
+def alembic_config(url: str) -> AlembicConfig:
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    # Passed as an attribute, not an option: ini interpolation would mangle "%" in URLs.
+    config.attributes["url"] = url
+    return config
+
+
+def current_revision(url: str) -> str | None:
+    with engine(url).connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def head_revision() -> str:
+    return ScriptDirectory.from_config(alembic_config("")).get_current_head()
+
+
+def migrate(url: str) -> bool:
+    """Bring the schema to the newest revision; True if anything was applied."""
+    if current_revision(url) == head_revision():
+        return False
+    command.upgrade(alembic_config(url), "head")
+    return True

@@ -1,0 +1,164 @@
+"""Binding a pass to a device key, and the credentials issued to that device.
+
+A pass is active on one device at a time: binding a new one retires the old binding, and
+the old device's credential dies out within its lifetime. A custodial binding is one whose
+device key the issuer holds for a rider whose phone can't, so the issuer makes the rotating
+QR itself; validators can't tell the difference.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from issuer import ids, passes, signing, vault
+from issuer.errors import Conflict, Invalid
+from issuer.models import Credential, DeviceBinding, Pass
+from shared import b64, keys, ticket
+
+# A custodial credential is refreshed when it has less than this left: a QR printed or shown
+# now then still works for the rest of the day.
+CUSTODIAL_REFRESH_MARGIN = 24 * 3600
+
+
+@dataclass(frozen=True)
+class Issued:
+    """A credential just issued for a pass's bound device."""
+
+    pass_id: str
+    credential: str  # compact JWS
+    jti: str
+    expires: int
+    device_key: str
+    custodial: bool
+
+    def as_dict(self) -> dict:
+        return {"pass_id": self.pass_id, "credential": self.credential, "expires": self.expires,
+                "device_key": self.device_key, "custodial": self.custodial}
+
+
+def bind_device(session: Session, pass_id: str, device_public_key: str | dict, *, now: float,
+                secret_key: str | None, lifetime: int = ticket.DEFAULT_CREDENTIAL_LIFETIME
+                ) -> Issued:
+    """Bind the rider's phone key (base64url P-256 point or JWK) and issue its credential."""
+    try:
+        device_key = keys.device_public_compressed(keys.load_device_public(device_public_key))
+    except (ValueError, TypeError):
+        raise Invalid("public_key must be a P-256 public key: a base64url point or an EC JWK") \
+            from None
+    p = _usable_pass(session, pass_id, now)
+    binding = _bind(session, p, device_key, now=now)
+    return _mint(session, p, binding, now=now, secret_key=secret_key, lifetime=lifetime)
+
+
+def bind_custodial(session: Session, pass_id: str, *, now: float, secret_key: str | None,
+                   lifetime: int = ticket.DEFAULT_CREDENTIAL_LIFETIME) -> Issued:
+    """Generate a device key the issuer keeps (sealed) and bind the pass to it."""
+    p = _usable_pass(session, pass_id, now)
+    private = keys.new_device_key()
+    sealed = vault.seal(secret_key, keys.device_private_pem(private))
+    binding = _bind(session, p, keys.device_public_compressed(private), now=now, sealed=sealed)
+    return _mint(session, p, binding, now=now, secret_key=secret_key, lifetime=lifetime)
+
+
+def refresh_credential(session: Session, pass_id: str, *, now: float, secret_key: str | None,
+                       lifetime: int = ticket.DEFAULT_CREDENTIAL_LIFETIME) -> Issued:
+    """A fresh credential for the device the pass is bound to now."""
+    p = _usable_pass(session, pass_id, now)
+    binding = active_binding(session, p.id)
+    if binding is None:
+        raise Conflict(f"pass {p.id} is not bound to a device: bind one first")
+    return _mint(session, p, binding, now=now, secret_key=secret_key, lifetime=lifetime)
+
+
+def custodial_qr(session: Session, pass_id: str, *, at: float, secret_key: str | None,
+                 lifetime: int = ticket.DEFAULT_CREDENTIAL_LIFETIME) -> str:
+    """The rotating QR text of a custodial pass at Unix time ``at``.
+
+    The stored credential is reused while it has more than a day left; otherwise a new one is
+    issued as of ``at``.
+    """
+    p = passes.get(session, pass_id)
+    if p.status == passes.REVOKED:
+        raise Conflict(f"pass {p.id} is revoked")
+    binding = active_binding(session, p.id)
+    if binding is None:
+        raise Conflict(f"pass {p.id} is not bound to a device: bind it custodially first")
+    if not binding.custodial:
+        raise Conflict(f"pass {p.id} is held by a phone: its QR is shown on that phone")
+    credential = binding.credential
+    if _needs_refresh(credential, at, lifetime, p.valid_until):
+        p = _usable_pass(session, p.id, at)
+        credential = _mint(session, p, binding, now=at, secret_key=secret_key,
+                           lifetime=lifetime).credential
+    device = keys.load_device_private_pem(vault.unseal(secret_key, binding.sealed_private_key))
+    return ticket.encode_qr(credential, device, at)
+
+
+def active_binding(session: Session, pass_id: str) -> DeviceBinding | None:
+    return session.scalar(sa.select(DeviceBinding).where(
+        DeviceBinding.pass_id == pass_id, DeviceBinding.retired_at.is_(None)))
+
+
+def _needs_refresh(credential: str | None, at: float, lifetime: int, valid_until: int) -> bool:
+    if credential is None:
+        return True
+    payload = json.loads(b64.decode(credential.split(".")[1]))
+    nbf, exp = payload["nbf"], payload["exp"]
+    if not nbf <= at < exp:
+        return True
+    # Near its end, but only worth replacing if a new one would live longer.
+    return exp - at < CUSTODIAL_REFRESH_MARGIN and min(at + lifetime, valid_until) > exp
+
+
+def _usable_pass(session: Session, pass_id: str, now: float) -> Pass:
+    # Locked, so a revocation can't slip in between this check and credentials_until.
+    p = passes.get(session, pass_id, for_update=True)
+    if p.status == passes.REVOKED:
+        raise Conflict(f"pass {p.id} is revoked: no credential is issued for it")
+    if p.valid_until <= now:
+        raise Conflict(f"pass {p.id} ended at {p.valid_until}: no credential is issued for it")
+    return p
+
+
+def _bind(session: Session, p: Pass, device_key: str, *, now: float,
+          sealed: str | None = None) -> DeviceBinding:
+    old = active_binding(session, p.id)
+    if old is not None:
+        old.retired_at = int(now)
+        session.flush()  # before the insert: the database allows one active binding a pass
+    binding = DeviceBinding(pass_id=p.id, device_key=device_key, custodial=sealed is not None,
+                            sealed_private_key=sealed, created_at=int(now))
+    session.add(binding)
+    session.flush()
+    return binding
+
+
+def _mint(session: Session, p: Pass, binding: DeviceBinding, *, now: float,
+          secret_key: str | None, lifetime: int) -> Issued:
+    private = signing.private_key(session, secret_key=secret_key)
+    now = int(now)
+    jti = _free_jti(session)
+    credential = ticket.mint_credential(
+        private, jti=jti, pass_id=p.id, product=ticket.PRODUCTS[p.product],
+        routes=[p.route_code] if p.route_code else [ticket.ALL_ROUTES],
+        valid_from=p.valid_from, valid_until=p.valid_until, device_key=binding.device_key,
+        now=now, lifetime=lifetime, category=p.category)
+    expires = min(now + lifetime, p.valid_until)  # as mint_credential caps it
+    session.add(Credential(jti=jti, pass_id=p.id, binding_id=binding.id, kid=keys.key_id(private),
+                           nbf=now, exp=expires))
+    p.credentials_until = max(p.credentials_until, expires)
+    if binding.custodial:
+        binding.credential = credential
+    session.commit()
+    return Issued(p.id, credential, jti, expires, binding.device_key, binding.custodial)
+
+
+def _free_jti(session: Session) -> str:
+    while True:
+        candidate = ids.new_jti()
+        if session.get(Credential, candidate) is None:
+            return candidate

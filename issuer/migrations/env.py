@@ -1,0 +1,51 @@
+"""Alembic environment: migrates the database URL it is given.
+
+``issuer.db.migrate`` passes the URL as ``config.attributes["url"]``; run by hand with
+``alembic -c issuer/migrations/alembic.ini``, it uses the issuer's own settings.
+"""
+
+from logging.config import fileConfig
+
+import sqlalchemy as sa
+from alembic import context
+
+from issuer.models import Base
+
+config = context.config
+if config.config_file_name is not None:
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
+
+
+def database_url() -> str:
+    url = config.attributes.get("url")
+    if url:
+        return url
+    from issuer import settings
+
+    return settings.load()["DATABASE_URL"]
+
+
+def run_offline() -> None:
+    context.configure(url=database_url(), target_metadata=Base.metadata,
+                      literal_binds=True, render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_online() -> None:
+    engine = sa.create_engine(database_url(), poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            # SQLite cannot ALTER most things; batch mode copies the table instead.
+            context.configure(connection=connection, target_metadata=Base.metadata,
+                              render_as_batch=connection.dialect.name == "sqlite")
+            with context.begin_transaction():
+                context.run_migrations()
+    finally:
+        engine.dispose()
+
+
+if context.is_offline_mode():
+    run_offline()
+else:
+    run_online()

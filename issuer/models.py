@@ -1,0 +1,134 @@
+"""The issuer's tables. Times are Unix seconds (integers), like every time in vexe.
+
+The migrations under ``issuer/migrations`` create exactly these tables; a test compares them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Named constraints, so that later migrations can drop or alter them on every database.
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+Time = sa.BigInteger  # Unix seconds: past 2038 on every database
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING)
+
+
+class Route(Base):
+    __tablename__ = "routes"
+
+    code: Mapped[str] = mapped_column(sa.String(16), primary_key=True)  # "32", "E05A"
+    name: Mapped[str] = mapped_column(sa.String(200))
+    created_at: Mapped[int] = mapped_column(Time)
+
+
+class Product(Base):
+    """What a rider can hold; rows are seeded by the first migration."""
+
+    __tablename__ = "products"
+
+    code: Mapped[str] = mapped_column(sa.String(16), primary_key=True)  # single, multi, free
+    name_vi: Mapped[str] = mapped_column(sa.String(100))
+    name_en: Mapped[str] = mapped_column(sa.String(100))
+    price_vnd: Mapped[int] = mapped_column(sa.Integer)
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+
+    id: Mapped[str] = mapped_column(sa.String(10), primary_key=True)
+    full_name: Mapped[str] = mapped_column(sa.String(200))
+    birth_date: Mapped[dt.date] = mapped_column(sa.Date)
+    photo: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    identity_level: Mapped[int] = mapped_column(sa.Integer, default=2)
+    # Keyed HMAC-SHA256 of the national ID number: finds a duplicate, never reveals it.
+    national_id_hash: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    rider_token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[int] = mapped_column(Time)
+
+
+class Pass(Base):
+    __tablename__ = "passes"
+
+    id: Mapped[str] = mapped_column(sa.String(10), primary_key=True)
+    account_id: Mapped[str] = mapped_column(sa.ForeignKey("accounts.id"), index=True)
+    product: Mapped[str] = mapped_column(sa.ForeignKey("products.code"))
+    route_code: Mapped[str | None] = mapped_column(sa.ForeignKey("routes.code"))
+    category: Mapped[str | None] = mapped_column(sa.String(32))
+    valid_from: Mapped[int] = mapped_column(Time)
+    valid_until: Mapped[int] = mapped_column(Time)
+    status: Mapped[str] = mapped_column(sa.String(16), default="active")
+    revoked_at: Mapped[int | None] = mapped_column(Time)
+    revoke_reason: Mapped[str | None] = mapped_column(sa.String(500))
+    # The latest exp of any credential issued: the denylist keeps a revoked pass until then.
+    credentials_until: Mapped[int] = mapped_column(Time, default=0)
+    created_at: Mapped[int] = mapped_column(Time)
+
+    __table_args__ = (
+        sa.CheckConstraint("status IN ('active', 'revoked')", name="status"),
+        # The denylist query: revoked passes with credentials still alive.
+        sa.Index("ix_passes_status_credentials_until", "status", "credentials_until"),
+    )
+
+
+class DeviceBinding(Base):
+    """The device key a pass is bound to. One active (not retired) binding per pass."""
+
+    __tablename__ = "device_bindings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pass_id: Mapped[str] = mapped_column(sa.ForeignKey("passes.id"), index=True)
+    device_key: Mapped[str] = mapped_column(sa.String(64))  # base64url compressed P-256 point
+    custodial: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    # Custodial only: the device private key sealed with the secret key, and the credential
+    # the issuer presents on the rider's behalf.
+    sealed_private_key: Mapped[str | None] = mapped_column(sa.Text)
+    credential: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[int] = mapped_column(Time)
+    retired_at: Mapped[int | None] = mapped_column(Time)
+
+    __table_args__ = (
+        # A second active binding is refused by the database itself, even under a race.
+        sa.Index("uq_device_bindings_active_pass", "pass_id", unique=True,
+                 sqlite_where=sa.text("retired_at IS NULL"),
+                 postgresql_where=sa.text("retired_at IS NULL")),
+    )
+
+
+class Credential(Base):
+    """A log of every credential issued: which key signed it and how long it lives."""
+
+    __tablename__ = "credentials"
+
+    jti: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
+    pass_id: Mapped[str] = mapped_column(sa.ForeignKey("passes.id"), index=True)
+    binding_id: Mapped[int] = mapped_column(sa.ForeignKey("device_bindings.id"))
+    kid: Mapped[str] = mapped_column(sa.String(16))
+    nbf: Mapped[int] = mapped_column(Time)
+    exp: Mapped[int] = mapped_column(Time)
+
+
+class SigningKey(Base):
+    """An issuer Ed25519 key. The newest key not retired signs; all not retired verify."""
+
+    __tablename__ = "signing_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)  # creation order, even within a second
+    kid: Mapped[str] = mapped_column(sa.String(16), unique=True)
+    public_key: Mapped[bytes] = mapped_column(sa.LargeBinary(32))
+    # PKCS8 PEM sealed with the secret key. Never served, never logged.
+    sealed_private_key: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[int] = mapped_column(Time)
+    retired_at: Mapped[int | None] = mapped_column(Time)

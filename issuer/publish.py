@@ -1,0 +1,61 @@
+"""Publishing to Redis what validators pull: the trust list and the denylist.
+
+The database is the truth; Redis holds a copy. When Redis is away the change made in the
+database stands, the caller is told it was not published, and ``vexe publish`` (or the next
+change) publishes it again.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
+from sqlalchemy.orm import Session
+
+from issuer import passes, signing
+from shared import redis_keys
+
+log = logging.getLogger(__name__)
+
+TIMEOUT = 2.0  # seconds: an operator waiting on a revocation should not wait long
+
+
+@dataclass(frozen=True)
+class Published:
+    ok: bool
+    trust_keys: int
+    denylist_entries: int
+    error: str | None = None
+
+    def as_dict(self) -> dict:
+        out = {"published": self.ok, "trust_keys": self.trust_keys,
+               "denylist_entries": self.denylist_entries}
+        if self.error:
+            out["error"] = self.error
+        return out
+
+
+def publish(session: Session, redis_url: str, *, now: float) -> Published:
+    """SET the trust list and the denylist, both in one transaction."""
+    trust = signing.trust_list(session)
+    deny = passes.denylist(session, now)
+    try:
+        client = redis.Redis.from_url(redis_url, socket_timeout=TIMEOUT,
+                                      socket_connect_timeout=TIMEOUT,
+                                      retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2))
+    except ValueError as exc:
+        return Published(False, len(trust), len(deny), f"bad Redis URL: {exc}")
+    try:
+        with client.pipeline(transaction=True) as pipe:
+            pipe.set(redis_keys.TRUST_LIST, trust.dumps())
+            pipe.set(redis_keys.DENYLIST, deny.dumps())
+            pipe.execute()
+    except redis.RedisError as exc:
+        log.warning("not published to Redis: %s", exc)
+        return Published(False, len(trust), len(deny), f"Redis unreachable: {exc}")
+    finally:
+        client.close()
+    return Published(True, len(trust), len(deny))

@@ -1,0 +1,80 @@
+"""Settings: one place that says what the issuer is configured with and where it comes from.
+
+Order, later wins: the defaults below, ``VEXE_*`` environment variables, then the caller's
+overrides (a test's config). The two secrets may also live in files under ``DATA_DIR`` that
+``vexe init`` creates, so a laptop needs no environment at all. The web app and the command
+line both call :func:`resolve`, so ``vexe pass issue`` sees exactly what the server sees.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, MutableMapping
+from pathlib import Path
+
+import flask
+
+from shared.ticket import DEFAULT_CREDENTIAL_LIFETIME
+
+ENV_PREFIX = "VEXE"
+SECRET_KEY_FILE = "secret.key"
+OPERATOR_TOKEN_FILE = "operator.token"
+
+DEFAULTS = {
+    "DATA_DIR": "var",
+    "DATABASE_URL": None,  # sqlite:///<DATA_DIR>/vexe.db
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
+    "CREDENTIAL_LIFETIME": DEFAULT_CREDENTIAL_LIFETIME,
+    "SECRET_KEY": None,  # Fernet key sealing private keys; else <DATA_DIR>/secret.key
+    "OPERATOR_TOKEN": None,  # operator bearer token; else <DATA_DIR>/operator.token
+}
+
+
+def load(overrides: Mapping | None = None) -> flask.Config:
+    """The settings without an app: for the command line and scripts."""
+    config = flask.Config(os.getcwd())
+    config.from_mapping(DEFAULTS)
+    config.from_prefixed_env(ENV_PREFIX)
+    if overrides is not None:
+        config.from_mapping(overrides)
+    return resolve(config)
+
+
+def resolve(config: MutableMapping) -> MutableMapping:
+    """Fill in what derives from other settings; read secrets from their files if present.
+
+    A missing secret stays None: ``vexe init`` creates it, and whatever needs it says so.
+    """
+    # from_prefixed_env parses values as JSON, so a value that looks like a number arrives
+    # as one; every setting but the lifetime is text.
+    data_dir = Path(str(config["DATA_DIR"])).resolve()
+    config["DATA_DIR"] = str(data_dir)
+    if not config.get("DATABASE_URL"):
+        config["DATABASE_URL"] = f"sqlite:///{data_dir / 'vexe.db'}"
+    config["DATABASE_URL"] = str(config["DATABASE_URL"])
+    config["REDIS_URL"] = str(config["REDIS_URL"])
+    config["CREDENTIAL_LIFETIME"] = int(config["CREDENTIAL_LIFETIME"])
+    for name, filename in (("SECRET_KEY", SECRET_KEY_FILE), ("OPERATOR_TOKEN", OPERATOR_TOKEN_FILE)):
+        if config.get(name):
+            config[name] = str(config[name])
+        else:
+            config[name] = read_secret_file(data_dir / filename)
+    return config
+
+
+def read_secret_file(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="ascii").strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def write_secret_file(path: Path, value: str) -> bool:
+    """Create ``path`` readable by its owner only; False (and no change) if it exists."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "w", encoding="ascii") as out:
+        out.write(value + "\n")
+    return True

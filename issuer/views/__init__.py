@@ -1,0 +1,95 @@
+"""The HTTP API's blueprints, and what they share: reading JSON bodies and answering errors.
+
+Every error is JSON, ``{"error": "..."}``, with a 4xx or 5xx status: never an HTML page,
+never a stack trace.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import flask
+import sqlalchemy as sa
+from werkzeug.exceptions import HTTPException
+
+from issuer import publish
+from issuer.errors import Invalid, IssuerError
+
+log = logging.getLogger(__name__)
+
+
+def json_body(required: tuple[str, ...] = (), optional: tuple[str, ...] = ()) -> dict:
+    """The request's JSON object, holding the ``required`` fields and nothing unknown.
+
+    Unknown fields are refused rather than ignored: a misspelt "route_code" should not
+    silently issue a pass without a route.
+    """
+    raw = flask.request.get_data(cache=True)
+    if not raw.strip():
+        data = {}
+    else:
+        data = flask.request.get_json(force=True, silent=True)
+        if data is None:
+            raise Invalid("request body is not valid JSON")
+    if not isinstance(data, dict):
+        raise Invalid("request body must be a JSON object")
+    unknown = sorted(set(data) - set(required) - set(optional))
+    if unknown:
+        raise Invalid(f"unknown field {unknown[0]!r}; expected "
+                      f"{', '.join(required + optional) or 'no fields'}")
+    for name in required:
+        if data.get(name) is None:
+            raise Invalid(f"field {name!r} is required")
+    return data
+
+
+def text_field(data: dict, name: str) -> str | None:
+    """A string field, or None when absent; a 400 for any other JSON type."""
+    value = data.get(name)
+    if value is not None and not isinstance(value, str):
+        raise Invalid(f"field {name!r} must be a string")
+    return value
+
+
+def error_response(status: int, message: str) -> flask.Response:
+    response = flask.jsonify(error=message)
+    response.status_code = status
+    return response
+
+
+def register_error_handlers(app: flask.Flask) -> None:
+    @app.errorhandler(IssuerError)
+    def issuer_error(exc: IssuerError):
+        return error_response(exc.status, str(exc))
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        # Keep the status and headers (WWW-Authenticate, Allow); replace the HTML body.
+        response = exc.get_response()
+        response.set_data(flask.json.dumps({"error": exc.description}))
+        response.content_type = "application/json"
+        return response
+
+    @app.errorhandler(sa.exc.OperationalError)
+    def database_down(exc: sa.exc.OperationalError):
+        log.error("database error: %s", exc.orig)
+        return error_response(503, "the database is unavailable; try again shortly")
+
+    @app.errorhandler(sa.exc.IntegrityError)
+    def integrity_error(exc: sa.exc.IntegrityError):
+        # Two requests raced for one thing (two devices bound at once, one id twice).
+        log.warning("integrity error: %s", exc.orig)
+        return error_response(409, "a concurrent change conflicted with this request; retry")
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        log.exception("unhandled error on %s %s", flask.request.method, flask.request.path)
+        return error_response(500, "internal error; it has been logged")
+
+
+def publish_now(session, now: float) -> dict:
+    """Publish to Redis after a change; the answer says whether it reached validators."""
+    result = publish.publish(session, flask.current_app.config["REDIS_URL"], now=now)
+    if result.ok:
+        return {"published": True}
+    return {"published": False, "warning": f"not published: {result.error}"}

@@ -1,0 +1,113 @@
+"""``/api/passes``: issuing and revoking (operator); the pass, its device and its QR (the
+rider who owns it, or the operator)."""
+
+import flask
+
+from issuer import auth, db, devices, passes, qr
+from issuer.errors import Invalid
+from issuer.views import json_body, publish_now, text_field
+from shared import clock
+
+bp = flask.Blueprint("passes", __name__, url_prefix="/api/passes")
+
+QR_FORMATS = {"text": "text/plain; charset=utf-8", "png": "image/png", "svg": "image/svg+xml"}
+
+
+def _credential_settings() -> dict:
+    config = flask.current_app.config
+    return {"secret_key": config["SECRET_KEY"], "lifetime": config["CREDENTIAL_LIFETIME"]}
+
+
+def _own_pass(pass_id: str):
+    """The pass, after the caller is authenticated (401), it exists (404) and is theirs (403)."""
+    who = auth.caller()
+    p = passes.get(db.get_session(), pass_id)
+    auth.check_pass_access(p)
+    return who, p
+
+
+@bp.post("")
+@auth.operator_required
+def issue():
+    data = json_body(required=("account_id", "product"), optional=("route", "month", "category"))
+    session = db.get_session()
+    p = passes.issue(session, text_field(data, "account_id"), text_field(data, "product"),
+                     now=clock.now(), route=text_field(data, "route"),
+                     month=text_field(data, "month"), category=text_field(data, "category"))
+    return passes.as_dict(session, p), 201
+
+
+@bp.get("/<pass_id>")
+def show(pass_id: str):
+    _, p = _own_pass(pass_id)
+    return passes.as_dict(db.get_session(), p)
+
+
+@bp.post("/<pass_id>/revoke")
+@auth.operator_required
+def revoke(pass_id: str):
+    data = json_body(required=("reason",))
+    session = db.get_session()
+    now = clock.now()
+    p = passes.revoke(session, pass_id, text_field(data, "reason"), now=now)
+    return {**passes.as_dict(session, p), **publish_now(session, now)}
+
+
+@bp.post("/<pass_id>/device")
+def bind_device(pass_id: str):
+    _own_pass(pass_id)
+    data = json_body(required=("public_key",))
+    key = data["public_key"]
+    if not isinstance(key, (str, dict)):
+        raise Invalid("field 'public_key' must be a base64url string or a JWK object")
+    issued = devices.bind_device(db.get_session(), pass_id, key, now=clock.now(),
+                                 **_credential_settings())
+    return issued.as_dict(), 201
+
+
+@bp.post("/<pass_id>/credential")
+def refresh(pass_id: str):
+    _own_pass(pass_id)
+    json_body()
+    issued = devices.refresh_credential(db.get_session(), pass_id, now=clock.now(),
+                                        **_credential_settings())
+    return issued.as_dict()
+
+
+@bp.post("/<pass_id>/custodial")
+def bind_custodial(pass_id: str):
+    _own_pass(pass_id)
+    json_body()
+    issued = devices.bind_custodial(db.get_session(), pass_id, now=clock.now(),
+                                    **_credential_settings())
+    # The credential is the issuer's to present: the answer says only that the pass is bound.
+    return {"pass_id": issued.pass_id, "custodial": True, "device_key": issued.device_key,
+            "expires": issued.expires}, 201
+
+
+@bp.get("/<pass_id>/qr")
+def show_qr(pass_id: str):
+    who, p = _own_pass(pass_id)
+    fmt = flask.request.args.get("format", "text")
+    if fmt not in QR_FORMATS:
+        raise Invalid(f"format must be one of {', '.join(QR_FORMATS)}")
+    at = clock.now()
+    if who.is_operator and "at" in flask.request.args:
+        # Operators may render the QR of another moment (printing, support, tests).
+        try:
+            at = int(flask.request.args["at"])
+        except ValueError:
+            raise Invalid("at must be Unix seconds") from None
+        if not 0 <= at < 2**32:
+            raise Invalid("at must be Unix seconds")
+    text = devices.custodial_qr(db.get_session(), p.id, at=at, **_credential_settings())
+    if fmt == "png":
+        body = qr.png(text)
+    elif fmt == "svg":
+        body = qr.svg(text)
+    else:
+        body = text
+    response = flask.make_response(body)
+    response.content_type = QR_FORMATS[fmt]
+    response.cache_control.no_store = True  # a proof lives seconds; never serve a stale one
+    return response
