@@ -1,0 +1,120 @@
+"""The sync loop: Redis away for a while, Redis stuck, stopping; scanning never waits for it."""
+
+import socket
+import threading
+
+import redis
+from redis.backoff import ExponentialBackoff, NoBackoff
+from redis.retry import Retry
+
+from shared import clock
+from validator.sync import Syncer, connect
+from validator_testkit import publish_trust, stream_trips, wait_for
+
+
+class CountingSyncer(Syncer):
+    """A Syncer that counts its rounds, to see that it backs off instead of spinning."""
+
+    rounds = 0
+
+    def push_all(self, now, batches=None):
+        self.rounds += 1
+        return super().push_all(now, batches)
+
+    def pull_once(self, now):
+        self.rounds += 1
+        return super().pull_once(now)
+
+
+def start(syncer: Syncer) -> tuple[threading.Event, threading.Thread]:
+    stop = threading.Event()
+    thread = threading.Thread(target=syncer.run, args=(stop,), daemon=True)
+    thread.start()
+    return stop, thread
+
+
+def test_redis_away_then_back_every_trip_arrives_once(make_validator, issuer, redis_server):
+    validator = make_validator()
+    client = connect(redis_server.url)
+    syncer = CountingSyncer(validator.journal, validator.lists, client, validator_id="V1",
+                            push_every=0.05, backoff=ExponentialBackoff(cap=0.4, base=0.05))
+    stop, thread = start(syncer)
+    try:
+        scans = [validator.scan(issuer.rider(now=clock.now()).qr(clock.now()), clock.now())
+                 for _ in range(5)]
+        wait_for(lambda: validator.journal.backlog() == 0)
+        client.save()  # the private server keeps its data across the restart below
+        redis_server.stop()
+
+        rounds_before = syncer.rounds
+        for _ in range(10):
+            now = clock.now()
+            scan = validator.scan(issuer.rider(now=now).qr(now), now)
+            assert scan.accepted  # validating goes on without Redis
+            scans.append(scan)
+        wait_for(lambda: syncer.last_error is not None)
+        stop.wait(1.5)
+        assert validator.journal.backlog() == 10
+        # Exponential backoff capped at 0.4 s: a handful of tries in 1.5 s, not a busy loop.
+        assert syncer.rounds - rounds_before <= 12
+
+        redis_server.start()
+        wait_for(lambda: validator.journal.backlog() == 0)
+        assert syncer.last_error is None
+    finally:
+        stop.set()
+        thread.join(10)
+        client.close()
+
+    check = redis.Redis.from_url(redis_server.url)
+    try:
+        assert stream_trips(check) == [scan.trip for scan in scans]
+    finally:
+        check.close()
+
+
+def test_scanning_does_not_wait_for_a_redis_that_does_not_answer(make_validator, issuer):
+    validator = make_validator()
+    with socket.socket() as silent:  # accepts connections, never says a word
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        host, port = silent.getsockname()
+        client = redis.Redis(host=host, port=port, socket_timeout=1.0, socket_connect_timeout=1.0,
+                             retry=Retry(NoBackoff(), 0))
+        syncer = Syncer(validator.journal, validator.lists, client, validator_id="V1",
+                        backoff=ExponentialBackoff(cap=0.2, base=0.1))
+        stop, thread = start(syncer)
+        try:
+            for _ in range(10):
+                now = clock.now()
+                assert validator.scan(issuer.rider(now=now).qr(now), now).accepted
+            # All ten were decided and journaled while the sync was still waiting for an answer.
+            assert syncer.last_error is None and syncer.last_pull_at is None
+            wait_for(lambda: syncer.last_error is not None)
+            assert "Timeout" in syncer.last_error
+        finally:
+            stop.set()
+            thread.join(10)
+            client.close()
+        assert not thread.is_alive()
+        assert validator.journal.backlog() == 10
+
+
+def test_stopping_makes_a_last_push(make_validator, issuer, redis_url, redis_client):
+    validator = make_validator()
+    publish_trust(redis_client, issuer)
+    client = connect(redis_url)
+    syncer = Syncer(validator.journal, validator.lists, client, validator_id="V1", push_every=60)
+    stop, thread = start(syncer)
+    try:
+        wait_for(lambda: syncer.last_push_at is not None)
+        now = clock.now()
+        scans = [validator.scan(issuer.rider(now=now).qr(now), now) for _ in range(3)]
+        assert validator.journal.backlog() == 3  # the loop sleeps for a minute...
+    finally:
+        stop.set()
+        thread.join(10)  # ...but stopping wakes it, and it pushes before it ends
+        client.close()
+    assert not thread.is_alive()
+    assert stream_trips(redis_client) == [scan.trip for scan in scans]
+    assert syncer.last_pull_at is not None
