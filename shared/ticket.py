@@ -165,10 +165,7 @@ def parse_qr(text: str) -> ParsedQR:
         if match and match.group(1) != str(VERSION):
             raise UnsupportedVersion(f"QR format version {match.group(1)}")
         raise Malformed("QR text has no vexe prefix")
-    try:
-        body = base45.b45decode(text[len(PREFIX):])
-    except (ValueError, KeyError, TypeError, IndexError):
-        raise Malformed("QR text is not base45") from None
+    body = _b45decode(text[len(PREFIX):])
     if len(body) <= TAIL_LEN:
         raise Malformed("QR text too short")
     z, tail = body[:-TAIL_LEN], body[-TAIL_LEN:]
@@ -178,6 +175,37 @@ def parse_qr(text: str) -> ParsedQR:
         raise Malformed("credential has no header separator")
     (proof_time,) = struct.unpack(">I", tail[SIG_LEN:SIG_LEN + 4])
     return ParsedQR(header_json, payload_json, tail[:SIG_LEN], proof_time, tail[SIG_LEN + 4:])
+
+
+B45_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
+_B45_DIGITS = bytes(B45_ALPHABET.find(chr(c)) % 256 for c in range(256))  # 255: not base45
+
+
+def _b45decode(text: str) -> bytes:
+    """Strict RFC 9285 base45: every character in the alphabet, every group in range.
+
+    Twice as fast as the base45 package's decoder (the QR is decoded on every scan), and
+    stricter: that one drops trailing newlines, which are not part of the format.
+    """
+    try:
+        digits = text.encode("ascii").translate(_B45_DIGITS)
+    except UnicodeEncodeError:
+        raise Malformed("QR text is not base45") from None
+    size = len(digits)
+    if size % 3 == 1 or 255 in digits:
+        raise Malformed("QR text is not base45")
+    full = size - size % 3
+    words = [c + 45 * d + 2025 * e
+             for c, d, e in zip(digits[0:full:3], digits[1:full:3], digits[2:full:3])]
+    if words and max(words) > 0xFFFF:
+        raise Malformed("QR text is not base45")
+    body = struct.pack(f">{len(words)}H", *words)
+    if size % 3:
+        last = digits[-2] + 45 * digits[-1]
+        if last > 0xFF:
+            raise Malformed("QR text is not base45")
+        body += bytes((last,))
+    return body
 
 
 def _inflate(z: bytes) -> bytes:
@@ -249,7 +277,7 @@ def _int(value: object, name: str) -> int:
 def parse_claims(payload: dict) -> Claims:
     """Type-check the claims; Malformed names the first one that is wrong."""
     product = payload.get("prd")
-    if product not in PRODUCT_NAMES:
+    if not isinstance(product, str) or product not in PRODUCT_NAMES:  # a list is unhashable
         raise Malformed("claim prd must be S, M or F")
     routes = payload.get("rts")
     if not isinstance(routes, list) or not routes or len(routes) > 64:
