@@ -1,0 +1,87 @@
+"""``vexe init``, the settings it writes, and the migrations on SQLite and PostgreSQL."""
+
+import os
+import stat
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from cryptography.fernet import Fernet
+
+from issuer import db
+from issuer.models import Base
+
+TABLES = {"routes", "products", "accounts", "passes", "device_bindings", "credentials",
+          "signing_keys"}
+
+
+class TestInit:
+    def test_first_run_creates_everything(self, bare_cli, config):
+        """The first run makes the data directory, owner-only secret files, the schema and
+        one signing key, and publishes the trust list."""
+        out = bare_cli.json("init")
+        assert out["changed"] is True
+        assert out["created"] == ["data_dir", "secret.key", "operator.token", "database",
+                                  "signing_key"]
+        assert out["published"] is True
+        for name in ("secret.key", "operator.token"):
+            mode = stat.S_IMODE((Path(config["DATA_DIR"]) / name).stat().st_mode)
+            assert mode == 0o600
+        assert len(bare_cli.json("keys", "list")) == 1
+
+    def test_second_run_changes_nothing_and_says_so(self, bare_cli, config):
+        first = bare_cli.json("init")
+        data = Path(config["DATA_DIR"])
+        files = {name: (data / name).read_text() for name in ("secret.key", "operator.token")}
+        second = bare_cli.json("init")
+        assert second["changed"] is False and second["created"] == []
+        assert second["message"] == "already initialized; nothing changed"
+        assert second["signing_key"] == first["signing_key"]
+        assert len(bare_cli.json("keys", "list")) == 1
+        for name, text in files.items():
+            assert (data / name).read_text() == text
+
+    def test_secrets_from_the_environment_write_no_files(self, bare_cli, config):
+        env = {"VEXE_SECRET_KEY": Fernet.generate_key().decode(), "VEXE_OPERATOR_TOKEN": "t" * 40}
+        out = bare_cli.json("init", env=env)
+        assert "secret.key" not in out["created"] and "operator.token" not in out["created"]
+        assert not {"secret.key", "operator.token"} & set(os.listdir(config["DATA_DIR"]))
+
+    def test_wrong_secret_key_is_caught_at_init(self, cli):
+        other = Fernet.generate_key().decode()
+        line = cli.fails("init", code=1, env={"VEXE_SECRET_KEY": other})
+        assert "does not open with this secret key" in line
+
+    def test_commands_before_init_say_so(self, bare_cli, config):
+        line = bare_cli.fails("keys", "list", code=1)
+        assert "vexe init" in line
+
+    def test_default_database_is_in_the_data_directory(self, bare_cli, tmp_path):
+        data = tmp_path / "elsewhere"
+        out = bare_cli.json("init", env={"VEXE_DATA_DIR": str(data), "VEXE_DATABASE_URL": ""})
+        assert out["database"] == f"sqlite:///{data / 'vexe.db'}"
+        assert (data / "vexe.db").exists()
+
+
+class TestMigrations:
+    def test_upgrade_matches_the_models(self, database_url):
+        """The migrations build exactly the tables the models describe."""
+        assert db.migrate(database_url) is True
+        assert db.migrate(database_url) is False
+        with db.engine(database_url).connect() as conn:
+            assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+            assert TABLES <= set(sa.inspect(conn).get_table_names())
+            products = conn.execute(sa.text("SELECT code, price_vnd FROM products")).all()
+        assert dict(products) == {"single": 100_000, "multi": 200_000, "free": 0}
+        db.dispose(database_url)
+
+    def test_downgrade_and_upgrade_again(self, database_url):
+        db.migrate(database_url)
+        command.downgrade(db.alembic_config(database_url), "base")
+        with db.engine(database_url).connect() as conn:
+            assert not TABLES & set(sa.inspect(conn).get_table_names())
+        assert db.migrate(database_url) is True
+        assert db.current_revision(database_url) == db.head_revision()
+        db.dispose(database_url)
