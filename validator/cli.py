@@ -58,9 +58,10 @@ def validator_group() -> None:
 @click.option("--route", required=True, help="The route the vehicle runs now.")
 @click.option("--stop", default=None, help="The current stop, if known.")
 @click.option("--data-dir", envvar="VEXE_DATA_DIR", default=DEFAULT_DATA_DIR, show_default=True,
+              show_envvar=True,
               help="Data directory; this validator keeps its files in validator-<id>/ in it.")
 @click.option("--redis-url", envvar="VEXE_REDIS_URL", default=DEFAULT_REDIS_URL,
-              show_default=True)
+              show_default=True, show_envvar=True)
 @click.option("--http-port", type=click.IntRange(0, 65535), default=DEFAULT_HTTP_PORT,
               show_default=True, help="Port for POST /scan and GET /status; 0 = no HTTP.")
 @click.option("--http-host", default="127.0.0.1", show_default=True)
@@ -116,6 +117,9 @@ def run(validator_id, vehicle, route, stop, data_dir, redis_url, http_port, http
         log.info("validator %s on vehicle %s, route %s: journal in %s, %d scans to push%s",
                  validator_id, vehicle, route, home, device.journal.backlog(),
                  f", HTTP on {http_host}:{server.server_port}" if server else "")
+        if not len(device.lists.trust):
+            log.warning("no trust list yet: every scan is refused as unknown_key until the "
+                        "sync pulls one from Redis")
         signal.signal(signal.SIGTERM, _interrupt)
         try:
             if not no_stdin:
@@ -151,7 +155,8 @@ def read_scanner(device, stream, out) -> None:
     """Decide on each line of ``stream`` (bytes), print one JSON decision a line to ``out``.
 
     A scanner in keyboard mode types the QR text and Enter. Only the line ending is removed:
-    base45 text may end in a space. Empty lines are not scans.
+    the space is a base45 character, and a text is decided on exactly as it was read.
+    Empty lines are not scans.
     """
     for raw in stream:
         text = raw.decode("utf-8", "replace").rstrip("\r\n")
@@ -175,7 +180,7 @@ def read_scanner(device, stream, out) -> None:
               help="Denylist file; default: the one in Redis, or none if Redis is away.")
 @click.option("--freshness", type=click.IntRange(1), default=DEFAULT_FRESHNESS, show_default=True)
 @click.option("--redis-url", envvar="VEXE_REDIS_URL", default=DEFAULT_REDIS_URL,
-              show_default=True)
+              show_default=True, show_envvar=True)
 def validate(qr_text, route, vehicle, at_text, trust_file, denylist_file, freshness,
              redis_url) -> None:
     """Check one QR text as a validator would, without journal or anti-passback.

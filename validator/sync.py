@@ -207,13 +207,16 @@ class Syncer:
                 # After a failure, one batch per round: on a slow link a full round may not
                 # get through before the socket times out, and it would be sent again whole.
                 self.push_all(now, batches=1 if failures else None)
-            except redis.RedisError as exc:
+            except Exception as exc:  # the loop must outlive any one failure
                 failures += 1
                 delay = self.backoff.compute(failures)
                 self.last_error = f"{type(exc).__name__}: {exc}"
-                level = logging.WARNING if failures == 1 else logging.DEBUG
-                log.log(level, "Redis unreachable (%s); %d scans waiting, next try in %.1f s",
-                        self.last_error, self.journal.backlog(), delay)
+                if not isinstance(exc, redis.RedisError):
+                    log.exception("sync failed; next try in %.1f s", delay)
+                else:
+                    level = logging.WARNING if failures == 1 else logging.DEBUG
+                    log.log(level, "Redis unreachable (%s); %d scans waiting, next try in %.1f s",
+                            self.last_error, self.journal.backlog(), delay)
                 stop.wait(delay)
                 continue
             if failures:

@@ -1,0 +1,83 @@
+"""POST /scan, GET /status, GET /healthz."""
+
+import pytest
+
+from shared import clock
+from validator.http import create_app
+
+
+@pytest.fixture
+def validator(make_validator):
+    return make_validator(validator_id="H1", vehicle="29B-777")
+
+
+@pytest.fixture
+def client(validator):
+    return create_app(validator).test_client()
+
+
+def test_scan_returns_the_decision_and_the_trip_id(client, validator, issuer):
+    now = clock.now()
+    response = client.post("/scan", json={"qr": issuer.rider(now=now).qr(now)})
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["decision"] == "accept" and body["reason"] == "ok"
+    assert body["message"] == {"vi": "Hợp lệ. Mời lên xe", "en": "Valid. Welcome aboard"}
+    assert body["pass"]["product"] == "single"
+    [trip] = validator.journal.trips()
+    assert body["trip_id"] == trip.id
+
+
+def test_a_refusal_is_an_answer_not_an_error(client, validator):
+    response = client.post("/scan", json={"qr": "VX1:not really"})
+    assert response.status_code == 200
+    assert response.get_json()["reason"] == "malformed"
+    assert len(validator.journal) == 1
+
+
+def test_json_without_a_content_type_is_still_a_scan(client, validator):
+    response = client.post("/scan", data='{"qr": "junk"}')
+    assert response.status_code == 200 and response.get_json()["reason"] == "malformed"
+
+
+@pytest.mark.parametrize("body, message", [
+    ("VX1:ABC", "JSON object"),
+    ("{\"qr\": ", "JSON object"),
+    ("[\"VX1:ABC\"]", "JSON object"),
+    ("null", "JSON object"),
+    ("\"VX1:ABC\"", "JSON object"),
+    ("{}", "no \"qr\""),
+    ("{\"QR\": \"VX1:ABC\"}", "no \"qr\""),
+    ("{\"qr\": 42}", "must be a string"),
+    ("{\"qr\": null}", "must be a string"),
+    ("{\"qr\": [\"VX1:ABC\"]}", "must be a string"),
+    (b"\xff\xfe{", "JSON object"),
+])
+def test_malformed_bodies_are_400_and_journal_nothing(client, validator, body, message):
+    response = client.post("/scan", data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert message in response.get_json()["error"]
+    assert len(validator.journal) == 0
+
+
+def test_an_oversized_body_is_413_with_a_message(client, validator):
+    response = client.post("/scan", json={"qr": "A" * 100_000})
+    assert response.status_code == 413
+    assert response.get_json()["error"]
+    assert len(validator.journal) == 0
+
+
+def test_wrong_method_and_unknown_path_answer_json(client):
+    assert client.get("/scan").status_code == 405
+    response = client.get("/nothing")
+    assert response.status_code == 404 and "error" in response.get_json()
+
+
+def test_status_and_health(client, validator):
+    validator.set_stop("S1")
+    client.post("/scan", json={"qr": "junk"})
+    status = client.get("/status").get_json()
+    assert status == {"validator": "H1", "vehicle": "29B-777", "route": "32", "stop": "S1",
+                      "backlog": 1, "trust_list_size": 1, "denylist_size": 0,
+                      "last_push_at": None, "last_pull_at": None, "last_error": "sync is off"}
+    assert client.get("/healthz").get_json() == {"ok": True}
