@@ -28,6 +28,12 @@ from validator.lists import Lists
 
 log = logging.getLogger(__name__)
 
+# What a validator's own Redis ACL user needs, and nothing more: run the push script (whose
+# commands are checked against the same rules), read the trust list and the denylist.
+#     ACL SETUSER <validator id> on ><password> <ACL_RULES>
+ACL_RULES = (f"resetkeys ~{TRIPS_STREAM} ~{TRIPS_HWM} %R~{TRUST_LIST} %R~{DENYLIST} resetchannels "
+             "-@all +evalsha +script|load +script|exists +xadd +hget +hset +get")
+
 BATCH_SIZE = 500
 BATCHES_PER_ROUND = 4
 PUSH_EVERY = 1.0  # seconds between pushes while Redis answers

@@ -6,8 +6,8 @@ import threading
 import pytest
 import redis
 
-from shared.redis_keys import TRIPS_HWM, TRIPS_STREAM
-from validator.sync import Syncer
+from shared.redis_keys import TRIPS_HWM, TRIPS_STREAM, TRUST_LIST
+from validator.sync import ACL_RULES, Syncer, connect
 from validator_testkit import NOW, stream_trips
 
 
@@ -154,3 +154,25 @@ def test_push_raises_when_redis_is_away_and_keeps_the_backlog(make_validator, is
         assert validator.journal.backlog() == 2
     finally:
         client.close()
+
+
+def test_the_validator_acl_allows_the_sync_and_little_else(make_validator, issuer, redis_server):
+    admin = redis.Redis.from_url(redis_server.url)
+    validator = make_validator()
+    client = connect(f"redis://V1:secret@127.0.0.1:{redis_server.port}/0")
+    try:
+        admin.execute_command("ACL", "SETUSER", "V1", "on", ">secret", *ACL_RULES.split())
+        admin.set(TRUST_LIST, issuer.trust.dumps())
+        scan_many(validator, issuer, 3)
+        syncer = syncer_for(validator, client)
+
+        assert syncer.pull_once(NOW)["trust"] == "same"
+        assert syncer.push_once(NOW).added == 3
+        assert admin.xlen(TRIPS_STREAM) == 3
+        for command in (("DEL", TRIPS_STREAM), ("SET", TRUST_LIST, "{}"), ("XTRIM", TRIPS_STREAM,
+                        "MAXLEN", "0"), ("KEYS", "*"), ("FLUSHDB",), ("GET", "vexe:other")):
+            with pytest.raises(redis.exceptions.NoPermissionError):
+                client.execute_command(*command)
+    finally:
+        client.close()
+        admin.close()
