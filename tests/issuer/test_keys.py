@@ -1,0 +1,95 @@
+"""Signing key rotation: the new key signs, old credentials keep verifying until their key is
+retired, and the trust list in Redis follows."""
+
+import json
+
+import jwt
+import pytest
+import redis
+
+from shared import keys, redis_keys
+from issuer_testkit import verify_with_jwks
+
+
+def bind(api, token, p):
+    return api.ok("POST", f"/api/passes/{p['id']}/device", token=token,
+                  json={"public_key": keys.device_public_compressed(keys.new_device_key())})
+
+
+def kid_of(credential: str) -> str:
+    return jwt.get_unverified_header(credential)["kid"]
+
+
+def published_jwks(redis_url) -> dict:
+    client = redis.Redis.from_url(redis_url)
+    try:
+        return json.loads(client.get(redis_keys.TRUST_LIST))
+    finally:
+        client.close()
+
+
+def test_rotation_keeps_old_credentials_verifying(api, config):
+    token, p = api.rider_pass()
+    old = bind(api, token, p)["credential"]
+    rotated = api.ok("POST", "/api/keys/rotate")
+    assert rotated["active"] is True and rotated["published"] is True
+    new = api.ok("POST", f"/api/passes/{p['id']}/credential", token=token)["credential"]
+    assert kid_of(new) == rotated["kid"] != kid_of(old)
+    jwks = api.jwks()
+    assert [k["kid"] for k in jwks["keys"]] == [kid_of(old), kid_of(new)]
+    for credential in (old, new):
+        assert verify_with_jwks(credential, jwks)["pid"] == p["id"]
+    assert published_jwks(config["REDIS_URL"]) == jwks
+
+
+def test_retired_key_leaves_the_trust_list(api, config):
+    token, p = api.rider_pass()
+    old = bind(api, token, p)["credential"]
+    api.ok("POST", "/api/keys/rotate")
+    retired = api.ok("POST", f"/api/keys/{kid_of(old)}/retire")
+    assert retired["retired_at"] is not None and retired["published"] is True
+    jwks = api.jwks()
+    assert kid_of(old) not in [k["kid"] for k in jwks["keys"]] and len(jwks["keys"]) == 1
+    assert published_jwks(config["REDIS_URL"]) == jwks
+    with pytest.raises(KeyError):
+        verify_with_jwks(old, jwks)
+    listed = api.ok("GET", "/api/keys")["keys"]
+    assert [(k["kid"] == kid_of(old), k["active"]) for k in listed] == [(True, False), (False, True)]
+
+
+def test_the_only_active_key_cannot_be_retired(api):
+    kid = api.jwks()["keys"][0]["kid"]
+    response = api.call("POST", f"/api/keys/{kid}/retire")
+    assert response.status_code == 409
+    assert "only active key" in response.get_json()["error"]
+    assert [k["kid"] for k in api.jwks()["keys"]] == [kid]
+
+
+def test_retire_unknown_or_twice(api):
+    assert api.call("POST", "/api/keys/nope/retire").status_code == 404
+    first = api.jwks()["keys"][0]["kid"]
+    api.ok("POST", "/api/keys/rotate")
+    api.ok("POST", f"/api/keys/{first}/retire")
+    again = api.call("POST", f"/api/keys/{first}/retire")
+    assert again.status_code == 409 and "already retired" in again.get_json()["error"]
+
+
+def test_jwks_keys_are_trusted_from_their_creation(api):
+    trust = keys.TrustList.from_jwks(api.jwks())
+    (jwk,) = api.jwks()["keys"]
+    assert trust.get(jwk["kid"], jwk["nbf"]) is not None
+    assert trust.get(jwk["kid"], jwk["nbf"] - 1) is None
+
+
+def test_cli_rotate_list_retire_jwks(cli):
+    first = cli.json("keys", "list")[0]["kid"]
+    rotated = cli.json("keys", "rotate")
+    assert rotated["active"] and rotated["published"] and rotated["kid"] != first
+    assert [(k["kid"], k["active"]) for k in cli.json("keys", "list")] == [
+        (first, False), (rotated["kid"], True)]
+    assert [k["kid"] for k in cli.json("keys", "jwks")["keys"]] == [first, rotated["kid"]]
+    assert cli.json("keys", "retire", first)["retired_at"] is not None
+    assert [k["kid"] for k in cli.json("keys", "jwks")["keys"]] == [rotated["kid"]]
+    line = cli.fails("keys", "retire", rotated["kid"])
+    assert "only active key" in line
+    assert "no signing key 'nope'" in cli.fails("keys", "retire", "nope")
