@@ -9,6 +9,8 @@ import json
 import logging
 import re
 import signal
+import socket
+import sqlite3
 import sys
 import threading
 from pathlib import Path
@@ -88,6 +90,7 @@ def run(validator_id, vehicle, route, stop, data_dir, redis_url, http_port, http
         raise Failure("with --no-stdin and --http-port 0 there is nothing to read scans from")
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # not a line per request
     home = Path(data_dir) / f"validator-{validator_id}"
     try:
         client = connect(redis_url)
@@ -96,9 +99,10 @@ def run(validator_id, vehicle, route, stop, data_dir, redis_url, http_port, http
     try:
         device = Validator(validator_id=validator_id, vehicle=vehicle, route=route, stop=stop,
                            data_dir=home, freshness=freshness, passback=passback)
-    except OSError as exc:
+    except (OSError, sqlite3.Error) as exc:
         client.close()
-        raise Failure(f"cannot use data directory {home}: {exc.strerror or exc}") from None
+        reason = getattr(exc, "strerror", None) or exc
+        raise Failure(f"cannot use data directory {home}: {reason}") from None
     syncer = Syncer(device.journal, device.lists, client, validator_id=validator_id)
     stopping = threading.Event()
     sync_thread = threading.Thread(target=syncer.run, args=(stopping,), name="sync", daemon=True)
@@ -106,17 +110,20 @@ def run(validator_id, vehicle, route, stop, data_dir, redis_url, http_port, http
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         if http_port:
+            # Bind here: werkzeug reports a port in use by printing and exiting by itself.
             try:
-                server = make_server(http_host, http_port, create_app(device, syncer),
-                                     threaded=True)
+                listener = socket.create_server((http_host, http_port))
             except OSError as exc:
                 raise Failure(f"cannot serve HTTP on {http_host}:{http_port}: "
                               f"{exc.strerror or exc}") from None
+            with listener:
+                server = make_server(http_host, http_port, create_app(device, syncer),
+                                     threaded=True, fd=listener.fileno())
             threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
         sync_thread.start()
         log.info("validator %s on vehicle %s, route %s: journal in %s, %d scans to push%s",
                  validator_id, vehicle, route, home, device.journal.backlog(),
-                 f", HTTP on {http_host}:{server.server_port}" if server else "")
+                 f", HTTP on {http_host}:{server.port}" if server else "")
         if not len(device.lists.trust):
             log.warning("no trust list yet: every scan is refused as unknown_key until the "
                         "sync pulls one from Redis")

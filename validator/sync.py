@@ -156,7 +156,7 @@ class Syncer:
             raise error
         self.last_push_at = now
         if added:
-            log.info("pushed %d trips (up to seq %d)", added, confirmed)
+            log.debug("pushed %d trips (up to seq %d)", added, confirmed)
         return Pushed(added, already, self.journal.pushed_seq,
                       more=len(rows) == self.batch_size * batches)
 
@@ -226,7 +226,7 @@ class Syncer:
                 stop.wait(delay)
                 continue
             if failures:
-                log.warning("Redis reachable again after %d failed tries", failures)
+                log.info("Redis reachable again after %d failed tries; journal pushed", failures)
             failures = 0
             self.last_error = None
             stop.wait(self.push_every)

@@ -174,6 +174,13 @@ def test_run_usage_errors(tmp_path):
                                   "--route", "1", "--data-dir", str(tmp_path)])
     assert bad_id.exit_code == 2 and "validator id" in bad_id.stderr
     assert list(tmp_path.iterdir()) == []
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = str(taken.getsockname()[1])
+        in_use = runner.invoke(main, ["validator", "run", "--id", "X", "--vehicle", "V",
+                                      "--route", "1", "--data-dir", str(tmp_path), "--redis-url",
+                                      "redis://127.0.0.1:1/0", "--http-port", port])
+    assert in_use.exit_code == 2
+    assert in_use.stderr.startswith(f"vexe: cannot serve HTTP on 127.0.0.1:{port}")
 
 
 @pytest.mark.parametrize("options", [["--http-port", "70000"], ["--passback", "-1"]])
