@@ -1,7 +1,8 @@
 """The validator's HTTP interface, for a camera-based reader or a screen on the same device.
 
-    POST /scan   {"qr": "<QR text>"}  ->  the decision, with the trip id it was journaled as
-    GET /status  where the validator is and how far its sync has got
+    POST /scan      {"qr": "<QR text>"}  ->  the decision, with the trip id it was journaled as
+    POST /position  {"route": "32", "stop": "S17"}  (either; "stop": null when between stops)
+    GET /status     where the validator is and how far its sync has got
     GET /healthz
 
 Served on 127.0.0.1 by default: it is for programs on the validator itself.
@@ -36,6 +37,22 @@ def create_app(validator: Validator, syncer: Syncer | None = None) -> Flask:
         if not isinstance(body["qr"], str):
             return _error(400, "\"qr\" must be a string")
         return jsonify(validator.scan(body["qr"], clock.now()).to_dict())
+
+    @app.post("/position")
+    def position():
+        # The vehicle's own systems say when it changes route or reaches a stop.
+        body = request.get_json(force=True, silent=True)
+        if not isinstance(body, dict) or not body.keys() & {"route", "stop"}:
+            return _error(400, "body must be a JSON object with \"route\" and/or \"stop\"")
+        route = body.get("route", validator.route)
+        stop = body.get("stop", validator.stop)
+        if not isinstance(route, str) or not route:
+            return _error(400, "\"route\" must be a non-empty string")
+        if stop is not None and not isinstance(stop, str):
+            return _error(400, "\"stop\" must be a string or null")
+        validator.set_route(route)
+        validator.set_stop(stop)
+        return jsonify({"route": validator.route, "stop": validator.stop})
 
     @app.get("/status")
     def status():

@@ -96,6 +96,17 @@ class Journal:
                 "UPDATE meta SET value = CAST(MAX(CAST(value AS INTEGER), ?) AS TEXT)"
                 " WHERE key = 'pushed_seq'", (int(seq),))
 
+    def prune(self, before_ms: int) -> int:
+        """Delete scans made before ``before_ms`` that are already in Redis; how many.
+
+        Unsent scans stay whatever their age. ``seq`` still never goes back (AUTOINCREMENT).
+        """
+        with self._lock:
+            return self._db.execute(
+                "DELETE FROM scans WHERE at_ms < ?"
+                " AND seq <= (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'pushed_seq')",
+                (int(before_ms),)).rowcount
+
     # -- reading for the sync --------------------------------------------------------------
 
     @property

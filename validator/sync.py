@@ -38,6 +38,8 @@ BATCH_SIZE = 500
 BATCHES_PER_ROUND = 4
 PUSH_EVERY = 1.0  # seconds between pushes while Redis answers
 PULL_EVERY = 60.0  # seconds between pulls of the trust list and denylist
+KEEP = 30 * 86400  # seconds a pushed scan stays in the journal, for audits on the bus
+PRUNE_EVERY = 3600.0
 SOCKET_TIMEOUT = 5.0  # long enough to send one batch over a slow mobile link
 CONNECT_TIMEOUT = 3.0
 
@@ -97,7 +99,7 @@ class Syncer:
     def __init__(self, journal: Journal, lists: Lists, client: redis.Redis, *, validator_id: str,
                  batch_size: int = BATCH_SIZE, batches_per_round: int = BATCHES_PER_ROUND,
                  push_every: float = PUSH_EVERY, pull_every: float = PULL_EVERY,
-                 backoff: AbstractBackoff | None = None):
+                 keep: float = KEEP, backoff: AbstractBackoff | None = None):
         self.journal = journal
         self.lists = lists
         self.client = client
@@ -106,6 +108,7 @@ class Syncer:
         self.batches_per_round = batches_per_round
         self.push_every = push_every
         self.pull_every = pull_every
+        self.keep = keep
         self.backoff = backoff or ExponentialBackoff(cap=30.0, base=0.5)
         self._push_script = client.register_script(PUSH_SCRIPT)
         self.last_push_at: float | None = None
@@ -203,7 +206,7 @@ class Syncer:
     def run(self, stop: threading.Event) -> None:
         """Sync until ``stop`` is set, then make one last push attempt."""
         failures = 0
-        next_pull = 0.0
+        next_pull = next_prune = 0.0
         while not stop.is_set():
             now = clock.now()
             try:
@@ -213,6 +216,9 @@ class Syncer:
                 # After a failure, one batch per round: on a slow link a full round may not
                 # get through before the socket times out, and it would be sent again whole.
                 self.push_all(now, batches=1 if failures else None)
+                if now >= next_prune:
+                    self.journal.prune(int((now - self.keep) * 1000))
+                    next_prune = now + PRUNE_EVERY
             except Exception as exc:  # the loop must outlive any one failure
                 failures += 1
                 delay = self.backoff.compute(failures)

@@ -81,3 +81,23 @@ def test_status_and_health(client, validator):
                       "backlog": 1, "trust_list_size": 1, "denylist_size": 0,
                       "last_push_at": None, "last_pull_at": None, "last_error": "sync is off"}
     assert client.get("/healthz").get_json() == {"ok": True}
+
+
+def test_position_changes_route_and_stop(client, validator, issuer):
+    assert client.post("/position", json={"stop": "S4"}).get_json() == {"route": "32",
+                                                                         "stop": "S4"}
+    assert client.post("/position", json={"route": "09", "stop": None}).get_json() == {
+        "route": "09", "stop": None}
+    now = clock.now()
+    body = client.post("/scan", json={"qr": issuer.rider(now=now).qr(now)}).get_json()
+    assert body["reason"] == "wrong_route"
+    [trip] = validator.journal.trips()
+    assert (trip.route, trip.stop) == ("09", None)
+
+
+@pytest.mark.parametrize("body", ["{}", "[]", "nope", "{\"route\": \"\"}", "{\"route\": 9}",
+                                  "{\"stop\": 5}", "{\"vehicle\": \"X\"}"])
+def test_bad_position_is_400_and_changes_nothing(client, validator, body):
+    response = client.post("/position", data=body)
+    assert response.status_code == 400 and response.get_json()["error"]
+    assert (validator.route, validator.stop) == ("32", None)

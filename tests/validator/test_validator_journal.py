@@ -109,3 +109,16 @@ def test_threads_share_one_journal(tmp_path):
         for thread in threads:
             thread.join()
         assert len(set(seqs)) == 400 == len(journal)
+
+
+def test_prune_drops_only_old_scans_already_pushed(tmp_path):
+    with Journal(tmp_path / "journal.db") as journal:
+        old = [journal.record(trip(n, at_ms=1_000 + n)) for n in range(4)]
+        new = journal.record(trip(9, at_ms=9_000))
+        journal.mark_pushed(old[1])
+        assert journal.prune(before_ms=5_000) == 2  # old[2:] are not in Redis yet
+        assert [seq for seq, _ in journal.unsent(10)] == [*old[2:], new]
+        journal.mark_pushed(new)
+        assert journal.prune(before_ms=5_000) == 2
+        assert [t.at_ms for t in journal.trips()] == [9_000]
+        assert journal.record(trip(10)) == new + 1
