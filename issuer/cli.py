@@ -7,6 +7,7 @@ Output is JSON on stdout (a QR's text is printed as is). Errors are one line on 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,6 +37,8 @@ class Command(click.Command):
         except sa.exc.ProgrammingError as exc:
             _fail(f"database not set up (run `vexe init`): "
                   f"{str(exc.orig).strip().splitlines()[0]}", 1)
+        except OSError as exc:  # a data directory or image file that can't be written
+            _fail(f"{exc.strerror}: {exc.filename}", 1)
 
 
 class Group(click.Group):
@@ -190,6 +193,10 @@ def pass_show(pass_id: str) -> None:
               default=None, help="Also write the QR as an SVG image to this file.")
 def pass_qr(pass_id: str, at: int | None, png_path: Path | None, svg_path: Path | None) -> None:
     """Print the custodial rotating QR's text, binding a custodial key if the pass has none."""
+    for path in (png_path, svg_path):
+        # Checked first, so that a typo in a path binds nothing.
+        if path is not None and not os.access(path.resolve().parent, os.W_OK):
+            _fail(f"cannot write {path}: no such directory, or not writable", 2)
     at = clock.now() if at is None else at
     with _session() as (config, session):
         p = passes.get(session, pass_id)
@@ -198,10 +205,7 @@ def pass_qr(pass_id: str, at: int | None, png_path: Path | None, svg_path: Path 
         text = devices.custodial_qr(session, p.id, at=at, **_credential_settings(config))
     for path, render in ((png_path, qr.png), (svg_path, qr.svg)):
         if path is not None:
-            try:
-                path.write_bytes(render(text))
-            except OSError as exc:
-                _fail(f"cannot write {path}: {exc.strerror}", 1)
+            path.write_bytes(render(text))
     click.echo(text)
 
 

@@ -7,6 +7,7 @@ command with :func:`session`.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,16 +23,18 @@ from sqlalchemy.orm import Session
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 _engines: dict[str, sa.Engine] = {}
+_engines_lock = threading.Lock()  # the server runs requests in threads
 
 
 def engine(url: str) -> sa.Engine:
-    if url not in _engines:
-        eng = sa.create_engine(url, pool_pre_ping=True)
-        if eng.dialect.name == "sqlite":
-            # SQLite enforces foreign keys only when asked, per connection.
-            sa.event.listen(eng, "connect", _sqlite_foreign_keys)
-        _engines[url] = eng
-    return _engines[url]
+    with _engines_lock:
+        if url not in _engines:
+            eng = sa.create_engine(url, pool_pre_ping=True)
+            if eng.dialect.name == "sqlite":
+                # SQLite enforces foreign keys only when asked, per connection.
+                sa.event.listen(eng, "connect", _sqlite_foreign_keys)
+            _engines[url] = eng
+        return _engines[url]
 
 
 def _sqlite_foreign_keys(dbapi_connection, _record) -> None:
@@ -42,10 +45,11 @@ def _sqlite_foreign_keys(dbapi_connection, _record) -> None:
 
 def dispose(url: str | None = None) -> None:
     """Close pooled connections (of one URL, or all): tests drop their databases after."""
-    for key in [url] if url else list(_engines):
-        eng = _engines.pop(key, None)
-        if eng is not None:
-            eng.dispose()
+    with _engines_lock:
+        for key in [url] if url else list(_engines):
+            eng = _engines.pop(key, None)
+            if eng is not None:
+                eng.dispose()
 
 
 @contextmanager

@@ -7,7 +7,6 @@ change) publishes it again.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 import redis
@@ -17,8 +16,6 @@ from sqlalchemy.orm import Session
 
 from issuer import passes, signing
 from shared import redis_keys
-
-log = logging.getLogger(__name__)
 
 TIMEOUT = 2.0  # seconds: an operator waiting on a revocation should not wait long
 
@@ -53,9 +50,11 @@ def publish(session: Session, redis_url: str, *, now: float) -> Published:
             pipe.set(redis_keys.TRUST_LIST, trust.dumps())
             pipe.set(redis_keys.DENYLIST, deny.dumps())
             pipe.execute()
-    except redis.RedisError as exc:
-        log.warning("not published to Redis: %s", exc)
-        return Published(False, len(trust), len(deny), f"Redis unreachable: {exc}")
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        return Published(False, len(trust), len(deny),
+                         f"Redis unreachable: {str(exc).rstrip('.')}")
+    except redis.RedisError as exc:  # reached, but refused: a password or ACL to fix
+        return Published(False, len(trust), len(deny), f"Redis error: {str(exc).rstrip('.')}")
     finally:
         client.close()
     return Published(True, len(trust), len(deny))

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import flask
 
+from issuer.errors import NotReady
 from shared.ticket import DEFAULT_CREDENTIAL_LIFETIME
 
 ENV_PREFIX = "VEXE"
@@ -53,13 +54,23 @@ def resolve(config: MutableMapping) -> MutableMapping:
         config["DATABASE_URL"] = f"sqlite:///{data_dir / 'vexe.db'}"
     config["DATABASE_URL"] = str(config["DATABASE_URL"])
     config["REDIS_URL"] = str(config["REDIS_URL"])
-    config["CREDENTIAL_LIFETIME"] = int(config["CREDENTIAL_LIFETIME"])
+    config["CREDENTIAL_LIFETIME"] = _lifetime(config["CREDENTIAL_LIFETIME"])
     for name, filename in (("SECRET_KEY", SECRET_KEY_FILE), ("OPERATOR_TOKEN", OPERATOR_TOKEN_FILE)):
         if config.get(name):
             config[name] = str(config[name])
         else:
             config[name] = read_secret_file(data_dir / filename)
     return config
+
+
+def _lifetime(value) -> int:
+    try:
+        seconds = int(value)
+    except (TypeError, ValueError):
+        seconds = 0
+    if not 60 <= seconds <= 31 * 24 * 3600:
+        raise NotReady(f"CREDENTIAL_LIFETIME must be seconds, 60 to 2678400, got {value!r}")
+    return seconds
 
 
 def read_secret_file(path: Path) -> str | None:

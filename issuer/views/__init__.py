@@ -92,4 +92,5 @@ def publish_now(session, now: float) -> dict:
     result = publish.publish(session, flask.current_app.config["REDIS_URL"], now=now)
     if result.ok:
         return {"published": True}
+    log.warning("change saved but not published: %s", result.error)
     return {"published": False, "warning": f"not published: {result.error}"}

@@ -1,5 +1,6 @@
 """``vexe init``, the settings it writes, and the migrations on SQLite and PostgreSQL."""
 
+import json
 import os
 import stat
 from pathlib import Path
@@ -10,8 +11,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from cryptography.fernet import Fernet
 
-from issuer import db
+from issuer import create_app, db, settings
 from issuer.models import Base
+from shared import ticket
 
 TABLES = {"routes", "products", "accounts", "passes", "device_bindings", "credentials",
           "signing_keys"}
@@ -85,3 +87,34 @@ class TestMigrations:
         assert db.migrate(database_url) is True
         assert db.current_revision(database_url) == db.head_revision()
         db.dispose(database_url)
+
+
+class TestSettings:
+    def test_credential_lifetime_from_the_environment(self, cli):
+        env = {"VEXE_CREDENTIAL_LIFETIME": "3600"}
+        account = cli.json("account", "create", "--name", "Mai Anh", "--birth-date", "1990-01-01")
+        p = cli.json("pass", "issue", account["id"], "--product", "multi")
+        text = cli.ok("pass", "qr", p["id"], env=env).stdout.strip()
+        claims = ticket.parse_claims(json.loads(ticket.parse_qr(text).payload_json))
+        assert claims.exp - claims.nbf == min(3600, p["valid_until"] - claims.nbf)
+
+    def test_bad_lifetime_is_one_line(self, cli):
+        line = cli.fails("keys", "list", code=1, env={"VEXE_CREDENTIAL_LIFETIME": "soon"})
+        assert line == "vexe: CREDENTIAL_LIFETIME must be seconds, 60 to 2678400, got 'soon'"
+
+    def test_unwritable_data_directory_is_one_line(self, bare_cli, tmp_path):
+        blocker = tmp_path / "file"
+        blocker.write_text("not a directory")
+        line = bare_cli.fails("init", code=1, env={"VEXE_DATA_DIR": str(blocker / "data")})
+        assert "Not a directory" in line
+
+    def test_app_and_command_line_read_the_same_settings(self, initialised, monkeypatch):
+        monkeypatch.setenv("VEXE_REDIS_URL", "redis://127.0.0.1:6399/3")
+        app = create_app({"DATA_DIR": initialised["DATA_DIR"],
+                          "DATABASE_URL": initialised["DATABASE_URL"]})
+        loaded = settings.load({"DATA_DIR": initialised["DATA_DIR"],
+                                "DATABASE_URL": initialised["DATABASE_URL"]})
+        for name in settings.DEFAULTS:
+            assert app.config[name] == loaded[name], name
+        assert loaded["REDIS_URL"] == "redis://127.0.0.1:6399/3"
+        assert loaded["OPERATOR_TOKEN"] and loaded["SECRET_KEY"]
