@@ -37,6 +37,8 @@ class Command(click.Command):
         except sa.exc.ProgrammingError as exc:
             _fail(f"database not set up (run `vexe init`): "
                   f"{str(exc.orig).strip().splitlines()[0]}", 1)
+        except sa.exc.IntegrityError:
+            _fail("a concurrent change conflicted with this one; run the command again", 1)
         except OSError as exc:  # a data directory or image file that can't be written
             _fail(f"{exc.strerror}: {exc.filename}", 1)
 

@@ -117,7 +117,8 @@ def _add_months(year: int, month: int, count: int) -> tuple[int, int]:
 def get(session: Session, pass_id: str, *, for_update: bool = False) -> Pass:
     p = None
     if isinstance(pass_id, str):
-        p = session.get(Pass, pass_id, with_for_update=for_update)
+        # A lock reloads the row: a copy read earlier in this session may be stale.
+        p = session.get(Pass, pass_id, with_for_update=for_update, populate_existing=for_update)
     if p is None:
         raise NotFound(f"no pass {pass_id!r}")
     return p

@@ -36,7 +36,8 @@ def rotate(session: Session, *, secret_key: str | None, now: float) -> SigningKe
 
 def retire(session: Session, kid: str, *, now: float) -> SigningKey:
     """Take a key out of the trust list. The last key that is not retired stays."""
-    row = session.scalar(sa.select(SigningKey).where(SigningKey.kid == kid).with_for_update())
+    row = session.scalar(sa.select(SigningKey).where(SigningKey.kid == kid).with_for_update()
+                         .execution_options(populate_existing=True))
     if row is None:
         raise NotFound(f"no signing key {kid!r}")
     if row.retired_at is not None:

@@ -110,3 +110,16 @@ def test_credentials_until_is_final_once_revoked(api, session, app):
         devices.refresh_credential(session, p["id"], now=clock.now(),
                                    secret_key=app.config["SECRET_KEY"])
     assert passes.get(session, p["id"]).credentials_until == expires
+
+
+def test_a_session_that_read_the_pass_before_the_revocation_mints_nothing(api, app, session):
+    """The request that binds a device read the pass before an operator revoked it: the
+    lock taken before minting rereads the pass and sees the revocation."""
+    token, p = api.rider_pass()
+    held = passes.get(session, p["id"])  # kept in this session's memory, as a view keeps it
+    assert held.status == "active"
+    api.ok("POST", f"/api/passes/{p['id']}/revoke", json={"reason": "fraud"})
+    with pytest.raises(Conflict, match="is revoked"):
+        devices.bind_device(session, p["id"], keys.device_public_compressed(keys.new_device_key()),
+                            now=clock.now(), secret_key=app.config["SECRET_KEY"])
+    assert passes.get(session, p["id"]).credentials_until == 0
