@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from issuer import ids, passes, signing, vault
 from issuer.errors import Conflict, Invalid
 from issuer.models import Credential, DeviceBinding, Pass
-from shared import b64, keys, ticket
+from shared import b64, clock, keys, ticket
 
 # A custodial credential is refreshed when it has less than this left: a QR printed or shown
 # now then still works for the rest of the day.
@@ -120,7 +120,8 @@ def _usable_pass(session: Session, pass_id: str, now: float) -> Pass:
     if p.status == passes.REVOKED:
         raise Conflict(f"pass {p.id} is revoked: no credential is issued for it")
     if p.valid_until <= now:
-        raise Conflict(f"pass {p.id} ended at {p.valid_until}: no credential is issued for it")
+        raise Conflict(f"pass {p.id} ended at {clock.iso(p.valid_until)}: "
+                       "no credential is issued for it")
     return p
 
 
