@@ -1,0 +1,168 @@
+"""Trips pushed to Redis per second: the idempotent Lua push against plain XADD.
+
+    .venv/bin/python bench/bench_sync.py [--redis redis://127.0.0.1:6379/3] [--trips 20000]
+
+In one run, on the same trips (JSON as validators journal them):
+
+1. the validator's push (validator.sync.Syncer.push_all): journal -> one Lua script per
+   batch of 500, 4 batches pipelined per round, high-water mark per journal, marked in the
+   journal after Redis answers;
+2. the same loop with plain pipelined XADD (no idempotency): what the Lua script costs;
+3. plain pipelined XADD from memory, no journal: what the journal reads cost;
+4. redis-benchmark with the same XADD, one connection, pipeline 500: the server's ceiling.
+
+Redis keys are this run's own (``bench:{trips-<random>}:...``) and are deleted at the end;
+nothing is flushed. Journals live in a temporary directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import redis
+
+from shared.trip import ACCEPT, Trip, new_trip_id
+from validator import sync
+from validator.journal import Journal
+from validator.lists import Lists
+
+NOW_MS = 1795136400_000
+
+
+def fill_journal(path: Path, trips: int) -> Journal:
+    """A journal holding ``trips`` realistic scans, written in one transaction."""
+    journal = Journal(path)
+    journal._db.execute("BEGIN")
+    for n in range(trips):
+        at_ms = NOW_MS + n * 50
+        journal.record(Trip(
+            id=new_trip_id(at_ms), validator="bench-validator-0001", vehicle="29B-123.45",
+            route="32", stop="HN-0123", at_ms=at_ms, decision=ACCEPT, reason="ok",
+            pass_id=f"{n:010d}", product="single", category=None, proof_at=at_ms // 1000))
+    journal._db.execute("COMMIT")
+    return journal
+
+
+def rate(trips: int, seconds: float) -> str:
+    return f"{trips / seconds:12,.0f} trips/s  ({seconds * 1000:8.1f} ms for {trips:,})"
+
+
+def lua_push(journal: Journal, client: redis.Redis, lists: Lists) -> float:
+    syncer = sync.Syncer(journal, lists, client, validator_id="bench")
+    start = time.perf_counter()
+    added = syncer.push_all(NOW_MS / 1000)
+    elapsed = time.perf_counter() - start
+    assert added == len(journal) and journal.backlog() == 0, (added, journal.backlog())
+    # Sent again (a crash before the journal noted the push), a batch adds nothing.
+    again = journal._db.execute("SELECT seq, payload FROM scans ORDER BY seq LIMIT ?",
+                                (sync.BATCH_SIZE,)).fetchall()
+    args = [syncer.key, 0] + [value for row in again for value in row]
+    added, seen, _ = syncer._push_script(keys=[sync.TRIPS_STREAM, sync.TRIPS_HWM], args=args)
+    assert (added, seen) == (0, len(again)) and client.xlen(sync.TRIPS_STREAM) == len(journal)
+    return elapsed
+
+
+def xadd_push(journal: Journal, client: redis.Redis, stream: str, round_size: int) -> float:
+    start = time.perf_counter()
+    while True:
+        rows = journal.unsent(round_size)
+        if not rows:
+            break
+        with client.pipeline(transaction=False) as pipe:
+            for _, payload in rows:
+                pipe.xadd(stream, {"trip": payload})
+            pipe.execute()
+        journal.mark_pushed(rows[-1][0])
+    return time.perf_counter() - start
+
+
+def xadd_memory(payloads: list[str], client: redis.Redis, stream: str, round_size: int) -> float:
+    start = time.perf_counter()
+    for i in range(0, len(payloads), round_size):
+        with client.pipeline(transaction=False) as pipe:
+            for payload in payloads[i:i + round_size]:
+                pipe.xadd(stream, {"trip": payload})
+            pipe.execute()
+    return time.perf_counter() - start
+
+
+def redis_benchmark(url: str, key: str, payload: str, trips: int, pipeline: int) -> float | None:
+    """Requests per second of ``XADD key * trip <payload>`` by redis-benchmark, or None."""
+    binary = shutil.which("redis-benchmark")
+    if binary is None:
+        return None
+    parts = urlparse(url)
+    db = int(parts.path.strip("/") or 0)
+    command = [binary, "-h", parts.hostname or "127.0.0.1", "-p", str(parts.port or 6379),
+               "--dbnum", str(db), "-c", "1", "-P", str(pipeline), "-n", str(trips), "--csv",
+               "-x", "XADD", key, "*", "trip"]
+    out = subprocess.run(command, input=payload.encode(), capture_output=True, check=True).stdout
+    # "test","rps",...  then  "XADD ...","123456.79",...
+    last = out.decode().strip().splitlines()[-1]
+    return float(last.split('","')[1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/3")
+    parser.add_argument("--trips", type=int, default=20000)
+    parser.add_argument("--runs", type=int, default=3, help="runs of each method; best is kept")
+    args = parser.parse_args()
+
+    tag = secrets.token_hex(4)
+    stream, hwm = f"bench:{{trips-{tag}}}:stream", f"bench:{{trips-{tag}}}:hwm"
+    plain, baseline = f"bench:{{trips-{tag}}}:plain", f"bench:{{trips-{tag}}}:redis-benchmark"
+    ours = [stream, hwm, plain, baseline]
+    client = redis.Redis.from_url(args.redis)
+    if client.exists(*ours):
+        raise SystemExit("bench keys already exist; not touching them")
+    # The push uses the module's key names: point them at this run's own keys.
+    sync.TRIPS_STREAM, sync.TRIPS_HWM = stream, hwm
+    round_size = sync.BATCH_SIZE * sync.BATCHES_PER_ROUND
+    workdir = Path(tempfile.mkdtemp(prefix="vexe-bench-sync-"))
+    results: dict[str, list[float]] = {"lua": [], "xadd": [], "memory": [], "rb": []}
+    try:
+        lists = Lists(workdir / "lists")
+        payloads = None
+        for run in range(args.runs):
+            journal = fill_journal(workdir / f"lua-{run}.db", args.trips)
+            payloads = payloads or [payload for _, payload in journal.unsent(args.trips)]
+            results["lua"].append(lua_push(journal, client, lists))
+            journal.close()
+            journal = fill_journal(workdir / f"xadd-{run}.db", args.trips)
+            results["xadd"].append(xadd_push(journal, client, plain, round_size))
+            journal.close()
+            results["memory"].append(xadd_memory(payloads, client, plain, round_size))
+            rps = redis_benchmark(args.redis, baseline, payloads[0], args.trips, sync.BATCH_SIZE)
+            if rps:
+                results["rb"].append(args.trips / rps)
+            client.delete(stream, hwm, plain, baseline)
+        info = client.info("server")
+        size = sum(len(p) for p in payloads) / len(payloads)
+        print(f"Redis {info['redis_version']} at {args.redis}; {args.trips:,} trips of "
+              f"{size:.0f} bytes of JSON; best of {args.runs} runs; {os.cpu_count()} CPUs")
+        print(f"1. Lua push, journal -> Redis, idempotent  {rate(args.trips, min(results['lua']))}")
+        print(f"2. pipelined XADD, journal -> Redis        {rate(args.trips, min(results['xadd']))}")
+        print(f"3. pipelined XADD from memory              {rate(args.trips, min(results['memory']))}")
+        if results["rb"]:
+            print(f"4. redis-benchmark XADD -c 1 -P {sync.BATCH_SIZE}        "
+                  f"{rate(args.trips, min(results['rb']))}")
+        print(f"throughput of 1 / throughput of 2: {min(results['xadd']) / min(results['lua']):.2f}")
+        if results["rb"]:
+            print(f"throughput of 1 / throughput of 4: {min(results['rb']) / min(results['lua']):.2f}")
+    finally:
+        client.delete(*ours)
+        client.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
