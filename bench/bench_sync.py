@@ -149,15 +149,17 @@ def main() -> None:
         size = sum(len(p) for p in payloads) / len(payloads)
         print(f"Redis {info['redis_version']} at {args.redis}; {args.trips:,} trips of "
               f"{size:.0f} bytes of JSON; best of {args.runs} runs; {os.cpu_count()} CPUs")
-        print(f"1. Lua push, journal -> Redis, idempotent  {rate(args.trips, min(results['lua']))}")
-        print(f"2. pipelined XADD, journal -> Redis        {rate(args.trips, min(results['xadd']))}")
-        print(f"3. pipelined XADD from memory              {rate(args.trips, min(results['memory']))}")
-        if results["rb"]:
-            print(f"4. redis-benchmark XADD -c 1 -P {sync.BATCH_SIZE}        "
-                  f"{rate(args.trips, min(results['rb']))}")
-        print(f"throughput of 1 / throughput of 2: {min(results['xadd']) / min(results['lua']):.2f}")
-        if results["rb"]:
-            print(f"throughput of 1 / throughput of 4: {min(results['rb']) / min(results['lua']):.2f}")
+        best = {name: min(times) for name, times in results.items() if times}
+        rows = [("1. Lua push, journal -> Redis, idempotent", "lua"),
+                ("2. pipelined XADD, journal -> Redis", "xadd"),
+                ("3. pipelined XADD from memory", "memory"),
+                (f"4. redis-benchmark XADD -c 1 -P {sync.BATCH_SIZE}", "rb")]
+        for label, name in rows:
+            if name in best:
+                print(f"{label:43} {rate(args.trips, best[name])}")
+        for number, name in (("2", "xadd"), ("4", "rb")):
+            if name in best:
+                print(f"throughput of 1 / throughput of {number}: {best[name] / best['lua']:.2f}")
     finally:
         client.delete(*ours)
         client.close()

@@ -77,16 +77,6 @@ class Issuer:
             proof = keys.sign_raw(device, ticket.proof_message(at, jti))
         return ticket.assemble_qr(header_json, payload_json, signature, at, proof)
 
-    def header(self, **extra) -> dict:
-        return {"alg": "EdDSA", "kid": self.kid, **extra}
-
-    def payload(self, device, **changes) -> dict:
-        payload = {"jti": "c1", "pid": PASS_ID, "prd": "S", "rts": [ROUTE], "nbf": NOW,
-                   "exp": NOW + ticket.DEFAULT_CREDENTIAL_LIFETIME, "vf": NOV[0], "vu": NOV[1],
-                   "cnf": {"dpk": keys.device_public_compressed(device)}}
-        payload.update(changes)
-        return {name: value for name, value in payload.items() if value is not None}
-
 
 @pytest.fixture(scope="module")
 def issuer():

@@ -19,7 +19,7 @@ import pytest
 import qrcode
 from cryptography.hazmat.primitives import hashes, hmac, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from qrcode.constants import ERROR_CORRECT_M
 
 from shared import b64, clock, keys, ticket
@@ -157,12 +157,14 @@ class TestRoundTrip:
         assert s1 == b64.decode(sig_b64)
         assert t == 0x6A1E5B00 and body_of(text)[-68:-64] == b"\x6a\x1e\x5b\x00"
         public = device.public_key()
-        message = b"VXP1" + b"\x6a\x1e\x5b\x00" + json.loads(b64.decode(payload_b64))["jti"].encode()
+        jti = json.loads(b64.decode(payload_b64))["jti"]
+        message = b"VXP1" + b"\x6a\x1e\x5b\x00" + jti.encode()
         assert keys.verify_raw(public, s2, message)
 
     def test_the_header_has_exactly_alg_and_kid(self, issuer_key, device):
         parsed = ticket.parse_qr(ticket.encode_qr(mint(issuer_key, device), device, NOW))
-        assert parsed.header_json == b'{"alg":"EdDSA","kid":"%s"}' % keys.key_id(issuer_key).encode()
+        kid = keys.key_id(issuer_key).encode()
+        assert parsed.header_json == b'{"alg":"EdDSA","kid":"%s"}' % kid
 
     def test_payload_claims_in_dictionary_order(self, issuer_key, device):
         """The issuer writes claims in the order the preset dictionary expects them."""
@@ -488,8 +490,6 @@ class TestDeviceProof:
         message = b"VXP1\x00\x00\x00\x01c1"
         proof = keys.sign_raw(device, message)
         r, s = int.from_bytes(proof[:32], "big"), int.from_bytes(proof[32:], "big")
-        from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-
         device.public_key().verify(encode_dss_signature(r, s), message, ec.ECDSA(hashes.SHA256()))
 
 
