@@ -40,7 +40,7 @@ class Command(click.Command):
         except sa.exc.IntegrityError:
             _fail("a concurrent change conflicted with this one; run the command again", 1)
         except OSError as exc:  # a data directory or image file that can't be written
-            _fail(f"{exc.strerror}: {exc.filename}", 1)
+            _fail(f"{exc.strerror}: {exc.filename}" if exc.filename else str(exc), 1)
 
 
 class Group(click.Group):
