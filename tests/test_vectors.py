@@ -373,12 +373,18 @@ def test_key_file_matches_the_jwks():
             entry["public_compressed"]
 
 
-def test_dictionary_in_the_document_is_the_one_in_the_code():
+def test_the_document_shows_the_code_and_the_vectors():
+    """docs/qr-format.md: the dictionary is the code's, the inline vector is the file's."""
     from shared import ticket
 
     assert DICTIONARY == ticket.DICTIONARY
     doc = (Path(__file__).parent.parent / "docs" / "qr-format.md").read_text(encoding="utf-8")
     assert DICTIONARY.hex() in doc.replace("\n", "").replace(" ", "")
+    for value in ("qr", "jws", "z_hex", "s1_hex", "s2_r_hex", "s2_s_hex", "header_json",
+                  "payload_json", "proof_message_hex", "device_public_compressed"):
+        assert STEPS[value] in doc, value
+    assert CASES["cases"][0]["name"] == STEPS["case"] == "accept-single"
+    assert CASES["cases"][0]["qr"] == STEPS["qr"]
 
 
 def test_the_generator_reproduces_the_files():
