@@ -4,22 +4,10 @@ its command line, and helpers that act as the operator and as riders."""
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
-# pytest puts tests/ on sys.path, where this directory would pass for a namespace package
-# named "issuer" and hide the real one (the editable install's finder comes after the path).
-# The repository root on the path lets the real package win, as under `python -m pytest`.
-_ROOT = str(Path(__file__).resolve().parents[2])
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
-if getattr(sys.modules.get("issuer"), "__file__", "") is None:  # imported as a namespace
-    for _name in [m for m in sys.modules if m == "issuer" or m.startswith("issuer.")]:
-        del sys.modules[_name]
-
-import click  # noqa: E402
-import pytest  # noqa: E402
-from click.testing import CliRunner  # noqa: E402
+import click
+import pytest
+from click.testing import CliRunner
 
 from issuer import bootstrap, create_app, db, settings
 from issuer.cli import commands
