@@ -177,15 +177,19 @@ class TestRoundTrip:
         header = {"alg": "EdDSA", "kid": keys.key_id(issuer_key)}
         payload = json.loads(ticket.parse_qr(ticket.encode_qr(mint(issuer_key, device), device,
                                                               NOW)).payload_json)
-        padding = b64.encode(random.Random(5).randbytes(600))  # incompressible
-        lengths = set()
-        for size in range(300, 800):  # one more character at a time until the text is 1000
-            payload["pad"] = padding[:size]
-            text = forge(issuer_key, device, header, payload, jti=payload["jti"])
-            lengths.add(len(text))
-            if len(text) == 1000:
-                break
-        assert len(text) == 1000, sorted(lengths)
+        def texts():
+            # One more incompressible character at a time; DEFLATE sometimes grows by two
+            # bytes at once and skips 1000, so try other padding until one lands on it.
+            for seed in range(50):
+                padding = b64.encode(random.Random(seed).randbytes(600))
+                for size in range(300, 800):
+                    payload["pad"] = padding[:size]
+                    text = forge(issuer_key, device, header, payload, jti=payload["jti"])
+                    if len(text) >= 1000:
+                        yield text
+                        break
+
+        text = next(text for text in texts() if len(text) == 1000)
         assert decide(text, trust).accepted
 
 
@@ -266,7 +270,8 @@ class TestMalformed:
             "version 2": ("VX2:" + good[4:], "unsupported_version"),
             "version 10": ("VX10:" + good[4:], "unsupported_version"),
             "version 01": ("VX01:" + good[4:], "unsupported_version"),
-            "prefix without colon": ("VX1" + good[4:], "malformed"),
+            "semicolon for colon": ("VX1;" + good[4:], "malformed"),
+            "version with letters": ("VX1B:" + good[4:], "unsupported_version"),
             "character outside base45": (good[:50] + "a" + good[51:], "malformed"),
             "3n+1 characters": (good + "0", "malformed"),
             "group over 65535": (good[:4] + "GGW" + good[7:], "malformed"),
