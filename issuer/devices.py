@@ -130,6 +130,9 @@ def _bind(session: Session, p: Pass, device_key: str, *, now: float,
     old = active_binding(session, p.id)
     if old is not None:
         old.retired_at = int(now)
+        # Every credential issued so far was for an earlier device: the denylist refuses
+        # them until the last one has expired, so the old phone stops riding at once.
+        p.replaced_at, p.replaced_until = int(now), p.credentials_until
         session.flush()  # before the insert: the database allows one active binding a pass
     binding = DeviceBinding(pass_id=p.id, device_key=device_key, custodial=sealed is not None,
                             sealed_private_key=sealed, created_at=int(now))

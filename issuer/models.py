@@ -74,12 +74,17 @@ class Pass(Base):
     revoke_reason: Mapped[str | None] = mapped_column(sa.String(500))
     # The latest exp of any credential issued: the denylist keeps a revoked pass until then.
     credentials_until: Mapped[int] = mapped_column(Time, default=0)
+    # When the pass last moved to another device, and the latest exp of a credential issued
+    # to an earlier one: until then the denylist names the one device key still accepted.
+    replaced_at: Mapped[int | None] = mapped_column(Time)
+    replaced_until: Mapped[int] = mapped_column(Time, default=0, server_default="0")
     created_at: Mapped[int] = mapped_column(Time)
 
     __table_args__ = (
         sa.CheckConstraint("status IN ('active', 'revoked')", name="status"),
         # The denylist query: revoked passes with credentials still alive.
         sa.Index("ix_passes_status_credentials_until", "status", "credentials_until"),
+        sa.Index("ix_passes_replaced_until", "replaced_until"),
     )
 
 

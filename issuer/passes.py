@@ -12,7 +12,7 @@ from issuer import accounts, ids, routes
 from issuer.errors import Conflict, Invalid, NotFound
 from issuer.models import DeviceBinding, Pass, Product
 from shared import clock
-from shared.denylist import Denylist
+from shared.denylist import DenyEntry, Denylist
 
 ACTIVE = "active"
 REVOKED = "revoked"
@@ -141,10 +141,20 @@ def revoke(session: Session, pass_id: str, reason: str, *, now: float) -> Pass:
 def denylist(session: Session, now: float) -> Denylist:
     """Revoked passes that may still have a live credential. An entry drops off once every
     credential issued for the pass has expired: validators refuse those on their own."""
-    rows = session.execute(
+    revoked = session.execute(
         sa.select(Pass.id, Pass.revoked_at, Pass.credentials_until)
         .where(Pass.status == REVOKED, Pass.credentials_until > int(now)))
-    return Denylist(int(now), {pid: (since, until) for pid, since, until in rows})
+    entries = {pid: DenyEntry(since, until) for pid, since, until in revoked}
+    # Passes moved to another device while an old device's credential may still be alive:
+    # only the current device's key is accepted.
+    moved = session.execute(
+        sa.select(Pass.id, Pass.replaced_at, Pass.replaced_until, DeviceBinding.device_key)
+        .join(DeviceBinding, sa.and_(DeviceBinding.pass_id == Pass.id,
+                                     DeviceBinding.retired_at.is_(None)))
+        .where(Pass.status != REVOKED, Pass.replaced_until > int(now)))
+    for pid, since, until, device_key in moved:
+        entries[pid] = DenyEntry(since, until, device_key)
+    return Denylist(int(now), entries)
 
 
 def as_dict(session: Session, p: Pass) -> dict:

@@ -22,6 +22,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "revoked": ("Thẻ đã bị thu hồi", "Pass has been revoked"),
     "replayed": ("Mã QR này đã được dùng", "This QR code was already used"),
     "passback": ("Thẻ vừa được dùng trên xe này", "Pass just used on this bus"),
+    "device_replaced": ("Thẻ đã được kích hoạt trên điện thoại khác",
+                        "Pass activated on another phone"),
 }
 
 REASONS = tuple(MESSAGES)

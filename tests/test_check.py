@@ -11,7 +11,7 @@ import json
 import pytest
 
 from shared import b64, clock, keys, reasons, ticket
-from shared.denylist import Denylist
+from shared.denylist import DenyEntry, Denylist
 from validator.check import DEFAULT_PASSBACK, check
 
 NOV = clock.month_bounds(2026, 11)
@@ -152,8 +152,17 @@ class TestEveryReason:
         assert decide(text, issuer.trust()).reason == "bad_proof"
 
     def test_revoked(self, issuer, device):
-        denylist = Denylist(NOW, {PASS_ID: (NOW - 60, NOW + 3 * 86400)})
+        denylist = Denylist(NOW, {PASS_ID: DenyEntry(NOW - 60, NOW + 3 * 86400)})
         assert decide(issuer.qr(device), issuer.trust(), denylist=denylist).reason == "revoked"
+
+    def test_device_replaced(self, issuer, device):
+        """The pass moved to another phone: only the new phone's credentials ride."""
+        new_phone = keys.new_device_key()
+        denylist = Denylist(NOW, {PASS_ID: DenyEntry(NOW - 60, NOW + 3 * 86400,
+                                                     keys.device_public_compressed(new_phone))})
+        old = decide(issuer.qr(device), issuer.trust(), denylist=denylist)
+        new = decide(issuer.qr(new_phone), issuer.trust(), denylist=denylist)
+        assert (old.reason, new.reason) == ("device_replaced", "ok")
 
     def test_not_yet_valid(self, issuer, device):
         text = issuer.qr(device, now=NOW + 3600, at=NOW)
@@ -197,7 +206,7 @@ class TestEveryReason:
     def test_every_code_has_a_message_in_both_languages(self):
         codes = {"ok", "malformed", "unsupported_version", "unknown_key", "bad_signature",
                  "bad_proof", "revoked", "not_yet_valid", "expired", "outside_validity",
-                 "wrong_route", "stale_proof", "replayed", "passback"}
+                 "wrong_route", "stale_proof", "replayed", "passback", "device_replaced"}
         assert set(reasons.REASONS) == codes
         for code in codes:
             message = reasons.message(code)
@@ -209,12 +218,12 @@ class TestOrder:
 
     def test_a_forged_proof_is_bad_proof_even_for_a_revoked_pass(self, issuer, device):
         text = ticket.encode_qr(issuer.credential(device), keys.new_device_key(), NOW)
-        denylist = Denylist(NOW, {PASS_ID: (0, NOW + 86400)})
+        denylist = Denylist(NOW, {PASS_ID: DenyEntry(0, NOW + 86400)})
         assert decide(text, issuer.trust(), denylist=denylist).reason == "bad_proof"
 
     def test_revoked_comes_before_time_and_route(self, issuer, device):
         text = issuer.qr(device, month=DEC, at=NOW - 3600)
-        denylist = Denylist(NOW, {PASS_ID: (0, NOW + 86400)})
+        denylist = Denylist(NOW, {PASS_ID: DenyEntry(0, NOW + 86400)})
         assert decide(text, issuer.trust(), denylist=denylist, route="33").reason == "revoked"
 
     def test_wrong_route_comes_before_stale_proof(self, issuer, device):

@@ -186,3 +186,16 @@ def test_demo_without_any_redis_still_validates_and_journals(tmp_path):
     assert "apt-get install redis-server" in result.stdout
     assert "9 scans waiting to be pushed" in result.stdout
     assert result.stdout.count("ACCEPT") == 3
+
+
+def test_the_old_phone_is_refused_as_soon_as_the_denylist_arrives(system):
+    """A new phone retires the old one at once: its still-valid credential is refused."""
+    api, bus, sync, _client = system
+    rider, issued = api.rider_with_pass("multi")
+    old_credential, old_phone = api.activate(issued["id"], rider)
+    new_credential, new_phone = api.activate(issued["id"], rider)
+    assert sync.pull_once(clock.now())["denylist"] == "changed"
+    now = clock.now()
+    assert bus.scan(ticket.encode_qr(old_credential, old_phone, now), now).reason == \
+        "device_replaced"
+    assert bus.scan(ticket.encode_qr(new_credential, new_phone, now), now).accepted

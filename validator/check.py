@@ -68,8 +68,9 @@ def check(text: str, *, trust: TrustList, denylist: Denylist, route: str, vehicl
 def _rules(claims: Claims, proof_at: int, *, denylist, route, vehicle, now, history,
            freshness, passback) -> str:
     # Order matters only for the message the rider sees: the most useful one first.
-    if denylist.is_revoked(claims.pid):
-        return "revoked"
+    refusal = denylist.refusal(claims.pid, claims.device_key)
+    if refusal is not None:  # revoked, or moved to another phone
+        return refusal
     # The credential was minted by the issuer's clock; allow the freshness window of skew.
     if now + freshness < claims.nbf:
         return "not_yet_valid"

@@ -60,9 +60,11 @@ def bind_device(pass_id: str):
     key = data["public_key"]
     if not isinstance(key, (str, dict)):
         raise Invalid("field 'public_key' must be a base64url string or a JWK object")
-    issued = devices.bind_device(db.get_session(), pass_id, key, now=clock.now(),
-                                 **_credential_settings())
-    return issued.as_dict(), 201
+    session = db.get_session()
+    replacing = devices.active_binding(session, pass_id) is not None
+    now = clock.now()
+    issued = devices.bind_device(session, pass_id, key, now=now, **_credential_settings())
+    return {**issued.as_dict(), **_retire_old_device(session, replacing, now)}, 201
 
 
 @bp.post("/<pass_id>/credential")
@@ -78,11 +80,18 @@ def refresh(pass_id: str):
 def bind_custodial(pass_id: str):
     _own_pass(pass_id)
     json_body()
-    issued = devices.bind_custodial(db.get_session(), pass_id, now=clock.now(),
-                                    **_credential_settings())
+    session = db.get_session()
+    replacing = devices.active_binding(session, pass_id) is not None
+    now = clock.now()
+    issued = devices.bind_custodial(session, pass_id, now=now, **_credential_settings())
     # The credential is the issuer's to present: the answer says only that the pass is bound.
     return {"pass_id": issued.pass_id, "custodial": True, "device_key": issued.device_key,
-            "expires": issued.expires}, 201
+            "expires": issued.expires, **_retire_old_device(session, replacing, now)}, 201
+
+
+def _retire_old_device(session, replacing: bool, now: float) -> dict:
+    """A pass moved off a device: publish the denylist so validators refuse that device now."""
+    return publish_now(session, now) if replacing else {}
 
 
 @bp.get("/<pass_id>/qr")

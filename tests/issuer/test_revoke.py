@@ -34,8 +34,9 @@ def test_revoke_publishes_the_denylist(api, config):
     assert out["status"] == "revoked" and out["revoke_reason"] == "card reported lost"
     assert out["published"] is True
     deny = redis_denylist(config["REDIS_URL"])
-    since, until = deny.entries[p["id"]]
-    assert int(before) <= since == out["revoked_at"] and until == expires
+    entry = deny.entries[p["id"]]
+    assert int(before) <= entry.since == out["revoked_at"] and entry.until == expires
+    assert entry.device is None
     served = api.call("GET", "/denylist.json", token=None)
     assert Denylist.loads(served.data).entries == deny.entries
 

@@ -4,7 +4,7 @@ import json
 import logging
 
 from shared import keys
-from shared.denylist import Denylist
+from shared.denylist import DenyEntry, Denylist
 from shared.redis_keys import DENYLIST, TRUST_LIST
 from validator.lists import DENYLIST_FILE, TRUST_FILE
 from validator.sync import Syncer
@@ -19,7 +19,7 @@ def test_pull_writes_the_cache_and_a_restart_without_redis_starts_from_it(
         make_validator, issuer, redis_client):
     validator = make_validator(validator_id="V7", trusted=False)
     publish_trust(redis_client, issuer)
-    redis_client.set(DENYLIST, Denylist(NOW, {"GONE": (NOW - 5, NOW + 5)}).dumps())
+    redis_client.set(DENYLIST, Denylist(NOW, {"GONE": DenyEntry(NOW - 5, NOW + 5)}).dumps())
 
     assert syncer_for(validator, redis_client).pull_once(NOW) == {"trust": "changed",
                                                                   "denylist": "changed"}
@@ -65,7 +65,7 @@ def test_a_bad_trust_list_in_redis_keeps_the_last_good_one(make_validator, issue
 def test_a_bad_denylist_keeps_the_last_good_one(make_validator, redis_client):
     validator = make_validator()
     syncer = syncer_for(validator, redis_client)
-    redis_client.set(DENYLIST, Denylist(NOW, {"GONE": (NOW, NOW + 5)}).dumps())
+    redis_client.set(DENYLIST, Denylist(NOW, {"GONE": DenyEntry(NOW, NOW + 5)}).dumps())
     syncer.pull_once(NOW)
     redis_client.set(DENYLIST, '{"entries": [{"pid": 5}]}')
     assert syncer.pull_once(NOW)["denylist"] == "bad"

@@ -3,7 +3,7 @@
 import dataclasses
 import threading
 
-from shared.denylist import Denylist
+from shared.denylist import DenyEntry, Denylist
 from validator.check import Decision
 from validator.journal import Journal
 from validator_testkit import NOW, ROUTE
@@ -93,7 +93,7 @@ def test_denylist_and_trust_list_come_from_the_lists(make_validator, issuer):
     assert untrusting.scan(issuer.rider(now=NOW).qr(NOW), NOW).reason == "unknown_key"
 
     validator = make_validator()
-    validator.lists.update_denylist(Denylist(NOW, {"BAD1": (NOW - 10, NOW + 3600)}).dumps())
+    validator.lists.update_denylist(Denylist(NOW, {"BAD1": DenyEntry(NOW - 10, NOW + 3600)}).dumps())
     scan = validator.scan(issuer.rider(now=NOW, pass_id="BAD1").qr(NOW), NOW)
     assert scan.reason == "revoked" and scan.trip.pass_id == "BAD1"
 

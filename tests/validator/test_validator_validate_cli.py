@@ -5,7 +5,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from shared.denylist import Denylist
+from shared.denylist import DenyEntry, Denylist
 from shared.redis_keys import DENYLIST, TRUST_LIST
 from validator.check import check
 from vexe.cli import main
@@ -71,7 +71,7 @@ def test_without_redis_the_denylist_is_empty_with_a_warning(issuer, trust_file):
 
 def test_lists_come_from_redis_when_not_given(issuer, redis_url, redis_client):
     publish_trust(redis_client, issuer)
-    redis_client.set(DENYLIST, Denylist(NOW, {"GONE": (NOW, NOW + 9)}).dumps())
+    redis_client.set(DENYLIST, Denylist(NOW, {"GONE": DenyEntry(NOW, NOW + 9)}).dumps())
     ok = vexe("validate", issuer.rider(now=NOW).qr(NOW), "--route", ROUTE, "--at", NOW,
               redis_url=redis_url)
     assert ok.exit_code == 0 and ok.stderr == ""

@@ -80,6 +80,8 @@ def upgrade() -> None:
         sa.Column("revoked_at", sa.BigInteger(), nullable=True),
         sa.Column("revoke_reason", sa.String(500), nullable=True),
         sa.Column("credentials_until", sa.BigInteger(), nullable=False),
+        sa.Column("replaced_at", sa.BigInteger(), nullable=True),
+        sa.Column("replaced_until", sa.BigInteger(), nullable=False, server_default="0"),
         sa.Column("created_at", sa.BigInteger(), nullable=False),
         sa.CheckConstraint("status IN ('active', 'revoked')", name=op.f("ck_passes_status")),
         sa.ForeignKeyConstraint(["account_id"], ["accounts.id"],
@@ -93,6 +95,7 @@ def upgrade() -> None:
     op.create_index(op.f("ix_passes_account_id"), "passes", ["account_id"])
     op.create_index("ix_passes_status_credentials_until", "passes",
                     ["status", "credentials_until"])
+    op.create_index("ix_passes_replaced_until", "passes", ["replaced_until"])
     op.create_table(
         "device_bindings",
         sa.Column("id", sa.Integer(), nullable=False),
