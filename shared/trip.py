@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass
 
 ACCEPT = "accept"
 REFUSE = "refuse"
+BOARD = "board"  # front door: passback rules apply
+ALIGHT = "alight"  # rear door, or the validator switched by the driver: closes a journey
 
 
 def new_trip_id(at_ms: int) -> str:
@@ -36,6 +38,7 @@ class Trip:
     product: str | None = None  # "single", "multi", "free"
     category: str | None = None
     proof_at: int | None = None  # the proof time the phone signed, Unix seconds
+    mode: str = BOARD  # BOARD or ALIGHT
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"), ensure_ascii=False)
