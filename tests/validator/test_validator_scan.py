@@ -25,7 +25,8 @@ def test_an_accepted_scan_is_journaled_as_a_trip_naming_the_pass_not_the_person(
     assert dataclasses.asdict(journaled) == {
         "id": scan.trip.id, "validator": "V1", "vehicle": "29B-12345", "route": ROUTE,
         "stop": "S17", "at_ms": NOW * 1000, "decision": "accept", "reason": "ok",
-        "pass_id": "7K3M9QX2TB", "product": "free", "category": "elderly", "proof_at": NOW - 3}
+        "pass_id": "7K3M9QX2TB", "product": "free", "category": "elderly", "proof_at": NOW - 3,
+        "mode": "board"}
 
 
 def test_the_journal_is_written_before_the_decision_is_returned(make_validator, issuer):
