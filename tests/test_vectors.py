@@ -164,8 +164,11 @@ def reference_check(text, *, jwks, denylist, route, vehicle, now, accepted) -> s
         claims, proof_at = reference_credential(text, jwks, now)
     except Refused as refusal:
         return refusal.reason
-    if any(entry["pid"] == claims["pid"] for entry in denylist["entries"]):
+    entry = next((e for e in denylist["entries"] if e["pid"] == claims["pid"]), None)
+    if entry is not None and entry.get("device") is None:
         return "revoked"
+    if entry is not None and entry["device"] != claims["cnf"]["dpk"]:
+        return "device_replaced"
     if now + 45 < claims["nbf"]:
         return "not_yet_valid"
     if not claims["vf"] <= now < claims["vu"]:
@@ -214,7 +217,7 @@ def test_case_through_the_reference_decoder(vector):
     assert reason == vector["expected"]["reason"]
 
 
-SIGNED = {"ok", "revoked", "not_yet_valid", "expired", "outside_validity", "wrong_route",
+SIGNED = {"ok", "revoked", "device_replaced", "not_yet_valid", "expired", "outside_validity", "wrong_route",
           "stale_proof", "bad_proof", "replayed", "passback"}
 
 

@@ -45,6 +45,7 @@ PASSES = {
     "free": ("F2H6W9C3EV", "fR5dK8sN", "F", ["*"], "elderly", NOV),
     "revoked": ("R9V4J7T2XA", "rV4jT7x2", "S", ["32"], None, NOV),
     "december": ("D3C8M5B2NQ", "dC8m5B2n", "S", ["32"], None, DEC),
+    "moved": ("P5T8N2K6WH", "pT8n2K6w", "S", ["32"], None, NOV),
 }
 
 
@@ -66,6 +67,7 @@ OLD = issuer_key("issuer key 2026-08")
 UNTRUSTED = issuer_key("a key nobody trusts")
 DEVICE = device_key("rider phone")
 THIEF = device_key("another phone")
+NEW_PHONE = device_key("the rider's new phone")
 
 
 def trust_list() -> keys.TrustList:
@@ -76,10 +78,12 @@ def trust_list() -> keys.TrustList:
 
 
 def denylist() -> dict:
-    pid = PASSES["revoked"][0]
+    """One pass revoked; one pass moved to a new phone (only that phone's key rides)."""
+    until = ISSUED + ticket.DEFAULT_CREDENTIAL_LIFETIME
     return {"issued_at": NOW - 600,
-            "entries": [{"pid": pid, "since": NOW - 1800,
-                         "until": ISSUED + ticket.DEFAULT_CREDENTIAL_LIFETIME}]}
+            "entries": [{"pid": PASSES["moved"][0], "since": NOW - 1200, "until": until,
+                         "device": keys.device_public_compressed(NEW_PHONE)},
+                        {"pid": PASSES["revoked"][0], "since": NOW - 1800, "until": until}]}
 
 
 # -- minting -------------------------------------------------------------------------------
@@ -219,6 +223,11 @@ def cases() -> list[dict]:
              qr(single, NOW, device=THIEF), "bad_proof"),
         # -- rules ------------------------------------------------------------------------
         case("revoked", "A pass on the denylist.", qr(credential("revoked"), NOW), "revoked"),
+        case("device-replaced", "A pass moved to a new phone, shown on the old one: the "
+             "denylist names the one device key it accepts now.",
+             qr(credential("moved"), NOW), "device_replaced"),
+        case("accept-new-phone", "The same moved pass on the new phone the denylist names.",
+             qr(credential("moved", device=NEW_PHONE), NOW, device=NEW_PHONE), "ok"),
         case("not-yet-valid", "Credential nbf one hour after the validator clock (beyond the "
              "45 s skew).", qr(credential("single", issued=NOW + 3600), NOW), "not_yet_valid"),
         case("expired", "Credential minted 72 h before: its exp has passed, mid-month.",
@@ -340,6 +349,7 @@ def key_file() -> dict:
         "device": {
             "rider": device(DEVICE, "the phone every credential binds (cnf.dpk)"),
             "thief": device(THIEF, "another phone: its proofs are bad_proof"),
+            "new_phone": device(NEW_PHONE, "the phone pass P5T8N2K6WH moved to (denylist)"),
         },
     }
 
