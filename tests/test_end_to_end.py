@@ -167,13 +167,13 @@ def test_demo_runs_scans_and_sends_trips_to_redis(tmp_path, redis_url):
     """`vexe demo --once`: each decision shown, the trips arrive in Redis exactly once."""
     result = _run_demo({**os.environ, "VEXE_REDIS_URL": redis_url}, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
-    for reason in ("ok", "passback", "stale_proof", "wrong_route", "bad_proof", "malformed",
-                   "revoked"):
+    for reason in ("ok", "passback", "stale_proof", "wrong_route", "bad_proof", "bad_signature",
+                   "malformed", "revoked"):
         assert f" {reason} " in result.stdout
     client = redis.Redis.from_url(redis_url)
     trips = trips_in_redis(client)
     client.close()
-    assert len(trips) == 9 and len({trip.id for trip in trips}) == 9
+    assert len(trips) == 10 and len({trip.id for trip in trips}) == 10
     assert sum(trip.decision == "accept" for trip in trips) == 3
 
 
@@ -184,7 +184,7 @@ def test_demo_without_any_redis_still_validates_and_journals(tmp_path):
     result = _run_demo(env, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "apt-get install redis-server" in result.stdout
-    assert "9 scans waiting to be pushed" in result.stdout
+    assert "10 scans waiting to be pushed" in result.stdout
     assert result.stdout.count("ACCEPT") == 3
 
 

@@ -236,9 +236,8 @@ def _run(data_dir: Path, redis_url: str | None, port: int, once: bool, stack: Ex
     other_phone = keys.new_device_key()
     copied = ticket.encode_qr(credentials["Trần Thị Bình"], other_phone, now)
     show("Bình's credential copied to another phone", copied)
-    text = phone_qr("Phạm Thị Dung", now)
-    show("a QR with one character changed", text[:200] + ("A" if text[200] != "A" else "B")
-         + text[201:])
+    show("Dung's QR edited to say route 32", _edit_route(phone_qr("Phạm Thị Dung", now)))
+    show("a QR cut short", phone_qr("Nguyễn Văn An", now)[:120])
     with db.session(config["DATABASE_URL"]) as session:
         passes.revoke(session, pass_ids["Trần Thị Bình"], "phone reported lost", now=now)
         if redis_url:
@@ -262,6 +261,14 @@ def _run(data_dir: Path, redis_url: str | None, port: int, once: bool, stack: Ex
     _live_qr(lambda at: phone_qr("Nguyễn Văn An", at))
 
 
+def _edit_route(text: str) -> str:
+    """The same QR with its route claim changed and the signatures left as they were."""
+    parts = ticket.parse_qr(text)
+    return ticket.assemble_qr(parts.header_json,
+                              parts.payload_json.replace(b'"rts":["09"]', b'"rts":["32"]'),
+                              parts.issuer_signature, parts.proof_time, parts.proof_signature)
+
+
 def _show_trips(client: redis.Redis) -> None:
     length = client.xlen(redis_keys.TRIPS_STREAM)
     say(f"   Redis stream {redis_keys.TRIPS_STREAM}: {length} trips in all; this bus's latest:")
@@ -269,7 +276,7 @@ def _show_trips(client: redis.Redis) -> None:
 
     entries = client.xrevrange(redis_keys.TRIPS_STREAM, count=20)
     mine = [Trip.from_json(fields[b"trip"]) for _id, fields in entries]
-    mine = [trip for trip in mine if trip.validator == VALIDATOR_ID][:9]
+    mine = [trip for trip in mine if trip.validator == VALIDATOR_ID][:10]
     for trip in reversed(mine):
         say(f"   {trip.id}  {trip.vehicle}  route {trip.route}  pass {trip.pass_id or '-':10}"
             f"  {trip.decision:6} {trip.reason}")
