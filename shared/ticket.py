@@ -261,11 +261,24 @@ def verify_proof(parsed: ParsedQR, claims: Claims) -> None:
         raise BadProof("device proof does not verify")
 
 
+class _DuplicateMember(ValueError):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, object]]) -> dict:
+    # JSON parsers disagree on which of two equal names wins: a credential naming "pid"
+    # or "kid" twice could mean one thing here and another to a different validator.
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        raise _DuplicateMember("duplicate member")
+    return value
+
+
 def _json_object(data: bytes, what: str) -> dict:
     try:
-        value = json.loads(data)
+        value = json.loads(data, object_pairs_hook=_no_duplicates)
     except (UnicodeDecodeError, ValueError, RecursionError):
-        raise Malformed(f"credential {what} is not JSON") from None
+        raise Malformed(f"credential {what} is not JSON, or names a member twice") from None
     if not isinstance(value, dict):
         raise Malformed(f"credential {what} is not a JSON object")
     return value

@@ -320,7 +320,7 @@ class TestMalformed:
     @pytest.mark.parametrize("header, reason", [
         (b"not json", "malformed"), (b"[]", "malformed"), (b'"EdDSA"', "malformed"),
         (b"", "malformed"), (b"\xff\xfe", "malformed"), (b'{"alg":"EdDSA"', "malformed"),
-        (b'{"alg":"EdDSA","alg":"none"}', "bad_signature"),  # the last duplicate wins
+        (b'{"alg":"EdDSA","alg":"none"}', "malformed"),  # parsers disagree on which wins
     ])
     def test_header_not_a_json_object(self, issuer_key, device, trust, header, reason):
         header_json, payload_json, signature = sign_parts(issuer_key, header, {"jti": "c1"})
@@ -387,6 +387,25 @@ class TestHeader:
     def test_kid_must_be_a_string(self, issuer_key, device, trust, payload, kid):
         header = {"alg": "EdDSA"} if kid is None else {"alg": "EdDSA", "kid": kid}
         assert decide(self.qr(issuer_key, device, header, payload), trust).reason == "malformed"
+
+    def test_a_kid_named_twice_is_malformed(self, issuer_key, device, trust, payload):
+        """Signed, but one parser would pick one kid and another the other."""
+        kid = keys.key_id(issuer_key)
+        header = f'{{"alg":"EdDSA","kid":"{kid}","kid":"other"}}'.encode()
+        header_json, payload_json, signature = sign_parts(issuer_key, header, payload)
+        proof = keys.sign_raw(device, ticket.proof_message(NOW, payload["jti"]))
+        text = ticket.assemble_qr(header_json, payload_json, signature, NOW, proof)
+        assert decide(text, trust).reason == "malformed"
+
+    def test_a_claim_named_twice_is_malformed(self, issuer_key, device, trust, payload):
+        """A pass id named twice: no validator may read one pass where another reads two."""
+        header = {"alg": "EdDSA", "kid": keys.key_id(issuer_key)}
+        body = json.dumps(payload, separators=(",", ":"))
+        doubled = (body[:-1] + ',"pid":"OTHERPASS1"}').encode()
+        header_json, payload_json, signature = sign_parts(issuer_key, header, doubled)
+        proof = keys.sign_raw(device, ticket.proof_message(NOW, payload["jti"]))
+        text = ticket.assemble_qr(header_json, payload_json, signature, NOW, proof)
+        assert decide(text, trust).reason == "malformed"
 
     @pytest.mark.parametrize("kid", ["", "AAAAAAAA", "unknown"])
     def test_unknown_kid(self, issuer_key, device, trust, payload, kid):
