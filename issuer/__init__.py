@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import flask
 
-from issuer import db, settings
+from issuer import db, settings, web
 
 
 def create_app(test_config: dict | None = None) -> flask.Flask:
-    app = flask.Flask(__name__, static_folder=None)  # a JSON API: no static files
+    app = flask.Flask(__name__, static_folder=None)  # pages carry their own small styles
     app.config.from_mapping(
         settings.DEFAULTS,
         MAX_CONTENT_LENGTH=64 * 1024,  # no request of this API comes near it
@@ -22,12 +22,13 @@ def create_app(test_config: dict | None = None) -> flask.Flask:
     settings.resolve(app.config)
 
     db.init_app(app)
+    web.init_app(app)
 
     from issuer import views
-    from issuer.views import accounts, keys, passes, public, routes
+    from issuer.views import accounts, keys, operator_login, passes, public, routes
 
     views.register_error_handlers(app)
-    for module in (public, routes, accounts, passes, keys):
+    for module in (public, routes, accounts, passes, keys, operator_login):
         app.register_blueprint(module.bp)
 
     return app

@@ -1,6 +1,16 @@
-"""Who is calling: the operator (one shared bearer token) or a rider (their account's token).
+"""Who is calling, and what they may do.
 
-Missing or unknown tokens are 401; a known caller asking for what is not theirs is 403.
+A caller is one of:
+- an operator with an API token scoped to one role (``Authorization: Bearer``);
+- the bootstrap token ``OPERATOR_TOKEN`` that ``vexe init`` writes: an administrator, for
+  the first steps and scripts before any operator exists;
+- an operator signed in on the web (session cookie), with all of their roles;
+- a rider signed in through the national e-ID (session cookie), or an API client holding a
+  rider token.
+
+Missing, unknown, ended or expired credentials are 401 (pages redirect to their sign-in
+page); a known caller asking for what is not theirs is 403. A request authenticated by a
+cookie must carry the session's CSRF token if it changes anything.
 """
 
 from __future__ import annotations
@@ -13,64 +23,184 @@ import flask
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Forbidden, Unauthorized
 
-from issuer import accounts, db
-from issuer.models import Pass
+from issuer import accounts, db, operators, web, web_sessions
+from issuer.models import Account, Operator, Pass
+from shared import clock
 
 OPERATOR = "operator"
 RIDER = "rider"
+BOOTSTRAP_ACTOR = "bootstrap-token"
+SESSION_KEY = "sid"  # the web session id inside the signed cookie
 
 
 @dataclass(frozen=True)
 class Caller:
-    role: str
-    account_id: str | None = None
+    kind: str  # OPERATOR or RIDER
+    roles: frozenset[str] = frozenset()
+    username: str | None = None  # operators
+    account_id: str | None = None  # riders
+    via: str = "token"  # "token" or "session"
 
     @property
     def is_operator(self) -> bool:
-        return self.role == OPERATOR
+        return self.kind == OPERATOR
+
+    @property
+    def actor(self) -> str:
+        """The name written in the audit log."""
+        return self.username if self.is_operator else f"rider:{self.account_id}"
+
+    def has_role(self, *roles: str) -> bool:
+        """An administrator may do everything."""
+        return self.is_operator and (operators.ADMINISTRATOR in self.roles
+                                     or not self.roles.isdisjoint(roles))
 
 
 def caller() -> Caller:
     """The authenticated caller of this request, or a 401."""
     if "caller" not in flask.g:
-        flask.g.caller = _authenticate()
+        who = current_caller()
+        if who is None:
+            raise _unauthorized(_missing_message())
+        flask.g.caller = who
     return flask.g.caller
 
 
-def _authenticate() -> Caller:
-    header = flask.request.headers.get("Authorization", "")
+def current_caller() -> Caller | None:
+    """The caller, or None when nobody is signed in and no token is sent. A token sent but
+    not valid is still a 401: a client with a broken token must hear about it."""
+    if "caller" in flask.g:
+        return flask.g.caller
+    header = flask.request.headers.get("Authorization")
+    if header is not None:
+        who = _from_bearer(header)
+    else:
+        who = _from_session()
+        if who is not None and flask.request.method in web.UNSAFE_METHODS:
+            web.csrf.protect()  # a 400 when the form or X-CSRFToken header lacks it
+    if who is not None:
+        flask.g.caller = who
+    return who
+
+
+def _from_bearer(header: str) -> Caller:
     scheme, _, token = header.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
-        raise _unauthorized("an Authorization: Bearer token is required")
-    operator_token = flask.current_app.config.get("OPERATOR_TOKEN")
-    if operator_token and hmac.compare_digest(token.encode(), operator_token.encode()):
-        return Caller(OPERATOR)
-    account = accounts.by_token(db.get_session(), token)
+        raise _unauthorized("send the token as Authorization: Bearer <token>")
+    bootstrap = flask.current_app.config.get("OPERATOR_TOKEN")
+    if bootstrap and hmac.compare_digest(token.encode(), bootstrap.encode()):
+        return Caller(OPERATOR, frozenset({operators.ADMINISTRATOR}), BOOTSTRAP_ACTOR)
+    session = db.get_session()
+    found = operators.by_token(session, token)
+    if found is not None:
+        operator, role = found
+        return Caller(OPERATOR, frozenset({role}), operator.username)
+    account = accounts.by_token(session, token)
     if account is None:
         raise _unauthorized("the bearer token is not valid")
-    return Caller(RIDER, account.id)
+    return Caller(RIDER, account_id=account.id)
+
+
+def _from_session() -> Caller | None:
+    sid = flask.session.get(SESSION_KEY)
+    if sid is None:
+        return None
+    session = db.get_session()
+    row = web_sessions.lookup(session, sid, now=clock.now())
+    if row is None:
+        flask.session.pop(SESSION_KEY, None)
+        return None
+    if row.operator_id is not None:
+        operator = session.get(Operator, row.operator_id)
+        if operator is None or operator.disabled_at is not None:
+            return None
+        return Caller(OPERATOR, operators.roles_of(operator), operator.username, via="session")
+    return Caller(RIDER, account_id=row.account_id, via="session")
+
+
+def _missing_message() -> str:
+    return "sign in, or send an Authorization: Bearer token"
 
 
 def _unauthorized(message: str) -> Unauthorized:
     return Unauthorized(message, www_authenticate=WWWAuthenticate("bearer", {"realm": "vexe"}))
 
 
-def operator_required(view):
-    """Operators only: riders get a 403."""
+def _is_api_request() -> bool:
+    return flask.request.path.startswith("/api/")
+
+
+def require_roles(*roles: str):
+    """Operators having one of ``roles`` (or administrator): by a token scoped to such a role,
+    or signed in on the web. Not signed in: 401, or for a page a redirect to the console's
+    sign-in. Signed in without the role, or a rider: 403."""
+    for role in roles:
+        if role not in operators.ROLES:
+            raise ValueError(f"unknown role {role!r}")
+    needed = " or ".join(roles)
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapped(*args, **kwargs):
+            who = current_caller()
+            if who is None:
+                if _is_api_request():
+                    raise _unauthorized(_missing_message())
+                return flask.redirect(flask.url_for("operator_login.login",
+                                                    next=flask.request.full_path.rstrip("?")))
+            if not who.has_role(*roles):
+                raise Forbidden(f"this needs the role {needed}")
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorate
+
+
+def require_rider(view):
+    """A rider signed in (or with a rider token). Pages redirect to the rider's sign-in."""
 
     @functools.wraps(view)
     def wrapped(*args, **kwargs):
-        if not caller().is_operator:
-            raise Forbidden("this needs the operator token")
+        who = current_caller()
+        if who is None:
+            if _is_api_request():
+                raise _unauthorized(_missing_message())
+            return flask.redirect(flask.url_for("rider_login.login",
+                                                next=flask.request.full_path.rstrip("?")))
+        if who.is_operator:
+            raise Forbidden("this is for riders, signed in with their e-ID")
         return view(*args, **kwargs)
 
     return wrapped
 
 
 def check_pass_access(p: Pass) -> Caller:
-    """The operator may see any pass; a rider only their own."""
+    """Any operator may see a pass; a rider only their own."""
     who = caller()
     if not who.is_operator and p.account_id != who.account_id:
         raise Forbidden("this pass belongs to another account")
     return who
+
+
+# -- signing in and out on the web ----------------------------------------------------------
+
+def sign_in(*, operator: Operator | None = None, account: Account | None = None) -> None:
+    """Start a web session. The cookie's old contents go: a session id planted before sign-in
+    (fixation) never becomes a signed-in one, and the CSRF token is new."""
+    flask.session.clear()
+    sid = web_sessions.start(db.get_session(), now=clock.now(),
+                             operator_id=operator.id if operator is not None else None,
+                             account_id=account.id if account is not None else None)
+    flask.session[SESSION_KEY] = sid
+    flask.session.permanent = True
+    flask.g.pop("caller", None)
+
+
+def sign_out() -> None:
+    sid = flask.session.get(SESSION_KEY)
+    if sid is not None:
+        web_sessions.end(db.get_session(), sid, now=clock.now())
+    flask.session.clear()
+    flask.g.pop("caller", None)

@@ -6,6 +6,7 @@ Output is JSON on stdout (a QR's text is printed as is). Errors are one line on 
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 from collections.abc import Iterator
@@ -16,7 +17,8 @@ import click
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from issuer import accounts, bootstrap, db, devices, passes, publish, qr, routes, settings, signing
+from issuer import (accounts, audit, bootstrap, db, devices, operators, passes, publish, qr,
+                    routes, settings, signing)
 from issuer.errors import IssuerError, NotReady
 from shared import clock
 
@@ -125,7 +127,10 @@ def route() -> None:
 def route_add(code: str, name: str) -> None:
     """Add a route."""
     with _session() as (_, session):
-        _emit(routes.as_dict(routes.add(session, code, name, now=clock.now())))
+        now = clock.now()
+        added = routes.add(session, code, name, now=now)
+        audit.record(session, cli_actor(), "route.add", added.code, now=now)
+        _emit(routes.as_dict(added))
 
 
 @route.command("list")
@@ -149,9 +154,139 @@ def account() -> None:
 def account_create(name: str, birth_date: str, national_id: str | None) -> None:
     """Create an account; prints its id and the rider token (shown this once)."""
     with _session() as (config, session):
-        acct, token = accounts.create(session, name, birth_date, now=clock.now(),
+        now = clock.now()
+        acct, token = accounts.create(session, name, birth_date, now=now,
                                       national_id=national_id, secret_key=config["SECRET_KEY"])
+        audit.record(session, cli_actor(), "account.create", acct.id, now=now)
         _emit({**accounts.as_dict(acct), "rider_token": token})
+
+
+# -- vexe operator / audit -----------------------------------------------------------------
+
+def cli_actor() -> str:
+    """Who the audit log names for a command: the system user running it."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+def _read_password(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        _fail(f"{path}: not UTF-8 text", 2)
+    return lines[0] if lines else ""
+
+
+_role_option = click.option("--role", "roles", multiple=True, required=True,
+                            type=click.Choice(operators.ROLES), help="Repeat for several roles.")
+_password_file = click.option(
+    "--password-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+    help="A file whose first line is the password (kept only as a salted hash).")
+
+
+@click.group(cls=Group)
+def operator() -> None:
+    """Operators, their roles, passwords and API tokens."""
+
+
+@operator.command("create")
+@click.argument("username")
+@_role_option
+@_password_file
+def operator_create(username: str, roles: tuple[str, ...], password_file: Path | None) -> None:
+    """Create an operator. Without a password file, they use API tokens only."""
+    password = _read_password(password_file)
+    with _session() as (_, session):
+        now = clock.now()
+        op = operators.create(session, username, roles, now=now, password=password)
+        audit.record(session, cli_actor(), "operator.create", op.username,
+                     f"roles: {op.roles}", now=now)
+        _emit(operators.as_dict(op))
+
+
+@operator.command("token")
+@click.argument("username")
+@click.option("--role", required=True, type=click.Choice(operators.ROLES))
+def operator_token(username: str, role: str) -> None:
+    """Issue an API token scoped to one of the operator's roles (printed this once)."""
+    with _session() as (_, session):
+        now = clock.now()
+        row, token = operators.issue_token(session, username, role, now=now)
+        audit.record(session, cli_actor(), "operator.token", username,
+                     f"token {row.id}, role {role}", now=now)
+        _emit({"username": username, "role": role, "token_id": row.id, "token": token})
+
+
+@operator.command("revoke-token")
+@click.argument("token_id", type=int)
+def operator_revoke_token(token_id: int) -> None:
+    """Revoke an operator's API token by its id."""
+    with _session() as (_, session):
+        now = clock.now()
+        row = operators.revoke_token(session, token_id, now=now)
+        audit.record(session, cli_actor(), "operator.revoke_token", str(row.id), now=now)
+        _emit({"token_id": row.id, "revoked_at": row.revoked_at})
+
+
+@operator.command("roles")
+@click.argument("username")
+@_role_option
+def operator_roles(username: str, roles: tuple[str, ...]) -> None:
+    """Replace an operator's roles; tokens for a role taken away stop working."""
+    with _session() as (_, session):
+        now = clock.now()
+        op = operators.set_roles(session, username, roles, now=now)
+        audit.record(session, cli_actor(), "operator.roles", username, f"roles: {op.roles}",
+                     now=now)
+        _emit(operators.as_dict(op))
+
+
+@operator.command("password")
+@click.argument("username")
+@click.option("--password-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              required=True, help="A file whose first line is the new password.")
+def operator_password(username: str, password_file: Path) -> None:
+    """Set an operator's password."""
+    password = _read_password(password_file)
+    with _session() as (_, session):
+        op = operators.set_password(session, username, password)
+        audit.record(session, cli_actor(), "operator.password", username, now=clock.now())
+        _emit(operators.as_dict(op))
+
+
+@operator.command("disable")
+@click.argument("username")
+@click.option("--reason", required=True, help="Why, for the record.")
+def operator_disable(username: str, reason: str) -> None:
+    """Disable an operator: no sign-in, their tokens and sessions stop working."""
+    with _session() as (_, session):
+        now = clock.now()
+        op = operators.disable(session, username, now=now)
+        audit.record(session, cli_actor(), "operator.disable", username, reason, now=now)
+        _emit(operators.as_dict(op))
+
+
+@operator.command("list")
+def operator_list() -> None:
+    """List the operators."""
+    with _session() as (_, session):
+        _emit([operators.as_dict(op) for op in operators.list_operators(session)])
+
+
+@click.command("audit", cls=Command)
+@click.option("--actor", default=None)
+@click.option("--target", default=None)
+@click.option("--action", default=None)
+@click.option("--limit", type=click.IntRange(1, audit.MAX_ENTRIES), default=50, show_default=True)
+def audit_command(actor: str | None, target: str | None, action: str | None, limit: int) -> None:
+    """Show the audit log, newest first."""
+    with _session() as (_, session):
+        _emit([audit.as_dict(e) for e in audit.entries(session, actor=actor, target=target,
+                                                         action=action, limit=limit)])
 
 
 # -- vexe pass -----------------------------------------------------------------------------
@@ -172,8 +307,10 @@ def pass_issue(account_id: str, product: str, route: str | None, month: str | No
                category: str | None) -> None:
     """Issue a pass to an account; prints it, with its id."""
     with _session() as (_, session):
-        p = passes.issue(session, account_id, product, now=clock.now(), route=route,
+        now = clock.now()
+        p = passes.issue(session, account_id, product, now=now, route=route,
                          month=month, category=category)
+        audit.record(session, cli_actor(), "pass.issue", p.id, now=now)
         _emit(passes.as_dict(session, p))
 
 
@@ -219,6 +356,7 @@ def pass_revoke(pass_id: str, reason: str) -> None:
     with _session() as (config, session):
         now = clock.now()
         p = passes.revoke(session, pass_id, reason, now=now)
+        audit.record(session, cli_actor(), "pass.revoke", p.id, p.revoke_reason, now=now)
         result = publish.publish(session, config["REDIS_URL"], now=now)
         _warn_unpublished(result)
         _emit({**passes.as_dict(session, p), "published": result.ok})
@@ -244,6 +382,7 @@ def keys_rotate() -> None:
     with _session() as (config, session):
         now = clock.now()
         row = signing.rotate(session, secret_key=config["SECRET_KEY"], now=now)
+        audit.record(session, cli_actor(), "key.rotate", row.kid, now=now)
         result = publish.publish(session, config["REDIS_URL"], now=now)
         _warn_unpublished(result)
         _emit({**signing.as_dict(row, row.kid), "published": result.ok})
@@ -256,6 +395,7 @@ def keys_retire(kid: str) -> None:
     with _session() as (config, session):
         now = clock.now()
         row = signing.retire(session, kid, now=now)
+        audit.record(session, cli_actor(), "key.retire", row.kid, now=now)
         current = signing.current(session)
         result = publish.publish(session, config["REDIS_URL"], now=now)
         _warn_unpublished(result)
@@ -277,4 +417,4 @@ def keys_jwks() -> None:
         click.echo(signing.trust_list(session).dumps())
 
 
-commands = [init, publish_command, serve, route, account, pass_, keys]
+commands = [init, publish_command, serve, route, account, pass_, keys, operator, audit_command]

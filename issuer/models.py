@@ -137,3 +137,63 @@ class SigningKey(Base):
     sealed_private_key: Mapped[str] = mapped_column(sa.Text)
     created_at: Mapped[int] = mapped_column(Time)
     retired_at: Mapped[int | None] = mapped_column(Time)
+
+
+class Operator(Base):
+    """A person who runs the network: sales clerk, approver, administrator or analyst."""
+
+    __tablename__ = "operators"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    # werkzeug's salted scrypt hash; None: this operator uses API tokens only.
+    password_hash: Mapped[str | None] = mapped_column(sa.String(255))
+    roles: Mapped[str] = mapped_column(sa.String(200))  # space-separated role names
+    created_at: Mapped[int] = mapped_column(Time)
+    disabled_at: Mapped[int | None] = mapped_column(Time)
+
+
+class OperatorToken(Base):
+    """An API token of an operator, scoped to one of that operator's roles. Only its hash is
+    kept; the token is shown once."""
+
+    __tablename__ = "operator_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    operator_id: Mapped[int] = mapped_column(sa.ForeignKey("operators.id"), index=True)
+    role: Mapped[str] = mapped_column(sa.String(16))
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[int] = mapped_column(Time)
+    revoked_at: Mapped[int | None] = mapped_column(Time)
+
+
+class WebSession(Base):
+    """A signed-in browser: an operator's or a rider's. The cookie carries a random id whose
+    hash is this row's key, so signing out (or disabling an operator) ends it everywhere and
+    a copied cookie replayed after sign-out is refused."""
+
+    __tablename__ = "web_sessions"
+
+    id_hash: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    operator_id: Mapped[int | None] = mapped_column(sa.ForeignKey("operators.id"), index=True)
+    account_id: Mapped[str | None] = mapped_column(sa.ForeignKey("accounts.id"), index=True)
+    created_at: Mapped[int] = mapped_column(Time)
+    expires_at: Mapped[int] = mapped_column(Time)
+    ended_at: Mapped[int | None] = mapped_column(Time)
+
+    __table_args__ = (
+        sa.CheckConstraint("(operator_id IS NULL) <> (account_id IS NULL)", name="one_principal"),
+    )
+
+
+class AuditEntry(Base):
+    """One operator action: who did what to which thing, when, and why."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[int] = mapped_column(Time, index=True)
+    actor: Mapped[str] = mapped_column(sa.String(100), index=True)
+    action: Mapped[str] = mapped_column(sa.String(64))
+    target: Mapped[str | None] = mapped_column(sa.String(200), index=True)
+    reason: Mapped[str | None] = mapped_column(sa.String(500))

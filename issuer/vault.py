@@ -43,3 +43,9 @@ def national_id_hash(secret_key: str | None, national_id: str) -> str:
     _fernet(secret_key)  # same checks, same messages
     key = hmac.new(secret_key.encode("ascii"), NATIONAL_ID_LABEL, hashlib.sha256).digest()
     return hmac.new(key, national_id.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def derived_key(secret_key: str | None, label: bytes) -> bytes:
+    """A key for one purpose (signing cookies, CSRF tokens) derived from the secret key."""
+    _fernet(secret_key)
+    return hmac.new(secret_key.encode("ascii"), label, hashlib.sha256).digest()

@@ -51,7 +51,30 @@ def text_field(data: dict, name: str) -> str | None:
     return value
 
 
+# Paths of the pages people read; everything else answers errors in JSON.
+PAGE_PREFIXES = ("/console", "/my", "/signin", "/signout")
+
+ERROR_TITLES = {
+    400: ("Yêu cầu không hợp lệ", "Bad request"),
+    401: ("Cần đăng nhập", "Sign-in needed"),
+    403: ("Không có quyền", "Not allowed"),
+    404: ("Không tìm thấy", "Not found"),
+    409: ("Không thực hiện được", "Not possible now"),
+    429: ("Quá nhiều yêu cầu", "Too many requests"),
+}
+
+
+def is_page_request() -> bool:
+    path = flask.request.path
+    return path == "/" or any(path == p or path.startswith(p + "/") for p in PAGE_PREFIXES)
+
+
 def error_response(status: int, message: str) -> flask.Response:
+    if is_page_request():
+        title_vi, title_en = ERROR_TITLES.get(status, ("Lỗi", "Error"))
+        body = flask.render_template("error.html", status=status, title_vi=title_vi,
+                                     title_en=title_en, message=message)
+        return flask.make_response(body, status)
     response = flask.jsonify(error=message)
     response.status_code = status
     return response
@@ -64,10 +87,11 @@ def register_error_handlers(app: flask.Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
-        # Keep the status and headers (WWW-Authenticate, Allow); replace the HTML body.
+        # Keep the status and headers (WWW-Authenticate, Allow); replace the body.
         response = exc.get_response()
-        response.set_data(flask.json.dumps({"error": exc.description}))
-        response.content_type = "application/json"
+        own = error_response(exc.code or 500, exc.description)
+        response.set_data(own.get_data())
+        response.content_type = own.content_type
         return response
 
     @app.errorhandler(sa.exc.OperationalError)

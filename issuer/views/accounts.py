@@ -1,8 +1,9 @@
-"""``/api/accounts``: rider accounts (operator). The rider token is in the answer once."""
+"""``/api/accounts``: rider accounts made by an administrator (for API clients and riders
+without an e-ID sign-in). The rider token is in the answer once."""
 
 import flask
 
-from issuer import accounts, auth, db
+from issuer import accounts, audit, auth, db, operators
 from issuer.errors import Invalid
 from issuer.views import json_body, text_field
 from shared import clock
@@ -11,15 +12,18 @@ bp = flask.Blueprint("accounts", __name__, url_prefix="/api/accounts")
 
 
 @bp.post("")
-@auth.operator_required
+@auth.require_roles(operators.ADMINISTRATOR)
 def create():
     data = json_body(required=("full_name", "birth_date"),
                      optional=("national_id", "identity_level"))
     level = data.get("identity_level", 2)
     if type(level) is not int:
         raise Invalid("field 'identity_level' must be an integer")
+    session = db.get_session()
+    now = clock.now()
     account, token = accounts.create(
-        db.get_session(), text_field(data, "full_name"), text_field(data, "birth_date"),
-        now=clock.now(), national_id=text_field(data, "national_id"),
+        session, text_field(data, "full_name"), text_field(data, "birth_date"),
+        now=now, national_id=text_field(data, "national_id"),
         secret_key=flask.current_app.config["SECRET_KEY"], identity_level=level)
+    audit.record(session, auth.caller(), "account.create", account.id, now=now)
     return {**accounts.as_dict(account), "rider_token": token}, 201

@@ -1,8 +1,8 @@
-"""``/api/keys``: the issuer's signing keys (operator). Public facts only, never a private key."""
+"""``/api/keys``: the issuer's signing keys (administrator). Public facts only, never a private key."""
 
 import flask
 
-from issuer import auth, db, signing
+from issuer import audit, auth, db, operators, signing
 from issuer.views import publish_now
 from shared import clock
 
@@ -10,7 +10,7 @@ bp = flask.Blueprint("keys", __name__, url_prefix="/api/keys")
 
 
 @bp.get("")
-@auth.operator_required
+@auth.require_roles(operators.ADMINISTRATOR)
 def index():
     session = db.get_session()
     current = signing.current(session)
@@ -19,19 +19,21 @@ def index():
 
 
 @bp.post("/rotate")
-@auth.operator_required
+@auth.require_roles(operators.ADMINISTRATOR)
 def rotate():
     session = db.get_session()
     now = clock.now()
     row = signing.rotate(session, secret_key=flask.current_app.config["SECRET_KEY"], now=now)
+    audit.record(session, auth.caller(), "key.rotate", row.kid, now=now)
     return {**signing.as_dict(row, row.kid), **publish_now(session, now)}, 201
 
 
 @bp.post("/<kid>/retire")
-@auth.operator_required
+@auth.require_roles(operators.ADMINISTRATOR)
 def retire(kid: str):
     session = db.get_session()
     now = clock.now()
     row = signing.retire(session, kid, now=now)
+    audit.record(session, auth.caller(), "key.retire", row.kid, now=now)
     current = signing.current(session)
     return {**signing.as_dict(row, current and current.kid), **publish_now(session, now)}

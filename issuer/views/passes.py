@@ -1,9 +1,9 @@
-"""``/api/passes``: issuing and revoking (operator); the pass, its device and its QR (the
-rider who owns it, or the operator)."""
+"""``/api/passes``: issuing and revoking (administrator); the pass, its device and its QR (the
+rider who owns it, or an operator)."""
 
 import flask
 
-from issuer import auth, db, devices, passes, qr
+from issuer import audit, auth, db, devices, operators, passes, qr
 from issuer.errors import Invalid
 from issuer.views import json_body, publish_now, text_field
 from shared import clock
@@ -27,13 +27,15 @@ def _own_pass(pass_id: str):
 
 
 @bp.post("")
-@auth.operator_required
+@auth.require_roles(operators.ADMINISTRATOR)
 def issue():
     data = json_body(required=("account_id", "product"), optional=("route", "month", "category"))
     session = db.get_session()
+    now = clock.now()
     p = passes.issue(session, text_field(data, "account_id"), text_field(data, "product"),
-                     now=clock.now(), route=text_field(data, "route"),
+                     now=now, route=text_field(data, "route"),
                      month=text_field(data, "month"), category=text_field(data, "category"))
+    audit.record(session, auth.caller(), "pass.issue", p.id, now=now)
     return passes.as_dict(session, p), 201
 
 
@@ -44,12 +46,13 @@ def show(pass_id: str):
 
 
 @bp.post("/<pass_id>/revoke")
-@auth.operator_required
+@auth.require_roles(operators.ADMINISTRATOR)
 def revoke(pass_id: str):
     data = json_body(required=("reason",))
     session = db.get_session()
     now = clock.now()
     p = passes.revoke(session, pass_id, text_field(data, "reason"), now=now)
+    audit.record(session, auth.caller(), "pass.revoke", p.id, p.revoke_reason, now=now)
     return {**passes.as_dict(session, p), **publish_now(session, now)}
 
 

@@ -1,8 +1,8 @@
-"""``/api/routes``: the network's bus routes (operator)."""
+"""``/api/routes``: the network's bus routes (administrators add them; any operator lists)."""
 
 import flask
 
-from issuer import auth, db, routes
+from issuer import audit, auth, db, operators, routes
 from issuer.views import json_body, text_field
 from shared import clock
 
@@ -10,15 +10,17 @@ bp = flask.Blueprint("routes", __name__, url_prefix="/api/routes")
 
 
 @bp.post("")
-@auth.operator_required
+@auth.require_roles(operators.ADMINISTRATOR)
 def add():
     data = json_body(required=("code", "name"))
-    route = routes.add(db.get_session(), text_field(data, "code"), text_field(data, "name"),
-                       now=clock.now())
+    session = db.get_session()
+    now = clock.now()
+    route = routes.add(session, text_field(data, "code"), text_field(data, "name"), now=now)
+    audit.record(session, auth.caller(), "route.add", route.code, now=now)
     return routes.as_dict(route), 201
 
 
 @bp.get("")
-@auth.operator_required
+@auth.require_roles(*operators.ROLES)
 def index():
     return {"routes": [routes.as_dict(r) for r in routes.list_routes(db.get_session())]}

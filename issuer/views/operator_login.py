@@ -1,0 +1,87 @@
+"""``/console/login`` and ``/console/logout``: operators sign in on the web.
+
+Five wrong passwords for one username within 15 minutes lock that username out for the
+rest of the 15 minutes; each failure is in the audit log, which is what is counted.
+"""
+
+from __future__ import annotations
+
+import flask
+import sqlalchemy as sa
+
+from issuer import audit, auth, db, operators, web
+from issuer.models import AuditEntry
+from shared import clock
+
+bp = flask.Blueprint("operator_login", __name__, url_prefix="/console")
+bp.before_request(web.protect_form)
+
+FAILED = "operator.sign_in_failed"
+LOCKOUT_WINDOW = 15 * 60
+LOCKOUT_FAILURES = 5
+
+# The console's menu: (endpoint, role, Vietnamese, English). A link shows when its page is
+# registered and the operator has the role.
+CONSOLE_LINKS = [
+    ("counter.orders", operators.CLERK, "Quầy bán vé", "Counter"),
+    ("approvals.index", operators.APPROVER, "Duyệt thẻ miễn phí", "Free-pass approvals"),
+]
+
+
+@bp.app_context_processor
+def console_context() -> dict:
+    def console_links():
+        who = flask.g.get("caller")
+        if who is None or not who.is_operator:
+            return []
+        return [(flask.url_for(endpoint), vi, en) for endpoint, role, vi, en in CONSOLE_LINKS
+                if endpoint in flask.current_app.view_functions and who.has_role(role)]
+
+    return {"console_links": console_links}
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    next_url = web.safe_next(flask.request.args.get("next"), flask.url_for("operator_login.home"))
+    if flask.request.method == "GET":
+        return flask.render_template("console/login.html", next=next_url, username="")
+    username = flask.request.form.get("username", "").strip()
+    password = flask.request.form.get("password", "")
+    session = db.get_session()
+    now = clock.now()
+    if _locked_out(session, username, now):
+        flask.flash("Quá nhiều lần đăng nhập sai; thử lại sau 15 phút. "
+                    "Too many failed sign-ins; try again in 15 minutes.", "error")
+        return flask.render_template("console/login.html", next=next_url, username=username), 429
+    operator = operators.verify_password(session, username, password)
+    if operator is None:
+        if username:
+            audit.record(session, "anonymous", FAILED, username[:64], now=now)
+        flask.flash("Sai tên đăng nhập hoặc mật khẩu. Wrong username or password.", "error")
+        return flask.render_template("console/login.html", next=next_url, username=username), 401
+    auth.sign_in(operator=operator)
+    audit.record(session, operator.username, "operator.sign_in", operator.username, now=now)
+    return flask.redirect(next_url)
+
+
+def _locked_out(session, username: str, now: float) -> bool:
+    failures = session.scalar(sa.select(sa.func.count()).select_from(AuditEntry).where(
+        AuditEntry.action == FAILED, AuditEntry.target == username[:64],
+        AuditEntry.at > int(now) - LOCKOUT_WINDOW))
+    return failures >= LOCKOUT_FAILURES
+
+
+@bp.post("/logout")
+def logout():
+    who = auth.current_caller()
+    if who is not None and who.is_operator and who.via == "session":
+        audit.record(db.get_session(), who, "operator.sign_out", who.username, now=clock.now())
+    auth.sign_out()
+    flask.flash("Đã đăng xuất. Signed out.", "ok")
+    return flask.redirect(flask.url_for("operator_login.login"))
+
+
+@bp.get("/")
+@auth.require_roles(*operators.ROLES)
+def home():
+    return flask.render_template("console/home.html", operator=auth.caller())

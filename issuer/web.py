@@ -1,0 +1,70 @@
+"""What the browser side of the issuer needs: the session cookie and CSRF protection.
+
+The cookie is signed with a key derived from the issuer's secret key (which otherwise only
+seals private keys), is HttpOnly and SameSite=Lax, and Secure whenever the request came over
+HTTPS (behind a proxy, run with ``--forwarded-allow-ips`` so that Flask sees it) or
+``VEXE_SESSION_COOKIE_SECURE`` is set.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import flask
+from flask.sessions import SecureCookieSessionInterface
+from flask_wtf.csrf import CSRFProtect
+from itsdangerous import URLSafeTimedSerializer
+
+from issuer import vault, web_sessions
+
+csrf = CSRFProtect()
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class CookieSessions(SecureCookieSessionInterface):
+    def get_signing_serializer(self, app: flask.Flask) -> URLSafeTimedSerializer | None:
+        key = app.config.get("SESSION_SIGNING_KEY")
+        if not key:
+            return None  # not initialised: no sessions, and Flask says why
+        return URLSafeTimedSerializer(key, salt=self.salt, serializer=self.serializer,
+                                      signer_kwargs={"key_derivation": self.key_derivation,
+                                                     "digest_method": self.digest_method})
+
+    def get_cookie_secure(self, app: flask.Flask) -> bool:
+        if app.config.get("SESSION_COOKIE_SECURE"):
+            return True
+        return flask.has_request_context() and flask.request.is_secure
+
+
+def init_app(app: flask.Flask) -> None:
+    secret = app.config.get("SECRET_KEY")
+    if secret:
+        app.config["SESSION_SIGNING_KEY"] = vault.derived_key(secret, b"vexe web session v1")
+        app.config["WTF_CSRF_SECRET_KEY"] = vault.derived_key(secret, b"vexe csrf v1")
+    app.config["SESSION_COOKIE_NAME"] = "vexe_session"
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["PERMANENT_SESSION_LIFETIME"] = dt.timedelta(seconds=web_sessions.RIDER_LIFETIME)
+    # CSRF is checked where a cookie is what authenticates: on every page form, and on API
+    # calls made with a session cookie (see issuer.auth). Bearer-token calls need none.
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
+    # The token is bound to the session, which ends on sign-out; an hour's limit would only
+    # fail a clerk who left a form open over lunch.
+    app.config["WTF_CSRF_TIME_LIMIT"] = None
+    app.session_interface = CookieSessions()
+    csrf.init_app(app)
+
+
+def protect_form() -> None:
+    """For a page's before_request: every unsafe request carries the session's CSRF token."""
+    if flask.request.method in UNSAFE_METHODS:
+        csrf.protect()
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """A redirect target after sign-in: a path on this site only, never another host."""
+    if (isinstance(target, str) and target.startswith("/") and not target.startswith("//")
+            and "\\" not in target and not any(c in target for c in "\r\n\t")):
+        return target
+    return default
