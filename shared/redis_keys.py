@@ -8,3 +8,4 @@ TRIPS_STREAM = "vexe:{trips}:stream"
 TRIPS_HWM = "vexe:{trips}:hwm"  # hash: "<validator>/<journal epoch>" -> last pushed seq
 TRUST_LIST = "vexe:trust"  # the JWKS, as a JSON string
 DENYLIST = "vexe:deny"  # the denylist, as a JSON string
+TRIPS_GROUP = "ingest"  # the consumer group of the ingest workers on TRIPS_STREAM

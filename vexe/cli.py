@@ -7,6 +7,7 @@ clear line on standard error, never a traceback.
 import click
 
 from issuer.cli import commands as issuer_commands
+from issuer.ridership.cli import commands as ridership_commands
 from validator.cli import commands as validator_commands
 from vexe.demo import demo
 
@@ -16,5 +17,5 @@ def main() -> None:
     """vexe: monthly and free bus passes on rotating, signed QR codes."""
 
 
-for _command in [*issuer_commands, *validator_commands, demo]:
+for _command in [*issuer_commands, *ridership_commands, *validator_commands, demo]:
     main.add_command(_command)

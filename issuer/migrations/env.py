@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from alembic import context
 
 from issuer.models import Base
+from issuer.ridership import models as _ridership  # noqa: F401  its tables are on Base too
 
 config = context.config
 if config.config_file_name is not None:

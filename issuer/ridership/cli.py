@@ -1,0 +1,114 @@
+"""``vexe ingest``, ``vexe company`` and ``vexe vehicle``: the ridership side of the command line."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+import click
+import redis
+
+from issuer import db, settings
+from issuer.cli import Group, _emit, _fail, _session
+from issuer.ridership import fleet, ingest, reports, store
+from issuer.ridership.clones import DEFAULT_WINDOW_MINUTES
+from shared import clock
+
+
+@click.group("ingest", cls=Group)
+def ingest_group() -> None:
+    """The trips stream into the database: rollups, journeys, cloned-pass alerts."""
+
+
+@ingest_group.command("run")
+@click.option("--consumer", default=None, help="This worker's name in the consumer group "
+              "(default: host-pid). Give a fixed name to pick up its own pending entries.")
+@click.option("--batch", default=ingest.BATCH, show_default=True, type=click.IntRange(1, 50_000))
+@click.option("--claim-idle", default=ingest.CLAIM_IDLE_MS / 1000, show_default=True,
+              type=click.FloatRange(0.1, 86400), help="Seconds an entry stays pending on "
+              "another worker before this one takes it over.")
+@click.option("--clone-window", default=DEFAULT_WINDOW_MINUTES, show_default=True,
+              type=click.FloatRange(0.1, 240), help="Minutes: the same pass boarding two "
+              "vehicles within this raises a cloned-pass alert.")
+@click.option("--once", is_flag=True, help="Write what is waiting now, then stop.")
+def ingest_run(consumer: str | None, batch: int, claim_idle: float, clone_window: float,
+               once: bool) -> None:
+    """Run an ingest worker until SIGTERM or Ctrl-C (the batch in hand is finished first)."""
+    config = settings.load()
+    url = config["DATABASE_URL"]
+    if db.current_revision(url) != db.head_revision():
+        _fail("the database is not set up or not up to date (run `vexe init`)", 1)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    worker = ingest.Worker(url, ingest.connect(config["REDIS_URL"]),
+                           consumer or ingest.default_consumer(), batch=batch,
+                           claim_idle_ms=int(claim_idle * 1000),
+                           limits=store.Limits(clone_window_ms=int(clone_window * 60_000)))
+    if once:
+        worker.ensure_group()
+        claimed = worker.claim()
+        total = worker.handle(claimed, clock.now()).entries if claimed else 0
+        total += worker.drain(clock.now())
+        _emit({"consumer": worker.consumer, "entries": total})
+        return
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    worker.run(stop)
+
+
+@ingest_group.command("status")
+def ingest_status() -> None:
+    """The consumer group: entries waiting, pending per consumer, entries turned away."""
+    config = settings.load()
+    try:
+        out = ingest.status(ingest.connect(config["REDIS_URL"]))
+    except redis.RedisError as exc:
+        _fail(f"Redis unavailable: {exc}", 1)
+    with db.session(config["DATABASE_URL"]) as session:
+        out["rejected"] = reports.rejects_count(session)
+    _emit(out)
+
+
+@click.group(cls=Group)
+def company() -> None:
+    """Bus companies, paid for what their vehicles carry."""
+
+
+@company.command("add")
+@click.argument("code")
+@click.option("--name", required=True)
+def company_add(code: str, name: str) -> None:
+    """Add a bus company."""
+    with _session() as (_, session):
+        _emit(fleet.company_dict(fleet.add_company(session, code, name, now=clock.now())))
+
+
+@company.command("list")
+def company_list() -> None:
+    with _session() as (_, session):
+        _emit([fleet.company_dict(c) for c in fleet.companies(session)])
+
+
+@click.group(cls=Group)
+def vehicle() -> None:
+    """Vehicles and the company running each."""
+
+
+@vehicle.command("add")
+@click.argument("code")
+@click.option("--company", "company_code", required=True)
+def vehicle_add(code: str, company_code: str) -> None:
+    """Add a vehicle (its plate, as its validators name it) to a company."""
+    with _session() as (_, session):
+        _emit(fleet.vehicle_dict(fleet.add_vehicle(session, code, company_code, now=clock.now())))
+
+
+@vehicle.command("list")
+@click.option("--company", "company_code", default=None)
+def vehicle_list(company_code: str | None) -> None:
+    with _session() as (_, session):
+        _emit([fleet.vehicle_dict(v) for v in fleet.vehicles(session, company_code)])
+
+
+commands = [ingest_group, company, vehicle]

@@ -1,0 +1,72 @@
+"""Bus companies and their vehicles: who is paid for the trips a vehicle carried."""
+
+from __future__ import annotations
+
+import re
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from issuer.errors import Conflict, Invalid, NotFound
+from issuer.ridership.models import Company, Vehicle
+
+COMPANY_CODE = re.compile(r"[0-9A-Z][0-9A-Z_-]{0,15}")
+# Vietnamese plates, "29B-123.45", or a depot number: letters, digits, dot and dash.
+VEHICLE_CODE = re.compile(r"[0-9A-Z][0-9A-Z.-]{0,31}")
+
+
+def _code(value, pattern: re.Pattern, what: str) -> str:
+    code = value.strip().upper() if isinstance(value, str) else ""
+    if not pattern.fullmatch(code):
+        raise Invalid(f"{what} must match {pattern.pattern}, got {value!r}")
+    return code
+
+
+def add_company(session: Session, code: str, name: str, *, now: float) -> Company:
+    code = _code(code, COMPANY_CODE, "company code")
+    name = name.strip() if isinstance(name, str) else ""
+    if not 0 < len(name) <= 200:
+        raise Invalid("company name must be 1 to 200 characters")
+    if session.get(Company, code) is not None:
+        raise Conflict(f"company {code} already exists")
+    company = Company(code=code, name=name, created_at=int(now))
+    session.add(company)
+    session.commit()
+    return company
+
+
+def add_vehicle(session: Session, code: str, company: str, *, now: float) -> Vehicle:
+    code = _code(code, VEHICLE_CODE, "vehicle code")
+    owner = get_company(session, company)
+    if session.get(Vehicle, code) is not None:
+        raise Conflict(f"vehicle {code} already exists")
+    vehicle = Vehicle(code=code, company_code=owner.code, created_at=int(now))
+    session.add(vehicle)
+    session.commit()
+    return vehicle
+
+
+def get_company(session: Session, code: str) -> Company:
+    company = session.get(Company, code.strip().upper()) if isinstance(code, str) else None
+    if company is None:
+        raise NotFound(f"no company {code!r}")
+    return company
+
+
+def companies(session: Session) -> list[Company]:
+    return list(session.scalars(sa.select(Company).order_by(Company.code)))
+
+
+def vehicles(session: Session, company: str | None = None) -> list[Vehicle]:
+    query = sa.select(Vehicle).order_by(Vehicle.code)
+    if company is not None:
+        query = query.where(Vehicle.company_code == get_company(session, company).code)
+    return list(session.scalars(query))
+
+
+def company_dict(company: Company) -> dict:
+    return {"code": company.code, "name": company.name}
+
+
+def vehicle_dict(vehicle: Vehicle) -> dict:
+    return {"code": vehicle.code, "company": vehicle.company_code}

@@ -1,0 +1,255 @@
+"""The ingest worker: the trips stream into the database through a Redis consumer group.
+
+Several workers share the stream, each under its own consumer name. A worker:
+
+- reads new entries with XREADGROUP (the group is created at the start of the stream the
+  first time, so nothing pushed before the first worker is missed);
+- writes a batch in one database transaction (:mod:`issuer.ridership.store`), and only
+  after the commit acknowledges it with XACK: a worker killed in between leaves its entries
+  pending, and the trips they hold are not in the database, or are there counted once;
+- takes over entries another consumer left pending for ``claim_idle_ms`` (XAUTOCLAIM): a
+  dead worker's batch is written by a live one, and the trip ids make a second write of a
+  committed batch count nothing;
+- first re-reads its own pending entries when it starts or after a failed batch;
+- trims the stream below what every group still needs and what is older than ``retain_ms``.
+
+An entry that is not a trip is kept in ``ingest_rejects`` with the reason and acknowledged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import redis
+import sqlalchemy as sa
+from redis.backoff import ExponentialBackoff
+
+from issuer import db
+from issuer.ridership import entries, store
+from shared import clock
+from shared.redis_keys import TRIPS_GROUP, TRIPS_STREAM
+
+log = logging.getLogger(__name__)
+
+BATCH = 5000
+BLOCK_MS = 1000
+CLAIM_IDLE_MS = 60_000  # far longer than a batch takes: only a dead worker's entries idle so
+CLAIM_EVERY = 10.0
+TRIM_EVERY = 60.0
+RETAIN_MS = 3600_000  # acknowledged entries stay an hour in Redis, for a person to look at
+REJECT_RAW = 2000  # characters of a bad entry kept
+
+
+def default_consumer() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+@dataclass
+class Handled:
+    entries: int
+    written: store.Written
+    rejected: int
+
+
+class Worker:
+    def __init__(self, database_url: str, client: redis.Redis, consumer: str, *,
+                 batch: int = BATCH, block_ms: int = BLOCK_MS,
+                 claim_idle_ms: int = CLAIM_IDLE_MS, retain_ms: int = RETAIN_MS,
+                 limits: store.Limits = store.Limits()):
+        self.engine = db.engine(database_url)
+        self.client = client
+        self.consumer = consumer
+        self.batch = batch
+        self.block_ms = block_ms
+        self.claim_idle_ms = claim_idle_ms
+        self.retain_ms = retain_ms
+        self.limits = limits
+        self._own_pending = True  # at start: entries this consumer read before a crash
+        if self.engine.dialect.name == "sqlite":
+            # Readers (the console) go on while the ingest writes. Persistent per file.
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+
+    def ensure_group(self) -> None:
+        try:
+            self.client.xgroup_create(TRIPS_STREAM, TRIPS_GROUP, id="0", mkstream=True)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def read(self, wait: bool = True) -> list[tuple[str, dict]]:
+        """This consumer's pending entries first (after a start or a failure), then new ones,
+        waiting up to ``block_ms`` for some if ``wait``."""
+        if self._own_pending:
+            got = self._xreadgroup("0", None)
+            if got:
+                return got
+            self._own_pending = False
+        return self._xreadgroup(">", self.block_ms if wait else None)
+
+    def _xreadgroup(self, start: str, block_ms: int | None) -> list[tuple[str, dict]]:
+        reply = self.client.xreadgroup(TRIPS_GROUP, self.consumer, {TRIPS_STREAM: start},
+                                       count=self.batch, block=block_ms)
+        if not reply:
+            return []
+        # RESP2 answers a list of [stream, entries]; RESP3 a dict.
+        items = reply.items() if isinstance(reply, dict) else reply
+        return [(_text(i), f) for _, stream_entries in items for i, f in stream_entries
+                if f is not None]
+
+    def claim(self) -> list[tuple[str, dict]]:
+        """Entries pending on other consumers for ``claim_idle_ms``, now this one's."""
+        claimed: list[tuple[str, dict]] = []
+        cursor = "0-0"
+        while len(claimed) < self.batch:
+            cursor, got, deleted = self.client.xautoclaim(
+                TRIPS_STREAM, TRIPS_GROUP, self.consumer, self.claim_idle_ms, cursor,
+                count=self.batch - len(claimed))
+            claimed += [(_text(i), f) for i, f in got if f is not None]
+            if deleted:  # trimmed away while pending: nothing left to write
+                self.client.xack(TRIPS_STREAM, TRIPS_GROUP, *deleted)
+            if _text(cursor) == "0-0":
+                break
+        if claimed:
+            log.info("claimed %d entries left pending by another worker", len(claimed))
+        return claimed
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def handle(self, batch: Sequence[tuple[str, dict]], now: float) -> Handled:
+        """Write the entries in one transaction; acknowledge them once it is committed."""
+        now_ms = int(now * 1000)
+        rows, rejects = [], []
+        for entry_id, fields in batch:
+            try:
+                rows.append(entries.parse(entry_id, fields))
+            except entries.NotATrip as exc:
+                rejects.append({"entry_id": entry_id, "received_ms": now_ms,
+                                "error": str(exc)[:300], "raw": _raw(fields)})
+        with self.engine.begin() as conn:
+            written = store.write(conn, rows, now_ms=now_ms, limits=self.limits)
+            if rejects:
+                conn.execute(sa.text(
+                    "INSERT INTO ingest_rejects (entry_id, received_ms, error, raw) "
+                    "VALUES (:entry_id, :received_ms, :error, :raw) "
+                    "ON CONFLICT (entry_id) DO NOTHING"), rejects)
+        for reject in rejects:
+            log.warning("stream entry %s is not a trip: %s", reject["entry_id"], reject["error"])
+        if batch:
+            self.client.xack(TRIPS_STREAM, TRIPS_GROUP, *[i for i, _ in batch])
+        return Handled(len(batch), written, len(rejects))
+
+    def step(self, now: float, wait: bool = True) -> Handled | None:
+        """Read one batch and write it; None when the stream had nothing."""
+        batch = self.read(wait)
+        if not batch:
+            return None
+        try:
+            return self.handle(batch, now)
+        except Exception:
+            self._own_pending = True  # read them again, from this consumer's pending list
+            raise
+
+    def drain(self, now: float) -> int:
+        """Write everything waiting for this consumer now; the number of entries. For
+        commands and tests: ``run`` is the long-lived loop."""
+        total = 0
+        while (handled := self.step(now, wait=False)) is not None:
+            total += handled.entries
+        return total
+
+    # -- trimming --------------------------------------------------------------------------
+
+    def trim(self, now: float) -> int:
+        """Drop entries every group has acknowledged and older than ``retain_ms``."""
+        floor = f"{int(now * 1000) - self.retain_ms}-0"
+        for group in self.client.xinfo_groups(TRIPS_STREAM):
+            name = _text(group["name"])
+            pending = self.client.xpending(TRIPS_STREAM, name)
+            needed = _text(pending["min"]) if pending["pending"] else _next(
+                _text(group["last-delivered-id"]))
+            floor = min(floor, needed, key=_id_key)
+        return self.client.xtrim(TRIPS_STREAM, minid=floor, approximate=True)
+
+    # -- the loop --------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        self.ensure_group()
+        failures = 0
+        backoff = ExponentialBackoff(cap=30.0, base=0.5)
+        next_claim = next_trim = 0.0
+        log.info("ingest worker %s reading %s", self.consumer, TRIPS_STREAM)
+        while not stop.is_set():
+            try:
+                now = clock.now()
+                if now >= next_claim:
+                    claimed = self.claim()
+                    if claimed:
+                        self.handle(claimed, clock.now())
+                    next_claim = now + CLAIM_EVERY
+                if now >= next_trim:
+                    self.trim(now)
+                    next_trim = now + TRIM_EVERY
+                self.step(clock.now())
+            except Exception as exc:  # the worker must outlive a Redis or database outage
+                failures += 1
+                delay = backoff.compute(failures)
+                self._own_pending = True
+                level = logging.WARNING if failures == 1 else logging.DEBUG
+                log.log(level, "ingest failed (%s: %s); retrying in %.1f s",
+                        type(exc).__name__, str(exc).strip().splitlines()[0] if str(exc) else "",
+                        delay, exc_info=not isinstance(exc, (redis.RedisError, sa.exc.DBAPIError)))
+                stop.wait(delay)
+                continue
+            if failures:
+                log.info("ingest going again after %d failures", failures)
+            failures = 0
+
+
+def status(client: redis.Redis) -> dict:
+    """The stream and the ingest group: length, entries pending per consumer, lag."""
+    out = {"stream": TRIPS_STREAM, "length": client.xlen(TRIPS_STREAM), "group": None}
+    if not client.exists(TRIPS_STREAM):
+        return out
+    for group in client.xinfo_groups(TRIPS_STREAM):
+        if _text(group["name"]) != TRIPS_GROUP:
+            continue
+        consumers = client.xinfo_consumers(TRIPS_STREAM, TRIPS_GROUP)
+        out["group"] = {"pending": group["pending"], "lag": group.get("lag"),
+                        "consumers": [{"name": _text(c["name"]), "pending": c["pending"],
+                                       "idle_ms": c["idle"]} for c in consumers]}
+    return out
+
+
+def _text(value) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _raw(fields: dict) -> str:
+    text = json.dumps({_text(k): _text(v) for k, v in fields.items()}, ensure_ascii=False)
+    return text[:REJECT_RAW]
+
+
+def _id_key(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def _next(entry_id: str) -> str:
+    ms, seq = _id_key(entry_id)
+    return f"{ms}-{seq + 1}"
+
+
+def connect(url: str) -> redis.Redis:
+    # Bytes, not decoded text: an entry that is not UTF-8 must be a reject, not a stuck worker.
+    return redis.Redis.from_url(url, socket_timeout=30,
+                                socket_connect_timeout=5, health_check_interval=30)
+

@@ -1,0 +1,120 @@
+"""Journeys: a boarding closed by the pass's alighting scan on the same vehicle.
+
+The pairing is a function of the set of scans, never of the order they arrive in: front and
+rear validators of one bus push on their own, and a validator back from hours offline
+pushes its whole backlog at once. For one pass on one vehicle, in time order, a boarding is
+closed by the first alighting after it and before the pass's next boarding on that vehicle,
+within ``max_journey_ms``. An alighting with no such boarding closes nothing; a boarding
+with no alighting stays open.
+
+When a scan arrives, only boardings within ``max_journey_ms`` before it can change: those
+are recomputed from the scans around them and written when they differ.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from issuer.ridership.buckets import day_of
+from shared.trip import BOARD
+
+MAX_JOURNEY_MS = 4 * 3600 * 1000  # longer than any Hanoi route end to end
+
+
+@dataclass(frozen=True)
+class Scan:
+    """An accepted scan of a pass: what pairing and clone checks need."""
+
+    id: str
+    pass_id: str
+    vehicle: str
+    route: str
+    stop: str | None
+    at_ms: int
+    mode: str
+
+    @property
+    def order(self) -> tuple:
+        # At the same millisecond a boarding comes first: it may be closed by that alighting.
+        return (self.at_ms, 0 if self.mode == BOARD else 1, self.id)
+
+
+@dataclass(frozen=True)
+class JourneyState:
+    """What a journey row holds that pairing decides."""
+
+    alighting_id: str | None
+    destination_stop: str | None
+    alighted_ms: int | None
+
+
+OPEN = JourneyState(None, None, None)
+
+
+def pair(scans: Iterable[Scan], max_journey_ms: int = MAX_JOURNEY_MS) -> dict[str, JourneyState]:
+    """Each boarding's state, for the scans of one pass on one vehicle."""
+    out: dict[str, JourneyState] = {}
+    current: Scan | None = None
+    for scan in sorted(scans, key=lambda s: s.order):
+        if scan.mode == BOARD:
+            current = scan
+            out[scan.id] = OPEN
+        elif current is not None and out[current.id] is OPEN \
+                and scan.at_ms - current.at_ms <= max_journey_ms:
+            out[current.id] = JourneyState(scan.id, scan.stop or "", scan.at_ms)
+    return out
+
+
+@dataclass
+class Changes:
+    new: list[dict]  # journey rows to insert
+    changed: list[dict]  # {"boarding_id", "alighting_id", "destination_stop", "alighted_ms"}
+    od: Counter  # (day, route, origin, destination) -> journeys to add (may be negative)
+
+
+def plan(context: Iterable[Scan], new_ids: set[str], existing: dict[str, JourneyState],
+         max_journey_ms: int = MAX_JOURNEY_MS) -> Changes:
+    """What to write for the boardings the new scans can affect.
+
+    ``context``: every accepted scan of the passes concerned within ``max_journey_ms`` of a
+    new scan (the new ones included); ``existing``: the journey rows of those boardings.
+    """
+    groups: dict[tuple[str, str], list[Scan]] = {}
+    for scan in context:
+        groups.setdefault((scan.pass_id, scan.vehicle), []).append(scan)
+    changes = Changes([], [], Counter())
+    for scans in groups.values():
+        fresh = [s.at_ms for s in scans if s.id in new_ids]
+        if not fresh:
+            continue
+        lo, hi = min(fresh) - max_journey_ms, max(fresh)
+        states = pair(scans, max_journey_ms)
+        for scan in scans:
+            if scan.mode != BOARD or not lo <= scan.at_ms <= hi:
+                continue
+            _plan_one(scan, states[scan.id], existing.get(scan.id), changes)
+    return changes
+
+
+def _plan_one(boarding: Scan, state: JourneyState, old: JourneyState | None,
+              changes: Changes) -> None:
+    day, route, origin = day_of(boarding.at_ms), boarding.route, boarding.stop or ""
+    if old is None:
+        changes.new.append({"boarding_id": boarding.id, "pass_id": boarding.pass_id,
+                            "vehicle": boarding.vehicle, "route": route, "day": day,
+                            "origin_stop": origin, "boarded_ms": boarding.at_ms,
+                            "alighting_id": state.alighting_id,
+                            "destination_stop": state.destination_stop,
+                            "alighted_ms": state.alighted_ms})
+        changes.od[(day, route, origin, state.destination_stop or "")] += 1
+        return
+    if old == state:
+        return
+    changes.changed.append({"boarding_id": boarding.id, "alighting_id": state.alighting_id,
+                            "destination_stop": state.destination_stop,
+                            "alighted_ms": state.alighted_ms})
+    changes.od[(day, route, origin, old.destination_stop or "")] -= 1
+    changes.od[(day, route, origin, state.destination_stop or "")] += 1
+
