@@ -28,8 +28,20 @@ MESSAGES: dict[str, tuple[str, str]] = {
 
 REASONS = tuple(MESSAGES)
 
+# Refusals by the validator device itself, before or without a decision on the QR: they are
+# never journaled (that is why they happen), so they reach the screen and the local
+# interface only. Stable codes too; add new ones at the end.
+DEVICE_MESSAGES: dict[str, tuple[str, str]] = {
+    "storage_full": ("Máy soát vé hết bộ nhớ, tạm không nhận vé",
+                     "Validator storage full, not accepting tickets"),
+    "storage_error": ("Máy soát vé lỗi lưu trữ, tạm không nhận vé",
+                      "Validator storage error, not accepting tickets"),
+}
+
+DEVICE_REASONS = tuple(DEVICE_MESSAGES)
+
 
 def message(code: str) -> dict[str, str]:
     """The screen message for a reason code, in Vietnamese and English."""
-    vi, en = MESSAGES[code]
+    vi, en = MESSAGES[code] if code in MESSAGES else DEVICE_MESSAGES[code]
     return {"vi": vi, "en": en}

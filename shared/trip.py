@@ -39,6 +39,7 @@ class Trip:
     category: str | None = None
     proof_at: int | None = None  # the proof time the phone signed, Unix seconds
     mode: str = BOARD  # BOARD or ALIGHT
+    company: str | None = None  # the bus company running the vehicle, for settlement
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"), ensure_ascii=False)

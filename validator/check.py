@@ -27,7 +27,7 @@ class History(Protocol):
         """True if a scan with this pass and proof time was accepted before."""
 
     def accepted_since(self, pass_id: str, vehicle: str, since_ms: int) -> bool:
-        """True if this pass was accepted on this vehicle at or after ``since_ms``."""
+        """True if this pass was accepted boarding this vehicle at or after ``since_ms``."""
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,11 @@ class Decision:
 def check(text: str, *, trust: TrustList, denylist: Denylist, route: str, vehicle: str,
           now: float, history: History | None = None, freshness: int = DEFAULT_FRESHNESS,
           passback: int = DEFAULT_PASSBACK) -> Decision:
-    """Decide on a scanned QR text at Unix time ``now``. Never raises on any input text."""
+    """Decide on a scanned QR text at Unix time ``now``. Never raises on any input text.
+
+    Passback guards boardings only: a validator in alighting mode passes ``passback=0`` and
+    the scan is otherwise checked in full (signatures, validity, route, freshness, replay).
+    """
     try:
         parsed = ticket.parse_qr(text)
         claims = ticket.verify_credential(parsed, trust, now)

@@ -7,12 +7,8 @@ from __future__ import annotations
 
 import json
 import logging
-import re
-import signal
-import socket
-import sqlite3
+import os
 import sys
-import threading
 from pathlib import Path
 
 import click
@@ -22,14 +18,11 @@ from shared import clock
 from shared.denylist import Denylist
 from shared.keys import TrustList
 from shared.redis_keys import DENYLIST, TRUST_LIST
+from shared.trip import BOARD
 from validator.check import DEFAULT_FRESHNESS, DEFAULT_PASSBACK, check
-from validator.sync import SOCKET_TIMEOUT, Syncer, connect
-
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
-DEFAULT_DATA_DIR = "var"
-DEFAULT_HTTP_PORT = 8090
-# The id names a directory and the Redis high-water mark "<id>/<epoch>": no slashes.
-VALIDATOR_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+from validator.config import DEFAULT_DATA_DIR, DEFAULT_HTTP_PORT, DEFAULT_REDIS_URL, VALIDATOR_ID
+from validator.device import MODES
+from validator.sync import connect
 
 log = logging.getLogger("validator")
 
@@ -54,124 +47,94 @@ def validator_group() -> None:
     """The validator on a bus."""
 
 
+# Command-line flags and the settings they set; a flag given on the command line wins over
+# the configuration file, so a technician can try another port without editing it.
+_FLAG_SETTINGS = {"validator_id": "validator_id", "vehicle": "vehicle", "route": "route",
+                  "stop": "stop", "data_dir": "data_dir", "redis_url": "redis_url",
+                  "http_port": "http_port", "http_host": "http_host", "freshness": "freshness",
+                  "passback": "passback", "mode": "mode", "camera": "camera"}
+
+
 @validator_group.command("run")
-@click.option("--id", "validator_id", required=True, help="This validator's id.")
-@click.option("--vehicle", required=True, help="The vehicle it is fitted to.")
-@click.option("--route", required=True, help="The route the vehicle runs now.")
+@click.option("--config", "config_file", default=None, metavar="FILE",
+              help="The configuration file (TOML); see validator/config.py. Flags given "
+                   "here override it.")
+@click.option("--id", "validator_id", default=None, help="This validator's id.")
+@click.option("--vehicle", default=None, help="The vehicle it is fitted to.")
+@click.option("--route", default=None, help="The route the vehicle runs now.")
 @click.option("--stop", default=None, help="The current stop, if known.")
+@click.option("--mode", type=click.Choice(MODES), default=BOARD, show_default=True,
+              help="Boarding (front door) or alighting; POST /mode changes it.")
 @click.option("--data-dir", envvar="VEXE_DATA_DIR", default=DEFAULT_DATA_DIR, show_default=True,
               show_envvar=True,
               help="Data directory; this validator keeps its files in validator-<id>/ in it.")
 @click.option("--redis-url", envvar="VEXE_REDIS_URL", default=DEFAULT_REDIS_URL,
               show_default=True, show_envvar=True)
 @click.option("--http-port", type=click.IntRange(0, 65535), default=DEFAULT_HTTP_PORT,
-              show_default=True, help="Port for POST /scan and GET /status; 0 = no HTTP.")
+              show_default=True, help="Port for the kiosk page, POST /scan and GET /status; "
+                                      "0 = no HTTP.")
 @click.option("--http-host", default="127.0.0.1", show_default=True)
 @click.option("--freshness", type=click.IntRange(1), default=DEFAULT_FRESHNESS, show_default=True,
               help="Seconds a QR's proof stays good, either side of this clock.")
 @click.option("--passback", type=click.IntRange(0), default=DEFAULT_PASSBACK, show_default=True,
               help="Seconds in which the same pass is refused again on this vehicle; 0 = off.")
+@click.option("--camera", default=None, metavar="PATH",
+              help="Raw grey camera frames (a FIFO); size and region in the config file.")
 @click.option("--no-stdin", is_flag=True, help="Don't read scans from standard input.")
-def run(validator_id, vehicle, route, stop, data_dir, redis_url, http_port, http_host, freshness,
-        passback, no_stdin) -> None:
-    """Validate scans from a 2D scanner on standard input (one QR text a line) and HTTP.
+@click.pass_context
+def run(ctx, config_file, no_stdin, **flags) -> None:
+    """Validate scans from a 2D scanner on standard input (one QR text a line), a camera, and
+    HTTP, and show them on the kiosk page.
 
     Prints one JSON decision a line. Ends on Ctrl-C, SIGTERM, or the end of standard
     input when HTTP is off, after a last attempt to push the journal to Redis.
     """
-    from werkzeug.serving import make_server
+    from validator import config as configuration
+    from validator import service
 
-    from validator.device import Validator
-    from validator.http import create_app
-
-    if not VALIDATOR_ID.fullmatch(validator_id):
-        raise Failure(f"validator id {validator_id!r} must be letters, digits, '.', '_' or '-'")
-    if no_stdin and not http_port:
+    given = {name for name in flags
+             if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE}
+    if flags["validator_id"] is not None and not VALIDATOR_ID.fullmatch(flags["validator_id"]):
+        raise Failure(f"validator id {flags['validator_id']!r} must be letters, digits, '.', "
+                      "'_' or '-'")
+    try:
+        if config_file is not None:
+            config = configuration.load(config_file)
+            changes = {_FLAG_SETTINGS[name]: flags[name] for name in given}
+        else:
+            missing = [f"--{name.replace('validator_id', 'id')}"
+                       for name in ("validator_id", "vehicle", "route") if flags[name] is None]
+            if missing:
+                raise Failure(f"{' and '.join(missing)} required, or --config FILE")
+            settings = {_FLAG_SETTINGS[name]: value for name, value in flags.items()}
+            settings["data_dir"] = Path(settings["data_dir"])
+            config = configuration.Config(
+                **settings, redis_password=os.environ.get(configuration.PASSWORD_ENV) or None)
+            changes = {}
+        if no_stdin:
+            changes["scanner"] = "none"
+        if "data_dir" in changes:
+            changes["data_dir"] = Path(changes["data_dir"])
+        if changes:
+            config = config.with_changes(**changes)
+    except configuration.ConfigError as exc:
+        raise Failure(str(exc)) from None
+    if config.scanner == "none" and not config.http_port and config.camera is None:
         raise Failure("with --no-stdin and --http-port 0 there is nothing to read scans from")
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # not a line per request
-    home = Path(data_dir) / f"validator-{validator_id}"
     try:
-        client = connect(redis_url)
-    except ValueError as exc:
-        raise Failure(f"bad --redis-url: {exc}") from None
-    try:
-        device = Validator(validator_id=validator_id, vehicle=vehicle, route=route, stop=stop,
-                           data_dir=home, freshness=freshness, passback=passback)
-    except (OSError, sqlite3.Error) as exc:
-        client.close()
-        reason = getattr(exc, "strerror", None) or exc
-        raise Failure(f"cannot use data directory {home}: {reason}") from None
-    syncer = Syncer(device.journal, device.lists, client, validator_id=validator_id)
-    stopping = threading.Event()
-    sync_thread = threading.Thread(target=syncer.run, args=(stopping,), name="sync", daemon=True)
-    server = None
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        if http_port:
-            # Bind here: werkzeug reports a port in use by printing and exiting by itself.
-            try:
-                listener = socket.create_server((http_host, http_port))
-            except OSError as exc:
-                raise Failure(f"cannot serve HTTP on {http_host}:{http_port}: "
-                              f"{exc.strerror or exc}") from None
-            with listener:
-                server = make_server(http_host, http_port, create_app(device, syncer),
-                                     threaded=True, fd=listener.fileno())
-            threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
-        sync_thread.start()
-        log.info("validator %s on vehicle %s, route %s: journal in %s, %d scans to push%s",
-                 validator_id, vehicle, route, home, device.journal.backlog(),
-                 f", HTTP on {http_host}:{server.port}" if server else "")
-        if not len(device.lists.trust):
-            log.warning("no trust list yet: every scan is refused as unknown_key until the "
-                        "sync pulls one from Redis")
-        signal.signal(signal.SIGTERM, _interrupt)
-        try:
-            if not no_stdin:
-                read_scanner(device, sys.stdin.buffer, sys.stdout)
-            if server is not None:
-                while not stopping.wait(3600):
-                    pass
-        except KeyboardInterrupt:
-            pass
-    finally:
-        # Once stopping, a second Ctrl-C must not cut the last push short.
-        for sig in previous:
-            signal.signal(sig, signal.SIG_IGN)
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        stopping.set()
-        if sync_thread.is_alive():
-            sync_thread.join(timeout=4 * SOCKET_TIMEOUT)
-        if not sync_thread.is_alive():
-            log.info("stopped; %d scans not yet pushed", device.journal.backlog())
-            device.close()
-            client.close()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
-def _interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt
+        service.run(config)
+    except service.StartError as exc:
+        raise Failure(str(exc)) from None
 
 
 def read_scanner(device, stream, out) -> None:
-    """Decide on each line of ``stream`` (bytes), print one JSON decision a line to ``out``.
+    """Decide on each line of ``stream``; see validator.service.read_scanner."""
+    from validator.service import read_scanner as read
 
-    A scanner in keyboard mode types the QR text and Enter. Only the line ending is removed:
-    the space is a base45 character, and a text is decided on exactly as it was read.
-    Empty lines are not scans.
-    """
-    for raw in stream:
-        text = raw.decode("utf-8", "replace").rstrip("\r\n")
-        if not text:
-            continue
-        scan = device.scan(text, clock.now())
-        out.write(_json_line(scan.to_dict()) + "\n")
-        out.flush()
+    read(device, stream, out)
 
 
 # -- vexe validate -------------------------------------------------------------------------

@@ -5,34 +5,73 @@ All of the validator's state lives in its data directory::
     <data dir>/journal.db      the scans (validator.journal)
     <data dir>/trust.json      the last good trust list pulled from Redis
     <data dir>/denylist.json   the last good denylist
+
+Where the bus is (route, stop) and which door the validator serves (boarding or alighting)
+change while it runs; every trip records the values in force at its scan.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import sqlite3
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from shared import ticket
-from shared.trip import ACCEPT, REFUSE, Trip, new_trip_id
+from shared.trip import ACCEPT, ALIGHT, BOARD, REFUSE, Trip, new_trip_id
 from validator.check import DEFAULT_FRESHNESS, DEFAULT_PASSBACK, Decision, check
-from validator.journal import Journal
+from validator.journal import Journal, StorageFull
 from validator.lists import Lists
 
+log = logging.getLogger(__name__)
+
 JOURNAL_FILE = "journal.db"
+MODES = (BOARD, ALIGHT)
+STORAGE_OK, STORAGE_FULL, STORAGE_ERROR = "ok", "full", "error"
+# An accepted alighting must not say "welcome aboard".
+ALIGHT_OK_MESSAGE = {"vi": "Hợp lệ. Hẹn gặp lại", "en": "Valid. See you again"}
 
 
 @dataclass(frozen=True)
 class Scan(Decision):
-    """A decision, with the trip it was journaled as and its place in the journal."""
+    """A decision, with the trip it was journaled as and its place in the journal.
+
+    ``trip`` and ``seq`` are None when the journal could not take the scan: the reason is
+    then a device refusal (``storage_full``, ``storage_error``), never an acceptance.
+    """
 
     trip: Trip | None = None
     seq: int | None = None
+    mode: str = BOARD
 
     def to_dict(self) -> dict:
         """What the screen (and ``POST /scan``) gets: the decision and the trip id."""
-        return {**super().to_dict(), "trip_id": self.trip.id if self.trip else None}
+        out = {**super().to_dict(), "trip_id": self.trip.id if self.trip else None,
+               "mode": self.mode}
+        if self.accepted and self.mode == ALIGHT:
+            out["message"] = dict(ALIGHT_OK_MESSAGE)
+        return out
+
+
+class Changes:
+    """A counter bumped on every change the screen shows; waiters wake on the next bump."""
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self.version = 0
+
+    def bump(self) -> None:
+        with self._cond:
+            self.version += 1
+            self._cond.notify_all()
+
+    def wait(self, after: int, timeout: float) -> int:
+        """Block until the version passes ``after`` or ``timeout`` seconds; the version."""
+        with self._cond:
+            self._cond.wait_for(lambda: self.version != after, timeout)
+            return self.version
 
 
 class Validator:
@@ -40,17 +79,26 @@ class Validator:
 
     def __init__(self, *, validator_id: str, vehicle: str, route: str, data_dir: str | os.PathLike,
                  stop: str | None = None, freshness: int = DEFAULT_FRESHNESS,
-                 passback: int = DEFAULT_PASSBACK):
+                 passback: int = DEFAULT_PASSBACK, mode: str = BOARD,
+                 company: str | None = None, journal_max_bytes: int | None = None):
+        if mode not in MODES:
+            raise ValueError(f"mode must be {' or '.join(MODES)}, got {mode!r}")
         self.validator_id = validator_id
         self.vehicle = vehicle
+        self.company = company
         self.route = route
         self.stop = stop
+        self.mode = mode
         self.freshness = freshness
         self.passback = passback
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.lists = Lists(self.data_dir)
-        self.journal = Journal(self.data_dir / JOURNAL_FILE)
+        self.journal = Journal(self.data_dir / JOURNAL_FILE, max_bytes=journal_max_bytes)
+        self.storage = STORAGE_OK
+        self.changes = Changes()
+        self.last_scan: tuple[int, float, Scan] | None = None  # (number, scan time, scan)
+        self._scans = 0
         # Decide and journal as one step: two scans of one QR arriving at once (scanner and
         # HTTP) must not both be accepted because neither saw the other in the journal.
         self._scan_lock = threading.Lock()
@@ -64,24 +112,68 @@ class Validator:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    # -- where the bus is ------------------------------------------------------------------
+
     def set_route(self, route: str) -> None:
-        self.route = route
+        self.set_position(route, self.stop)
 
     def set_stop(self, stop: str | None) -> None:
-        self.stop = stop
+        self.set_position(self.route, stop)
+
+    def set_position(self, route: str, stop: str | None) -> None:
+        """Route and stop together: no scan sees the new route with the old stop."""
+        with self._scan_lock:
+            self.route, self.stop = route, stop
+        self.changes.bump()
+
+    def set_mode(self, mode: str) -> None:
+        if mode not in MODES:
+            raise ValueError(f"mode must be {' or '.join(MODES)}, got {mode!r}")
+        with self._scan_lock:
+            self.mode = mode
+        self.changes.bump()
+
+    # -- scanning --------------------------------------------------------------------------
 
     def scan(self, text: str, now: float) -> Scan:
-        """Decide on a scanned QR text at Unix time ``now``; journaled before it returns."""
+        """Decide on a scanned QR text at Unix time ``now``; journaled before it returns.
+
+        A scan the journal cannot take is refused (``storage_full`` or ``storage_error``),
+        whatever the QR: nothing is accepted that a power cut could lose.
+        """
         with self._scan_lock:
-            route, stop = self.route, self.stop
+            route, stop, mode = self.route, self.stop, self.mode
             decision = check(text, trust=self.lists.trust, denylist=self.lists.denylist,
                              route=route, vehicle=self.vehicle, now=now, history=self.journal,
-                             freshness=self.freshness, passback=self.passback)
-            trip = self._trip(decision, route, stop, now)
-            seq = self.journal.record(trip)
-        return Scan(decision.reason, decision.claims, decision.proof_at, trip=trip, seq=seq)
+                             freshness=self.freshness,
+                             passback=self.passback if mode == BOARD else 0)
+            trip = self._trip(decision, route, stop, mode, now)
+            try:
+                seq = self.journal.record(trip)
+            except StorageFull as exc:
+                scan = self._unjournaled(decision, mode, STORAGE_FULL, "storage_full", exc)
+            except sqlite3.Error as exc:
+                scan = self._unjournaled(decision, mode, STORAGE_ERROR, "storage_error", exc)
+            else:
+                if self.storage != STORAGE_OK:
+                    log.warning("the journal takes scans again")
+                self.storage = STORAGE_OK
+                scan = Scan(decision.reason, decision.claims, decision.proof_at, trip=trip,
+                            seq=seq, mode=mode)
+            self._scans += 1
+            self.last_scan = (self._scans, now, scan)
+        self.changes.bump()
+        return scan
 
-    def _trip(self, decision: Decision, route: str, stop: str | None, now: float) -> Trip:
+    def _unjournaled(self, decision: Decision, mode: str, storage: str, reason: str,
+                     exc: Exception) -> Scan:
+        if self.storage != storage:
+            log.error("journal cannot take scans (%s); refusing every scan until it can", exc)
+        self.storage = storage
+        return Scan(reason, decision.claims, decision.proof_at, mode=mode)
+
+    def _trip(self, decision: Decision, route: str, stop: str | None, mode: str,
+              now: float) -> Trip:
         at_ms = int(now * 1000)
         claims = decision.claims
         return Trip(
@@ -91,9 +183,36 @@ class Validator:
             pass_id=claims.pid if claims else None,
             product=ticket.PRODUCT_NAMES[claims.product] if claims else None,
             category=claims.category if claims else None,
-            proof_at=decision.proof_at)
+            proof_at=decision.proof_at, mode=mode, company=self.company)
+
+    # -- upkeep ----------------------------------------------------------------------------
+
+    def recover_storage(self, now: float) -> bool:
+        """After a full journal: make room and see whether it takes scans again.
+
+        Gives up pushed scans older than what replay and passback still need (retention is
+        for audits; taking riders comes first), then tries a small write. True if the
+        journal takes scans now.
+        """
+        if self.storage == STORAGE_OK:
+            return True
+        needed = max(self.passback, 2 * self.freshness) + 60
+        try:
+            freed = self.journal.prune(int((now - needed) * 1000))
+        except sqlite3.Error as exc:
+            log.debug("prune during recovery failed: %s", exc)
+            freed = 0
+        if freed:
+            log.warning("journal full: dropped %d scans already in Redis to make room", freed)
+        if not self.journal.writable():
+            return False
+        log.warning("the journal takes scans again")
+        self.storage = STORAGE_OK
+        self.changes.bump()
+        return True
 
     def status(self) -> dict:
-        return {"validator": self.validator_id, "vehicle": self.vehicle, "route": self.route,
-                "stop": self.stop, "backlog": self.journal.backlog(),
+        return {"validator": self.validator_id, "vehicle": self.vehicle, "company": self.company,
+                "route": self.route, "stop": self.stop, "mode": self.mode,
+                "storage": self.storage, "backlog": self.journal.backlog(),
                 "trust_list_size": len(self.lists.trust), "denylist_size": len(self.lists.denylist)}

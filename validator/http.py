@@ -1,11 +1,14 @@
-"""The validator's HTTP interface, for a camera-based reader or a screen on the same device.
+"""The validator's HTTP interface, for the screen, a camera reader and the bus's own systems.
 
-    POST /scan      {"qr": "<QR text>"}  ->  the decision, with the trip id it was journaled as
-    POST /position  {"route": "32", "stop": "S17"}  (either; "stop": null when between stops)
-    GET /status     where the validator is and how far its sync has got
-    GET /healthz
+    GET  /             the passenger screen (validator.screen)
+    POST /scan         {"qr": "<QR text>"}  ->  the decision, with the trip id it was journaled as
+    POST /position     {"route": "32", "stop": "S17"}  (either; "stop": null between stops)
+    POST /mode         {"mode": "board"} or {"mode": "alight"}: the driver switches the door
+    GET  /status       where the validator is, its journal, how far its sync has got
+    GET  /healthz      200 while the journal takes scans and the sync runs, else 503
 
-Served on 127.0.0.1 by default: it is for programs on the validator itself.
+Served on 127.0.0.1 by default: it is for programs on the validator itself. Every error is
+JSON ``{"error": "..."}`` with a 4xx status, and changes nothing.
 """
 
 from __future__ import annotations
@@ -14,16 +17,21 @@ from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from shared import clock
-from validator.device import Validator
+from validator import screen
+from validator.device import MODES, STORAGE_OK, Validator
 from validator.sync import Syncer
 
 MAX_BODY = 16 * 1024  # a QR text is at most 1000 characters
+MAX_NAME = 64  # route and stop names
 
 
-def create_app(validator: Validator, syncer: Syncer | None = None) -> Flask:
+def create_app(validator: Validator, syncer: Syncer | None = None, *,
+               stop_source: str = "position", service=None) -> Flask:
+    """The app; ``stop_source="fixed"`` refuses stop changes; ``service`` adds its health."""
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     app.json.ensure_ascii = False  # the screen messages are Vietnamese
+    app.register_blueprint(screen.blueprint(validator, syncer))
 
     @app.post("/scan")
     def scan():
@@ -44,26 +52,59 @@ def create_app(validator: Validator, syncer: Syncer | None = None) -> Flask:
         body = request.get_json(force=True, silent=True)
         if not isinstance(body, dict) or not body.keys() & {"route", "stop"}:
             return _error(400, "body must be a JSON object with \"route\" and/or \"stop\"")
+        unknown = body.keys() - {"route", "stop"}
+        if unknown:
+            return _error(400, f"unknown field {sorted(unknown)[0]!r}; only \"route\" and "
+                               "\"stop\"")
         route = body.get("route", validator.route)
         stop = body.get("stop", validator.stop)
-        if not isinstance(route, str) or not route:
-            return _error(400, "\"route\" must be a non-empty string")
-        if stop is not None and not isinstance(stop, str):
-            return _error(400, "\"stop\" must be a string or null")
-        validator.set_route(route)
-        validator.set_stop(stop)
+        if not isinstance(route, str) or not route.strip() or len(route) > MAX_NAME:
+            return _error(400, f"\"route\" must be a non-empty string of at most {MAX_NAME} "
+                               "characters")
+        if stop is not None and (not isinstance(stop, str) or not stop.strip()
+                                 or len(stop) > MAX_NAME):
+            return _error(400, f"\"stop\" must be a non-empty string of at most {MAX_NAME} "
+                               "characters, or null")
+        if stop_source == "fixed" and stop != validator.stop:
+            return _error(409, "this validator's stop is fixed by its configuration "
+                               "(stop_source = \"fixed\")")
+        validator.set_position(route, stop)
         return jsonify({"route": validator.route, "stop": validator.stop})
+
+    @app.post("/mode")
+    def mode():
+        body = request.get_json(force=True, silent=True)
+        if not isinstance(body, dict) or "mode" not in body:
+            return _error(400, "body must be a JSON object like {\"mode\": \"alight\"}")
+        if len(body) != 1:
+            return _error(400, "only \"mode\" may be set here")
+        if body["mode"] not in MODES:
+            return _error(400, f"\"mode\" must be {' or '.join(map(repr, MODES))}")
+        validator.set_mode(body["mode"])
+        return jsonify({"mode": validator.mode})
 
     @app.get("/status")
     def status():
+        now = clock.now()
         out = validator.status()
-        out.update(syncer.status() if syncer else
-                   {"last_push_at": None, "last_pull_at": None, "last_error": "sync is off"})
+        if syncer is not None:
+            out.update(syncer.status())
+            out["online"] = syncer.online(now)
+        else:
+            out.update({"last_push_at": None, "last_pull_at": None,
+                        "last_error": "sync is off", "online": False})
+        camera = getattr(service, "camera", None)
+        if camera is not None:
+            out["camera"] = vars(camera.stats)
         return jsonify(out)
 
     @app.get("/healthz")
     def healthz():
-        return jsonify({"ok": True})
+        if service is not None:
+            health = service.health(clock.now())
+        else:
+            health = {"ok": validator.storage == STORAGE_OK, "storage": validator.storage}
+        return jsonify(health), 200 if health["ok"] else 503
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

@@ -4,6 +4,11 @@ SQLite in WAL mode with ``synchronous=FULL``: a commit is on stable storage when
 :meth:`Journal.record` returns, so a power cut after the screen shows a decision loses
 nothing that was shown.
 
+A journal must never fill the disk for good: :meth:`Journal.prune` deletes scans that are in
+Redis and past retention, then gives the pages back to the file system (incremental vacuum)
+and truncates the WAL. ``max_bytes`` caps the file so the journal hits its own limit, and
+the validator refuses to accept, before the device's disk fills.
+
 Each scan gets ``seq``, a sequence number that never goes back (AUTOINCREMENT never reuses
 a number, even after rows are deleted). The sync pushes scans in ``seq`` order and Redis keeps,
 per validator journal, the highest ``seq`` it holds: that is the push's idempotency key. The
@@ -18,7 +23,7 @@ import sqlite3
 import threading
 from os import PathLike
 
-from shared.trip import ACCEPT, Trip
+from shared.trip import ACCEPT, BOARD, Trip
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS scans (
@@ -29,7 +34,8 @@ CREATE TABLE IF NOT EXISTS scans (
     vehicle  TEXT NOT NULL,
     decision TEXT NOT NULL,
     at_ms    INTEGER NOT NULL,
-    payload  TEXT NOT NULL
+    payload  TEXT NOT NULL,
+    mode     TEXT NOT NULL DEFAULT 'board'
 );
 CREATE INDEX IF NOT EXISTS scans_pass_at ON scans (pass_id, at_ms);
 CREATE TABLE IF NOT EXISTS meta (
@@ -37,6 +43,13 @@ CREATE TABLE IF NOT EXISTS meta (
     value TEXT NOT NULL
 );
 """
+
+# The WAL is cut back to this after a checkpoint: without a limit it keeps its largest size.
+WAL_SIZE_LIMIT = 1024 * 1024
+
+
+class StorageFull(Exception):
+    """The journal could not take a scan: its file system, or its size cap, is full."""
 
 
 class Journal:
@@ -46,16 +59,24 @@ class Journal:
     thread share one journal, and SQLite serialises writers anyway.
     """
 
-    def __init__(self, path: str | PathLike):
+    def __init__(self, path: str | PathLike, *, max_bytes: int | None = None):
         self.path = path
         self._lock = threading.Lock()
         # Autocommit mode: each statement is its own transaction unless BEGIN says otherwise.
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         try:
+            # Before any table exists, so a new file is created with it; see _upgrade.
+            self._db.execute("PRAGMA auto_vacuum=INCREMENTAL")
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA busy_timeout=5000")
+            self._db.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
             self._db.executescript(_SCHEMA)
+            self._upgrade()
+            if max_bytes is not None:
+                page = self._db.execute("PRAGMA page_size").fetchone()[0]
+                # SQLite never lowers the cap below the file's current size.
+                self._db.execute(f"PRAGMA max_page_count={max(1, int(max_bytes) // page)}")
             # One statement, one transaction: a new journal gets both rows or neither.
             self._db.execute("INSERT OR IGNORE INTO meta VALUES ('epoch', ?), ('pushed_seq', '0')",
                              (secrets.token_hex(8),))
@@ -74,20 +95,45 @@ class Journal:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    def _upgrade(self) -> None:
+        """Bring a journal written by an earlier version up to this one, in place."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(scans)")}
+        if "mode" not in columns:  # every scan before modes existed was a boarding
+            self._db.execute("ALTER TABLE scans ADD COLUMN mode TEXT NOT NULL DEFAULT 'board'")
+        if self._db.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
+            # A file made without incremental vacuum never gives pages back; switching needs
+            # one full VACUUM, once.
+            self._db.execute("PRAGMA auto_vacuum=INCREMENTAL")
+            self._db.execute("VACUUM")
+
     def _meta(self, key: str) -> str:
         return self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0]
 
     # -- writing ---------------------------------------------------------------------------
 
     def record(self, trip: Trip) -> int:
-        """Store one scan durably (one committed transaction) and return its ``seq``."""
-        with self._lock:
+        """Store one scan durably (one committed transaction) and return its ``seq``.
+
+        StorageFull when the disk or the size cap leaves no room: nothing was stored.
+        """
+        with self._lock, _full_is_storage_full():
             cursor = self._db.execute(
-                "INSERT INTO scans (trip_id, pass_id, proof_at, vehicle, decision, at_ms, payload)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO scans (trip_id, pass_id, proof_at, vehicle, decision, at_ms, payload,"
+                " mode) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (trip.id, trip.pass_id, trip.proof_at, trip.vehicle, trip.decision, trip.at_ms,
-                 trip.to_json()))
+                 trip.to_json(), trip.mode))
             return cursor.lastrowid
+
+    def writable(self) -> bool:
+        """Whether a small write commits now: how a full journal finds it has room again."""
+        with self._lock:
+            try:
+                with _full_is_storage_full():
+                    self._db.execute("INSERT OR REPLACE INTO meta VALUES ('probe', ?)",
+                                     (secrets.token_hex(8),))
+            except (StorageFull, sqlite3.Error):
+                return False
+            return True
 
     def mark_pushed(self, seq: int) -> None:
         """Everything up to ``seq`` is in Redis. Never moves back."""
@@ -100,12 +146,24 @@ class Journal:
         """Delete scans made before ``before_ms`` that are already in Redis; how many.
 
         Unsent scans stay whatever their age. ``seq`` still never goes back (AUTOINCREMENT).
+        The freed pages go back to the file system and the WAL is cut back, so the files
+        shrink rather than only stop growing.
         """
         with self._lock:
-            return self._db.execute(
+            deleted = self._db.execute(
                 "DELETE FROM scans WHERE at_ms < ?"
                 " AND seq <= (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'pushed_seq')",
                 (int(before_ms),)).rowcount
+            if deleted:
+                self._db.execute("PRAGMA incremental_vacuum")
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            return deleted
+
+    def size(self) -> int:
+        """Bytes the journal's pages take (the WAL aside)."""
+        with self._lock:
+            pages = self._db.execute("PRAGMA page_count").fetchone()[0]
+            return pages * self._db.execute("PRAGMA page_size").fetchone()[0]
 
     # -- reading for the sync --------------------------------------------------------------
 
@@ -150,9 +208,24 @@ class Journal:
         return row is not None
 
     def accepted_since(self, pass_id: str, vehicle: str, since_ms: int) -> bool:
+        # Boardings only: passback is a pass getting on twice; its alighting scans don't count.
         with self._lock:
             row = self._db.execute(
                 "SELECT 1 FROM scans WHERE pass_id = ? AND at_ms >= ? AND vehicle = ?"
-                " AND decision = ? LIMIT 1", (pass_id, since_ms, vehicle, ACCEPT)).fetchone()
+                " AND decision = ? AND mode = ? LIMIT 1",
+                (pass_id, since_ms, vehicle, ACCEPT, BOARD)).fetchone()
         return row is not None
+
+
+class _full_is_storage_full:
+    """Turn SQLite's "database or disk is full" into StorageFull; other errors pass."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        if isinstance(exc, sqlite3.OperationalError) and (
+                getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL):
+            raise StorageFull(str(exc)) from None
+        return False
 

@@ -42,6 +42,7 @@ KEEP = 30 * 86400  # seconds a pushed scan stays in the journal, for audits on t
 PRUNE_EVERY = 3600.0
 SOCKET_TIMEOUT = 5.0  # long enough to send one batch over a slow mobile link
 CONNECT_TIMEOUT = 3.0
+OFFLINE_AFTER = 30.0  # seconds without a good round before the screen says "offline"
 
 # The "#!lua" line makes Redis (7.0 and later) check for out-of-memory once, before the
 # script starts, instead of at the first XADD: a batch lands whole or not at all.
@@ -74,15 +75,21 @@ return {added, seen, top}
 """
 
 
-def connect(url: str) -> redis.Redis:
+def connect(url: str, *, username: str | None = None, password: str | None = None) -> redis.Redis:
     """A Redis client for the sync: short timeouts, one quick retry on a fresh connection.
 
     The retry covers a connection that died while idle (Redis restarted); anything longer
-    is the sync loop's backoff, not the client's.
+    is the sync loop's backoff, not the client's. ``username`` and ``password`` are the
+    validator's own ACL user, given apart from the URL so the password is never in it.
     """
+    credentials = {}
+    if username is not None:
+        credentials["username"] = username
+    if password is not None:
+        credentials["password"] = password
     return redis.Redis.from_url(
         url, socket_timeout=SOCKET_TIMEOUT, socket_connect_timeout=CONNECT_TIMEOUT,
-        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=1))
+        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=1), **credentials)
 
 
 @dataclass(frozen=True)
@@ -114,6 +121,7 @@ class Syncer:
         self.last_push_at: float | None = None
         self.last_pull_at: float | None = None
         self.last_error: str | None = None
+        self.last_ok_at: float | None = None  # the end of the last round with no error
 
     # -- push ------------------------------------------------------------------------------
 
@@ -235,6 +243,7 @@ class Syncer:
                 log.info("Redis reachable again after %d failed tries; journal pushed", failures)
             failures = 0
             self.last_error = None
+            self.last_ok_at = now
             stop.wait(self.push_every)
         self.final_push()
 
@@ -245,6 +254,11 @@ class Syncer:
         except redis.RedisError as exc:
             log.warning("last push failed, %d scans stay in the journal for next time: %s",
                         self.journal.backlog(), exc)
+
+    def online(self, now: float) -> bool:
+        """Whether Redis answered the last round, and recently enough to count."""
+        return (self.last_error is None and self.last_ok_at is not None
+                and now - self.last_ok_at <= OFFLINE_AFTER)
 
     def status(self) -> dict:
         return {"last_push_at": self.last_push_at, "last_pull_at": self.last_pull_at,

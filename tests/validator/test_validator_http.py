@@ -77,10 +77,12 @@ def test_status_and_health(client, validator):
     validator.set_stop("S1")
     client.post("/scan", json={"qr": "junk"})
     status = client.get("/status").get_json()
-    assert status == {"validator": "H1", "vehicle": "29B-777", "route": "32", "stop": "S1",
-                      "backlog": 1, "trust_list_size": 1, "denylist_size": 0,
-                      "last_push_at": None, "last_pull_at": None, "last_error": "sync is off"}
-    assert client.get("/healthz").get_json() == {"ok": True}
+    assert status == {"validator": "H1", "vehicle": "29B-777", "company": None, "route": "32",
+                      "stop": "S1", "mode": "board", "storage": "ok", "backlog": 1,
+                      "trust_list_size": 1, "denylist_size": 0, "last_push_at": None,
+                      "last_pull_at": None, "last_error": "sync is off", "online": False}
+    health = client.get("/healthz")
+    assert health.status_code == 200 and health.get_json() == {"ok": True, "storage": "ok"}
 
 
 def test_position_changes_route_and_stop(client, validator, issuer):

@@ -26,7 +26,7 @@ def test_an_accepted_scan_is_journaled_as_a_trip_naming_the_pass_not_the_person(
         "id": scan.trip.id, "validator": "V1", "vehicle": "29B-12345", "route": ROUTE,
         "stop": "S17", "at_ms": NOW * 1000, "decision": "accept", "reason": "ok",
         "pass_id": "7K3M9QX2TB", "product": "free", "category": "elderly", "proof_at": NOW - 3,
-        "mode": "board"}
+        "mode": "board", "company": None}
 
 
 def test_the_journal_is_written_before_the_decision_is_returned(make_validator, issuer):
@@ -119,9 +119,10 @@ def test_one_qr_shown_to_two_readers_at_once_is_accepted_once(make_validator, is
 
 
 def test_status(make_validator, issuer):
-    validator = make_validator(validator_id="V3", vehicle="BUS3")
+    validator = make_validator(validator_id="V3", vehicle="BUS3", company="bus-co")
     validator.scan("junk", NOW)
-    assert validator.status() == {"validator": "V3", "vehicle": "BUS3", "route": ROUTE,
-                                  "stop": None, "backlog": 1, "trust_list_size": 1,
+    assert validator.status() == {"validator": "V3", "vehicle": "BUS3", "company": "bus-co",
+                                  "route": ROUTE, "stop": None, "mode": "board",
+                                  "storage": "ok", "backlog": 1, "trust_list_size": 1,
                                   "denylist_size": 0}
 

@@ -1,0 +1,135 @@
+"""The passenger screen: a full-screen page the validator serves to the browser beside it.
+
+    GET /                     the page (validator/kiosk/index.html, no third-party code)
+    GET /kiosk/state          what the screen shows now, as JSON
+    GET /kiosk/events         the same as Server-Sent Events, a new one on every change
+    GET /kiosk/sounds/NAME.wav   "accept" and "refuse"
+
+The page needs no network beyond this validator. It shows the route, the stop and the time
+when idle; a green or red panel for a few seconds after each scan; whether the validator
+can reach Redis and how many trips wait to be sent; and, while the journal is full, that
+the validator is not accepting tickets.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from flask import Blueprint, Response, abort, send_from_directory
+
+from shared import clock
+from validator.device import Validator
+from validator.sounds import SOUNDS, wav
+
+PAGE_DIR = Path(__file__).parent / "kiosk"
+SCAN_SHOWN_FOR = 4.0  # seconds a decision stays on the screen
+KEEPALIVE = 15.0  # seconds between comments on a quiet event stream: finds dead browsers
+TICK = 1.0  # seconds between looks at what changes without a scan (sync state, backlog)
+
+
+def state(validator: Validator, syncer, now: float) -> dict:
+    """What the screen shows at Unix time ``now``; ``scan`` is the last one if still shown."""
+    out = {"validator": validator.validator_id, "vehicle": validator.vehicle,
+           "route": validator.route, "stop": validator.stop, "mode": validator.mode,
+           "storage": validator.storage, "online": bool(syncer and syncer.online(now)),
+           "backlog": validator.journal.backlog(), "scan": None}
+    last = validator.last_scan
+    if last is not None:
+        number, at, scan = last
+        if 0 <= now - at < SCAN_SHOWN_FOR:
+            decision = scan.to_dict()
+            summary = decision["pass"] or {}
+            out["scan"] = {"n": number, "at_ms": int(at * 1000),
+                           "decision": decision["decision"], "reason": decision["reason"],
+                           "message": decision["message"], "mode": decision["mode"],
+                           "product": summary.get("product"),
+                           "product_label": product_label(summary)}
+    return out
+
+
+# The free-pass categories as the issuer names them (issuer.passes.FREE_CATEGORIES; a test
+# keeps the two in step). A category the validator does not know is shown by its code.
+CATEGORY_NAMES = {
+    "elderly": ("Người cao tuổi", "Elderly people"),
+    "disability": ("Người khuyết tật", "People with disabilities"),
+    "merit": ("Người có công với cách mạng", "People with merit"),
+    "child": ("Trẻ em dưới 6 tuổi", "Children under 6"),
+}
+
+
+def product_label(summary: dict) -> dict[str, str] | None:
+    """The pass as the rider knows it, in Vietnamese and English; None if unknown."""
+    product = summary.get("product")
+    if product == "single":
+        routes = ", ".join(summary.get("routes") or [])
+        return {"vi": f"Vé tháng một tuyến · Tuyến {routes}",
+                "en": f"Single-route monthly pass · Route {routes}"}
+    if product == "multi":
+        return {"vi": "Vé tháng liên tuyến", "en": "Multi-route monthly pass"}
+    if product == "free":
+        category = summary.get("category")
+        vi, en = CATEGORY_NAMES.get(category, (category, category)) if category else ("", "")
+        return {"vi": f"Vé miễn phí · {vi}" if vi else "Vé miễn phí",
+                "en": f"Free pass · {en}" if en else "Free pass"}
+    return None
+
+
+def blueprint(validator: Validator, syncer) -> Blueprint:
+    bp = Blueprint("kiosk", __name__)
+
+    @bp.get("/")
+    def page():
+        response = send_from_directory(PAGE_DIR, "index.html")
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+
+    @bp.get("/kiosk/<name>")
+    def asset(name: str):
+        if name not in ("screen.css", "screen.js"):
+            abort(404)
+        response = send_from_directory(PAGE_DIR, name)
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+
+    @bp.get("/kiosk/sounds/<name>.wav")
+    def sound(name: str):
+        if name not in SOUNDS:
+            abort(404)
+        return Response(wav(name), mimetype="audio/wav",
+                        headers={"Cache-Control": "max-age=86400"})
+
+    @bp.get("/kiosk/state")
+    def current():
+        now = clock.now()
+        return {**state(validator, syncer, now), "now_ms": int(now * 1000)}
+
+    @bp.get("/kiosk/events")
+    def events():
+        return Response(_stream(validator, syncer), mimetype="text/event-stream",
+                        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+    return bp
+
+
+def _stream(validator: Validator, syncer):
+    """A ``state`` event at once and on every change; a comment when quiet for a while."""
+    version = -1
+    sent = None
+    quiet_since = time.monotonic()
+    # Tell the browser to reconnect quickly if the validator restarts.
+    yield "retry: 1000\n\n"
+    while True:
+        version = validator.changes.wait(version, TICK)
+        now = clock.now()
+        current = state(validator, syncer, now)
+        if current != sent:
+            sent = current
+            quiet_since = time.monotonic()
+            payload = json.dumps({**current, "now_ms": int(now * 1000)}, ensure_ascii=False,
+                                 separators=(",", ":"))
+            yield f"event: state\ndata: {payload}\n\n"
+        elif time.monotonic() - quiet_since > KEEPALIVE:
+            quiet_since = time.monotonic()
+            yield ": still here\n\n"
