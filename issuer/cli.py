@@ -302,7 +302,8 @@ def pass_() -> None:
 @click.option("--route", default=None, help="Route code (single-route passes).")
 @click.option("--month", default=None, metavar="YYYY-MM",
               help="The month (free pass: its first month). Default: this month in Hanoi.")
-@click.option("--category", default=None, help=f"Free pass: {', '.join(passes.FREE_CATEGORIES)}.")
+@click.option("--category", default=None,
+              help="Free pass: a free fare category (elderly, disability, merit, child).")
 def pass_issue(account_id: str, product: str, route: str | None, month: str | None,
                category: str | None) -> None:
     """Issue a pass to an account; prints it, with its id."""

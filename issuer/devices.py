@@ -41,16 +41,17 @@ class Issued:
 
 
 def bind_device(session: Session, pass_id: str, device_public_key: str | dict, *, now: float,
-                secret_key: str | None, lifetime: int = ticket.DEFAULT_CREDENTIAL_LIFETIME
-                ) -> Issued:
+                secret_key: str | None, lifetime: int = ticket.DEFAULT_CREDENTIAL_LIFETIME,
+                label: str | None = None) -> Issued:
     """Bind the rider's phone key (base64url P-256 point or JWK) and issue its credential."""
     try:
         device_key = keys.device_public_compressed(keys.load_device_public(device_public_key))
     except (ValueError, TypeError):
         raise Invalid("public_key must be a P-256 public key: a base64url point or an EC JWK") \
             from None
+    label = _check_label(label)
     p = _usable_pass(session, pass_id, now)
-    binding = _bind(session, p, device_key, now=now)
+    binding = _bind(session, p, device_key, now=now, label=label)
     return _mint(session, p, binding, now=now, secret_key=secret_key, lifetime=lifetime)
 
 
@@ -126,19 +127,63 @@ def _usable_pass(session: Session, pass_id: str, now: float) -> Pass:
 
 
 def _bind(session: Session, p: Pass, device_key: str, *, now: float,
-          sealed: str | None = None) -> DeviceBinding:
+          sealed: str | None = None, label: str | None = None) -> DeviceBinding:
     old = active_binding(session, p.id)
     if old is not None:
-        old.retired_at = int(now)
-        # Every credential issued so far was for an earlier device: the denylist refuses
-        # them until the last one has expired, so the old phone stops riding at once.
-        p.replaced_at, p.replaced_until = int(now), p.credentials_until
-        session.flush()  # before the insert: the database allows one active binding a pass
+        _retire(session, p, old, now)
     binding = DeviceBinding(pass_id=p.id, device_key=device_key, custodial=sealed is not None,
-                            sealed_private_key=sealed, created_at=int(now))
+                            sealed_private_key=sealed, label=label, created_at=int(now))
     session.add(binding)
     session.flush()
     return binding
+
+
+def _retire(session: Session, p: Pass, old: DeviceBinding, now: float) -> None:
+    old.retired_at = int(now)
+    # Every credential issued so far was for an earlier device: the denylist refuses them
+    # until the last one has expired, so the old phone stops riding at once.
+    p.replaced_at, p.replaced_until = int(now), p.credentials_until
+    session.flush()  # before an insert: the database allows one active binding a pass
+
+
+def report_lost(session: Session, pass_id: str, reason: str, *, now: float) -> DeviceBinding:
+    """The rider's phone is lost or stolen: the pass leaves it at once. Until the rider
+    activates the pass on another phone the denylist refuses it on every device; the pass
+    itself stays the rider's (it was paid for)."""
+    reason = passes.check_reason(reason, "reporting a lost phone")
+    p = passes.get(session, pass_id, for_update=True)
+    if p.status == passes.REVOKED:
+        raise Conflict(f"pass {p.id} is revoked")
+    binding = active_binding(session, p.id)
+    if binding is None:
+        raise Conflict(f"pass {p.id} is on no device")
+    _retire(session, p, binding, now)
+    binding.retire_reason = reason
+    session.commit()
+    return binding
+
+
+def history(session: Session, pass_id: str) -> list[DeviceBinding]:
+    """Every device the pass has been on, newest first."""
+    return list(session.scalars(sa.select(DeviceBinding).where(DeviceBinding.pass_id == pass_id)
+                                .order_by(DeviceBinding.id.desc())))
+
+
+def binding_as_dict(binding: DeviceBinding) -> dict:
+    return {"device_key": binding.device_key, "label": binding.label,
+            "custodial": binding.custodial, "activated_at": binding.created_at,
+            "activated_at_local": clock.iso(binding.created_at),
+            "retired_at": binding.retired_at, "retire_reason": binding.retire_reason,
+            "active": binding.retired_at is None}
+
+
+def _check_label(label) -> str | None:
+    if label is None:
+        return None
+    label = label.strip() if isinstance(label, str) else ""
+    if not 0 < len(label) <= 100:
+        raise Invalid("a device label must be 1 to 100 characters")
+    return label
 
 
 def _mint(session: Session, p: Pass, binding: DeviceBinding, *, now: float,

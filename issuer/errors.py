@@ -30,3 +30,10 @@ class NotReady(IssuerError):
     """The issuer is not set up for this yet (no secret key, no signing key): run ``vexe init``."""
 
     status = 503
+
+
+class Forbidden(IssuerError):
+    """The caller is known but may not do this (a level-1 e-ID holding a pass, another
+    rider's order)."""
+
+    status = 403

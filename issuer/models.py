@@ -56,6 +56,8 @@ class Account(Base):
     # Keyed HMAC-SHA256 of the national ID number: finds a duplicate, never reveals it.
     national_id_hash: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
     rider_token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    # "<issuer>|<sub>" of the e-ID the account signs in with; None for accounts made by hand.
+    oidc_subject: Mapped[str | None] = mapped_column(sa.String(300), unique=True)
     created_at: Mapped[int] = mapped_column(Time)
 
 
@@ -96,6 +98,7 @@ class DeviceBinding(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     pass_id: Mapped[str] = mapped_column(sa.ForeignKey("passes.id"), index=True)
     device_key: Mapped[str] = mapped_column(sa.String(64))  # base64url compressed P-256 point
+    label: Mapped[str | None] = mapped_column(sa.String(100))  # the rider's name for the phone
     custodial: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     # Custodial only: the device private key sealed with the secret key, and the credential
     # the issuer presents on the rider's behalf.
@@ -103,6 +106,7 @@ class DeviceBinding(Base):
     credential: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[int] = mapped_column(Time)
     retired_at: Mapped[int | None] = mapped_column(Time)
+    retire_reason: Mapped[str | None] = mapped_column(sa.String(500))  # a phone reported lost
 
     __table_args__ = (
         # A second active binding is refused by the database itself, even under a race.
@@ -197,3 +201,90 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(sa.String(64))
     target: Mapped[str | None] = mapped_column(sa.String(200), index=True)
     reason: Mapped[str | None] = mapped_column(sa.String(500))
+
+
+class FareCategory(Base):
+    """A group of riders who pay a reduced price or ride free. The rules are rows, not code:
+    an age range decides it alone unless ``needs_approval``, when an approver looks at the
+    rider's evidence."""
+
+    __tablename__ = "fare_categories"
+
+    code: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(16))  # "reduced" or "free"
+    name_vi: Mapped[str] = mapped_column(sa.String(100))
+    name_en: Mapped[str] = mapped_column(sa.String(100))
+    min_age: Mapped[int | None] = mapped_column(sa.Integer)
+    max_age: Mapped[int | None] = mapped_column(sa.Integer)
+    needs_approval: Mapped[bool] = mapped_column(sa.Boolean)
+    validity_months: Mapped[int] = mapped_column(sa.Integer)  # of an approval or a free pass
+
+    __table_args__ = (sa.CheckConstraint("kind IN ('reduced', 'free')", name="kind"),)
+
+
+class ProductPrice(Base):
+    """A product's reduced price for one fare category."""
+
+    __tablename__ = "product_prices"
+
+    product: Mapped[str] = mapped_column(sa.ForeignKey("products.code"), primary_key=True)
+    category: Mapped[str] = mapped_column(sa.ForeignKey("fare_categories.code"), primary_key=True)
+    price_vnd: Mapped[int] = mapped_column(sa.Integer)
+
+
+class Application(Base):
+    """A rider's request to be recognised in a fare category, with evidence for an approver."""
+
+    __tablename__ = "applications"
+
+    id: Mapped[str] = mapped_column(sa.String(10), primary_key=True)
+    account_id: Mapped[str] = mapped_column(sa.ForeignKey("accounts.id"), index=True)
+    category: Mapped[str] = mapped_column(sa.ForeignKey("fare_categories.code"))
+    evidence_note: Mapped[str] = mapped_column(sa.String(1000))
+    evidence: Mapped[bytes | None] = mapped_column(sa.LargeBinary)  # an image of a document
+    evidence_type: Mapped[str | None] = mapped_column(sa.String(32))
+    status: Mapped[str] = mapped_column(sa.String(16), index=True)
+    created_at: Mapped[int] = mapped_column(Time)
+    decided_at: Mapped[int | None] = mapped_column(Time)
+    decided_by: Mapped[str | None] = mapped_column(sa.String(100))
+    decision_reason: Mapped[str | None] = mapped_column(sa.String(500))
+    eligible_until: Mapped[int | None] = mapped_column(Time)  # approved: until then
+    pass_id: Mapped[str | None] = mapped_column(sa.ForeignKey("passes.id"))  # free pass granted
+
+    __table_args__ = (
+        sa.CheckConstraint("status IN ('pending', 'approved', 'rejected')", name="status"),
+        # One open application per rider and category, even under a double click.
+        sa.Index("uq_applications_pending", "account_id", "category", unique=True,
+                 sqlite_where=sa.text("status = 'pending'"),
+                 postgresql_where=sa.text("status = 'pending'")),
+    )
+
+
+class Order(Base):
+    """A monthly pass bought: the pass is issued once the order is paid."""
+
+    __tablename__ = "orders"
+
+    id: Mapped[str] = mapped_column(sa.String(10), primary_key=True)
+    account_id: Mapped[str] = mapped_column(sa.ForeignKey("accounts.id"), index=True)
+    product: Mapped[str] = mapped_column(sa.ForeignKey("products.code"))
+    route_code: Mapped[str | None] = mapped_column(sa.ForeignKey("routes.code"))
+    month: Mapped[str] = mapped_column(sa.String(7))  # "2026-12"
+    category: Mapped[str | None] = mapped_column(sa.ForeignKey("fare_categories.code"))
+    price_vnd: Mapped[int] = mapped_column(sa.Integer)
+    provider: Mapped[str] = mapped_column(sa.String(16))
+    status: Mapped[str] = mapped_column(sa.String(16), index=True)
+    created_at: Mapped[int] = mapped_column(Time)
+    paid_at: Mapped[int | None] = mapped_column(Time)
+    payment_ref: Mapped[str | None] = mapped_column(sa.String(64))  # the receipt number
+    handled_by: Mapped[str | None] = mapped_column(sa.String(100))  # who took the money
+    cancelled_at: Mapped[int | None] = mapped_column(Time)
+    refunded_at: Mapped[int | None] = mapped_column(Time)
+    refunded_by: Mapped[str | None] = mapped_column(sa.String(100))
+    refund_reason: Mapped[str | None] = mapped_column(sa.String(500))
+    pass_id: Mapped[str | None] = mapped_column(sa.ForeignKey("passes.id"), unique=True)
+
+    __table_args__ = (
+        sa.CheckConstraint("status IN ('pending', 'paid', 'cancelled', 'refunded')",
+                           name="status"),
+    )

@@ -2,40 +2,18 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass
-
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from issuer import accounts, ids, routes
-from issuer.errors import Conflict, Invalid, NotFound
-from issuer.models import DeviceBinding, Pass, Product
+from issuer import accounts, catalogue, ids, routes
+from issuer.errors import Conflict, Forbidden, Invalid, NotFound
+from issuer.models import DeviceBinding, Pass
 from shared import clock
 from shared.denylist import DenyEntry, Denylist
 
 ACTIVE = "active"
 REVOKED = "revoked"
-FREE_PASS_MONTHS = 12
-
-
-@dataclass(frozen=True)
-class FreeCategory:
-    """A group that rides free. Where age decides it, the date of birth proves it; the other
-    groups are approved by an operator, which issuing the pass is."""
-
-    name_vi: str
-    name_en: str
-    min_age: int | None = None
-    max_age: int | None = None
-
-
-FREE_CATEGORIES = {
-    "elderly": FreeCategory("Người cao tuổi", "Elderly people", min_age=60),
-    "disability": FreeCategory("Người khuyết tật", "People with disabilities"),
-    "merit": FreeCategory("Người có công với cách mạng", "People with merit"),
-    "child": FreeCategory("Trẻ em dưới 6 tuổi", "Children under 6", max_age=5),
-}
+HOLDING_LEVEL = 2  # level-1 e-ID accounts may sign in but hold no pass
 
 
 def issue(session: Session, account_id: str, product: str, *, now: float,
@@ -43,29 +21,45 @@ def issue(session: Session, account_id: str, product: str, *, now: float,
           category: str | None = None) -> Pass:
     """Issue a pass for ``month`` (YYYY-MM, default the current month in Hanoi).
 
-    Monthly passes run for that calendar month; a free pass for twelve months from its
-    start. Everything is checked before anything is written.
+    Monthly passes run for that calendar month; a free pass for its category's validity
+    (twelve months) from its start. Everything is checked before anything is written.
     """
+    p = new_pass(session, account_id, product, now=now, route=route, month=month,
+                 category=category)
+    session.commit()
+    return p
+
+
+def new_pass(session: Session, account_id: str, product: str, *, now: float,
+             route: str | None = None, month: str | None = None,
+             category: str | None = None) -> Pass:
+    """:func:`issue` without the commit: for a caller whose unit of work holds more (an order
+    paid, an application approved)."""
     account = accounts.get(session, account_id)
-    if not isinstance(product, str) or session.get(Product, product) is None:
-        names = ", ".join(session.scalars(sa.select(Product.code).order_by(Product.code)))
-        raise Invalid(f"product must be one of {names}, got {product!r}")
+    check_may_hold(account)
+    product = catalogue.product(session, product).code
     route_code = _check_route(session, product, route)
-    _check_category_given(product, category)
+    rule = _check_category_given(session, product, category)
     year, mon = _month(month, now)
-    months = FREE_PASS_MONTHS if product == "free" else 1
+    months = rule.validity_months if rule is not None else 1
     valid_from = clock.month_bounds(year, mon)[0]
     valid_until = clock.month_bounds(*_add_months(year, mon, months - 1))[1]
     if valid_until <= now:
         raise Invalid(f"month {year:04d}-{mon:02d} is over: a pass must still be valid")
-    if product == "free":
-        _check_eligible(account, category, valid_from)
+    if rule is not None:
+        catalogue.check_age(rule, account, valid_from)
     p = Pass(id=_free_id(session), account_id=account.id, product=product, route_code=route_code,
              category=category, valid_from=valid_from, valid_until=valid_until, status=ACTIVE,
              credentials_until=0, created_at=int(now))
     session.add(p)
-    session.commit()
+    session.flush()
     return p
+
+
+def check_may_hold(account) -> None:
+    if account.identity_level < HOLDING_LEVEL:
+        raise Forbidden("a pass needs a level-2 e-ID account; this one is level "
+                        f"{account.identity_level}")
 
 
 def _check_route(session: Session, product: str, route: str | None) -> str | None:
@@ -78,24 +72,15 @@ def _check_route(session: Session, product: str, route: str | None) -> str | Non
     return routes.get(session, route).code
 
 
-def _check_category_given(product: str, category: str | None) -> None:
-    if product != "free":
+def _check_category_given(session: Session, product: str, category: str | None):
+    """The free pass's category rule; None for a monthly pass (which has no category)."""
+    if product != catalogue.FREE_PRODUCT:
         if category is not None:
             raise Invalid("only a free pass has a category")
-        return
-    if category not in FREE_CATEGORIES:
-        raise Invalid(f"a free pass needs a category: one of {', '.join(FREE_CATEGORIES)}")
-
-
-def _check_eligible(account, category: str, valid_from: int) -> None:
-    rule = FREE_CATEGORIES[category]
-    age = accounts.age_on(account, dt.datetime.fromtimestamp(valid_from, clock.HANOI).date())
-    if rule.min_age is not None and age < rule.min_age:
-        raise Invalid(f"category {category} is for ages {rule.min_age} and over; "
-                      f"the account holder is {age}")
-    if rule.max_age is not None and age > rule.max_age:
-        raise Invalid(f"category {category} is for ages up to {rule.max_age}; "
-                      f"the account holder is {age}")
+        return None
+    if category is None:
+        raise Invalid("a free pass needs a category")
+    return catalogue.category(session, category, catalogue.FREE)
 
 
 def _month(month: str | None, now: float) -> tuple[int, int]:
@@ -127,15 +112,26 @@ def get(session: Session, pass_id: str, *, for_update: bool = False) -> Pass:
 def revoke(session: Session, pass_id: str, reason: str, *, now: float) -> Pass:
     """Revoke a pass. No credential is issued for it again; the caller then publishes the
     denylist so validators refuse the credentials already out there."""
-    reason = reason.strip() if isinstance(reason, str) else ""
-    if not 0 < len(reason) <= 500:
-        raise Invalid("a revocation needs a reason of 1 to 500 characters")
+    p = mark_revoked(session, pass_id, reason, now=now)
+    session.commit()
+    return p
+
+
+def mark_revoked(session: Session, pass_id: str, reason: str, *, now: float) -> Pass:
+    """:func:`revoke` without the commit (a refund revokes its pass in one unit of work)."""
+    reason = check_reason(reason)
     p = get(session, pass_id, for_update=True)
     if p.status == REVOKED:
         raise Conflict(f"pass {p.id} is already revoked")
     p.status, p.revoked_at, p.revoke_reason = REVOKED, int(now), reason
-    session.commit()
     return p
+
+
+def check_reason(reason, what: str = "a revocation") -> str:
+    reason = reason.strip() if isinstance(reason, str) else ""
+    if not 0 < len(reason) <= 500:
+        raise Invalid(f"{what} needs a reason of 1 to 500 characters")
+    return reason
 
 
 def denylist(session: Session, now: float) -> Denylist:
@@ -146,11 +142,12 @@ def denylist(session: Session, now: float) -> Denylist:
         .where(Pass.status == REVOKED, Pass.credentials_until > int(now)))
     entries = {pid: DenyEntry(since, until) for pid, since, until in revoked}
     # Passes moved to another device while an old device's credential may still be alive:
-    # only the current device's key is accepted.
+    # only the current device's key is accepted. A pass whose phone was reported lost and
+    # that is on no device yet is refused on every device until it is activated again.
     moved = session.execute(
         sa.select(Pass.id, Pass.replaced_at, Pass.replaced_until, DeviceBinding.device_key)
-        .join(DeviceBinding, sa.and_(DeviceBinding.pass_id == Pass.id,
-                                     DeviceBinding.retired_at.is_(None)))
+        .outerjoin(DeviceBinding, sa.and_(DeviceBinding.pass_id == Pass.id,
+                                          DeviceBinding.retired_at.is_(None)))
         .where(Pass.status != REVOKED, Pass.replaced_until > int(now)))
     for pid, since, until, device_key in moved:
         entries[pid] = DenyEntry(since, until, device_key)

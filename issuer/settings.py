@@ -28,6 +28,13 @@ DEFAULTS = {
     "CREDENTIAL_LIFETIME": DEFAULT_CREDENTIAL_LIFETIME,
     "SECRET_KEY": None,  # Fernet key sealing private keys; else <DATA_DIR>/secret.key
     "OPERATOR_TOKEN": None,  # operator bearer token; else <DATA_DIR>/operator.token
+    # Sales of next month's passes open on this day of the month, Hanoi time.
+    "SALES_OPEN_DAY": 20,
+    # The national e-ID's OpenID Connect provider (issuer URL, with its discovery document at
+    # <issuer>/.well-known/openid-configuration) and this service's client registration.
+    "OIDC_ISSUER": None,
+    "OIDC_CLIENT_ID": None,
+    "OIDC_CLIENT_SECRET": None,
 }
 
 
@@ -55,6 +62,9 @@ def resolve(config: MutableMapping) -> MutableMapping:
     config["DATABASE_URL"] = str(config["DATABASE_URL"])
     config["REDIS_URL"] = str(config["REDIS_URL"])
     config["CREDENTIAL_LIFETIME"] = _lifetime(config["CREDENTIAL_LIFETIME"])
+    config["SALES_OPEN_DAY"] = _sales_open_day(config["SALES_OPEN_DAY"])
+    for name in ("OIDC_ISSUER", "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET"):
+        config[name] = str(config[name]) if config.get(name) else None
     for name, filename in (("SECRET_KEY", SECRET_KEY_FILE), ("OPERATOR_TOKEN", OPERATOR_TOKEN_FILE)):
         if config.get(name):
             config[name] = str(config[name])
@@ -71,6 +81,16 @@ def _lifetime(value) -> int:
     if not 60 <= seconds <= 31 * 24 * 3600:
         raise NotReady(f"CREDENTIAL_LIFETIME must be seconds, 60 to 2678400, got {value!r}")
     return seconds
+
+
+def _sales_open_day(value) -> int:
+    try:
+        day = int(value)
+    except (TypeError, ValueError):
+        day = 0
+    if not 1 <= day <= 28:  # every month has the day
+        raise NotReady(f"SALES_OPEN_DAY must be a day of the month, 1 to 28, got {value!r}")
+    return day
 
 
 def read_secret_file(path: Path) -> str | None:

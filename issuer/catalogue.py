@@ -1,0 +1,86 @@
+"""The catalogue as data: products and their prices, reduced prices for fare categories, and
+the categories' eligibility rules (``fare_categories``, seeded by migration 0004 and changed
+by administrators, not by code)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from issuer import accounts
+from issuer.errors import Invalid
+from issuer.models import Account, FareCategory, Product, ProductPrice
+from shared import clock
+
+REDUCED = "reduced"
+FREE = "free"
+FREE_PRODUCT = "free"
+
+
+def product(session: Session, code: str) -> Product:
+    found = session.get(Product, code) if isinstance(code, str) else None
+    if found is None:
+        names = ", ".join(session.scalars(sa.select(Product.code).order_by(Product.code)))
+        raise Invalid(f"product must be one of {names}, got {code!r}")
+    return found
+
+
+def category(session: Session, code: str, kind: str | None = None) -> FareCategory:
+    found = session.get(FareCategory, code) if isinstance(code, str) else None
+    if found is None or (kind is not None and found.kind != kind):
+        query = sa.select(FareCategory.code).order_by(FareCategory.code)
+        if kind is not None:
+            query = query.where(FareCategory.kind == kind)
+        what = f"a {kind} fare category" if kind else "a fare category"
+        raise Invalid(f"{what} must be one of {', '.join(session.scalars(query))}, "
+                      f"got {code!r}")
+    return found
+
+
+def price(session: Session, product_code: str, category_code: str | None) -> int:
+    """What the product costs, in VND, for riders of ``category_code`` (None: full fare)."""
+    full = product(session, product_code)
+    if category_code is None:
+        return full.price_vnd
+    reduced = session.get(ProductPrice, (product_code, category_code))
+    if reduced is None:
+        raise Invalid(f"product {product_code} has no reduced price for {category_code!r}")
+    return reduced.price_vnd
+
+
+def age_rule_text(rule: FareCategory) -> str | None:
+    if rule.min_age is not None and rule.max_age is not None:
+        return f"ages {rule.min_age} to {rule.max_age}"
+    if rule.min_age is not None:
+        return f"ages {rule.min_age} and over"
+    if rule.max_age is not None:
+        return f"ages up to {rule.max_age}"
+    return None
+
+
+def check_age(rule: FareCategory, account: Account, at: float) -> None:
+    """Invalid unless the account holder's age at ``at`` (Hanoi date) fits the category."""
+    age = accounts.age_on(account, dt.datetime.fromtimestamp(at, clock.HANOI).date())
+    if ((rule.min_age is not None and age < rule.min_age)
+            or (rule.max_age is not None and age > rule.max_age)):
+        raise Invalid(f"category {rule.code} is for {age_rule_text(rule)}; "
+                      f"the account holder is {age}")
+
+
+def as_dict(session: Session) -> dict:
+    prices = {(row.product, row.category): row.price_vnd
+              for row in session.scalars(sa.select(ProductPrice))}
+    categories = list(session.scalars(sa.select(FareCategory).order_by(FareCategory.code)))
+    products = []
+    for row in session.scalars(sa.select(Product).order_by(Product.price_vnd, Product.code)):
+        products.append({
+            "code": row.code, "name_vi": row.name_vi, "name_en": row.name_en,
+            "price_vnd": row.price_vnd, "needs_route": row.code == "single",
+            "reduced_prices": {c.code: prices[(row.code, c.code)] for c in categories
+                               if (row.code, c.code) in prices}})
+    return {"products": products, "categories": [
+        {"code": c.code, "kind": c.kind, "name_vi": c.name_vi, "name_en": c.name_en,
+         "min_age": c.min_age, "max_age": c.max_age, "needs_approval": c.needs_approval,
+         "validity_months": c.validity_months} for c in categories]}

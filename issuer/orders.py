@@ -1,0 +1,195 @@
+"""Orders for monthly passes: made by the rider, paid through a payment provider, cancelled
+before payment or refunded after. The pass exists only once its order is paid.
+
+Months are Hanoi's: the current month is on sale until it ends, the next one from
+``SALES_OPEN_DAY`` of the current month.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from issuer import accounts, applications, catalogue, ids, passes, payments, routes
+from issuer.errors import Conflict, Forbidden, Invalid, NotFound
+from issuer.models import Account, Order
+from shared import clock
+
+PENDING = "pending"
+PAID = "paid"
+CANCELLED = "cancelled"
+REFUNDED = "refunded"
+MONTHLY_PRODUCTS = ("single", "multi")
+
+
+def months_on_sale(now: float, open_day: int) -> list[str]:
+    """The months a pass can be bought for at ``now``: this one, and the next from the
+    opening day on."""
+    year, month = clock.hanoi_month(now)
+    out = [f"{year:04d}-{month:02d}"]
+    if dt.datetime.fromtimestamp(now, clock.HANOI).day >= open_day:
+        next_year, next_index = divmod(year * 12 + month, 12)  # month is 1-based
+        out.append(f"{next_year:04d}-{next_index + 1:02d}")
+    return out
+
+
+def create(session: Session, account_id: str, product: str, month: str, *, now: float,
+           open_day: int, route: str | None = None, category: str | None = None,
+           provider: str = payments.DEFAULT) -> Order:
+    """A pending order. Everything that would stop the pass being issued is checked now."""
+    account = accounts.get(session, account_id)
+    passes.check_may_hold(account)
+    if product not in MONTHLY_PRODUCTS:
+        raise Invalid(f"an order is for a monthly pass: product must be one of "
+                      f"{', '.join(MONTHLY_PRODUCTS)}, got {product!r}")
+    route_code = _route(session, product, route)
+    on_sale = months_on_sale(now, open_day)
+    if month not in on_sale:
+        raise Invalid(f"month must be one on sale now: {', '.join(on_sale)}, got {month!r}")
+    if category is not None:
+        catalogue.category(session, category, catalogue.REDUCED)
+        start = clock.month_bounds(*clock.parse_month(month))[0]
+        applications.check_eligible(session, account.id, category, at=start)
+    price = catalogue.price(session, product, category)
+    pay = payments.provider(provider)
+    _check_no_duplicate(session, account, product, route_code, month)
+    order = Order(id=_free_id(session), account_id=account.id, product=product,
+                  route_code=route_code, month=month, category=category, price_vnd=price,
+                  provider=pay.name, status=PENDING, created_at=int(now))
+    session.add(order)
+    session.commit()
+    return order
+
+
+def _route(session: Session, product: str, route: str | None) -> str | None:
+    if product != "single":
+        if route is not None:
+            raise Invalid(f"a {product} pass covers no single route: leave the route out")
+        return None
+    if route is None:
+        raise Invalid("a single-route pass needs a route")
+    return routes.get(session, route).code
+
+
+def _check_no_duplicate(session: Session, account: Account, product: str, route: str | None,
+                        month: str) -> None:
+    same = session.scalar(sa.select(Order.id).where(
+        Order.account_id == account.id, Order.product == product, Order.month == month,
+        Order.route_code.is_(None) if route is None else Order.route_code == route,
+        Order.status.in_((PENDING, PAID))))
+    if same is not None:
+        raise Conflict(f"order {same} is already for this pass and month")
+
+
+def get(session: Session, order_id: str) -> Order:
+    order = session.get(Order, order_id) if isinstance(order_id, str) else None
+    if order is None:
+        raise NotFound(f"no order {order_id!r}")
+    return order
+
+
+def check_owner(order: Order, account_id: str) -> None:
+    if order.account_id != account_id:
+        raise Forbidden("this order belongs to another account")
+
+
+def _transition(session: Session, order: Order, frm: str, **values) -> None:
+    """Move the order from status ``frm``, or Conflict if someone moved it first: a
+    conditional UPDATE, so two clerks confirming at once pay it once, on every database."""
+    result = session.execute(sa.update(Order).where(Order.id == order.id, Order.status == frm)
+                             .values(**values).execution_options(synchronize_session=False))
+    if result.rowcount != 1:
+        session.rollback()
+        session.refresh(order)
+        raise Conflict(f"order {order.id} is {order.status}, not {frm}")
+
+
+def pay(session: Session, order_id: str, *, amount_vnd: int, handled_by: str,
+        now: float) -> Order:
+    """Record the payment and issue the pass, in one unit of work."""
+    order = get(session, order_id)
+    if order.status != PENDING:
+        raise Conflict(f"order {order.id} is {order.status}, not pending")
+    reference = payments.provider(order.provider).confirm(order, amount_vnd=amount_vnd)
+    p = passes.new_pass(session, order.account_id, order.product, now=now,
+                        route=order.route_code, month=order.month)
+    _transition(session, order, PENDING, status=PAID, paid_at=int(now), payment_ref=reference,
+                handled_by=handled_by, pass_id=p.id)
+    session.commit()
+    session.refresh(order)
+    return order
+
+
+def cancel(session: Session, order_id: str, *, now: float) -> Order:
+    order = get(session, order_id)
+    if order.status != PENDING:
+        raise Conflict(f"order {order.id} is {order.status}: only a pending order is cancelled"
+                       + ("; a paid one is refunded" if order.status == PAID else ""))
+    _transition(session, order, PENDING, status=CANCELLED, cancelled_at=int(now))
+    session.commit()
+    session.refresh(order)
+    return order
+
+
+def refund(session: Session, order_id: str, reason: str, *, refunded_by: str,
+           now: float) -> Order:
+    """Give the money back and revoke the pass; the caller publishes the denylist."""
+    reason = passes.check_reason(reason, "a refund")
+    order = get(session, order_id)
+    if order.status != PAID:
+        raise Conflict(f"order {order.id} is {order.status}: only a paid order is refunded")
+    if passes.get(session, order.pass_id).status != passes.REVOKED:  # e.g. revoked for fraud
+        passes.mark_revoked(session, order.pass_id, f"refund: {reason}", now=now)
+    _transition(session, order, PAID, status=REFUNDED, refunded_at=int(now),
+                refunded_by=refunded_by, refund_reason=reason)
+    session.commit()
+    session.refresh(order)
+    return order
+
+
+def of_account(session: Session, account_id: str) -> list[Order]:
+    return list(session.scalars(sa.select(Order).where(Order.account_id == account_id)
+                                .order_by(Order.created_at.desc(), Order.id)))
+
+
+def search(session: Session, *, status: str | None = None, query: str | None = None,
+           limit: int = 50) -> list[Order]:
+    """For the counter: by order number, account id, or part of the rider's name."""
+    stmt = sa.select(Order).join(Account, Account.id == Order.account_id)
+    if status is not None:
+        if status not in (PENDING, PAID, CANCELLED, REFUNDED):
+            raise Invalid("status must be one of pending, paid, cancelled, refunded")
+        stmt = stmt.where(Order.status == status)
+    if query:
+        q = query.strip()
+        if len(q) > 200:
+            raise Invalid("a search is at most 200 characters")
+        like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = stmt.where(sa.or_(Order.id == q.upper(), Order.account_id == q.upper(),
+                                 Account.full_name.ilike(like, escape="\\")))
+    return list(session.scalars(stmt.order_by(Order.created_at.desc(), Order.id).limit(limit)))
+
+
+def as_dict(session: Session, order: Order) -> dict:
+    pay = payments.provider(order.provider)
+    out = {"id": order.id, "account_id": order.account_id, "product": order.product,
+           "route": order.route_code, "month": order.month, "category": order.category,
+           "price_vnd": order.price_vnd, "provider": order.provider, "status": order.status,
+           "created_at": order.created_at, "paid_at": order.paid_at,
+           "payment_ref": order.payment_ref, "handled_by": order.handled_by,
+           "cancelled_at": order.cancelled_at, "refunded_at": order.refunded_at,
+           "refund_reason": order.refund_reason, "pass_id": order.pass_id}
+    if order.status == PENDING:
+        out["payment_instructions"] = pay.instructions(order)
+    if order.status == REFUNDED:
+        out["refund_instructions"] = pay.refund_instructions(order)
+    return out
+
+
+def _free_id(session: Session) -> str:
+    while True:
+        candidate = ids.new_id()
+        if session.get(Order, candidate) is None:
+            return candidate
