@@ -42,7 +42,10 @@ CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS probe (data BLOB);
 """
+
+PROBE_BYTES = 4096  # a write the size of a few scans: it needs pages of its own
 
 # The WAL is cut back to this after a checkpoint: without a limit it keeps its largest size.
 WAL_SIZE_LIMIT = 1024 * 1024
@@ -125,13 +128,13 @@ class Journal:
             return cursor.lastrowid
 
     def writable(self) -> bool:
-        """Whether a small write commits now: how a full journal finds it has room again."""
+        """Whether a scan's worth of new pages commits now: how a full journal finds it has
+        room again. Two small committed writes; only called while the journal is full."""
         with self._lock:
             try:
-                with _full_is_storage_full():
-                    self._db.execute("INSERT OR REPLACE INTO meta VALUES ('probe', ?)",
-                                     (secrets.token_hex(8),))
-            except (StorageFull, sqlite3.Error):
+                self._db.execute("INSERT INTO probe VALUES (randomblob(?))", (PROBE_BYTES,))
+                self._db.execute("DELETE FROM probe")
+            except sqlite3.Error:
                 return False
             return True
 
@@ -155,8 +158,9 @@ class Journal:
                 " AND seq <= (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'pushed_seq')",
                 (int(before_ms),)).rowcount
             if deleted:
-                self._db.execute("PRAGMA incremental_vacuum")
-                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                # Through sqlite3_exec: execute() would step the pragma once, freeing one page.
+                self._db.executescript("PRAGMA incremental_vacuum;")
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
             return deleted
 
     def size(self) -> int:
