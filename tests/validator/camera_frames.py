@@ -68,6 +68,10 @@ CONDITIONS: dict[str, callable] = {
                             offset=_jitter(r, 0.05)),
     "cheap camera 320x240": lambda r: Shot(camera=(320, 240), qr_fraction=r.uniform(0.75, 0.85),
                                            turn=r.uniform(-10, 10), offset=_jitter(r, 0.04)),
+    "steep angle": lambda r: Shot(turn=r.uniform(-60, 60), tilt=r.uniform(0.5, 0.6)
+                                  * r.choice((-1, 1)), offset=_jitter(r, 0.05)),
+    "heavy blur": lambda r: Shot(turn=r.uniform(-10, 10), blur=r.uniform(2.0, 2.6),
+                                 offset=_jitter(r, 0.05)),
     "all at once": lambda r: Shot(turn=r.uniform(-25, 25), tilt=r.uniform(0.1, 0.2),
                                   blur=r.uniform(0.6, 1.0), brightness=r.uniform(0.35, 0.5),
                                   contrast=r.uniform(0.3, 0.4), glare=r.uniform(0.05, 0.08),
