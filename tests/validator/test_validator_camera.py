@@ -26,7 +26,7 @@ SEEDS = 24
 # radius over half a module) is where reading stops: reported, not required; the reader's
 # lens must be focused at the distance a phone is held.
 EXPECTED = {"straight": 1.0, "angle": 0.95, "blur": 0.95, "dim": 0.95, "glare": 0.3,
-            "cheap camera 320x240": 0.95, "steep angle": 0.8, "heavy blur": 0.0,
+            "cheap camera 320x240": 0.95, "steep angle": 0.75, "heavy blur": 0.0,
             "all at once": 0.9}
 
 
