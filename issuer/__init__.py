@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import flask
 
-from issuer import db, settings, web
+from issuer import db, oidc, settings, web
 
 
 def create_app(test_config: dict | None = None) -> flask.Flask:
@@ -23,12 +23,16 @@ def create_app(test_config: dict | None = None) -> flask.Flask:
 
     db.init_app(app)
     web.init_app(app)
+    oidc.init_app(app)
 
     from issuer import views
-    from issuer.views import accounts, keys, operator_login, passes, public, routes
+    from issuer.views import (accounts, applications, approvals, counter, keys, me,
+                              operator_login, orders, passes, public, rider_login, rider_pages,
+                              routes)
 
     views.register_error_handlers(app)
-    for module in (public, routes, accounts, passes, keys, operator_login):
+    for module in (public, routes, accounts, passes, keys, operator_login, me, orders,
+                   applications, rider_login, rider_pages, counter, approvals):
         app.register_blueprint(module.bp)
 
     return app

@@ -49,9 +49,11 @@ def state(validator: Validator, syncer, now: float) -> dict:
     return out
 
 
-# The free-pass categories as the issuer names them (issuer.passes.FREE_CATEGORIES; a test
-# keeps the two in step). A category the validator does not know is shown by its code.
+# The fare categories as the issuer names them (its migrations seed them; a test keeps the
+# two in step). A category the validator does not know is shown by its code.
 CATEGORY_NAMES = {
+    "student": ("Học sinh, sinh viên", "Students"),
+    "industrial_worker": ("Công nhân khu công nghiệp", "Workers in industrial zones"),
     "elderly": ("Người cao tuổi", "Elderly people"),
     "disability": ("Người khuyết tật", "People with disabilities"),
     "merit": ("Người có công với cách mạng", "People with merit"),
@@ -62,18 +64,21 @@ CATEGORY_NAMES = {
 def product_label(summary: dict) -> dict[str, str] | None:
     """The pass as the rider knows it, in Vietnamese and English; None if unknown."""
     product = summary.get("product")
+    category = summary.get("category")
     if product == "single":
         routes = ", ".join(summary.get("routes") or [])
-        return {"vi": f"Vé tháng một tuyến · Tuyến {routes}",
-                "en": f"Single-route monthly pass · Route {routes}"}
-    if product == "multi":
-        return {"vi": "Vé tháng liên tuyến", "en": "Multi-route monthly pass"}
-    if product == "free":
-        category = summary.get("category")
-        vi, en = CATEGORY_NAMES.get(category, (category, category)) if category else ("", "")
-        return {"vi": f"Vé miễn phí · {vi}" if vi else "Vé miễn phí",
-                "en": f"Free pass · {en}" if en else "Free pass"}
-    return None
+        label = {"vi": f"Vé tháng một tuyến · Tuyến {routes}",
+                 "en": f"Single-route monthly pass · Route {routes}"}
+    elif product == "multi":
+        label = {"vi": "Vé tháng liên tuyến", "en": "Multi-route monthly pass"}
+    elif product == "free":
+        label = {"vi": "Vé miễn phí", "en": "Free pass"}
+    else:
+        return None
+    if category:  # a free pass's group, or a reduced fare's
+        vi, en = CATEGORY_NAMES.get(category, (category, category))
+        label = {"vi": f"{label['vi']} · {vi}", "en": f"{label['en']} · {en}"}
+    return label
 
 
 def blueprint(validator: Validator, syncer) -> Blueprint:

@@ -91,14 +91,15 @@ function render(s) {
   $("stop").textContent = s.stop ? `Điểm dừng ${s.stop} · Stop ${s.stop}` : "";
   $("device").textContent = `${s.vehicle} · ${s.validator}`;
 
+  const trips = `${s.backlog} trip${s.backlog === 1 ? "" : "s"}`;
   const status = $("status");
   status.className = "status " + (s.online ? "online" : "offline");
   if (s.online) {
     $("net-vi").textContent = s.backlog ? `Trực tuyến · đang gửi ${s.backlog} lượt` : "Trực tuyến";
-    $("net-en").textContent = s.backlog ? `Online · sending ${s.backlog} trips` : "Online";
+    $("net-en").textContent = s.backlog ? `Online · sending ${trips}` : "Online";
   } else {
     $("net-vi").textContent = `Ngoại tuyến · ${s.backlog} lượt chờ đồng bộ`;
-    $("net-en").textContent = `Offline · ${s.backlog} trip${s.backlog === 1 ? "" : "s"} waiting to sync`;
+    $("net-en").textContent = `Offline · ${trips} waiting to sync`;
   }
 
   if (s.scan && s.scan.n !== shownScan) {

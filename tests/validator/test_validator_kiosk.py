@@ -1,0 +1,272 @@
+"""The passenger screen in headless Chromium, against a running validator process.
+
+Each state is checked for what a rider reads and hears, and saved as a screenshot under
+docs/ (docs/validator-screen-*.png) for people to look at.
+"""
+
+import io
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import urllib.request
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from shared import clock
+from validator_testkit import publish_trust, wait_for
+
+CHROMIUM = "/usr/bin/chromium"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+VIEWPORT = {"width": 1024, "height": 600}  # a 10" validator screen
+
+pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
+                                reason="Debian's chromium is not installed (make /usr/bin/chromium)")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync",
+                  "--autoplay-policy=no-user-gesture-required"])
+        yield browser
+        browser.close()
+
+
+class Device:
+    """A validator process with its HTTP port, started from a configuration file."""
+
+    def __init__(self, tmp_path, issuer, redis_url, *, validator_id="K1", extra=""):
+        from test_validator_run import free_port, validator_home
+        validator_home(tmp_path, issuer, validator_id)
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        config = tmp_path / f"{validator_id}.toml"
+        config.write_text(textwrap.dedent(f"""
+            [validator]
+            id = "{validator_id}"
+            vehicle = "29B-00042"
+            company = "transerco"
+            data_dir = "{tmp_path}"
+            [position]
+            route = "32"
+            stop = "Cầu Giấy"
+            [redis]
+            url = "{redis_url}"
+            [http]
+            port = {self.port}
+            [input]
+            scanner = "none"
+        """) + extra)
+        self.log = open(tmp_path / f"{validator_id}.log", "wb")
+        self.proc = subprocess.Popen([sys.executable, "-m", "validator", "run", "--config",
+                                      str(config)], stdout=subprocess.DEVNULL, stderr=self.log)
+        wait_for(lambda: _get(self.base + "/healthz"), timeout=20)
+
+    def post(self, path, body):
+        request = urllib.request.Request(self.base + path, data=json.dumps(body).encode(),
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read())
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(30)
+        self.log.close()
+
+
+@pytest.fixture
+def page(browser):
+    page = browser.new_page(viewport=VIEWPORT)
+    yield page
+    page.close()
+
+
+def shot(page, name):
+    DOCS.mkdir(exist_ok=True)
+    page.screenshot(path=str(DOCS / f"validator-screen-{name}.png"))
+
+
+def body(page, attribute):
+    return page.evaluate(f"document.body.dataset.{attribute} || null")
+
+
+def wait_state(page, name):
+    page.wait_for_function(f"document.body.className === 'state-{name}'", timeout=10000)
+
+
+def test_the_screen_through_a_day(tmp_path, issuer, redis_server, browser, page):
+    import redis
+    client = redis.Redis.from_url(redis_server.url)
+    publish_trust(client, issuer)
+    device = Device(tmp_path, issuer, redis_server.url)
+    try:
+        page.goto(device.base + "/")
+        wait_state(page, "idle")
+        page.wait_for_selector("#status.online", timeout=15000)
+        assert page.inner_text("#route-vi") == "32"
+        assert "Cầu Giấy" in page.inner_text("#stop")
+        assert page.inner_text("#mode-vi") == "LÊN XE"
+        assert page.inner_text("#net-en") == "Online"
+        assert ":" in page.inner_text("#clock")
+        shot(page, "idle")
+
+        now = clock.now()
+        products = {
+            "single": issuer.rider(now=now, product="S", routes=("32",)),
+            "multi": issuer.rider(now=now, product="M", routes=("*",)),
+            "free": issuer.rider(now=now, product="F", routes=("*",), category="elderly"),
+        }
+        expected_product = {"single": "Vé tháng một tuyến · Tuyến 32",
+                            "multi": "Vé tháng liên tuyến",
+                            "free": "Vé miễn phí · Người cao tuổi"}
+        for number, (name, rider) in enumerate(products.items(), start=1):
+            now = clock.now()
+            assert device.post("/scan", {"qr": rider.qr(now)})["decision"] == "accept"
+            page.wait_for_function(f"document.body.dataset.scan === '{number}'", timeout=10000)
+            wait_state(page, "accept")
+            assert page.inner_text("#message-vi") == "Hợp lệ. Mời lên xe"
+            assert page.inner_text("#message-en") == "Valid. Welcome aboard"
+            assert page.inner_text("#product-vi") == expected_product[name]
+            assert (body(page, "lastSound"), body(page, "sounds")) == ("accept", str(number))
+            shot(page, f"accept-{name}")
+
+        # A refusal: the reason in both languages, the other sound.
+        stale = issuer.rider(now=now).qr(clock.now() - 600)
+        assert device.post("/scan", {"qr": stale})["reason"] == "stale_proof"
+        page.wait_for_function("document.body.dataset.scan === '4'", timeout=10000)
+        wait_state(page, "refuse")
+        assert page.inner_text("#message-vi") == "Mã QR đã cũ, hãy hiển thị mã mới"
+        assert page.inner_text("#message-en") == "QR code is old, show a fresh one"
+        assert (body(page, "lastSound"), body(page, "sounds")) == ("refuse", "4")
+        shot(page, "refuse")
+        wait_state(page, "idle")  # the panel goes by itself
+
+        # The driver switches the validator to the rear door.
+        device.post("/mode", {"mode": "alight"})
+        page.wait_for_function("document.body.dataset.mode === 'alight'", timeout=10000)
+        assert page.inner_text("#mode-vi") == "XUỐNG XE"
+        shot(page, "alighting")
+        now = clock.now()
+        assert device.post("/scan", {"qr": issuer.rider(now=now).qr(now)})["reason"] == "ok"
+        page.wait_for_function("document.body.dataset.scan === '5'", timeout=10000)
+        wait_state(page, "accept")
+        assert page.inner_text("#message-en") == "Valid. See you again"
+        device.post("/mode", {"mode": "board"})
+
+        # Redis goes away: the screen says offline and counts the trips waiting.
+        redis_server.stop()
+        page.wait_for_selector("#status.offline", timeout=20000)
+        waiting = json.loads(_get(device.base + "/status"))["backlog"] + 2
+        for _ in range(2):
+            now = clock.now()
+            device.post("/scan", {"qr": issuer.rider(now=now).qr(now)})
+        try:
+            page.wait_for_function(
+                "document.getElementById('net-en').textContent === "
+                f"'Offline · {waiting} trips waiting to sync'", timeout=10000)
+        except Exception:
+            raise AssertionError(page.inner_text("#status")) from None
+        wait_state(page, "idle")
+        assert page.inner_text("#net-vi") == f"Ngoại tuyến · {waiting} lượt chờ đồng bộ"
+        shot(page, "offline")
+
+        # The validator itself stops: the page says it is not responding.
+        device.stop()
+        page.wait_for_selector("#lost:not([hidden])", timeout=15000)
+        shot(page, "lost")
+    finally:
+        if device.proc.poll() is None:
+            device.stop()
+        client.close()
+
+
+def test_the_screen_when_the_journal_is_full(tmp_path, issuer, page):
+    device = Device(tmp_path, issuer, "redis://127.0.0.1:1/0", validator_id="F1",
+                    extra="[journal]\nmax_mb = 0.1\n")
+    try:
+        page.goto(device.base + "/")
+        wait_state(page, "idle")
+        for _ in range(500):
+            now = clock.now()
+            if device.post("/scan", {"qr": issuer.rider(now=now).qr(now)})["reason"] != "ok":
+                break
+        wait_state(page, "refuse")
+        assert page.inner_text("#message-en") == "Validator storage full, not accepting tickets"
+        wait_state(page, "storage")  # after the refusal, the screen stays out of service
+        assert page.is_visible("#storage") and not page.is_visible("#panel")
+        assert "Not accepting tickets" in page.inner_text("#storage")
+        shot(page, "storage-full")
+    finally:
+        device.stop()
+
+
+def test_the_page_needs_nothing_from_outside(tmp_path, issuer, page):
+    """Every request the page makes goes to the validator itself."""
+    device = Device(tmp_path, issuer, "redis://127.0.0.1:1/0", validator_id="N1")
+    requested = []
+    page.on("request", lambda request: requested.append(request.url))
+    try:
+        page.goto(device.base + "/")
+        wait_state(page, "idle")
+        page.wait_for_timeout(500)
+    finally:
+        device.stop()
+    assert requested and all(url.startswith(device.base + "/") for url in requested)
+    assert {url[len(device.base):] for url in requested} >= {
+        "/", "/kiosk/screen.css", "/kiosk/screen.js", "/kiosk/events"}
+
+
+@pytest.mark.parametrize("name, tones", [("accept", [1318.5, 1760.0]), ("refuse", [330.0])])
+def test_the_two_sounds_are_told_apart_by_ear(name, tones):
+    """Accept: two rising high beeps; refuse: three low buzzes, longer."""
+    from validator.sounds import wav
+    with wave.open(io.BytesIO(wav(name))) as file:
+        rate = file.getframerate()
+        samples = np.frombuffer(file.readframes(file.getnframes()), dtype="<i2").astype(float)
+    duration = len(samples) / rate
+    # Bursts of sound separated by silence, in 10 ms windows.
+    window = rate // 100
+    levels = np.abs(samples[:len(samples) // window * window]).reshape(-1, window).max(axis=1)
+    loud = levels > 3000
+    bursts = np.count_nonzero(np.diff(loud.astype(int)) == 1) + int(loud[0])
+    spectrum = np.abs(np.fft.rfft(samples))
+    freqs = np.fft.rfftfreq(len(samples), 1 / rate)
+    peaks = sorted(freqs[np.argsort(spectrum)[-3:]])
+    if name == "accept":
+        assert duration < 0.35 and bursts == 2
+    else:
+        assert duration > 0.55 and bursts == 3
+    for tone in tones:
+        assert any(abs(peak - tone) < 15 for peak in peaks), (name, peaks)
+
+
+def test_fare_categories_are_named_as_the_issuer_names_them():
+    """The issuer seeds its categories in a migration; the screen names them the same."""
+    import ast
+    from validator.screen import CATEGORY_NAMES
+    versions = Path(__file__).resolve().parents[2] / "issuer" / "migrations" / "versions"
+    seeded = {}
+    for path in versions.glob("*.py"):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.Assign) and any(
+                    getattr(t, "id", None) == "CATEGORIES" for t in node.targets):
+                seeded.update({c["code"]: (c["name_vi"], c["name_en"])
+                               for c in ast.literal_eval(node.value)})
+    assert seeded and CATEGORY_NAMES == seeded
+
+
+def _get(url):
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.read()
+    except OSError:
+        return None
