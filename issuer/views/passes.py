@@ -4,7 +4,7 @@ rider who owns it, or an operator)."""
 import flask
 
 from issuer import audit, auth, db, devices, operators, passes, qr
-from issuer.errors import Invalid
+from issuer.errors import Forbidden, Invalid
 from issuer.views import json_body, publish_now, text_field
 from shared import clock
 
@@ -59,14 +59,15 @@ def revoke(pass_id: str):
 @bp.post("/<pass_id>/device")
 def bind_device(pass_id: str):
     _own_pass(pass_id)
-    data = json_body(required=("public_key",))
+    data = json_body(required=("public_key",), optional=("label",))
     key = data["public_key"]
     if not isinstance(key, (str, dict)):
         raise Invalid("field 'public_key' must be a base64url string or a JWK object")
     session = db.get_session()
     replacing = devices.active_binding(session, pass_id) is not None
     now = clock.now()
-    issued = devices.bind_device(session, pass_id, key, now=now, **_credential_settings())
+    issued = devices.bind_device(session, pass_id, key, now=now, label=text_field(data, "label"),
+                                 **_credential_settings())
     return {**issued.as_dict(), **_retire_old_device(session, replacing, now)}, 201
 
 
@@ -90,6 +91,27 @@ def bind_custodial(pass_id: str):
     # The credential is the issuer's to present: the answer says only that the pass is bound.
     return {"pass_id": issued.pass_id, "custodial": True, "device_key": issued.device_key,
             "expires": issued.expires, **_retire_old_device(session, replacing, now)}, 201
+
+
+@bp.get("/<pass_id>/devices")
+def device_history(pass_id: str):
+    """Which phone holds the pass, since when, and the ones before."""
+    _own_pass(pass_id)
+    return {"devices": [devices.binding_as_dict(b)
+                        for b in devices.history(db.get_session(), pass_id)]}
+
+
+@bp.post("/<pass_id>/lost-device")
+def lost_device(pass_id: str):
+    """The rider's phone is lost: the pass leaves it now, and validators hear of it."""
+    who, _ = _own_pass(pass_id)
+    if who.is_operator:
+        raise Forbidden("the rider reports a lost phone; an operator revokes the pass")
+    data = json_body(required=("reason",))
+    session = db.get_session()
+    now = clock.now()
+    binding = devices.report_lost(session, pass_id, text_field(data, "reason"), now=now)
+    return {**devices.binding_as_dict(binding), **publish_now(session, now)}
 
 
 def _retire_old_device(session, replacing: bool, now: float) -> dict:

@@ -74,3 +74,85 @@ def page_csrf(client, path: str = "/console/") -> str:
 @pytest.fixture
 def staff(app, session):
     return Staff(app, session)
+
+
+# -- the issuer and the development identity provider on real HTTP servers -------------------
+
+import re as _re  # noqa: E402
+import threading  # noqa: E402
+
+import requests  # noqa: E402
+from werkzeug.serving import make_server  # noqa: E402
+
+import idp  # noqa: E402
+from issuer import create_app  # noqa: E402
+from tests.conftest import free_port  # noqa: E402
+
+CLIENT_ID = "vexe-issuer"
+CLIENT_SECRET = "s3cret-for-tests-only"
+
+
+class Served:
+    """A WSGI app on a free 127.0.0.1 port, in a thread."""
+
+    def __init__(self, app, port: int):
+        self.app = app
+        self.url = f"http://127.0.0.1:{port}"
+        self.server = make_server("127.0.0.1", port, app, threaded=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.thread.join(10)
+
+
+class EidWorld:
+    """The issuer and the e-ID provider, and a rider's browser as a requests session."""
+
+    def __init__(self, issuer: Served, provider: Served):
+        self.issuer = issuer
+        self.provider = provider
+
+    def fault(self, name: str | None) -> None:
+        self.provider.app.config["FAULT"] = name
+
+    def browser(self) -> requests.Session:
+        return requests.Session()
+
+    def start(self, browser: requests.Session) -> str:
+        """Sign-in up to the provider's chooser; returns the authorization URL."""
+        response = browser.get(f"{self.issuer.url}/signin", allow_redirects=False, timeout=10)
+        assert response.status_code == 302, response.text
+        return response.headers["Location"]
+
+    def choose(self, browser: requests.Session, authorize_url: str, sub: str) -> str:
+        """Pick a citizen at the provider; returns the callback URL it sends the browser to."""
+        page = browser.get(authorize_url, timeout=10)
+        assert page.status_code == 200, page.text
+        token = _re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+        response = browser.post(authorize_url, data={"csrf_token": token, "sub": sub},
+                                allow_redirects=False, timeout=10)
+        assert response.status_code == 302, response.text
+        return response.headers["Location"]
+
+    def sign_in(self, browser: requests.Session, sub: str) -> requests.Response:
+        callback = self.choose(browser, self.start(browser), sub)
+        return browser.get(callback, allow_redirects=False, timeout=30)
+
+
+@pytest.fixture
+def eid_world(initialised):
+    issuer_port, provider_port = free_port(), free_port()
+    provider_url = f"http://127.0.0.1:{provider_port}"
+    provider = Served(idp.create_app({
+        "ISSUER": provider_url,
+        "CLIENTS": [{"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+                     "redirect_uris": [f"http://127.0.0.1:{issuer_port}/signin/callback"]}]}),
+        provider_port)
+    issuer = Served(create_app({**initialised, "OIDC_ISSUER": provider_url,
+                                "OIDC_CLIENT_ID": CLIENT_ID,
+                                "OIDC_CLIENT_SECRET": CLIENT_SECRET}), issuer_port)
+    yield EidWorld(issuer, provider)
+    issuer.stop()
+    provider.stop()

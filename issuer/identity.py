@@ -1,0 +1,68 @@
+"""Accounts from the national e-ID: the first sign-in creates the account from the identity
+claims, later ones bring it up to date (a name corrected, a level raised to 2).
+
+One person, one account: the national ID number (kept only as a keyed hash) finds the
+account a second e-ID subject would duplicate, and that sign-in is refused.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from issuer import accounts, vault
+from issuer.errors import Conflict, Invalid
+from issuer.models import Account
+
+MAX_PHOTO = 512 * 1024
+
+
+def subject_key(issuer: str, sub: str) -> str:
+    return f"{issuer}|{sub}"
+
+
+def account_from_claims(session: Session, *, issuer: str, claims: dict, photo: bytes | None,
+                        secret_key: str | None, now: float) -> Account:
+    """The account of the person these verified claims describe, created if new."""
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not 0 < len(sub) <= 255:
+        raise Invalid("the e-ID sent no usable subject")
+    name = claims.get("name")
+    birthdate = claims.get("birthdate")
+    level = claims.get("identity_level")
+    if type(level) is not int or level not in accounts.IDENTITY_LEVELS:
+        raise Invalid(f"the e-ID sent identity level {level!r}; expected 1 or 2")
+    national_id = claims.get("national_id")
+    if national_id is None and level >= 2:
+        raise Invalid("the e-ID sent no national ID number for a level-2 account")
+    subject = subject_key(issuer, sub)
+    account = session.scalar(sa.select(Account).where(Account.oidc_subject == subject))
+    id_hash = None
+    if national_id is not None:
+        if not (isinstance(national_id, str) and national_id.isdigit() and len(national_id) == 12):
+            raise Invalid("the e-ID sent a national ID number that is not 12 digits")
+        id_hash = vault.national_id_hash(secret_key, national_id)
+        holder = session.scalar(sa.select(Account).where(Account.national_id_hash == id_hash))
+        if holder is not None and holder is not account:
+            if holder.oidc_subject is not None or account is not None:
+                raise Conflict("an account for this national ID number already exists, "
+                               "signed in with another e-ID")
+            account = holder  # made by hand before the e-ID: this sign-in claims it
+    if account is None:
+        account, _ = accounts.create(session, name, birthdate, now=now, national_id=national_id,
+                                     secret_key=secret_key, identity_level=level, photo=photo)
+        account.oidc_subject = subject
+        session.commit()
+        return account
+    if not isinstance(name, str) or not 0 < len(name.strip()) <= 200:
+        raise Invalid("full name must be 1 to 200 characters")
+    account.full_name = name.strip()
+    account.birth_date = accounts.parse_birth_date(birthdate, now)
+    account.identity_level = level
+    account.oidc_subject = subject
+    if id_hash is not None:
+        account.national_id_hash = id_hash
+    if photo is not None:
+        account.photo = photo
+    session.commit()
+    return account

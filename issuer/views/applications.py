@@ -1,0 +1,109 @@
+"""``/api/free-passes`` and ``/api/applications``: free passes granted on the date of birth,
+applications with evidence for the other categories, and the approvers' decisions."""
+
+import base64
+import binascii
+
+import flask
+
+from issuer import applications, audit, auth, db, operators, passes
+from issuer.errors import Invalid
+from issuer.views import json_body, text_field
+from shared import clock
+
+bp = flask.Blueprint("applications", __name__, url_prefix="/api")
+
+APPROVER = operators.APPROVER
+
+
+@bp.post("/free-passes")
+@auth.require_rider
+def grant():
+    data = json_body(required=("category",))
+    session = db.get_session()
+    p = applications.grant_free_pass(session, auth.caller().account_id,
+                                     text_field(data, "category"), now=clock.now())
+    return passes.as_dict(session, p), 201
+
+
+@bp.post("/applications")
+@auth.require_rider
+def apply():
+    # Evidence arrives base64-encoded in the JSON: a photo of a card or certificate.
+    flask.request.max_content_length = 3 * 1024 * 1024
+    data = json_body(required=("category", "evidence_note"),
+                     optional=("evidence", "evidence_type"))
+    evidence = text_field(data, "evidence")
+    if evidence is not None:
+        try:
+            evidence = base64.b64decode(evidence, validate=True)
+        except (binascii.Error, ValueError):
+            raise Invalid("field 'evidence' must be base64") from None
+    session = db.get_session()
+    application = applications.apply(
+        session, auth.caller().account_id, text_field(data, "category"),
+        text_field(data, "evidence_note"), now=clock.now(), evidence=evidence,
+        evidence_type=text_field(data, "evidence_type"))
+    return applications.as_dict(application), 201
+
+
+@bp.get("/applications")
+@auth.require_roles(APPROVER)
+def pending():
+    return {"applications": [applications.as_dict(a)
+                             for a in applications.pending(db.get_session())]}
+
+
+def _visible(application_id: str):
+    who = auth.caller()
+    application = applications.get(db.get_session(), application_id)
+    if who.is_operator:
+        if not who.has_role(APPROVER):
+            flask.abort(403, f"this needs the role {APPROVER}")
+    else:
+        applications.check_owner(application, who.account_id)
+    return application
+
+
+@bp.get("/applications/<application_id>")
+def show(application_id: str):
+    return applications.as_dict(_visible(application_id))
+
+
+@bp.get("/applications/<application_id>/evidence")
+def evidence(application_id: str):
+    application = _visible(application_id)
+    if application.evidence is None:
+        flask.abort(404, "this application has no evidence file")
+    response = flask.make_response(application.evidence)
+    response.content_type = application.evidence_type
+    # Shown to the approver as what it is, never as a page of this site.
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.cache_control.private = True
+    return response
+
+
+def _decide(application_id: str, approve: bool):
+    data = json_body(required=() if approve else ("reason",), optional=("reason",))
+    session = db.get_session()
+    now = clock.now()
+    who = auth.caller()
+    application = applications.decide(session, application_id, approve=approve,
+                                      reason=text_field(data, "reason"), decided_by=who.actor,
+                                      now=now)
+    audit.record(session, who, "application.approve" if approve else "application.reject",
+                 application.id, application.decision_reason, now=now)
+    return applications.as_dict(application)
+
+
+@bp.post("/applications/<application_id>/approve")
+@auth.require_roles(APPROVER)
+def approve(application_id: str):
+    return _decide(application_id, True)
+
+
+@bp.post("/applications/<application_id>/reject")
+@auth.require_roles(APPROVER)
+def reject(application_id: str):
+    return _decide(application_id, False)

@@ -1,0 +1,47 @@
+"""The approvers' pages: applications waiting for a decision, with their evidence; approve,
+or reject with a reason the rider reads."""
+
+from __future__ import annotations
+
+import flask
+
+from issuer import accounts, applications, audit, auth, catalogue, db, operators, web
+from issuer.errors import IssuerError
+from shared import clock
+
+bp = flask.Blueprint("approvals", __name__, url_prefix="/console/approvals")
+bp.before_request(web.protect_form)
+
+APPROVER = operators.APPROVER
+
+
+@bp.get("/")
+@auth.require_roles(APPROVER)
+def index():
+    session = db.get_session()
+    rows = [(applications.as_dict(a), accounts.get(session, a.account_id))
+            for a in applications.pending(session)]
+    categories = {c["code"]: c for c in catalogue.as_dict(session)["categories"]}
+    return flask.render_template("console/approvals.html", operator=auth.caller(), rows=rows,
+                                 categories=categories, today=clock.now())
+
+
+@bp.post("/<application_id>")
+@auth.require_roles(APPROVER)
+def decide(application_id: str):
+    session = db.get_session()
+    who = auth.caller()
+    now = clock.now()
+    approve = flask.request.form.get("decision") == "approve"
+    reason = flask.request.form.get("reason", "").strip() or None
+    try:
+        done = applications.decide(session, application_id, approve=approve, reason=reason,
+                                   decided_by=who.actor, now=now)
+    except IssuerError as exc:
+        session.rollback()
+        flask.flash(str(exc), "error")
+        return flask.redirect(flask.url_for("approvals.index"))
+    audit.record(session, who, "application.approve" if approve else "application.reject",
+                 done.id, done.decision_reason, now=now)
+    flask.flash(f"Đơn {done.id}: {done.status}. Application {done.id}: {done.status}.", "ok")
+    return flask.redirect(flask.url_for("approvals.index"))

@@ -1,0 +1,104 @@
+"""``/api/orders``: riders order monthly passes; sales clerks find orders, take the payment,
+cancel and refund. ``/api/catalogue``: what is on sale, for anyone."""
+
+import flask
+
+from issuer import audit, auth, catalogue, db, operators, orders, routes
+from issuer.errors import Invalid
+from issuer.views import json_body, publish_now, text_field
+from shared import clock
+
+bp = flask.Blueprint("orders", __name__, url_prefix="/api")
+
+CLERK = operators.CLERK
+
+
+@bp.get("/catalogue")
+def show_catalogue():
+    session = db.get_session()
+    open_day = flask.current_app.config["SALES_OPEN_DAY"]
+    return {**catalogue.as_dict(session),
+            "routes": [routes.as_dict(r) for r in routes.list_routes(session)],
+            "months_on_sale": orders.months_on_sale(clock.now(), open_day),
+            "sales_open_day": open_day}
+
+
+@bp.post("/orders")
+@auth.require_rider
+def create():
+    data = json_body(required=("product", "month"), optional=("route", "category"))
+    session = db.get_session()
+    order = orders.create(session, auth.caller().account_id, text_field(data, "product"),
+                          text_field(data, "month"), now=clock.now(),
+                          open_day=flask.current_app.config["SALES_OPEN_DAY"],
+                          route=text_field(data, "route"), category=text_field(data, "category"))
+    return orders.as_dict(session, order), 201
+
+
+@bp.get("/orders")
+@auth.require_roles(CLERK)
+def search():
+    status = flask.request.args.get("status") or None
+    query = flask.request.args.get("q") or None
+    session = db.get_session()
+    return {"orders": [orders.as_dict(session, o)
+                       for o in orders.search(session, status=status, query=query)]}
+
+
+def _visible_order(order_id: str):
+    """The order for its rider, or for a clerk; 401, 404, 403 in that order."""
+    who = auth.caller()
+    order = orders.get(db.get_session(), order_id)
+    if who.is_operator:
+        if not who.has_role(CLERK):
+            flask.abort(403, f"this needs the role {CLERK}")
+    else:
+        orders.check_owner(order, who.account_id)
+    return who, order
+
+
+@bp.get("/orders/<order_id>")
+def show(order_id: str):
+    _, order = _visible_order(order_id)
+    return orders.as_dict(db.get_session(), order)
+
+
+@bp.post("/orders/<order_id>/cancel")
+def cancel(order_id: str):
+    who, order = _visible_order(order_id)
+    json_body()
+    session = db.get_session()
+    now = clock.now()
+    order = orders.cancel(session, order.id, now=now)
+    if who.is_operator:
+        audit.record(session, who, "order.cancel", order.id, now=now)
+    return orders.as_dict(session, order)
+
+
+@bp.post("/orders/<order_id>/pay")
+@auth.require_roles(CLERK)
+def pay(order_id: str):
+    data = json_body(required=("amount_vnd",))
+    amount = data["amount_vnd"]
+    if type(amount) is not int:
+        raise Invalid("field 'amount_vnd' must be an integer")
+    session = db.get_session()
+    now = clock.now()
+    who = auth.caller()
+    order = orders.pay(session, order_id, amount_vnd=amount, handled_by=who.actor, now=now)
+    audit.record(session, who, "order.pay", order.id,
+                 f"{order.price_vnd} VND, receipt {order.payment_ref}", now=now)
+    return orders.as_dict(session, order)
+
+
+@bp.post("/orders/<order_id>/refund")
+@auth.require_roles(CLERK)
+def refund(order_id: str):
+    data = json_body(required=("reason",))
+    session = db.get_session()
+    now = clock.now()
+    who = auth.caller()
+    order = orders.refund(session, order_id, text_field(data, "reason"), refunded_by=who.actor,
+                          now=now)
+    audit.record(session, who, "order.refund", order.id, order.refund_reason, now=now)
+    return {**orders.as_dict(session, order), **publish_now(session, now)}

@@ -1,0 +1,164 @@
+"""The rider's pages: the start page with e-ID sign-in, the account (passes, their phones,
+orders, applications), buying a monthly pass, free passes and reduced fares. Forms post to
+these pages, which call the same services as the JSON API."""
+
+from __future__ import annotations
+
+import flask
+import sqlalchemy as sa
+
+from issuer import (accounts, applications, auth, catalogue, db, devices, orders, passes,
+                    routes, web)
+from issuer.errors import IssuerError
+from issuer.models import Pass
+from shared import clock
+
+bp = flask.Blueprint("rider_pages", __name__)
+bp.before_request(web.protect_form)
+
+
+def _rider():
+    return accounts.get(db.get_session(), auth.caller().account_id)
+
+
+def _vnd(amount: int) -> str:
+    return f"{amount:,}".replace(",", ".") + " ₫"
+
+
+@bp.app_template_filter("vnd")
+def vnd_filter(amount: int) -> str:
+    return _vnd(amount)
+
+
+@bp.app_template_filter("local")
+def local_filter(at: int | None) -> str:
+    return "" if at is None else clock.iso(at).replace("T", " ")[:16]
+
+
+@bp.get("/")
+def start():
+    who = auth.current_caller() if flask.session.get(auth.SESSION_KEY) else None
+    if who is not None and not who.is_operator:
+        return flask.redirect(flask.url_for("rider_pages.home"))
+    return flask.render_template("rider/start.html", rider=None)
+
+
+@bp.get("/my/")
+@auth.require_rider
+def home():
+    session = db.get_session()
+    rider = _rider()
+    held = session.scalars(sa.select(Pass).where(Pass.account_id == rider.id)
+                           .order_by(Pass.valid_from.desc(), Pass.id)).all()
+    return flask.render_template(
+        "rider/home.html", rider=rider,
+        may_hold=rider.identity_level >= passes.HOLDING_LEVEL,
+        passes=[(passes.as_dict(session, p), devices.history(session, p.id)) for p in held],
+        orders=[orders.as_dict(session, o) for o in orders.of_account(session, rider.id)],
+        applications=[applications.as_dict(a) for a in applications.of_account(session, rider.id)],
+        categories={c["code"]: c for c in catalogue.as_dict(session)["categories"]})
+
+
+@bp.route("/my/buy", methods=["GET", "POST"])
+@auth.require_rider
+def buy():
+    session = db.get_session()
+    rider = _rider()
+    if flask.request.method == "POST":
+        form = flask.request.form
+        try:
+            order = orders.create(session, rider.id, form.get("product", ""),
+                                  form.get("month", ""), now=clock.now(),
+                                  open_day=flask.current_app.config["SALES_OPEN_DAY"],
+                                  route=form.get("route") or None,
+                                  category=form.get("category") or None)
+        except IssuerError as exc:
+            session.rollback()
+            flask.flash(str(exc), "error")
+            return _buy_page(session, rider), exc.status
+        flask.flash(f"Đã tạo đơn {order.id}. Order {order.id} created.", "ok")
+        return flask.redirect(flask.url_for("rider_pages.home"))
+    return _buy_page(session, rider)
+
+
+def _buy_page(session, rider):
+    return flask.render_template(
+        "rider/buy.html", rider=rider, catalogue=catalogue.as_dict(session),
+        routes=routes.list_routes(session),
+        months=orders.months_on_sale(clock.now(), flask.current_app.config["SALES_OPEN_DAY"]))
+
+
+@bp.route("/my/free", methods=["GET", "POST"])
+@auth.require_rider
+def free():
+    session = db.get_session()
+    rider = _rider()
+    if flask.request.method == "POST":
+        form = flask.request.form
+        try:
+            if form.get("action") == "grant":
+                p = applications.grant_free_pass(session, rider.id, form.get("category", ""),
+                                                 now=clock.now())
+                flask.flash(f"Đã cấp thẻ miễn phí {p.id}. Free pass {p.id} granted.", "ok")
+            else:
+                upload = flask.request.files.get("evidence")
+                data = upload.read() if upload and upload.filename else None
+                app_ = applications.apply(
+                    session, rider.id, form.get("category", ""), form.get("evidence_note", ""),
+                    now=clock.now(), evidence=data,
+                    evidence_type=upload.mimetype if data is not None else None)
+                flask.flash(f"Đã gửi đơn {app_.id}. Application {app_.id} sent.", "ok")
+        except IssuerError as exc:
+            session.rollback()
+            flask.flash(str(exc), "error")
+            return _free_page(session, rider), exc.status
+        return flask.redirect(flask.url_for("rider_pages.home"))
+    return _free_page(session, rider)
+
+
+def _free_page(session, rider):
+    return flask.render_template("rider/free.html", rider=rider,
+                                 categories=catalogue.as_dict(session)["categories"])
+
+
+@bp.post("/my/orders/<order_id>/cancel")
+@auth.require_rider
+def cancel(order_id: str):
+    session = db.get_session()
+    order = orders.get(session, order_id)
+    orders.check_owner(order, auth.caller().account_id)
+    orders.cancel(session, order.id, now=clock.now())
+    flask.flash(f"Đã hủy đơn {order.id}. Order {order.id} cancelled.", "ok")
+    return flask.redirect(flask.url_for("rider_pages.home"))
+
+
+@bp.post("/my/passes/<pass_id>/lost-device")
+@auth.require_rider
+def lost_device(pass_id: str):
+    from issuer.views import publish_now
+
+    session = db.get_session()
+    p = passes.get(session, pass_id)
+    auth.check_pass_access(p)
+    now = clock.now()
+    try:
+        devices.report_lost(session, p.id, flask.request.form.get("reason", ""), now=now)
+    except IssuerError as exc:
+        session.rollback()
+        flask.flash(str(exc), "error")
+        return flask.redirect(flask.url_for("rider_pages.home")), 303
+    published = publish_now(session, now)
+    flask.flash("Đã gỡ vé khỏi điện thoại bị mất. The pass has left the lost phone."
+                + ("" if published["published"] else " (" + published["warning"] + ")"), "ok")
+    return flask.redirect(flask.url_for("rider_pages.home"))
+
+
+@bp.get("/my/photo")
+@auth.require_rider
+def photo():
+    rider = _rider()
+    if rider.photo is None:
+        flask.abort(404, "no photo")
+    response = flask.make_response(rider.photo)
+    response.content_type = "image/jpeg" if rider.photo[:3] == b"\xff\xd8\xff" else "image/png"
+    return response
