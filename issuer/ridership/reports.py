@@ -49,7 +49,9 @@ def period(start: dt.date, end: dt.date) -> Period:
 
 
 def _sum(table: sa.Table, *measures: str):
-    return [sa.func.coalesce(sa.func.sum(table.c[m]), 0).label(m) for m in measures]
+    # PostgreSQL sums BIGINT as NUMERIC (a Decimal in Python): cast back to a whole number.
+    return [sa.cast(sa.func.coalesce(sa.func.sum(table.c[m]), 0), sa.BigInteger).label(m)
+            for m in measures]
 
 
 THREE = ("boardings", "alightings", "refusals")

@@ -1,0 +1,259 @@
+"""``/console/ridership``: the operator's ridership pages.
+
+Each panel is a chart drawn by Chart.js from data in the page, the same data as a table
+beneath it (readable without JavaScript, and by screen readers), and a link to its CSV.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import flask
+
+from issuer import audit, auth, db, operators, web
+from issuer.console import params
+from issuer.errors import IssuerError
+from issuer.ridership import clones, reports
+from issuer.views import publish_now
+from shared import clock
+
+bp = flask.Blueprint("ridership_console", __name__, url_prefix="/console/ridership",
+                     template_folder="templates", static_folder="static")
+bp.before_request(web.protect_form)
+
+# Front-end packages come from npm (package.json at the repository root), never committed.
+NODE_MODULES = Path(__file__).resolve().parents[2] / "node_modules"
+VENDOR = {"chart.js": NODE_MODULES / "chart.js" / "dist" / "chart.umd.min.js"}
+
+READERS = (operators.ANALYST, operators.ADMINISTRATOR)
+
+# (endpoint, Vietnamese, English): the ridership menu.
+MENU = [
+    ("ridership_console.dashboard", "Lượt đi", "Ridership"),
+    ("ridership_console.od", "Điểm đi – điểm đến", "Origin–destination"),
+    ("ridership_console.settlement", "Thanh toán cho doanh nghiệp", "Settlement"),
+    ("ridership_console.validators", "Máy soát vé", "Validators"),
+    ("ridership_console.history", "Lịch sử thẻ", "Pass history"),
+    ("ridership_console.alerts", "Cảnh báo thẻ nhân bản", "Cloned-pass alerts"),
+]
+
+PRODUCT_NAMES = {"single": "Đơn tuyến · Single-route", "multi": "Liên tuyến · Multi-route",
+                 "free": "Miễn phí · Free"}
+
+
+@bp.get("/vendor/<name>")
+def vendor(name: str):
+    path = VENDOR.get(name)
+    if path is None or not path.exists():
+        flask.abort(404)
+    return flask.send_file(path, mimetype="text/javascript", max_age=86400)
+
+
+def _render(template: str, **context):
+    return flask.render_template(f"ridership/{template}", operator=auth.caller(), menu=MENU,
+                                 **context)
+
+
+def _api(name: str, **args) -> str:
+    return flask.url_for("ridership_api.table", name=name, format="csv", **args)
+
+
+def _panel(key: str, vi: str, en: str, rows: list[dict], columns: list[tuple[str, str, str]],
+           chart: dict | None, csv: str) -> dict:
+    return {"key": key, "vi": vi, "en": en, "rows": rows, "columns": columns, "chart": chart,
+            "csv": csv}
+
+
+def _bars(rows: list[dict], label: str, series: list[tuple[str, str]], kind: str = "bar",
+          horizontal: bool = False) -> dict:
+    return {"type": kind, "horizontal": horizontal, "labels": [str(r[label]) for r in rows],
+            "datasets": [{"label": name, "data": [r[key] for r in rows]} for key, name in series]}
+
+
+COUNTS = [("boardings", "Lên xe", "Boardings"), ("alightings", "Xuống xe", "Alightings"),
+          ("refusals", "Từ chối", "Refusals")]
+
+
+@bp.get("/")
+@auth.require_roles(*READERS)
+def dashboard():
+    session = db.get_session()
+    try:
+        day = params.date_arg("date", params.today())
+        p = reports.period(day, day)
+    except IssuerError as exc:
+        flask.flash(str(exc), "error")
+        day = params.today()
+        p = reports.period(day, day)
+    hourly = reports.hourly(session, day)
+    products = [{**r, "name": _product_name(r["product"])} for r in reports.by_product(session, p)]
+    routes = reports.by_route(session, p, limit=15)
+    stops = [{**r, "where": f"{r['route']} · {r['stop'] or '—'}"}
+             for r in reports.by_stop(session, p, limit=15)]
+    refusals = reports.refusals(session, p)
+    arg = {"from": p.start.isoformat(), "to": p.end.isoformat()}
+    panels = [
+        _panel("hourly", "Lượt lên xe theo giờ, so với cùng ngày tuần trước",
+               "Boardings per hour, against the same weekday last week", hourly,
+               [("hour", "Giờ", "Hour"), ("boardings", "Lên xe", "Boardings"),
+                ("boardings_last_week", "Tuần trước", "Last week"),
+                ("alightings", "Xuống xe", "Alightings"), ("refusals", "Từ chối", "Refusals")],
+               _bars(hourly, "hour", [("boardings", "Hôm nay · Today"),
+                                      ("boardings_last_week", "Tuần trước · Last week")], "line"),
+               _api("hourly", date=day.isoformat())),
+        _panel("products", "Theo loại vé", "By product", products,
+               [("name", "Loại vé", "Product"), *COUNTS],
+               _bars(products, "name", [("boardings", "Lên xe · Boardings")], "doughnut"),
+               _api("products", **arg)),
+        _panel("routes", "Tuyến đông khách nhất", "Top routes", routes,
+               [("route", "Tuyến", "Route"), *COUNTS],
+               _bars(routes, "route", [("boardings", "Lên xe · Boardings"),
+                                       ("alightings", "Xuống xe · Alightings")], horizontal=True),
+               _api("routes", **arg)),
+        _panel("stops", "Điểm dừng đông khách nhất", "Top stops", stops,
+               [("route", "Tuyến", "Route"), ("stop", "Điểm dừng", "Stop"), *COUNTS],
+               _bars(stops, "where", [("boardings", "Lên xe · Boardings"),
+                                      ("alightings", "Xuống xe · Alightings")], horizontal=True),
+               _api("stops", **arg)),
+        _panel("refusals", "Từ chối theo lý do", "Refusals by reason", refusals,
+               [("reason", "Mã", "Code"), ("message_vi", "Lý do", "Reason"),
+                ("message_en", "", "Reason (English)"), ("refusals", "Số lượt", "Count")],
+               _bars(refusals, "message_vi", [("refusals", "Từ chối · Refusals")],
+                     horizontal=True),
+               _api("refusals", **arg)),
+    ]
+    return _render("dashboard.html", panels=panels, day=day,
+                   total=sum(r["boardings"] for r in hourly))
+
+
+def _product_name(key: str) -> str:
+    """Free passes are counted by category ("free:elderly"): the category code is shown."""
+    if key.startswith("free:"):
+        return f"{PRODUCT_NAMES['free']}: {key.split(':', 1)[1]}"
+    return PRODUCT_NAMES.get(key, key)
+
+
+def _period_or_today() -> reports.Period:
+    try:
+        return params.period_arg()
+    except IssuerError as exc:
+        flask.flash(str(exc), "error")
+        return reports.period(params.today(), params.today())
+
+
+@bp.get("/od")
+@auth.require_roles(*READERS)
+def od():
+    p = _period_or_today()
+    route = flask.request.args.get("route", "").strip()[:16]
+    rows = reports.od_rows(db.get_session(), route, p) if route else []
+    matrix = reports.od_matrix(rows)
+    peak = max((max(line) for line in matrix["counts"] if line), default=0)
+    return _render("od.html", p=p, route=route, rows=rows, matrix=matrix, peak=peak,
+                   csv=_api("od", route=route, **{"from": p.start.isoformat(),
+                                                  "to": p.end.isoformat()}) if route else None)
+
+
+@bp.get("/settlement")
+@auth.require_roles(*READERS)
+def settlement():
+    p = _period_or_today()
+    rows = reports.settlement(db.get_session(), p)
+    by_company: dict[str, dict] = {}
+    for r in rows:
+        entry = by_company.setdefault(r["company"], {"company": r["company"]})
+        entry[r["product"]] = entry.get(r["product"], 0) + r["boardings"]
+    products = sorted({r["product"] for r in rows})
+    chart = {"type": "bar", "stacked": True, "labels": list(by_company),
+             "datasets": [{"label": _product_name(prod),
+                           "data": [c.get(prod, 0) for c in by_company.values()]}
+                          for prod in products]}
+    panel = _panel("settlement", "Lượt lên xe theo doanh nghiệp và loại vé",
+                   "Boardings by company and product", rows,
+                   [("date", "Ngày", "Date"), ("company", "Doanh nghiệp", "Company"),
+                    ("company_name", "Tên", "Name"), ("product", "Loại vé", "Product"),
+                    ("boardings", "Lên xe", "Boardings"), ("alightings", "Xuống xe", "Alightings")],
+                   chart, _api("settlement", **{"from": p.start.isoformat(),
+                                                "to": p.end.isoformat()}))
+    return _render("settlement.html", p=p, panel=panel)
+
+
+@bp.get("/validators")
+@auth.require_roles(*READERS)
+def validators():
+    rows = reports.validators(db.get_session(), now=clock.now())
+    for r in rows:
+        r["last_sync"] = clock.iso(r["last_sync_ms"] / 1000)
+        r["last_scan"] = clock.iso(r["last_scan_ms"] / 1000)
+        r["refusal_pct"] = (f"{r['refusal_rate_today'] * 100:.1f} %"
+                            if r["refusal_rate_today"] is not None else "—")
+    worst = sorted((r for r in rows if r["scans_today"]), key=lambda r: -r["refusal_rate_today"])
+    chart = {"type": "bar", "horizontal": True, "labels": [r["validator"] for r in worst[:20]],
+             "datasets": [{"label": "Tỉ lệ từ chối hôm nay (%) · Refusal rate today (%)",
+                           "data": [round(r["refusal_rate_today"] * 100, 1) for r in worst[:20]]}]}
+    panel = _panel("validators", "Máy soát vé", "Validators", rows,
+                   [("validator", "Máy", "Validator"), ("vehicle", "Xe", "Vehicle"),
+                    ("route", "Tuyến", "Route"), ("last_sync", "Đồng bộ lần cuối", "Last sync"),
+                    ("last_scan", "Quét lần cuối", "Last scan"),
+                    ("sync_delay_s", "Độ trễ đồng bộ (s)", "Sync delay (s)"),
+                    ("clock_offset_s", "Lệch đồng hồ (s)", "Clock offset (s)"),
+                    ("scans_today", "Lượt quét hôm nay", "Scans today"),
+                    ("refusal_pct", "Tỉ lệ từ chối", "Refusal rate")],
+                   chart, _api("validators"))
+    return _render("validators.html", panel=panel, stale=[r for r in rows if r["stale"]],
+                   stale_minutes=reports.STALE_AFTER // 60)
+
+
+@bp.get("/history")
+@auth.require_roles(operators.CLERK, *READERS)
+def history():
+    pass_id = flask.request.args.get("pass_id", "").strip()[:16]
+    rows = reports.pass_history(db.get_session(), pass_id) if pass_id else []
+    for r in rows:
+        r["time"] = clock.iso(r["at_ms"] / 1000)
+    csv = (flask.url_for("ridership_api.pass_history", pass_id=pass_id, format="csv")
+           if pass_id else None)
+    return _render("history.html", pass_id=pass_id, rows=rows, csv=csv)
+
+
+@bp.get("/alerts")
+@auth.require_roles(*READERS)
+def alerts():
+    status = flask.request.args.get("status", "open")
+    if status not in ("open", "dismissed", "revoked", "all"):
+        status = "open"
+    rows = [clones.as_dict(a) for a in
+            reports.alerts(db.get_session(), None if status == "all" else status)]
+    for r in rows:
+        for side in ("first", "second"):
+            r[side]["time"] = clock.iso(r[side]["at_ms"] / 1000)
+    can_act = auth.caller().has_role(operators.ADMINISTRATOR)
+    return _render("alerts.html", rows=rows, status=status, can_act=can_act,
+                   csv=_api("alerts", status=status))
+
+
+@bp.post("/alerts/<int:alert_id>/<action>")
+@auth.require_roles(operators.ADMINISTRATOR)
+def alert_action(alert_id: int, action: str):
+    if action not in ("revoke", "dismiss"):
+        flask.abort(404)
+    session = db.get_session()
+    now = clock.now()
+    who = auth.caller()
+    try:
+        if action == "revoke":
+            alert = clones.revoke(session, alert_id, by=who.actor, now=now)
+            published = publish_now(session, now)
+            message = f"Đã thu hồi thẻ {alert.pass_id}. Pass {alert.pass_id} revoked."
+            if not published["published"]:
+                message += f" {published['warning']}"
+        else:
+            alert = clones.dismiss(session, alert_id, by=who.actor, now=now)
+            message = f"Đã bỏ qua cảnh báo {alert_id}. Alert {alert_id} dismissed."
+        audit.record(session, who, f"alert.{action}", f"pass:{alert.pass_id}",
+                     f"cloned-pass alert {alert_id}", now=now)
+        flask.flash(message, "ok")
+    except IssuerError as exc:
+        session.rollback()
+        flask.flash(str(exc), "error")
+    return flask.redirect(flask.url_for("ridership_console.alerts"))

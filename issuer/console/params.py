@@ -1,0 +1,74 @@
+"""Reading the console's query parameters: a period, a date, a route; 400 when malformed."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+
+import flask
+
+from issuer.errors import Invalid
+from issuer.ridership import buckets, reports
+from shared import clock
+
+
+def date_arg(name: str, default: dt.date) -> dt.date:
+    text = flask.request.args.get(name)
+    if not text:
+        return default
+    try:
+        return buckets.parse_date(text)
+    except ValueError as exc:
+        raise Invalid(f"{name}: {exc}") from None
+
+
+def today() -> dt.date:
+    return buckets.today(clock.now())
+
+
+def period_arg() -> reports.Period:
+    """``from`` and ``to`` (YYYY-MM-DD, inclusive); both default to today in Hanoi."""
+    end = date_arg("to", today())
+    start = date_arg("from", end)
+    return reports.period(start, end)
+
+
+def limit_arg(default: int | None = None, most: int = 1000) -> int | None:
+    text = flask.request.args.get("limit")
+    if not text:
+        return default
+    if not text.isdigit() or not 1 <= int(text) <= most:
+        raise Invalid(f"limit must be a whole number from 1 to {most}")
+    return int(text)
+
+
+def text_arg(name: str, required: bool = False, most: int = 32) -> str | None:
+    value = flask.request.args.get(name, "").strip()
+    if not value:
+        if required:
+            raise Invalid(f"the parameter {name!r} is required")
+        return None
+    if len(value) > most:
+        raise Invalid(f"{name} is at most {most} characters")
+    return value
+
+
+def wants_csv() -> bool:
+    fmt = flask.request.args.get("format", "json")
+    if fmt not in ("json", "csv"):
+        raise Invalid("format must be json or csv")
+    return fmt == "csv"
+
+
+def csv_response(rows: list[dict], filename: str, columns: list[str] | None = None):
+    columns = columns or (list(rows[0]) if rows else [])
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    # A BOM so that spreadsheet programs read Vietnamese as UTF-8.
+    response = flask.make_response("\ufeff" + out.getvalue())
+    response.content_type = "text/csv; charset=utf-8"
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
+    return response
