@@ -15,6 +15,7 @@ import time
 
 from locust import User, constant, events, task
 
+from loadtests import gate  # noqa: F401  (the fail gate's options and check)
 from shared import clock, keys, ticket
 from shared.denylist import Denylist
 from validator.check import check
