@@ -16,7 +16,7 @@ def idp() -> None:
 @click.option("--client-id", default="vexe", show_default=True)
 @click.option("--client-secret", envvar="VEXE_OIDC_CLIENT_SECRET", required=True,
               help="The issuer's client secret (or VEXE_OIDC_CLIENT_SECRET).")
-@click.option("--redirect-uri", default="http://127.0.0.1:8000/signin/callback",
+@click.option("--redirect-uri", default=["http://127.0.0.1:8000/signin/callback"],
               show_default=True, multiple=True, help="Where the issuer receives the code.")
 def serve(host: str, port: int, client_id: str, client_secret: str,
           redirect_uri: tuple[str, ...]) -> None:
