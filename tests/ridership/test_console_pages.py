@@ -1,0 +1,160 @@
+"""The ridership pages in headless Chromium (Debian's), signed in as each role."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from issuer import operators
+from issuer.ridership import buckets
+from ridership_testkit import TripMaker
+from shared import clock
+from tests.issuer.conftest import api, app, client, config, initialised, session  # noqa: F401
+
+CHROMIUM = "/usr/bin/chromium"
+PASSWORD = "correct horse battery staple"
+MIN = 60_000
+
+pytestmark = [
+    pytest.mark.skipif(not os.path.exists(CHROMIUM),
+                       reason="Debian's chromium is not installed (make /usr/bin/chromium)"),
+    # The pages' queries run on both databases in test_console_api; one is enough here.
+    pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def server(app):
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+    thread.join(10)
+    httpd.server_close()
+
+
+@pytest.fixture
+def staff(session):
+    for role in operators.ROLES:
+        operators.create(session, role, [role], now=clock.now(), password=PASSWORD)
+
+
+@pytest.fixture
+def seeded(api, worker_factory, stream):
+    """Today: a pass cloned onto a second bus, another rider, a refusal; last week too."""
+    rider = api.account()
+    p = api.issue(rider["id"], "multi")
+    today = buckets.day_start(buckets.today(clock.now()))
+    t0 = max(today * 1000 + 60_000, int(clock.now() * 1000) - 30 * MIN)
+    m = TripMaker()
+    stream.push(m.board(pass_id=p["id"], at_ms=t0, stop="S01", vehicle="29B-100.01"),
+                m.board(pass_id=p["id"], at_ms=t0 + 3 * MIN, stop="S09", vehicle="29B-777.77"),
+                m.alight(pass_id=p["id"], at_ms=t0 + 5 * MIN, stop="S04", vehicle="29B-100.01"),
+                m.board(pass_id="P000000002", at_ms=t0 + MIN, stop="S02", product="free",
+                        category="elderly"),
+                m.board(pass_id="P000000002", at_ms=t0 - 7 * 86400_000, stop="S02"),
+                m.refused("stale_proof", pass_id="P000000003", at_ms=t0 + 2 * MIN))
+    worker_factory().drain(clock.now())
+    return p
+
+
+@pytest.fixture
+def sign_in(browser, server, staff):
+    pages = []
+
+    def as_role(role: str):
+        context = browser.new_context(accept_downloads=True)
+        page = context.new_page()
+        page.goto(f"{server}/console/login")
+        page.fill("input[name=username]", role)
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_load_state()
+        pages.append(context)
+        return page
+
+    yield as_role
+    for context in pages:
+        context.close()
+
+
+def test_analyst_sees_the_dashboard_with_charts_tables_and_csv(sign_in, server, seeded, tmp_path):
+    page = sign_in("analyst")
+    page.goto(f"{server}/console/ridership/")
+    assert page.locator("h1").inner_text().startswith("Lượt đi")
+    assert page.locator("#total").inner_text() == "3"
+    page.wait_for_selector("#hourly[data-drawn=true]")
+    assert page.locator(".panel[data-drawn=true]").count() == 5  # every panel has its chart
+    page.locator("#routes summary").click()
+    assert page.locator("#routes table tbody tr").first.inner_text().split("\t")[:2] == ["32", "3"]
+    refusals = page.locator("#refusals table").text_content()
+    assert "Mã QR đã cũ" in refusals and "QR code is old" in refusals
+    with page.expect_download() as download:
+        page.click("#routes a.tools")
+    text = Path(download.value.path()).read_text(encoding="utf-8-sig")
+    assert text.splitlines()[0] == "route,boardings,alightings,refusals"
+    assert text.splitlines()[1] == "32,3,1,1"
+    page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
+
+
+def test_analyst_reads_od_settlement_validators_and_alerts(sign_in, server, seeded):
+    page = sign_in("analyst")
+    page.goto(f"{server}/console/ridership/od?route=32")
+    heat = page.locator("table.heat")
+    assert "S04" in heat.inner_text() and "(open)" in heat.inner_text()
+    page.goto(f"{server}/console/ridership/settlement")
+    page.wait_for_selector("#settlement[data-drawn=true]")
+    page.goto(f"{server}/console/ridership/validators")
+    assert page.locator("#validators[data-drawn=true]").count() == 1
+    page.goto(f"{server}/console/ridership/alerts")
+    assert page.locator("#alerts tbody tr").count() == 1
+    assert page.locator("#alerts button").count() == 0  # reading only
+
+
+def test_administrator_revokes_a_cloned_pass_from_its_alert(sign_in, server, seeded, api):
+    page = sign_in("administrator")
+    page.goto(f"{server}/console/ridership/alerts")
+    row = page.locator("#alerts tbody tr").first
+    assert "29B-100.01" in row.inner_text() and "29B-777.77" in row.inner_text()
+    row.locator("button", has_text="Thu hồi thẻ").click()
+    page.wait_for_load_state()
+    assert f"Pass {seeded['id']} revoked" in page.locator(".flash.ok").inner_text()
+    assert page.locator("#alerts tbody tr").count() == 0
+    assert api.ok("GET", f"/api/passes/{seeded['id']}")["status"] == "revoked"
+
+
+def test_a_clerk_reads_a_pass_history_and_nothing_else(sign_in, server, seeded):
+    page = sign_in("clerk")
+    page.goto(f"{server}/console/ridership/history?pass_id={seeded['id']}")
+    rows = page.locator("#history tbody tr")
+    assert rows.count() == 3
+    assert "Lên" in rows.nth(0).inner_text() and "Xuống" in rows.nth(2).inner_text()
+    response = page.goto(f"{server}/console/ridership/")
+    assert response.status == 403
+    assert page.goto(f"{server}/console/ridership/alerts").status == 403
+
+
+def test_not_signed_in_goes_to_the_sign_in_page(browser, server, staff):
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{server}/console/ridership/settlement")
+    assert page.url.startswith(f"{server}/console/login")
+    context.close()
