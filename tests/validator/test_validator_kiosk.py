@@ -1,7 +1,11 @@
 """The passenger screen in headless Chromium, against a running validator process.
 
-Each state is checked for what a rider reads and hears, and saved as a screenshot under
-docs/ (docs/validator-screen-*.png) for people to look at.
+Each state is checked for what a rider reads and hears, and saved as a screenshot for
+people to look at: in a temporary directory, or where VEXE_SCREENSHOTS names, e.g.
+
+    VEXE_SCREENSHOTS=docs .venv/bin/pytest tests/validator/test_validator_kiosk.py
+
+which refreshes docs/validator-screen-*.png (a plain test run leaves the tree untouched).
 """
 
 import io
@@ -21,7 +25,6 @@ from shared import clock
 from validator_testkit import publish_trust, wait_for
 
 CHROMIUM = "/usr/bin/chromium"
-DOCS = Path(__file__).resolve().parents[2] / "docs"
 VIEWPORT = {"width": 1024, "height": 600}  # a 10" validator screen
 
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
@@ -84,15 +87,18 @@ class Device:
 
 
 @pytest.fixture
-def page(browser):
+def page(browser, tmp_path_factory):
     page = browser.new_page(viewport=VIEWPORT)
+    page.screenshots = Path(os.environ.get("VEXE_SCREENSHOTS")
+                            or tmp_path_factory.mktemp("screenshots"))
     yield page
     page.close()
 
 
 def shot(page, name):
-    DOCS.mkdir(exist_ok=True)
-    page.screenshot(path=str(DOCS / f"validator-screen-{name}.png"))
+    path = page.screenshots / f"validator-screen-{name}.png"
+    page.screenshot(path=str(path))
+    assert path.stat().st_size > 10_000  # a picture, not a blank page
 
 
 def body(page, attribute):
