@@ -26,19 +26,13 @@ def create_app(test_config: dict | None = None) -> flask.Flask:
     oidc.init_app(app)
 
     from issuer import views
-    from issuer.views import (accounts, applications, approvals, counter, keys, me,
+    from issuer.views import (accounts, applications, approvals, audit_log, counter, keys, me,
                               operator_login, orders, passes, public, rider_login, rider_pages,
                               routes)
 
     views.register_error_handlers(app)
     for module in (public, routes, accounts, passes, keys, operator_login, me, orders,
-                   applications, rider_login, rider_pages, counter, approvals):
+                   applications, rider_login, rider_pages, counter, approvals, audit_log):
         app.register_blueprint(module.bp)
-
-    from issuer.console import api as ridership_api
-    from issuer.console import pages as ridership_pages
-
-    app.register_blueprint(ridership_api.bp)
-    app.register_blueprint(ridership_pages.bp)
 
     return app

@@ -23,6 +23,13 @@ def denylist():
     return response
 
 
+@bp.get("/openapi.json")
+def openapi():
+    from issuer.openapi import DOCUMENT
+
+    return DOCUMENT
+
+
 @bp.get("/healthz")
 def healthz():
     db.get_session().execute(sa.text("SELECT 1"))  # a database error answers 503
