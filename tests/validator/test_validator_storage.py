@@ -6,7 +6,6 @@ and a small tmpfs filled to the last byte under a running validator process.
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import threading
