@@ -35,4 +35,10 @@ def create_app(test_config: dict | None = None) -> flask.Flask:
                    applications, rider_login, rider_pages, counter, approvals, audit_log):
         app.register_blueprint(module.bp)
 
+    from issuer.console import api as ridership_api
+    from issuer.console import pages as ridership_pages
+
+    app.register_blueprint(ridership_api.bp)
+    app.register_blueprint(ridership_pages.bp)
+
     return app
