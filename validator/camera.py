@@ -101,6 +101,7 @@ class FrameStats:
     dropped: int = 0  # frames replaced by a newer one before they were looked at
     decoded: int = 0  # frames in which a QR was found
     decided: int = 0  # scans decided (a held QR counts once)
+    last_decision_ms: float | None = None  # frame read to decision made, the last scan
 
 
 class CameraInput:
@@ -148,6 +149,7 @@ class CameraInput:
         if self.once.new(text, self.clock()):
             self.stats.decided += 1
             self.decide(text, read_at)
+            self.stats.last_decision_ms = round((time.monotonic() - read_at) * 1000, 2)
 
     def _read_loop(self, stop: threading.Event) -> None:
         try:

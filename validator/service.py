@@ -24,7 +24,6 @@ import sqlite3
 import sys
 import termios
 import threading
-import time
 import tty
 from typing import TextIO
 
@@ -122,7 +121,6 @@ class Service:
         self.threads: list[threading.Thread] = []
         self.server = None
         self.camera = None
-        self.frame_to_decision: list[float] = []  # seconds, the last few hundred
         try:
             self.client = connect(config.redis_url, username=config.redis_username,
                                   password=config.redis_password)
@@ -201,9 +199,7 @@ class Service:
         self._thread("camera", self.camera.run, self.stopping)
 
     def _camera_decide(self, text: str, read_at: float) -> None:
-        scan = self.device.scan(text, clock.now())
-        self.frame_to_decision = self.frame_to_decision[-499:] + [time.monotonic() - read_at]
-        self.decisions.write(scan)
+        self.decisions.write(self.device.scan(text, clock.now()))
 
     def _serial_scanner(self) -> None:
         path = self.config.scanner

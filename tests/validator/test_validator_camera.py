@@ -91,6 +91,7 @@ def test_a_recording_is_read_to_its_end_and_a_partial_last_frame_dropped(tmp_pat
     camera.run(threading.Event())
     assert decided == [qr]
     assert (camera.stats.frames, camera.stats.decoded, camera.stats.dropped) == (4, 3, 0)
+    assert camera.stats.decided == 1 and camera.stats.last_decision_ms >= 0
 
 
 def test_the_camera_fifo_of_the_running_validator(tmp_path, issuer):
