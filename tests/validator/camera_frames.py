@@ -10,14 +10,23 @@ Every condition is drawn from a seeded random generator: the same seed gives the
 
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import qrcode
 from PIL import Image, ImageDraw, ImageFilter
 
 SCREEN = (540, 1170)  # a phone screen at half its pixels; the card fills its width
+VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "cases.json"
+
+
+def golden_qr(name: str = "accept-single") -> str:
+    """A real vexe QR from the golden vectors: fixed text, so fixed modules and rates."""
+    cases = json.loads(VECTORS.read_text())["cases"]
+    return next(case["qr"] for case in cases if case["name"] == name)
 
 
 def phone_screen(text: str, size: tuple[int, int] = SCREEN) -> Image.Image:

@@ -26,19 +26,19 @@ SEEDS = 24
 # radius over half a module) is where reading stops: reported, not required; the reader's
 # lens must be focused at the distance a phone is held.
 EXPECTED = {"straight": 1.0, "angle": 0.95, "blur": 0.95, "dim": 0.95, "glare": 0.3,
-            "cheap camera 320x240": 0.95, "steep angle": 0.75, "heavy blur": 0.0,
+            "cheap camera 320x240": 0.95, "steep angle": 0.7, "heavy blur": 0.0,
             "all at once": 0.9}
 
 
 @pytest.fixture(scope="module")
 def screen():
-    from validator_testkit import Issuer
-    issuer = Issuer()
-    qr = issuer.rider(now=NOW).qr(NOW)
+    """A fixed vexe QR (a golden vector): the same modules every run, so the same rates."""
+    qr = frames.golden_qr()
     return qr, frames.phone_screen(qr)
 
 
 def test_decode_rate_per_condition(screen):
+    """Frames and QR are fixed: the rates are the same every run (and in the benchmark)."""
     qr, image = screen
     rates = {}
     for condition in frames.CONDITIONS:
