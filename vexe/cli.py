@@ -1,23 +1,44 @@
 """``vexe``: one console command for the issuer, the validator and the demo.
 
-Each part owns its commands; this group only gathers them. Errors reach the operator as one
-clear line on standard error, never a traceback.
+Each part owns its commands; this group only says where they live and imports a part when
+one of its commands runs. So ``vexe validator run`` on a bus loads the validator alone, not
+the issuer's database layer: it starts faster and stays smaller.
 """
+
+import importlib
 
 import click
 
-from idp.cli import commands as idp_commands
-from issuer.cli import commands as issuer_commands
-from issuer.ridership.cli import commands as ridership_commands
-from validator.cli import commands as validator_commands
-from vexe.demo import demo
+# (module, the attribute holding its command or list of commands, the names it provides;
+# None: every other name).
+PARTS = (
+    ("validator.cli", "commands", ("validator", "validate")),
+    ("vexe.demo", "demo", ("demo",)),
+    ("idp.cli", "commands", ("idp",)),
+    ("issuer.ridership.cli", "commands", ("ingest", "company", "vehicle")),
+    ("issuer.cli", "commands", None),
+)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _commands(module: str, attribute: str) -> dict[str, click.Command]:
+    found = getattr(importlib.import_module(module), attribute)
+    return {command.name: command for command in (found if isinstance(found, list) else [found])}
+
+
+class Vexe(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        names = set()
+        for module, attribute, _names in PARTS:
+            names.update(_commands(module, attribute))
+        return sorted(names)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        for module, attribute, names in PARTS:
+            if names is None or name in names:
+                return _commands(module, attribute).get(name)
+        return None
+
+
+@click.group(cls=Vexe, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """vexe: monthly and free bus passes on rotating, signed QR codes."""
-
-
-for _command in [*issuer_commands, *ridership_commands, *validator_commands, *idp_commands,
-                 demo]:
-    main.add_command(_command)
