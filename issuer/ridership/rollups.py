@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from issuer.ridership import models
+from issuer.ridership.sql import many
 
 THREE = {"boardings": "SUM(b.is_board)", "alightings": "SUM(b.is_alight)",
          "refusals": "SUM(b.is_refuse)"}
@@ -62,16 +63,12 @@ def add_batch(conn: sa.Connection) -> None:
         conn.execute(statement)
 
 
-OD_UPSERT = sa.text(
-    "INSERT INTO od_day (day, route, origin, destination, journeys) "
-    "VALUES (:day, :route, :origin, :destination, :n) "
-    "ON CONFLICT (day, route, origin, destination) "
-    "DO UPDATE SET journeys = od_day.journeys + excluded.journeys")
+OD_UPSERT = ("INSERT INTO od_day (day, route, origin, destination, journeys) "
+             "VALUES (?, ?, ?, ?, ?) ON CONFLICT (day, route, origin, destination) "
+             "DO UPDATE SET journeys = od_day.journeys + excluded.journeys")
 
 
 def add_od(conn: sa.Connection, deltas: Iterable[tuple[tuple[int, str, str, str], int]]) -> None:
-    """Add journey counts (negative for a journey that moved) to the origin-destination rollup."""
-    rows = [{"day": d, "route": r, "origin": o, "destination": t, "n": n}
-            for (d, r, o, t), n in sorted(deltas) if n]
-    if rows:
-        conn.execute(OD_UPSERT, rows)
+    """Add journey counts (negative for a journey that moved) to the origin-destination rollup;
+    in key order, like the other rollups."""
+    many(conn, OD_UPSERT, [(*key, n) for key, n in sorted(deltas) if n])

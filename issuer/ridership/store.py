@@ -13,15 +13,14 @@ The caller commits, then acknowledges the entries in Redis.
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
 from issuer.ridership import clones, pairing, rollups
+from issuer.ridership.sql import many
 from issuer.ridership.entries import Row
-from issuer.ridership.models import Journey
 from shared.trip import ALIGHT, BOARD
 
 LOCK_KEY = 0x76657865  # "vexe": the ingest's advisory lock on PostgreSQL
@@ -42,6 +41,10 @@ BATCH_TABLE = ("CREATE TEMPORARY TABLE IF NOT EXISTS ingest_batch ("
 COLUMNS = ", ".join(TRIP_COLUMNS)
 INSERT_TRIPS = sa.text(f"INSERT INTO trips ({COLUMNS}) SELECT {COLUMNS} FROM ingest_batch "
                        "WHERE 1 = 1 ON CONFLICT (id) DO NOTHING RETURNING id")
+
+
+JOURNEY_COLUMNS = ("boarding_id", "pass_id", "vehicle", "route", "day", "origin_stop",
+                   "boarded_ms", "alighting_id", "destination_stop", "alighted_ms")
 
 
 @dataclass
@@ -124,12 +127,13 @@ def _journeys_and_clones(conn: sa.Connection, fresh: list[Row], new_ids: set[str
     context = _context(conn, pass_ids, lo, hi, postgres)
     existing = _journeys(conn, pass_ids, lo, hi, postgres)
     changes = pairing.plan(context, new_ids, existing, limits.max_journey_ms)
-    if changes.new:
-        conn.execute(sa.insert(Journey.__table__), changes.new)
-    if changes.changed:
-        conn.execute(sa.text("UPDATE journeys SET alighting_id = :alighting_id, "
-                             "destination_stop = :destination_stop, alighted_ms = :alighted_ms "
-                             "WHERE boarding_id = :boarding_id"), changes.changed)
+    many(conn, f"INSERT INTO journeys ({', '.join(JOURNEY_COLUMNS)}) "
+               f"VALUES ({', '.join('?' for _ in JOURNEY_COLUMNS)})",
+         [tuple(j[c] for c in JOURNEY_COLUMNS) for j in changes.new])
+    many(conn, "UPDATE journeys SET alighting_id = ?, destination_stop = ?, alighted_ms = ? "
+               "WHERE boarding_id = ?",
+         [(c["alighting_id"], c["destination_stop"], c["alighted_ms"], c["boarding_id"])
+          for c in changes.changed])
     rollups.add_od(conn, changes.od.items())
     suspects = clones.detect(context, new_ids, limits.clone_window_ms)
     clones.raise_alerts(conn, suspects, now_ms=now_ms)
@@ -169,10 +173,9 @@ def _newer(column: str) -> str:
             f"THEN excluded.{column} ELSE validator_status.{column} END")
 
 
-VALIDATOR_UPSERT = sa.text(
+VALIDATOR_UPSERT = (
     "INSERT INTO validator_status (validator, vehicle, route, last_scan_ms, last_sync_ms, "
-    "last_ingest_ms, sync_delay_ms, clock_offset_s) VALUES (:validator, :vehicle, :route, "
-    ":last_scan_ms, :last_sync_ms, :last_ingest_ms, :sync_delay_ms, :clock_offset_s) "
+    "last_ingest_ms, sync_delay_ms, clock_offset_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (validator) DO UPDATE SET "
     + ", ".join([_newer("vehicle"), _newer("route"), _newer("sync_delay_ms")])
     + ", clock_offset_s = COALESCE(excluded.clock_offset_s, validator_status.clock_offset_s)"
@@ -192,9 +195,8 @@ def _validators(conn: sa.Connection, fresh: list[Row], now_ms: int) -> None:
     for validator, rows in sorted(by_validator.items()):
         latest = max(rows, key=lambda r: (r.at_ms, r.id))
         offsets = [r.at_ms // 1000 - r.proof_at for r in rows if r.proof_at is not None]
-        values.append({"validator": validator, "vehicle": latest.vehicle, "route": latest.route,
-                       "last_scan_ms": latest.at_ms,
-                       "last_sync_ms": max(r.stream_ms for r in rows), "last_ingest_ms": now_ms,
-                       "sync_delay_ms": latest.stream_ms - latest.at_ms,
-                       "clock_offset_s": int(statistics.median(offsets)) if offsets else None})
-    conn.execute(VALIDATOR_UPSERT, values)
+        offsets.sort()
+        values.append((validator, latest.vehicle, latest.route, latest.at_ms,
+                       max(r.stream_ms for r in rows), now_ms, latest.stream_ms - latest.at_ms,
+                       offsets[len(offsets) // 2] if offsets else None))
+    many(conn, VALIDATOR_UPSERT, values)
