@@ -3,7 +3,8 @@
     .venv/bin/python -m loadtests.run SCENARIO [--users N] [--spawn-rate R] [--time 60s]
                                                [--peak] [--riders 200] [--workers 4]
 
-SCENARIO is one of: validator-check (in-process, no servers), validator-http, riders.
+SCENARIO is one of: validator-check (in-process, no servers), validator-http, riders,
+fleet (validators journaling and syncing, with the ingest behind them).
 The issuer runs under gunicorn on PostgreSQL and Redis; Locust's CSV and HTML reports go to
 results/<scenario>-<time>/, and a summary is printed. With --peak the morning-peak shape
 (loadtests.shapes.MorningPeak, sized by VEXE_PEAK_USERS, VEXE_RAMP_S, VEXE_HOLD_S) drives
@@ -28,6 +29,7 @@ SCENARIOS = {
     "validator-check": ("validator_check.py", "ValidatorUser", None),
     "validator-http": ("validator_http.py", "ScanningValidator", "validator"),
     "riders": ("riders.py", "Rider", "issuer"),
+    "fleet": ("fleet.py", "Bus", "ingest"),
 }
 
 
@@ -63,8 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     if servers is None:
         return _run(command, env, out)
     with System(out / "system", workers=args.workers, riders=args.riders,
-                validator=servers == "validator") as system:
+                validator=servers == "validator", ingest=servers == "ingest") as system:
         env["VEXE_LOAD_POOL"] = str(system.pool_file)
+        env.update({key: system.env[key] for key in ("VEXE_DATABASE_URL", "VEXE_REDIS_URL")})
         host = system.validator_url if servers == "validator" else system.issuer_url
         return _run([*command, "--host", host], env, out)
 

@@ -19,6 +19,7 @@ import urllib.request
 import uuid
 from pathlib import Path
 
+import redis
 import sqlalchemy as sa
 
 from shared import keys
@@ -40,11 +41,12 @@ class System:
     ``system.pool_file``, optionally a validator at ``system.validator_url``."""
 
     def __init__(self, workdir: Path, *, workers: int = 4, riders: int = 50,
-                 validator: bool = False, redis_url: str = REDIS_URL):
+                 validator: bool = False, ingest: bool = False, redis_url: str = REDIS_URL):
         self.workdir = Path(workdir)
         self.workers = workers
         self.riders = riders
         self.with_validator = validator
+        self.with_ingest = ingest
         self.redis_url = redis_url
         self.schema = f"load_{uuid.uuid4().hex[:10]}"
         self.database_url = f"{PG_URL}?options=-csearch_path%3D{self.schema}"
@@ -74,6 +76,10 @@ class System:
 
     def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
+        # The load run's Redis database is its own: start from an empty trips stream.
+        client = redis.Redis.from_url(self.redis_url)
+        client.flushdb()
+        client.close()
         engine = sa.create_engine(PG_URL)
         with engine.begin() as conn:
             conn.execute(sa.text(f"CREATE SCHEMA {self.schema}"))
@@ -95,6 +101,9 @@ class System:
                          str(vport), "--passback", "0"], "validator.log")
             self.validator_url = f"http://127.0.0.1:{vport}"
             self._wait(f"{self.validator_url}/healthz")
+        if self.with_ingest:
+            self._spawn([str(BIN / "vexe"), "ingest", "run", "--consumer", "load-ingest-1"],
+                        "ingest.log")
 
     def stop(self) -> None:
         for proc in reversed(self._procs):

@@ -25,7 +25,7 @@ def run(tmp_path, *args) -> tuple[int, list[dict], str]:
     return result.returncode, rows, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("scenario", ["validator-check", "validator-http", "riders"])
+@pytest.mark.parametrize("scenario", ["validator-check", "validator-http", "riders", "fleet"])
 def test_each_scenario_runs_clean(tmp_path, scenario):
     """The scenario starts what it needs, runs, passes the fail gate, and writes reports."""
     code, rows, output = run(tmp_path, scenario)
