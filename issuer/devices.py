@@ -35,9 +35,15 @@ class Issued:
     device_key: str
     custodial: bool
 
+    @property
+    def qr_body_head(self) -> str:
+        """Z || S1 of the QR body, base64url: the phone appends T and its proof signature."""
+        return b64.encode(ticket.body_head(self.credential))
+
     def as_dict(self) -> dict:
         return {"pass_id": self.pass_id, "credential": self.credential, "expires": self.expires,
-                "device_key": self.device_key, "custodial": self.custodial}
+                "device_key": self.device_key, "custodial": self.custodial,
+                "qr_body_head": self.qr_body_head}
 
 
 def bind_device(session: Session, pass_id: str, device_public_key: str | dict, *, now: float,

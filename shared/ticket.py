@@ -148,10 +148,24 @@ def encode_qr(credential: str, device_key: ec.EllipticCurvePrivateKey, at: float
 def assemble_qr(header_json: bytes, payload_json: bytes, issuer_signature: bytes,
                 proof_time: int, proof_signature: bytes) -> str:
     """Pack the parts of a QR into its text (no signing, no checks: tests build bad ones)."""
-    packer = zlib.compressobj(9, zlib.DEFLATED, -15, 9, zdict=DICTIONARY)
-    z = packer.compress(header_json + b"\x00" + payload_json) + packer.flush()
-    body = z + issuer_signature + struct.pack(">I", proof_time) + proof_signature
+    body = (_deflate(header_json, payload_json) + issuer_signature
+            + struct.pack(">I", proof_time) + proof_signature)
     return PREFIX + base45.b45encode(body).decode("ascii")
+
+
+def body_head(credential: str) -> bytes:
+    """Z || S1: the part of the QR body that stays the same while ``credential`` lives.
+
+    A phone appends T and its proof to it and base45-encodes; handing it this saves the
+    phone a DEFLATE with a preset dictionary, which browsers do not offer.
+    """
+    header_b64, payload_b64, sig_b64 = credential.split(".")
+    return _deflate(b64.decode(header_b64), b64.decode(payload_b64)) + b64.decode(sig_b64)
+
+
+def _deflate(header_json: bytes, payload_json: bytes) -> bytes:
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15, 9, zdict=DICTIONARY)
+    return packer.compress(header_json + b"\x00" + payload_json) + packer.flush()
 
 
 # -- reading -------------------------------------------------------------------------------
