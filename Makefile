@@ -20,10 +20,14 @@ $(STAMP): pyproject.toml $(wildcard package-lock.json)
 /usr/bin/chromium:
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 
+# Clock-trouble tests run a validator under libfaketime (a real process with a wrong clock).
+/usr/bin/faketime:
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime >/dev/null
+
 demo: $(STAMP)
 	$(VENV)/bin/vexe demo
 
-test: $(STAMP) /usr/bin/chromium
+test: $(STAMP) /usr/bin/chromium /usr/bin/faketime
 	$(VENV)/bin/pytest
 
 bench: $(STAMP)

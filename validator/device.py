@@ -24,6 +24,7 @@ from shared.trip import ACCEPT, ALIGHT, BOARD, REFUSE, Trip, new_trip_id
 from validator.check import DEFAULT_FRESHNESS, DEFAULT_PASSBACK, Decision, check
 from validator.journal import Journal, StorageFull
 from validator.lists import Lists
+from validator.timekeeping import Clock
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,8 @@ class Validator:
     def __init__(self, *, validator_id: str, vehicle: str, route: str, data_dir: str | os.PathLike,
                  stop: str | None = None, freshness: int = DEFAULT_FRESHNESS,
                  passback: int = DEFAULT_PASSBACK, mode: str = BOARD,
-                 company: str | None = None, journal_max_bytes: int | None = None):
+                 company: str | None = None, journal_max_bytes: int | None = None,
+                 clock: Clock | None = None):
         if mode not in MODES:
             raise ValueError(f"mode must be {' or '.join(MODES)}, got {mode!r}")
         self.validator_id = validator_id
@@ -96,6 +98,9 @@ class Validator:
         self.lists = Lists(self.data_dir)
         self.journal = Journal(self.data_dir / JOURNAL_FILE, max_bytes=journal_max_bytes)
         self.storage = STORAGE_OK
+        # The time scans are judged by: the device clock, corrected once Redis tells the
+        # network's time (validator.timekeeping). Callers with a fixed ``now`` pass their own.
+        self.clock = clock or Clock()
         self.changes = Changes()
         self.last_scan: tuple[int, float, Scan] | None = None  # (number, scan time, scan)
         self._scans = 0
@@ -215,4 +220,5 @@ class Validator:
         return {"validator": self.validator_id, "vehicle": self.vehicle, "company": self.company,
                 "route": self.route, "stop": self.stop, "mode": self.mode,
                 "storage": self.storage, "backlog": self.journal.backlog(),
-                "trust_list_size": len(self.lists.trust), "denylist_size": len(self.lists.denylist)}
+                "trust_list_size": len(self.lists.trust), "denylist_size": len(self.lists.denylist),
+                **self.clock.status()}

@@ -16,7 +16,6 @@ from __future__ import annotations
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from shared import clock
 from validator import screen
 from validator.device import MODES, STORAGE_OK, Validator
 from validator.sync import Syncer
@@ -44,7 +43,7 @@ def create_app(validator: Validator, syncer: Syncer | None = None, *,
             return _error(400, "body has no \"qr\" field")
         if not isinstance(body["qr"], str):
             return _error(400, "\"qr\" must be a string")
-        return jsonify(validator.scan(body["qr"], clock.now()).to_dict())
+        return jsonify(validator.scan(body["qr"], validator.clock.now()).to_dict())
 
     @app.post("/position")
     def position():
@@ -85,7 +84,7 @@ def create_app(validator: Validator, syncer: Syncer | None = None, *,
 
     @app.get("/status")
     def status():
-        now = clock.now()
+        now = validator.clock.now()
         out = validator.status()
         if syncer is not None:
             out.update(syncer.status())
@@ -101,7 +100,7 @@ def create_app(validator: Validator, syncer: Syncer | None = None, *,
     @app.get("/healthz")
     def healthz():
         if service is not None:
-            health = service.health(clock.now())
+            health = service.health(validator.clock.now())
         else:
             health = {"ok": validator.storage == STORAGE_OK, "storage": validator.storage}
         return jsonify(health), 200 if health["ok"] else 503

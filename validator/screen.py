@@ -19,7 +19,6 @@ from pathlib import Path
 
 from flask import Blueprint, Response, abort, send_from_directory
 
-from shared import clock
 from validator.device import Validator
 from validator.sounds import SOUNDS, wav
 
@@ -107,7 +106,7 @@ def blueprint(validator: Validator, syncer) -> Blueprint:
 
     @bp.get("/kiosk/state")
     def current():
-        now = clock.now()
+        now = validator.clock.now()
         return {**state(validator, syncer, now), "now_ms": int(now * 1000)}
 
     @bp.get("/kiosk/events")
@@ -127,7 +126,7 @@ def _stream(validator: Validator, syncer):
     yield "retry: 1000\n\n"
     while True:
         version = validator.changes.wait(version, TICK)
-        now = clock.now()
+        now = validator.clock.now()
         current = state(validator, syncer, now)
         if current != sent:
             sent = current

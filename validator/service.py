@@ -67,7 +67,7 @@ def read_scanner(device: Validator, stream, out: TextIO | Decisions) -> None:
         text = raw.decode("utf-8", "replace").rstrip("\r\n")
         if not text:
             continue
-        decisions.write(device.scan(text, clock.now()))
+        decisions.write(device.scan(text, device.clock.now()))
 
 
 def open_serial_scanner(path: str):
@@ -141,7 +141,7 @@ class Service:
             raise StartError(f"cannot use data directory {home}: {reason}") from None
         self.syncer = Syncer(self.device.journal, self.device.lists, self.client,
                              validator_id=config.validator_id,
-                             keep=config.retention_days * 86400)
+                             keep=config.retention_days * 86400, clock=self.device.clock)
 
     # -- starting --------------------------------------------------------------------------
 
@@ -199,7 +199,7 @@ class Service:
         self._thread("camera", self.camera.run, self.stopping)
 
     def _camera_decide(self, text: str, read_at: float) -> None:
-        self.decisions.write(self.device.scan(text, clock.now()))
+        self.decisions.write(self.device.scan(text, self.device.clock.now()))
 
     def _serial_scanner(self) -> None:
         path = self.config.scanner
@@ -219,7 +219,7 @@ class Service:
         while not self.stopping.wait(interval):
             try:
                 if self.device.storage != STORAGE_OK:
-                    self.device.recover_storage(clock.now())
+                    self.device.recover_storage(self.device.clock.now())
             except Exception:  # upkeep must outlive any one failure
                 log.exception("upkeep failed")
             # A full journal is being worked on here, so the process is alive and useful

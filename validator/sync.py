@@ -25,14 +25,16 @@ from shared import clock
 from shared.redis_keys import DENYLIST, TRIPS_HWM, TRIPS_STREAM, TRUST_LIST
 from validator.journal import Journal
 from validator.lists import Lists
+from validator.timekeeping import Clock
 
 log = logging.getLogger(__name__)
 
 # What a validator's own Redis ACL user needs, and nothing more: run the push script (whose
-# commands are checked against the same rules), read the trust list and the denylist.
+# commands are checked against the same rules), read the trust list and the denylist, and
+# ask the server's time (validator.timekeeping), which reads no key.
 #     ACL SETUSER <validator id> on ><password> <ACL_RULES>
 ACL_RULES = (f"resetkeys ~{TRIPS_STREAM} ~{TRIPS_HWM} %R~{TRUST_LIST} %R~{DENYLIST} resetchannels "
-             "-@all +evalsha +script|load +script|exists +xadd +hget +hset +get")
+             "-@all +evalsha +script|load +script|exists +xadd +hget +hset +get +time")
 
 BATCH_SIZE = 500
 BATCHES_PER_ROUND = 4
@@ -106,7 +108,8 @@ class Syncer:
     def __init__(self, journal: Journal, lists: Lists, client: redis.Redis, *, validator_id: str,
                  batch_size: int = BATCH_SIZE, batches_per_round: int = BATCHES_PER_ROUND,
                  push_every: float = PUSH_EVERY, pull_every: float = PULL_EVERY,
-                 keep: float = KEEP, backoff: AbstractBackoff | None = None):
+                 keep: float = KEEP, backoff: AbstractBackoff | None = None,
+                 clock: Clock | None = None):
         self.journal = journal
         self.lists = lists
         self.client = client
@@ -117,6 +120,7 @@ class Syncer:
         self.pull_every = pull_every
         self.keep = keep
         self.backoff = backoff or ExponentialBackoff(cap=30.0, base=0.5)
+        self.clock = clock  # measured against Redis at each pull, when given
         self._push_script = client.register_script(PUSH_SCRIPT)
         self.last_push_at: float | None = None
         self.last_pull_at: float | None = None
@@ -190,7 +194,13 @@ class Syncer:
         with self.client.pipeline(transaction=False) as pipe:
             pipe.get(TRUST_LIST)
             pipe.get(DENYLIST)
-            trust_raw, deny_raw = pipe.execute()
+            if self.clock is not None:
+                pipe.time()
+            sent = self.clock.device_now() if self.clock is not None else 0.0
+            trust_raw, deny_raw, *server = pipe.execute()
+        if self.clock is not None:
+            seconds, micros = server[0]
+            self.clock.measure(sent, seconds + micros / 1e6, self.clock.device_now())
         outcome = {"trust": self._apply("trust list", trust_raw, self.lists.update_trust),
                    "denylist": self._apply("denylist", deny_raw, self.lists.update_denylist)}
         self.last_pull_at = now
@@ -216,7 +226,7 @@ class Syncer:
         failures = 0
         next_pull = next_prune = 0.0
         while not stop.is_set():
-            now = clock.now()
+            now = self._now()
             try:
                 if now >= next_pull:
                     self.pull_once(now)
@@ -243,17 +253,20 @@ class Syncer:
                 log.info("Redis reachable again after %d failed tries; journal pushed", failures)
             failures = 0
             self.last_error = None
-            self.last_ok_at = now
+            self.last_ok_at = self._now()  # after the pull: the offset may have just changed
             stop.wait(self.push_every)
         self.final_push()
 
     def final_push(self) -> None:
         """One last attempt to empty the journal before the process ends; never raises."""
         try:
-            self.push_all(clock.now())
+            self.push_all(self._now())
         except redis.RedisError as exc:
             log.warning("last push failed, %d scans stay in the journal for next time: %s",
                         self.journal.backlog(), exc)
+
+    def _now(self) -> float:
+        return self.clock.now() if self.clock is not None else clock.now()
 
     def online(self, now: float) -> bool:
         """Whether Redis answered the last round, and recently enough to count."""

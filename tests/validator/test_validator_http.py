@@ -80,7 +80,9 @@ def test_status_and_health(client, validator):
     assert status == {"validator": "H1", "vehicle": "29B-777", "company": None, "route": "32",
                       "stop": "S1", "mode": "board", "storage": "ok", "backlog": 1,
                       "trust_list_size": 1, "denylist_size": 0, "last_push_at": None,
-                      "last_pull_at": None, "last_error": "sync is off", "online": False}
+                      "last_pull_at": None, "last_error": "sync is off", "online": False,
+                      "clock_offset": None, "clock_offset_applied": 0.0,
+                      "clock_checked_at": None}
     health = client.get("/healthz")
     assert health.status_code == 200 and health.get_json() == {"ok": True, "storage": "ok"}
 

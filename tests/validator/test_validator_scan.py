@@ -124,5 +124,6 @@ def test_status(make_validator, issuer):
     assert validator.status() == {"validator": "V3", "vehicle": "BUS3", "company": "bus-co",
                                   "route": ROUTE, "stop": None, "mode": "board",
                                   "storage": "ok", "backlog": 1, "trust_list_size": 1,
-                                  "denylist_size": 0}
+                                  "denylist_size": 0, "clock_offset": None,
+                                  "clock_offset_applied": 0.0, "clock_checked_at": None}
 
