@@ -9,6 +9,7 @@ pass. Requests are grouped by endpoint, not by pass.
 
 from __future__ import annotations
 
+import os
 import random
 
 from locust import FastHttpUser, between, task
@@ -26,8 +27,12 @@ def pool() -> dict:
     return POOL
 
 
+# Seconds a rider waits between requests; 0 measures how much the issuer can take.
+WAIT = float(os.environ.get("VEXE_RIDER_WAIT", "2"))
+
+
 class Rider(FastHttpUser):
-    wait_time = between(0.5, 2)
+    wait_time = between(WAIT / 4, WAIT)
 
     def on_start(self) -> None:
         self.rider = random.choice(pool()["riders"])
