@@ -23,6 +23,7 @@ import time
 import uuid
 
 import sqlalchemy as sa
+from cryptography.fernet import Fernet
 
 from issuer import create_app, db, operators
 from issuer.ridership.buckets import DAY
@@ -63,8 +64,9 @@ FILL = [
         generate_series(0, 29) o, generate_series(0, 29) t WHERE t >= o""",
     f"""INSERT INTO validator_status SELECT 'VAL' || lpad(v::text, 4, '0'),
         'V' || lpad((v / 2)::text, 4, '0'), 'R' || lpad((v % 150)::text, 3, '0'),
-        ({DAY0} + :days * 86400) * 1000 - v * 1000, ({DAY0} + :days * 86400) * 1000 - v * 900,
-        ({DAY0} + :days * 86400) * 1000, 900, 1 FROM generate_series(0, 5999) v""",
+        ({DAY0}::bigint + :days * 86400) * 1000 - v * 1000,
+        ({DAY0}::bigint + :days * 86400) * 1000 - v * 900,
+        ({DAY0}::bigint + :days * 86400) * 1000, 900, 1 FROM generate_series(0, 5999) v""",
     """INSERT INTO companies SELECT 'C' || lpad(c::text, 2, '0'), 'Công ty ' || c, 0
         FROM generate_series(0, 11) c""",
     f"""INSERT INTO trips SELECT lpad(to_hex(n), 20, '0'), 'VAL' || lpad((n % 6000)::text, 4, '0'),
@@ -113,7 +115,7 @@ def run(url: str, args) -> None:
                  for t in ("ride_hour_route", "ride_day_stop", "ride_day_vehicle", "od_day",
                            "trips")}
     print(f"filled in {time.perf_counter() - start:.0f} s: {sizes}", flush=True)
-    app = create_app({"DATABASE_URL": url, "TESTING": True, "SECRET_KEY": "x" * 44,
+    app = create_app({"DATABASE_URL": url, "TESTING": True, "SECRET_KEY": Fernet.generate_key().decode(),
                       "OPERATOR_TOKEN": "bench-token-not-secret"})
     with db.session(url) as session:
         operators.create(session, "analyst", ["analyst"], now=0)

@@ -110,6 +110,8 @@ REFUSAL_HOUR = _counted("refusal_hour", [("hour", Time), ("reason", sa.String(32
 # Journeys by boarding day; destination "" counts the journeys still open.
 OD_DAY = _counted("od_day", [("day", Time), ("route", sa.String(16)), ("origin", sa.String(32)),
                              ("destination", sa.String(32))], ("journeys",))
+# The matrix is asked for one route over a period: without this, a month's rows of every route.
+sa.Index("ix_od_day_route_day", OD_DAY.c.route, OD_DAY.c.day)
 
 ROLLUPS = (RIDE_HOUR, RIDE_HOUR_ROUTE, RIDE_DAY_ROUTE, RIDE_DAY_STOP, RIDE_DAY_VEHICLE,
            RIDE_DAY_COMPANY, RIDE_DAY_VALIDATOR, REFUSAL_HOUR, OD_DAY)

@@ -98,6 +98,7 @@ def upgrade() -> None:
             *[sa.Column(column, sa.BigInteger(), nullable=False) for column in counters],
             sa.PrimaryKeyConstraint(*[column for column, _ in keys], name=op.f(f"pk_{name}")),
         )
+    op.create_index("ix_od_day_route_day", "od_day", ["route", "day"])
     op.create_table(
         "validator_status",
         sa.Column("validator", sa.String(64), nullable=False),
