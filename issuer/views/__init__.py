@@ -51,6 +51,8 @@ def text_field(data: dict, name: str) -> str | None:
     return value
 
 
+DATABASE_RETRY_AFTER = 5  # seconds: a database restart takes about this long
+
 # Paths of the pages people read; everything else answers errors in JSON.
 PAGE_PREFIXES = ("/console", "/my", "/signin", "/signout")
 
@@ -95,9 +97,15 @@ def register_error_handlers(app: flask.Flask) -> None:
         return response
 
     @app.errorhandler(sa.exc.OperationalError)
-    def database_down(exc: sa.exc.OperationalError):
-        log.error("database error: %s", exc.orig)
-        return error_response(503, "the database is unavailable; try again shortly")
+    @app.errorhandler(sa.exc.InterfaceError)
+    def database_down(exc: sa.exc.DBAPIError):
+        # The database restarting or unreachable: the pool reconnects by itself (pre-ping),
+        # so the client is told when to come back rather than shown a failure.
+        log.error("database error: %s", str(exc.orig).strip().splitlines()[0] if exc.orig
+                  else exc)
+        response = error_response(503, "the database is unavailable; try again shortly")
+        response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER)
+        return response
 
     @app.errorhandler(sa.exc.IntegrityError)
     def integrity_error(exc: sa.exc.IntegrityError):

@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -146,3 +147,48 @@ def http_json(method: str, url: str, body: dict | None = None, timeout: float = 
 
 def environment(**extra: str) -> dict[str, str]:
     return {**os.environ, **extra}
+
+
+class PrivatePostgres:
+    """A PostgreSQL cluster of the test's own, in a temporary directory on a free port, that
+    the test may stop and start under a running issuer (never the machine's shared one)."""
+
+    def __init__(self):
+        bins = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+        if not bins:
+            pytest.skip("PostgreSQL server binaries are not installed")
+        self.bin = bins[-1].parent
+        # Not under pytest's temporary directory: that is readable by its owner only, and the
+        # server runs as postgres when the tests run as root (it refuses to run as root).
+        self.home = Path(tempfile.mkdtemp(prefix="vexe-pg-"))
+        self.dir = self.home / "data"
+        self.port = free_port()
+        self.as_user: list[str] = []
+        if os.geteuid() == 0:
+            self.as_user = ["runuser", "-u", "postgres", "--"]
+            shutil.chown(self.home, "postgres", "postgres")
+        self._run("initdb", "-D", str(self.dir), "-U", "postgres", "--auth=trust", "-E", "UTF8",
+                  "--no-sync", "--no-instructions")
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, tool: str, *args: str, check: bool = True) -> bool:
+        out = subprocess.run([*self.as_user, str(self.bin / tool), *args], capture_output=True,
+                             text=True, timeout=120)
+        assert out.returncode == 0 or not check, out.stderr or out.stdout
+        return out.returncode == 0
+
+    def start(self) -> None:
+        self._run("pg_ctl", "-D", str(self.dir), "-l", str(self.home / "server.log"), "-w",
+                  "-o", f"-p {self.port} -k {self.home} -c listen_addresses=127.0.0.1 "
+                        "-c fsync=off", "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        """``immediate`` is a crash as far as clients can tell: no goodbye on any connection."""
+        self._run("pg_ctl", "-D", str(self.dir), "-m", mode, "-w", "stop")
+
+    def destroy(self) -> None:
+        self._run("pg_ctl", "-D", str(self.dir), "-m", "immediate", "-w", "stop", check=False)
+        shutil.rmtree(self.home, ignore_errors=True)
