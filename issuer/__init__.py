@@ -41,4 +41,8 @@ def create_app(test_config: dict | None = None) -> flask.Flask:
     app.register_blueprint(ridership_api.bp)
     app.register_blueprint(ridership_pages.bp)
 
+    from issuer import card
+
+    card.init_app(app)
+
     return app

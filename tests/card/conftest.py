@@ -1,11 +1,201 @@
-"""Fixtures for the rider's card: the issuer's own (on SQLite and PostgreSQL)."""
+"""Fixtures for the rider's card: the issuer's own fixtures, the issuer and the development
+e-ID provider on real HTTP servers (tests/identity), and Debian's Chromium driven by
+Playwright, with helpers that read the card's QR off a screenshot and ask the validator."""
 
-from tests.issuer.conftest import (  # noqa: F401  (fixtures, found by pytest by name)
+from __future__ import annotations
+
+import io
+import os
+import time
+from pathlib import Path
+
+import pytest
+import redis
+import requests
+
+from issuer import bootstrap, db, publish, settings
+from shared import clock, redis_keys
+from shared.denylist import Denylist
+from shared.keys import TrustList
+from tests.identity.conftest import (  # noqa: F401  (fixtures, found by pytest by name)
+    CLIENT_ID,
+    CLIENT_SECRET,
+    EidWorld,
+    Served,
+    eid_world,
+    staff,
+)
+from tests.issuer.conftest import (  # noqa: F401
     api,
     app,
     client,
     config,
     device,
-    initialised,
     session,
 )
+
+ROTATION = 2  # seconds: the card's rotation period in these tests (30 on a real issuer)
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+# A phone-sized screen: the card is laid out for it, and the QR is read off it.
+PHONE = {"viewport": {"width": 412, "height": 915}, "device_scale_factor": 2,
+         "is_mobile": True, "has_touch": True, "locale": "vi-VN",
+         "timezone_id": "Asia/Ho_Chi_Minh"}
+ELDERLY = "vn-2b8e4d10"  # Trần Thị Bình, born 1955: her free pass is granted on request
+ADULT = "vn-7f3a9c21"  # Nguyễn Văn An
+
+
+@pytest.fixture
+def initialised(config):
+    """``vexe init`` done, with a short rotation period so a test sees several."""
+    bootstrap.init(settings.load(config), now=clock.now())
+    return {**config, "CARD_ROTATION": ROTATION}
+
+
+@pytest.fixture
+def chromium():
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("no /usr/bin/chromium")
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+class Phone:
+    """One phone: a browser context of its own (its own storage, so its own keys)."""
+
+    def __init__(self, browser, base: str, **options):
+        self.base = base
+        self.context = browser.new_context(**{**PHONE, **options})
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.page.on("pageerror", lambda exc: self.errors.append(f"page error: {exc}"))
+        self.page.on("console", self._console)
+
+    def _console(self, message) -> None:
+        # A refused fetch while offline is the browser's to log; anything else is a bug
+        # (a CSP violation, an exception in the card's script).
+        if message.type == "error" and "net::ERR_INTERNET_DISCONNECTED" not in message.text \
+                and "Failed to load resource" not in message.text:
+            self.errors.append(message.text)
+
+    def sign_in(self, sub: str, path: str = "/card/") -> None:
+        self.page.goto(self.base + path)
+        self.page.click("#signin")
+        self.page.click(f'button[data-sub="{sub}"]')  # the provider's citizen chooser
+        self.page.wait_for_url(self.base + path)
+
+    def state(self, kind: str, timeout: float = 15000) -> None:
+        """Wait until the card shows ``kind`` (show, activate, revoked, ...)."""
+        self.page.wait_for_selector(f'#card[data-state="{kind}"]', timeout=timeout)
+
+    def activate(self) -> None:
+        self.state("activate")
+        self.page.click("#activate")
+        self.state("show")
+        self.wait_for_qr()
+
+    def wait_for_qr(self) -> None:
+        self.page.wait_for_selector("#qr path", state="attached")
+
+    def screenshot(self, name: str | None = None) -> bytes:
+        """The whole card as the phone shows it; kept under VEXE_SCREENSHOTS when set."""
+        png = self.page.screenshot(full_page=True)
+        folder = os.environ.get("VEXE_SCREENSHOTS")
+        if name and folder:
+            Path(folder).mkdir(parents=True, exist_ok=True)
+            (Path(folder) / f"card-{name}.png").write_bytes(png)
+        return png
+
+    def read_qr(self, name: str | None = None) -> str:
+        return decode_qr(self.screenshot(name))
+
+    def next_qr(self, after: str, timeout: float = 10.0) -> str:
+        """The first QR on the screen that differs from ``after``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = self.read_qr()
+            if text != after:
+                return text
+            time.sleep(0.3)
+        raise AssertionError("the QR did not change")
+
+    def text(self) -> str:
+        return self.page.inner_text("#card")
+
+    def close(self) -> None:
+        self.context.close()
+
+
+def decode_qr(png: bytes) -> str:
+    """The one QR code in a screenshot, read by zxing-cpp as a validator's camera would."""
+    import zxingcpp
+    from PIL import Image
+
+    found = [r for r in zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))
+             if r.format == zxingcpp.BarcodeFormat.QRCode]
+    assert len(found) == 1, f"{len(found)} QR codes on the screen"
+    return found[0].text
+
+
+class Bus:
+    """A validator on a bus, deciding with what the issuer publishes to Redis."""
+
+    def __init__(self, world_config: dict, route: str = "32", vehicle: str = "29B-100.01"):
+        self.redis_url = world_config["REDIS_URL"]
+        self.database_url = world_config["DATABASE_URL"]
+        self.route, self.vehicle = route, vehicle
+
+    def publish(self) -> None:
+        """``vexe publish``: the trust list and the denylist as the issuer has them now."""
+        with db.session(self.database_url) as session:
+            assert publish.publish(session, self.redis_url, now=clock.now()).ok
+
+    def check(self, text: str):
+        from validator.check import check
+
+        client = redis.Redis.from_url(self.redis_url)
+        try:
+            trust = TrustList.from_jwks(client.get(redis_keys.TRUST_LIST))
+            raw = client.get(redis_keys.DENYLIST)
+        finally:
+            client.close()
+        denylist = Denylist.loads(raw) if raw else Denylist.empty()
+        return check(text, trust=trust, denylist=denylist, route=self.route,
+                     vehicle=self.vehicle, now=clock.now())
+
+
+@pytest.fixture
+def bus(initialised):
+    validator = Bus(initialised)
+    validator.publish()
+    return validator
+
+
+@pytest.fixture
+def phones(chromium, eid_world):
+    """Phones on the card page of the issuer in ``eid_world``."""
+    made: list[Phone] = []
+
+    def new(**options) -> Phone:
+        phone = Phone(chromium, eid_world.issuer.url, **options)
+        made.append(phone)
+        return phone
+
+    yield new
+    for phone in made:
+        errors = phone.errors
+        phone.close()
+        assert not errors, errors
+
+
+def operator_call(world: EidWorld, config: dict, method: str, path: str, **kwargs) -> dict:
+    """The administrator (the bootstrap token ``vexe init`` wrote), over the real HTTP API."""
+    token = settings.load(config)["OPERATOR_TOKEN"]
+    response = requests.request(method, world.issuer.url + path, timeout=10,
+                                headers={"Authorization": f"Bearer {token}"}, **kwargs)
+    assert response.status_code in (200, 201), response.text
+    return response.json()

@@ -1,0 +1,106 @@
+"""``/card/``: the card page, its service worker and manifest, the QR encoder from npm, and
+the time the phone checks its clock against."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from pathlib import Path
+
+import flask
+
+from shared import clock, ticket
+
+bp = flask.Blueprint("card", __name__, url_prefix="/card", template_folder="templates",
+                     static_folder="static")
+
+STATIC = Path(__file__).resolve().parent / "static"
+# Front-end packages come from npm (package.json at the repository root), never committed.
+NODE_MODULES = Path(__file__).resolve().parents[2] / "node_modules"
+VENDOR = {"qrcode-generator.mjs": NODE_MODULES / "qrcode-generator" / "dist" / "qrcode.mjs"}
+
+# The phone asks for a new credential when the one it holds is older than this and the
+# network is there: often enough that a day offline never starts with an old one, rarely
+# enough that a rider opening the card at every stop costs the issuer little.
+REFRESH_AFTER = 15 * 60
+
+# Only this origin's own files: the page has no inline script or style to allow.
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+       "connect-src 'self'; worker-src 'self'; manifest-src 'self'; object-src 'none'; "
+       "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+
+
+@functools.cache
+def _assets() -> tuple[str, list[str]]:
+    """The shell's files and a version that changes with any of them, for the worker's cache."""
+    files = sorted(p for p in STATIC.rglob("*") if p.is_file())
+    digest = hashlib.sha256()
+    urls = []
+    for path in files:
+        name = path.relative_to(STATIC).as_posix()
+        digest.update(name.encode() + b"\0" + path.read_bytes())
+        urls.append(f"{bp.url_prefix}/static/{name}")
+    for name, path in sorted(VENDOR.items()):
+        digest.update(name.encode() + b"\0" + (path.read_bytes() if path.exists() else b""))
+        urls.append(f"{bp.url_prefix}/vendor/{name}")
+    digest.update((STATIC.parent / "templates" / "card" / "page.html").read_bytes())
+    return digest.hexdigest()[:16], urls
+
+
+def _secured(response: flask.Response, *, cache: str = "no-cache") -> flask.Response:
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["Cache-Control"] = cache
+    return response
+
+
+@bp.get("/")
+def page():
+    """The shell. It carries no personal data but the session's CSRF token: the script
+    fetches the rest, so the same shell serves offline from the worker's cache."""
+    config = flask.current_app.config
+    html = flask.render_template(
+        "card/page.html", rotation=config["CARD_ROTATION"], freshness=ticket.DEFAULT_FRESHNESS,
+        refresh_after=REFRESH_AFTER, version=_assets()[0])
+    return _secured(flask.make_response(html), cache="no-cache, private")
+
+
+@bp.get("/sw.js")
+def service_worker():
+    version, urls = _assets()
+    body = flask.render_template("card/sw.js", version=version,
+                                 shell=[flask.url_for("card.page")] + urls)
+    response = flask.make_response(body)
+    response.content_type = "text/javascript; charset=utf-8"
+    return _secured(response)
+
+
+@bp.get("/manifest.webmanifest")
+def manifest():
+    response = flask.jsonify({
+        "name": "Thẻ vé xe buýt Hà Nội", "short_name": "Thẻ vé", "lang": "vi",
+        "description": "Thẻ vé tháng và thẻ miễn phí đi xe buýt, có mã QR",
+        "start_url": flask.url_for("card.page"), "scope": flask.url_for("card.page"),
+        "display": "standalone", "orientation": "portrait",
+        "background_color": "#ffffff", "theme_color": "#0b5d3b",
+        "icons": [{"src": flask.url_for("card.static", filename=f"icon-{size}.png"),
+                   "sizes": f"{size}x{size}", "type": "image/png", "purpose": "any"}
+                  for size in (192, 512)]})
+    response.content_type = "application/manifest+json"
+    return response
+
+
+@bp.get("/vendor/<name>")
+def vendor(name: str):
+    path = VENDOR.get(name)
+    if path is None or not path.exists():
+        flask.abort(404, "front-end package missing: run `make install` (npm ci)")
+    return flask.send_file(path, mimetype="text/javascript", max_age=3600)
+
+
+@bp.get("/time")
+def time_now():
+    """The issuer's clock, for the phone to check its own against (validators keep theirs
+    by NTP, so a phone far off makes QRs every validator refuses)."""
+    response = flask.jsonify(now=clock.now())
+    response.cache_control.no_store = True
+    return response
