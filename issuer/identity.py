@@ -24,6 +24,20 @@ def subject_key(issuer: str, sub: str) -> str:
 def account_from_claims(session: Session, *, issuer: str, claims: dict, photo: bytes | None,
                         secret_key: str | None, now: float) -> Account:
     """The account of the person these verified claims describe, created if new."""
+    arguments = dict(issuer=issuer, claims=claims, photo=photo, secret_key=secret_key, now=now)
+    try:
+        return _account_from_claims(session, **arguments)
+    except (sa.exc.IntegrityError, Conflict):
+        # Two first sign-ins of one person at once (two tabs, a double tap): the other one
+        # created the account between our look-up and our insert. Look again: it is ours
+        # if it carries this subject; another e-ID with the same national ID is refused
+        # by this second look as by the first.
+        session.rollback()
+        return _account_from_claims(session, **arguments)
+
+
+def _account_from_claims(session: Session, *, issuer: str, claims: dict, photo: bytes | None,
+                         secret_key: str | None, now: float) -> Account:
     sub = claims.get("sub")
     if not isinstance(sub, str) or not 0 < len(sub) <= 255:
         raise Invalid("the e-ID sent no usable subject")
@@ -44,10 +58,12 @@ def account_from_claims(session: Session, *, issuer: str, claims: dict, photo: b
         id_hash = vault.national_id_hash(secret_key, national_id)
         holder = session.scalar(sa.select(Account).where(Account.national_id_hash == id_hash))
         if holder is not None and holder is not account:
-            if holder.oidc_subject is not None or account is not None:
+            # Made by hand before the e-ID, or by this very subject a moment ago (its
+            # subject is written just after the account): this sign-in's account.
+            if account is not None or holder.oidc_subject not in (None, subject):
                 raise Conflict("an account for this national ID number already exists, "
                                "signed in with another e-ID")
-            account = holder  # made by hand before the e-ID: this sign-in claims it
+            account = holder
     if account is None:
         account, _ = accounts.create(session, name, birthdate, now=now, national_id=national_id,
                                      secret_key=secret_key, identity_level=level, photo=photo)

@@ -2,15 +2,20 @@
 
     .venv/bin/python -m loadtests.run riders
 
-Most of what a rider's phone does is refresh its credential, once a day when online; riders
+Each rider signs in once through the e-ID (the development provider, the real OpenID Connect
+flow: the issuer's /signin, the provider's citizen chooser, the callback). Then, as riders
+behave: most of what a phone does is refresh its credential, once a day when online; riders
 without a key-holding phone fetch the QR the issuer makes for them; a few look at their
-pass. Requests are grouped by endpoint, not by pass.
+pass. The provider has a handful of test citizens, so the passes used after sign-in belong
+to accounts the load run made through the operator API, reached with their rider tokens.
+Requests are grouped by endpoint, not by pass.
 """
 
 from __future__ import annotations
 
 import os
 import random
+import re
 
 from locust import FastHttpUser, between, task
 
@@ -18,6 +23,9 @@ from loadtests import gate  # noqa: F401  (the fail gate's options and check)
 from loadtests.system import load_pool
 
 POOL = None
+# Test citizens of level 2 at the development provider (idp/citizens.py).
+CITIZENS = ["vn-7f3a9c21", "vn-2b8e4d10", "vn-c41d7e88", "vn-e0c6a5f4"]
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 def pool() -> dict:
@@ -37,6 +45,31 @@ class Rider(FastHttpUser):
     def on_start(self) -> None:
         self.rider = random.choice(pool()["riders"])
         self.auth = {"Authorization": f"Bearer {self.rider['rider_token']}"}
+        self.sign_in()
+
+    def sign_in(self) -> None:
+        """/signin -> the provider's chooser -> pick a citizen -> /signin/callback -> /my/."""
+        with self.client.get("/signin", name="sign in: /signin", allow_redirects=False,
+                             catch_response=True) as response:
+            authorize = response.headers.get("Location", "")
+            if response.status_code != 302 or not authorize.startswith(pool()["idp"]):
+                return response.failure(f"/signin answered {response.status_code}")
+        with self.client.get(authorize, name="sign in: provider chooser",
+                             catch_response=True) as page:
+            token = CSRF.search(page.text or "")
+            if page.status_code != 200 or token is None:
+                return page.failure(f"chooser answered {page.status_code}")
+        with self.client.post(authorize, data={"csrf_token": token.group(1),
+                                               "sub": random.choice(CITIZENS)},
+                              name="sign in: choose citizen", allow_redirects=False,
+                              catch_response=True) as chosen:
+            callback = chosen.headers.get("Location", "")
+            if chosen.status_code != 302 or "/signin/callback" not in callback:
+                return chosen.failure(f"provider answered {chosen.status_code}")
+        with self.client.get(callback, name="sign in: /signin/callback", allow_redirects=False,
+                             catch_response=True) as signed_in:
+            if signed_in.status_code not in (302, 303):
+                signed_in.failure(f"callback answered {signed_in.status_code}")
 
     @task(8)
     def refresh_credential(self) -> None:

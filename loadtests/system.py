@@ -54,7 +54,9 @@ class System:
         self.issuer_url = ""
         self.validator_url = ""
         self.operator_token = ""
+        self.idp_url = ""
         self._procs: list[subprocess.Popen] = []
+        self._oidc: dict[str, str] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -72,7 +74,8 @@ class System:
     @property
     def env(self) -> dict:
         return {**os.environ, "VEXE_DATA_DIR": str(self.workdir / "data"),
-                "VEXE_DATABASE_URL": self.database_url, "VEXE_REDIS_URL": self.redis_url}
+                "VEXE_DATABASE_URL": self.database_url, "VEXE_REDIS_URL": self.redis_url,
+                **self._oidc}
 
     def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -87,7 +90,14 @@ class System:
         subprocess.run([str(BIN / "vexe"), "init"], env=self.env, check=True,
                        capture_output=True)
         self.operator_token = (self.workdir / "data" / "operator.token").read_text().strip()
-        port = free_port()
+        port, idp_port = free_port(), free_port()
+        # The development e-ID provider keeps its codes in memory: one process, not gunicorn.
+        self.idp_url = f"http://127.0.0.1:{idp_port}"
+        self._oidc = {"VEXE_OIDC_ISSUER": self.idp_url, "VEXE_OIDC_CLIENT_ID": "vexe",
+                      "VEXE_OIDC_CLIENT_SECRET": uuid.uuid4().hex}
+        self._spawn([str(BIN / "vexe"), "idp", "serve", "--port", str(idp_port),
+                     "--redirect-uri", f"http://127.0.0.1:{port}/signin/callback"], "idp.log")
+        self._wait(f"{self.idp_url}/.well-known/openid-configuration")
         self._spawn([str(BIN / "gunicorn"), "--workers", str(self.workers), "--bind",
                      f"127.0.0.1:{port}", "--log-level", "warning", "issuer:create_app()"],
                     "issuer.log")
@@ -178,7 +188,8 @@ class System:
                 rider.update(custodial=False, credential=bound["credential"],
                              device_pem=keys.device_private_pem(phone).decode())
             pool.append(rider)
-        self.pool_file.write_text(json.dumps({"issuer": self.issuer_url, "riders": pool}))
+        self.pool_file.write_text(json.dumps({"issuer": self.issuer_url, "idp": self.idp_url,
+                                              "riders": pool}))
 
 
 def load_pool(path: str | os.PathLike | None = None) -> dict:
