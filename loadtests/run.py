@@ -4,7 +4,8 @@
                                                [--peak] [--riders 200] [--workers 4]
 
 SCENARIO is one of: validator-check (in-process, no servers), validator-http, riders,
-fleet (validators journaling and syncing, with the ingest behind them).
+fleet (validators journaling and syncing, with the ingest behind them), console (operators
+on the console's pages and exports while the fleet feeds it).
 The issuer runs under gunicorn on PostgreSQL and Redis; Locust's CSV and HTML reports go to
 results/<scenario>-<time>/, and a summary is printed. With --peak the morning-peak shape
 (loadtests.shapes.MorningPeak, sized by VEXE_PEAK_USERS, VEXE_RAMP_S, VEXE_HOLD_S) drives
@@ -30,6 +31,7 @@ SCENARIOS = {
     "validator-http": ("validator_http.py", "ScanningValidator", "validator"),
     "riders": ("riders.py", "Rider", "issuer"),
     "fleet": ("fleet.py", "Bus", "ingest"),
+    "console": ("operators.py", "Operator Bus", "ingest"),
 }
 
 
@@ -55,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     command = [str(Path(sys.executable).parent / "locust"), "-f", str(HERE / locustfile),
                "--headless", "--only-summary", "--csv", str(out / "locust"),
                "--html", str(out / "report.html"), "--max-fail-ratio", args.max_fail_ratio,
-               "--max-p95-ms", args.max_p95_ms, user_class]
+               "--max-p95-ms", args.max_p95_ms, *user_class.split()]
     if args.peak:
         command[3:3] = ["-f", str(HERE / "shapes.py")]
     else:
@@ -69,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         env["VEXE_LOAD_POOL"] = str(system.pool_file)
         env.update({key: system.env[key] for key in ("VEXE_DATABASE_URL", "VEXE_REDIS_URL")})
         host = system.validator_url if servers == "validator" else system.issuer_url
+        env["VEXE_LOAD_ISSUER"] = system.issuer_url
         return _run([*command, "--host", host], env, out)
 
 

@@ -90,6 +90,14 @@ class System:
         subprocess.run([str(BIN / "vexe"), "init"], env=self.env, check=True,
                        capture_output=True)
         self.operator_token = (self.workdir / "data" / "operator.token").read_text().strip()
+        # An analyst who signs in to the console with a password, for the operator users.
+        password_file = self.workdir / "data" / "analyst.password"
+        password_file.write_text(uuid.uuid4().hex + "\n")
+        password_file.chmod(0o600)
+        subprocess.run([str(BIN / "vexe"), "operator", "create", "analyst", "--role", "analyst",
+                        "--password-file", str(password_file)], env=self.env, check=True,
+                       capture_output=True)
+        self.analyst_password = password_file.read_text().strip()
         port, idp_port = free_port(), free_port()
         # The development e-ID provider keeps its codes in memory: one process, not gunicorn.
         self.idp_url = f"http://127.0.0.1:{idp_port}"
@@ -189,6 +197,7 @@ class System:
                              device_pem=keys.device_private_pem(phone).decode())
             pool.append(rider)
         self.pool_file.write_text(json.dumps({"issuer": self.issuer_url, "idp": self.idp_url,
+                                              "analyst": ["analyst", self.analyst_password],
                                               "riders": pool}))
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import flask
 import sqlalchemy as sa
 
-from issuer import audit, auth, db, operators, web
+from issuer import audit, auth, db, limits, operators, web
 from issuer.models import AuditEntry
 from shared import clock
 
@@ -25,6 +25,7 @@ LOCKOUT_FAILURES = 5
 CONSOLE_LINKS = [
     ("counter.orders", operators.CLERK, "Quầy bán vé", "Counter"),
     ("approvals.index", operators.APPROVER, "Duyệt thẻ miễn phí", "Free-pass approvals"),
+    ("ridership_console.dashboard", operators.ANALYST, "Lượt đi", "Ridership"),
 ]
 
 
@@ -41,6 +42,7 @@ def console_context() -> dict:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@limits.sign_in
 def login():
     next_url = web.safe_next(flask.request.args.get("next"), flask.url_for("operator_login.home"))
     if flask.request.method == "GET":
