@@ -58,7 +58,7 @@ def test_card_rides_online_offline_and_not_after_moving(phones, bus):
     phone.page.wait_for_selector('html[lang="vi"]')
 
     # The service worker holds the card page, so the card opens with no network at all.
-    phone.page.wait_for_function("navigator.serviceWorker.controller !== null")
+    phone.page.wait_for_function("() => navigator.serviceWorker.controller !== null")
     phone.context.set_offline(True)
     assert phone.page.reload().from_service_worker
     phone.state("show")

@@ -100,13 +100,22 @@ function validity(pass) {
   return t("period", { from: i18n.day(pass.valid_from), to: i18n.day(pass.valid_until - 1) });
 }
 
-function switcher(passes, selected, categories, onSelect) {
+// A word for a pass that can't ride now, so that two passes of one month tell apart.
+function choiceNote(pass, now) {
+  if (pass.status === "revoked") return t("choice_revoked");
+  if (now >= pass.valid_until) return t("choice_expired");
+  if (now < pass.valid_from) return t("choice_later");
+  return null;
+}
+
+function switcher(passes, selected, categories, onSelect, now) {
   if (passes.length < 2) return null;
   return el("nav", { class: "switcher", "aria-label": t("your_passes") },
             ...passes.map((p) => el("button", {
               type: "button", class: "pass-choice", "aria-pressed": String(p.id === selected),
               "data-pass": p.id, onclick: () => onSelect(p.id),
-              text: `${productName(p, categories)} · ${validity(p)}`,
+              text: [productName(p, categories), validity(p), choiceNote(p, now)]
+                .filter(Boolean).join(" · "),
             })));
 }
 
@@ -169,10 +178,14 @@ function stateArea(state, model) {
     case "not_yet_valid":
       return notice(state.kind, "info", stateTitle(state),
                     [t("not_yet_valid_body", { date: i18n.day(state.at) })]);
-    case "expired":
+    case "expired": {
+      const free = pass.product === "free";
+      // valid_until is the first second after the pass: its last day is the one before.
       return notice(state.kind, "bad", stateTitle(state),
-                    [t("expired_body", { date: i18n.day(state.at) })],
-                    [actionLink(BUY, t("buy"), "buy")]);
+                    [t("expired_body", { date: i18n.day(state.at - 1) }),
+                     t(free ? "expired_free" : "expired_monthly")],
+                    [free ? actionLink(FREE, t("free"), "free") : actionLink(BUY, t("buy"), "buy")]);
+    }
     case "revoked":
       return notice(state.kind, "bad", stateTitle(state),
                     [t("revoked_body"), state.reason && t("revoked_reason", { reason: state.reason }),
@@ -198,9 +211,9 @@ function stateArea(state, model) {
 }
 
 export function card(model) {
-  const { snapshot, pass, state, passes, handlers } = model;
+  const { snapshot, pass, state, passes, handlers, now } = model;
   main().replaceChildren(
-    switcher(passes, pass.id, snapshot.categories, handlers.select) ?? "",
+    switcher(passes, pass.id, snapshot.categories, handlers.select, now) ?? "",
     el("section", { class: "card", id: "card", "data-state": state.kind, "data-pass": pass.id,
                     "aria-labelledby": "holder-name" },
        el("p", { class: "card-band", "aria-hidden": "true", text: t("title") }),

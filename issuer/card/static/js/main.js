@@ -36,10 +36,18 @@ const app = {
 
 const nowSeconds = () => Date.now() / 1000;
 
+// The rider's passes, those that ride today first, then those still to come, then the rest.
 function passes() {
   if (!app.snapshot) return [];
-  const now = nowSeconds();
-  return app.snapshot.passes.filter((p) => p.valid_until > now - FORGET_AFTER);
+  const now = nowSeconds() + (app.clockOffset ?? 0);
+  const rank = (p) => {
+    if (p.status !== "active" || p.valid_until <= now) return 2;
+    return p.valid_from > now ? 1 : 0;
+  };
+  return app.snapshot.passes.filter((p) => p.valid_until > now - FORGET_AFTER)
+    .map((p, index) => ({ p, index }))
+    .sort((a, b) => rank(a.p) - rank(b.p) || a.index - b.index)
+    .map(({ p }) => p);
 }
 
 function choosePass(list) {
@@ -104,7 +112,8 @@ function build(pass, state, list) {
   }
   if (!pass) return view.noPasses();
   return view.card({ snapshot: app.snapshot, pass, state, passes: list, handlers,
-                     busy: app.busy, message: app.message, online: app.online });
+                     busy: app.busy, message: app.message, online: app.online,
+                     now: nowSeconds() + (app.clockOffset ?? 0) });
 }
 
 function rotate(pass, state) {
