@@ -137,6 +137,58 @@ def read_scanner(device, stream, out) -> None:
     read(device, stream, out)
 
 
+
+# -- vexe validator acl --------------------------------------------------------------------
+
+@validator_group.group("acl")
+def acl_group() -> None:
+    """Each validator's own Redis user: it may add trips, read the trust list and the
+    denylist, and nothing else (validator.sync.ACL_RULES)."""
+
+
+@acl_group.command("create")
+@click.argument("validator_id")
+@click.option("--password-file", required=True, metavar="FILE",
+              help="Where to write the new password: created readable by its owner only "
+                   "(copy it to the validator's [redis] password_file).")
+@click.option("--replace", is_flag=True,
+              help="The user exists already: give it a new password and the rules again.")
+@click.option("--redis-url", envvar="VEXE_REDIS_URL", default=DEFAULT_REDIS_URL,
+              show_default=True, show_envvar=True,
+              help="Redis as a user that may run ACL commands.")
+def acl_create(validator_id, password_file, replace, redis_url) -> None:
+    """Create (or with --replace, reset) the Redis user VALIDATOR_ID with a new password."""
+    from validator import acl
+
+    if not VALIDATOR_ID.fullmatch(validator_id):
+        raise Failure(f"validator id {validator_id!r} must be letters, digits, '.', '_' or '-'")
+    try:
+        created = acl.create(redis_url, validator_id, Path(password_file), replace=replace)
+    except acl.AclError as exc:
+        raise Failure(str(exc)) from None
+    if not created.saved:
+        click.echo(f"vexe: warning: Redis has no ACL file; the user {validator_id} is lost when "
+                   "Redis restarts unless it is started with aclfile or CONFIG REWRITE is run",
+                   err=True)
+    click.echo(_json_line({"user": validator_id, "password_file": str(password_file),
+                           "rules": created.rules, "saved": created.saved}))
+
+
+@acl_group.command("delete")
+@click.argument("validator_id")
+@click.option("--redis-url", envvar="VEXE_REDIS_URL", default=DEFAULT_REDIS_URL,
+              show_default=True, show_envvar=True)
+def acl_delete(validator_id, redis_url) -> None:
+    """Delete the Redis user of a validator taken out of service (its connections close)."""
+    from validator import acl
+
+    try:
+        deleted = acl.delete(redis_url, validator_id)
+    except acl.AclError as exc:
+        raise Failure(str(exc)) from None
+    click.echo(_json_line({"user": validator_id, "deleted": deleted}))
+
+
 # -- vexe validate -------------------------------------------------------------------------
 
 @click.command("validate")

@@ -1,0 +1,196 @@
+"""Each validator its own Redis user, made by ``vexe validator acl create``: it pushes trips and
+pulls the lists, and every other command is refused, reading other validators' trips first."""
+
+from __future__ import annotations
+
+import json
+import stat
+import subprocess
+
+import pytest
+import redis
+
+from shared import clock
+from shared.redis_keys import DENYLIST, TRIPS_GROUP, TRIPS_HWM, TRIPS_STREAM, TRUST_LIST
+from validator.device import Validator
+from validator.sync import Syncer, connect
+from hardening_testkit import ROUTE, VEXE, Issuer, environment
+
+
+def vexe(*args, redis_url: str) -> subprocess.CompletedProcess:
+    return subprocess.run([VEXE, *args], env=environment(VEXE_REDIS_URL=redis_url),
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture
+def admin(redis_server):
+    client = redis.Redis.from_url(redis_server.url)
+    yield client
+    client.close()
+
+
+def create(redis_server, tmp_path, user: str, *extra: str) -> str:
+    path = tmp_path / f"{user}.password"
+    out = vexe("validator", "acl", "create", user, "--password-file", str(path), *extra,
+               redis_url=redis_server.url)
+    assert out.returncode == 0, out.stderr
+    answer = json.loads(out.stdout)
+    assert answer["user"] == user and answer["password_file"] == str(path)
+    assert "saved" in answer  # the private server has no ACL file: a warning says so
+    assert "no ACL file" in out.stderr
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    password = path.read_text().strip()
+    assert len(password) >= 40 and password not in out.stdout + out.stderr
+    return password
+
+
+# Everything a validator's user must not do: each is a command and the harm it would do.
+REFUSED = [
+    ("XRANGE", TRIPS_STREAM, "-", "+"),  # read other validators' trips (who rode where)
+    ("XREAD", "STREAMS", TRIPS_STREAM, "0"),
+    ("XREADGROUP", "GROUP", TRIPS_GROUP, "x", "STREAMS", TRIPS_STREAM, ">"),
+    ("XLEN", TRIPS_STREAM),
+    ("XDEL", TRIPS_STREAM, "1-1"),  # delete trips
+    ("XTRIM", TRIPS_STREAM, "MAXLEN", "0"),
+    ("XACK", TRIPS_STREAM, TRIPS_GROUP, "1-1"),
+    ("XGROUP", "DESTROY", TRIPS_STREAM, TRIPS_GROUP),
+    ("DEL", TRIPS_STREAM),
+    ("DEL", TRIPS_HWM),
+    ("UNLINK", TRIPS_STREAM),
+    ("RENAME", TRIPS_STREAM, "vexe:gone"),
+    ("SET", TRUST_LIST, '{"keys":[]}'),  # plant its own signing key
+    ("SET", DENYLIST, "{}"),  # lift a revocation
+    ("APPEND", TRUST_LIST, "x"),
+    ("DEL", DENYLIST),
+    ("GET", "vexe:other"),
+    ("KEYS", "*"),
+    ("SCAN", "0"),
+    ("FLUSHDB",),
+    ("FLUSHALL",),
+    ("CONFIG", "GET", "*"),
+    ("CONFIG", "SET", "appendonly", "no"),
+    ("ACL", "LIST"),
+    ("ACL", "SETUSER", "mallory", "on", ">x", "+@all", "~*"),
+    ("EVAL", "return 1", "0"),  # arbitrary scripts
+    ("FUNCTION", "LIST"),
+    ("SCRIPT", "FLUSH"),  # would make every validator reload the push script
+    ("CLIENT", "LIST"),  # other validators' addresses
+    ("CLIENT", "KILL", "TYPE", "normal"),
+    ("MONITOR",),
+    ("PUBLISH", "vexe", "x"),
+    ("SUBSCRIBE", "vexe"),
+    ("SHUTDOWN",),
+    ("SAVE",),
+    ("BGREWRITEAOF",),
+    ("MIGRATE", "127.0.0.1", "1", TRIPS_STREAM, "0", "1"),
+    ("REPLICAOF", "127.0.0.1", "1"),
+    ("SELECT", "1"),
+    ("SWAPDB", "0", "1"),
+    ("OBJECT", "ENCODING", TRIPS_STREAM),
+    ("DUMP", TRIPS_STREAM),
+    ("RESTORE", "vexe:copy", "0", "x"),
+    ("COPY", TRIPS_STREAM, "vexe:copy"),
+    ("SORT", TRIPS_STREAM),
+    ("HGETALL", TRIPS_HWM),
+    ("HDEL", TRIPS_HWM, "x"),
+]
+
+
+def test_a_validator_user_pushes_pulls_and_nothing_else(redis_server, admin, tmp_path):
+    issuer = Issuer()
+    admin.set(TRUST_LIST, issuer.trust.dumps())
+    admin.set(DENYLIST, '{"issued_at": 1, "entries": []}')
+    admin.xgroup_create(TRIPS_STREAM, TRIPS_GROUP, id="0", mkstream=True)
+    password = create(redis_server, tmp_path, "V-0042")
+
+    device = Validator(validator_id="V-0042", vehicle="29B-042.00", route=ROUTE,
+                       data_dir=tmp_path / "validator")
+    client = connect(redis_server.url, username="V-0042", password=password)
+    try:
+        syncer = Syncer(device.journal, device.lists, client, validator_id="V-0042",
+                        clock=device.clock)
+        assert syncer.pull_once(clock.now()) == {"trust": "changed", "denylist": "changed"}
+        assert device.clock.measured is not None  # TIME is allowed: it reads no key
+        for _ in range(3):
+            now = clock.now()
+            assert device.scan(issuer.rider(now=now).qr(now), now).accepted
+        assert syncer.push_all(clock.now()) == 3
+        assert admin.xlen(TRIPS_STREAM) == 3
+        assert syncer.push_all(clock.now()) == 0
+
+        refused = []
+        for command in REFUSED:
+            try:
+                client.execute_command(*command)
+            except redis.exceptions.NoPermissionError:
+                continue
+            except redis.ResponseError as exc:
+                if "NOPERM" in str(exc) or "no permissions" in str(exc):
+                    continue
+                refused.append((command, str(exc)))
+            else:
+                refused.append((command, "allowed"))
+        assert refused == []
+        assert admin.xlen(TRIPS_STREAM) == 3  # and nothing above changed anything
+        assert admin.get(TRUST_LIST) == issuer.trust.dumps().encode()
+        assert admin.xinfo_groups(TRIPS_STREAM)[0]["name"] == TRIPS_GROUP.encode()
+    finally:
+        client.close()
+        device.close()
+
+
+def test_one_validator_user_cannot_sign_in_as_another(redis_server, admin, tmp_path):
+    password = create(redis_server, tmp_path, "V1")
+    create(redis_server, tmp_path, "V2")
+    other = redis.Redis.from_url(redis_server.url, username="V2", password=password)
+    with pytest.raises(redis.AuthenticationError):
+        other.time()
+    other.close()
+
+
+def test_replace_gives_a_new_password_and_the_old_one_stops(redis_server, admin, tmp_path):
+    old = create(redis_server, tmp_path, "V9")
+    again = vexe("validator", "acl", "create", "V9", "--password-file",
+                 str(tmp_path / "again"), redis_url=redis_server.url)
+    assert again.returncode == 2 and again.stderr.startswith("vexe: ")
+    assert "exists already" in again.stderr and len(again.stderr.splitlines()) == 1
+    assert not (tmp_path / "again").exists()
+
+    (tmp_path / "new").unlink(missing_ok=True)
+    out = vexe("validator", "acl", "create", "V9", "--password-file", str(tmp_path / "new"),
+               "--replace", redis_url=redis_server.url)
+    assert out.returncode == 0, out.stderr
+    new = (tmp_path / "new").read_text().strip()
+    assert new != old
+    with pytest.raises(redis.AuthenticationError):
+        redis.Redis.from_url(redis_server.url, username="V9", password=old).time()
+    assert redis.Redis.from_url(redis_server.url, username="V9", password=new).time()
+    # Redis keeps only a hash of the password.
+    assert new not in str(admin.execute_command("ACL", "LIST"))
+
+
+def test_an_existing_password_file_is_never_overwritten(redis_server, tmp_path):
+    path = tmp_path / "taken"
+    path.write_text("someone else's\n")
+    out = vexe("validator", "acl", "create", "V3", "--password-file", str(path),
+               redis_url=redis_server.url)
+    assert out.returncode == 2 and "never overwritten" in out.stderr
+    assert path.read_text() == "someone else's\n"
+
+
+def test_delete_ends_the_user(redis_server, admin, tmp_path):
+    password = create(redis_server, tmp_path, "V5")
+    out = vexe("validator", "acl", "delete", "V5", redis_url=redis_server.url)
+    assert out.returncode == 0 and json.loads(out.stdout) == {"user": "V5", "deleted": True}
+    with pytest.raises(redis.AuthenticationError):
+        redis.Redis.from_url(redis_server.url, username="V5", password=password).time()
+
+
+def test_a_bad_id_or_an_unreachable_redis_is_one_line(tmp_path):
+    bad = vexe("validator", "acl", "create", "a/b", "--password-file", str(tmp_path / "p"),
+               redis_url="redis://127.0.0.1:1/0")
+    assert bad.returncode == 2 and "must be letters" in bad.stderr
+    away = vexe("validator", "acl", "create", "V1", "--password-file", str(tmp_path / "p"),
+                redis_url="redis://127.0.0.1:1/0")
+    assert away.returncode == 2 and "cannot reach Redis" in away.stderr
+    assert len(away.stderr.splitlines()) == 1 and not (tmp_path / "p").exists()

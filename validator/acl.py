@@ -1,0 +1,99 @@
+"""Creating and deleting a validator's own Redis ACL user, for ``vexe validator acl``.
+
+The password is made here (256 random bits), written to a new file that only its owner may
+read, and sent to Redis only as its SHA-256 (``#<hash>``), so it never appears in Redis's
+command log or its ACL file in clear. It is shown nowhere else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+
+from validator.sync import ACL_RULES
+
+
+class AclError(Exception):
+    """The user could not be created or deleted; the message is one line for the operator."""
+
+
+@dataclass(frozen=True)
+class Created:
+    rules: str
+    saved: bool  # written to Redis's ACL file, so it outlives a restart
+
+
+def create(redis_url: str, validator_id: str, password_file: Path, *,
+           replace: bool = False) -> Created:
+    client = _admin(redis_url)
+    try:
+        if _exists(client, validator_id) and not replace:
+            raise AclError(f"Redis user {validator_id!r} exists already; --replace gives it a "
+                           "new password")
+        password = secrets.token_urlsafe(32)
+        _write_owner_only(password_file, password)
+        digest = hashlib.sha256(password.encode()).hexdigest()
+        try:
+            # reset: no earlier password, key pattern or command survives a --replace.
+            client.execute_command("ACL", "SETUSER", validator_id, "reset", "on", f"#{digest}",
+                                   *ACL_RULES.split())
+        except redis.RedisError as exc:
+            password_file.unlink()
+            raise AclError(f"Redis refused the user: {exc}") from None
+        return Created(ACL_RULES, _save(client))
+    finally:
+        client.close()
+
+
+def delete(redis_url: str, validator_id: str) -> bool:
+    client = _admin(redis_url)
+    try:
+        deleted = bool(client.execute_command("ACL", "DELUSER", validator_id))
+        _save(client)
+        return deleted
+    except redis.RedisError as exc:
+        raise AclError(f"Redis refused: {exc}") from None
+    finally:
+        client.close()
+
+
+def _admin(redis_url: str) -> redis.Redis:
+    try:
+        client = redis.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=5)
+        client.ping()
+    except ValueError as exc:
+        raise AclError(f"bad Redis URL: {exc}") from None
+    except redis.RedisError as exc:
+        raise AclError(f"cannot reach Redis: {exc}") from None
+    return client
+
+
+def _exists(client: redis.Redis, user: str) -> bool:
+    try:
+        return client.execute_command("ACL", "GETUSER", user) is not None
+    except redis.RedisError as exc:
+        raise AclError(f"Redis refused ACL GETUSER (is this an administrator?): {exc}") from None
+
+
+def _save(client: redis.Redis) -> bool:
+    try:
+        client.execute_command("ACL", "SAVE")
+    except redis.ResponseError:  # no aclfile configured: users live in memory only
+        return False
+    return True
+
+
+def _write_owner_only(path: Path, password: str) -> None:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise AclError(f"{path} exists; a password file is never overwritten") from None
+    except OSError as exc:
+        raise AclError(f"cannot create {path}: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "w", encoding="ascii") as out:
+        out.write(password + "\n")
