@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from locust import User, constant_pacing, events, task
 
 from loadtests import gate  # noqa: F401  (the fail gate's options and check)
+from loadtests import shapes
 from loadtests.system import load_pool
 from shared import clock, keys, ticket
 from validator.device import Validator
@@ -112,3 +113,6 @@ def _watch_ingest(environment, **_kwargs) -> None:
                 seen_ms = rows[-1][0]
 
     gevent.spawn(watch)
+
+
+MorningPeak = shapes.selected()  # the morning-peak shape when VEXE_SHAPE=peak

@@ -15,6 +15,7 @@ import re
 from locust import FastHttpUser, between, task
 
 from loadtests import gate  # noqa: F401  (the fail gate's options and check)
+from loadtests import shapes
 from loadtests.fleet import Bus  # noqa: F401  (the buses feeding the console)
 from loadtests.system import load_pool
 
@@ -59,3 +60,6 @@ class Operator(FastHttpUser):
     @task(1)
     def export_settlement(self) -> None:
         self.client.get("/api/ridership/settlement?format=csv", name="export: settlement CSV")
+
+
+MorningPeak = shapes.selected()  # the morning-peak shape when VEXE_SHAPE=peak

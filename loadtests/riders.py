@@ -20,6 +20,7 @@ import re
 from locust import FastHttpUser, between, task
 
 from loadtests import gate  # noqa: F401  (the fail gate's options and check)
+from loadtests import shapes
 from loadtests.system import load_pool
 
 POOL = None
@@ -89,3 +90,6 @@ class Rider(FastHttpUser):
     def show_pass(self) -> None:
         self.client.get(f"/api/passes/{self.rider['pass_id']}", headers=self.auth,
                         name="/api/passes/[id]")
+
+
+MorningPeak = shapes.selected()  # the morning-peak shape when VEXE_SHAPE=peak

@@ -58,12 +58,12 @@ def main(argv: list[str] | None = None) -> int:
                "--headless", "--only-summary", "--csv", str(out / "locust"),
                "--html", str(out / "report.html"), "--max-fail-ratio", args.max_fail_ratio,
                "--max-p95-ms", args.max_p95_ms, *user_class.split()]
+    env = dict(os.environ)
     if args.peak:
-        command[3:3] = ["-f", str(HERE / "shapes.py")]
+        env["VEXE_SHAPE"] = "peak"
     else:
         command += ["--users", str(args.users), "--spawn-rate", str(args.spawn_rate),
                     "--run-time", args.time]
-    env = dict(os.environ)
     if servers is None:
         return _run(command, env, out)
     with System(out / "system", workers=args.workers, riders=args.riders,

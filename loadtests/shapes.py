@@ -3,7 +3,7 @@
 Durations and the peak come from the environment so one shape serves a seconds-long smoke
 run and an hour-long rehearsal:
 
-    VEXE_PEAK_USERS=200 VEXE_RAMP_S=120 VEXE_HOLD_S=600 locust -f ... MorningPeak
+    VEXE_PEAK_USERS=200 VEXE_RAMP_S=120 VEXE_HOLD_S=600 python -m loadtests.run riders --peak
 """
 
 from __future__ import annotations
@@ -38,3 +38,12 @@ class MorningPeak(LoadTestShape):
             return None
         # Spawn fast enough to follow the ramp within a second.
         return users, max(1.0, self.peak / max(self.ramp, 1.0))
+
+
+def selected() -> type[LoadTestShape] | None:
+    """The shape a run asked for (``VEXE_SHAPE=peak``), or None for a fixed user count.
+
+    Locust uses any shape class it finds in a locustfile, so each locustfile binds this
+    result to a name: the class when asked for, None otherwise.
+    """
+    return MorningPeak if os.environ.get("VEXE_SHAPE") == "peak" else None

@@ -16,6 +16,7 @@ import time
 from locust import User, constant, events, task
 
 from loadtests import gate  # noqa: F401  (the fail gate's options and check)
+from loadtests import shapes
 from shared import clock, keys, ticket
 from shared.denylist import Denylist
 from validator.check import check
@@ -69,3 +70,6 @@ class ValidatorUser(User):
             error = AssertionError(f"expected {expected}, got {decision.reason}")
         events.request.fire(request_type="check", name=expected, response_time=elapsed_ms,
                             response_length=len(text), exception=error, context={})
+
+
+MorningPeak = shapes.selected()  # the morning-peak shape when VEXE_SHAPE=peak

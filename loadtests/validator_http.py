@@ -14,6 +14,7 @@ import random
 from locust import FastHttpUser, constant, task
 
 from loadtests import gate  # noqa: F401  (the fail gate's options and check)
+from loadtests import shapes
 from loadtests.system import load_pool
 from shared import clock, keys, ticket
 
@@ -54,3 +55,6 @@ class ScanningValidator(FastHttpUser):
                 response.success()
             else:
                 response.failure(f"expected {expected}, got {response.status_code} {reason}")
+
+
+MorningPeak = shapes.selected()  # the morning-peak shape when VEXE_SHAPE=peak

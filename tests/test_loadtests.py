@@ -43,3 +43,16 @@ def test_the_fail_gate_trips(tmp_path):
     """A bound no run can meet makes the run exit non-zero."""
     code, _rows, output = run(tmp_path, "validator-check", "--max-fail-ratio", "-1")
     assert code == 1, output[-3000:]
+
+
+def test_the_morning_peak_shape_ramps_holds_and_ends(tmp_path, monkeypatch):
+    """--peak: users ramp to the peak, hold, ramp down, and the run ends by itself."""
+    monkeypatch.setenv("VEXE_PEAK_USERS", "4")
+    monkeypatch.setenv("VEXE_RAMP_S", "2")
+    monkeypatch.setenv("VEXE_HOLD_S", "2")
+    result = subprocess.run([sys.executable, "-m", "loadtests.run", "validator-check", "--peak",
+                             "--results", str(tmp_path)], cwd=ROOT, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    log = next(tmp_path.rglob("locust.log")).read_text()
+    assert "Shape test updating to 4 users" in log and "Shape test stopping" in log
