@@ -12,7 +12,7 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from issuer import accounts, applications, catalogue, ids, passes, payments, routes
+from issuer import accounts, applications, catalogue, ids, passes, payments
 from issuer.errors import Conflict, Forbidden, Invalid, NotFound
 from issuer.models import Account, Order
 from shared import clock
@@ -44,7 +44,7 @@ def create(session: Session, account_id: str, product: str, month: str, *, now: 
     if product not in MONTHLY_PRODUCTS:
         raise Invalid(f"an order is for a monthly pass: product must be one of "
                       f"{', '.join(MONTHLY_PRODUCTS)}, got {product!r}")
-    route_code = _route(session, product, route)
+    route_code = passes.check_route(session, product, route)
     on_sale = months_on_sale(now, open_day)
     if month not in on_sale:
         raise Invalid(f"month must be one on sale now: {', '.join(on_sale)}, got {month!r}")
@@ -61,16 +61,6 @@ def create(session: Session, account_id: str, product: str, month: str, *, now: 
     session.add(order)
     session.commit()
     return order
-
-
-def _route(session: Session, product: str, route: str | None) -> str | None:
-    if product != "single":
-        if route is not None:
-            raise Invalid(f"a {product} pass covers no single route: leave the route out")
-        return None
-    if route is None:
-        raise Invalid("a single-route pass needs a route")
-    return routes.get(session, route).code
 
 
 def _check_no_duplicate(session: Session, account: Account, product: str, route: str | None,

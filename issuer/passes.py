@@ -38,7 +38,7 @@ def new_pass(session: Session, account_id: str, product: str, *, now: float,
     account = accounts.get(session, account_id)
     check_may_hold(account)
     product = catalogue.product(session, product).code
-    route_code = _check_route(session, product, route)
+    route_code = check_route(session, product, route)
     rule = _check_category_given(session, product, category)
     year, mon = _month(month, now)
     months = rule.validity_months if rule is not None else 1
@@ -62,7 +62,8 @@ def check_may_hold(account) -> None:
                         f"{account.identity_level}")
 
 
-def _check_route(session: Session, product: str, route: str | None) -> str | None:
+def check_route(session: Session, product: str, route: str | None) -> str | None:
+    """The route code a pass of ``product`` runs on: one for a single-route pass, else None."""
     if product != "single":
         if route is not None:
             raise Invalid(f"a {product} pass covers no single route: leave the route out")
