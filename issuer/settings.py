@@ -9,6 +9,7 @@ line both call :func:`resolve`, so ``vexe pass issue`` sees exactly what the ser
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 
@@ -35,6 +36,8 @@ DEFAULTS = {
     "OIDC_ISSUER": None,
     "OIDC_CLIENT_ID": None,
     "OIDC_CLIENT_SECRET": None,
+    # Reverse proxies in front of the issuer that set X-Forwarded-For (issuer.limits).
+    "TRUSTED_PROXIES": 0,
 }
 
 
@@ -94,10 +97,18 @@ def _sales_open_day(value) -> int:
 
 
 def read_secret_file(path: Path) -> str | None:
+    """The secret in ``path``, None if there is no such file; NotReady if others may read or
+    change it: a secret that was readable by every account on the host is no secret."""
     try:
-        return path.read_text(encoding="ascii").strip() or None
+        fd = os.open(path, os.O_RDONLY)
     except FileNotFoundError:
         return None
+    with os.fdopen(fd, "rb") as file:
+        mode = stat.S_IMODE(os.fstat(file.fileno()).st_mode)
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise NotReady(f"{path} can be read or changed by other users (mode {mode:o}); "
+                           f"run chmod 600 {path}, and replace the secret if others had it")
+        return file.read().decode("ascii").strip() or None
 
 
 def write_secret_file(path: Path, value: str) -> bool:

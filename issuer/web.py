@@ -15,7 +15,7 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
 from itsdangerous import URLSafeTimedSerializer
 
-from issuer import vault, web_sessions
+from issuer import headers, limits, vault, web_sessions
 
 csrf = CSRFProtect()
 
@@ -54,6 +54,8 @@ def init_app(app: flask.Flask) -> None:
     app.config["WTF_CSRF_TIME_LIMIT"] = None
     app.session_interface = CookieSessions()
     csrf.init_app(app)
+    headers.init_app(app)
+    limits.init_app(app)
 
 
 def protect_form() -> None:

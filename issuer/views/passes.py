@@ -3,7 +3,7 @@ rider who owns it, or an operator)."""
 
 import flask
 
-from issuer import audit, auth, db, devices, operators, passes, qr
+from issuer import audit, auth, db, devices, limits, operators, passes, qr
 from issuer.errors import Forbidden, Invalid
 from issuer.views import json_body, publish_now, text_field
 from shared import clock
@@ -57,6 +57,7 @@ def revoke(pass_id: str):
 
 
 @bp.post("/<pass_id>/device")
+@limits.credential
 def bind_device(pass_id: str):
     _own_pass(pass_id)
     data = json_body(required=("public_key",), optional=("label",))
@@ -72,6 +73,7 @@ def bind_device(pass_id: str):
 
 
 @bp.post("/<pass_id>/credential")
+@limits.credential
 def refresh(pass_id: str):
     _own_pass(pass_id)
     json_body()
@@ -81,6 +83,7 @@ def refresh(pass_id: str):
 
 
 @bp.post("/<pass_id>/custodial")
+@limits.credential
 def bind_custodial(pass_id: str):
     _own_pass(pass_id)
     json_body()
@@ -120,6 +123,7 @@ def _retire_old_device(session, replacing: bool, now: float) -> dict:
 
 
 @bp.get("/<pass_id>/qr")
+@limits.qr
 def show_qr(pass_id: str):
     who, p = _own_pass(pass_id)
     fmt = flask.request.args.get("format", "text")

@@ -10,7 +10,7 @@ import requests
 from authlib.integrations.base_client import OAuthError
 from joserfc.errors import JoseError
 
-from issuer import auth, db, identity, oidc, web
+from issuer import auth, db, identity, limits, oidc, web
 from issuer.errors import IssuerError
 from shared import clock
 
@@ -22,6 +22,7 @@ NEXT_KEY = "signin_next"
 
 
 @bp.get("/signin")
+@limits.sign_in_redirect
 def login():
     flask.session[NEXT_KEY] = web.safe_next(flask.request.args.get("next"), "/my/")
     redirect_uri = flask.url_for("rider_login.callback", _external=True)
@@ -34,6 +35,7 @@ def login():
 
 
 @bp.get("/signin/callback")
+@limits.sign_in_redirect
 def callback():
     eid = oidc.client()
     issuer = flask.current_app.config["OIDC_ISSUER"].rstrip("/")

@@ -1,0 +1,64 @@
+"""Rate limits on the doors worth hammering: signing in, and minting credentials and QRs.
+
+Counted in Redis (the issuer's ``REDIS_URL``, or ``RATELIMIT_STORAGE_URI``), so every gunicorn
+worker and every host shares one count. If Redis is away the count falls back to each
+process's memory rather than refusing everyone or letting everyone through; the sign-in
+lockout in the database (issuer.views.operator_login) holds either way.
+
+- Sign-in: per client address. Behind a reverse proxy set ``VEXE_TRUSTED_PROXIES`` to the
+  number of proxies in front, so the address is the client's, not the proxy's.
+- Credentials and QRs: per caller (the bearer token or the session cookie, hashed), so riders
+  behind one mobile carrier's address don't share a limit; per address when neither is sent.
+
+A refusal is a 429 with Retry-After, in JSON for the API and as a page for pages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import flask
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+SIGN_IN = "10 per minute"
+# A phone refreshes its credential about once a day; the issuer's QR for a rider without a
+# key is fetched once per rotation (30 s). A margin for retries over a bad network.
+QR = "20 per minute"
+CREDENTIAL = "20 per minute"
+
+
+def caller_key() -> str:
+    """Who is asking, without keeping the secret: a hash of the token or the session cookie."""
+    request = flask.request
+    secret = request.headers.get("Authorization") or request.cookies.get(
+        flask.current_app.config.get("SESSION_COOKIE_NAME", "session"))
+    if secret:
+        return "caller:" + hashlib.sha256(secret.encode("utf-8", "replace")).hexdigest()[:32]
+    return "address:" + get_remote_address()
+
+
+def address_key() -> str:
+    return "address:" + get_remote_address()
+
+
+limiter = Limiter(key_func=address_key, default_limits=[], headers_enabled=True,
+                  key_prefix="vexe:ratelimit", in_memory_fallback_enabled=True,
+                  strategy="moving-window")
+
+sign_in = limiter.limit(SIGN_IN, key_func=address_key, methods=["POST"], scope="sign-in")
+sign_in_redirect = limiter.limit(SIGN_IN, key_func=address_key, scope="e-id")
+qr = limiter.limit(QR, key_func=caller_key, scope="qr")
+credential = limiter.limit(CREDENTIAL, key_func=caller_key, scope="credential")
+
+
+def init_app(app: flask.Flask) -> None:
+    config = app.config
+    config.setdefault("RATELIMIT_STORAGE_URI", config["REDIS_URL"])
+    config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_timeout": 1.0,
+                                                    "socket_connect_timeout": 1.0})
+    proxies = int(config.get("TRUSTED_PROXIES") or 0)
+    if proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
+    limiter.init_app(app)

@@ -1,0 +1,279 @@
+"""The issuer's doors: rate limits on sign-in and on credentials and QRs, security headers,
+CSRF on every page form, the session cookie's flags, secrets in files only their owner reads."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import redis
+
+from issuer import create_app, headers, limits, operators
+from issuer.errors import NotReady
+from shared import clock
+from tests.issuer.conftest import (  # noqa: F401  (fixtures, found by pytest by name)
+    Api,
+    api,
+    app,
+    client,
+    config,
+    initialised,
+    session,
+)
+from hardening_testkit import VEXE, environment, free_port, wait_for
+
+PASSWORD = "correct horse battery"
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@pytest.fixture
+def database_url(tmp_path):
+    """SQLite alone: what is tested here does not depend on the database."""
+    return f"sqlite:///{tmp_path / 'vexe.db'}"
+
+
+def csrf(client, path: str = "/console/login") -> str:
+    return CSRF.search(client.get(path).text).group(1)
+
+
+def sign_in(client, username: str, password: str = PASSWORD, **kwargs):
+    return client.post("/console/login", data={"username": username, "password": password,
+                                               "csrf_token": csrf(client)}, **kwargs)
+
+
+# -- headers -------------------------------------------------------------------------------
+
+class TestHeaders:
+    @pytest.mark.parametrize("path, status", [
+        ("/healthz", 200), ("/.well-known/jwks.json", 200), ("/console/login", 200),
+        ("/api/nothing", 404), ("/console/nothing", 404), ("/api/routes", 401)])
+    def test_every_answer_carries_them(self, client, path, status):
+        response = client.get(path)
+        assert response.status_code == status
+        for name, value in headers.HEADERS.items():
+            assert response.headers[name] == value, name
+        assert "Strict-Transport-Security" not in response.headers  # plain HTTP
+
+    def test_hsts_over_https(self, client):
+        response = client.get("/healthz", base_url="https://vexe.example")
+        assert response.headers["Strict-Transport-Security"].startswith("max-age=31536000")
+
+    def test_the_policy_forbids_framing_plugins_and_inline_code(self):
+        policy = dict(part.split(" ", 1) for part in headers.POLICY.split("; "))
+        assert policy["frame-ancestors"] == "'none'" and policy["object-src"] == "'none'"
+        assert "'unsafe-inline'" not in policy["script-src"]
+        assert "'unsafe-eval'" not in policy["script-src"]
+        assert policy["base-uri"] == "'none'" and policy["form-action"] == "'self'"
+
+    def test_every_inline_handler_in_the_templates_is_hashed(self):
+        """A handler attribute not listed would silently do nothing in a browser."""
+        root = Path(create_app.__code__.co_filename).parent
+        found = set()
+        for page in root.rglob("*.html"):
+            found |= set(re.findall(r'\son[a-z]+="([^"]*)"', page.read_text(encoding="utf-8")))
+        assert found <= set(headers.INLINE_HANDLERS), found - set(headers.INLINE_HANDLERS)
+
+
+# -- rate limits ---------------------------------------------------------------------------
+
+def limit_of(text: str) -> int:
+    return int(text.split()[0])
+
+
+class TestSignInLimit:
+    def test_per_address_then_429_with_retry_after(self, app, client):
+        allowed = limit_of(limits.SIGN_IN)
+        # A new username each time: the per-username lockout (5 failures) is not what is tested.
+        statuses = [sign_in(client, f"nobody{n}", "wrong password").status_code
+                    for n in range(allowed)]
+        assert statuses == [401] * allowed
+        refused = sign_in(client, "nobody-more", "wrong password")
+        assert refused.status_code == 429
+        assert 0 < int(refused.headers["Retry-After"]) <= 60
+        assert "Too many requests" in refused.text  # the error page, not a stack trace
+        other = app.test_client()
+        assert sign_in(other, "nobody", "wrong password",
+                       environ_base={"REMOTE_ADDR": "192.0.2.7"}).status_code == 401
+
+    def test_the_form_itself_is_not_limited(self, client):
+        for _ in range(limit_of(limits.SIGN_IN) + 5):
+            assert client.get("/console/login").status_code == 200
+
+    def test_the_e_id_redirect_is_limited_too(self, client):
+        statuses = [client.get("/signin").status_code
+                    for _ in range(limit_of(limits.SIGN_IN) + 1)]
+        assert statuses[-1] == 429 and 429 not in statuses[:-1]
+
+    def test_behind_a_proxy_the_client_address_counts(self, initialised):
+        app = create_app({**initialised, "TESTING": True, "TRUSTED_PROXIES": 1})
+        client = app.test_client()
+        for n in range(limit_of(limits.SIGN_IN)):
+            sign_in(client, f"x{n}", "wrong", headers={"X-Forwarded-For": "198.51.100.1"})
+        blocked = sign_in(client, "y", "wrong", headers={"X-Forwarded-For": "198.51.100.1"})
+        fresh = sign_in(client, "y", "wrong", headers={"X-Forwarded-For": "198.51.100.2"})
+        assert (blocked.status_code, fresh.status_code) == (429, 401)
+
+
+class TestQRLimit:
+    def test_per_caller(self, api):
+        token, issued = api.rider_pass("multi")
+        assert api.call("POST", f"/api/passes/{issued['id']}/custodial", token=token,
+                        json={}).status_code == 201
+        path = f"/api/passes/{issued['id']}/qr"
+        allowed = limit_of(limits.QR)
+        assert [api.call("GET", path, token=token).status_code
+                for _ in range(allowed)] == [200] * allowed
+        refused = api.call("GET", path, token=token)
+        assert refused.status_code == 429 and refused.get_json()["error"]
+        assert int(refused.headers["Retry-After"]) > 0
+        # Another caller (here the operator) has a count of its own.
+        assert api.call("GET", path).status_code == 200
+
+    def test_credentials_too(self, api, client):
+        token, issued = api.rider_pass("multi")
+        path = f"/api/passes/{issued['id']}/credential"
+        statuses = [api.call("POST", path, token=token, json={}).status_code
+                    for _ in range(limit_of(limits.CREDENTIAL) + 1)]
+        assert statuses[-1] == 429 and 429 not in statuses[:-1]  # 409s: no device yet
+
+
+def test_redis_away_the_limit_falls_back_to_each_process(initialised, redis_server):
+    """No Redis: sign-in still answers (401, not 500), and is still limited, in memory."""
+    app = create_app({**initialised, "TESTING": True, "REDIS_URL": redis_server.url})
+    client = app.test_client()
+    redis_server.stop()
+    statuses = [sign_in(client, f"n{n}", "wrong").status_code
+                for n in range(limit_of(limits.SIGN_IN) + 1)]
+    assert statuses == [401] * limit_of(limits.SIGN_IN) + [429]
+
+
+def test_two_hosts_share_one_count(tmp_path, initialised, redis_url):
+    """Two issuer processes (two hosts behind a balancer) on one Redis: requests alternate
+    between them and the eleventh from one address is refused wherever it lands."""
+    env = environment(VEXE_DATA_DIR=initialised["DATA_DIR"],
+                      VEXE_DATABASE_URL=initialised["DATABASE_URL"], VEXE_REDIS_URL=redis_url)
+    procs, bases = [], []
+    try:
+        for n in range(2):
+            port = free_port()
+            log = open(tmp_path / f"host{n}.log", "wb")
+            procs.append(subprocess.Popen(
+                [os.path.join(os.path.dirname(VEXE), "gunicorn"), "-w", "1", "-b",
+                 f"127.0.0.1:{port}", "issuer:create_app()"], env=env, stdout=log, stderr=log))
+            log.close()
+            bases.append(f"http://127.0.0.1:{port}")
+        import requests
+
+        for base in bases:
+            wait_for(lambda: _up(requests, base), timeout=60, what="issuer up")
+        # One browser: its cookie and CSRF token from the first host are good on both (one
+        # secret key); the limit is counted where the password is tried, past the CSRF check.
+        browser = requests.Session()
+        token = CSRF.search(browser.get(bases[0] + "/console/login", timeout=10).text).group(1)
+        statuses = [browser.post(bases[n % 2] + "/console/login", timeout=10,
+                                 data={"username": f"x{n}", "password": "y",
+                                       "csrf_token": token}).status_code
+                    for n in range(limit_of(limits.SIGN_IN) + 2)]
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(30)
+    allowed = limit_of(limits.SIGN_IN)
+    assert statuses == [401] * allowed + [429, 429]
+    assert redis.Redis.from_url(redis_url).keys("LIMITS:LIMITER/vexe:ratelimit/*")
+
+
+def _up(requests, base: str) -> bool:
+    try:
+        return requests.get(base + "/healthz", timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+# -- CSRF and cookies ----------------------------------------------------------------------
+
+@pytest.fixture
+def operator_client(app, session):
+    operators.create(session, "root", list(operators.ROLES), now=clock.now(), password=PASSWORD)
+    client = app.test_client()
+    assert sign_in(client, "root").status_code == 302
+    return client
+
+
+def page_forms(app) -> list[str]:
+    """Every URL rule of a page that takes a POST."""
+    rules = []
+    for rule in app.url_map.iter_rules():
+        if "POST" in rule.methods and not rule.rule.startswith("/api/"):
+            rules.append(rule.rule)
+    return sorted(rules)
+
+
+def test_every_page_form_refuses_a_post_without_the_token(app, operator_client):
+    """Found from the URL map, so a form added later is covered without being listed."""
+    forms = page_forms(app)
+    assert "/console/login" in forms and "/console/logout" in forms and len(forms) >= 8
+    for rule in forms:
+        path = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"1", rule)
+        response = operator_client.post(path, data={"reason": "x", "amount": "1"})
+        assert response.status_code == 400, (rule, response.status_code)
+        assert "CSRF" in response.text, rule
+    # Still signed in: nothing above signed the operator out.
+    assert operator_client.get("/console/").status_code == 200
+
+
+def test_a_token_from_another_session_is_refused(app, session, operator_client):
+    operators.create(session, "other", [operators.CLERK], now=clock.now(), password=PASSWORD)
+    other = app.test_client()
+    sign_in(other, "other")
+    theirs = csrf(other, "/console/")
+    response = operator_client.post("/console/logout", data={"csrf_token": theirs})
+    assert response.status_code == 400
+    assert operator_client.get("/console/").status_code == 200
+
+
+def test_the_session_cookie_flags(app, session, initialised):
+    operators.create(session, "flags", [operators.CLERK], now=clock.now(), password=PASSWORD)
+    plain = sign_in(app.test_client(), "flags").headers["Set-Cookie"]
+    assert "HttpOnly" in plain and "SameSite=Lax" in plain and "Secure" not in plain
+    forced = create_app({**initialised, "TESTING": True, "SESSION_COOKIE_SECURE": True})
+    cookie = sign_in(forced.test_client(), "flags").headers["Set-Cookie"]
+    assert "Secure" in cookie and "HttpOnly" in cookie
+
+
+# -- secrets -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o620])
+def test_a_secret_file_others_can_read_is_refused(initialised, mode):
+    path = os.path.join(initialised["DATA_DIR"], "secret.key")
+    os.chmod(path, mode)
+    with pytest.raises(NotReady, match=r"can be read or changed by other users \(mode "
+                                       f"{mode:o}\\); run chmod 600"):
+        create_app({**initialised, "TESTING": True})
+    out = subprocess.run([VEXE, "keys", "list"], capture_output=True, text=True, timeout=60,
+                         env=environment(VEXE_DATA_DIR=initialised["DATA_DIR"],
+                                         VEXE_DATABASE_URL=initialised["DATABASE_URL"]))
+    assert out.returncode != 0 and out.stdout == "" and "Traceback" not in out.stderr
+    assert out.stderr.startswith("vexe: ") and "chmod 600" in out.stderr
+    os.chmod(path, 0o600)
+    create_app({**initialised, "TESTING": True})
+
+
+def test_the_operator_token_file_is_checked_too(initialised):
+    path = os.path.join(initialised["DATA_DIR"], "operator.token")
+    os.chmod(path, 0o644)
+    with pytest.raises(NotReady, match="operator.token can be read"):
+        create_app({**initialised, "TESTING": True})
+
+
+def test_secrets_from_the_environment_need_no_file(initialised, tmp_path):
+    data = Path(initialised["DATA_DIR"])
+    secret = (data / "secret.key").read_text().strip()
+    token = (data / "operator.token").read_text().strip()
+    os.chmod(data / "secret.key", 0o644)  # never read: the setting wins
+    app = create_app({**initialised, "TESTING": True, "SECRET_KEY": secret,
+                      "OPERATOR_TOKEN": token})
+    assert app.config["SECRET_KEY"] == secret
