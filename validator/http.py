@@ -34,9 +34,7 @@ def create_app(validator: Validator, syncer: Syncer | None = None, *,
 
     @app.post("/scan")
     def scan():
-        # force: a reader that forgets the Content-Type still gets an answer; silent: a
-        # body that is not JSON is our 400, not Flask's HTML page.
-        body = request.get_json(force=True, silent=True)
+        body = _json_body()
         if not isinstance(body, dict):
             return _error(400, "body must be a JSON object like {\"qr\": \"VX1:...\"}")
         if "qr" not in body:
@@ -48,7 +46,7 @@ def create_app(validator: Validator, syncer: Syncer | None = None, *,
     @app.post("/position")
     def position():
         # The vehicle's own systems say when it changes route or reaches a stop.
-        body = request.get_json(force=True, silent=True)
+        body = _json_body()
         if not isinstance(body, dict) or not body.keys() & {"route", "stop"}:
             return _error(400, "body must be a JSON object with \"route\" and/or \"stop\"")
         unknown = body.keys() - {"route", "stop"}
@@ -72,7 +70,7 @@ def create_app(validator: Validator, syncer: Syncer | None = None, *,
 
     @app.post("/mode")
     def mode():
-        body = request.get_json(force=True, silent=True)
+        body = _json_body()
         if not isinstance(body, dict) or "mode" not in body:
             return _error(400, "body must be a JSON object like {\"mode\": \"alight\"}")
         if len(body) != 1:
@@ -110,6 +108,19 @@ def create_app(validator: Validator, syncer: Syncer | None = None, *,
         return _error(exc.code or 500, exc.description or exc.name)
 
     return app
+
+
+def _json_body():
+    """The request's JSON, or None when it is not JSON: never an exception.
+
+    force: a reader that forgets the Content-Type still gets an answer; silent: a body that
+    is not JSON is our 400, not Flask's HTML page. A body nested thousands deep (``[[[[...``)
+    overflows the parser's recursion, which ``silent`` does not cover.
+    """
+    try:
+        return request.get_json(force=True, silent=True)
+    except RecursionError:
+        return None
 
 
 def _error(status: int, message: str):

@@ -63,11 +63,37 @@ def read_scanner(device: Validator, stream, out: TextIO | Decisions) -> None:
     scans.
     """
     decisions = out if isinstance(out, Decisions) else Decisions(out)
-    for raw in stream:
+    for raw in _bounded(stream):
         text = raw.decode("utf-8", "replace").rstrip("\r\n")
         if not text:
             continue
         decisions.write(device.scan(text, device.clock.now()))
+
+
+MAX_LINE = 4096  # bytes: a QR text is at most 1000 characters
+
+
+def _bounded(stream):
+    """Lines of at most MAX_LINE bytes (and the line ending) from a file or an iterable.
+
+    A scanner gone wrong, or a person at the serial port, can send megabytes without a line
+    ending: a longer line is cut to its first MAX_LINE + 1 bytes (too long to be a QR, so it
+    is refused as malformed, and journaled as one scan) and the rest of it is skipped,
+    without ever holding it in memory.
+    """
+    readline = getattr(stream, "readline", None)
+    if readline is None:  # already lines, e.g. _lines() below, which bounds its own
+        yield from stream
+        return
+    while True:
+        line = readline(MAX_LINE + 1)
+        if not line:
+            return
+        if len(line) > MAX_LINE and not line.endswith(b"\n"):
+            while (rest := readline(MAX_LINE)) and not rest.endswith(b"\n"):
+                pass  # the rest of an over-long line
+            line += b"\n"
+        yield line
 
 
 def open_serial_scanner(path: str):
@@ -81,6 +107,7 @@ def open_serial_scanner(path: str):
 def _lines(stream):
     """Lines from an unbuffered binary stream (a serial port gives a few bytes at a time)."""
     pending = b""
+    skipping = False  # inside a line already cut to MAX_LINE
     while True:
         chunk = stream.read(4096)
         if not chunk:
@@ -90,7 +117,15 @@ def _lines(stream):
         pending += chunk
         *complete, pending = pending.split(b"\n")
         for line in complete:
-            yield line + b"\n"
+            if skipping:  # the end of an over-long line
+                skipping = False
+                continue
+            yield line[:MAX_LINE + 1] + b"\n"
+        if len(pending) > MAX_LINE and not skipping:
+            yield pending[:MAX_LINE + 1] + b"\n"  # too long to be a QR: one refusal
+            skipping = True
+        if skipping:
+            pending = b""
 
 
 def sd_notify(message: str) -> bool:

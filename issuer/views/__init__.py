@@ -28,7 +28,10 @@ def json_body(required: tuple[str, ...] = (), optional: tuple[str, ...] = ()) ->
     if not raw.strip():
         data = {}
     else:
-        data = flask.request.get_json(force=True, silent=True)
+        try:
+            data = flask.request.get_json(force=True, silent=True)
+        except RecursionError:  # nested thousands deep: not a ValueError, so not "silent"
+            data = None
         if data is None:
             raise Invalid("request body is not valid JSON")
     if not isinstance(data, dict):
