@@ -8,13 +8,16 @@ import hashlib
 from pathlib import Path
 
 import flask
+from werkzeug.security import safe_join
 
 from shared import clock, ticket
 
-bp = flask.Blueprint("card", __name__, url_prefix="/card", template_folder="templates",
-                     static_folder="static")
+# The card's files are served by the route below, not Flask's static folder: see _file.
+bp = flask.Blueprint("card", __name__, url_prefix="/card", template_folder="templates")
 
 STATIC = Path(__file__).resolve().parent / "static"
+TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".css": "text/css",
+         ".png": "image/png"}
 # Front-end packages come from npm (package.json at the repository root), never committed.
 NODE_MODULES = Path(__file__).resolve().parents[2] / "node_modules"
 VENDOR = {"qrcode-generator.mjs": NODE_MODULES / "qrcode-generator" / "dist" / "qrcode.mjs"}
@@ -89,12 +92,31 @@ def manifest():
     return response
 
 
+@bp.get("/static/<path:filename>")
+def static(filename: str):
+    path = safe_join(str(STATIC), filename)
+    if path is None or not Path(path).is_file():
+        flask.abort(404)
+    return _file(Path(path))
+
+
 @bp.get("/vendor/<name>")
 def vendor(name: str):
     path = VENDOR.get(name)
     if path is None or not path.exists():
         flask.abort(404, "front-end package missing: run `make install` (npm ci)")
-    return flask.send_file(path, mimetype="text/javascript", max_age=3600)
+    return _file(path)
+
+
+def _file(path: Path) -> flask.Response:
+    """A small file, read whole: no file stays open behind a phone that drops the
+    connection mid-answer (a bus going into a tunnel). Revalidated by ETag; offline, the
+    service worker has its own copy."""
+    response = flask.Response(path.read_bytes(), mimetype=TYPES.get(path.suffix,
+                                                                    "application/octet-stream"))
+    response.cache_control.no_cache = True
+    response.add_etag()
+    return response.make_conditional(flask.request)
 
 
 @bp.get("/time")

@@ -53,8 +53,10 @@ def initialised(config):
     return {**config, "CARD_ROTATION": ROTATION}
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def chromium():
+    """One browser a module (each phone is a context of its own); torn down with the module,
+    so it never overlaps another module's Playwright."""
     playwright_api = pytest.importorskip("playwright.sync_api")
     if not os.path.exists(CHROMIUM):
         pytest.skip("no /usr/bin/chromium")

@@ -32,6 +32,7 @@ const app = {
   syncing: null,
   shownKey: null, // what the screen was last built for
   shownT: null, // the proof time of the QR on the screen
+  said: null, // what the screen reader was last told
 };
 
 const nowSeconds = () => Date.now() / 1000;
@@ -93,11 +94,15 @@ function tick() {
                               app.error, pass, state && { ...state, until: undefined },
                               list.map((p) => p.id), app.snapshot?.account]);
   if (key !== app.shownKey) {
-    const first = app.shownKey === null;
     app.shownKey = key;
     app.shownT = null;
     build(pass, state, list);
-    if (state && !first) view.announce(`${view.stateTitle(state)}. ${app.online ? "" : i18n.t("offline")}`);
+  }
+  // Said aloud when what the card means changes, not at every rebuild or rotation.
+  const said = state && `${pass.id} ${state.kind} ${app.online}`;
+  if (said && said !== app.said) {
+    app.said = said;
+    view.announce([view.stateTitle(state), app.online ? "" : i18n.t("offline")].filter(Boolean).join(". "));
   }
   if (state && (state.kind === SHOW || state.kind === "custodial")) rotate(pass, state);
 }
@@ -128,6 +133,8 @@ function rotate(pass, state) {
   made.then((text) => {
     if (app.shownT === t && text) draw(view.qrSvg(), text);
   }).catch((error) => {
+    // Never leave the last period's QR up: a blank one is honest, an old one is refused.
+    if (app.shownT === t) view.qrSvg()?.replaceChildren();
     if (error instanceof api.Offline) {
       app.online = false;
       redraw();
