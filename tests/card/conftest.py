@@ -132,8 +132,43 @@ class Phone:
     def text(self) -> str:
         return self.page.inner_text("#card")
 
+    def legibility(self) -> dict:
+        """The smallest text size (CSS px) and the lowest WCAG contrast ratio of any text
+        shown on the page, each with the element it belongs to."""
+        return self.page.evaluate(LEGIBILITY)
+
     def close(self) -> None:
         self.context.close()
+
+
+# WCAG 2 relative luminance and contrast, over every element that shows text of its own;
+# the background is the first opaque one up the tree.
+LEGIBILITY = """() => {
+  const rgb = (c) => c.match(/[\\d.]+/g).map(Number);
+  const lum = ([r, g, b]) => [r, g, b].map((v) => { v /= 255;
+    return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; })
+    .reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
+  const background = (el) => {
+    for (; el; el = el.parentElement) {
+      const c = rgb(getComputedStyle(el).backgroundColor);
+      if (c.length < 4 || c[3] > 0) return c.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  let smallest = {size: Infinity}, lowest = {ratio: Infinity};
+  for (const el of document.querySelectorAll("body *")) {
+    const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+    const style = getComputedStyle(el);
+    if (!own || !el.getClientRects().length || el.closest(".visually-hidden")) continue;
+    const size = parseFloat(style.fontSize);
+    const [a, b] = [lum(rgb(style.color)), lum(background(el))].sort((x, y) => y - x);
+    const ratio = (a + 0.05) / (b + 0.05);
+    const what = el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") + (el.className ? "." + el.className : "");
+    if (size < smallest.size) smallest = {size, what};
+    if (ratio < lowest.ratio) lowest = {ratio, what};
+  }
+  return {smallest, lowest};
+}"""
 
 
 def decode_qr(png: bytes) -> str:

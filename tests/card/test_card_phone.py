@@ -21,7 +21,8 @@ def get_free_pass(phone) -> None:
     phone.page.goto(phone.base + "/my/free")
     phone.page.click('form:has(input[name=category][value=elderly]) button[type=submit]')
     phone.page.wait_for_url(phone.base + "/my/")
-    phone.page.goto(phone.base + "/card/")
+    phone.page.click("#card-link")
+    phone.page.wait_for_url(phone.base + "/card/")
 
 
 def test_card_rides_online_offline_and_not_after_moving(phones, bus):
@@ -32,6 +33,17 @@ def test_card_rides_online_offline_and_not_after_moving(phones, bus):
     card = phone.text()
     assert "Trần Thị Bình" in card and "Thẻ miễn phí" in card and "Tất cả các tuyến" in card
     assert phone.page.locator("html").get_attribute("lang") == "vi"
+    # Readable by an elderly rider and by a screen reader: large type, strong contrast
+    # (WCAG AAA, 7:1), and every picture and control named.
+    legible = phone.legibility()
+    assert legible["smallest"]["size"] >= 16, legible
+    assert legible["lowest"]["ratio"] >= 7, legible
+    page = phone.page
+    assert page.get_by_role("img", name="Mã QR của thẻ. Đưa mã vào máy soát vé khi lên xe.") \
+        .count() == 1
+    assert page.get_by_role("img", name="Ảnh của Trần Thị Bình").count() == 1
+    assert page.get_by_role("button", name="English").count() == 1
+    assert page.get_by_role("heading", name="Thẻ vé xe buýt").count() == 1
 
     first = phone.read_qr("vi")
     decision = bus.check(first)
@@ -53,6 +65,8 @@ def test_card_rides_online_offline_and_not_after_moving(phones, bus):
     phone.page.click("#lang")
     phone.page.wait_for_selector('html[lang="en"]')
     assert "Free pass" in phone.text() and "All routes" in phone.text()
+    assert page.get_by_role("img", name="The pass's QR code. Hold it to the validator when "
+                            "you board.").count() == 1
     assert bus.check(phone.read_qr("en")).reason == "ok"
     phone.page.click("#lang")
     phone.page.wait_for_selector('html[lang="vi"]')
@@ -100,4 +114,5 @@ def test_card_rides_online_offline_and_not_after_moving(phones, bus):
     phone.state("replaced")
     assert "Thẻ đã được kích hoạt trên điện thoại khác" in phone.text()
     assert phone.page.locator("#qr").count() == 0
+    assert phone.legibility()["lowest"]["ratio"] >= 7
     phone.screenshot("vi-replaced")

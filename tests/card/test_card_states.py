@@ -78,6 +78,7 @@ def test_refused_states_explained_on_the_card(phones, eid_world, initialised, bu
     choose(phone, this_month["id"], "revoked")
     assert "Thẻ đã bị thu hồi" in phone.text() and "Lý do: Hoàn tiền theo yêu cầu" in phone.text()
     assert "quầy bán vé" in phone.text()
+    assert phone.legibility()["lowest"]["ratio"] >= 7
     phone.screenshot("vi-revoked")
 
     # Expired: the pass's period is over (here its end moved to a minute ago).
@@ -125,6 +126,7 @@ def test_clock_far_off_warns_instead_of_a_qr(phones, bus):
     text = phone.text()
     assert "Đồng hồ điện thoại không đúng giờ" in text and "Điện thoại đang nhanh 10 phút" in text
     assert "bật chỉnh giờ tự động" in text
+    assert phone.legibility()["lowest"]["ratio"] >= 7
     assert phone.page.locator("#qr").count() == 0
     # The screen reader hears it (a polite live region), not only the eyes.
     # (Polled from here: the page's animation frames run on the clock this test moved.)
