@@ -112,8 +112,12 @@ class Phone:
         png = self.page.screenshot(full_page=True)
         folder = os.environ.get("VEXE_SCREENSHOTS")
         if name and folder:
+            from PIL import Image
+
             Path(folder).mkdir(parents=True, exist_ok=True)
-            (Path(folder) / f"card-{name}.png").write_bytes(png)
+            # 128 colours look the same and weigh a third: these pictures live in git.
+            picture = Image.open(io.BytesIO(png)).convert("RGB").quantize(colors=128)
+            picture.save(Path(folder) / f"card-{name}.png", optimize=True)
         return png
 
     def read_qr(self, name: str | None = None) -> str:
