@@ -11,11 +11,12 @@ from dataclasses import dataclass
 
 import redis
 from redis.backoff import ExponentialBackoff
+from redis.exceptions import RedisClusterException
 from redis.retry import Retry
 from sqlalchemy.orm import Session
 
 from issuer import passes, signing
-from shared import redis_keys
+from shared import redis_client, redis_keys
 
 TIMEOUT = 2.0  # seconds: an operator waiting on a revocation should not wait long
 
@@ -40,17 +41,22 @@ def publish(session: Session, redis_url: str, *, now: float) -> Published:
     trust = signing.trust_list(session)
     deny = passes.denylist(session, now)
     try:
-        client = redis.Redis.from_url(redis_url, socket_timeout=TIMEOUT,
-                                      socket_connect_timeout=TIMEOUT,
-                                      retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2))
+        client = redis_client.from_url(redis_url, socket_timeout=TIMEOUT,
+                                       socket_connect_timeout=TIMEOUT,
+                                       retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2))
     except ValueError as exc:
         return Published(False, len(trust), len(deny), f"bad Redis URL: {exc}")
+    except (redis.RedisError, RedisClusterException) as exc:  # a cluster's layout is read now
+        return Published(False, len(trust), len(deny),
+                         f"Redis unreachable: {str(exc).rstrip('.')}")
     try:
-        with client.pipeline(transaction=True) as pipe:
+        # On a cluster the two keys live in different slots, which one transaction can't
+        # span; each list is read whole on its own, so two writes are enough there.
+        with client.pipeline(transaction=not redis_client.is_cluster(client)) as pipe:
             pipe.set(redis_keys.TRUST_LIST, trust.dumps())
             pipe.set(redis_keys.DENYLIST, deny.dumps())
             pipe.execute()
-    except (redis.ConnectionError, redis.TimeoutError) as exc:
+    except (redis.ConnectionError, redis.TimeoutError, RedisClusterException) as exc:
         return Published(False, len(trust), len(deny),
                          f"Redis unreachable: {str(exc).rstrip('.')}")
     except redis.RedisError as exc:  # reached, but refused: a password or ACL to fix

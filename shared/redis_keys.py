@@ -2,10 +2,36 @@
 
 The braces are a hash tag: on Redis Cluster the stream and its high-water marks live in
 one slot, so the idempotent push script can touch both.
+
+On a Redis Cluster the trips are sharded: each group of validators (a depot, a company) has
+its own stream and marks, ``vexe:{trips:<shard>}:...``, in a slot of their own, so the
+groups spread over the cluster's masters. ``shard=None`` is the single stream of one Redis.
 """
+
+import re
 
 TRIPS_STREAM = "vexe:{trips}:stream"
 TRIPS_HWM = "vexe:{trips}:hwm"  # hash: "<validator>/<journal epoch>" -> last pushed seq
 TRUST_LIST = "vexe:trust"  # the JWKS, as a JSON string
 DENYLIST = "vexe:deny"  # the denylist, as a JSON string
 TRIPS_GROUP = "ingest"  # the consumer group of the ingest workers on TRIPS_STREAM
+
+SHARD = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}")
+
+
+def _tag(shard: str | None) -> str:
+    if shard is None:
+        return "trips"
+    if not isinstance(shard, str) or not SHARD.fullmatch(shard):
+        raise ValueError(f"shard {shard!r} must be 1 to 32 letters, digits, '.', '_' or '-'")
+    return f"trips:{shard}"
+
+
+def trips_stream(shard: str | None = None) -> str:
+    """The trips stream of ``shard``; TRIPS_STREAM when None."""
+    return f"vexe:{{{_tag(shard)}}}:stream"
+
+
+def trips_hwm(shard: str | None = None) -> str:
+    """The hash of journal high-water marks beside ``trips_stream(shard)``."""
+    return f"vexe:{{{_tag(shard)}}}:hwm"

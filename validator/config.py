@@ -17,6 +17,9 @@
     url = "redis://10.8.0.1:6379/0"
     username = "V-0042"           # its own ACL user (validator.sync.ACL_RULES)
     password_file = "/etc/vexe/redis-password"   # owner-only; or VEXE_REDIS_PASSWORD
+    # On a Redis Cluster: url = "redis+cluster://10.8.0.1:7000" (any node), and the shard
+    # (validator group) whose stream this validator adds to.
+    shard = "depot-3"
 
     [windows]
     freshness = 45                # seconds a QR's proof stays good, either side
@@ -51,6 +54,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from shared.redis_keys import SHARD
 from shared.trip import ALIGHT, BOARD
 from validator.check import DEFAULT_FRESHNESS, DEFAULT_PASSBACK
 
@@ -82,6 +86,7 @@ class Config:
     redis_url: str = DEFAULT_REDIS_URL
     redis_username: str | None = None
     redis_password: str | None = field(default=None, repr=False)  # never printed
+    redis_shard: str | None = None
     freshness: int = DEFAULT_FRESHNESS
     passback: int = DEFAULT_PASSBACK
     retention_days: float = DEFAULT_RETENTION_DAYS
@@ -119,7 +124,7 @@ class Config:
 _TABLES = {
     "validator": {"id", "vehicle", "company", "data_dir", "mode"},
     "position": {"route", "stop", "stop_source"},
-    "redis": {"url", "username", "password_file"},
+    "redis": {"url", "username", "password_file", "shard"},
     "windows": {"freshness", "passback", "retention_days"},
     "journal": {"max_mb"},
     "http": {"host", "port"},
@@ -174,6 +179,7 @@ def load(path: str | os.PathLike, environ: dict[str, str] | None = None) -> Conf
         redis_url=get("redis", "url", DEFAULT_REDIS_URL),
         redis_username=get("redis", "username"),
         redis_password=_password(where, get("redis", "password_file"), environ),
+        redis_shard=get("redis", "shard"),
         freshness=get("windows", "freshness", DEFAULT_FRESHNESS),
         passback=get("windows", "passback", DEFAULT_PASSBACK),
         retention_days=get("windows", "retention_days", DEFAULT_RETENTION_DAYS),
@@ -286,8 +292,16 @@ def _check_redis(config: Config, fail) -> None:
         parts.port  # noqa: B018 -- raises ValueError for a bad port
     except ValueError:
         fail("[redis] url", "is not a valid URL")
-    if parts.scheme not in ("redis", "rediss", "unix") or not (parts.hostname or parts.path):
-        fail("[redis] url", "must look like redis://HOST:PORT/DB or rediss://HOST:PORT/DB")
+    if parts.scheme not in ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster") or not (
+            parts.hostname or parts.path):
+        fail("[redis] url", "must look like redis://HOST:PORT/DB or rediss://HOST:PORT/DB, or "
+                            "redis+cluster://HOST:PORT for a Redis Cluster")
+    cluster = parts.scheme.endswith("+cluster")
+    if cluster != (config.redis_shard is not None):
+        fail("[redis] shard", "is needed with a redis+cluster:// URL, and only with one")
+    if config.redis_shard is not None and (not isinstance(config.redis_shard, str)
+                                           or not SHARD.fullmatch(config.redis_shard)):
+        fail("[redis] shard", "must be 1 to 32 letters, digits, '.', '_' or '-'")
     if parts.password:
         # A password in the URL ends up in process listings and logs: keep it in a file.
         fail("[redis] url", "must not hold a password; use [redis] password_file or "

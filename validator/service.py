@@ -176,7 +176,8 @@ class Service:
             raise StartError(f"cannot use data directory {home}: {reason}") from None
         self.syncer = Syncer(self.device.journal, self.device.lists, self.client,
                              validator_id=config.validator_id,
-                             keep=config.retention_days * 86400, clock=self.device.clock)
+                             keep=config.retention_days * 86400, clock=self.device.clock,
+                             shard=config.redis_shard)
 
     # -- starting --------------------------------------------------------------------------
 

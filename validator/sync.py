@@ -19,22 +19,39 @@ from dataclasses import dataclass
 
 import redis
 from redis.backoff import AbstractBackoff, ExponentialBackoff
+from redis.exceptions import RedisClusterException
 from redis.retry import Retry
 
 from shared import clock
-from shared.redis_keys import DENYLIST, TRIPS_HWM, TRIPS_STREAM, TRUST_LIST
+from shared import redis_client
+from shared.redis_keys import (DENYLIST, TRIPS_HWM, TRIPS_STREAM, TRUST_LIST, trips_hwm,
+                               trips_stream)
 from validator.journal import Journal
 from validator.lists import Lists
 from validator.timekeeping import Clock
 
 log = logging.getLogger(__name__)
 
-# What a validator's own Redis ACL user needs, and nothing more: run the push script (whose
-# commands are checked against the same rules), read the trust list and the denylist, and
-# ask the server's time (validator.timekeeping), which reads no key.
-#     ACL SETUSER <validator id> on ><password> <ACL_RULES>
-ACL_RULES = (f"resetkeys ~{TRIPS_STREAM} ~{TRIPS_HWM} %R~{TRUST_LIST} %R~{DENYLIST} resetchannels "
-             "-@all +evalsha +script|load +script|exists +xadd +hget +hset +get +time")
+
+
+def acl_rules(shard: str | None = None) -> str:
+    """What a validator's own Redis ACL user needs, and nothing more: run the push script
+    (whose commands are checked against the same rules) on its shard's stream and marks only,
+    read the trust list and the denylist, ask the server's time (validator.timekeeping) and
+    wait for a replica (WAIT), neither of which reads a key; on a cluster, also read the
+    cluster's layout and the command table, which the cluster client needs to route.
+
+        ACL SETUSER <validator id> reset on #<sha256 of password> <acl_rules(shard)>
+    """
+    rules = (f"resetkeys ~{trips_stream(shard)} ~{trips_hwm(shard)} %R~{TRUST_LIST} "
+             f"%R~{DENYLIST} resetchannels -@all +evalsha +script|load +script|exists +xadd "
+             "+hget +hset +get +time +wait")
+    if shard is not None:
+        rules += " +cluster|slots +cluster|shards +cluster|nodes +command +readonly"
+    return rules
+
+
+ACL_RULES = acl_rules()  # one Redis, one stream
 
 BATCH_SIZE = 500
 BATCHES_PER_ROUND = 4
@@ -43,6 +60,7 @@ PULL_EVERY = 60.0  # seconds between pulls of the trust list and denylist
 KEEP = 30 * 86400  # seconds a pushed scan stays in the journal, for audits on the bus
 PRUNE_EVERY = 3600.0
 SOCKET_TIMEOUT = 5.0  # long enough to send one batch over a slow mobile link
+REPLICA_WAIT_MS = 2000  # how long a push waits for a replica to hold it
 CONNECT_TIMEOUT = 3.0
 OFFLINE_AFTER = 30.0  # seconds without a good round before the screen says "offline"
 
@@ -89,7 +107,7 @@ def connect(url: str, *, username: str | None = None, password: str | None = Non
         credentials["username"] = username
     if password is not None:
         credentials["password"] = password
-    return redis.Redis.from_url(
+    return redis_client.from_url(
         url, socket_timeout=SOCKET_TIMEOUT, socket_connect_timeout=CONNECT_TIMEOUT,
         retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=1), **credentials)
 
@@ -109,10 +127,20 @@ class Syncer:
                  batch_size: int = BATCH_SIZE, batches_per_round: int = BATCHES_PER_ROUND,
                  push_every: float = PUSH_EVERY, pull_every: float = PULL_EVERY,
                  keep: float = KEEP, backoff: AbstractBackoff | None = None,
-                 clock: Clock | None = None):
+                 clock: Clock | None = None, shard: str | None = None,
+                 min_replicas: int | None = None, replica_wait_ms: int = REPLICA_WAIT_MS):
         self.journal = journal
         self.lists = lists
         self.client = client
+        self.cluster = redis_client.is_cluster(client)
+        # A cluster's trips are sharded; one Redis has one stream.
+        self.stream, self.hwm = ((TRIPS_STREAM, TRIPS_HWM) if shard is None
+                                 else (trips_stream(shard), trips_hwm(shard)))
+        # A batch counts as pushed once this many replicas hold it: a master lost in a
+        # failover takes with it what it had not yet passed on, and the validator must then
+        # still have it to send again. A cluster has replicas; one Redis may have none.
+        self.min_replicas = (1 if self.cluster else 0) if min_replicas is None else min_replicas
+        self.replica_wait_ms = replica_wait_ms
         self.key = f"{validator_id}/{journal.epoch}"
         self.batch_size = batch_size
         self.batches_per_round = batches_per_round
@@ -141,21 +169,37 @@ class Syncer:
             self.last_push_at = now
             return Pushed(0, 0, self.journal.pushed_seq, more=False)
         chunks = [rows[i:i + self.batch_size] for i in range(0, len(rows), self.batch_size)]
-        with self.client.pipeline(transaction=False) as pipe:
+        with self._target().pipeline(transaction=False) as pipe:
             after = 0
             for chunk in chunks:
                 args = [self.key, after]
                 for seq, payload in chunk:
                     args += [seq, payload]
-                self._push_script(keys=[TRIPS_STREAM, TRIPS_HWM], args=args, client=pipe)
+                self._push_script(keys=[self.stream, self.hwm], args=args, client=pipe)
                 after = chunk[-1][0]
-            results = pipe.execute(raise_on_error=False)
+            if self.min_replicas:
+                # On the same connection as the writes: WAIT counts replicas holding them.
+                pipe.execute_command("WAIT", self.min_replicas, self.replica_wait_ms)
+            try:
+                results = pipe.execute(raise_on_error=False)
+            except redis.RedisError:
+                self._forget_layout()
+                raise
+        if self.min_replicas:
+            *results, replicas = results
+            if isinstance(replicas, Exception) or replicas < self.min_replicas:
+                # Not yet safe from a failover: note nothing, send again next round (the
+                # script skips whatever did land).
+                self._forget_layout()
+                raise redis.ConnectionError(
+                    f"trips not yet on {self.min_replicas} replica(s): {replicas}")
         added = already = 0
         confirmed = None
         error = None
         for chunk, result in zip(chunks, results):
             if isinstance(result, Exception):
                 error = result
+                self._forget_layout()
                 break
             chunk_added, chunk_already, hwm = result
             if hwm < chunk[-1][0]:
@@ -184,6 +228,22 @@ class Syncer:
             if not pushed.more:
                 return total
 
+    def _target(self):
+        """Where the push goes: the Redis itself, or on a cluster the master of the shard's
+        slot, as one connection (WAIT and the writes must share it)."""
+        if not self.cluster:
+            return self.client
+        return self.client.get_node_from_key(self.stream).redis_connection
+
+    def _forget_layout(self) -> None:
+        """After a failure on a cluster: read the layout again before the next try, so a
+        failed-over slot is found on its new master."""
+        if self.cluster:
+            try:
+                self.client.nodes_manager.initialize()
+            except redis.RedisError as exc:  # the cluster is still electing: next round
+                log.debug("cluster layout not read: %s", exc)
+
     # -- pull ------------------------------------------------------------------------------
 
     def pull_once(self, now: float) -> dict[str, str]:
@@ -194,12 +254,11 @@ class Syncer:
         with self.client.pipeline(transaction=False) as pipe:
             pipe.get(TRUST_LIST)
             pipe.get(DENYLIST)
-            if self.clock is not None:
-                pipe.time()
-            sent = self.clock.device_now() if self.clock is not None else 0.0
-            trust_raw, deny_raw, *server = pipe.execute()
+            trust_raw, deny_raw = pipe.execute()
         if self.clock is not None:
-            seconds, micros = server[0]
+            # A round trip of its own (a cluster pipeline can't carry TIME), timed closely.
+            sent = self.clock.device_now()
+            seconds, micros = self.client.time()
             self.clock.measure(sent, seconds + micros / 1e6, self.clock.device_now())
         outcome = {"trust": self._apply("trust list", trust_raw, self.lists.update_trust),
                    "denylist": self._apply("denylist", deny_raw, self.lists.update_denylist)}
@@ -241,7 +300,7 @@ class Syncer:
                 failures += 1
                 delay = self.backoff.compute(failures)
                 self.last_error = f"{type(exc).__name__}: {exc}"
-                if not isinstance(exc, redis.RedisError):
+                if not isinstance(exc, (redis.RedisError, RedisClusterException)):
                     log.exception("sync failed; next try in %.1f s", delay)
                 else:
                     level = logging.WARNING if failures == 1 else logging.DEBUG

@@ -14,6 +14,7 @@ from issuer.cli import Group, _emit, _fail, _session
 from issuer.ridership import fleet, ingest, reports, store
 from issuer.ridership.clones import DEFAULT_WINDOW_MINUTES
 from shared import clock
+from shared.redis_keys import trips_stream
 
 
 @click.group("ingest", cls=Group)
@@ -32,8 +33,10 @@ def ingest_group() -> None:
               type=click.FloatRange(0.1, 240), help="Minutes: the same pass boarding two "
               "vehicles within this raises a cloned-pass alert.")
 @click.option("--once", is_flag=True, help="Write what is waiting now, then stop.")
+@click.option("--shard", default=None, help="On a Redis Cluster: the shard (validator group) "
+              "whose stream this worker reads.")
 def ingest_run(consumer: str | None, batch: int, claim_idle: float, clone_window: float,
-               once: bool) -> None:
+               once: bool, shard: str | None) -> None:
     """Run an ingest worker until SIGTERM or Ctrl-C (the batch in hand is finished first)."""
     config = settings.load()
     url = config["DATABASE_URL"]
@@ -43,7 +46,8 @@ def ingest_run(consumer: str | None, batch: int, claim_idle: float, clone_window
     worker = ingest.Worker(url, ingest.connect(config["REDIS_URL"]),
                            consumer or ingest.default_consumer(), batch=batch,
                            claim_idle_ms=int(claim_idle * 1000),
-                           limits=store.Limits(clone_window_ms=int(clone_window * 60_000)))
+                           limits=store.Limits(clone_window_ms=int(clone_window * 60_000)),
+                           shard=_shard(shard))
     if once:
         worker.ensure_group()
         claimed = worker.claim()
@@ -57,12 +61,22 @@ def ingest_run(consumer: str | None, batch: int, claim_idle: float, clone_window
     worker.run(stop)
 
 
+def _shard(shard: str | None) -> str | None:
+    if shard is not None:
+        try:
+            trips_stream(shard)
+        except ValueError as exc:
+            _fail(str(exc), 2)
+    return shard
+
+
 @ingest_group.command("status")
-def ingest_status() -> None:
+@click.option("--shard", default=None, help="On a Redis Cluster: the shard to report on.")
+def ingest_status(shard: str | None) -> None:
     """The consumer group: entries waiting, pending per consumer, entries turned away."""
     config = settings.load()
     try:
-        out = ingest.status(ingest.connect(config["REDIS_URL"]))
+        out = ingest.status(ingest.connect(config["REDIS_URL"]), _shard(shard))
     except redis.RedisError as exc:
         _fail(f"Redis unavailable: {exc}", 1)
     with db.session(config["DATABASE_URL"]) as session:

@@ -32,8 +32,8 @@ from redis.backoff import ExponentialBackoff
 
 from issuer import db
 from issuer.ridership import entries, store
-from shared import clock
-from shared.redis_keys import TRIPS_GROUP, TRIPS_STREAM
+from shared import clock, redis_client
+from shared.redis_keys import TRIPS_GROUP, TRIPS_STREAM, trips_stream
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +61,12 @@ class Worker:
     def __init__(self, database_url: str, client: redis.Redis, consumer: str, *,
                  batch: int = BATCH, block_ms: int = BLOCK_MS,
                  claim_idle_ms: int = CLAIM_IDLE_MS, retain_ms: int = RETAIN_MS,
-                 limits: store.Limits = store.Limits()):
+                 limits: store.Limits = store.Limits(), shard: str | None = None):
         self.engine = db.engine(database_url)
         self.client = client
+        # On a Redis Cluster each shard (a group of validators) has its own stream: a worker
+        # reads one, and each shard has workers of its own.
+        self.stream = TRIPS_STREAM if shard is None else trips_stream(shard)
         self.consumer = consumer
         self.batch = batch
         self.block_ms = block_ms
@@ -78,7 +81,7 @@ class Worker:
 
     def ensure_group(self) -> None:
         try:
-            self.client.xgroup_create(TRIPS_STREAM, TRIPS_GROUP, id="0", mkstream=True)
+            self.client.xgroup_create(self.stream, TRIPS_GROUP, id="0", mkstream=True)
         except redis.ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
@@ -96,7 +99,7 @@ class Worker:
         return self._xreadgroup(">", self.block_ms if wait else None)
 
     def _xreadgroup(self, start: str, block_ms: int | None) -> list[tuple[str, dict]]:
-        reply = self.client.xreadgroup(TRIPS_GROUP, self.consumer, {TRIPS_STREAM: start},
+        reply = self.client.xreadgroup(TRIPS_GROUP, self.consumer, {self.stream: start},
                                        count=self.batch, block=block_ms)
         if not reply:
             return []
@@ -111,11 +114,11 @@ class Worker:
         cursor = "0-0"
         while len(claimed) < self.batch:
             cursor, got, deleted = self.client.xautoclaim(
-                TRIPS_STREAM, TRIPS_GROUP, self.consumer, self.claim_idle_ms, cursor,
+                self.stream, TRIPS_GROUP, self.consumer, self.claim_idle_ms, cursor,
                 count=self.batch - len(claimed))
             claimed += [(_text(i), f) for i, f in got if f is not None]
             if deleted:  # trimmed away while pending: nothing left to write
-                self.client.xack(TRIPS_STREAM, TRIPS_GROUP, *deleted)
+                self.client.xack(self.stream, TRIPS_GROUP, *deleted)
             if _text(cursor) == "0-0":
                 break
         if claimed:
@@ -144,7 +147,7 @@ class Worker:
         for reject in rejects:
             log.warning("stream entry %s is not a trip: %s", reject["entry_id"], reject["error"])
         if batch:
-            self.client.xack(TRIPS_STREAM, TRIPS_GROUP, *[i for i, _ in batch])
+            self.client.xack(self.stream, TRIPS_GROUP, *[i for i, _ in batch])
         return Handled(len(batch), written, len(rejects))
 
     def step(self, now: float, wait: bool = True) -> Handled | None:
@@ -171,13 +174,13 @@ class Worker:
     def trim(self, now: float) -> int:
         """Drop entries every group has acknowledged and older than ``retain_ms``."""
         floor = f"{int(now * 1000) - self.retain_ms}-0"
-        for group in self.client.xinfo_groups(TRIPS_STREAM):
+        for group in self.client.xinfo_groups(self.stream):
             name = _text(group["name"])
-            pending = self.client.xpending(TRIPS_STREAM, name)
+            pending = self.client.xpending(self.stream, name)
             needed = _text(pending["min"]) if pending["pending"] else _next(
                 _text(group["last-delivered-id"]))
             floor = min(floor, needed, key=_id_key)
-        return self.client.xtrim(TRIPS_STREAM, minid=floor, approximate=True)
+        return self.client.xtrim(self.stream, minid=floor, approximate=True)
 
     # -- the loop --------------------------------------------------------------------------
 
@@ -186,7 +189,7 @@ class Worker:
         failures = 0
         backoff = ExponentialBackoff(cap=30.0, base=0.5)
         next_claim = next_trim = 0.0
-        log.info("ingest worker %s reading %s", self.consumer, TRIPS_STREAM)
+        log.info("ingest worker %s reading %s", self.consumer, self.stream)
         while not stop.is_set():
             try:
                 now = clock.now()
@@ -214,15 +217,16 @@ class Worker:
             failures = 0
 
 
-def status(client: redis.Redis) -> dict:
+def status(client: redis.Redis, shard: str | None = None) -> dict:
     """The stream and the ingest group: length, entries pending per consumer, lag."""
-    out = {"stream": TRIPS_STREAM, "length": client.xlen(TRIPS_STREAM), "group": None}
-    if not client.exists(TRIPS_STREAM):
+    stream = TRIPS_STREAM if shard is None else trips_stream(shard)
+    out = {"stream": stream, "length": client.xlen(stream), "group": None}
+    if not client.exists(stream):
         return out
-    for group in client.xinfo_groups(TRIPS_STREAM):
+    for group in client.xinfo_groups(stream):
         if _text(group["name"]) != TRIPS_GROUP:
             continue
-        consumers = client.xinfo_consumers(TRIPS_STREAM, TRIPS_GROUP)
+        consumers = client.xinfo_consumers(stream, TRIPS_GROUP)
         out["group"] = {"pending": group["pending"], "lag": group.get("lag"),
                         "consumers": [{"name": _text(c["name"]), "pending": c["pending"],
                                        "idle_ms": c["idle"]} for c in consumers]}
@@ -250,6 +254,7 @@ def _next(entry_id: str) -> str:
 
 def connect(url: str) -> redis.Redis:
     # Bytes, not decoded text: an entry that is not UTF-8 must be a reject, not a stuck worker.
-    return redis.Redis.from_url(url, socket_timeout=30,
-                                socket_connect_timeout=5, health_check_interval=30)
+    # A Redis Cluster URL (redis+cluster://) gives the cluster client (shared.redis_client).
+    return redis_client.from_url(url, socket_timeout=30,
+                                 socket_connect_timeout=5, health_check_interval=30)
 
