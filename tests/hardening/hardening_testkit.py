@@ -192,3 +192,111 @@ class PrivatePostgres:
     def destroy(self) -> None:
         self._run("pg_ctl", "-D", str(self.dir), "-m", "immediate", "-w", "stop", check=False)
         shutil.rmtree(self.home, ignore_errors=True)
+
+
+class RedisClusterProcesses:
+    """A real Redis Cluster: three masters, each with a replica, redis-server processes on
+    free loopback ports in a directory of the test's own. Each node writes every command to
+    its append-only file before answering. ``kill(port)`` is a SIGKILL."""
+
+    NODE_TIMEOUT_MS = 1000  # a master unreachable this long is failed over
+
+    def __init__(self, workdir: Path, masters: int = 3):
+        binary = shutil.which("redis-server")
+        if binary is None or shutil.which("redis-cli") is None:
+            pytest.skip("redis-server and redis-cli are not installed")
+        self.binary = binary
+        self.workdir = Path(workdir)
+        self.ports = [free_port() for _ in range(2 * masters)]
+        # The cluster bus defaults to port + 10000, which may be taken or past 65535.
+        self.bus_ports = {port: free_port() for port in self.ports}
+        self.procs: dict[int, subprocess.Popen] = {}
+        self.kills = 0
+
+    @property
+    def url(self) -> str:
+        return f"redis+cluster://127.0.0.1:{self.ports[0]}"
+
+    def start_node(self, port: int) -> None:
+        home = self.workdir / str(port)
+        home.mkdir(parents=True, exist_ok=True)
+        self.procs[port] = subprocess.Popen(
+            [self.binary, "--port", str(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
+             "--cluster-port", str(self.bus_ports[port]),
+             "--cluster-config-file", "nodes.conf",
+             "--cluster-node-timeout", str(self.NODE_TIMEOUT_MS), "--appendonly", "yes",
+             "--appendfsync", "always", "--save", "", "--dir", str(home),
+             "--logfile", str(home / "redis.log"), "--repl-diskless-sync-delay", "0"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client = redis.Redis(host="127.0.0.1", port=port)
+        try:
+            wait_for(lambda: _pings(client), timeout=20, what=f"node {port} up")
+        finally:
+            client.close()
+
+    def create(self) -> None:
+        for port in self.ports:
+            self.start_node(port)
+        out = subprocess.run(
+            ["redis-cli", "--cluster", "create", *[f"127.0.0.1:{p}" for p in self.ports],
+             "--cluster-replicas", "1", "--cluster-yes"], capture_output=True, text=True,
+            timeout=60)
+        assert out.returncode == 0, out.stdout + out.stderr
+        wait_for(self.healthy, timeout=30, what="cluster state ok")
+        # A replica can take over only once it holds its master's data.
+        wait_for(self.replicas_in_sync, timeout=30, what="replicas in sync")
+
+    def replicas_in_sync(self) -> bool:
+        synced = 0
+        for port in self.alive():
+            client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=2)
+            try:
+                info = client.info("replication")
+            except redis.RedisError:
+                return False
+            finally:
+                client.close()
+            if info["role"] == "slave":
+                if info.get("master_link_status") != "up":
+                    return False
+                synced += 1
+        return synced == len(self.alive()) // 2
+
+    def info(self, port: int) -> dict:
+        client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=2)
+        try:
+            text = client.execute_command("CLUSTER", "INFO").decode()
+        finally:
+            client.close()
+        return dict(line.split(":", 1) for line in text.split() if ":" in line)
+
+    def healthy(self) -> bool:
+        try:
+            return all(self.info(p)["cluster_state"] == "ok" for p in self.alive())
+        except redis.RedisError:
+            return False
+
+    def master_of(self, key: str) -> int:
+        client = redis.Redis(host="127.0.0.1", port=self.alive()[0])
+        try:
+            slot = client.execute_command("CLUSTER", "KEYSLOT", key)
+            for start, end, master, *_ in client.execute_command("CLUSTER", "SLOTS"):
+                if start <= slot <= end:
+                    return int(master[1])
+        finally:
+            client.close()
+        raise AssertionError(f"no master for {key}")
+
+    def alive(self) -> list[int]:
+        return [p for p, proc in self.procs.items() if proc.poll() is None]
+
+    def kill(self, port: int) -> None:
+        self.procs[port].send_signal(signal.SIGKILL)
+        self.procs[port].wait(10)
+        self.kills += 1
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
