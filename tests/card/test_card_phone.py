@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from shared import b64
 from tests.card.conftest import ELDERLY, ROTATION
 
 
@@ -29,7 +30,14 @@ def test_card_rides_online_offline_and_not_after_moving(phones, bus):
     phone = phones()
     phone.sign_in(ELDERLY)
     get_free_pass(phone)
-    phone.activate()
+    with phone.page.expect_request(lambda r: r.method == "POST"
+                                   and r.url.endswith("/device")) as sent:
+        phone.activate()
+    # Only the public key leaves the phone, on a call that carries the CSRF token.
+    body = sent.value.post_data_json
+    assert set(body) == {"public_key", "label"}
+    assert len(b64.decode(body["public_key"])) == 65  # the uncompressed P-256 point
+    assert sent.value.headers["x-csrftoken"]
     card = phone.text()
     assert "Trần Thị Bình" in card and "Thẻ miễn phí" in card and "Tất cả các tuyến" in card
     assert phone.page.locator("html").get_attribute("lang") == "vi"

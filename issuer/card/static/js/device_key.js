@@ -16,9 +16,11 @@ export function create() {
   return crypto.subtle.generateKey(KEY, false, ["sign"]);
 }
 
-export async function publicJwk(pair) {
-  const jwk = await crypto.subtle.exportKey("jwk", pair.publicKey);
-  return { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y };
+// The public key as the issuer's API takes it: the uncompressed point, base64url.
+export async function publicPoint(pair) {
+  const point = new Uint8Array(await crypto.subtle.exportKey("raw", pair.publicKey));
+  return btoa(String.fromCharCode(...point)).replace(/\+/g, "-").replace(/\//g, "_")
+    .replace(/=+$/, "");
 }
 
 // Raw r || s, 64 bytes: what WebCrypto returns and what the QR format carries.

@@ -243,7 +243,7 @@ async function activate(pass) {
       }
       if (pair) {
         const issued = await api.postJson(`/api/passes/${encodeURIComponent(pass.id)}/device`, {
-          public_key: await deviceKey.publicJwk(pair), label: deviceLabel() });
+          public_key: await deviceKey.publicPoint(pair), label: deviceLabel() });
         await keepCredential({ pass_id: pass.id, account_id: app.snapshot.account.id,
                                keys: pair, device_key: issued.device_key }, issued);
       }
