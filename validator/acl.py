@@ -14,8 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import redis
+from redis.cluster import RedisCluster
+from redis.exceptions import RedisClusterException
 
-from validator.sync import ACL_RULES
+from shared import redis_client
+from validator.sync import acl_rules
 
 
 class AclError(Exception):
@@ -29,8 +32,11 @@ class Created:
 
 
 def create(redis_url: str, validator_id: str, password_file: Path, *,
-           replace: bool = False) -> Created:
+           replace: bool = False, shard: str | None = None) -> Created:
+    """On a Redis Cluster the user is made on every node, replicas too: a failover must
+    neither lock the validator out nor open anything to it."""
     client = _admin(redis_url)
+    rules = acl_rules(shard)
     try:
         if _exists(client, validator_id) and not replace:
             raise AclError(f"Redis user {validator_id!r} exists already; --replace gives it a "
@@ -40,12 +46,12 @@ def create(redis_url: str, validator_id: str, password_file: Path, *,
         digest = hashlib.sha256(password.encode()).hexdigest()
         try:
             # reset: no earlier password, key pattern or command survives a --replace.
-            client.execute_command("ACL", "SETUSER", validator_id, "reset", "on", f"#{digest}",
-                                   *ACL_RULES.split())
-        except redis.RedisError as exc:
+            _everywhere(client, "ACL", "SETUSER", validator_id, "reset", "on", f"#{digest}",
+                        *rules.split())
+        except (redis.RedisError, RedisClusterException) as exc:
             password_file.unlink()
             raise AclError(f"Redis refused the user: {exc}") from None
-        return Created(ACL_RULES, _save(client))
+        return Created(rules, _save(client))
     finally:
         client.close()
 
@@ -53,24 +59,45 @@ def create(redis_url: str, validator_id: str, password_file: Path, *,
 def delete(redis_url: str, validator_id: str) -> bool:
     client = _admin(redis_url)
     try:
-        deleted = bool(client.execute_command("ACL", "DELUSER", validator_id))
+        deleted = _everywhere(client, "ACL", "DELUSER", validator_id)
+        if isinstance(deleted, dict):  # a cluster: the count on each node
+            deleted = max(deleted.values())
         _save(client)
-        return deleted
-    except redis.RedisError as exc:
+        return bool(deleted)
+    except (redis.RedisError, RedisClusterException) as exc:
         raise AclError(f"Redis refused: {exc}") from None
     finally:
         client.close()
 
 
-def _admin(redis_url: str) -> redis.Redis:
+def _admin(redis_url: str) -> redis.Redis | RedisCluster:
     try:
-        client = redis.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=5)
+        client = redis_client.from_url(redis_url, socket_timeout=5, socket_connect_timeout=5)
         client.ping()
     except ValueError as exc:
         raise AclError(f"bad Redis URL: {exc}") from None
-    except redis.RedisError as exc:
+    except (redis.RedisError, RedisClusterException) as exc:
         raise AclError(f"cannot reach Redis: {exc}") from None
     return client
+
+
+def _everywhere(client, *command):
+    """Run ``command`` on the one Redis, or on every node of a cluster, replicas included
+    (the cluster client itself knows only the masters)."""
+    if not redis_client.is_cluster(client):
+        return client.execute_command(*command)
+    settings = client.nodes_manager.connection_kwargs
+    credentials = {k: settings[k] for k in ("username", "password") if settings.get(k)}
+    answers = {}
+    for address in client.cluster_nodes():
+        host, _, port = address.rpartition(":")
+        node = redis.Redis(host=host, port=int(port), socket_timeout=5,
+                           socket_connect_timeout=5, **credentials)
+        try:
+            answers[address] = node.execute_command(*command)
+        finally:
+            node.close()
+    return answers
 
 
 def _exists(client: redis.Redis, user: str) -> bool:
@@ -80,9 +107,9 @@ def _exists(client: redis.Redis, user: str) -> bool:
         raise AclError(f"Redis refused ACL GETUSER (is this an administrator?): {exc}") from None
 
 
-def _save(client: redis.Redis) -> bool:
+def _save(client) -> bool:
     try:
-        client.execute_command("ACL", "SAVE")
+        _everywhere(client, "ACL", "SAVE")
     except redis.ResponseError:  # no aclfile configured: users live in memory only
         return False
     return True

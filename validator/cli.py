@@ -153,18 +153,22 @@ def acl_group() -> None:
                    "(copy it to the validator's [redis] password_file).")
 @click.option("--replace", is_flag=True,
               help="The user exists already: give it a new password and the rules again.")
+@click.option("--shard", default=None,
+              help="On a Redis Cluster (redis+cluster:// URL): the validator's shard, the only "
+                   "trips stream it may add to.")
 @click.option("--redis-url", envvar="VEXE_REDIS_URL", default=DEFAULT_REDIS_URL,
               show_default=True, show_envvar=True,
               help="Redis as a user that may run ACL commands.")
-def acl_create(validator_id, password_file, replace, redis_url) -> None:
+def acl_create(validator_id, password_file, replace, shard, redis_url) -> None:
     """Create (or with --replace, reset) the Redis user VALIDATOR_ID with a new password."""
     from validator import acl
 
     if not VALIDATOR_ID.fullmatch(validator_id):
         raise Failure(f"validator id {validator_id!r} must be letters, digits, '.', '_' or '-'")
     try:
-        created = acl.create(redis_url, validator_id, Path(password_file), replace=replace)
-    except acl.AclError as exc:
+        created = acl.create(redis_url, validator_id, Path(password_file), replace=replace,
+                             shard=shard)
+    except (acl.AclError, ValueError) as exc:
         raise Failure(str(exc)) from None
     if not created.saved:
         click.echo(f"vexe: warning: Redis has no ACL file; the user {validator_id} is lost when "

@@ -10,6 +10,8 @@ only once a replica holds it) and none is counted twice.
 
 from __future__ import annotations
 
+import json
+import subprocess
 import threading
 import time
 from collections import Counter
@@ -26,7 +28,8 @@ from shared.redis_keys import DENYLIST, TRIPS_GROUP, TRUST_LIST, trips_hwm, trip
 from shared.trip import Trip
 from validator.device import Validator
 from validator.sync import Syncer, acl_rules, connect
-from hardening_testkit import ROUTE, Issuer, RedisClusterProcesses, wait_for
+from hardening_testkit import ROUTE, VEXE, Issuer, RedisClusterProcesses, environment, \
+    wait_for
 
 
 @pytest.fixture
@@ -188,14 +191,20 @@ def test_a_validator_user_on_a_cluster_is_kept_to_its_shard(cluster, tmp_path):
     admin = redis_client.from_url(cluster.url)
     admin.set(TRUST_LIST, issuer.trust.dumps())
     admin.set(DENYLIST, '{"issued_at": 1, "entries": []}')
-    for port in cluster.ports:
+    made = subprocess.run(
+        [VEXE, "validator", "acl", "create", "C9", "--shard", shards[0], "--password-file",
+         str(tmp_path / "C9.password")], capture_output=True, text=True, timeout=60,
+        env=environment(VEXE_REDIS_URL=cluster.url))
+    assert made.returncode == 0, made.stderr
+    assert json.loads(made.stdout)["rules"] == acl_rules(shards[0])
+    password = (tmp_path / "C9.password").read_text().strip()
+    for port in cluster.ports:  # on every node, replicas too
         node = redis.Redis(host="127.0.0.1", port=port)
-        node.execute_command("ACL", "SETUSER", "C9", "reset", "on", ">pw",
-                             *acl_rules(shards[0]).split())
+        assert node.execute_command("ACL", "GETUSER", "C9") is not None
         node.close()
     device = Validator(validator_id="C9", vehicle="29B-009.09", route=ROUTE,
                        data_dir=tmp_path / "validator-C9")
-    client = connect(cluster.url, username="C9", password="pw")
+    client = connect(cluster.url, username="C9", password=password)
     try:
         syncer = Syncer(device.journal, device.lists, client, validator_id="C9",
                         shard=shards[0], clock=device.clock)
