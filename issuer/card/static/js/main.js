@@ -51,11 +51,21 @@ function passes() {
     .map(({ p }) => p);
 }
 
+function storedChoice() {
+  try {
+    return localStorage.getItem(SELECTED_KEY);
+  } catch (ignored) {
+    return null; // storage refused: the default choice below
+  }
+}
+
+// The pass picked on this page, else the one in the address (?pass=), else the last picked.
 function choosePass(list) {
-  const wanted = new URLSearchParams(location.search).get("pass") ?? app.selected
-                 ?? localStorage.getItem(SELECTED_KEY);
-  const found = list.find((p) => p.id === wanted);
-  if (found) return found;
+  for (const wanted of [app.selected, new URLSearchParams(location.search).get("pass"),
+                        storedChoice()]) {
+    const found = list.find((p) => p.id === wanted);
+    if (found) return found;
+  }
   // Otherwise the pass this phone rides with, else any still running.
   const now = nowSeconds();
   const running = list.filter((p) => p.status === "active" && p.valid_until > now);
