@@ -132,7 +132,10 @@ function build(pass, state, list) {
 }
 
 function rotate(pass, state) {
-  const now = nowSeconds();
+  // The proof time is the issuer's time where the page has measured it: a phone a little
+  // slow would otherwise show, late in each period, a proof older than validators accept
+  // (one period plus the offset). Beyond the freshness window the card warns instead.
+  const now = nowSeconds() + (app.clockOffset ?? 0);
   // Periods start on multiples of the rotation: a QR is never older than one period.
   const t = Math.floor(now / ROTATION) * ROTATION;
   view.countdown(Math.max(1, Math.ceil(t + ROTATION - now)));
