@@ -142,7 +142,8 @@ def http_json(method: str, url: str, body: dict | None = None, timeout: float = 
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"null")
+        with exc:
+            return exc.code, json.loads(exc.read() or b"null")
 
 
 def environment(**extra: str) -> dict[str, str]:

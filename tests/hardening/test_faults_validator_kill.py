@@ -8,6 +8,7 @@ mid-scan, mid-push, between Redis taking a batch and the journal noting it.
 
 from __future__ import annotations
 
+import http.client
 import random
 import signal
 import subprocess
@@ -43,8 +44,10 @@ class Driver(threading.Thread):
             self.qr = qr
             try:
                 status, answer = http_json("POST", self.base + "/scan", {"qr": qr}, timeout=5)
-            except OSError:
-                self.cut.append(1)  # asked, never answered: the rider saw nothing
+            except (OSError, http.client.HTTPException, ValueError):
+                # Asked, never answered whole (refused, reset, or cut mid-answer): the rider
+                # saw nothing.
+                self.cut.append(1)
                 return
             assert status == 200, answer
             self.answers.append(answer)
