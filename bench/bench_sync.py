@@ -65,7 +65,7 @@ def lua_push(journal: Journal, client: redis.Redis, lists: Lists) -> float:
     again = journal._db.execute("SELECT seq, payload FROM scans ORDER BY seq LIMIT ?",
                                 (sync.BATCH_SIZE,)).fetchall()
     args = [syncer.key, 0] + [value for row in again for value in row]
-    added, seen, _ = syncer._push_script(keys=[sync.TRIPS_STREAM, sync.TRIPS_HWM], args=args)
+    added, seen, _ = syncer._push_script(keys=[syncer.stream, syncer.hwm], args=args)
     assert (added, seen) == (0, len(again)) and client.xlen(sync.TRIPS_STREAM) == len(journal)
     return elapsed
 
@@ -120,7 +120,7 @@ def main() -> None:
     tag = secrets.token_hex(4)
     stream, hwm = f"bench:{{trips-{tag}}}:stream", f"bench:{{trips-{tag}}}:hwm"
     plain, baseline = f"bench:{{trips-{tag}}}:plain", f"bench:{{trips-{tag}}}:redis-benchmark"
-    ours = [stream, hwm, plain, baseline]
+    ours = [stream, hwm, f"{hwm}:bench", plain, baseline]  # the marks: sync.marks_key
     client = redis.Redis.from_url(args.redis)
     if client.exists(*ours):
         raise SystemExit("bench keys already exist; not touching them")
@@ -144,7 +144,7 @@ def main() -> None:
             rps = redis_benchmark(args.redis, baseline, payloads[0], args.trips, sync.BATCH_SIZE)
             if rps:
                 results["rb"].append(args.trips / rps)
-            client.delete(stream, hwm, plain, baseline)
+            client.delete(*ours)
         info = client.info("server")
         size = sum(len(p) for p in payloads) / len(payloads)
         print(f"Redis {info['redis_version']} at {args.redis}; {args.trips:,} trips of "

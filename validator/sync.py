@@ -4,11 +4,17 @@ It runs in its own thread with its own Redis connection; scanning never waits fo
 may be away for hours: the loop backs off exponentially and the journal keeps everything.
 
 The push is exactly-once without remembering trip ids. Redis keeps, per validator journal
-(``"<validator id>/<journal epoch>"``), the highest journal ``seq`` it holds, in the hash
-``TRIPS_HWM``. One Lua script adds to the stream only the trips above that mark and raises
-it, atomically. If the validator dies after Redis took a batch but before it noted that in
-its journal, it sends the batch again and Redis skips it. The state is one number per
-validator journal, not one per trip.
+(``"<validator id>/<journal epoch>"``), the highest journal ``seq`` it holds, in the
+validator's own hash ``TRIPS_HWM:<validator id>``. One Lua script adds to the stream only
+the trips above that mark and raises it, atomically. If the validator dies after Redis took
+a batch but before it noted that in its journal, it sends the batch again and Redis skips
+it. The state is one number per validator journal, not one per trip.
+
+Each validator's marks are a key of its own so that its Redis user may write its own marks
+and no one else's: a validator that could raise another's mark could make Redis drop that
+validator's next trips. (Earlier versions kept all marks in the one hash ``TRIPS_HWM``,
+no longer read: a validator upgraded right after a crash in the window above sends its last
+batch again, and the ingest counts each trip id once.)
 """
 
 from __future__ import annotations
@@ -34,16 +40,25 @@ log = logging.getLogger(__name__)
 
 
 
-def acl_rules(shard: str | None = None) -> str:
-    """What a validator's own Redis ACL user needs, and nothing more: run the push script
-    (whose commands are checked against the same rules) on its shard's stream and marks only,
-    read the trust list and the denylist, ask the server's time (validator.timekeeping) and
-    wait for a replica (WAIT), neither of which reads a key; on a cluster, also read the
-    cluster's layout and the command table, which the cluster client needs to route.
+def marks_key(validator_id: str, shard: str | None = None) -> str:
+    """The hash of one validator's high-water marks, in the slot of its shard's stream."""
+    return f"{TRIPS_HWM if shard is None else trips_hwm(shard)}:{validator_id}"
 
-        ACL SETUSER <validator id> reset on #<sha256 of password> <acl_rules(shard)>
+
+def acl_rules(shard: str | None = None, validator_id: str | None = None) -> str:
+    """What a validator's own Redis ACL user needs, and nothing more: run the push script
+    (whose commands are checked against the same rules) on its shard's stream and its own
+    marks only (any validator's marks when no id is given), read the trust list and the
+    denylist, ask the server's time
+    (validator.timekeeping) and wait for a replica (WAIT), neither of which reads a key; on a
+    cluster, also read the cluster's layout and the command table, which the cluster client
+    needs to route.
+
+        ACL SETUSER <validator id> reset on #<sha256 of password> <acl_rules(shard, id)>
     """
-    rules = (f"resetkeys ~{trips_stream(shard)} ~{trips_hwm(shard)} %R~{TRUST_LIST} "
+    marks = (marks_key(validator_id, shard) if validator_id is not None
+             else f"{TRIPS_HWM if shard is None else trips_hwm(shard)}:*")
+    rules = (f"resetkeys ~{trips_stream(shard)} ~{marks} %R~{TRUST_LIST} "
              f"%R~{DENYLIST} resetchannels -@all +evalsha +script|load +script|exists +xadd "
              "+hget +hset +get +time +wait")
     if shard is not None:
@@ -67,7 +82,7 @@ OFFLINE_AFTER = 30.0  # seconds without a good round before the screen says "off
 # The "#!lua" line makes Redis (7.0 and later) check for out-of-memory once, before the
 # script starts, instead of at the first XADD: a batch lands whole or not at all.
 PUSH_SCRIPT = """#!lua
--- KEYS[1] the trips stream; KEYS[2] the hash of high-water marks.
+-- KEYS[1] the trips stream; KEYS[2] this validator's hash of high-water marks.
 -- ARGV[1] the validator journal "<validator id>/<epoch>".
 -- ARGV[2] the last seq of the batch sent just before this one in the same pipeline, 0 if
 --         none: if that batch did not land, adding this one would skip it for good.
@@ -134,8 +149,9 @@ class Syncer:
         self.client = client
         self.cluster = redis_client.is_cluster(client)
         # A cluster's trips are sharded; one Redis has one stream.
-        self.stream, self.hwm = ((TRIPS_STREAM, TRIPS_HWM) if shard is None
-                                 else (trips_stream(shard), trips_hwm(shard)))
+        self.stream, marks = ((TRIPS_STREAM, TRIPS_HWM) if shard is None
+                              else (trips_stream(shard), trips_hwm(shard)))
+        self.hwm = f"{marks}:{validator_id}"  # marks_key, from the module's names (benches)
         # A batch counts as pushed once this many replicas hold it: a master lost in a
         # failover takes with it what it had not yet passed on, and the validator must then
         # still have it to send again. A cluster has replicas; one Redis may have none.

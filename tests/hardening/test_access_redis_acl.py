@@ -13,7 +13,7 @@ import redis
 from shared import clock
 from shared.redis_keys import DENYLIST, TRIPS_GROUP, TRIPS_HWM, TRIPS_STREAM, TRUST_LIST
 from validator.device import Validator
-from validator.sync import Syncer, connect
+from validator.sync import PUSH_SCRIPT, Syncer, connect, marks_key
 from hardening_testkit import ROUTE, VEXE, Issuer, environment
 
 
@@ -194,3 +194,26 @@ def test_a_bad_id_or_an_unreachable_redis_is_one_line(tmp_path):
                 redis_url="redis://127.0.0.1:1/0")
     assert away.returncode == 2 and "cannot reach Redis" in away.stderr
     assert len(away.stderr.splitlines()) == 1 and not (tmp_path / "p").exists()
+
+
+def test_a_validator_cannot_move_another_validators_marks(redis_server, admin, tmp_path):
+    """Raising V2's high-water mark would make Redis drop V2's next trips: V1's user may
+    read and write its own marks only."""
+    password = create(redis_server, tmp_path, "V1")
+    create(redis_server, tmp_path, "V2")
+    client = connect(redis_server.url, username="V1", password=password)
+    try:
+        assert client.hset(marks_key("V1"), "V1/x", 1) == 1
+        for command in (("HSET", marks_key("V2"), "V2/x", "999999"),
+                        ("HSET", TRIPS_HWM, "V2/x", "999999"),
+                        ("HGET", marks_key("V2"), "V2/x"), ("HGET", TRIPS_HWM, "V2/x")):
+            with pytest.raises(redis.exceptions.NoPermissionError):
+                client.execute_command(*command)
+        # Nor through the push script, which runs with the same rights.
+        script = client.register_script(PUSH_SCRIPT)
+        with pytest.raises(redis.ResponseError, match="(?i)noperm|no permissions"):
+            script(keys=[TRIPS_STREAM, marks_key("V2")], args=["V2/x", 0, 999999, "{}"])
+    finally:
+        client.close()
+    assert admin.exists(marks_key("V2")) == 0 and admin.xlen(TRIPS_STREAM) == 0
+

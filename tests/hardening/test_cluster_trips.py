@@ -196,7 +196,7 @@ def test_a_validator_user_on_a_cluster_is_kept_to_its_shard(cluster, tmp_path):
          str(tmp_path / "C9.password")], capture_output=True, text=True, timeout=60,
         env=environment(VEXE_REDIS_URL=cluster.url))
     assert made.returncode == 0, made.stderr
-    assert json.loads(made.stdout)["rules"] == acl_rules(shards[0])
+    assert json.loads(made.stdout)["rules"] == acl_rules(shards[0], "C9")
     password = (tmp_path / "C9.password").read_text().strip()
     for port in cluster.ports:  # on every node, replicas too
         node = redis.Redis(host="127.0.0.1", port=port)

@@ -19,8 +19,9 @@ from collections import Counter
 import redis
 
 from shared import clock
-from shared.redis_keys import TRIPS_HWM, TRUST_LIST
+from shared.redis_keys import TRUST_LIST
 from validator.journal import Journal
+from validator.sync import marks_key
 from hardening_testkit import ROUTE, VEXE, Issuer, environment, free_port, http_json, \
     stream_trips, wait_for
 
@@ -88,7 +89,7 @@ def test_killed_at_random_many_times(tmp_path, redis_url):
             proc.wait(10)
             driver.join(10)
             with Journal(home / "journal.db") as journal:
-                hwm = int(admin.hget(TRIPS_HWM, f"K9/{journal.epoch}") or 0)
+                hwm = int(admin.hget(marks_key("K9"), f"K9/{journal.epoch}") or 0)
                 in_window += hwm > journal.pushed_seq
         # The last life: no HTTP, no scanner input; it pushes what is left and ends.
         last = subprocess.run(

@@ -6,8 +6,8 @@ import threading
 import pytest
 import redis
 
-from shared.redis_keys import TRIPS_HWM, TRIPS_STREAM, TRUST_LIST
-from validator.sync import ACL_RULES, Syncer, connect
+from shared.redis_keys import TRIPS_STREAM, TRUST_LIST
+from validator.sync import ACL_RULES, Syncer, connect, marks_key
 from validator_testkit import NOW, stream_trips
 
 
@@ -39,7 +39,7 @@ def test_push_sends_unsent_trips_in_order_and_notes_them(make_validator, issuer,
     assert (pushed.added, pushed.already, pushed.more) == (5, 0, False)
     assert stream_trips(redis_client) == trips
     assert validator.journal.backlog() == 0
-    assert redis_client.hget(TRIPS_HWM, syncer.key) == str(pushed.pushed_seq).encode()
+    assert redis_client.hget(marks_key("V1"), syncer.key) == str(pushed.pushed_seq).encode()
     assert syncer.key == f"V1/{validator.journal.epoch}"
     assert syncer.push_once(NOW).added == 0
 
@@ -81,7 +81,7 @@ def test_a_batch_whose_predecessor_did_not_land_is_refused(make_validator, issue
     [(s1, p1), (s2, p2), (s3, p3)] = validator.journal.unsent(10)
 
     # As if batch [s1, s2] failed: the batch after it says it follows s2.
-    added, already, hwm = syncer._push_script(keys=[TRIPS_STREAM, TRIPS_HWM],
+    added, already, hwm = syncer._push_script(keys=[TRIPS_STREAM, marks_key("V1")],
                                               args=[syncer.key, s2, s3, p3])
     assert (added, already, hwm) == (0, 0, 0)
     assert redis_client.xlen(TRIPS_STREAM) == 0
@@ -123,7 +123,8 @@ def test_two_validators_push_to_one_stream_at_once(make_validator, issuer, redis
         mine = [t for t in in_stream if t.validator == validator.validator_id]
         assert mine == validator.journal.trips()
         key = f"{validator.validator_id}/{validator.journal.epoch}"
-        assert int(redis_client.hget(TRIPS_HWM, key)) == validator.journal.pushed_seq
+        assert int(redis_client.hget(marks_key(validator.validator_id), key)) \
+            == validator.journal.pushed_seq
 
 
 def test_a_replaced_journal_is_a_new_sequence(make_validator, issuer, redis_client, tmp_path):
