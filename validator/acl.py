@@ -36,7 +36,7 @@ def create(redis_url: str, validator_id: str, password_file: Path, *,
     """On a Redis Cluster the user is made on every node, replicas too: a failover must
     neither lock the validator out nor open anything to it."""
     client = _admin(redis_url)
-    rules = acl_rules(shard)
+    rules = acl_rules(shard, validator_id)
     try:
         if _exists(client, validator_id) and not replace:
             raise AclError(f"Redis user {validator_id!r} exists already; --replace gives it a "
