@@ -15,7 +15,7 @@
 
     [redis]
     url = "redis://10.8.0.1:6379/0"
-    username = "V-0042"           # its own ACL user (validator.sync.ACL_RULES)
+    username = "V-0042"           # its own ACL user: vexe validator acl create
     password_file = "/etc/vexe/redis-password"   # owner-only; or VEXE_REDIS_PASSWORD
     # On a Redis Cluster: url = "redis+cluster://10.8.0.1:7000" (any node), and the shard
     # (validator group) whose stream this validator adds to.
