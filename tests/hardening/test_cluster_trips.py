@@ -240,3 +240,41 @@ def test_the_issuer_publishes_to_a_cluster(cluster, tmp_path):
         assert admin.get(TRUST_LIST) is not None and admin.get(DENYLIST) is not None
     finally:
         admin.close()
+
+
+def test_vexe_ingest_run_reads_one_shard(cluster, tmp_path):
+    """The worker's command on a cluster URL: ``--shard`` picks the stream; a bad shard name
+    is one line."""
+    url = f"sqlite:///{tmp_path / 'vexe.db'}"
+    db.migrate(url)
+    db.dispose(url)
+    issuer = Issuer()
+    device = Validator(validator_id="S1", vehicle="29B-005.05", route=ROUTE,
+                       data_dir=tmp_path / "validator-S1")
+    device.lists.update_trust(issuer.trust.dumps())
+    client = connect(cluster.url)
+    try:
+        for _ in range(7):
+            now = clock.now()
+            device.scan(issuer.rider(now=now).qr(now), now)
+        assert Syncer(device.journal, device.lists, client, validator_id="S1",
+                      shard="depot-7").push_all(clock.now()) == 7
+    finally:
+        client.close()
+        device.close()
+    env = environment(VEXE_REDIS_URL=cluster.url, VEXE_DATABASE_URL=url,
+                      VEXE_DATA_DIR=str(tmp_path / "data"))
+    other = subprocess.run([VEXE, "ingest", "run", "--once", "--shard", "depot-8"], env=env,
+                           capture_output=True, text=True, timeout=60)
+    assert other.returncode == 0, other.stderr
+    assert json.loads(other.stdout)["entries"] == 0
+    mine = subprocess.run([VEXE, "ingest", "run", "--once", "--shard", "depot-7"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert mine.returncode == 0, mine.stderr
+    assert json.loads(mine.stdout)["entries"] == 7
+    status = subprocess.run([VEXE, "ingest", "status", "--shard", "depot-7"], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert json.loads(status.stdout)["group"]["pending"] == 0
+    bad = subprocess.run([VEXE, "ingest", "run", "--once", "--shard", "a/b"], env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and bad.stderr.startswith("vexe: shard 'a/b' must be")
