@@ -150,6 +150,21 @@ def test_redis_away_the_limit_falls_back_to_each_process(initialised, redis_serv
     assert statuses == [401] * limit_of(limits.SIGN_IN) + [429]
 
 
+def test_redis_back_the_count_goes_back_to_redis(initialised, redis_server):
+    app = create_app({**initialised, "TESTING": True, "REDIS_URL": redis_server.url})
+    client = app.test_client()
+    redis_server.stop()
+    assert sign_in(client, "a", "wrong").status_code == 401  # counted in memory
+    redis_server.start()
+    shared = redis.Redis.from_url(redis_server.url)
+    try:
+        wait_for(lambda: sign_in(client, "b", "wrong").status_code == 401
+                 and shared.keys("LIMITS:LIMITER/vexe:ratelimit/*"), timeout=30,
+                 what="the limit counted in Redis again")
+    finally:
+        shared.close()
+
+
 def test_two_hosts_share_one_count(tmp_path, initialised, redis_url):
     """Two issuer processes (two hosts behind a balancer) on one Redis: requests alternate
     between them and the eleventh from one address is refused wherever it lands."""
