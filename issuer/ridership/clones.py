@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from issuer import passes
 from issuer.errors import Conflict, NotFound
 from issuer.ridership.models import CloneAlert
-from issuer.ridership.pairing import Scan
+from issuer.ridership.pairing import ORDER, Scan
 from shared.trip import ALIGHT, BOARD
 
 DEFAULT_WINDOW_MINUTES = 5
@@ -34,14 +34,15 @@ class Suspect:
 def detect(context: Iterable[Scan], new_ids: set[str], window_ms: int) -> list[Suspect]:
     """Pairs of boardings that involve at least one new scan, each pair once."""
     by_pass: dict[str, list[Scan]] = {}
-    for scan in context:
+    for scan in sorted(context, key=ORDER):  # one sort; each pass's scans keep the order
         by_pass.setdefault(scan.pass_id, []).append(scan)
     found: dict[tuple[str, str], Suspect] = {}
     for scans in by_pass.values():
         if not any(s.id in new_ids for s in scans):
             continue
-        scans.sort(key=lambda s: s.order)
         boardings = [s for s in scans if s.mode == BOARD]
+        if len(boardings) < 2:  # most passes in a batch
+            continue
         alightings = [s for s in scans if s.mode == ALIGHT]
         for i, first in enumerate(boardings):
             for second in boardings[i + 1:]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from issuer.ridership.buckets import day_of
 from shared.trip import BOARD
@@ -23,9 +24,9 @@ from shared.trip import BOARD
 MAX_JOURNEY_MS = 4 * 3600 * 1000  # longer than any Hanoi route end to end
 
 
-@dataclass(frozen=True)
-class Scan:
-    """An accepted scan of a pass: what pairing and clone checks need."""
+class Scan(NamedTuple):
+    """An accepted scan of a pass: what pairing and clone checks need. A tuple: a batch
+    reads tens of thousands of them back."""
 
     id: str
     pass_id: str
@@ -41,8 +42,10 @@ class Scan:
         return (self.at_ms, 0 if self.mode == BOARD else 1, self.id)
 
 
-@dataclass(frozen=True)
-class JourneyState:
+ORDER = Scan.order.fget  # the sort key, without a lambda around the property
+
+
+class JourneyState(NamedTuple):
     """What a journey row holds that pairing decides."""
 
     alighting_id: str | None
@@ -55,9 +58,13 @@ OPEN = JourneyState(None, None, None)
 
 def pair(scans: Iterable[Scan], max_journey_ms: int = MAX_JOURNEY_MS) -> dict[str, JourneyState]:
     """Each boarding's state, for the scans of one pass on one vehicle."""
+    return _pair_in_order(sorted(scans, key=ORDER), max_journey_ms)
+
+
+def _pair_in_order(scans: list[Scan], max_journey_ms: int) -> dict[str, JourneyState]:
     out: dict[str, JourneyState] = {}
     current: Scan | None = None
-    for scan in sorted(scans, key=lambda s: s.order):
+    for scan in scans:
         if scan.mode == BOARD:
             current = scan
             out[scan.id] = OPEN
@@ -69,8 +76,10 @@ def pair(scans: Iterable[Scan], max_journey_ms: int = MAX_JOURNEY_MS) -> dict[st
 
 @dataclass
 class Changes:
-    new: list[dict]  # journey rows to insert
-    changed: list[dict]  # {"boarding_id", "alighting_id", "destination_stop", "alighted_ms"}
+    # Journey rows (boarding_id, pass_id, vehicle, route, day, origin_stop, boarded_ms,
+    # alighting_id, destination_stop, alighted_ms): new ones, and ones whose alighting changed.
+    new: list[tuple]
+    changed: list[tuple]
     od: Counter  # (day, route, origin, destination) -> journeys to add (may be negative)
 
 
@@ -81,8 +90,10 @@ def plan(context: Iterable[Scan], new_ids: set[str], existing: dict[str, Journey
     ``context``: every accepted scan of the passes concerned within ``max_journey_ms`` of a
     new scan (the new ones included); ``existing``: the journey rows of those boardings.
     """
+    # One sort of the whole context, not one per group: a batch has tens of thousands of
+    # groups of two or three scans, and each group keeps the order.
     groups: dict[tuple[str, str], list[Scan]] = {}
-    for scan in context:
+    for scan in sorted(context, key=ORDER):
         groups.setdefault((scan.pass_id, scan.vehicle), []).append(scan)
     changes = Changes([], [], Counter())
     for scans in groups.values():
@@ -90,7 +101,7 @@ def plan(context: Iterable[Scan], new_ids: set[str], existing: dict[str, Journey
         if not fresh:
             continue
         lo, hi = min(fresh) - max_journey_ms, max(fresh)
-        states = pair(scans, max_journey_ms)
+        states = _pair_in_order(scans, max_journey_ms)
         for scan in scans:
             if scan.mode != BOARD or not lo <= scan.at_ms <= hi:
                 continue
@@ -100,21 +111,14 @@ def plan(context: Iterable[Scan], new_ids: set[str], existing: dict[str, Journey
 
 def _plan_one(boarding: Scan, state: JourneyState, old: JourneyState | None,
               changes: Changes) -> None:
-    day, route, origin = day_of(boarding.at_ms), boarding.route, boarding.stop or ""
-    if old is None:
-        changes.new.append({"boarding_id": boarding.id, "pass_id": boarding.pass_id,
-                            "vehicle": boarding.vehicle, "route": route, "day": day,
-                            "origin_stop": origin, "boarded_ms": boarding.at_ms,
-                            "alighting_id": state.alighting_id,
-                            "destination_stop": state.destination_stop,
-                            "alighted_ms": state.alighted_ms})
-        changes.od[(day, route, origin, state.destination_stop or "")] += 1
-        return
     if old == state:
         return
-    changes.changed.append({"boarding_id": boarding.id, "alighting_id": state.alighting_id,
-                            "destination_stop": state.destination_stop,
-                            "alighted_ms": state.alighted_ms})
-    changes.od[(day, route, origin, old.destination_stop or "")] -= 1
+    day, route, origin = day_of(boarding.at_ms), boarding.route, boarding.stop or ""
+    row = (boarding.id, boarding.pass_id, boarding.vehicle, route, day, origin, boarding.at_ms,
+           state.alighting_id, state.destination_stop, state.alighted_ms)
+    if old is None:
+        changes.new.append(row)
+    else:
+        changes.changed.append(row)
+        changes.od[(day, route, origin, old.destination_stop or "")] -= 1
     changes.od[(day, route, origin, state.destination_stop or "")] += 1
-

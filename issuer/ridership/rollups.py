@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from issuer.ridership import models
-from issuer.ridership.sql import many
+from issuer.ridership.sql import insert_rows
 
 THREE = {"boardings": "SUM(b.is_board)", "alightings": "SUM(b.is_alight)",
          "refusals": "SUM(b.is_refuse)"}
@@ -63,12 +63,13 @@ def add_batch(conn: sa.Connection) -> None:
         conn.execute(statement)
 
 
-OD_UPSERT = ("INSERT INTO od_day (day, route, origin, destination, journeys) "
-             "VALUES (?, ?, ?, ?, ?) ON CONFLICT (day, route, origin, destination) "
+OD_COLUMNS = ("day", "route", "origin", "destination", "journeys")
+OD_UPSERT = ("ON CONFLICT (day, route, origin, destination) "
              "DO UPDATE SET journeys = od_day.journeys + excluded.journeys")
 
 
 def add_od(conn: sa.Connection, deltas: Iterable[tuple[tuple[int, str, str, str], int]]) -> None:
     """Add journey counts (negative for a journey that moved) to the origin-destination rollup;
     in key order, like the other rollups."""
-    many(conn, OD_UPSERT, [(*key, n) for key, n in sorted(deltas) if n])
+    insert_rows(conn, "od_day", OD_COLUMNS, [(*key, n) for key, n in sorted(deltas) if n],
+                order="day, route, origin, destination", tail=OD_UPSERT)

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from issuer.ridership import clones, pairing, rollups
-from issuer.ridership.sql import many
+from issuer.ridership.sql import fetch, insert_rows
 from issuer.ridership.entries import Row
-from shared.trip import ALIGHT, BOARD
+from shared.trip import ACCEPT, ALIGHT, BOARD
 
 LOCK_KEY = 0x76657865  # "vexe": the ingest's advisory lock on PostgreSQL
 
@@ -38,6 +38,7 @@ BATCH_TABLE = ("CREATE TEMPORARY TABLE IF NOT EXISTS ingest_batch ("
                "ingested_ms BIGINT NOT NULL, "
                "hour BIGINT NOT NULL, day BIGINT NOT NULL, pkey VARCHAR(48) NOT NULL, "
                "is_board INTEGER NOT NULL, is_alight INTEGER NOT NULL, is_refuse INTEGER NOT NULL)")
+assert Row._fields[:15] == TRIP_COLUMNS[:15]  # _load copies a Row's first fields as they are
 COLUMNS = ", ".join(TRIP_COLUMNS)
 INSERT_TRIPS = sa.text(f"INSERT INTO trips ({COLUMNS}) SELECT {COLUMNS} FROM ingest_batch "
                        "WHERE 1 = 1 ON CONFLICT (id) DO NOTHING RETURNING id")
@@ -45,6 +46,11 @@ INSERT_TRIPS = sa.text(f"INSERT INTO trips ({COLUMNS}) SELECT {COLUMNS} FROM ing
 
 JOURNEY_COLUMNS = ("boarding_id", "pass_id", "vehicle", "route", "day", "origin_stop",
                    "boarded_ms", "alighting_id", "destination_stop", "alighted_ms")
+# New journeys and journeys a new scan closed or reopened, in one statement: what pairing
+# decides is the alighting; the rest is the boarding's and never changes.
+JOURNEY_UPSERT = ("ON CONFLICT (boarding_id) DO UPDATE SET alighting_id = excluded.alighting_id, "
+                  "destination_stop = excluded.destination_stop, "
+                  "alighted_ms = excluded.alighted_ms")
 
 
 @dataclass
@@ -97,11 +103,11 @@ def _load(conn: sa.Connection, rows: list[Row], now_ms: int, postgres: bool) -> 
         info["ingest_batch"] = True
     if not postgres:
         conn.exec_driver_sql("DELETE FROM ingest_batch")
-    values = [(r.id, r.validator, r.vehicle, r.route, r.stop, r.at_ms, r.decision, r.reason,
-               r.pass_id, r.product, r.category, r.proof_at, r.mode, r.company, r.stream_ms,
-               now_ms,
-               r.hour, r.day, r.product_key, int(r.accepted and r.mode == BOARD),
-               int(r.accepted and r.mode == ALIGHT), int(not r.accepted)) for r in rows]
+    # A Row starts with the trip's columns up to stream_ms, in TRIP_COLUMNS order.
+    values = [(*r[:15], now_ms, r.hour, r.day, r.product_key,
+               int(r.decision == ACCEPT and r.mode == BOARD),
+               int(r.decision == ACCEPT and r.mode == ALIGHT), int(r.decision != ACCEPT))
+              for r in rows]
     if postgres:
         cursor = conn.connection.dbapi_connection.cursor()
         with cursor.copy(f"COPY ingest_batch ({', '.join(BATCH_COLUMNS)}) FROM STDIN") as copy:
@@ -127,13 +133,8 @@ def _journeys_and_clones(conn: sa.Connection, fresh: list[Row], new_ids: set[str
     context = _context(conn, pass_ids, lo, hi, postgres)
     existing = _journeys(conn, pass_ids, lo, hi, postgres)
     changes = pairing.plan(context, new_ids, existing, limits.max_journey_ms)
-    many(conn, f"INSERT INTO journeys ({', '.join(JOURNEY_COLUMNS)}) "
-               f"VALUES ({', '.join('?' for _ in JOURNEY_COLUMNS)})",
-         [tuple(j[c] for c in JOURNEY_COLUMNS) for j in changes.new])
-    many(conn, "UPDATE journeys SET alighting_id = ?, destination_stop = ?, alighted_ms = ? "
-               "WHERE boarding_id = ?",
-         [(c["alighting_id"], c["destination_stop"], c["alighted_ms"], c["boarding_id"])
-          for c in changes.changed])
+    insert_rows(conn, "journeys", JOURNEY_COLUMNS, changes.new + changes.changed,
+                order="boarding_id", tail=JOURNEY_UPSERT)
     rollups.add_od(conn, changes.od.items())
     suspects = clones.detect(context, new_ids, limits.clone_window_ms)
     clones.raise_alerts(conn, suspects, now_ms=now_ms)
@@ -150,20 +151,22 @@ def _passes_filter(column: str, postgres: bool) -> str:
 
 
 def _context(conn, pass_ids: list[str], lo: int, hi: int, postgres: bool) -> list[pairing.Scan]:
-    result = conn.execute(sa.text(
-        "SELECT id, pass_id, vehicle, route, stop, at_ms, mode FROM trips t "
-        f"WHERE {_passes_filter('t.pass_id', postgres)} AND t.at_ms BETWEEN :lo AND :hi "
-        "AND t.decision = 'accept'"), {"pass_ids": pass_ids, "lo": lo, "hi": hi})
-    return [pairing.Scan(*row) for row in result]
+    rows = fetch(conn,
+                 "SELECT id, pass_id, vehicle, route, stop, at_ms, mode FROM trips t "
+                 f"WHERE {_passes_filter('t.pass_id', postgres)} AND t.at_ms BETWEEN :lo AND :hi "
+                 "AND t.decision = 'accept'", {"pass_ids": pass_ids, "lo": lo, "hi": hi})
+    scan = pairing.Scan._make
+    return [scan(row) for row in rows]
 
 
 def _journeys(conn, pass_ids: list[str], lo: int, hi: int,
               postgres: bool) -> dict[str, pairing.JourneyState]:
-    result = conn.execute(sa.text(
-        "SELECT boarding_id, alighting_id, destination_stop, alighted_ms FROM journeys j "
-        f"WHERE {_passes_filter('j.pass_id', postgres)} AND j.boarded_ms BETWEEN :lo AND :hi"),
-        {"pass_ids": pass_ids, "lo": lo, "hi": hi})
-    return {row[0]: pairing.JourneyState(*row[1:]) for row in result}
+    rows = fetch(conn,
+                 "SELECT boarding_id, alighting_id, destination_stop, alighted_ms FROM journeys j "
+                 f"WHERE {_passes_filter('j.pass_id', postgres)} "
+                 "AND j.boarded_ms BETWEEN :lo AND :hi",
+                 {"pass_ids": pass_ids, "lo": lo, "hi": hi})
+    return {row[0]: pairing.JourneyState(*row[1:]) for row in rows}
 
 
 # -- validators ----------------------------------------------------------------------------
@@ -173,9 +176,9 @@ def _newer(column: str) -> str:
             f"THEN excluded.{column} ELSE validator_status.{column} END")
 
 
+VALIDATOR_COLUMNS = ("validator", "vehicle", "route", "last_scan_ms", "last_sync_ms",
+                     "last_ingest_ms", "sync_delay_ms", "clock_offset_s")
 VALIDATOR_UPSERT = (
-    "INSERT INTO validator_status (validator, vehicle, route, last_scan_ms, last_sync_ms, "
-    "last_ingest_ms, sync_delay_ms, clock_offset_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (validator) DO UPDATE SET "
     + ", ".join([_newer("vehicle"), _newer("route"), _newer("sync_delay_ms")])
     + ", clock_offset_s = COALESCE(excluded.clock_offset_s, validator_status.clock_offset_s)"
@@ -188,15 +191,22 @@ VALIDATOR_UPSERT = (
 
 def _validators(conn: sa.Connection, fresh: list[Row], now_ms: int) -> None:
     """What the batch tells about each validator in it (last scan, sync delay, clock)."""
-    by_validator: dict[str, list[Row]] = {}
+    latest: dict[str, Row] = {}  # by (at_ms, id)
+    synced: dict[str, int] = {}  # newest stream time
+    offsets: dict[str, list[int]] = {}  # validator clock minus the phone's, per proof
     for row in fresh:
-        by_validator.setdefault(row.validator, []).append(row)
+        name = row.validator
+        seen = latest.get(name)
+        if seen is None or (row.at_ms, row.id) > (seen.at_ms, seen.id):
+            latest[name] = row
+        if row.stream_ms > synced.get(name, -1):
+            synced[name] = row.stream_ms
+        if row.proof_at is not None:
+            offsets.setdefault(name, []).append(row.at_ms // 1000 - row.proof_at)
     values = []
-    for validator, rows in sorted(by_validator.items()):
-        latest = max(rows, key=lambda r: (r.at_ms, r.id))
-        offsets = [r.at_ms // 1000 - r.proof_at for r in rows if r.proof_at is not None]
-        offsets.sort()
-        values.append((validator, latest.vehicle, latest.route, latest.at_ms,
-                       max(r.stream_ms for r in rows), now_ms, latest.stream_ms - latest.at_ms,
-                       offsets[len(offsets) // 2] if offsets else None))
-    many(conn, VALIDATOR_UPSERT, values)
+    for name, last in latest.items():
+        mine = sorted(offsets.get(name, ()))
+        values.append((name, last.vehicle, last.route, last.at_ms, synced[name], now_ms,
+                       last.stream_ms - last.at_ms, mine[len(mine) // 2] if mine else None))
+    insert_rows(conn, "validator_status", VALIDATOR_COLUMNS, values, order="validator",
+                tail=VALIDATOR_UPSERT)
