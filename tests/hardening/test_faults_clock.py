@@ -55,17 +55,18 @@ def start_skewed(faketime, tmp_path, redis_url, skew: int, validator_id: str):
 
 @pytest.mark.parametrize("skew", SKEWS)
 def test_a_validator_minutes_off_judges_proofs_by_the_network_time(
-        faketime, tmp_path, redis_url, skew):
+        faketime, tmp_path, redis_server, skew):
     """Redis's TIME corrects the device clock: a fresh QR is accepted, a screenshot older
     than the window is still refused, the offset is in GET /status, and trips carry the
     network's time."""
     issuer = Issuer()
-    admin = redis.Redis.from_url(redis_url)
+    admin = redis.Redis.from_url(redis_server.url)  # a Redis of its own: no one else flushes it
     admin.set(TRUST_LIST, issuer.trust.dumps())
-    proc, base = start_skewed(faketime, tmp_path, redis_url, skew, "SKEW1")
+    proc, base = start_skewed(faketime, tmp_path, redis_server.url, skew, "SKEW1")
     try:
         status = wait_for(lambda: (s := http_json("GET", base + "/status")[1])["clock_offset"]
                           is not None and s, what="clock measured")
+        assert status["trust_list_size"] == 1
         assert status["clock_offset"] == pytest.approx(-skew, abs=1.5)
         assert status["clock_offset_applied"] == pytest.approx(-skew, abs=1.5)
 
