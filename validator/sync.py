@@ -271,13 +271,13 @@ class Syncer:
             pipe.get(TRUST_LIST)
             pipe.get(DENYLIST)
             trust_raw, deny_raw = pipe.execute()
+        outcome = {"trust": self._apply("trust list", trust_raw, self.lists.update_trust),
+                   "denylist": self._apply("denylist", deny_raw, self.lists.update_denylist)}
         if self.clock is not None:
             # A round trip of its own (a cluster pipeline can't carry TIME), timed closely.
             sent = self.clock.device_now()
             seconds, micros = self.client.time()
             self.clock.measure(sent, seconds + micros / 1e6, self.clock.device_now())
-        outcome = {"trust": self._apply("trust list", trust_raw, self.lists.update_trust),
-                   "denylist": self._apply("denylist", deny_raw, self.lists.update_denylist)}
         self.last_pull_at = now
         return outcome
 
