@@ -38,3 +38,37 @@ def test_mistakes_are_one_line(tmp_path, table, message):
     with pytest.raises(configuration.ConfigError) as error:
         load(tmp_path, table)
     assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_the_issuers_rate_limits_count_on_a_cluster(tmp_path):
+    """The issuer's REDIS_URL may name a cluster: the limits (flask-limiter's storage) count
+    there, shared by every worker and host."""
+    from issuer import create_app, limits
+    from shared import redis_client
+    from hardening_testkit import RedisClusterProcesses
+
+    nodes = RedisClusterProcesses(tmp_path / "cluster")
+    try:
+        nodes.create()
+        app = create_app({"DATA_DIR": str(tmp_path / "data"), "TESTING": True,
+                          "REDIS_URL": nodes.url, "SECRET_KEY": _fernet_key(),
+                          "DATABASE_URL": f"sqlite:///{tmp_path / 'vexe.db'}"})
+        client = app.test_client()
+        allowed = int(limits.SIGN_IN.split()[0])
+        statuses = [client.get("/signin").status_code for _ in range(allowed + 1)]
+        assert statuses[-1] == 429 and 429 not in statuses[:-1]
+        cluster = redis_client.from_url(nodes.url)
+        try:
+            found = [key for node in cluster.get_primaries()
+                     for key in cluster.keys("LIMITS:LIMITER/vexe:ratelimit/*", target_nodes=node)]
+        finally:
+            cluster.close()
+        assert found, "no limit counted in the cluster"
+    finally:
+        nodes.stop()
+
+
+def _fernet_key() -> str:
+    from cryptography.fernet import Fernet
+
+    return Fernet.generate_key().decode()
