@@ -12,24 +12,17 @@ from __future__ import annotations
 
 import json
 import subprocess
-import threading
-import time
-from collections import Counter
 
 import pytest
 import redis
-import sqlalchemy as sa
-from redis.backoff import ExponentialBackoff
 
+import cluster_faultkit
 from issuer import db, publish
-from issuer.ridership import ingest
 from shared import clock, redis_client
-from shared.redis_keys import DENYLIST, TRIPS_GROUP, TRUST_LIST, trips_hwm, trips_stream
-from shared.trip import Trip
+from shared.redis_keys import DENYLIST, TRUST_LIST, trips_stream
 from validator.device import Validator
-from validator.sync import Syncer, acl_rules, connect
-from hardening_testkit import ROUTE, VEXE, Issuer, RedisClusterProcesses, environment, \
-    wait_for
+from validator.sync import Syncer, acl_rules, connect, marks_key
+from hardening_testkit import ROUTE, VEXE, Issuer, RedisClusterProcesses, environment
 
 
 @pytest.fixture
@@ -43,23 +36,14 @@ def cluster(tmp_path):
 
 
 def two_shards_on_two_masters(cluster: RedisClusterProcesses) -> list[str]:
-    chosen, masters = [], set()
-    for n in range(1, 100):
-        shard = f"depot-{n}"
-        master = cluster.master_of(trips_stream(shard))
-        if master not in masters:
-            chosen.append(shard)
-            masters.add(master)
-        if len(chosen) == 2:
-            return chosen
-    raise AssertionError("no two shards on two masters")
+    return cluster_faultkit.shards_on_distinct_masters(cluster, 2)
 
 
 def test_the_keys_of_a_shard_share_a_slot_and_shards_spread(cluster):
     client = redis.Redis(host="127.0.0.1", port=cluster.ports[0])
     try:
         slot = client.execute_command("CLUSTER", "KEYSLOT", trips_stream("depot-1"))
-        assert client.execute_command("CLUSTER", "KEYSLOT", trips_hwm("depot-1")) == slot
+        assert client.execute_command("CLUSTER", "KEYSLOT", marks_key("V1", "depot-1")) == slot
         slots = {client.execute_command("CLUSTER", "KEYSLOT", trips_stream(f"depot-{n}"))
                  for n in range(1, 30)}
         assert len(slots) > 20
@@ -68,120 +52,10 @@ def test_the_keys_of_a_shard_share_a_slot_and_shards_spread(cluster):
 
 
 def test_a_fleet_through_a_master_failover(cluster, tmp_path, database_url):
-    issuer = Issuer()
-    shards = two_shards_on_two_masters(cluster)
-    admin = redis_client.from_url(cluster.url)
-    admin.set(TRUST_LIST, issuer.trust.dumps())
-
-    stop_scanning, stop_syncing, stop_ingest = (threading.Event() for _ in range(3))
-    devices, syncers, clients, threads, errors = [], [], [], [], []
-    answers: dict[str, list] = {}
-
-    def guard(target, *args):
-        try:
-            target(*args)
-        except BaseException as exc:  # noqa: BLE001 -- reported below
-            errors.append(exc)
-
-    def spawn(target, *args):
-        thread = threading.Thread(target=guard, args=(target, *args), daemon=True)
-        thread.start()
-        threads.append(thread)
-
-    def scan(device):
-        while not stop_scanning.wait(0.01):
-            now = clock.now()
-            result = device.scan(issuer.rider(now=now).qr(now), now)
-            answers[device.validator_id].append(result.trip.id)
-
-    db.migrate(database_url)
-    for n in range(4):
-        shard = shards[n % 2]
-        vid = f"C{n + 1}"
-        device = Validator(validator_id=vid, vehicle=f"29B-{n + 1:03d}.02", route=ROUTE,
-                           data_dir=tmp_path / f"validator-{vid}")
-        device.lists.update_trust(issuer.trust.dumps())
-        client = connect(cluster.url)
-        syncer = Syncer(device.journal, device.lists, client, validator_id=vid, shard=shard,
-                        push_every=0.05, batch_size=200,
-                        backoff=ExponentialBackoff(cap=0.5, base=0.05))
-        devices.append(device)
-        syncers.append((shard, syncer))
-        clients.append(client)
-        answers[vid] = []
-    workers = []
-    for shard in shards:
-        client = ingest.connect(cluster.url)
-        clients.append(client)
-        worker = ingest.Worker(database_url, client, f"w-{shard}", shard=shard, batch=300,
-                               claim_idle_ms=1000)
-        worker.ensure_group()
-        workers.append(worker)
-    try:
-        for (_, syncer), device in zip(syncers, devices):
-            spawn(syncer.run, stop_syncing)
-            spawn(scan, device)
-        for worker in workers:
-            spawn(worker.run, stop_ingest)
-
-        time.sleep(2.0)
-        victim = cluster.master_of(trips_stream(shards[0]))
-        cluster.kill(victim)
-        killed_at = time.monotonic()
-        wait_for(lambda: cluster.master_of(trips_stream(shards[0])) != victim
-                 and cluster.healthy(), timeout=30, what="failover")
-        failover_seconds = time.monotonic() - killed_at
-        time.sleep(2.0)  # scanning and pushing on the new master
-        cluster.start_node(victim)  # back, as the new master's replica
-        wait_for(cluster.healthy, timeout=30, what="cluster whole again")
-        time.sleep(1.0)
-        stop_scanning.set()
-        wait_for(lambda: all(d.journal.backlog() == 0 for d in devices), timeout=90,
-                 what="every journal pushed")
-    finally:
-        stop_scanning.set()
-        stop_syncing.set()
-        stop_ingest.set()
-        for thread in threads:
-            thread.join(60)
-    assert not errors, errors
-
-    # Whatever the workers left pending (their own, or the failover's) goes in now.
-    final = 0
-    for shard in shards:
-        heir = ingest.Worker(database_url, ingest.connect(cluster.url), f"heir-{shard}",
-                             shard=shard, claim_idle_ms=1)
-        claimed = heir.claim()
-        if claimed:
-            final += heir.handle(claimed, clock.now()).entries
-        final += heir.drain(clock.now())
-        assert admin.xpending(trips_stream(shard), TRIPS_GROUP)["pending"] == 0
-        heir.client.close()
-
-    in_stream = {shard: [Trip.from_json(f[b"trip"]) for _, f in
-                         admin.xrange(trips_stream(shard))] for shard in shards}
-    with db.engine(database_url).connect() as conn:
-        in_db = Counter(v for (v,) in conn.execute(sa.text("SELECT validator FROM trips")))
-    db.dispose(database_url)
-    for client in clients:
-        client.close()
-    journaled = {}
-    for device in devices:
-        journaled[device.validator_id] = [t.id for t in device.journal.trips()]
-        device.close()
-    admin.close()
-
-    scans = sum(len(a) for a in answers.values())
-    print(f"\ncluster: {scans} scans by 4 validators on shards {shards}; master {victim} "
-          f"killed, failed over in {failover_seconds:.1f} s; final worker wrote {final}; "
-          f"in streams {sum(map(len, in_stream.values()))}; in database {sum(in_db.values())}")
-    for n, device_id in enumerate(sorted(journaled)):
-        shard = shards[n % 2]
-        ids = [t.id for t in in_stream[shard] if t.validator == device_id]
-        assert answers[device_id] == journaled[device_id]  # every answer journaled
-        assert ids == journaled[device_id], device_id  # in Redis once each, in order
-        assert in_db[device_id] == len(journaled[device_id]), device_id
-    assert all(len(ids) > 100 for ids in journaled.values())
+    report = cluster_faultkit.run(cluster, tmp_path, database_url, cluster_faultkit.Plan(
+        validators=4, shards=2, failovers=1))
+    assert report.masters_killed == 1 and report.scans > 400
+    assert all(counts["journaled"] > 50 for counts in report.per_validator.values())
 
 
 def test_a_validator_user_on_a_cluster_is_kept_to_its_shard(cluster, tmp_path):
