@@ -140,50 +140,71 @@ class TestQRLimit:
         assert statuses[-1] == 429 and 429 not in statuses[:-1]  # 409s: no device yet
 
 
-def test_redis_away_the_limit_falls_back_to_each_process(initialised, redis_server):
-    """No Redis: sign-in still answers (401, not 500), and is still limited, in memory."""
-    app = create_app({**initialised, "TESTING": True, "REDIS_URL": redis_server.url})
-    client = app.test_client()
-    redis_server.stop()
-    statuses = [sign_in(client, f"n{n}", "wrong").status_code
-                for n in range(limit_of(limits.SIGN_IN) + 1)]
-    assert statuses == [401] * limit_of(limits.SIGN_IN) + [429]
+def start_issuer(tmp_path, env: dict, name: str) -> tuple[subprocess.Popen, str]:
+    """The issuer as it runs for real: gunicorn, one worker, its own process."""
+    import requests
+
+    port = free_port()
+    log = open(tmp_path / f"{name}.log", "wb")
+    proc = subprocess.Popen([os.path.join(os.path.dirname(VEXE), "gunicorn"), "-w", "1", "-b",
+                             f"127.0.0.1:{port}", "issuer:create_app()"], env=env, stdout=log,
+                            stderr=log)
+    log.close()
+    base = f"http://127.0.0.1:{port}"
+    wait_for(lambda: _up(requests, base), timeout=60, what="issuer up")
+    return proc, base
 
 
-def test_redis_back_the_count_goes_back_to_redis(initialised, redis_server):
-    app = create_app({**initialised, "TESTING": True, "REDIS_URL": redis_server.url})
-    client = app.test_client()
-    redis_server.stop()
-    assert sign_in(client, "a", "wrong").status_code == 401  # counted in memory
-    redis_server.start()
+def test_redis_away_and_back_under_a_running_issuer(tmp_path, initialised, redis_server):
+    """Redis stops: sign-in still answers (401, never 500) and is still limited, in the
+    process's memory. Redis starts again: the count goes back to Redis by itself."""
+    import requests
+
+    env = environment(VEXE_DATA_DIR=initialised["DATA_DIR"],
+                      VEXE_DATABASE_URL=initialised["DATABASE_URL"],
+                      VEXE_REDIS_URL=redis_server.url, VEXE_TRUSTED_PROXIES="1")
+    proc, base = start_issuer(tmp_path, env, "issuer")
+    browser = requests.Session()
     shared = redis.Redis.from_url(redis_server.url)
     try:
-        wait_for(lambda: sign_in(client, "b", "wrong").status_code == 401
-                 and shared.keys("LIMITS:LIMITER/vexe:ratelimit/*"), timeout=30,
+        token = CSRF.search(browser.get(base + "/console/login", timeout=10).text).group(1)
+
+        names = (f"nobody{n}" for n in range(1000))  # not the per-username lockout
+
+        def attempt(address: str) -> int:
+            return browser.post(base + "/console/login", timeout=10,
+                                headers={"X-Forwarded-For": address},
+                                data={"username": next(names), "password": "y",
+                                      "csrf_token": token}).status_code
+
+        redis_server.stop()
+        allowed = limit_of(limits.SIGN_IN)
+        assert [attempt("198.51.100.9") for _ in range(allowed + 1)] == [401] * allowed + [429]
+        redis_server.start()
+        addresses = (f"198.51.100.{n}" for n in range(10, 250))
+        wait_for(lambda: attempt(next(addresses)) == 401
+                 and shared.keys("LIMITS:LIMITER/vexe:ratelimit/*"), timeout=45, interval=0.3,
                  what="the limit counted in Redis again")
     finally:
         shared.close()
+        proc.terminate()
+        proc.wait(30)
+    assert "Traceback" not in (tmp_path / "issuer.log").read_text()
 
 
 def test_two_hosts_share_one_count(tmp_path, initialised, redis_url):
     """Two issuer processes (two hosts behind a balancer) on one Redis: requests alternate
     between them and the eleventh from one address is refused wherever it lands."""
+    import requests
+
     env = environment(VEXE_DATA_DIR=initialised["DATA_DIR"],
                       VEXE_DATABASE_URL=initialised["DATABASE_URL"], VEXE_REDIS_URL=redis_url)
     procs, bases = [], []
     try:
         for n in range(2):
-            port = free_port()
-            log = open(tmp_path / f"host{n}.log", "wb")
-            procs.append(subprocess.Popen(
-                [os.path.join(os.path.dirname(VEXE), "gunicorn"), "-w", "1", "-b",
-                 f"127.0.0.1:{port}", "issuer:create_app()"], env=env, stdout=log, stderr=log))
-            log.close()
-            bases.append(f"http://127.0.0.1:{port}")
-        import requests
-
-        for base in bases:
-            wait_for(lambda: _up(requests, base), timeout=60, what="issuer up")
+            proc, base = start_issuer(tmp_path, env, f"host{n}")
+            procs.append(proc)
+            bases.append(base)
         # One browser: its cookie and CSRF token from the first host are good on both (one
         # secret key); the limit is counted where the password is tried, past the CSRF check.
         browser = requests.Session()
@@ -198,7 +219,11 @@ def test_two_hosts_share_one_count(tmp_path, initialised, redis_url):
             proc.wait(30)
     allowed = limit_of(limits.SIGN_IN)
     assert statuses == [401] * allowed + [429, 429]
-    assert redis.Redis.from_url(redis_url).keys("LIMITS:LIMITER/vexe:ratelimit/*")
+    shared = redis.Redis.from_url(redis_url)
+    try:
+        assert shared.keys("LIMITS:LIMITER/vexe:ratelimit/*")
+    finally:
+        shared.close()
 
 
 def _up(requests, base: str) -> bool:
