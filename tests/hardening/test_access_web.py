@@ -104,7 +104,7 @@ class TestSignInLimit:
 
     def test_the_e_id_redirect_is_limited_too(self, client):
         statuses = [client.get("/signin").status_code
-                    for _ in range(limit_of(limits.SIGN_IN) + 1)]
+                    for _ in range(limit_of(limits.E_ID) + 1)]
         assert statuses[-1] == 429 and 429 not in statuses[:-1]
 
     def test_behind_a_proxy_the_client_address_counts(self, initialised):
