@@ -151,7 +151,12 @@ def start_issuer(tmp_path, env: dict, name: str) -> tuple[subprocess.Popen, str]
                             stderr=log)
     log.close()
     base = f"http://127.0.0.1:{port}"
-    wait_for(lambda: _up(requests, base), timeout=60, what="issuer up")
+    try:
+        wait_for(lambda: _up(requests, base), timeout=60, what="issuer up")
+    except BaseException:
+        proc.terminate()
+        proc.wait(30)
+        raise
     return proc, base
 
 

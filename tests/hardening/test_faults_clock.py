@@ -7,8 +7,11 @@ process reads; Redis keeps the machine's time.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import subprocess
+import time
 
 import pytest
 import redis
@@ -24,13 +27,41 @@ SKEWS = [-300, 420]  # seconds: five minutes slow, seven minutes fast
 
 @pytest.fixture
 def faketime():
+    """The faketime command; every process group started under it is ended after the test.
+
+    faketime runs the program as its child and does not pass signals on: ending faketime
+    alone would leave the validator running. Each is started in a session of its own and
+    the whole group is signalled.
+    """
     path = shutil.which("faketime")
     if path is None:
         pytest.skip("faketime is not installed (Debian package faketime)")
-    return path
+    started: list[subprocess.Popen] = []
+    yield path, started
+    for proc in started:
+        stop(proc)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """SIGTERM to the group (faketime and the validator), until none of it is left; SIGKILL
+    after 30 s."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            proc.poll()  # reap faketime: a zombie still counts in its group
+            try:
+                os.killpg(proc.pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
 
 
 def start_skewed(faketime, tmp_path, redis_url, skew: int, validator_id: str):
+    faketime, started = faketime
     port = free_port()
     log = open(tmp_path / f"{validator_id}.log", "wb")
     env = environment(VEXE_DATA_DIR=str(tmp_path), VEXE_REDIS_URL=redis_url,
@@ -38,7 +69,8 @@ def start_skewed(faketime, tmp_path, redis_url, skew: int, validator_id: str):
     proc = subprocess.Popen(
         [faketime, "-f", f"{skew:+d}s", VEXE, "validator", "run", "--id", validator_id,
          "--vehicle", "29B-555.55", "--route", ROUTE, "--no-stdin", "--http-port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=log)
+        env=env, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
+    started.append(proc)
     log.close()
     base = f"http://127.0.0.1:{port}"
 
@@ -80,8 +112,7 @@ def test_a_validator_minutes_off_judges_proofs_by_the_network_time(
         log = (tmp_path / "SKEW1.log").read_text()
         assert "clock is" in log and ("behind" if skew < 0 else "ahead of") in log
     finally:
-        proc.terminate()
-        proc.wait(30)
+        stop(proc)
         admin.close()
     with Journal(tmp_path / "validator-SKEW1" / "journal.db") as journal:
         trips = journal.trips()
@@ -106,8 +137,7 @@ def test_offline_with_a_wrong_clock_refuses_rather_than_guesses(faketime, tmp_pa
         status = http_json("GET", base + "/status")[1]
         assert status["clock_offset"] is None and status["clock_offset_applied"] == 0
     finally:
-        proc.terminate()
-        proc.wait(30)
+        stop(proc)
 
 
 # -- time zones and the month boundary -----------------------------------------------------

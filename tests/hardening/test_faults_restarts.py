@@ -65,11 +65,13 @@ def issuer(tmp_path, postgres, redis_url):
             assert proc.poll() is None, (tmp_path / "gunicorn.log").read_text()
             return False
 
-    wait_for(up, timeout=60, what="gunicorn up")
-    token = (tmp_path / "data" / "operator.token").read_text().strip()
-    yield base, token, tmp_path / "gunicorn.log"
-    proc.terminate()
-    proc.wait(30)
+    try:
+        wait_for(up, timeout=60, what="gunicorn up")
+        token = (tmp_path / "data" / "operator.token").read_text().strip()
+        yield base, token, tmp_path / "gunicorn.log"
+    finally:
+        proc.terminate()
+        proc.wait(30)
 
 
 @pytest.mark.parametrize("mode", ["fast", "immediate"])
