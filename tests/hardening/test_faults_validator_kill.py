@@ -83,7 +83,12 @@ def test_killed_at_random_many_times(tmp_path, redis_url):
             port = free_port()
             proc = start(tmp_path, redis_url, port, life)
             base = f"http://127.0.0.1:{port}"
-            wait_for(lambda: _answers(base), what="validator up")
+            try:
+                wait_for(lambda: _answers(base), what="validator up")
+            except BaseException:
+                proc.kill()
+                proc.wait(10)
+                raise
             driver = Driver(base, issuer, answers, cut)
             driver.start()
             time.sleep(rng.uniform(0.3, 2.5))
