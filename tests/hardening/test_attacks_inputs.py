@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import subprocess
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -66,10 +65,8 @@ class TestValidatorHttp:
         """Within the body cap but past MAX_QR_TEXT: refused before base45 decoding."""
         client = create_app(device).test_client()
         text = ticket.PREFIX + "0" * (MAX_BODY - 100)
-        started = time.perf_counter()
         answer = client.post("/scan", json={"qr": text}).get_json()
         assert answer["reason"] == "malformed" and answer["trip_id"]
-        assert time.perf_counter() - started < 0.5
         [trip] = device.journal.trips()
         assert trip.reason == "malformed" and trip.pass_id is None
 
