@@ -172,6 +172,7 @@ def fill(client: redis.Redis, day: list[tuple[int, str]]) -> float:
 
 
 def _work(url: str, redis_url: str, name: str, out) -> None:
+    ingest.tune_gc()  # as Worker.run does
     worker = ingest.Worker(url, ingest.connect(redis_url), name)
     entries = 0
     while True:
@@ -222,6 +223,7 @@ def latency(kind: str, day, redis_url: str, rate: int, seconds: float,
     client = redis.Redis.from_url(redis_url)
     reset_stream(client)
     target = Database(kind, workdir)
+    ingest.tune_gc()  # as Worker.run does
     worker = ingest.Worker(target.url, ingest.connect(redis_url), "paced")
     worker.ensure_group()
     total = min(len(day), int(rate * seconds))

@@ -84,3 +84,31 @@ def as_dict(session: Session) -> dict:
         {"code": c.code, "kind": c.kind, "name_vi": c.name_vi, "name_en": c.name_en,
          "min_age": c.min_age, "max_age": c.max_age, "needs_approval": c.needs_approval,
          "validity_months": c.validity_months} for c in categories]}
+
+
+UNREADABLE = "(unreadable)"  # the product of a scan whose QR could not be read
+
+
+def product_names(session: Session) -> dict[str, tuple[str, str]]:
+    """Display names (Vietnamese, English) of what ridership counts by: each product by its
+    code, and each free-pass category as ``free:<category>`` (free passes are counted by
+    category)."""
+    products = {row.code: (row.name_vi, row.name_en) for row in session.scalars(sa.select(Product))}
+    names = dict(products)
+    free_vi, free_en = products.get(FREE_PRODUCT, ("Miễn phí", "Free"))
+    for c in session.scalars(sa.select(FareCategory).where(FareCategory.kind == FREE)):
+        names[f"{FREE_PRODUCT}:{c.code}"] = (f"{free_vi}: {c.name_vi}", f"{free_en}: {c.name_en}")
+    names[UNREADABLE] = ("(QR không đọc được)", "(QR unreadable)")
+    return names
+
+
+def name_product(names: dict[str, tuple[str, str]], row: dict) -> dict:
+    """``row`` with ``name_vi`` and ``name_en`` after its ``product`` code. A code the
+    catalogue no longer has (a category since removed) is its own name."""
+    vi, en = names.get(row["product"], (row["product"], row["product"]))
+    out = {}
+    for key, value in row.items():
+        out[key] = value
+        if key == "product":
+            out["name_vi"], out["name_en"] = vi, en
+    return out

@@ -9,13 +9,15 @@ QR itself; validators can't tell the difference.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from issuer import ids, passes, signing, vault
-from issuer.errors import Conflict, Invalid
+from issuer.errors import Conflict, Invalid, NotFound
 from issuer.models import Credential, DeviceBinding, Pass
 from shared import b64, clock, keys, ticket
 
@@ -56,29 +58,36 @@ def bind_device(session: Session, pass_id: str, device_public_key: str | dict, *
         raise Invalid("public_key must be a P-256 public key: a base64url point or an EC JWK") \
             from None
     label = _check_label(label)
-    p = _usable_pass(session, pass_id, now)
-    binding = _bind(session, p, device_key, now=now, label=label)
-    return _mint(session, p, binding, now=now, secret_key=secret_key, lifetime=lifetime)
+    p, old, kid = _lock_usable(session, pass_id, now)
+    binding = _bind(session, p, old, device_key, now=now, label=label)
+    return _mint(session, p, binding, kid, now=now, secret_key=secret_key, lifetime=lifetime)
 
 
 def bind_custodial(session: Session, pass_id: str, *, now: float, secret_key: str | None,
                    lifetime: int = ticket.DEFAULT_CREDENTIAL_LIFETIME) -> Issued:
     """Generate a device key the issuer keeps (sealed) and bind the pass to it."""
-    p = _usable_pass(session, pass_id, now)
+    p, old, kid = _lock_usable(session, pass_id, now)
     private = keys.new_device_key()
     sealed = vault.seal(secret_key, keys.device_private_pem(private))
-    binding = _bind(session, p, keys.device_public_compressed(private), now=now, sealed=sealed)
-    return _mint(session, p, binding, now=now, secret_key=secret_key, lifetime=lifetime)
+    binding = _bind(session, p, old, keys.device_public_compressed(private), now=now,
+                    sealed=sealed)
+    return _mint(session, p, binding, kid, now=now, secret_key=secret_key, lifetime=lifetime)
 
 
 def refresh_credential(session: Session, pass_id: str, *, now: float, secret_key: str | None,
-                       lifetime: int = ticket.DEFAULT_CREDENTIAL_LIFETIME) -> Issued:
-    """A fresh credential for the device the pass is bound to now."""
-    p = _usable_pass(session, pass_id, now)
-    binding = active_binding(session, p.id)
+                       lifetime: int = ticket.DEFAULT_CREDENTIAL_LIFETIME,
+                       may_use: Callable[[Pass], object] | None = None) -> Issued:
+    """A fresh credential for the device the pass is bound to now.
+
+    ``may_use`` checks the caller may have it (raising if not), on the pass as locked: the
+    pass is read once. A refresh is what every phone does; its round trips are counted by a
+    test (the pass, its binding and the signing key's id in one; the credential logged; the
+    pass's credentials_until; the commit).
+    """
+    p, binding, kid = _lock_usable(session, pass_id, now, may_use)
     if binding is None:
         raise Conflict(f"pass {p.id} is not bound to a device: bind one first")
-    return _mint(session, p, binding, now=now, secret_key=secret_key, lifetime=lifetime)
+    return _mint(session, p, binding, kid, now=now, secret_key=secret_key, lifetime=lifetime)
 
 
 def custodial_qr(session: Session, pass_id: str, *, at: float, secret_key: str | None,
@@ -98,8 +107,10 @@ def custodial_qr(session: Session, pass_id: str, *, at: float, secret_key: str |
         raise Conflict(f"pass {p.id} is held by a phone: its QR is shown on that phone")
     credential = binding.credential
     if _needs_refresh(credential, at, lifetime, p.valid_until):
-        p = _usable_pass(session, p.id, at)
-        credential = _mint(session, p, binding, now=at, secret_key=secret_key,
+        p, binding, kid = _lock_usable(session, p.id, at)
+        if binding is None or not binding.custodial:
+            raise Conflict(f"pass {p.id} was moved off the issuer's key just now")
+        credential = _mint(session, p, binding, kid, now=at, secret_key=secret_key,
                            lifetime=lifetime).credential
     device = keys.load_device_private_pem(vault.unseal(secret_key, binding.sealed_private_key))
     return ticket.encode_qr(credential, device, at)
@@ -121,20 +132,36 @@ def _needs_refresh(credential: str | None, at: float, lifetime: int, valid_until
     return exp - at < CUSTODIAL_REFRESH_MARGIN and min(at + lifetime, valid_until) > exp
 
 
-def _usable_pass(session: Session, pass_id: str, now: float) -> Pass:
-    # Locked, so a revocation can't slip in between this check and credentials_until.
-    p = passes.get(session, pass_id, for_update=True)
+def _lock_usable(session: Session, pass_id: str, now: float,
+                 may_use: Callable[[Pass], object] | None = None,
+                 ) -> tuple[Pass, DeviceBinding | None, str | None]:
+    """The pass, locked and checked usable; its active binding; the signing key's id. One
+    round trip: a refresh is the issuer's busiest request."""
+    row = None
+    if isinstance(pass_id, str):
+        # Locked (the pass only, not the binding), so a revocation can't slip in between this
+        # check and credentials_until; a lock reloads the row, a copy read earlier may be stale.
+        row = session.execute(
+            sa.select(Pass, DeviceBinding, signing.current_kid())
+            .outerjoin(DeviceBinding, sa.and_(DeviceBinding.pass_id == Pass.id,
+                                              DeviceBinding.retired_at.is_(None)))
+            .where(Pass.id == pass_id).with_for_update(of=Pass)
+            .execution_options(populate_existing=True)).first()
+    if row is None:
+        raise NotFound(f"no pass {pass_id!r}")
+    p, binding, kid = row
+    if may_use is not None:
+        may_use(p)
     if p.status == passes.REVOKED:
         raise Conflict(f"pass {p.id} is revoked: no credential is issued for it")
     if p.valid_until <= now:
         raise Conflict(f"pass {p.id} ended at {clock.iso(p.valid_until)}: "
                        "no credential is issued for it")
-    return p
+    return p, binding, kid
 
 
-def _bind(session: Session, p: Pass, device_key: str, *, now: float,
+def _bind(session: Session, p: Pass, old: DeviceBinding | None, device_key: str, *, now: float,
           sealed: str | None = None, label: str | None = None) -> DeviceBinding:
-    old = active_binding(session, p.id)
     if old is not None:
         _retire(session, p, old, now)
     binding = DeviceBinding(pass_id=p.id, device_key=device_key, custodial=sealed is not None,
@@ -192,19 +219,18 @@ def _check_label(label) -> str | None:
     return label
 
 
-def _mint(session: Session, p: Pass, binding: DeviceBinding, *, now: float,
+def _mint(session: Session, p: Pass, binding: DeviceBinding, kid: str | None, *, now: float,
           secret_key: str | None, lifetime: int) -> Issued:
-    private = signing.private_key(session, secret_key=secret_key)
+    private = signing.signer(session, kid, secret_key=secret_key)
     now = int(now)
-    jti = _free_jti(session)
+    expires = min(now + lifetime, p.valid_until)  # as mint_credential caps it
+    jti = _log_credential(session, pass_id=p.id, binding_id=binding.id,
+                          kid=keys.key_id(private), nbf=now, exp=expires)
     credential = ticket.mint_credential(
         private, jti=jti, pass_id=p.id, product=ticket.PRODUCTS[p.product],
         routes=[p.route_code] if p.route_code else [ticket.ALL_ROUTES],
         valid_from=p.valid_from, valid_until=p.valid_until, device_key=binding.device_key,
         now=now, lifetime=lifetime, category=p.category)
-    expires = min(now + lifetime, p.valid_until)  # as mint_credential caps it
-    session.add(Credential(jti=jti, pass_id=p.id, binding_id=binding.id, kid=keys.key_id(private),
-                           nbf=now, exp=expires))
     p.credentials_until = max(p.credentials_until, expires)
     if binding.custodial:
         binding.credential = credential
@@ -212,8 +238,19 @@ def _mint(session: Session, p: Pass, binding: DeviceBinding, *, now: float,
     return Issued(p.id, credential, jti, expires, binding.device_key, binding.custodial)
 
 
-def _free_jti(session: Session) -> str:
+# INSERT ... ON CONFLICT DO NOTHING, in the two databases the issuer runs on.
+_INSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
+def _log_credential(session: Session, **fields) -> str:
+    """Record a credential under a new id, and return the id. The primary key keeps ids
+    unique: an id already taken inserts nothing and another is drawn, so a credential costs
+    one statement, with no lookup before it."""
+    insert = _INSERT[session.get_bind().dialect.name]
     while True:
-        candidate = ids.new_jti()
-        if session.get(Credential, candidate) is None:
-            return candidate
+        jti = ids.new_jti()
+        taken = session.execute(insert(Credential).values(jti=jti, **fields)
+                                .on_conflict_do_nothing(index_elements=[Credential.jti])
+                                .returning(Credential.jti)).first() is None
+        if not taken:
+            return jti

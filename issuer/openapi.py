@@ -6,6 +6,8 @@ allows to the app and fails on any 5xx, and a test checks that every ``/api`` ro
 
 from __future__ import annotations
 
+from issuer.ridership.reports import VALIDATOR_COLUMNS
+
 ID = {"type": "string", "minLength": 1, "maxLength": 40}
 ERROR = {"description": "refused, with a message",
          "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
@@ -13,10 +15,17 @@ OBJ = {"description": "done", "content": {"application/json": {"schema": {"type"
 
 
 def _op(summary: str, *, ok: str = "200", body: dict | None = None, params=(),
-        security: bool = True, tag: str = "riders") -> dict:
-    op = {"summary": summary, "tags": [tag], "responses": {ok: OBJ, "400": ERROR, "401": ERROR,
+        security: bool = True, tag: str = "riders", answer: dict | None = None,
+        limited: bool = False) -> dict:
+    """``answer``: the schema of the success body, when it is more than "an object";
+    ``limited``: the route is rate-limited per caller (a 429 with Retry-After)."""
+    done = OBJ if answer is None else {"description": "done", "content": {
+        "application/json": {"schema": answer}}}
+    op = {"summary": summary, "tags": [tag], "responses": {ok: done, "400": ERROR, "401": ERROR,
                                                            "403": ERROR, "404": ERROR,
                                                            "409": ERROR}}
+    if limited:
+        op["responses"]["429"] = ERROR
     if body is not None:
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": {
             "type": "object", "additionalProperties": False, **body}}}}
@@ -31,14 +40,135 @@ def _path(name: str) -> dict:
     return {"name": name, "in": "path", "required": True, "schema": ID}
 
 
-def _query(name: str, schema: dict) -> dict:
-    return {"name": name, "in": "query", "required": False, "schema": schema}
+def _query(name: str, schema: dict, description: str | None = None) -> dict:
+    param = {"name": name, "in": "query", "required": False, "schema": schema}
+    if description:
+        param["description"] = description
+    return param
 
 
 TEXT = {"type": "string", "maxLength": 600}
+
+# What a phone sends as its key: WebCrypto exports the raw point or a JWK; either is taken.
+DEVICE_POINT = {"type": "string", "maxLength": 200,
+                "description": "base64url of a P-256 SEC1 point, compressed (33 bytes) or "
+                               "uncompressed (65 bytes)"}
+DEVICE_JWK = {"type": "object", "description": "a P-256 public key as a JWK; other members "
+                                               "(key_ops, ext) are ignored",
+              "required": ["kty", "crv", "x", "y"],
+              "properties": {"kty": {"type": "string", "enum": ["EC"]},
+                             "crv": {"type": "string", "enum": ["P-256"]},
+                             "x": {"type": "string", "maxLength": 64},
+                             "y": {"type": "string", "maxLength": 64}}}
+CREDENTIAL = {"$ref": "#/components/schemas/Credential"}
+BOUND = {"allOf": [CREDENTIAL, {"$ref": "#/components/schemas/Published"}]}
 REASON = {"properties": {"reason": {"type": "string", "minLength": 1, "maxLength": 500}},
           "required": ["reason"]}
 P, O, A = _path("pass_id"), _path("order_id"), _path("application_id")
+
+
+# -- /api/ridership: the console's tables -----------------------------------------------------
+
+COUNTS = ("boardings", "alightings", "refusals")
+DAY = {"type": "string", "format": "date"}
+DATE = _query("date", DAY, "a Hanoi day, YYYY-MM-DD, from 2000-01-01 to 2099-12-31; "
+                           "default today")
+FROM = _query("from", DAY, "the first Hanoi day, inclusive; default the day of `to`")
+TO = _query("to", DAY, "the last Hanoi day, inclusive (a period is at most 366 days); "
+                       "default today")
+LIMIT = _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000},
+               "at most this many rows, the busiest first")
+ROUTE = {"type": "string", "minLength": 1, "maxLength": 32}
+PERIOD = (FROM, TO)
+# Each table: (summary, its query parameters, its columns: the JSON rows' keys and the CSV's).
+RIDERSHIP_TABLES = {
+    "hourly": ("Boardings per hour of a day, against the same weekday a week before", (DATE,),
+               ("hour", *COUNTS, "boardings_last_week")),
+    "refusals-hourly": ("Refusals per hour and reason on a day", (DATE,),
+                        ("hour", "reason", "refusals")),
+    "validators": ("Every validator: its last heartbeat (backlog, oldest unsent trip, clock "
+                   "against Redis, storage), its last sync and scan, today's scans and "
+                   "refusal rate, and the flags that need a person", (), VALIDATOR_COLUMNS),
+    "alerts": ("Cloned-pass alerts", (_query("status", {
+        "type": "string", "enum": ["open", "dismissed", "revoked", "all"]}, "default open"),),
+        ("id", "pass_id", "status", "first_trip", "first_vehicle", "first_at_ms",
+         "second_trip", "second_vehicle", "second_at_ms", "gap_s", "resolved_by")),
+    "routes": ("Boardings, alightings and refusals per route", (*PERIOD, LIMIT),
+               ("route", *COUNTS)),
+    "stops": ("Per stop", (*PERIOD, _query("route", ROUTE, "one route's stops only"), LIMIT),
+              ("route", "stop", *COUNTS)),
+    "products": ("Per product, free passes per category: the code (free:<category>) and "
+                 "the catalogue's names", PERIOD, ("product", "name_vi", "name_en", *COUNTS)),
+    "vehicles": ("Per vehicle", (*PERIOD, LIMIT), ("vehicle", *COUNTS)),
+    "refusals": ("Refusals per reason, with the reason's messages", PERIOD,
+                 ("reason", "message_vi", "message_en", "refusals")),
+    "settlement": ("Per day, company and product: what each company is paid for", PERIOD,
+                   ("date", "company", "company_name", "product", "name_vi", "name_en",
+                    "boardings", "alightings")),
+    "od": ("Journeys from each origin stop to each destination on one route",
+           (*PERIOD, {**_query("route", {**ROUTE, "maxLength": 16}), "required": True}),
+           ("origin", "destination", "journeys")),
+}
+# What a table's JSON holds beside its rows.
+EXTRA = {
+    "od": {"matrix": {"type": "object", "description": "the rows as a matrix: origins, "
+                      "destinations, counts, journeys, open (boardings no alighting closed)"}},
+    "validators": {
+        "heartbeats": {"type": "string", "enum": ["read", "unavailable"],
+                       "description": "unavailable: Redis could not be read; the rows are "
+                                      "what the trips tell"},
+        "heartbeats_error": {"type": "string", "description": "why, when unavailable"}},
+}
+HISTORY_COLUMNS = ("id", "at_ms", "mode", "decision", "reason", "message_vi", "message_en",
+                   "vehicle", "route", "stop", "validator", "product", "category", "closed_by",
+                   "destination")
+FORMAT = _query("format", {"type": "string", "enum": ["json", "csv"]},
+                "csv: the rows as a CSV file to download (UTF-8 with a BOM, so spreadsheets "
+                "read Vietnamese), one column per row key; default json")
+READERS_NOTE = "analyst or administrator"
+
+
+def _table_op(summary: str, params, columns, covers=(), extra: dict | None = None,
+              roles: str = READERS_NOTE) -> dict:
+    """A console table: JSON (what it covers, and its rows) or CSV with ``format=csv``."""
+    row = {"type": "object", "properties": {c: {"nullable": True} for c in columns}}
+    body = {"type": "object", "required": ["rows"], "properties": {
+        **{c: {"type": "string"} for c in covers},
+        "rows": {"type": "array", "items": row}, **(extra or {})}}
+    return {"summary": f"{summary} ({roles})", "tags": ["ridership"],
+            "parameters": [*params, FORMAT],
+            "responses": {"200": {"description": "the table", "content": {
+                "application/json": {"schema": body},
+                "text/csv": {"schema": {"type": "string"}}}},
+                "400": ERROR, "401": ERROR, "403": ERROR}}
+
+
+def _covers(params) -> tuple[str, ...]:
+    return tuple(p["name"] for p in params if p["name"] in ("date", "from", "to", "status"))
+
+
+def ridership_paths() -> dict:
+    paths = {}
+    for name, (summary, params, columns) in RIDERSHIP_TABLES.items():
+        covers = _covers(params) + (("route",) if name == "od" else ())
+        extra = EXTRA.get(name)
+        paths[f"/api/ridership/{name}"] = {"get": _table_op(summary, params, columns, covers,
+                                                            extra)}
+    paths["/api/ridership/passes/{pass_id}/history"] = {"get": _table_op(
+        "A pass's scans, newest first", [{**_path("pass_id"), "schema": {
+            "type": "string", "minLength": 1, "maxLength": 16}}], HISTORY_COLUMNS,
+        ("pass_id",), roles=f"clerk, {READERS_NOTE}")}
+    alert = {"name": "alert_id", "in": "path", "required": True,
+             "schema": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}}
+    for action, summary in (("revoke", "Revoke the alert's pass and close its open alerts; "
+                                       "the denylist is published"),
+                            ("dismiss", "Dismiss an alert: not a clone")):
+        op = _op(f"{summary} (administrator)", params=[alert], tag="ridership")
+        op["requestBody"] = {"required": False, "content": {"application/json": {
+            "schema": {"type": "object", "additionalProperties": False}}}}
+        paths[f"/api/ridership/alerts/{{alert_id}}/{action}"] = {"post": op}
+    return paths
+
 
 PATHS = {
     "/api/catalogue": {"get": _op("Products, prices, fare categories, routes, months on sale",
@@ -96,9 +226,9 @@ PATHS = {
         "Report the phone holding the pass lost (rider)", params=[P], body=REASON)},
     "/api/passes/{pass_id}/device": {"post": _op(
         "Activate the pass on a phone: bind its P-256 key (rider)", ok="201", params=[P],
-        body={"properties": {"public_key": {"type": "string", "maxLength": 200},
+        body={"properties": {"public_key": {"oneOf": [DEVICE_POINT, DEVICE_JWK]},
                              "label": {"type": "string", "maxLength": 100}},
-              "required": ["public_key"]})},
+              "required": ["public_key"]}, answer=BOUND, limited=True)},
     "/api/passes/{pass_id}/revoke": {"post": _op(
         "Revoke a pass (administrator)", tag="operators", params=[P], body=REASON)},
     "/api/routes": {"get": _op("Routes (any operator)", tag="operators"),
@@ -124,13 +254,15 @@ PATHS = {
             "account_id": TEXT, "product": TEXT, "route": TEXT, "month": TEXT,
             "category": TEXT}, "required": ["account_id", "product"]})},
     "/api/passes/{pass_id}/credential": {"post": _op(
-        "A fresh credential for the phone the pass is on", params=[P])},
+        "A fresh credential for the phone the pass is on", params=[P], answer=CREDENTIAL,
+        limited=True)},
     "/api/passes/{pass_id}/custodial": {"post": _op(
-        "Activate the pass with a device key the issuer keeps", ok="201", params=[P])},
+        "Activate the pass with a device key the issuer keeps", ok="201", params=[P],
+        limited=True)},
     "/api/passes/{pass_id}/qr": {"get": _op(
         "The rotating QR of a custodial pass (text, png or svg)", params=[
             P, _query("format", {"type": "string", "enum": ["text", "png", "svg"]}),
-            _query("at", {"type": "integer"})])},
+            _query("at", {"type": "integer"})], limited=True)},
     "/api/me/photo": {"get": _op("The rider's photo from the e-ID")},
     "/api/audit": {"get": _op("The audit log, newest first (administrator)", tag="operators",
                               params=[_query("actor", TEXT), _query("target", TEXT),
@@ -138,6 +270,8 @@ PATHS = {
                                       _query("limit", {"type": "integer", "minimum": 1,
                                                        "maximum": 500})])},
 }
+
+PATHS.update(ridership_paths())
 
 DOCUMENT = {
     "openapi": "3.0.3",
@@ -150,7 +284,28 @@ DOCUMENT = {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"},
                             "session": {"type": "apiKey", "in": "cookie",
                                         "name": "vexe_session"}},
-        "schemas": {"Error": {"type": "object", "required": ["error"],
-                              "properties": {"error": {"type": "string"}}}}},
+        "schemas": {
+            "Error": {"type": "object", "required": ["error"],
+                      "properties": {"error": {"type": "string"}}},
+            "Credential": {
+                "type": "object",
+                "required": ["pass_id", "credential", "expires", "device_key", "custodial",
+                             "qr_body_head"],
+                "properties": {
+                    "pass_id": {"type": "string"},
+                    "credential": {"type": "string", "description": "compact JWS (EdDSA)"},
+                    "expires": {"type": "integer", "description": "Unix seconds"},
+                    "device_key": {"type": "string",
+                                   "description": "the bound key, base64url compressed point"},
+                    "custodial": {"type": "boolean"},
+                    "qr_body_head": {"type": "string", "description":
+                                     "base64url of the QR body's head (the DEFLATEd credential "
+                                     "and its signature): the phone appends the time and its "
+                                     "proof signature, then base45-encodes after VX1:"}}},
+            "Published": {"type": "object", "properties": {
+                "published": {"type": "boolean",
+                              "description": "the denylist reached the validators (only when "
+                                             "the pass left another device)"},
+                "warning": {"type": "string"}}}}},
     "security": [{"bearer": []}, {"session": []}],
 }

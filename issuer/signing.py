@@ -61,10 +61,47 @@ def current(session: Session) -> SigningKey | None:
 
 
 def private_key(session: Session, *, secret_key: str | None) -> ed25519.Ed25519PrivateKey:
+    """The current key, unsealed now (``vexe init`` checks the secret key opens it)."""
     row = current(session)
     if row is None:
         raise NotReady("no signing key: run `vexe init`")
     return keys.load_private_pem(vault.unseal(secret_key, row.sealed_private_key))
+
+
+def current_kid():
+    """The id of the key that signs, as a scalar subquery: a caller reads it in the same
+    round trip as what it locks, and passes it to :func:`signer`."""
+    return (sa.select(SigningKey.kid).where(SigningKey.retired_at.is_(None))
+            .order_by(SigningKey.id.desc()).limit(1).scalar_subquery())
+
+
+# The signing key unsealed, per process, keyed by the secret key and the key's id: unsealing
+# (Fernet, then PEM) costs more than the signature and a round trip. Which key signs is still
+# read from the database for every credential (current_kid), so a key rotated out or retired
+# by any process stops signing here at once. Only one entry is kept: the current key.
+_unsealed: dict[tuple[str, str], ed25519.Ed25519PrivateKey] = {}
+
+
+def signer(session: Session, kid: str | None, *,
+           secret_key: str | None) -> ed25519.Ed25519PrivateKey:
+    """The private key of ``kid``, which the caller has just read as the current key."""
+    global _unsealed
+    if kid is None:
+        raise NotReady("no signing key: run `vexe init`")
+    cached = _unsealed.get((secret_key, kid)) if secret_key else None
+    if cached is not None:
+        return cached
+    row = session.scalar(sa.select(SigningKey).where(SigningKey.kid == kid,
+                                                     SigningKey.retired_at.is_(None)))
+    if row is None:  # retired since it was read: the newest key left signs
+        row = current(session)
+        if row is None:
+            raise NotReady("no signing key: run `vexe init`")
+    private = keys.load_private_pem(vault.unseal(secret_key, row.sealed_private_key))
+    if keys.key_id(private) != row.kid:
+        raise NotReady(f"signing key {row.kid} holds another key: the database was altered")
+    _unsealed = {(secret_key, row.kid): private}  # one assignment: threads see old or new
+    return private
 
 
 def trust_list(session: Session) -> keys.TrustList:

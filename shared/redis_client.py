@@ -16,6 +16,22 @@ from redis.cluster import RedisCluster
 CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
 
 
+class Cluster(RedisCluster):
+    """A Redis Cluster client whose ``close`` closes its sockets.
+
+    redis-py 8.1's ``RedisCluster.close`` releases each node's client, but those clients do
+    not own their connection pools, so the sockets stay open until the garbage collector
+    finds them.
+    """
+
+    def close(self) -> None:
+        super().close()
+        manager = getattr(self, "nodes_manager", None)  # __init__ may have failed early
+        for node in tuple(manager.nodes_cache.values()) if manager else ():
+            if node.redis_connection is not None:
+                node.redis_connection.connection_pool.disconnect()
+
+
 def is_cluster_url(url: str) -> bool:
     return url.split("://", 1)[0] in CLUSTER_SCHEMES
 
@@ -36,4 +52,4 @@ def from_url(url: str, **options) -> redis.Redis | RedisCluster:
     if not sep or not rest:
         raise ValueError(f"not a Redis Cluster URL: {url!r}")
     options.pop("health_check_interval", None)
-    return RedisCluster.from_url(f"{CLUSTER_SCHEMES[scheme]}://{rest}", **options)
+    return Cluster.from_url(f"{CLUSTER_SCHEMES[scheme]}://{rest}", **options)

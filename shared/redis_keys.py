@@ -1,7 +1,8 @@
 """Names of the Redis keys the issuer, the validators and the ingest share.
 
 The braces are a hash tag: on Redis Cluster the stream and its high-water marks live in
-one slot, so the idempotent push script can touch both.
+one slot, so the idempotent push script can touch both. Each validator's heartbeat lives in
+its shard's slot too, so it goes to the node the validator already talks to.
 
 On a Redis Cluster the trips are sharded: each group of validators (a depot, a company) has
 its own stream and marks, ``vexe:{trips:<shard>}:...``, in a slot of their own, so the
@@ -35,3 +36,15 @@ def trips_stream(shard: str | None = None) -> str:
 def trips_hwm(shard: str | None = None) -> str:
     """The hash of journal high-water marks beside ``trips_stream(shard)``."""
     return f"vexe:{{{_tag(shard)}}}:hwm"
+
+
+def heartbeat(validator_id: str, shard: str | None = None) -> str:
+    """One validator's heartbeat (a JSON string with a time to live; validator.heartbeat).
+
+    A key of its own, so that the validator's Redis user may write its own heartbeat and no
+    one else's."""
+    return f"vexe:{{{_tag(shard)}}}:beat:{validator_id}"
+
+
+# Every validator's heartbeat, on one Redis or on any shard of a cluster (SCAN MATCH).
+HEARTBEATS = "vexe:{trips*}:beat:*"

@@ -20,6 +20,7 @@
     # On a Redis Cluster: url = "redis+cluster://10.8.0.1:7000" (any node), and the shard
     # (validator group) whose stream this validator adds to.
     shard = "depot-3"
+    heartbeat_seconds = 30        # how often the validator says how it is (validator.heartbeat)
 
     [windows]
     freshness = 45                # seconds a QR's proof stays good, either side
@@ -57,6 +58,7 @@ from urllib.parse import urlsplit
 from shared.redis_keys import SHARD
 from shared.trip import ALIGHT, BOARD
 from validator.check import DEFAULT_FRESHNESS, DEFAULT_PASSBACK
+from validator.heartbeat import BEAT_EVERY
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_DATA_DIR = "var"
@@ -87,6 +89,7 @@ class Config:
     redis_username: str | None = None
     redis_password: str | None = field(default=None, repr=False)  # never printed
     redis_shard: str | None = None
+    heartbeat_seconds: float = BEAT_EVERY
     freshness: int = DEFAULT_FRESHNESS
     passback: int = DEFAULT_PASSBACK
     retention_days: float = DEFAULT_RETENTION_DAYS
@@ -124,7 +127,7 @@ class Config:
 _TABLES = {
     "validator": {"id", "vehicle", "company", "data_dir", "mode"},
     "position": {"route", "stop", "stop_source"},
-    "redis": {"url", "username", "password_file", "shard"},
+    "redis": {"url", "username", "password_file", "shard", "heartbeat_seconds"},
     "windows": {"freshness", "passback", "retention_days"},
     "journal": {"max_mb"},
     "http": {"host", "port"},
@@ -180,6 +183,7 @@ def load(path: str | os.PathLike, environ: dict[str, str] | None = None) -> Conf
         redis_username=get("redis", "username"),
         redis_password=_password(where, get("redis", "password_file"), environ),
         redis_shard=get("redis", "shard"),
+        heartbeat_seconds=get("redis", "heartbeat_seconds", BEAT_EVERY),
         freshness=get("windows", "freshness", DEFAULT_FRESHNESS),
         passback=get("windows", "passback", DEFAULT_PASSBACK),
         retention_days=get("windows", "retention_days", DEFAULT_RETENTION_DAYS),
@@ -268,6 +272,7 @@ def check(config: Config) -> None:
     if config.stop_source == "fixed" and config.stop is None:
         fail("[position] stop", "is required when stop_source is \"fixed\"")
     _check_redis(config, fail)
+    number("[redis] heartbeat_seconds", config.heartbeat_seconds, 0, 3600)
     integer("[windows] freshness", config.freshness, 1, 3600)
     integer("[windows] passback", config.passback, 0, 86400)
     number("[windows] retention_days", config.retention_days, 0, 3660)

@@ -64,6 +64,7 @@ class Journal:
 
     def __init__(self, path: str | PathLike, *, max_bytes: int | None = None):
         self.path = path
+        self.max_bytes = max_bytes
         self._lock = threading.Lock()
         # Autocommit mode: each statement is its own transaction unless BEGIN says otherwise.
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
@@ -191,6 +192,16 @@ class Journal:
                 "SELECT COUNT(*) FROM scans"
                 " WHERE seq > (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'pushed_seq')"
             ).fetchone()[0]
+
+    def unsent_summary(self) -> tuple[int, int | None]:
+        """How many scans are not yet in Redis, and the scan time (ms) of the oldest of them
+        (None when there are none): what the heartbeat reports."""
+        with self._lock:
+            count, oldest = self._db.execute(
+                "SELECT COUNT(*), MIN(at_ms) FROM scans"
+                " WHERE seq > (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'pushed_seq')"
+            ).fetchone()
+        return count, oldest
 
     def __len__(self) -> int:
         with self._lock:

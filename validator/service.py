@@ -30,6 +30,7 @@ from typing import TextIO
 from shared import clock
 from validator.config import Config
 from validator.device import STORAGE_OK, Scan, Validator
+from validator.heartbeat import Heartbeat
 from validator.sync import SOCKET_TIMEOUT, Syncer, connect
 
 log = logging.getLogger("validator")
@@ -177,7 +178,8 @@ class Service:
         self.syncer = Syncer(self.device.journal, self.device.lists, self.client,
                              validator_id=config.validator_id,
                              keep=config.retention_days * 86400, clock=self.device.clock,
-                             shard=config.redis_shard)
+                             shard=config.redis_shard,
+                             heartbeat=Heartbeat(self.device, every=config.heartbeat_seconds))
 
     # -- starting --------------------------------------------------------------------------
 

@@ -15,12 +15,16 @@ and no one else's: a validator that could raise another's mark could make Redis 
 validator's next trips. (Earlier versions kept all marks in the one hash ``TRIPS_HWM``,
 no longer read: a validator upgraded right after a crash in the window above sends its last
 batch again, and the ingest counts each trip id once.)
+
+After its rounds the loop also writes the validator's heartbeat (validator.heartbeat), at
+most every ``Heartbeat.every`` seconds, whether or not there was anything to push.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 
 import redis
@@ -32,6 +36,8 @@ from shared import clock
 from shared import redis_client
 from shared.redis_keys import (DENYLIST, TRIPS_HWM, TRIPS_STREAM, TRUST_LIST, trips_hwm,
                                trips_stream)
+from shared.redis_keys import heartbeat as heartbeat_key
+from validator.heartbeat import BEAT_SCRIPT, Heartbeat
 from validator.journal import Journal
 from validator.lists import Lists
 from validator.timekeeping import Clock
@@ -54,16 +60,22 @@ def acl_rules(shard: str | None = None, validator_id: str | None = None) -> str:
     cluster, also read the cluster's layout and the command table, which the cluster client
     needs to route.
 
+    The heartbeat is a selector of its own, ``(~<its heartbeat key> +evalsha +set)``: SET
+    and the heartbeat script on that one key. In the main rules SET would reach the stream
+    too, and a SET replaces a stream whole.
+
         ACL SETUSER <validator id> reset on #<sha256 of password> <acl_rules(shard, id)>
     """
     marks = (marks_key(validator_id, shard) if validator_id is not None
              else f"{TRIPS_HWM if shard is None else trips_hwm(shard)}:*")
+    beat = heartbeat_key("*" if validator_id is None else validator_id, shard)
     rules = (f"resetkeys ~{trips_stream(shard)} ~{marks} %R~{TRUST_LIST} "
              f"%R~{DENYLIST} resetchannels -@all +evalsha +script|load +script|exists +xadd "
              "+hget +hset +get +time +wait")
     if shard is not None:
         rules += " +cluster|slots +cluster|shards +cluster|nodes +command +readonly"
-    return rules
+    # Redis takes a selector split over several arguments, as rules.split() leaves it.
+    return rules + f" (~{beat} +evalsha +set)"
 
 
 ACL_RULES = acl_rules()  # one Redis, one stream
@@ -127,6 +139,13 @@ def connect(url: str, *, username: str | None = None, password: str | None = Non
         retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=1), **credentials)
 
 
+class NotReplicated(redis.ConnectionError):
+    """Redis took a batch, but not yet enough replicas hold it: sent again next round.
+
+    A connection error to the loop (it backs off), though Redis itself answered: the
+    heartbeat still goes, and tells the operators the trips are waiting."""
+
+
 @dataclass(frozen=True)
 class Pushed:
     added: int  # trips added to the stream
@@ -143,7 +162,8 @@ class Syncer:
                  push_every: float = PUSH_EVERY, pull_every: float = PULL_EVERY,
                  keep: float = KEEP, backoff: AbstractBackoff | None = None,
                  clock: Clock | None = None, shard: str | None = None,
-                 min_replicas: int | None = None, replica_wait_ms: int = REPLICA_WAIT_MS):
+                 min_replicas: int | None = None, replica_wait_ms: int = REPLICA_WAIT_MS,
+                 heartbeat: Heartbeat | None = None):
         self.journal = journal
         self.lists = lists
         self.client = client
@@ -166,6 +186,14 @@ class Syncer:
         self.backoff = backoff or ExponentialBackoff(cap=30.0, base=0.5)
         self.clock = clock  # measured against Redis at each pull, when given
         self._push_script = client.register_script(PUSH_SCRIPT)
+        self.heartbeat = heartbeat  # validator.heartbeat; none in benches and some tests
+        self.beat_key = heartbeat_key(validator_id, shard)
+        self._beat_script = client.register_script(BEAT_SCRIPT)
+        self._next_beat = 0.0  # time.monotonic(): the loop's clock may be corrected under it
+        # When each list was last read from Redis and found good: the heartbeat says it.
+        self.fetched_at: dict[str, float | None] = {"trust": None, "denylist": None}
+        self.last_beat_at: float | None = None  # Redis's time of the last beat written
+        self.last_beat_error: str | None = None
         self.last_push_at: float | None = None
         self.last_pull_at: float | None = None
         self.last_error: str | None = None
@@ -207,7 +235,7 @@ class Syncer:
                 # Not yet safe from a failover: note nothing, send again next round (the
                 # script skips whatever did land).
                 self._forget_layout()
-                raise redis.ConnectionError(
+                raise NotReplicated(
                     f"trips not yet on {self.min_replicas} replica(s): {replicas}")
         added = already = 0
         confirmed = None
@@ -273,6 +301,9 @@ class Syncer:
             trust_raw, deny_raw = pipe.execute()
         outcome = {"trust": self._apply("trust list", trust_raw, self.lists.update_trust),
                    "denylist": self._apply("denylist", deny_raw, self.lists.update_denylist)}
+        for name, result in outcome.items():
+            if result in ("changed", "same"):  # what the validator holds is Redis's, as of now
+                self.fetched_at[name] = now
         if self.clock is not None:
             # A round trip of its own (a cluster pipeline can't carry TIME), timed closely.
             sent = self.clock.device_now()
@@ -293,6 +324,45 @@ class Syncer:
         if changed:
             log.info("new %s from Redis", what)
         return "changed" if changed else "same"
+
+    # -- heartbeat -------------------------------------------------------------------------
+
+    def beat_once(self) -> float:
+        """Write the heartbeat now, one round trip; Redis's time it is dated by.
+
+        Raises redis.RedisError when Redis is unreachable or refuses (an ACL user made before
+        heartbeats existed has no right to the key).
+        """
+        if self.heartbeat is None:
+            raise ValueError("this sync has no heartbeat")
+        text = self.heartbeat.text(fetched_at=dict(self.fetched_at))
+        seconds, micros = self._beat_script(keys=[self.beat_key],
+                                            args=[text, self.heartbeat.ttl],
+                                            client=self._target())
+        self.last_beat_at = int(seconds) + int(micros) / 1e6
+        self.last_beat_error = None
+        return self.last_beat_at
+
+    def _beat(self, after: Exception | None = None) -> None:
+        """The heartbeat, if one is due, after a round; never raises.
+
+        After a round that failed on Redis itself refusing (a replica missing, a right
+        missing) the beat still goes: it tells the operators the trips are piling up. After
+        a round that could not reach Redis it would only wait for the same timeout.
+        """
+        if self.heartbeat is None or time.monotonic() < self._next_beat:
+            return
+        if isinstance(after, (redis.ConnectionError, redis.TimeoutError, RedisClusterException)) \
+                and not isinstance(after, NotReplicated):
+            return
+        self._next_beat = time.monotonic() + self.heartbeat.every
+        try:
+            self.beat_once()
+        except Exception as exc:  # a heartbeat never stops the sync
+            first = self.last_beat_error is None
+            self.last_beat_error = f"{type(exc).__name__}: {exc}"
+            log.log(logging.WARNING if first else logging.DEBUG, "heartbeat not written: %s",
+                    self.last_beat_error)
 
     # -- the loop --------------------------------------------------------------------------
 
@@ -322,6 +392,7 @@ class Syncer:
                     level = logging.WARNING if failures == 1 else logging.DEBUG
                     log.log(level, "Redis unreachable (%s); %d scans waiting, next try in %.1f s",
                             self.last_error, self.journal.backlog(), delay)
+                self._beat(after=exc)
                 stop.wait(delay)
                 continue
             if failures:
@@ -329,6 +400,7 @@ class Syncer:
             failures = 0
             self.last_error = None
             self.last_ok_at = self._now()  # after the pull: the offset may have just changed
+            self._beat()
             stop.wait(self.push_every)
         self.final_push()
 
@@ -350,4 +422,5 @@ class Syncer:
 
     def status(self) -> dict:
         return {"last_push_at": self.last_push_at, "last_pull_at": self.last_pull_at,
-                "last_error": self.last_error}
+                "last_error": self.last_error, "last_beat_at": self.last_beat_at,
+                "last_beat_error": self.last_beat_error}

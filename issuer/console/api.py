@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import flask
 
-from issuer import audit, auth, db, operators
+from issuer import audit, auth, catalogue, db, operators
 from issuer.console import params
 from issuer.errors import Invalid
-from issuer.ridership import clones, reports
+from issuer.ridership import clones, heartbeats, reports
 from issuer.views import json_body, publish_now
 from shared import clock
 
@@ -20,8 +20,9 @@ bp = flask.Blueprint("ridership_api", __name__, url_prefix="/api/ridership")
 READERS = (operators.ANALYST, operators.ADMINISTRATOR)
 
 
-def _table(name: str) -> tuple[dict, list[dict]]:
-    """One console table: (what it covers, its rows). Raises Invalid on bad parameters."""
+def _table(name: str) -> tuple:
+    """One console table: (what it covers, its rows[, notes for JSON]). Raises Invalid on bad
+    parameters."""
     session = db.get_session()
     if name == "hourly":
         day = params.date_arg("date", params.today())
@@ -30,7 +31,8 @@ def _table(name: str) -> tuple[dict, list[dict]]:
         day = params.date_arg("date", params.today())
         return {"date": day.isoformat()}, reports.refusals_hourly(session, day)
     if name == "validators":
-        return {}, reports.validators(session, now=clock.now())
+        beats, notes = heartbeats.read_or_note(flask.current_app.config["REDIS_URL"])
+        return {}, reports.validators(session, now=clock.now(), beats=beats), notes
     if name == "alerts":
         status = flask.request.args.get("status", "open")
         if status not in ("open", "dismissed", "revoked", "all"):
@@ -50,7 +52,9 @@ def _table(name: str) -> tuple[dict, list[dict]]:
     if name == "refusals":
         return p.as_dict(), reports.refusals(session, p)
     if name == "settlement":
-        return p.as_dict(), reports.settlement(session, p)
+        names = catalogue.product_names(session)
+        return p.as_dict(), [catalogue.name_product(names, r)
+                             for r in reports.settlement(session, p)]
     if name == "od":
         route = params.text_arg("route", required=True, most=16)
         return {**p.as_dict(), "route": route}, reports.od_rows(session, route, p)
@@ -70,11 +74,12 @@ TABLES = ("hourly", "refusals-hourly", "validators", "alerts", "routes", "stops"
           "vehicles", "refusals", "settlement", "od")
 
 
-def respond(name: str, covers: dict, rows: list[dict]):
+def respond(name: str, covers: dict, rows: list[dict], notes: dict | None = None):
+    """``notes``: how the rows were read, for the JSON only (the CSV is the rows)."""
     if params.wants_csv():
         suffix = "_".join(str(v) for v in covers.values())
         return params.csv_response(rows, f"{name}_{suffix}" if suffix else name)
-    body = {**covers, "rows": rows}
+    body = {**covers, **(notes or {}), "rows": rows}
     if name == "od":
         body["matrix"] = reports.od_matrix(rows)
     return body
@@ -104,7 +109,7 @@ def revoke(alert_id: int):
     json_body()
     session = db.get_session()
     now = clock.now()
-    alert = clones.revoke(session, alert_id, by=auth.caller().actor, now=now)
+    alert = clones.revoke(session, params.alert_id(alert_id), by=auth.caller().actor, now=now)
     audit.record(session, auth.caller(), "alert.revoke", f"pass:{alert.pass_id}",
                  f"cloned-pass alert {alert_id}", now=now)
     return {**clones.as_dict(alert), **publish_now(session, now)}
@@ -116,7 +121,7 @@ def dismiss(alert_id: int):
     json_body()
     session = db.get_session()
     now = clock.now()
-    alert = clones.dismiss(session, alert_id, by=auth.caller().actor, now=now)
+    alert = clones.dismiss(session, params.alert_id(alert_id), by=auth.caller().actor, now=now)
     audit.record(session, auth.caller(), "alert.dismiss", f"pass:{alert.pass_id}",
                  f"cloned-pass alert {alert_id}", now=now)
     return clones.as_dict(alert)

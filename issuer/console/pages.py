@@ -10,10 +10,10 @@ from pathlib import Path
 
 import flask
 
-from issuer import audit, auth, db, operators, web
+from issuer import audit, auth, catalogue, db, operators, web
 from issuer.console import params
 from issuer.errors import IssuerError
-from issuer.ridership import clones, reports
+from issuer.ridership import clones, heartbeats, reports
 from issuer.views import publish_now
 from shared import clock
 
@@ -36,10 +36,6 @@ MENU = [
     ("ridership_console.history", "Lịch sử thẻ", "Pass history"),
     ("ridership_console.alerts", "Cảnh báo thẻ nhân bản", "Cloned-pass alerts"),
 ]
-
-PRODUCT_NAMES = {"single": "Đơn tuyến · Single-route", "multi": "Liên tuyến · Multi-route",
-                 "free": "Miễn phí · Free"}
-
 
 @bp.get("/vendor/<name>")
 def vendor(name: str):
@@ -86,7 +82,7 @@ def dashboard():
         day = params.today()
         p = reports.period(day, day)
     hourly = reports.hourly(session, day)
-    products = [{**r, "name": _product_name(r["product"])} for r in reports.by_product(session, p)]
+    products = [{**r, "name": _name(r)} for r in reports.by_product(session, p)]
     routes = reports.by_route(session, p, limit=15)
     stops = [{**r, "where": f"{r['route']} · {r['stop'] or '—'}"}
              for r in reports.by_stop(session, p, limit=15)]
@@ -102,7 +98,8 @@ def dashboard():
                                       ("boardings_last_week", "Tuần trước · Last week")], "line"),
                _api("hourly", date=day.isoformat())),
         _panel("products", "Theo loại vé", "By product", products,
-               [("name", "Loại vé", "Product"), *COUNTS],
+               [("name_vi", "Loại vé", "Product"), ("name_en", "", "Product (English)"),
+                ("product", "Mã", "Code"), *COUNTS],
                _bars(products, "name", [("boardings", "Lên xe · Boardings")], "doughnut"),
                _api("products", **arg)),
         _panel("routes", "Tuyến đông khách nhất", "Top routes", routes,
@@ -126,11 +123,9 @@ def dashboard():
                    total=sum(r["boardings"] for r in hourly))
 
 
-def _product_name(key: str) -> str:
-    """Free passes are counted by category ("free:elderly"): the category code is shown."""
-    if key.startswith("free:"):
-        return f"{PRODUCT_NAMES['free']}: {key.split(':', 1)[1]}"
-    return PRODUCT_NAMES.get(key, key)
+def _name(row: dict) -> str:
+    """A product (free passes: their category) as the catalogue names it, in both languages."""
+    return f"{row['name_vi']} · {row['name_en']}"
 
 
 def _period_or_today() -> reports.Period:
@@ -158,33 +153,58 @@ def od():
 @auth.require_roles(*READERS)
 def settlement():
     p = _period_or_today()
-    rows = reports.settlement(db.get_session(), p)
+    session = db.get_session()
+    names = catalogue.product_names(session)
+    rows = [catalogue.name_product(names, r) for r in reports.settlement(session, p)]
     by_company: dict[str, dict] = {}
     for r in rows:
         entry = by_company.setdefault(r["company"], {"company": r["company"]})
         entry[r["product"]] = entry.get(r["product"], 0) + r["boardings"]
-    products = sorted({r["product"] for r in rows})
+    products = sorted({r["product"]: _name(r) for r in rows}.items())
     chart = {"type": "bar", "stacked": True, "labels": list(by_company),
-             "datasets": [{"label": _product_name(prod),
-                           "data": [c.get(prod, 0) for c in by_company.values()]}
-                          for prod in products]}
+             "datasets": [{"label": name, "data": [c.get(prod, 0) for c in by_company.values()]}
+                          for prod, name in products]}
     panel = _panel("settlement", "Lượt lên xe theo doanh nghiệp và loại vé",
                    "Boardings by company and product", rows,
                    [("date", "Ngày", "Date"), ("company", "Doanh nghiệp", "Company"),
-                    ("company_name", "Tên", "Name"), ("product", "Loại vé", "Product"),
+                    ("company_name", "Tên", "Name"), ("name_vi", "Loại vé", "Product"),
+                    ("name_en", "", "Product (English)"), ("product", "Mã", "Code"),
                     ("boardings", "Lên xe", "Boardings"), ("alightings", "Xuống xe", "Alightings")],
                    chart, _api("settlement", **{"from": p.start.isoformat(),
                                                 "to": p.end.isoformat()}))
     return _render("settlement.html", p=p, panel=panel)
 
 
+# Each flag as the page says it: (Vietnamese, English).
+FLAG_TEXT = {
+    "stale": ("im lặng", "silent"),
+    "unreadable": ("tín hiệu không đọc được", "heartbeat unreadable"),
+    "storage": ("sắp hết bộ nhớ", "low storage"),
+    "backlog": ("nhiều chuyến chưa gửi", "large backlog"),
+    "unsent": ("chuyến chưa gửi quá lâu", "old unsent trips"),
+    "clock": ("đồng hồ lệch", "clock off"),
+}
+BEAT_TEXT = {"unreadable": "không đọc được · unreadable", "none": "chưa có · none",
+             "unknown": "không rõ · unknown"}
+
+
 @bp.get("/validators")
 @auth.require_roles(*READERS)
 def validators():
-    rows = reports.validators(db.get_session(), now=clock.now())
+    beats, notes = heartbeats.read_or_note(flask.current_app.config["REDIS_URL"])
+    rows = reports.validators(db.get_session(), now=clock.now(), beats=beats)
     for r in rows:
-        r["last_sync"] = clock.iso(r["last_sync_ms"] / 1000)
-        r["last_scan"] = clock.iso(r["last_scan_ms"] / 1000)
+        r["last_beat"] = (clock.iso(r["last_beat_ms"] / 1000) if r["last_beat_ms"] is not None
+                          else BEAT_TEXT[r["heartbeat"]])
+        r["last_sync"] = _iso_ms(r["last_sync_ms"])
+        r["last_scan"] = _iso_ms(r["last_scan_ms"])
+        r["oldest_unsent"] = (_age(r["oldest_unsent_age_s"])
+                              if r["oldest_unsent_age_s"] is not None else None)
+        r["storage_free"] = (f"{r['storage_free_bytes'] / 2**20:,.0f} MiB"
+                             if r["storage_free_bytes"] is not None else None)
+        if r["storage"] not in (None, "ok"):
+            r["storage_free"] = f"{r['storage_free'] or ''} ({r['storage']})".strip()
+        r["flag_text"] = ", ".join(" · ".join(FLAG_TEXT[f]) for f in r["flags"]) or None
         r["refusal_pct"] = (f"{r['refusal_rate_today'] * 100:.1f} %"
                             if r["refusal_rate_today"] is not None else "—")
     worst = sorted((r for r in rows if r["scans_today"]), key=lambda r: -r["refusal_rate_today"])
@@ -193,15 +213,35 @@ def validators():
                            "data": [round(r["refusal_rate_today"] * 100, 1) for r in worst[:20]]}]}
     panel = _panel("validators", "Máy soát vé", "Validators", rows,
                    [("validator", "Máy", "Validator"), ("vehicle", "Xe", "Vehicle"),
-                    ("route", "Tuyến", "Route"), ("last_sync", "Đồng bộ lần cuối", "Last sync"),
+                    ("route", "Tuyến", "Route"),
+                    ("last_beat", "Tín hiệu lần cuối", "Last heartbeat"),
+                    ("backlog", "Chuyến chưa gửi", "Backlog"),
+                    ("oldest_unsent", "Chờ gửi lâu nhất", "Oldest unsent"),
+                    ("clock_offset_redis_s", "Lệch đồng hồ so với Redis (s)",
+                     "Clock vs Redis (s)"),
+                    ("storage_free", "Bộ nhớ trống", "Storage free"),
+                    ("last_sync", "Đồng bộ lần cuối", "Last sync"),
                     ("last_scan", "Quét lần cuối", "Last scan"),
                     ("sync_delay_s", "Độ trễ đồng bộ (s)", "Sync delay (s)"),
-                    ("clock_offset_s", "Lệch đồng hồ (s)", "Clock offset (s)"),
+                    ("clock_offset_s", "Lệch đồng hồ theo vé (s)", "Clock offset by proofs (s)"),
                     ("scans_today", "Lượt quét hôm nay", "Scans today"),
-                    ("refusal_pct", "Tỉ lệ từ chối", "Refusal rate")],
+                    ("refusal_pct", "Tỉ lệ từ chối", "Refusal rate"),
+                    ("flag_text", "Cảnh báo", "Flags")],
                    chart, _api("validators"))
+    flagged = [r for r in rows if set(r["flags"]) - {"stale"}]
     return _render("validators.html", panel=panel, stale=[r for r in rows if r["stale"]],
-                   stale_minutes=reports.STALE_AFTER // 60)
+                   flagged=flagged, notes=notes, stale_minutes=reports.STALE_AFTER // 60)
+
+
+def _iso_ms(ms: int | None) -> str | None:
+    return clock.iso(ms / 1000) if ms is not None else None
+
+
+def _age(seconds: int) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} s"
 
 
 @bp.get("/history")
@@ -242,13 +282,13 @@ def alert_action(alert_id: int, action: str):
     who = auth.caller()
     try:
         if action == "revoke":
-            alert = clones.revoke(session, alert_id, by=who.actor, now=now)
+            alert = clones.revoke(session, params.alert_id(alert_id), by=who.actor, now=now)
             published = publish_now(session, now)
             message = f"Đã thu hồi thẻ {alert.pass_id}. Pass {alert.pass_id} revoked."
             if not published["published"]:
                 message += f" {published['warning']}"
         else:
-            alert = clones.dismiss(session, alert_id, by=who.actor, now=now)
+            alert = clones.dismiss(session, params.alert_id(alert_id), by=who.actor, now=now)
             message = f"Đã bỏ qua cảnh báo {alert_id}. Alert {alert_id} dismissed."
         audit.record(session, who, f"alert.{action}", f"pass:{alert.pass_id}",
                      f"cloned-pass alert {alert_id}", now=now)

@@ -8,9 +8,14 @@ import io
 
 import flask
 
-from issuer.errors import Invalid
+from issuer.errors import Invalid, NotFound
 from issuer.ridership import buckets, reports
 from shared import clock
+
+
+# Dates the console answers for: the reports reach a week before and a day after a date,
+# which at the calendar's ends (year 1, year 9999) is no date at all.
+FIRST_DATE, LAST_DATE = dt.date(2000, 1, 1), dt.date(2099, 12, 31)
 
 
 def date_arg(name: str, default: dt.date) -> dt.date:
@@ -18,9 +23,12 @@ def date_arg(name: str, default: dt.date) -> dt.date:
     if not text:
         return default
     try:
-        return buckets.parse_date(text)
+        day = buckets.parse_date(text)
     except ValueError as exc:
         raise Invalid(f"{name}: {exc}") from None
+    if not FIRST_DATE <= day <= LAST_DATE:
+        raise Invalid(f"{name}: a date from {FIRST_DATE} to {LAST_DATE}, got {text!r}")
+    return day
 
 
 def today() -> dt.date:
@@ -32,6 +40,16 @@ def period_arg() -> reports.Period:
     end = date_arg("to", today())
     start = date_arg("from", end)
     return reports.period(start, end)
+
+
+# Alert ids are a 32-bit column: a larger number names no alert (and overflows the query).
+MAX_ALERT_ID = 2**31 - 1
+
+
+def alert_id(value: int) -> int:
+    if value > MAX_ALERT_ID:
+        raise NotFound(f"no alert {value}")
+    return value
 
 
 def limit_arg(default: int | None = None, most: int = 1000) -> int | None:
@@ -66,7 +84,9 @@ def csv_response(rows: list[dict], filename: str, columns: list[str] | None = No
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    # A list (a validator's flags, its key ids) is one cell, its items separated by spaces.
+    writer.writerows({k: " ".join(map(str, v)) if isinstance(v, list) else v
+                      for k, v in row.items()} for row in rows)
     # A BOM so that spreadsheet programs read Vietnamese as UTF-8.
     response = flask.make_response("\ufeff" + out.getvalue())
     response.content_type = "text/csv; charset=utf-8"

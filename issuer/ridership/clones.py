@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import groupby
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 from issuer import passes
 from issuer.errors import Conflict, NotFound
 from issuer.ridership.models import CloneAlert
-from issuer.ridership.pairing import ORDER, Scan
+from issuer.ridership.pairing import ORDER, PASS, Scan
 from shared.trip import ALIGHT, BOARD
 
 DEFAULT_WINDOW_MINUTES = 5
@@ -32,16 +33,15 @@ class Suspect:
 
 
 def detect(context: Iterable[Scan], new_ids: set[str], window_ms: int) -> list[Suspect]:
-    """Pairs of boardings that involve at least one new scan, each pair once."""
-    by_pass: dict[str, list[Scan]] = {}
-    for scan in sorted(context, key=ORDER):  # one sort; each pass's scans keep the order
-        by_pass.setdefault(scan.pass_id, []).append(scan)
+    """Pairs of boardings that involve at least one new scan, each pair once. ``context`` has
+    each pass's scans together (as ``pairing.plan`` takes it)."""
     found: dict[tuple[str, str], Suspect] = {}
-    for scans in by_pass.values():
-        if not any(s.id in new_ids for s in scans):
+    for _, group in groupby(context, key=PASS):
+        scans = list(group)
+        if len(scans) < 2:  # most passes in a batch
             continue
-        boardings = [s for s in scans if s.mode == BOARD]
-        if len(boardings) < 2:  # most passes in a batch
+        boardings = sorted((s for s in scans if s.mode == BOARD), key=ORDER)
+        if len(boardings) < 2 or not any(s.id in new_ids for s in scans):
             continue
         alightings = [s for s in scans if s.mode == ALIGHT]
         for i, first in enumerate(boardings):

@@ -62,7 +62,8 @@ class Trip(Base):
 
 
 class Journey(Base):
-    """An accepted boarding, closed by the pass's alighting scan on the same vehicle (if any)."""
+    """An accepted boarding closed by the pass's alighting scan on the same vehicle. A boarding
+    no alighting has closed has no row: it is an open journey."""
 
     __tablename__ = "journeys"
 
@@ -107,7 +108,8 @@ RIDE_DAY_VALIDATOR = _counted("ride_day_validator", [("day", Time), ("validator"
                               ("scans", "refusals"))
 REFUSAL_HOUR = _counted("refusal_hour", [("hour", Time), ("reason", sa.String(32))],
                         ("refusals",))
-# Journeys by boarding day; destination "" counts the journeys still open.
+# Closed journeys by boarding day ("" for an alighting scan with no stop). The open ones are
+# the boardings at a stop (RIDE_DAY_STOP) less the journeys closed from it.
 OD_DAY = _counted("od_day", [("day", Time), ("route", sa.String(16)), ("origin", sa.String(32)),
                              ("destination", sa.String(32))], ("journeys",))
 # The matrix is asked for one route over a period: without this, a month's rows of every route.

@@ -7,6 +7,10 @@ closed by the first alighting after it and before the pass's next boarding on th
 within ``max_journey_ms``. An alighting with no such boarding closes nothing; a boarding
 with no alighting stays open.
 
+A journey is stored when it is closed: an accepted boarding with no journey row is open
+(the open ones are counted as the boardings less the closed journeys). Most boardings are
+never written twice this way: the alighting that closes one writes it once.
+
 When a scan arrives, only boardings within ``max_journey_ms`` before it can change: those
 are recomputed from the scans around them and written when they differ.
 """
@@ -16,6 +20,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import groupby
+from operator import itemgetter
 from typing import NamedTuple
 
 from issuer.ridership.buckets import day_of
@@ -43,6 +49,8 @@ class Scan(NamedTuple):
 
 
 ORDER = Scan.order.fget  # the sort key, without a lambda around the property
+PASS = itemgetter(1)
+PASS_AND_VEHICLE = itemgetter(1, 2)
 
 
 class JourneyState(NamedTuple):
@@ -77,9 +85,10 @@ def _pair_in_order(scans: list[Scan], max_journey_ms: int) -> dict[str, JourneyS
 @dataclass
 class Changes:
     # Journey rows (boarding_id, pass_id, vehicle, route, day, origin_stop, boarded_ms,
-    # alighting_id, destination_stop, alighted_ms): new ones, and ones whose alighting changed.
-    new: list[tuple]
+    # alighting_id, destination_stop, alighted_ms) closed now, or closed by another alighting.
+    closed: list[tuple]
     changed: list[tuple]
+    reopened: list[str]  # boardings whose alighting turned out to be a later boarding's
     od: Counter  # (day, route, origin, destination) -> journeys to add (may be negative)
 
 
@@ -88,15 +97,14 @@ def plan(context: Iterable[Scan], new_ids: set[str], existing: dict[str, Journey
     """What to write for the boardings the new scans can affect.
 
     ``context``: every accepted scan of the passes concerned within ``max_journey_ms`` of a
-    new scan (the new ones included); ``existing``: the journey rows of those boardings.
+    new scan (the new ones included), sorted by pass, vehicle, then ``ORDER`` (the database
+    sorts it as it reads it); ``existing``: the closed journeys stored for those boardings.
     """
-    # One sort of the whole context, not one per group: a batch has tens of thousands of
-    # groups of two or three scans, and each group keeps the order.
-    groups: dict[tuple[str, str], list[Scan]] = {}
-    for scan in sorted(context, key=ORDER):
-        groups.setdefault((scan.pass_id, scan.vehicle), []).append(scan)
-    changes = Changes([], [], Counter())
-    for scans in groups.values():
+    changes = Changes([], [], [], Counter())
+    # A batch has tens of thousands of groups of one to three scans: each is a run of the
+    # sorted context, cut out in C.
+    for _, group in groupby(context, key=PASS_AND_VEHICLE):
+        scans = list(group)
         fresh = [s.at_ms for s in scans if s.id in new_ids]
         if not fresh:
             continue
@@ -111,14 +119,16 @@ def plan(context: Iterable[Scan], new_ids: set[str], existing: dict[str, Journey
 
 def _plan_one(boarding: Scan, state: JourneyState, old: JourneyState | None,
               changes: Changes) -> None:
+    old = old or OPEN
     if old == state:
         return
     day, route, origin = day_of(boarding.at_ms), boarding.route, boarding.stop or ""
+    if old is not OPEN:
+        changes.od[(day, route, origin, old.destination_stop)] -= 1
+    if state is OPEN:
+        changes.reopened.append(boarding.id)
+        return
+    changes.od[(day, route, origin, state.destination_stop)] += 1
     row = (boarding.id, boarding.pass_id, boarding.vehicle, route, day, origin, boarding.at_ms,
            state.alighting_id, state.destination_stop, state.alighted_ms)
-    if old is None:
-        changes.new.append(row)
-    else:
-        changes.changed.append(row)
-        changes.od[(day, route, origin, old.destination_stop or "")] -= 1
-    changes.od[(day, route, origin, state.destination_stop or "")] += 1
+    (changes.closed if old is OPEN else changes.changed).append(row)

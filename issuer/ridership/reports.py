@@ -19,7 +19,8 @@ from issuer.ridership.buckets import DAY, HOUR, date_of, day_start
 from shared import reasons
 
 MAX_DAYS = 366
-STALE_AFTER = 30 * 60  # seconds without a sync before a validator is flagged
+# Seconds without a heartbeat (without one known, without a sync) before a validator is flagged.
+STALE_AFTER = 30 * 60
 
 
 @dataclass(frozen=True)
@@ -101,10 +102,16 @@ def by_stop(session: Session, p: Period, route: str | None = None,
 
 
 def by_product(session: Session, p: Period) -> list[dict]:
+    """Per product, free passes per category (``free:elderly``): the code, for machines, and
+    the names the catalogue gives it."""
+    from issuer import catalogue
+
     t = models.RIDE_DAY_ROUTE
     query = (sa.select(t.c.product, *_sum(t, *THREE)).where(t.c.day >= p.lo, t.c.day < p.hi)
              .group_by(t.c.product).order_by(sa.desc("boardings"), t.c.product))
-    return [{**row._asdict(), "product": row.product or "(unreadable)"}
+    names = catalogue.product_names(session)
+    return [catalogue.name_product(names, {**row._asdict(),
+                                           "product": row.product or catalogue.UNREADABLE})
             for row in session.execute(query)]
 
 
@@ -144,17 +151,27 @@ def _message(code: str) -> dict:
 
 # -- origin-destination --------------------------------------------------------------------
 
-OPEN_JOURNEY = ""  # destination of a journey with no alighting scan
-
-
 def od_rows(session: Session, route: str, p: Period) -> list[dict]:
-    t = models.OD_DAY
+    """Journeys from each boarding stop to each alighting stop, and "(open)": the accepted
+    boardings at the stop that no alighting scan has closed (journeys are stored once
+    closed, so these are the boardings less the closed journeys)."""
+    t, s = models.OD_DAY, models.RIDE_DAY_STOP
     query = (sa.select(t.c.origin, t.c.destination, *_sum(t, "journeys"))
              .where(t.c.route == route, t.c.day >= p.lo, t.c.day < p.hi)
              .group_by(t.c.origin, t.c.destination).order_by(t.c.origin, t.c.destination))
-    return [{"origin": row.origin or "(no stop)",
-             "destination": "(open)" if row.destination == OPEN_JOURNEY else row.destination,
-             "journeys": row.journeys} for row in session.execute(query) if row.journeys]
+    closed = [(row.origin, row.destination, row.journeys) for row in session.execute(query)
+              if row.journeys]
+    boarded = session.execute(
+        sa.select(s.c.stop, *_sum(s, "boardings"))
+        .where(s.c.route == route, s.c.day >= p.lo, s.c.day < p.hi).group_by(s.c.stop))
+    still_open = {row.stop: row.boardings for row in boarded}
+    for origin, _, journeys in closed:
+        still_open[origin] = still_open.get(origin, 0) - journeys
+    rows = closed + [(origin, None, n) for origin, n in still_open.items() if n > 0]
+    rows.sort(key=lambda r: (r[0], r[1] is None, r[1] or ""))
+    return [{"origin": origin or "(no stop)",
+             "destination": "(open)" if destination is None else destination or "(no stop)",
+             "journeys": journeys} for origin, destination, journeys in rows]
 
 
 def od_matrix(rows: list[dict]) -> dict:
@@ -187,25 +204,115 @@ def settlement(session: Session, p: Period) -> list[dict]:
 
 # -- validators ----------------------------------------------------------------------------
 
-def validators(session: Session, *, now: float, stale_after: int = STALE_AFTER) -> list[dict]:
-    """Each validator's last scan and sync, delay, clock offset and today's refusal rate."""
+# What the Validators page flags. A validator beats every 30 s or so and pushes every second
+# while Redis answers: anything well past that is a validator, or a link, to look at.
+BACKLOG_LIMIT = 1000  # trips waiting on the bus
+UNSENT_LIMIT = 15 * 60  # seconds the oldest waiting trip has waited, at the heartbeat
+CLOCK_TOLERANCE = 5.0  # seconds between the validator's clock and Redis's (its own warning)
+LOW_STORAGE = 64 * 1024 * 1024  # bytes left for the journal
+
+# Flags, worst first; "stale" is also the row's ``stale``.
+FLAGS = ("stale", "unreadable", "storage", "backlog", "unsent", "clock")
+
+# Every row has these keys, in this order (the CSV's columns).
+VALIDATOR_COLUMNS = (
+    "validator", "vehicle", "route", "mode", "heartbeat", "last_beat_ms", "since_beat_s",
+    "backlog", "oldest_unsent_ms", "oldest_unsent_age_s", "clock_offset_redis_s", "storage",
+    "storage_free_bytes", "software", "journal_epoch", "trust_kids", "denylist_issued_at",
+    "last_scan_ms", "last_sync_ms", "since_sync_s", "sync_delay_s", "clock_offset_s",
+    "scans_today", "refusal_rate_today", "stale", "flags", "heartbeat_problem")
+
+
+def validators(session: Session, *, now: float, beats: dict[str, dict] | None = None,
+               stale_after: int = STALE_AFTER) -> list[dict]:
+    """Each validator's health: its heartbeat (issuer.ridership.heartbeats) beside what its
+    trips tell (last scan and sync, delay, clock offset, today's refusal rate).
+
+    ``beats`` is None when Redis could not be read: each row's ``heartbeat`` is then
+    "unknown" and staleness is judged by the last sync of its trips. A validator known only
+    by its heartbeat (no trips yet) has a row too. Silent validators first.
+    """
     s, d = models.ValidatorStatus.__table__, models.RIDE_DAY_VALIDATOR
     today = day_start(date_of(int(now)))
     query = (sa.select(s, d.c.scans, d.c.refusals)
              .select_from(s.outerjoin(d, sa.and_(d.c.validator == s.c.validator,
-                                                 d.c.day == today)))
-             .order_by(s.c.last_sync_ms, s.c.validator))
-    out = []
-    for row in session.execute(query):
-        since_sync = now - row.last_sync_ms / 1000
-        scans = row.scans or 0
-        out.append({"validator": row.validator, "vehicle": row.vehicle, "route": row.route,
-                    "last_scan_ms": row.last_scan_ms, "last_sync_ms": row.last_sync_ms,
-                    "since_sync_s": int(since_sync), "sync_delay_s": row.sync_delay_ms / 1000,
-                    "clock_offset_s": row.clock_offset_s, "scans_today": scans,
-                    "refusal_rate_today": round((row.refusals or 0) / scans, 4) if scans else None,
-                    "stale": since_sync > stale_after})
+                                                 d.c.day == today))))
+    synced = {row.validator: row for row in session.execute(query)}
+    names = set(synced) | set(beats or ())
+    out = [_validator_row(name, synced.get(name), None if beats is None else beats.get(name),
+                          beats is not None, now, stale_after) for name in names]
+    out.sort(key=lambda r: (_last_seen(r), r["validator"]))
     return out
+
+
+def _last_seen(row: dict) -> float:
+    seen = [ms for ms in (row["last_beat_ms"], row["last_sync_ms"]) if ms is not None]
+    return max(seen) if seen else -1
+
+
+def _validator_row(name: str, synced, beat: dict | None, beats_read: bool, now: float,
+                   stale_after: int) -> dict:
+    row = dict.fromkeys(VALIDATOR_COLUMNS)
+    row["validator"] = name
+    if synced is not None:
+        scans = synced.scans or 0
+        row.update(vehicle=synced.vehicle, route=synced.route,
+                   last_scan_ms=synced.last_scan_ms, last_sync_ms=synced.last_sync_ms,
+                   since_sync_s=int(now - synced.last_sync_ms / 1000),
+                   sync_delay_s=synced.sync_delay_ms / 1000,
+                   clock_offset_s=synced.clock_offset_s, scans_today=scans,
+                   refusal_rate_today=(round((synced.refusals or 0) / scans, 4)
+                                       if scans else None))
+    else:
+        row["scans_today"] = 0
+    flags = []
+    if not beats_read:
+        row["heartbeat"] = "unknown"
+    elif beat is None:
+        row["heartbeat"] = "none"
+    elif "unreadable" in beat:
+        row["heartbeat"] = "unreadable"
+        row["heartbeat_problem"] = beat["unreadable"]
+        flags.append("unreadable")
+    else:
+        row["heartbeat"] = "ok"
+        _beat_into(row, beat, now)
+        if (row["storage"] not in (None, "ok") or (row["storage_free_bytes"] is not None
+                                                   and row["storage_free_bytes"] < LOW_STORAGE)):
+            flags.append("storage")
+        if (row["backlog"] or 0) >= BACKLOG_LIMIT:
+            flags.append("backlog")
+        if (row["oldest_unsent_age_s"] or 0) > UNSENT_LIMIT:
+            flags.append("unsent")
+        if row["clock_offset_redis_s"] is not None and abs(
+                row["clock_offset_redis_s"]) > CLOCK_TOLERANCE:
+            flags.append("clock")
+    # Alive is what the heartbeat says; without one, the last sync of its trips; with
+    # neither, nothing shows it is alive.
+    if row["heartbeat"] == "ok":
+        row["stale"] = row["since_beat_s"] > stale_after
+    else:
+        row["stale"] = row["since_sync_s"] is None or row["since_sync_s"] > stale_after
+    if row["stale"]:
+        flags.append("stale")
+    row["flags"] = sorted(flags, key=FLAGS.index)
+    return row
+
+
+def _beat_into(row: dict, beat: dict, now: float) -> None:
+    at = beat["at"]
+    oldest = beat["oldest_unsent_ms"]
+    # The heartbeat says where the validator is now; its last trip, where it was then.
+    for name in ("vehicle", "route"):
+        row[name] = beat[name] or row[name]
+    row.update(mode=beat["mode"], last_beat_ms=int(at * 1000), since_beat_s=max(0, int(now - at)),
+               backlog=beat["backlog"], oldest_unsent_ms=oldest,
+               oldest_unsent_age_s=(max(0, int(at - oldest / 1000))
+                                    if oldest is not None else None),
+               clock_offset_redis_s=beat["clock_offset_s"], storage=beat["storage"],
+               storage_free_bytes=beat["storage_free_bytes"], software=beat["software"],
+               journal_epoch=beat["journal_epoch"], trust_kids=beat["trust_kids"],
+               denylist_issued_at=beat["denylist_issued_at"])
 
 
 # -- a pass's history ----------------------------------------------------------------------

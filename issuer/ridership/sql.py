@@ -19,31 +19,41 @@ import sqlalchemy as sa
 
 
 def insert_rows(conn: sa.Connection, table: str, columns: Sequence[str], rows: list[tuple], *,
-                order: str, tail: str = "") -> None:
+                order: str, tail: str = "", returning: str | None = None) -> list | None:
     """``INSERT INTO table (columns) <rows> tail`` for every row, ``tail`` being an
     ``ON CONFLICT`` clause that may name ``excluded.*``. On PostgreSQL the rows go in
     ``order`` (SQL over the columns), so that two transactions lock shared rows in one
-    order; SQLite has one writer at a time."""
+    order; SQLite has one writer at a time. ``returning`` (PostgreSQL only): a column of the
+    rows inserted, returned as a list."""
     if not rows:
-        return
+        return [] if returning else None
     names = ", ".join(columns)
     if conn.dialect.name != "postgresql":
+        if returning:
+            raise ValueError("RETURNING with many rows is for PostgreSQL only")
         marks = ", ".join("?" for _ in columns)
         conn.exec_driver_sql(f"INSERT INTO {table} ({names}) VALUES ({marks}) {tail}", rows)
-        return
+        return None
     stage = _stage(conn, table)
     cursor = conn.connection.dbapi_connection.cursor()
     try:
         # Emptied at every commit; and here, for a second use in one transaction (no cost
         # when already empty).
         cursor.execute(f"DELETE FROM {stage}")
-        with cursor.copy(f"COPY {stage} ({names}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
+        copy_rows(cursor, stage, columns, rows)
+        back = f" RETURNING {returning}" if returning else ""
         cursor.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage} "
-                       f"ORDER BY {order} {tail}")
+                       f"ORDER BY {order} {tail}{back}")
+        return [r[0] for r in cursor.fetchall()] if returning else None
     finally:
         cursor.close()
+
+
+def copy_rows(cursor, table: str, columns: Sequence[str], rows: list[tuple]) -> None:
+    """PostgreSQL's COPY of ``rows`` into ``table``, on a psycopg cursor."""
+    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
 def _stage(conn: sa.Connection, table: str) -> str:
@@ -59,11 +69,16 @@ def _stage(conn: sa.Connection, table: str) -> str:
 
 def fetch(conn: sa.Connection, sql: str, params: dict) -> list[tuple]:
     """All rows of a query as the driver's tuples. ``sql`` names parameters ``:name``."""
+    options = {}
     if conn.dialect.name == "postgresql":
         sql = re.sub(r"(?<!:):(\w+)", r"%(\1)s", sql)
+        # Planned for these values each time: psycopg prepares a query it has run five times,
+        # and PostgreSQL's generic plan for "= ANY(<an array of thousands of passes>)" may
+        # compare every row with every element (a batch took seconds, not milliseconds).
+        options["prepare"] = False
     cursor = conn.connection.dbapi_connection.cursor()
     try:
-        cursor.execute(sql, params)
+        cursor.execute(sql, params, **options)
         return cursor.fetchall()
     finally:
         cursor.close()

@@ -1,53 +1,52 @@
 """One batch of trips into the database, in one transaction.
 
-1. The batch goes into a temporary table (COPY on PostgreSQL).
-2. ``INSERT INTO trips ... ON CONFLICT (id) DO NOTHING RETURNING id``: the trips already
-   there are dropped from the batch table, so everything after counts new trips only.
-3. On PostgreSQL, a transaction-level advisory lock: from here on one worker at a time, so
+1. The trips go straight into ``trips``: executemany with ``INSERT OR IGNORE`` on SQLite,
+   COPY on PostgreSQL. Almost always every trip is new; when some were there already (a
+   batch written again after a worker died before acknowledging it), the new ones are found
+   out exactly: on SQLite by rowid (one writer at a time), on PostgreSQL by going again
+   through ``INSERT ... ON CONFLICT DO NOTHING RETURNING id``. Everything after counts new
+   trips only. What they add to the rollups is counted before, as if all were new, and again
+   in the rare batch where some were not.
+2. On PostgreSQL, a transaction-level advisory lock: from here on one worker at a time, so
    that rollup rows are locked in one order and each worker's pairing sees every trip
    committed before it (the inserts above still run side by side).
-4. The rollups, the journeys, the cloned-pass alerts and the validators' state.
+3. The rollups, the journeys, the cloned-pass alerts and the validators' state.
 
 The caller commits, then acknowledges the entries in Redis.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import psycopg
 import sqlalchemy as sa
 
 from issuer.ridership import clones, pairing, rollups
-from issuer.ridership.sql import fetch, insert_rows
 from issuer.ridership.entries import Row
-from shared.trip import ACCEPT, ALIGHT, BOARD
+from issuer.ridership.sql import copy_rows, fetch, insert_rows
 
 LOCK_KEY = 0x76657865  # "vexe": the ingest's advisory lock on PostgreSQL
+# Pages SQLite keeps in memory for the ingest's connection (default: 2 MB): a day's trips
+# and their indexes are hundreds of MB, and a batch touches pages all over the pass index
+# and the last hours of trips (read back for pairing). The file is also mapped into memory,
+# so the pages the cache has no room for are read without a system call each; the mapping
+# is the operating system's page cache, shared, not the worker's own memory.
+SQLITE_CACHE_KIB = 256 * 1024
+SQLITE_MMAP_BYTES = 16 * 2**30
 
 TRIP_COLUMNS = ("id", "validator", "vehicle", "route", "stop", "at_ms", "decision", "reason",
                 "pass_id", "product", "category", "proof_at", "mode", "company", "stream_ms",
                 "ingested_ms")
-BATCH_COLUMNS = TRIP_COLUMNS + ("hour", "day", "pkey", "is_board", "is_alight", "is_refuse")
-BATCH_TABLE = ("CREATE TEMPORARY TABLE IF NOT EXISTS ingest_batch ("
-               "id VARCHAR(32) PRIMARY KEY, validator VARCHAR(64) NOT NULL, "
-               "vehicle VARCHAR(32) NOT NULL, route VARCHAR(16) NOT NULL, stop VARCHAR(32), "
-               "at_ms BIGINT NOT NULL, decision VARCHAR(8) NOT NULL, reason VARCHAR(32) NOT NULL, "
-               "pass_id VARCHAR(16), product VARCHAR(16), category VARCHAR(32), proof_at BIGINT, "
-               "mode VARCHAR(8) NOT NULL, company VARCHAR(16), stream_ms BIGINT NOT NULL, "
-               "ingested_ms BIGINT NOT NULL, "
-               "hour BIGINT NOT NULL, day BIGINT NOT NULL, pkey VARCHAR(48) NOT NULL, "
-               "is_board INTEGER NOT NULL, is_alight INTEGER NOT NULL, is_refuse INTEGER NOT NULL)")
-assert Row._fields[:15] == TRIP_COLUMNS[:15]  # _load copies a Row's first fields as they are
+assert Row._fields[:15] == TRIP_COLUMNS[:15]  # a Row starts with the trip's columns
 COLUMNS = ", ".join(TRIP_COLUMNS)
-INSERT_TRIPS = sa.text(f"INSERT INTO trips ({COLUMNS}) SELECT {COLUMNS} FROM ingest_batch "
-                       "WHERE 1 = 1 ON CONFLICT (id) DO NOTHING RETURNING id")
-
 
 JOURNEY_COLUMNS = ("boarding_id", "pass_id", "vehicle", "route", "day", "origin_stop",
                    "boarded_ms", "alighting_id", "destination_stop", "alighted_ms")
-# New journeys and journeys a new scan closed or reopened, in one statement: what pairing
-# decides is the alighting; the rest is the boarding's and never changes.
+# Journeys closed now and journeys closed by another alighting, in one statement: what
+# pairing decides is the alighting; the rest is the boarding's and never changes.
 JOURNEY_UPSERT = ("ON CONFLICT (boarding_id) DO UPDATE SET alighting_id = excluded.alighting_id, "
                   "destination_stop = excluded.destination_stop, "
                   "alighted_ms = excluded.alighted_ms")
@@ -57,8 +56,8 @@ JOURNEY_UPSERT = ("ON CONFLICT (boarding_id) DO UPDATE SET alighting_id = exclud
 class Written:
     received: int = 0  # trips in the batch, after dropping repeats within it
     inserted: int = 0  # new trips: the ones counted
-    journeys_opened: int = 0
-    journeys_changed: int = 0
+    journeys_closed: int = 0
+    journeys_changed: int = 0  # closed by another alighting, or open again
     alerts: int = 0
     new_ids: set[str] = field(default_factory=set)
 
@@ -77,46 +76,94 @@ def write(conn: sa.Connection, rows: Sequence[Row], *, now_ms: int,
     if not unique:
         return out
     postgres = conn.dialect.name == "postgresql"
-    _load(conn, unique, now_ms, postgres)
-    new_ids = {r[0] for r in conn.execute(INSERT_TRIPS)}
-    out.inserted, out.new_ids = len(new_ids), new_ids
-    if len(new_ids) < len(unique):
-        seen = [row.id for row in unique if row.id not in new_ids]
-        conn.execute(sa.text("DELETE FROM ingest_batch WHERE id IN :ids")
-                     .bindparams(sa.bindparam("ids", expanding=True)), {"ids": seen})
-    if not new_ids:
+    # Counted before the trips go in, as if all were new (they almost always are): the
+    # counting then runs while another worker holds the write lock.
+    companies = _companies(conn, unique)
+    counted = rollups.count(unique, companies)
+    validators = _validators(unique, now_ms)
+    values = [(*r[:15], now_ms) for r in unique]
+    if postgres:
+        new_ids = _insert_postgresql(conn, values)
+    else:
+        new_ids = _insert_sqlite(conn, values)
+    fresh = unique
+    if new_ids is not None:  # some were there already: count the new ones only
+        fresh = [row for row in unique if row.id in new_ids]
+        counted = rollups.count(fresh, companies)
+        validators = _validators(fresh, now_ms)
+    out.inserted = len(fresh)
+    out.new_ids = {row.id for row in fresh} if new_ids is None else new_ids
+    if not fresh:
         return out
     if postgres:
-        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOCK_KEY})
-    rollups.add_batch(conn)
-    fresh = [row for row in unique if row.id in new_ids]
-    _journeys_and_clones(conn, fresh, new_ids, now_ms, limits, postgres, out)
-    _validators(conn, fresh, now_ms)
+        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)" % LOCK_KEY)
+    rollups.add(conn, counted)
+    _journeys_and_clones(conn, fresh, out.new_ids, now_ms, limits, postgres, out)
+    insert_rows(conn, "validator_status", VALIDATOR_COLUMNS, validators, order="validator",
+                tail=VALIDATOR_UPSERT)
     return out
 
 
-def _load(conn: sa.Connection, rows: list[Row], now_ms: int, postgres: bool) -> None:
+# -- the trips -----------------------------------------------------------------------------
+
+def _insert_sqlite(conn: sa.Connection, values: list[tuple]) -> set[str] | None:
+    """Insert the trips; the ids of the new ones, or None when all of them were new."""
+    raw = conn.connection.dbapi_connection
     info = conn.connection.info
-    if "ingest_batch" not in info:
-        suffix = " ON COMMIT DELETE ROWS" if postgres else ""
-        conn.exec_driver_sql(BATCH_TABLE + suffix)
-        info["ingest_batch"] = True
-    if not postgres:
-        conn.exec_driver_sql("DELETE FROM ingest_batch")
-    # A Row starts with the trip's columns up to stream_ms, in TRIP_COLUMNS order.
-    values = [(*r[:15], now_ms, r.hour, r.day, r.product_key,
-               int(r.decision == ACCEPT and r.mode == BOARD),
-               int(r.decision == ACCEPT and r.mode == ALIGHT), int(r.decision != ACCEPT))
-              for r in rows]
-    if postgres:
-        cursor = conn.connection.dbapi_connection.cursor()
-        with cursor.copy(f"COPY ingest_batch ({', '.join(BATCH_COLUMNS)}) FROM STDIN") as copy:
-            for value in values:
-                copy.write_row(value)
-        cursor.close()
+    if "ingest_cache" not in info:
+        raw.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
+        raw.execute(f"PRAGMA mmap_size = {SQLITE_MMAP_BYTES}")
+        info["ingest_cache"] = True
+    # The write lock first: SQLite has one writer at a time, so the rows added now are
+    # exactly those above the largest rowid before.
+    if not raw.in_transaction:
+        raw.execute("BEGIN IMMEDIATE")
+    before = raw.execute("SELECT COALESCE(MAX(rowid), 0) FROM trips").fetchone()[0]
+    marks = ", ".join("?" for _ in TRIP_COLUMNS)
+    cursor = raw.executemany(f"INSERT OR IGNORE INTO trips ({COLUMNS}) VALUES ({marks})", values)
+    if cursor.rowcount == len(values):
+        return None
+    return {r[0] for r in raw.execute("SELECT id FROM trips WHERE rowid > ?", (before,))}
+
+
+def _insert_postgresql(conn: sa.Connection, values: list[tuple]) -> set[str] | None:
+    """Insert the trips; the ids of the new ones, or None when all of them were new."""
+    attempt = conn.begin_nested()
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        copy_rows(cursor, "trips", TRIP_COLUMNS, values)
+    except psycopg.errors.UniqueViolation:
+        attempt.rollback()
     else:
-        marks = ", ".join("?" for _ in BATCH_COLUMNS)
-        conn.exec_driver_sql(f"INSERT INTO ingest_batch VALUES ({marks})", values)
+        attempt.commit()
+        return None
+    finally:
+        cursor.close()
+    # Some were there already: the slow way, which tells the new ones.
+    return set(insert_rows(conn, "trips", TRIP_COLUMNS, values, order="id",
+                           tail="ON CONFLICT (id) DO NOTHING", returning="id"))
+
+
+def _companies(conn: sa.Connection, fresh: list[Row]) -> dict[str, str]:
+    """The company of each vehicle whose validator named none (settlement needs one)."""
+    vehicles = sorted({r.vehicle for r in fresh if r.company is None})
+    if not vehicles:
+        return {}
+    rows = fetch(conn, "SELECT code, company_code FROM vehicles WHERE "
+                 + _in_list("code", conn.dialect.name == "postgresql", "vehicles"),
+                 {"vehicles": _list_param(vehicles, conn.dialect.name == "postgresql")})
+    return dict(rows)
+
+
+def _in_list(column: str, postgres: bool, param: str) -> str:
+    # PostgreSQL plans an array by its length (index lookups); SQLite takes a JSON array.
+    if postgres:
+        return f"{column} = ANY(:{param})"
+    return f"{column} IN (SELECT value FROM json_each(:{param}))"
+
+
+def _list_param(values: list[str], postgres: bool):
+    return values if postgres else json.dumps(values)
 
 
 # -- journeys and clones -------------------------------------------------------------------
@@ -129,41 +176,43 @@ def _journeys_and_clones(conn: sa.Connection, fresh: list[Row], new_ids: set[str
     reach = max(limits.max_journey_ms, limits.clone_window_ms)
     lo = min(r.at_ms for r in accepted) - reach
     hi = max(r.at_ms for r in accepted) + reach
-    pass_ids = sorted({r.pass_id for r in accepted})
+    pass_ids = _list_param(sorted({r.pass_id for r in accepted}), postgres)
     context = _context(conn, pass_ids, lo, hi, postgres)
     existing = _journeys(conn, pass_ids, lo, hi, postgres)
     changes = pairing.plan(context, new_ids, existing, limits.max_journey_ms)
-    insert_rows(conn, "journeys", JOURNEY_COLUMNS, changes.new + changes.changed,
+    insert_rows(conn, "journeys", JOURNEY_COLUMNS, changes.closed + changes.changed,
                 order="boarding_id", tail=JOURNEY_UPSERT)
+    if changes.reopened:
+        conn.execute(sa.text("DELETE FROM journeys WHERE boarding_id = :id"),
+                     [{"id": boarding} for boarding in sorted(changes.reopened)])
     rollups.add_od(conn, changes.od.items())
     suspects = clones.detect(context, new_ids, limits.clone_window_ms)
     clones.raise_alerts(conn, suspects, now_ms=now_ms)
-    out.journeys_opened, out.journeys_changed = len(changes.new), len(changes.changed)
+    out.journeys_closed = len(changes.closed)
+    out.journeys_changed = len(changes.changed) + len(changes.reopened)
     out.alerts = len(suspects)
 
 
-def _passes_filter(column: str, postgres: bool) -> str:
-    # PostgreSQL plans an array by its length (index lookups); SQLite reads the batch table.
-    if postgres:
-        return f"{column} = ANY(:pass_ids)"
-    return (f"{column} IN (SELECT pass_id FROM ingest_batch "
-            "WHERE decision = 'accept' AND pass_id IS NOT NULL)")
-
-
-def _context(conn, pass_ids: list[str], lo: int, hi: int, postgres: bool) -> list[pairing.Scan]:
+def _context(conn, pass_ids, lo: int, hi: int, postgres: bool) -> list[pairing.Scan]:
+    """Every accepted scan of the passes within [lo, hi], the new ones included, by
+    pass, vehicle, then ``pairing.ORDER`` (text compared byte by byte, whatever the locale)."""
+    c = ' COLLATE "C"' if postgres else ""
     rows = fetch(conn,
                  "SELECT id, pass_id, vehicle, route, stop, at_ms, mode FROM trips t "
-                 f"WHERE {_passes_filter('t.pass_id', postgres)} AND t.at_ms BETWEEN :lo AND :hi "
-                 "AND t.decision = 'accept'", {"pass_ids": pass_ids, "lo": lo, "hi": hi})
+                 f"WHERE {_in_list('t.pass_id', postgres, 'pass_ids')} "
+                 "AND t.at_ms BETWEEN :lo AND :hi AND t.decision = 'accept' "
+                 f"ORDER BY t.pass_id{c}, t.vehicle{c}, t.at_ms, "
+                 f"CASE WHEN t.mode = 'board' THEN 0 ELSE 1 END, t.id{c}",
+                 {"pass_ids": pass_ids, "lo": lo, "hi": hi})
     scan = pairing.Scan._make
     return [scan(row) for row in rows]
 
 
-def _journeys(conn, pass_ids: list[str], lo: int, hi: int,
+def _journeys(conn, pass_ids, lo: int, hi: int,
               postgres: bool) -> dict[str, pairing.JourneyState]:
     rows = fetch(conn,
                  "SELECT boarding_id, alighting_id, destination_stop, alighted_ms FROM journeys j "
-                 f"WHERE {_passes_filter('j.pass_id', postgres)} "
+                 f"WHERE {_in_list('j.pass_id', postgres, 'pass_ids')} "
                  "AND j.boarded_ms BETWEEN :lo AND :hi",
                  {"pass_ids": pass_ids, "lo": lo, "hi": hi})
     return {row[0]: pairing.JourneyState(*row[1:]) for row in rows}
@@ -189,8 +238,9 @@ VALIDATOR_UPSERT = (
     ", last_ingest_ms = excluded.last_ingest_ms")
 
 
-def _validators(conn: sa.Connection, fresh: list[Row], now_ms: int) -> None:
-    """What the batch tells about each validator in it (last scan, sync delay, clock)."""
+def _validators(fresh: list[Row], now_ms: int) -> list[tuple]:
+    """What the batch tells about each validator in it (last scan, sync delay, clock): rows
+    of ``validator_status``."""
     latest: dict[str, Row] = {}  # by (at_ms, id)
     synced: dict[str, int] = {}  # newest stream time
     offsets: dict[str, list[int]] = {}  # validator clock minus the phone's, per proof
@@ -208,5 +258,4 @@ def _validators(conn: sa.Connection, fresh: list[Row], now_ms: int) -> None:
         mine = sorted(offsets.get(name, ()))
         values.append((name, last.vehicle, last.route, last.at_ms, synced[name], now_ms,
                        last.stream_ms - last.at_ms, mine[len(mine) // 2] if mine else None))
-    insert_rows(conn, "validator_status", VALIDATOR_COLUMNS, values, order="validator",
-                tail=VALIDATOR_UPSERT)
+    return values

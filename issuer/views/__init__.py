@@ -116,6 +116,17 @@ def register_error_handlers(app: flask.Flask) -> None:
         log.warning("integrity error: %s", exc.orig)
         return error_response(409, "a concurrent change conflicted with this request; retry")
 
+    @app.errorhandler(sa.exc.DataError)
+    def data_error(exc: sa.exc.DataError):
+        # A value the database cannot hold, from the request (a NUL character, which
+        # PostgreSQL text refuses; a number past a column's range): the client's to fix.
+        log.warning("data error: %s", exc.orig)
+        session = flask.g.get("db")
+        if session is not None:
+            session.rollback()
+        return error_response(400, "a value in the request is not one the issuer can store "
+                                   "or look up (a NUL character, or a number out of range)")
+
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
         log.exception("unhandled error on %s %s", flask.request.method, flask.request.path)

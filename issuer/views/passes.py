@@ -75,9 +75,12 @@ def bind_device(pass_id: str):
 @bp.post("/<pass_id>/credential")
 @limits.credential
 def refresh(pass_id: str):
-    _own_pass(pass_id)
+    auth.caller()  # a 401 before anything about the pass
     json_body()
+    # The rider's own pass only (403), checked on the pass as refresh_credential locks it:
+    # the busiest request reads the pass once.
     issued = devices.refresh_credential(db.get_session(), pass_id, now=clock.now(),
+                                        may_use=auth.check_pass_access,
                                         **_credential_settings())
     return issued.as_dict()
 

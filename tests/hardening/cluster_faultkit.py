@@ -126,7 +126,7 @@ def run(cluster: RedisClusterProcesses, workdir: Path, database_url: str, plan: 
                      and cluster.healthy(), timeout=60, what="failover")
             report.failover_seconds.append(round(time.monotonic() - killed_at, 1))
             time.sleep(plan.settle)  # working on the new master, with no replica
-            cluster.start_node(victim)  # back, as the new master's replica
+            assert cluster.start_node(victim), f"node {victim} did not start again"  # as a replica
             wait_for(lambda: cluster.healthy() and cluster.replicas_in_sync(), timeout=60,
                      what="cluster whole again")
             report.masters_killed += 1

@@ -208,9 +208,10 @@ class RedisClusterProcesses:
             pytest.skip("redis-server and redis-cli are not installed")
         self.binary = binary
         self.workdir = Path(workdir)
-        self.ports = [free_port() for _ in range(2 * masters)]
+        self.masters = masters
+        self.ports: list[int] = []
         # The cluster bus defaults to port + 10000, which may be taken or past 65535.
-        self.bus_ports = {port: free_port() for port in self.ports}
+        self.bus_ports: dict[int, int] = {}
         self.procs: dict[int, subprocess.Popen] = {}
         self.kills = 0
 
@@ -218,10 +219,19 @@ class RedisClusterProcesses:
     def url(self) -> str:
         return f"redis+cluster://127.0.0.1:{self.ports[0]}"
 
-    def start_node(self, port: int) -> None:
+    def _fresh_port(self) -> int:
+        """A free port this cluster does not use yet (the kernel may hand one out twice)."""
+        taken = set(self.ports) | set(self.bus_ports.values())
+        while (port := free_port()) in taken:
+            pass
+        return port
+
+    def start_node(self, port: int) -> bool:
+        """Start the node on ``port``; False if it exited at once (its port or bus port taken:
+        a free port is only free until something else binds it)."""
         home = self.workdir / str(port)
         home.mkdir(parents=True, exist_ok=True)
-        self.procs[port] = subprocess.Popen(
+        proc = self.procs[port] = subprocess.Popen(
             [self.binary, "--port", str(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
              "--cluster-port", str(self.bus_ports[port]),
              "--cluster-config-file", "nodes.conf",
@@ -231,13 +241,27 @@ class RedisClusterProcesses:
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         client = redis.Redis(host="127.0.0.1", port=port)
         try:
-            wait_for(lambda: _pings(client), timeout=20, what=f"node {port} up")
+            wait_for(lambda: proc.poll() is not None or _pings(client), timeout=20,
+                     what=f"node {port} up")
         finally:
             client.close()
+        if proc.poll() is None:
+            return True
+        del self.procs[port]
+        return False
 
     def create(self) -> None:
-        for port in self.ports:
-            self.start_node(port)
+        for _ in range(2 * self.masters):
+            for _attempt in range(5):
+                port = self._fresh_port()
+                self.ports.append(port)
+                self.bus_ports[port] = self._fresh_port()
+                if self.start_node(port):
+                    break
+                self.ports.remove(port)
+                del self.bus_ports[port]
+            else:
+                raise AssertionError("no free ports for a cluster node in five tries")
         out = subprocess.run(
             ["redis-cli", "--cluster", "create", *[f"127.0.0.1:{p}" for p in self.ports],
              "--cluster-replicas", "1", "--cluster-yes"], capture_output=True, text=True,

@@ -25,16 +25,6 @@ from validator.sync import Syncer, acl_rules, connect, marks_key
 from hardening_testkit import ROUTE, VEXE, Issuer, RedisClusterProcesses, environment
 
 
-@pytest.fixture
-def cluster(tmp_path):
-    nodes = RedisClusterProcesses(tmp_path / "cluster")
-    try:
-        nodes.create()
-        yield nodes
-    finally:
-        nodes.stop()
-
-
 def two_shards_on_two_masters(cluster: RedisClusterProcesses) -> list[str]:
     return cluster_faultkit.shards_on_distinct_masters(cluster, 2)
 

@@ -10,6 +10,7 @@ import redis
 import sqlalchemy as sa
 
 from issuer import db, operators
+from issuer.models import FareCategory
 from issuer.ridership import buckets
 from ridership_testkit import TripMaker
 from shared import clock
@@ -95,6 +96,29 @@ class TestTables:
         assert [(h["mode"], h["stop"]) for h in history] == [
             ("board", "S01"), ("board", "S09"), ("alight", "S04")]
         assert history[0]["closed_by"] == history[2]["id"]
+
+    def test_free_passes_by_their_category_name(self, client, tokens, seeded, session):
+        """The catalogue names each free-pass category; the code stays a column of its own."""
+        products = get(client, "/api/ridership/products", tokens["analyst"]).get_json()["rows"]
+        named = {r["product"]: (r["name_vi"], r["name_en"]) for r in products}
+        assert named["free:elderly"] == ("Thẻ miễn phí đi xe buýt: Người cao tuổi",
+                                         "Free bus pass: Elderly people")
+        assert named["multi"] == ("Vé tháng liên tuyến", "Monthly multi-route pass")
+        csv = get(client, "/api/ridership/products?format=csv", tokens["analyst"]).text
+        lines = csv.lstrip("\ufeff").splitlines()
+        assert lines[0] == "product,name_vi,name_en,boardings,alightings,refusals"
+        assert ("free:elderly,Thẻ miễn phí đi xe buýt: Người cao tuổi,"
+                "Free bus pass: Elderly people,1,0,0") in lines
+        settlement = get(client, "/api/ridership/settlement", tokens["analyst"]).get_json()
+        assert {(r["product"], r["name_en"]) for r in settlement["rows"]} >= {
+            ("free:elderly", "Free bus pass: Elderly people")}
+        # The names are data: an administrator renaming a category renames it here.
+        session.execute(sa.update(FareCategory).where(FareCategory.code == "elderly")
+                        .values(name_en="Riders aged 60 and over"))
+        session.commit()
+        products = get(client, "/api/ridership/products", tokens["analyst"]).get_json()["rows"]
+        assert {r["product"]: r["name_en"] for r in products}["free:elderly"] == (
+            "Free bus pass: Riders aged 60 and over")
 
     @pytest.mark.parametrize("query, message", [
         ("routes?from=2026-13-01", "from: a date must look like YYYY-MM-DD"),

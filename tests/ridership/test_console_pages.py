@@ -115,6 +115,34 @@ def test_analyst_sees_the_dashboard_with_charts_tables_and_csv(sign_in, server, 
     page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
 
 
+def test_free_passes_show_their_category_name(sign_in, server, seeded, tmp_path):
+    """In the products panel's chart and table, and the settlement's; the code in the CSV."""
+    page = sign_in("analyst")
+    page.goto(f"{server}/console/ridership/")
+    page.wait_for_selector("#products[data-drawn=true]")
+    labels = page.evaluate("document.querySelector('#products canvas').chart.data.labels")
+    assert "Thẻ miễn phí đi xe buýt: Người cao tuổi · Free bus pass: Elderly people" in labels
+    assert not any("free:" in label for label in labels)
+    page.locator("#products summary").click()
+    row = page.locator("#products tbody tr", has_text="Người cao tuổi")
+    assert row.inner_text().split("\t")[:3] == [
+        "Thẻ miễn phí đi xe buýt: Người cao tuổi", "Free bus pass: Elderly people", "free:elderly"]
+    with page.expect_download() as download:
+        page.click("#products a.tools")
+    text = Path(download.value.path()).read_text(encoding="utf-8-sig")
+    assert text.splitlines()[0] == "product,name_vi,name_en,boardings,alightings,refusals"
+    assert "free:elderly,Thẻ miễn phí đi xe buýt: Người cao tuổi," in text
+
+    page.goto(f"{server}/console/ridership/settlement")
+    page.wait_for_selector("#settlement[data-drawn=true]")
+    legend = page.evaluate("document.querySelector('#settlement canvas').chart.data.datasets"
+                           ".map(d => d.label)")
+    assert "Thẻ miễn phí đi xe buýt: Người cao tuổi · Free bus pass: Elderly people" in legend
+    page.locator("#settlement summary").click()
+    assert page.locator("#settlement tbody tr", has_text="Elderly people").count() == 1
+    page.screenshot(path=str(tmp_path / "products.png"), full_page=True)
+
+
 def test_analyst_reads_od_settlement_validators_and_alerts(sign_in, server, seeded):
     page = sign_in("analyst")
     page.goto(f"{server}/console/ridership/od?route=32")

@@ -69,7 +69,6 @@ class TestKilledWorker:
         assert scalar(migrated, "SELECT COUNT(*) FROM trips") == n
         assert scalar(migrated, "SELECT SUM(boardings) FROM ride_hour") == n
         assert scalar(migrated, "SELECT SUM(boardings) FROM ride_day_vehicle") == n
-        assert scalar(migrated, "SELECT SUM(journeys) FROM od_day") == n
 
     def test_sigterm_finishes_the_batch_and_stops(self, env, stream, maker, migrated):
         stream.push(maker.board())

@@ -1,0 +1,131 @@
+"""The validators' heartbeats, read from Redis for the console's Validators page.
+
+Each validator writes its own key (validator.heartbeat, shared.redis_keys.heartbeat): a JSON
+object dated by Redis's clock, with a time to live. The key names the validator, and only
+that validator's Redis user may write it, so the key is what says whose heartbeat it is.
+
+A value that is not what a validator writes (someone wrote garbage, or a key of another
+type sits there) is kept as unreadable, with the problem: the page shows it, never fails
+on it. Redis away is :class:`Unavailable`; the page then answers from the database alone.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import redis
+from redis.exceptions import RedisClusterException
+
+from shared import redis_client
+from shared.redis_keys import HEARTBEATS
+
+TIMEOUT = 2.0  # seconds: a console page should not hang on Redis
+SCAN_COUNT = 1000
+MAX_TEXT = 64  # characters of a text field shown; a beat is written by a validator's code
+
+# The fields a beat may hold, and the types they must have (None is always allowed: a
+# validator of another version may leave one out).
+TEXTS = ("validator", "vehicle", "company", "route", "stop", "mode", "storage", "software",
+         "journal_epoch")
+WHOLE = ("backlog", "oldest_unsent_ms", "storage_free_bytes", "disk_free_bytes",
+         "journal_bytes", "journal_max_bytes", "denylist_issued_at", "denylist_entries")
+NUMBERS = ("device_time", "clock_offset_s", "clock_checked_at", "trust_fetched_at",
+           "denylist_fetched_at", "every_s")
+
+
+class Unavailable(Exception):
+    """Redis could not be read; the message is one line for the page."""
+
+
+def read(redis_url: str) -> dict[str, dict]:
+    """Every validator's heartbeat: validator id -> :func:`parse` of its value."""
+    try:
+        client = redis_client.from_url(redis_url, socket_timeout=TIMEOUT,
+                                       socket_connect_timeout=TIMEOUT)
+    except ValueError as exc:
+        raise Unavailable(f"bad Redis URL: {exc}") from None
+    except (redis.RedisError, RedisClusterException) as exc:  # a cluster is asked at once
+        raise Unavailable(f"Redis unreachable: {str(exc).rstrip('.')}") from None
+    try:
+        keys = sorted(set(client.scan_iter(match=HEARTBEATS, count=SCAN_COUNT)))
+        values = []
+        if keys:
+            with client.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.get(key)
+                values = pipe.execute(raise_on_error=False)
+    except (redis.RedisError, RedisClusterException) as exc:
+        raise Unavailable(f"Redis unreachable: {str(exc).rstrip('.')}") from None
+    finally:
+        client.close()
+    out: dict[str, dict] = {}
+    for key, value in zip(keys, values):
+        validator = key.decode("utf-8", "replace").rpartition(":beat:")[2]
+        if not validator or value is None:  # no id; or expired between SCAN and GET
+            continue
+        beat = parse(value, validator)
+        earlier = out.get(validator)
+        # The same validator under two shards (it was moved): the latest beat counts.
+        if earlier is None or _at(beat) > _at(earlier):
+            out[validator] = beat
+    return out
+
+
+def read_or_note(redis_url: str) -> tuple[dict[str, dict] | None, dict]:
+    """:func:`read`, or None when Redis can't be read; and how it went, for the page and the
+    JSON alike: ``{"heartbeats": "read"}`` or ``"unavailable"`` with ``heartbeats_error``."""
+    try:
+        return read(redis_url), {"heartbeats": "read"}
+    except Unavailable as exc:
+        return None, {"heartbeats": "unavailable", "heartbeats_error": str(exc)}
+
+
+def _at(beat: dict) -> float:
+    return beat["at"] if beat.get("at") is not None else -math.inf
+
+
+def parse(raw, validator: str) -> dict:
+    """A beat's value as the console uses it, or ``{"unreadable": <problem>}``.
+
+    ``raw`` is the stored bytes, or the error Redis gave when reading it.
+    """
+    if isinstance(raw, Exception):
+        return {"unreadable": f"Redis could not read it: {raw}"}
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, ValueError):
+        return {"unreadable": "not JSON"}
+    if not isinstance(data, dict):
+        return {"unreadable": "not a JSON object"}
+    at = data.get("at")
+    if not _number(at) or at <= 0:
+        return {"unreadable": "no time (\"at\")"}
+    beat = {"at": float(at)}
+    for name in TEXTS:
+        value = data.get(name)
+        if value is not None and not isinstance(value, str):
+            return {"unreadable": f"{name} is not text"}
+        beat[name] = value[:MAX_TEXT] if value is not None else None
+    for name in WHOLE:
+        value = data.get(name)
+        if value is not None and not (type(value) is int and value >= 0):
+            return {"unreadable": f"{name} is not a whole number"}
+        beat[name] = value
+    for name in NUMBERS:
+        value = data.get(name)
+        if value is not None and not _number(value):
+            return {"unreadable": f"{name} is not a number"}
+        beat[name] = float(value) if value is not None else None
+    kids = data.get("trust_kids")
+    if kids is not None and not (isinstance(kids, list)
+                                 and all(isinstance(k, str) for k in kids)):
+        return {"unreadable": "trust_kids is not a list of key ids"}
+    beat["trust_kids"] = [k[:MAX_TEXT] for k in kids] if kids is not None else None
+    if beat["validator"] is not None and beat["validator"] != validator:
+        return {"unreadable": f"it names another validator, {beat['validator']!r}"}
+    return beat
+
+
+def _number(value) -> bool:
+    return type(value) in (int, float) and math.isfinite(value)

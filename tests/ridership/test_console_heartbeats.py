@@ -1,0 +1,317 @@
+"""The Validators page and ``/api/ridership/validators`` with the validators' heartbeats: an
+idle validator is alive by its heartbeat, not stale by its last trip; a validator known only
+by its heartbeat is listed; garbage in a heartbeat key is shown as unreadable; without Redis
+the page answers from the database and says so."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+import redis
+from redis.backoff import ExponentialBackoff
+
+from issuer import operators
+from issuer.ridership import heartbeats, reports
+from ridership_testkit import TripMaker
+from shared import clock
+from shared.redis_keys import TRIPS_STREAM, heartbeat
+from tests.issuer.conftest import api, app, client, config, initialised, session  # noqa: F401
+from test_console_pages import CHROMIUM, browser, server, sign_in, staff  # noqa: F401
+from validator.device import Validator
+from validator.heartbeat import Heartbeat
+from validator.sync import Syncer, connect
+from validator.timekeeping import Clock
+
+VEXE = Path(sys.executable).parent / "vexe"
+HOUR = 3600
+DEAD_REDIS = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+
+
+@pytest.fixture
+def admin(redis_url):
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def tokens(session):
+    operators.create(session, "op-analyst", [operators.ANALYST], now=clock.now())
+    return {"analyst": operators.issue_token(session, "op-analyst", operators.ANALYST,
+                                             now=clock.now())[1]}
+
+
+def get(client, path: str, token: str):
+    return client.get(path, headers={"Authorization": f"Bearer {token}"})
+
+
+def rows_by_validator(body: dict) -> dict[str, dict]:
+    return {r["validator"]: r for r in body["rows"]}
+
+
+def wait_for(condition, timeout: float = 20.0):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.05)
+    return value
+
+
+def beat_of(client: redis.Redis, validator_id: str) -> dict | None:
+    raw = client.get(heartbeat(validator_id))
+    return None if raw is None else json.loads(raw)
+
+
+def push_at(client: redis.Redis, ms: int, *trips) -> None:
+    """Trips as if Redis had taken them at ``ms``: the stream id is the time of the sync."""
+    for n, trip in enumerate(trips):
+        client.xadd(TRIPS_STREAM, {"trip": trip.to_json()}, id=f"{ms}-{n}")
+
+
+@pytest.fixture
+def running_validator(tmp_path, redis_url):
+    """``vexe validator run`` for V-IDLE on route 32, idle: no one scans."""
+    env = {**os.environ, "VEXE_REDIS_URL": redis_url, "VEXE_DATA_DIR": str(tmp_path / "bus")}
+    log = open(tmp_path / "validator.log", "wb")
+    proc = subprocess.Popen([str(VEXE), "validator", "run", "--id", "V-IDLE", "--vehicle",
+                             "29B-900.01", "--route", "32", "--http-port", "0"],
+                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log, env=env)
+    log.close()
+    yield proc
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(20)
+    finally:
+        proc.kill()
+        proc.stdin.close()
+
+
+def test_an_idle_validator_is_alive_by_its_heartbeat(client, tokens, admin, worker_factory,
+                                                     running_validator, app):
+    worker = worker_factory()
+    beat = wait_for(lambda: beat_of(admin, "V-IDLE"))
+
+    # Known by its heartbeat alone: no trip yet.
+    body = get(client, "/api/ridership/validators", tokens["analyst"]).get_json()
+    assert body["heartbeats"] == "read"
+    row = rows_by_validator(body)["V-IDLE"]
+    assert {k: row[k] for k in ("vehicle", "route", "mode", "heartbeat", "backlog",
+                                "oldest_unsent_ms", "storage", "last_scan_ms", "last_sync_ms",
+                                "stale", "flags")} == {
+        "vehicle": "29B-900.01", "route": "32", "mode": "board", "heartbeat": "ok",
+        "backlog": 0, "oldest_unsent_ms": None, "storage": "ok", "last_scan_ms": None,
+        "last_sync_ms": None, "stale": False, "flags": []}
+    assert row["last_beat_ms"] >= int(beat["at"] * 1000)
+    assert row["journal_epoch"] == beat["journal_epoch"] and row["storage_free_bytes"] > 0
+
+    # Its last trips came in two hours ago, and another bus's too, which sends no heartbeat.
+    then = int((clock.now() - 2 * HOUR) * 1000)
+    m = TripMaker()
+    push_at(admin, then, m.board(validator="V-IDLE", vehicle="29B-900.01", at_ms=then - 5000),
+            m.board(validator="V-QUIET", vehicle="29B-901.01", at_ms=then - 4000))
+    worker.drain(clock.now())
+    body = get(client, "/api/ridership/validators", tokens["analyst"]).get_json()
+    idle, quiet = (rows_by_validator(body)[v] for v in ("V-IDLE", "V-QUIET"))
+    assert idle["last_sync_ms"] == then and idle["since_sync_s"] > reports.STALE_AFTER
+    assert (idle["heartbeat"], idle["stale"], idle["flags"]) == ("ok", False, [])
+    assert (quiet["heartbeat"], quiet["stale"], quiet["flags"]) == ("none", True, ["stale"])
+    assert [r["validator"] for r in body["rows"]] == ["V-QUIET", "V-IDLE"]  # silent first
+
+    csv = get(client, "/api/ridership/validators?format=csv", tokens["analyst"])
+    lines = csv.text.lstrip("\ufeff").strip().splitlines()
+    assert lines[0].split(",") == list(reports.VALIDATOR_COLUMNS) and len(lines) == 3
+    cells = {line.split(",")[0]: dict(zip(lines[0].split(","), line.split(",")))
+             for line in lines[1:]}
+    assert cells["V-QUIET"]["flags"] == "stale" and cells["V-IDLE"]["flags"] == ""
+    assert cells["V-IDLE"]["heartbeat"] == "ok" and cells["V-IDLE"]["backlog"] == "0"
+
+    # Redis away: the trips alone, and the answer says so.
+    app.config["REDIS_URL"] = DEAD_REDIS
+    away = get(client, "/api/ridership/validators", tokens["analyst"])
+    assert away.status_code == 200
+    body = away.get_json()
+    assert body["heartbeats"] == "unavailable" and "unreachable" in body["heartbeats_error"]
+    idle = rows_by_validator(body)["V-IDLE"]
+    assert (idle["heartbeat"], idle["stale"], idle["last_beat_ms"]) == ("unknown", True, None)
+    assert get(client, "/api/ridership/validators?format=csv",
+               tokens["analyst"]).status_code == 200
+
+
+def syncer_for(device: Validator, url: str, **options) -> tuple[Syncer, redis.Redis]:
+    client = connect(url)
+    return Syncer(device.journal, device.lists, client, validator_id=device.validator_id,
+                  clock=device.clock, push_every=0.05,
+                  backoff=ExponentialBackoff(cap=0.1, base=0.05),
+                  heartbeat=Heartbeat(device, every=0.05), **options), client
+
+
+def run_until(syncer: Syncer, condition):
+    stop = threading.Event()
+    thread = threading.Thread(target=syncer.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        return wait_for(condition)
+    finally:
+        stop.set()
+        thread.join(10)
+
+
+def test_staleness_follows_the_heartbeat_not_the_trips(worker_factory, session, tmp_path,
+                                                       redis_url, admin):
+    # (worker_factory first: its database is disposed of after the session is closed)
+    """A heartbeat gone quiet for longer than STALE_AFTER is stale even with a recent sync;
+    without the heartbeats the same validator is judged by its sync."""
+    worker = worker_factory()
+    with Validator(validator_id="V-BEAT", vehicle="29B-902.01", route="32",
+                   data_dir=tmp_path / "bus") as device:
+        syncer, client = syncer_for(device, redis_url)
+        try:
+            beat = run_until(syncer, lambda: beat_of(admin, "V-BEAT"))
+        finally:
+            client.close()
+    later = beat["at"] + reports.STALE_AFTER + 60
+    synced_ms = int((later - 60) * 1000)  # a sync a minute before "later"
+    push_at(admin, synced_ms, TripMaker().board(validator="V-BEAT", at_ms=synced_ms - 1000))
+    worker.drain(clock.now())
+
+    beats = heartbeats.read(redis_url)
+    [row] = reports.validators(session, now=later, beats=beats)
+    # (whole seconds, from float sums: 60 may come out as 59)
+    assert row["since_sync_s"] in (59, 60)
+    assert row["since_beat_s"] in (reports.STALE_AFTER + 59, reports.STALE_AFTER + 60)
+    assert row["stale"] and row["flags"] == ["stale"]
+    [row] = reports.validators(session, now=later, beats=None)
+    assert not row["stale"] and row["heartbeat"] == "unknown"
+    [row] = reports.validators(session, now=beat["at"] + 60, beats=beats)
+    assert not row["stale"]
+
+
+def test_what_needs_looking_at_is_flagged(tmp_path, session, redis_server):
+    """One bus with its clock 10 s slow, a small journal nearly full, and a thousand scans
+    Redis has not confirmed (no replica holds them), the oldest twenty minutes old; and one
+    bus in good health. (The scans are refused as malformed: journaled like any other.)"""
+    slow = Clock(source=lambda: clock.now() - 10)
+    sick = Validator(validator_id="V-SICK", vehicle="29B-903.01", route="32",
+                     data_dir=tmp_path / "sick", journal_max_bytes=4 * 1024 * 1024, clock=slow)
+    well = Validator(validator_id="V-WELL", vehicle="29B-904.01", route="32",
+                     data_dir=tmp_path / "well")
+    admin = redis.Redis.from_url(redis_server.url)
+    try:
+        sick.scan("not a QR", clock.now() - 1200)
+        for _ in range(reports.BACKLOG_LIMIT - 1):
+            sick.scan("not a QR", clock.now())
+        syncer, client = syncer_for(sick, redis_server.url, min_replicas=1, replica_wait_ms=10)
+        try:
+            run_until(syncer, lambda: beat_of(admin, "V-SICK"))
+        finally:
+            client.close()
+        syncer, client = syncer_for(well, redis_server.url)
+        try:
+            run_until(syncer, lambda: beat_of(admin, "V-WELL"))
+        finally:
+            client.close()
+    finally:
+        sick.close()
+        well.close()
+        admin.close()
+    rows = {r["validator"]: r for r in reports.validators(
+        session, now=clock.now(), beats=heartbeats.read(redis_server.url))}
+    sick_row, well_row = rows["V-SICK"], rows["V-WELL"]
+    assert sick_row["flags"] == ["storage", "backlog", "unsent", "clock"]
+    assert sick_row["backlog"] == reports.BACKLOG_LIMIT
+    assert sick_row["oldest_unsent_age_s"] > reports.UNSENT_LIMIT
+    assert 9 < sick_row["clock_offset_redis_s"] < 11
+    assert sick_row["storage_free_bytes"] < reports.LOW_STORAGE and not sick_row["stale"]
+    assert well_row["flags"] == [] and well_row["backlog"] == 0
+
+
+GARBAGE = {
+    "V-NOTJSON": b"\xff\xfe garbage",
+    "V-LIST": b"[1, 2, 3]",
+    "V-NOTIME": b'{"validator": "V-NOTIME", "backlog": 0}',
+    "V-BADFIELD": b'{"at": 1795000000.5, "backlog": "lots"}',
+    "V-INFINITE": b'{"at": 1795000000.5, "clock_offset_s": Infinity}',
+    "V-LIAR": b'{"at": 1795000000.5, "validator": "V-OTHER"}',
+}
+
+
+def test_garbage_in_a_heartbeat_key_is_shown_unreadable(client, tokens, admin, session):
+    for validator, value in GARBAGE.items():
+        admin.set(heartbeat(validator), value)
+    admin.hset(heartbeat("V-HASH"), "at", "1")  # a key of another type
+    admin.set(heartbeat(""), b'{"at": 1}')  # no validator named: not a row
+    got = get(client, "/api/ridership/validators", tokens["analyst"])
+    assert got.status_code == 200
+    rows = rows_by_validator(got.get_json())
+    assert set(rows) == set(GARBAGE) | {"V-HASH"}
+    for validator, row in rows.items():
+        assert row["heartbeat"] == "unreadable" and row["stale"], validator
+        assert row["flags"] == ["stale", "unreadable"] and row["heartbeat_problem"], validator
+    assert rows["V-BADFIELD"]["heartbeat_problem"] == "backlog is not a whole number"
+    assert rows["V-LIAR"]["heartbeat_problem"] == "it names another validator, 'V-OTHER'"
+    assert "WRONGTYPE" in rows["V-HASH"]["heartbeat_problem"]
+    assert get(client, "/api/ridership/validators?format=csv",
+               tokens["analyst"]).status_code == 200
+
+
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed")
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_page_shows_heartbeats_and_says_when_it_cannot(sign_in, server, app, tmp_path,
+                                                           redis_url, admin, stream,
+                                                           worker_factory):
+    worker = worker_factory()
+    stream.push(TripMaker().board(validator="V-PAGE", vehicle="29B-905.01",
+                                  at_ms=int(clock.now() * 1000)))
+    worker.drain(clock.now())
+    with Validator(validator_id="V-PAGE", vehicle="29B-905.01", route="32",
+                   data_dir=tmp_path / "bus") as device:
+        syncer, client = syncer_for(device, redis_url)
+        try:
+            beat = run_until(syncer, lambda: beat_of(admin, "V-PAGE"))
+        finally:
+            client.close()
+    admin.set(heartbeat("V-GARBAGE"), b"}{ not a heartbeat")
+
+    page = sign_in("analyst")
+    page.goto(f"{server}/console/ridership/validators")
+    page.click("#validators summary")
+    shown = cells_of(page, "V-PAGE")
+    assert shown["Last heartbeat"] == clock.iso(int(beat["at"] * 1000) / 1000)
+    assert (shown["Backlog"], shown["Flags"]) == ("0", "—")
+    garbage = page.locator("#validators tbody tr", has_text="V-GARBAGE")
+    assert "unreadable" in garbage.inner_text() and garbage.get_attribute("class") == "stale"
+    assert "V-GARBAGE" in page.locator("#stale").inner_text()
+    assert "V-PAGE" not in page.locator("#stale").inner_text()
+    flagged = page.locator("#flagged").inner_text()
+    assert "V-GARBAGE" in flagged and "heartbeat unreadable" in flagged and "not JSON" in flagged
+    assert page.locator("#heartbeats-unavailable").count() == 0
+
+    app.config["REDIS_URL"] = DEAD_REDIS
+    page.goto(f"{server}/console/ridership/validators")
+    note = page.locator("#heartbeats-unavailable")
+    assert note.is_visible() and "Redis" in note.inner_text()
+    assert "V-GARBAGE" not in page.content()  # known by its heartbeat only
+    page.click("#validators summary")
+    shown = cells_of(page, "V-PAGE")  # known by its trips: recent, so not stale
+    assert (shown["Last heartbeat"], shown["Backlog"]) == ("không rõ · unknown", "—")
+    assert "V-PAGE" not in page.locator("#stale").inner_text()
+
+
+def cells_of(page, validator: str) -> dict[str, str]:
+    """A row of the validators table by the English name of each column."""
+    headers = [h.text_content() for h in page.locator("#validators thead th").all()]
+    names = [h.split("\n")[-1].strip() for h in page.locator(
+        "#validators thead th span.en").all_text_contents()]
+    assert len(names) == len(headers)
+    row = page.locator("#validators tbody tr", has_text=validator)
+    return dict(zip(names, (c.strip() for c in row.locator("td").all_inner_texts())))
