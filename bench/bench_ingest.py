@@ -171,9 +171,9 @@ def fill(client: redis.Redis, day: list[tuple[int, str]]) -> float:
     return time.perf_counter() - start
 
 
-def _work(url: str, redis_url: str, name: str, out) -> None:
+def _work(url: str, redis_url: str, name: str, batch: int, out) -> None:
     ingest.tune_gc()  # as Worker.run does
-    worker = ingest.Worker(url, ingest.connect(redis_url), name)
+    worker = ingest.Worker(url, ingest.connect(redis_url), name, batch=batch)
     entries = 0
     while True:
         handled = worker.step(time.time(), wait=False)
@@ -183,7 +183,8 @@ def _work(url: str, redis_url: str, name: str, out) -> None:
     out.put(entries)
 
 
-def ingest_rate(kind: str, day, redis_url: str, workers: int, workdir: Path) -> tuple[float, dict]:
+def ingest_rate(kind: str, day, redis_url: str, workers: int, workdir: Path,
+                batch: int = ingest.BATCH) -> tuple[float, dict]:
     client = redis.Redis.from_url(redis_url)
     reset_stream(client)
     target = Database(kind, workdir)
@@ -193,7 +194,7 @@ def ingest_rate(kind: str, day, redis_url: str, workers: int, workdir: Path) -> 
     db.dispose(target.url)  # no pooled connection crosses into the worker processes
     out = mp.get_context("fork").Queue()
     procs = [mp.get_context("fork").Process(target=_work, args=(target.url, redis_url,
-                                                                 f"bench-{i}", out))
+                                                                 f"bench-{i}", batch, out))
              for i in range(workers)]
     start = time.perf_counter()
     for p in procs:
@@ -291,7 +292,7 @@ def run(args, kinds, day, workdir: Path) -> None:
             print(f"{kind:10} baseline, bare inserts: "
                   f"{baseline(kind, day, workdir):10,.0f} trips/s", flush=True)
         for n in [int(w) for w in args.workers.split(",")]:
-            rate, facts = ingest_rate(kind, day, args.redis, n, workdir)
+            rate, facts = ingest_rate(kind, day, args.redis, n, workdir, args.batch)
             print(f"{kind:10} ingest, {n} worker(s):    {rate:10,.0f} trips/s  {facts}", flush=True)
         if args.paced_seconds > 0:
             result = latency(kind, day, args.redis, args.rate, args.paced_seconds, workdir)
@@ -308,6 +309,8 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=5000)
     parser.add_argument("--paced-seconds", type=float, default=60)
     parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--batch", type=int, default=ingest.BATCH,
+                        help="entries a worker reads at most per batch")
     args = parser.parse_args()
     start = time.perf_counter()
     day = make_day(args.scale)

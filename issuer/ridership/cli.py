@@ -25,7 +25,7 @@ def ingest_group() -> None:
 @ingest_group.command("run")
 @click.option("--consumer", default=None, help="This worker's name in the consumer group "
               "(default: host-pid). Give a fixed name to pick up its own pending entries.")
-@click.option("--batch", default=ingest.BATCH, show_default=True, type=click.IntRange(1, 50_000))
+@click.option("--batch", default=ingest.BATCH, show_default=True, type=click.IntRange(1, 200_000))
 @click.option("--claim-idle", default=ingest.CLAIM_IDLE_MS / 1000, show_default=True,
               type=click.FloatRange(0.1, 86400), help="Seconds an entry stays pending on "
               "another worker before this one takes it over.")

@@ -49,6 +49,13 @@ class Scan(NamedTuple):
 
 
 ORDER = Scan.order.fget  # the sort key, without a lambda around the property
+
+
+def context_key(scan: Scan) -> tuple:
+    """How ``plan`` and ``clones.detect`` take their scans: by pass, vehicle, then ORDER."""
+    return (scan.pass_id, scan.vehicle, scan.at_ms, 0 if scan.mode == BOARD else 1, scan.id)
+
+
 PASS = itemgetter(1)
 PASS_AND_VEHICLE = itemgetter(1, 2)
 
@@ -97,8 +104,8 @@ def plan(context: Iterable[Scan], new_ids: set[str], existing: dict[str, Journey
     """What to write for the boardings the new scans can affect.
 
     ``context``: every accepted scan of the passes concerned within ``max_journey_ms`` of a
-    new scan (the new ones included), sorted by pass, vehicle, then ``ORDER`` (the database
-    sorts it as it reads it); ``existing``: the closed journeys stored for those boardings.
+    new scan (the new ones included), sorted by ``context_key``; ``existing``: the closed
+    journeys stored for those boardings.
     """
     changes = Changes([], [], [], Counter())
     # A batch has tens of thousands of groups of one to three scans: each is a run of the

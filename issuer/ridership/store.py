@@ -12,6 +12,12 @@
    committed before it (the inserts above still run side by side).
 3. The rollups, the journeys, the cloned-pass alerts and the validators' state.
 
+Pairing and clone checks need the scans of the batch's passes around the batch (hours of
+them). PostgreSQL reads them under its lock, the batch's own included. SQLite has one writer
+at a time, so there they are read before the write lock, while another worker writes, and
+completed under the lock by the trips committed since (rowids above the largest seen
+first); the batch's own trips come from memory, not read back.
+
 The caller commits, then acknowledges the entries in Redis.
 """
 
@@ -82,10 +88,13 @@ def write(conn: sa.Connection, rows: Sequence[Row], *, now_ms: int,
     counted = rollups.count(unique, companies)
     validators = _validators(unique, now_ms)
     values = [(*r[:15], now_ms) for r in unique]
+    stored = None
     if postgres:
         new_ids = _insert_postgresql(conn, values)
     else:
-        new_ids = _insert_sqlite(conn, values)
+        stored = _stored_before_lock(conn, unique, limits)
+        _begin_sqlite(conn)
+        new_ids = _insert_sqlite(conn, values, stored)
     fresh = unique
     if new_ids is not None:  # some were there already: count the new ones only
         fresh = [row for row in unique if row.id in new_ids]
@@ -98,7 +107,7 @@ def write(conn: sa.Connection, rows: Sequence[Row], *, now_ms: int,
     if postgres:
         conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)" % LOCK_KEY)
     rollups.add(conn, counted)
-    _journeys_and_clones(conn, fresh, out.new_ids, now_ms, limits, postgres, out)
+    _journeys_and_clones(conn, fresh, out.new_ids, now_ms, limits, stored, out)
     insert_rows(conn, "validator_status", VALIDATOR_COLUMNS, validators, order="validator",
                 tail=VALIDATOR_UPSERT)
     return out
@@ -106,24 +115,24 @@ def write(conn: sa.Connection, rows: Sequence[Row], *, now_ms: int,
 
 # -- the trips -----------------------------------------------------------------------------
 
-def _insert_sqlite(conn: sa.Connection, values: list[tuple]) -> set[str] | None:
-    """Insert the trips; the ids of the new ones, or None when all of them were new."""
+def _begin_sqlite(conn: sa.Connection) -> None:
+    """The write lock: SQLite has one writer at a time, taken here for the whole batch."""
     raw = conn.connection.dbapi_connection
-    info = conn.connection.info
-    if "ingest_cache" not in info:
-        raw.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
-        raw.execute(f"PRAGMA mmap_size = {SQLITE_MMAP_BYTES}")
-        info["ingest_cache"] = True
-    # The write lock first: SQLite has one writer at a time, so the rows added now are
-    # exactly those above the largest rowid before.
     if not raw.in_transaction:
         raw.execute("BEGIN IMMEDIATE")
-    before = raw.execute("SELECT COALESCE(MAX(rowid), 0) FROM trips").fetchone()[0]
+
+
+def _insert_sqlite(conn: sa.Connection, values: list[tuple],
+                   stored: Stored) -> set[str] | None:
+    """Insert the trips, the write lock held; the ids of the new ones, or None when all of
+    them were new. The rows added are exactly those above the largest rowid before."""
+    raw = conn.connection.dbapi_connection
+    stored.complete(conn)  # trips committed since the neighbours were read, and the rowid
     marks = ", ".join("?" for _ in TRIP_COLUMNS)
     cursor = raw.executemany(f"INSERT OR IGNORE INTO trips ({COLUMNS}) VALUES ({marks})", values)
     if cursor.rowcount == len(values):
         return None
-    return {r[0] for r in raw.execute("SELECT id FROM trips WHERE rowid > ?", (before,))}
+    return {r[0] for r in raw.execute("SELECT id FROM trips WHERE rowid > ?", (stored.rowid,))}
 
 
 def _insert_postgresql(conn: sa.Connection, values: list[tuple]) -> set[str] | None:
@@ -169,15 +178,19 @@ def _list_param(values: list[str], postgres: bool):
 # -- journeys and clones -------------------------------------------------------------------
 
 def _journeys_and_clones(conn: sa.Connection, fresh: list[Row], new_ids: set[str], now_ms: int,
-                         limits: Limits, postgres: bool, out: Written) -> None:
+                         limits: Limits, stored: Stored | None, out: Written) -> None:
     accepted = [row for row in fresh if row.accepted and row.pass_id]
     if not accepted:
         return
-    reach = max(limits.max_journey_ms, limits.clone_window_ms)
-    lo = min(r.at_ms for r in accepted) - reach
-    hi = max(r.at_ms for r in accepted) + reach
+    postgres = stored is None
+    lo, hi = _reach(accepted, limits)
     pass_ids = _list_param(sorted({r.pass_id for r in accepted}), postgres)
-    context = _context(conn, pass_ids, lo, hi, postgres)
+    if postgres:
+        context = _context(conn, pass_ids, lo, hi, postgres)
+    else:
+        context = stored.scans + [pairing.Scan(r.id, r.pass_id, r.vehicle, r.route, r.stop,
+                                               r.at_ms, r.mode) for r in accepted]
+        context.sort(key=pairing.context_key)
     existing = _journeys(conn, pass_ids, lo, hi, postgres)
     changes = pairing.plan(context, new_ids, existing, limits.max_journey_ms)
     insert_rows(conn, "journeys", JOURNEY_COLUMNS, changes.closed + changes.changed,
@@ -193,19 +206,80 @@ def _journeys_and_clones(conn: sa.Connection, fresh: list[Row], new_ids: set[str
     out.alerts = len(suspects)
 
 
+def _reach(accepted: Sequence[Row], limits: Limits) -> tuple[int, int]:
+    """The scan times whose scans can pair with, or be a clone of, one of ``accepted``."""
+    reach = max(limits.max_journey_ms, limits.clone_window_ms)
+    return min(r.at_ms for r in accepted) - reach, max(r.at_ms for r in accepted) + reach
+
+
+SCAN_COLUMNS = "id, pass_id, vehicle, route, stop, at_ms, mode"
+
+
 def _context(conn, pass_ids, lo: int, hi: int, postgres: bool) -> list[pairing.Scan]:
-    """Every accepted scan of the passes within [lo, hi], the new ones included, by
-    pass, vehicle, then ``pairing.ORDER`` (text compared byte by byte, whatever the locale)."""
-    c = ' COLLATE "C"' if postgres else ""
+    """Every accepted scan stored of the passes within [lo, hi]. On PostgreSQL sorted by
+    ``pairing.context_key`` (text compared byte by byte, whatever the locale); on SQLite
+    the caller sorts them with the batch's own."""
+    order = ""
+    if postgres:
+        c = ' COLLATE "C"'
+        order = (f"ORDER BY t.pass_id{c}, t.vehicle{c}, t.at_ms, "
+                 f"CASE WHEN t.mode = 'board' THEN 0 ELSE 1 END, t.id{c}")
     rows = fetch(conn,
-                 "SELECT id, pass_id, vehicle, route, stop, at_ms, mode FROM trips t "
+                 f"SELECT {SCAN_COLUMNS} FROM trips t "
                  f"WHERE {_in_list('t.pass_id', postgres, 'pass_ids')} "
-                 "AND t.at_ms BETWEEN :lo AND :hi AND t.decision = 'accept' "
-                 f"ORDER BY t.pass_id{c}, t.vehicle{c}, t.at_ms, "
-                 f"CASE WHEN t.mode = 'board' THEN 0 ELSE 1 END, t.id{c}",
+                 f"AND t.at_ms BETWEEN :lo AND :hi AND t.decision = 'accept' {order}",
                  {"pass_ids": pass_ids, "lo": lo, "hi": hi})
     scan = pairing.Scan._make
     return [scan(row) for row in rows]
+
+
+@dataclass
+class Stored:
+    """SQLite: the accepted scans stored of a batch's passes around the batch, read before
+    the write lock; :meth:`complete` adds, under the lock, what was committed since."""
+
+    pass_ids: str | None  # the passes, as the JSON array json_each reads; None: no passes
+    lo: int
+    hi: int
+    rowid: int  # the largest rowid of trips when the scans were read
+    scans: list[pairing.Scan]
+
+    def complete(self, conn: sa.Connection) -> None:
+        """Add the scans committed since the first read (another worker's batch), and take
+        the largest rowid now: the batch's own rows will be those above it."""
+        raw = conn.connection.dbapi_connection
+        newest = raw.execute("SELECT COALESCE(MAX(rowid), 0) FROM trips").fetchone()[0]
+        if newest > self.rowid and self.pass_ids is not None:
+            seen = {s.id for s in self.scans}
+            scan = pairing.Scan._make
+            # NOT INDEXED: the rows above are the other worker's batch, read in rowid order;
+            # through the pass index SQLite would look over the whole day.
+            self.scans += [scan(row) for row in raw.execute(
+                f"SELECT {SCAN_COLUMNS} FROM trips NOT INDEXED WHERE rowid > ? "
+                "AND decision = 'accept' AND at_ms BETWEEN ? AND ? "
+                "AND pass_id IN (SELECT value FROM json_each(?))",
+                (self.rowid, self.lo, self.hi, self.pass_ids)) if row[0] not in seen]
+        self.rowid = newest
+
+
+def _stored_before_lock(conn: sa.Connection, unique: list[Row], limits: Limits) -> Stored:
+    """The accepted scans stored of the batch's passes around it, read before the write
+    lock: the batch's own trips are among them only if written before (a claimed batch)."""
+    raw = conn.connection.dbapi_connection
+    info = conn.connection.info
+    if "ingest_cache" not in info:
+        raw.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
+        raw.execute(f"PRAGMA mmap_size = {SQLITE_MMAP_BYTES}")
+        info["ingest_cache"] = True
+    # The largest rowid first, then the scans: a trip committed in between is in both reads
+    # or in this one and the one under the lock; duplicates are dropped there.
+    rowid = raw.execute("SELECT COALESCE(MAX(rowid), 0) FROM trips").fetchone()[0]
+    accepted = [row for row in unique if row.accepted and row.pass_id]
+    if not accepted:
+        return Stored(None, 0, 0, rowid, [])
+    lo, hi = _reach(accepted, limits)
+    pass_ids = json.dumps(sorted({r.pass_id for r in accepted}))
+    return Stored(pass_ids, lo, hi, rowid, _context(conn, pass_ids, lo, hi, postgres=False))
 
 
 def _journeys(conn, pass_ids, lo: int, hi: int,

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from issuer import db
-from issuer.ridership import buckets, pairing, reports
+from issuer.ridership import buckets, pairing, reports, store
 from issuer.ridership.store import Limits
 from ridership_testkit import T0
 
@@ -109,6 +109,51 @@ class TestPairing:
         stream.push(maker.refused(stop="S01"), maker.alight(at_ms=T0 + MIN, stop="S02"))
         worker.drain(NOW)
         assert journeys(migrated) == []
+
+
+class TestTwoWorkers:
+    """On SQLite a worker reads a batch's neighbours before it waits for the write lock: what
+    another worker commits in between must still be paired and checked for clones."""
+
+    @pytest.fixture
+    def meanwhile(self, migrated, monkeypatch):
+        """Run ``then`` just before the next batch takes SQLite's write lock."""
+        if not migrated.startswith("sqlite"):
+            pytest.skip("PostgreSQL reads the neighbours under its lock: no such window")
+
+        def arrange(then):
+            begin = store._begin_sqlite
+
+            def first_then_begin(conn):
+                monkeypatch.setattr(store, "_begin_sqlite", begin)
+                then()
+                begin(conn)
+            monkeypatch.setattr(store, "_begin_sqlite", first_then_begin)
+        return arrange
+
+    def test_a_boarding_committed_meanwhile_is_closed(self, worker_factory, stream, maker,
+                                                       migrated, meanwhile):
+        first, second = worker_factory("first"), worker_factory("second")
+        b, a = maker.board(stop="S01"), maker.alight(at_ms=T0 + 10 * MIN, stop="S04")
+        stream.push(a)
+        alighting = second.read(wait=False)
+        stream.push(b)
+        meanwhile(lambda: first.drain(NOW))
+        second.handle(alighting, NOW)
+        assert journeys(migrated) == [(b.id, "S01", a.id, "S04")]
+        assert od(migrated) == {("S01", "S04"): 1} and still_open(migrated) == {}
+
+    def test_a_boarding_on_another_bus_committed_meanwhile_raises_an_alert(
+            self, worker_factory, stream, maker, migrated, meanwhile):
+        first, second = worker_factory("first"), worker_factory("second")
+        here = maker.board(at_ms=T0 + MIN, vehicle="29B-100.01")
+        there = maker.board(vehicle="29B-200.02")
+        stream.push(here)
+        batch = second.read(wait=False)
+        stream.push(there)
+        meanwhile(lambda: first.drain(NOW))
+        second.handle(batch, NOW)
+        assert alerts(migrated) == [(there.id, here.id, "29B-200.02", "29B-100.01", "open")]
 
 
 class TestClones:
