@@ -49,6 +49,24 @@ def insert_rows(conn: sa.Connection, table: str, columns: Sequence[str], rows: l
         cursor.close()
 
 
+def append_rows(conn: sa.Connection, table: str, columns: Sequence[str],
+                rows: list[tuple]) -> None:
+    """Insert rows known to be new (a key already there fails the transaction): COPY on
+    PostgreSQL, executemany on SQLite."""
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql":
+        marks = ", ".join("?" for _ in columns)
+        conn.connection.dbapi_connection.executemany(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+        return
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        copy_rows(cursor, table, columns, rows)
+    finally:
+        cursor.close()
+
+
 def copy_rows(cursor, table: str, columns: Sequence[str], rows: list[tuple]) -> None:
     """PostgreSQL's COPY of ``rows`` into ``table``, on a psycopg cursor."""
     with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:

@@ -32,7 +32,7 @@ import sqlalchemy as sa
 
 from issuer.ridership import clones, pairing, rollups
 from issuer.ridership.entries import Row
-from issuer.ridership.sql import copy_rows, fetch, insert_rows
+from issuer.ridership.sql import append_rows, copy_rows, fetch, insert_rows
 
 LOCK_KEY = 0x76657865  # "vexe": the ingest's advisory lock on PostgreSQL
 # Pages SQLite keeps in memory for the ingest's connection (default: 2 MB): a day's trips
@@ -42,6 +42,9 @@ LOCK_KEY = 0x76657865  # "vexe": the ingest's advisory lock on PostgreSQL
 # is the operating system's page cache, shared, not the worker's own memory.
 SQLITE_CACHE_KIB = 256 * 1024
 SQLITE_MMAP_BYTES = 16 * 2**30
+# How long a worker waits for another's batch to commit before its own batch fails (the
+# driver's default is 5 s; a batch of tens of thousands of trips on a slow disk takes more).
+SQLITE_BUSY_MS = 120_000
 
 TRIP_COLUMNS = ("id", "validator", "vehicle", "route", "stop", "at_ms", "decision", "reason",
                 "pass_id", "product", "category", "proof_at", "mode", "company", "stream_ms",
@@ -51,8 +54,8 @@ COLUMNS = ", ".join(TRIP_COLUMNS)
 
 JOURNEY_COLUMNS = ("boarding_id", "pass_id", "vehicle", "route", "day", "origin_stop",
                    "boarded_ms", "alighting_id", "destination_stop", "alighted_ms")
-# Journeys closed now and journeys closed by another alighting, in one statement: what
-# pairing decides is the alighting; the rest is the boarding's and never changes.
+# A journey closed by another alighting: what pairing decides is the alighting; the rest
+# is the boarding's and never changes.
 JOURNEY_UPSERT = ("ON CONFLICT (boarding_id) DO UPDATE SET alighting_id = excluded.alighting_id, "
                   "destination_stop = excluded.destination_stop, "
                   "alighted_ms = excluded.alighted_ms")
@@ -92,6 +95,7 @@ def write(conn: sa.Connection, rows: Sequence[Row], *, now_ms: int,
     if postgres:
         new_ids = _insert_postgresql(conn, values)
     else:
+        _tune_sqlite(conn)
         stored = _stored_before_lock(conn, unique, limits)
         _begin_sqlite(conn)
         new_ids = _insert_sqlite(conn, values, stored)
@@ -114,6 +118,17 @@ def write(conn: sa.Connection, rows: Sequence[Row], *, now_ms: int,
 
 
 # -- the trips -----------------------------------------------------------------------------
+
+def _tune_sqlite(conn: sa.Connection) -> None:
+    """The ingest's settings, once per connection."""
+    info = conn.connection.info
+    if "ingest_settings" not in info:
+        raw = conn.connection.dbapi_connection
+        raw.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
+        raw.execute(f"PRAGMA mmap_size = {SQLITE_MMAP_BYTES}")
+        raw.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_MS}")
+        info["ingest_settings"] = True
+
 
 def _begin_sqlite(conn: sa.Connection) -> None:
     """The write lock: SQLite has one writer at a time, taken here for the whole batch."""
@@ -193,8 +208,11 @@ def _journeys_and_clones(conn: sa.Connection, fresh: list[Row], new_ids: set[str
         context.sort(key=pairing.context_key)
     existing = _journeys(conn, pass_ids, lo, hi, postgres)
     changes = pairing.plan(context, new_ids, existing, limits.max_journey_ms)
-    insert_rows(conn, "journeys", JOURNEY_COLUMNS, changes.closed + changes.changed,
-                order="boarding_id", tail=JOURNEY_UPSERT)
+    # The journeys were read under the write lock, and only the ingest writes them with the
+    # lock held: the ones closed now have no row yet.
+    append_rows(conn, "journeys", JOURNEY_COLUMNS, changes.closed)
+    insert_rows(conn, "journeys", JOURNEY_COLUMNS, changes.changed, order="boarding_id",
+                tail=JOURNEY_UPSERT)
     if changes.reopened:
         conn.execute(sa.text("DELETE FROM journeys WHERE boarding_id = :id"),
                      [{"id": boarding} for boarding in sorted(changes.reopened)])
@@ -266,11 +284,6 @@ def _stored_before_lock(conn: sa.Connection, unique: list[Row], limits: Limits) 
     """The accepted scans stored of the batch's passes around it, read before the write
     lock: the batch's own trips are among them only if written before (a claimed batch)."""
     raw = conn.connection.dbapi_connection
-    info = conn.connection.info
-    if "ingest_cache" not in info:
-        raw.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
-        raw.execute(f"PRAGMA mmap_size = {SQLITE_MMAP_BYTES}")
-        info["ingest_cache"] = True
     # The largest rowid first, then the scans: a trip committed in between is in both reads
     # or in this one and the one under the lock; duplicates are dropped there.
     rowid = raw.execute("SELECT COALESCE(MAX(rowid), 0) FROM trips").fetchone()[0]
