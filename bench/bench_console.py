@@ -59,9 +59,9 @@ FILL = [
         'wrong_route','revoked','passback','malformed']) reason""",
     f"""INSERT INTO od_day SELECT {DAY0} + d * 86400, 'R' || lpad(r::text, 3, '0'),
         'R' || lpad(r::text, 3, '0') || '-S' || lpad(o::text, 2, '0'),
-        CASE WHEN t = o THEN '' ELSE 'R' || lpad(r::text, 3, '0') || '-S' || lpad(t::text, 2, '0')
-        END, 3 FROM generate_series(0, :days - 1) d, generate_series(0, 149) r,
-        generate_series(0, 29) o, generate_series(0, 29) t WHERE t >= o""",
+        'R' || lpad(r::text, 3, '0') || '-S' || lpad(t::text, 2, '0'), 3
+        FROM generate_series(0, :days - 1) d, generate_series(0, 149) r,
+        generate_series(0, 29) o, generate_series(0, 29) t WHERE t > o""",
     f"""INSERT INTO validator_status SELECT 'VAL' || lpad(v::text, 4, '0'),
         'V' || lpad((v / 2)::text, 4, '0'), 'R' || lpad((v % 150)::text, 3, '0'),
         ({DAY0}::bigint + :days * 86400) * 1000 - v * 1000,

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from issuer import catalogue
 from issuer.errors import Invalid
 from issuer.ridership import models
 from issuer.ridership.buckets import DAY, HOUR, date_of, day_start
@@ -104,8 +105,6 @@ def by_stop(session: Session, p: Period, route: str | None = None,
 def by_product(session: Session, p: Period) -> list[dict]:
     """Per product, free passes per category (``free:elderly``): the code, for machines, and
     the names the catalogue gives it."""
-    from issuer import catalogue
-
     t = models.RIDE_DAY_ROUTE
     query = (sa.select(t.c.product, *_sum(t, *THREE)).where(t.c.day >= p.lo, t.c.day < p.hi)
              .group_by(t.c.product).order_by(sa.desc("boardings"), t.c.product))

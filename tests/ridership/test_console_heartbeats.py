@@ -19,7 +19,7 @@ from redis.backoff import ExponentialBackoff
 
 from issuer import operators
 from issuer.ridership import heartbeats, reports
-from ridership_testkit import TripMaker
+from ridership_testkit import TripMaker, wait_for
 from shared import clock
 from shared.redis_keys import TRIPS_STREAM, heartbeat
 from tests.issuer.conftest import api, app, client, config, initialised, session  # noqa: F401
@@ -54,17 +54,6 @@ def get(client, path: str, token: str):
 
 def rows_by_validator(body: dict) -> dict[str, dict]:
     return {r["validator"]: r for r in body["rows"]}
-
-
-def wait_for(condition, timeout: float = 20.0):
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)
-    return value
 
 
 def beat_of(client: redis.Redis, validator_id: str) -> dict | None:

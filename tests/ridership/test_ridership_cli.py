@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from issuer import db
-from ridership_testkit import T0
+from ridership_testkit import T0, wait_for
 
 VEXE = str(Path(sys.executable).parent / "vexe")  # the console script pip installed
 
@@ -52,10 +52,9 @@ class TestKilledWorker:
                                  "--consumer", "doomed", "--batch", "700"], env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            deadline = time.monotonic() + 60
-            while scalar(migrated, "SELECT COUNT(*) FROM trips") == 0:
-                assert time.monotonic() < deadline and proc.poll() is None
-                time.sleep(0.02)
+            wait_for(lambda: scalar(migrated, "SELECT COUNT(*) FROM trips") > 0
+                     or proc.poll() is not None, timeout=60, what="the worker's first batch")
+            assert proc.poll() is None, "the worker ended before it was killed"
         finally:
             proc.send_signal(signal.SIGKILL)
             proc.wait(10)
@@ -74,10 +73,8 @@ class TestKilledWorker:
         stream.push(maker.board())
         proc = subprocess.Popen([VEXE, "ingest", "run"], env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 30
-        while scalar(migrated, "SELECT COUNT(*) FROM trips") == 0:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        wait_for(lambda: scalar(migrated, "SELECT COUNT(*) FROM trips") > 0,
+                 what="the worker's first trip")
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(15) == 0
         assert stream.pending() == 0
