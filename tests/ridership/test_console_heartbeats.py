@@ -138,7 +138,8 @@ def test_an_idle_validator_is_alive_by_its_heartbeat(client, tokens, admin, work
 
 def first_beat(device: Validator, url: str, admin: redis.Redis, **options) -> dict:
     """Run the device's sync (as ``vexe validator run`` does, quickly) until its heartbeat
-    is in Redis; that heartbeat."""
+    is in Redis, then stop it; the heartbeat it left (read after the stop: a beat may come
+    between the first one seen and the stop)."""
     client = connect(url)
     syncer = Syncer(device.journal, device.lists, client, validator_id=device.validator_id,
                     clock=device.clock, push_every=0.05,
@@ -148,11 +149,13 @@ def first_beat(device: Validator, url: str, admin: redis.Redis, **options) -> di
     thread = threading.Thread(target=syncer.run, args=(stop,), daemon=True)
     thread.start()
     try:
-        return wait_for(lambda: beat_of(admin, device.validator_id))
+        wait_for(lambda: beat_of(admin, device.validator_id))
     finally:
         stop.set()
         thread.join(10)
         client.close()
+    assert not thread.is_alive(), "the sync did not stop"
+    return beat_of(admin, device.validator_id)
 
 
 def test_staleness_follows_the_heartbeat_not_the_trips(worker_factory, session, tmp_path,
