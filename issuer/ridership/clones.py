@@ -20,7 +20,6 @@ from issuer import passes
 from issuer.errors import Conflict, NotFound
 from issuer.ridership.models import CloneAlert
 from issuer.ridership.pairing import ORDER, PASS, Scan
-from shared.trip import ALIGHT, BOARD
 
 DEFAULT_WINDOW_MINUTES = 5
 OPEN, DISMISSED, REVOKED = "open", "dismissed", "revoked"
@@ -40,10 +39,10 @@ def detect(context: Iterable[Scan], new_ids: set[str], window_ms: int) -> list[S
         scans = list(group)
         if len(scans) < 2:  # most passes in a batch
             continue
-        boardings = sorted((s for s in scans if s.mode == BOARD), key=ORDER)
+        boardings = sorted((s for s in scans if not s.alighting), key=ORDER)
         if len(boardings) < 2 or not any(s.id in new_ids for s in scans):
             continue
-        alightings = [s for s in scans if s.mode == ALIGHT]
+        alightings = [s for s in scans if s.alighting]
         for i, first in enumerate(boardings):
             for second in boardings[i + 1:]:
                 if second.at_ms - first.at_ms > window_ms:

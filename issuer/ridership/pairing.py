@@ -19,45 +19,34 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import groupby
 from operator import itemgetter
 from typing import NamedTuple
 
 from issuer.ridership.buckets import day_of
-from shared.trip import BOARD
 
 MAX_JOURNEY_MS = 4 * 3600 * 1000  # longer than any Hanoi route end to end
 
 
 class Scan(NamedTuple):
     """An accepted scan of a pass: what pairing and clone checks need. A tuple: a batch
-    reads tens of thousands of them back."""
+    reads tens of thousands of them back. The fields start with the order ``plan`` and
+    ``clones.detect`` take scans in (by pass, vehicle, time, a boarding before an alighting
+    at the same millisecond, id), so a list of them sorts into it as plain tuples, in C."""
 
-    id: str
     pass_id: str
     vehicle: str
+    at_ms: int
+    alighting: int  # 0 for a boarding, 1 for an alighting: it may close that boarding
+    id: str
     route: str
     stop: str | None
-    at_ms: int
-    mode: str
-
-    @property
-    def order(self) -> tuple:
-        # At the same millisecond a boarding comes first: it may be closed by that alighting.
-        return (self.at_ms, 0 if self.mode == BOARD else 1, self.id)
 
 
-ORDER = Scan.order.fget  # the sort key, without a lambda around the property
-
-
-def context_key(scan: Scan) -> tuple:
-    """How ``plan`` and ``clones.detect`` take their scans: by pass, vehicle, then ORDER."""
-    return (scan.pass_id, scan.vehicle, scan.at_ms, 0 if scan.mode == BOARD else 1, scan.id)
-
-
-PASS = itemgetter(1)
-PASS_AND_VEHICLE = itemgetter(1, 2)
+ORDER = itemgetter(2, 3, 4)  # one pass on one vehicle: time, boarding first, id
+PASS = itemgetter(0)
+PASS_AND_VEHICLE = itemgetter(0, 1)
 
 
 class JourneyState(NamedTuple):
@@ -80,7 +69,7 @@ def _pair_in_order(scans: list[Scan], max_journey_ms: int) -> dict[str, JourneyS
     out: dict[str, JourneyState] = {}
     current: Scan | None = None
     for scan in scans:
-        if scan.mode == BOARD:
+        if not scan.alighting:
             current = scan
             out[scan.id] = OPEN
         elif current is not None and out[current.id] is OPEN \
@@ -91,12 +80,35 @@ def _pair_in_order(scans: list[Scan], max_journey_ms: int) -> dict[str, JourneyS
 
 @dataclass
 class Changes:
-    # Journey rows (boarding_id, pass_id, vehicle, route, day, origin_stop, boarded_ms,
-    # alighting_id, destination_stop, alighted_ms) closed now, or closed by another alighting.
-    closed: list[tuple]
-    changed: list[tuple]
-    reopened: list[str]  # boardings whose alighting turned out to be a later boarding's
-    od: Counter  # (day, route, origin, destination) -> journeys to add (may be negative)
+    """What pairing decided: journey rows (boarding_id, pass_id, vehicle, route, day,
+    origin_stop, boarded_ms, alighting_id, destination_stop, alighted_ms) closed now, or
+    closed by another alighting than the one stored; boardings open again; and where the
+    journeys changed or open again had been counted. Every entry names its pass, so the
+    decisions about some passes can be taken out and planned again (``without``, ``plus``)."""
+
+    closed: list[tuple] = field(default_factory=list)
+    changed: list[tuple] = field(default_factory=list)
+    reopened: list[tuple[str, str]] = field(default_factory=list)  # (boarding_id, pass_id)
+    # (pass_id, day, route, origin, destination) of the journeys changed or open again.
+    uncounted: list[tuple] = field(default_factory=list)
+
+    def od(self) -> Counter:
+        """(day, route, origin, destination) -> journeys to add (negative for one moved)."""
+        out = Counter((r[4], r[3], r[5], r[8]) for r in self.closed)
+        out.update((r[4], r[3], r[5], r[8]) for r in self.changed)
+        out.subtract(r[1:] for r in self.uncounted)
+        return out
+
+    def without(self, passes: set[str]) -> Changes:
+        """These changes, but none about ``passes``."""
+        return Changes([r for r in self.closed if r[1] not in passes],
+                       [r for r in self.changed if r[1] not in passes],
+                       [r for r in self.reopened if r[1] not in passes],
+                       [r for r in self.uncounted if r[0] not in passes])
+
+    def plus(self, other: Changes) -> Changes:
+        return Changes(self.closed + other.closed, self.changed + other.changed,
+                       self.reopened + other.reopened, self.uncounted + other.uncounted)
 
 
 def plan(context: Iterable[Scan], new_ids: set[str], existing: dict[str, JourneyState],
@@ -104,10 +116,10 @@ def plan(context: Iterable[Scan], new_ids: set[str], existing: dict[str, Journey
     """What to write for the boardings the new scans can affect.
 
     ``context``: every accepted scan of the passes concerned within ``max_journey_ms`` of a
-    new scan (the new ones included), sorted by ``context_key``; ``existing``: the closed
+    new scan (the new ones included), sorted (see ``Scan``); ``existing``: the closed
     journeys stored for those boardings.
     """
-    changes = Changes([], [], [], Counter())
+    changes = Changes()
     # A batch has tens of thousands of groups of one to three scans: each is a run of the
     # sorted context, cut out in C.
     for _, group in groupby(context, key=PASS_AND_VEHICLE):
@@ -118,7 +130,7 @@ def plan(context: Iterable[Scan], new_ids: set[str], existing: dict[str, Journey
         lo, hi = min(fresh) - max_journey_ms, max(fresh)
         states = _pair_in_order(scans, max_journey_ms)
         for scan in scans:
-            if scan.mode != BOARD or not lo <= scan.at_ms <= hi:
+            if scan.alighting or not lo <= scan.at_ms <= hi:
                 continue
             _plan_one(scan, states[scan.id], existing.get(scan.id), changes)
     return changes
@@ -131,11 +143,10 @@ def _plan_one(boarding: Scan, state: JourneyState, old: JourneyState | None,
         return
     day, route, origin = day_of(boarding.at_ms), boarding.route, boarding.stop or ""
     if old is not OPEN:
-        changes.od[(day, route, origin, old.destination_stop)] -= 1
+        changes.uncounted.append((boarding.pass_id, day, route, origin, old.destination_stop))
     if state is OPEN:
-        changes.reopened.append(boarding.id)
+        changes.reopened.append((boarding.id, boarding.pass_id))
         return
-    changes.od[(day, route, origin, state.destination_stop)] += 1
     row = (boarding.id, boarding.pass_id, boarding.vehicle, route, day, origin, boarding.at_ms,
            state.alighting_id, state.destination_stop, state.alighted_ms)
     (changes.closed if old is OPEN else changes.changed).append(row)

@@ -14,9 +14,10 @@
 
 Pairing and clone checks need the scans of the batch's passes around the batch (hours of
 them). PostgreSQL reads them under its lock, the batch's own included. SQLite has one writer
-at a time, so there they are read before the write lock, while another worker writes, and
-completed under the lock by the trips committed since (rowids above the largest seen
-first); the batch's own trips come from memory, not read back.
+at a time, so there the batch is paired before the write lock, while another worker writes,
+from the scans and journeys stored and the batch's own trips (from memory); under the lock,
+only the passes that the trips committed since touched (rowids above the largest seen first)
+are paired again (:class:`Stored`).
 
 The caller commits, then acknowledges the entries in Redis.
 """
@@ -33,6 +34,7 @@ import sqlalchemy as sa
 from issuer.ridership import clones, pairing, rollups
 from issuer.ridership.entries import Row
 from issuer.ridership.sql import append_rows, copy_rows, fetch, insert_rows
+from shared.trip import BOARD
 
 LOCK_KEY = 0x76657865  # "vexe": the ingest's advisory lock on PostgreSQL
 # Pages SQLite keeps in memory for the ingest's connection (default: 2 MB): a day's trips
@@ -85,18 +87,19 @@ def write(conn: sa.Connection, rows: Sequence[Row], *, now_ms: int,
     if not unique:
         return out
     postgres = conn.dialect.name == "postgresql"
-    # Counted before the trips go in, as if all were new (they almost always are): the
-    # counting then runs while another worker holds the write lock.
+    # Counted and paired before the trips go in, as if all were new (they almost always
+    # are): that work then runs while another worker holds the write lock.
     companies = _companies(conn, unique)
     counted = rollups.count(unique, companies)
     validators = _validators(unique, now_ms)
     values = [(*r[:15], now_ms) for r in unique]
+    ids = {row.id for row in unique}
     stored = None
     if postgres:
         new_ids = _insert_postgresql(conn, values)
     else:
         _tune_sqlite(conn)
-        stored = _stored_before_lock(conn, unique, limits)
+        stored = Stored.before_lock(conn, unique, ids, limits)
         _begin_sqlite(conn)
         new_ids = _insert_sqlite(conn, values, stored)
     fresh = unique
@@ -105,13 +108,18 @@ def write(conn: sa.Connection, rows: Sequence[Row], *, now_ms: int,
         counted = rollups.count(fresh, companies)
         validators = _validators(fresh, now_ms)
     out.inserted = len(fresh)
-    out.new_ids = {row.id for row in fresh} if new_ids is None else new_ids
+    out.new_ids = ids if new_ids is None else new_ids
     if not fresh:
         return out
     if postgres:
         conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)" % LOCK_KEY)
     rollups.add(conn, counted)
-    _journeys_and_clones(conn, fresh, out.new_ids, now_ms, limits, stored, out)
+    if postgres:
+        changes, suspects = _pair_postgresql(conn, fresh, out.new_ids, limits)
+    else:
+        changes, suspects = stored.under_lock(conn, out.new_ids, limits,
+                                              all_new=new_ids is None)
+    _write_pairing(conn, changes, suspects, now_ms, out)
     insert_rows(conn, "validator_status", VALIDATOR_COLUMNS, validators, order="validator",
                 tail=VALIDATOR_UPSERT)
     return out
@@ -192,36 +200,52 @@ def _list_param(values: list[str], postgres: bool):
 
 # -- journeys and clones -------------------------------------------------------------------
 
-def _journeys_and_clones(conn: sa.Connection, fresh: list[Row], new_ids: set[str], now_ms: int,
-                         limits: Limits, stored: Stored | None, out: Written) -> None:
-    accepted = [row for row in fresh if row.accepted and row.pass_id]
+Paired = tuple[pairing.Changes, list[clones.Suspect]]
+
+
+def _pair(conn: sa.Connection, context: list[pairing.Scan], new_ids: set[str], pass_ids,
+          lo: int, hi: int, limits: Limits) -> Paired:
+    """Journeys and clones of the passes ``pass_ids``: ``context`` holds every accepted scan
+    of theirs within [lo, hi]; their journeys stored are read here."""
+    context.sort()  # see pairing.Scan
+    existing = _journeys(conn, pass_ids, lo, hi, conn.dialect.name == "postgresql")
+    return (pairing.plan(context, new_ids, existing, limits.max_journey_ms),
+            clones.detect(context, new_ids, limits.clone_window_ms))
+
+
+def _pair_postgresql(conn: sa.Connection, fresh: list[Row], new_ids: set[str],
+                     limits: Limits) -> Paired:
+    """Under the advisory lock: the scans stored of the passes around the batch, its own
+    included (inserted above), are every scan committed before."""
+    accepted = _accepted(fresh)
     if not accepted:
-        return
-    postgres = stored is None
+        return pairing.Changes(), []
     lo, hi = _reach(accepted, limits)
-    pass_ids = _list_param(sorted({r.pass_id for r in accepted}), postgres)
-    if postgres:
-        context = _context(conn, pass_ids, lo, hi, postgres)
-    else:
-        context = stored.scans + [pairing.Scan(r.id, r.pass_id, r.vehicle, r.route, r.stop,
-                                               r.at_ms, r.mode) for r in accepted]
-        context.sort(key=pairing.context_key)
-    existing = _journeys(conn, pass_ids, lo, hi, postgres)
-    changes = pairing.plan(context, new_ids, existing, limits.max_journey_ms)
-    # The journeys were read under the write lock, and only the ingest writes them with the
-    # lock held: the ones closed now have no row yet.
+    pass_ids = sorted({r.pass_id for r in accepted})
+    return _pair(conn, _context(conn, pass_ids, lo, hi, postgres=True), new_ids, pass_ids,
+                 lo, hi, limits)
+
+
+def _write_pairing(conn: sa.Connection, changes: pairing.Changes,
+                   suspects: list[clones.Suspect], now_ms: int, out: Written) -> None:
+    # The journeys were read under the write lock (or planned again there when another
+    # worker's trips touched them), and only the ingest writes them with the lock held: the
+    # ones closed now have no row yet.
     append_rows(conn, "journeys", JOURNEY_COLUMNS, changes.closed)
     insert_rows(conn, "journeys", JOURNEY_COLUMNS, changes.changed, order="boarding_id",
                 tail=JOURNEY_UPSERT)
     if changes.reopened:
         conn.execute(sa.text("DELETE FROM journeys WHERE boarding_id = :id"),
-                     [{"id": boarding} for boarding in sorted(changes.reopened)])
-    rollups.add_od(conn, changes.od.items())
-    suspects = clones.detect(context, new_ids, limits.clone_window_ms)
+                     [{"id": boarding} for boarding, _ in sorted(changes.reopened)])
+    rollups.add_od(conn, changes.od().items())
     clones.raise_alerts(conn, suspects, now_ms=now_ms)
     out.journeys_closed = len(changes.closed)
     out.journeys_changed = len(changes.changed) + len(changes.reopened)
     out.alerts = len(suspects)
+
+
+def _accepted(rows: Sequence[Row]) -> list[Row]:
+    return [row for row in rows if row.accepted and row.pass_id]
 
 
 def _reach(accepted: Sequence[Row], limits: Limits) -> tuple[int, int]:
@@ -230,69 +254,101 @@ def _reach(accepted: Sequence[Row], limits: Limits) -> tuple[int, int]:
     return min(r.at_ms for r in accepted) - reach, max(r.at_ms for r in accepted) + reach
 
 
-SCAN_COLUMNS = "id, pass_id, vehicle, route, stop, at_ms, mode"
+SCAN_COLUMNS = ("pass_id, vehicle, at_ms, CASE WHEN mode = 'board' THEN 0 ELSE 1 END, id, "
+                "route, stop")  # pairing.Scan
 
 
 def _context(conn, pass_ids, lo: int, hi: int, postgres: bool) -> list[pairing.Scan]:
-    """Every accepted scan stored of the passes within [lo, hi]. On PostgreSQL sorted by
-    ``pairing.context_key`` (text compared byte by byte, whatever the locale); on SQLite
-    the caller sorts them with the batch's own."""
-    order = ""
-    if postgres:
-        c = ' COLLATE "C"'
-        order = (f"ORDER BY t.pass_id{c}, t.vehicle{c}, t.at_ms, "
-                 f"CASE WHEN t.mode = 'board' THEN 0 ELSE 1 END, t.id{c}")
+    """Every accepted scan stored of the passes within [lo, hi], in no order."""
     rows = fetch(conn,
                  f"SELECT {SCAN_COLUMNS} FROM trips t "
                  f"WHERE {_in_list('t.pass_id', postgres, 'pass_ids')} "
-                 f"AND t.at_ms BETWEEN :lo AND :hi AND t.decision = 'accept' {order}",
-                 {"pass_ids": pass_ids, "lo": lo, "hi": hi})
+                 f"AND t.at_ms BETWEEN :lo AND :hi AND t.decision = 'accept'",
+                 {"pass_ids": _list_param(pass_ids, postgres), "lo": lo, "hi": hi})
     scan = pairing.Scan._make
     return [scan(row) for row in rows]
 
 
+def _scan(row: Row) -> pairing.Scan:
+    return pairing.Scan(row.pass_id, row.vehicle, row.at_ms, 0 if row.mode == BOARD else 1,
+                        row.id, row.route, row.stop)
+
+
 @dataclass
 class Stored:
-    """SQLite: the accepted scans stored of a batch's passes around the batch, read before
-    the write lock; :meth:`complete` adds, under the lock, what was committed since."""
+    """SQLite: a batch paired before the write lock, while another worker writes.
 
-    pass_ids: str | None  # the passes, as the JSON array json_each reads; None: no passes
+    Read first: the accepted scans stored of the batch's passes around it, and their
+    journeys; paired with the batch's own scans (from memory) as if all of them were new.
+    Under the lock, :meth:`complete` adds the scans committed since (another worker's
+    batch), and :meth:`under_lock` pairs again the passes those touched, with their
+    journeys read again: the others' scans and journeys cannot have changed, since only a
+    scan of a pass within reach of its journeys changes them.
+    """
+
+    pass_ids: list[str]  # the batch's passes; empty: no accepted scan
     lo: int
     hi: int
     rowid: int  # the largest rowid of trips when the scans were read
-    scans: list[pairing.Scan]
+    context: list[pairing.Scan]  # the stored scans and the batch's own, each once
+    paired: Paired | None
+    added: list[pairing.Scan] = field(default_factory=list)
+
+    @classmethod
+    def before_lock(cls, conn: sa.Connection, unique: list[Row], ids: set[str],
+                    limits: Limits) -> Stored:
+        raw = conn.connection.dbapi_connection
+        # The largest rowid first, then the scans: a trip committed in between is in both
+        # reads or in this one and the one under the lock; duplicates are dropped there.
+        rowid = raw.execute("SELECT COALESCE(MAX(rowid), 0) FROM trips").fetchone()[0]
+        accepted = _accepted(unique)
+        if not accepted:
+            return cls([], 0, 0, rowid, [], None)
+        lo, hi = _reach(accepted, limits)
+        pass_ids = sorted({r.pass_id for r in accepted})
+        context = _context(conn, pass_ids, lo, hi, postgres=False)
+        # The batch's own trips are stored only if written before (a claimed batch).
+        seen = {s.id for s in context}
+        context += [_scan(r) for r in accepted if r.id not in seen]
+        stored = cls(pass_ids, lo, hi, rowid, context, None)
+        stored.paired = _pair(conn, context, ids, pass_ids, lo, hi, limits)
+        return stored
 
     def complete(self, conn: sa.Connection) -> None:
-        """Add the scans committed since the first read (another worker's batch), and take
-        the largest rowid now: the batch's own rows will be those above it."""
+        """Under the lock: add the scans committed since the first read, and take the
+        largest rowid now: the batch's own rows will be those above it."""
         raw = conn.connection.dbapi_connection
         newest = raw.execute("SELECT COALESCE(MAX(rowid), 0) FROM trips").fetchone()[0]
-        if newest > self.rowid and self.pass_ids is not None:
-            seen = {s.id for s in self.scans}
+        if newest > self.rowid and self.pass_ids:
+            seen = {s.id for s in self.context}
             scan = pairing.Scan._make
             # NOT INDEXED: the rows above are the other worker's batch, read in rowid order;
             # through the pass index SQLite would look over the whole day.
-            self.scans += [scan(row) for row in raw.execute(
+            self.added = [scan(row) for row in raw.execute(
                 f"SELECT {SCAN_COLUMNS} FROM trips NOT INDEXED WHERE rowid > ? "
                 "AND decision = 'accept' AND at_ms BETWEEN ? AND ? "
                 "AND pass_id IN (SELECT value FROM json_each(?))",
-                (self.rowid, self.lo, self.hi, self.pass_ids)) if row[0] not in seen]
+                (self.rowid, self.lo, self.hi, json.dumps(self.pass_ids)))
+                if row[4] not in seen]
         self.rowid = newest
 
-
-def _stored_before_lock(conn: sa.Connection, unique: list[Row], limits: Limits) -> Stored:
-    """The accepted scans stored of the batch's passes around it, read before the write
-    lock: the batch's own trips are among them only if written before (a claimed batch)."""
-    raw = conn.connection.dbapi_connection
-    # The largest rowid first, then the scans: a trip committed in between is in both reads
-    # or in this one and the one under the lock; duplicates are dropped there.
-    rowid = raw.execute("SELECT COALESCE(MAX(rowid), 0) FROM trips").fetchone()[0]
-    accepted = [row for row in unique if row.accepted and row.pass_id]
-    if not accepted:
-        return Stored(None, 0, 0, rowid, [])
-    lo, hi = _reach(accepted, limits)
-    pass_ids = json.dumps(sorted({r.pass_id for r in accepted}))
-    return Stored(pass_ids, lo, hi, rowid, _context(conn, pass_ids, lo, hi, postgres=False))
+    def under_lock(self, conn: sa.Connection, new_ids: set[str], limits: Limits, *,
+                   all_new: bool) -> Paired:
+        """The batch's journeys and clones, with what was committed since the first read."""
+        if not self.pass_ids:
+            return pairing.Changes(), []
+        if not all_new:  # a claimed batch, partly stored: pair it again whole
+            return _pair(conn, self.context + self.added, new_ids, self.pass_ids,
+                         self.lo, self.hi, limits)
+        if not self.added:
+            return self.paired
+        touched = {s.pass_id for s in self.added}
+        context = [s for s in self.context if s.pass_id in touched] + self.added
+        changes, suspects = _pair(conn, context, new_ids, sorted(touched), self.lo, self.hi,
+                                  limits)
+        before, alerts = self.paired
+        return (before.without(touched).plus(changes),
+                [s for s in alerts if s.first.pass_id not in touched] + suspects)
 
 
 def _journeys(conn, pass_ids, lo: int, hi: int,
@@ -301,7 +357,7 @@ def _journeys(conn, pass_ids, lo: int, hi: int,
                  "SELECT boarding_id, alighting_id, destination_stop, alighted_ms FROM journeys j "
                  f"WHERE {_in_list('j.pass_id', postgres, 'pass_ids')} "
                  "AND j.boarded_ms BETWEEN :lo AND :hi",
-                 {"pass_ids": pass_ids, "lo": lo, "hi": hi})
+                 {"pass_ids": _list_param(pass_ids, postgres), "lo": lo, "hi": hi})
     return {row[0]: pairing.JourneyState(*row[1:]) for row in rows}
 
 

@@ -143,6 +143,58 @@ class TestTwoWorkers:
         assert journeys(migrated) == [(b.id, "S01", a.id, "S04")]
         assert od(migrated) == {("S01", "S04"): 1} and still_open(migrated) == {}
 
+    def test_a_journey_closed_meanwhile_by_an_earlier_alighting_stays_so(
+            self, worker_factory, stream, maker, migrated, meanwhile):
+        """This batch was paired as if the boarding were open; the other worker closed it
+        in between with an earlier alighting, which it keeps."""
+        first, second = worker_factory("first"), worker_factory("second")
+        b = maker.board(stop="S01")
+        stream.push(b)
+        first.drain(NOW)
+        late = maker.alight(at_ms=T0 + 20 * MIN, stop="S06")
+        stream.push(late)
+        batch = second.read(wait=False)
+        early = maker.alight(at_ms=T0 + 10 * MIN, stop="S04")
+        stream.push(early)
+        meanwhile(lambda: first.drain(NOW))
+        second.handle(batch, NOW)
+        assert journeys(migrated) == [(b.id, "S01", early.id, "S04")]
+        assert od(migrated) == {("S01", "S04"): 1}
+
+    def test_a_journey_closed_meanwhile_moves_to_an_earlier_alighting(
+            self, worker_factory, stream, maker, migrated, meanwhile):
+        """The other worker closed the boarding with a later alighting in between: this
+        batch's earlier one takes it, and the origin-destination count moves with it."""
+        first, second = worker_factory("first"), worker_factory("second")
+        b = maker.board(stop="S01")
+        stream.push(b)
+        first.drain(NOW)
+        early = maker.alight(at_ms=T0 + 10 * MIN, stop="S04")
+        stream.push(early)
+        batch = second.read(wait=False)
+        late = maker.alight(at_ms=T0 + 20 * MIN, stop="S06")
+        stream.push(late)
+        meanwhile(lambda: first.drain(NOW))
+        second.handle(batch, NOW)
+        assert journeys(migrated) == [(b.id, "S01", early.id, "S04")]
+        assert od(migrated) == {("S01", "S04"): 1}
+
+    def test_passes_the_other_worker_did_not_touch_keep_their_pairing(
+            self, worker_factory, stream, maker, migrated, meanwhile):
+        first, second = worker_factory("first"), worker_factory("second")
+        mine = [maker.board(pass_id="P000000001", stop="S01"),
+                maker.alight(pass_id="P000000001", at_ms=T0 + 10 * MIN, stop="S04")]
+        stream.push(*mine)
+        batch = second.read(wait=False)
+        theirs = [maker.board(pass_id="P000000002", stop="S02"),
+                  maker.alight(pass_id="P000000002", at_ms=T0 + 5 * MIN, stop="S03")]
+        stream.push(*theirs)
+        meanwhile(lambda: first.drain(NOW))
+        second.handle(batch, NOW)
+        assert set(journeys(migrated)) == {(mine[0].id, "S01", mine[1].id, "S04"),
+                                           (theirs[0].id, "S02", theirs[1].id, "S03")}
+        assert od(migrated) == {("S01", "S04"): 1, ("S02", "S03"): 1}
+
     def test_a_boarding_on_another_bus_committed_meanwhile_raises_an_alert(
             self, worker_factory, stream, maker, migrated, meanwhile):
         first, second = worker_factory("first"), worker_factory("second")
