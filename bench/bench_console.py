@@ -1,14 +1,17 @@
 """Console answers over a month of Hanoi ridership in PostgreSQL.
 
     .venv/bin/python bench/bench_console.py [--days 30] [--trips 5000000] [--rounds 20]
+        [--redis redis://127.0.0.1:6379/0]
 
 The console reads rollups, never the raw trips (a pass's history reads its own rows through
 the (pass_id, at_ms) index). This fills, in a fresh schema, the rollup tables with the rows a
 month of Hanoi days produces (150 routes x 30 stops, 3,000 vehicles and 6,000 validators,
 7 product keys, 12 companies, every origin-destination pair of a route used each day) and
-``--trips`` raw trips for the pass histories, then times every ``/api/ridership`` table and
-for the whole month through the Flask app with an analyst's token (the pages run the same
-queries and render them), ``--rounds`` times each.
+``--trips`` raw trips for the pass histories, and writes a heartbeat for each of the 6,000
+validators into ``--redis`` (a few silent, a few with a backlog; removed at the end). Then it
+times every ``/api/ridership`` table for the whole month through the Flask app with an
+analyst's token (the pages run the same queries and render them; the Validators page, whose
+table is paged, is timed too), ``--rounds`` times each.
 
 Filling uses ``generate_series`` in SQL; a real month would be 90 M trips, which this
 machine does not ingest in a benchmark's time: the rollups are month-sized, the trips table
@@ -18,17 +21,22 @@ is ``--trips`` rows (a B-tree lookup is one level deeper at 90 M).
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import time
 import uuid
 
+import redis
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
 from issuer import create_app, db, operators
 from issuer.ridership.buckets import DAY
+from shared import clock
+from shared.redis_keys import heartbeat
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+VALIDATORS = 6000
 DAY0 = 1_793_466_000  # 2026-11-01 00:00 Hanoi time
 PRODUCTS = "ARRAY['single','multi','free:elderly','free:disability','free:merit','free:child','']"
 
@@ -88,19 +96,47 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--trips", type=int, default=5_000_000)
     parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/0",
+                        help="where the validators' heartbeats go (only their keys are touched)")
     args = parser.parse_args()
     schema = f"bench_{uuid.uuid4().hex[:10]}"
     admin = sa.create_engine(PG_URL)
     with admin.begin() as conn:
         conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
     url = f"{PG_URL}?options=-csearch_path%3D{schema}"
+    beats = redis.Redis.from_url(args.redis)
     try:
+        write_beats(beats)
         run(url, args)
     finally:
+        beats.delete(*(heartbeat(f"VAL{v:04d}") for v in range(VALIDATORS)))
+        beats.close()
         db.dispose()
         with admin.begin() as conn:
             conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
         admin.dispose()
+
+
+def write_beats(client: redis.Redis) -> None:
+    """A heartbeat per validator, as a validator writes it: one in a hundred silent for an
+    hour, one in two hundred with a backlog (the page lists both kinds first)."""
+    now = clock.now()
+    with client.pipeline(transaction=False) as pipe:
+        for v in range(VALIDATORS):
+            beat = {"at": now - (3600 if v % 100 == 7 else v % 30), "validator": f"VAL{v:04d}",
+                    "vehicle": f"V{v // 2:04d}", "company": f"C{v % 12:02d}",
+                    "route": f"R{v % 150:03d}", "stop": "S01", "mode": "board",
+                    "device_time": now, "clock_offset_s": 0.012, "clock_checked_at": now - 60,
+                    "backlog": 2000 if v % 200 == 11 else 3,
+                    "oldest_unsent_ms": int(now * 1000) - 4000, "trust_kids": ["k2026a", "k2026b"],
+                    "trust_fetched_at": now - 300, "denylist_issued_at": int(now) - 600,
+                    "denylist_entries": 1200, "denylist_fetched_at": now - 300,
+                    "storage": "ok", "storage_free_bytes": 900 * 2**20,
+                    "disk_free_bytes": 2 * 2**30, "journal_bytes": 40 * 2**20,
+                    "journal_max_bytes": 1 << 30, "journal_epoch": "e1", "software": "1.4.0",
+                    "every_s": 30.0}
+            pipe.set(heartbeat(f"VAL{v:04d}"), json.dumps(beat), ex=3 * 3600)
+        pipe.execute()
 
 
 def run(url: str, args) -> None:
@@ -116,7 +152,7 @@ def run(url: str, args) -> None:
                            "trips")}
     print(f"filled in {time.perf_counter() - start:.0f} s: {sizes}", flush=True)
     app = create_app({"DATABASE_URL": url, "TESTING": True, "SECRET_KEY": Fernet.generate_key().decode(),
-                      "OPERATOR_TOKEN": "bench-token-not-secret"})
+                      "OPERATOR_TOKEN": "bench-token-not-secret", "REDIS_URL": args.redis})
     with db.session(url) as session:
         operators.create(session, "analyst", ["analyst"], now=0)
         token = operators.issue_token(session, "analyst", "analyst", now=0)[1]
@@ -138,11 +174,15 @@ def run(url: str, args) -> None:
         f"/api/ridership/settlement?{month}&format=csv",
         f"/api/ridership/od?route=R042&{month}",
         "/api/ridership/validators",
+        "/api/ridership/validators?offset=3000&limit=100",
+        "/api/ridership/validators?limit=1000",
+        "/api/ridership/validators?format=csv",
+        "/console/ridership/validators",
         "/api/ridership/alerts",
         "/api/ridership/passes/P000004242/history",
     ]
     headers = {"Authorization": f"Bearer {token}"}
-    print(f"{'request':70} {'median ms':>10} {'max ms':>8}")
+    print(f"{'request':70} {'median ms':>10} {'max ms':>8} {'bytes':>9}")
     for path in paths:
         times = []
         for _ in range(args.rounds):
@@ -150,7 +190,8 @@ def run(url: str, args) -> None:
             response = client.get(path, headers=headers)
             times.append((time.perf_counter() - t) * 1000)
             assert response.status_code == 200, (path, response.status_code, response.text[:200])
-        print(f"{path:70} {statistics.median(times):10.1f} {max(times):8.1f}", flush=True)
+        print(f"{path:70} {statistics.median(times):10.1f} {max(times):8.1f}"
+              f" {len(response.data):9,}", flush=True)
 
 
 if __name__ == "__main__":

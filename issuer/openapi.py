@@ -6,7 +6,8 @@ allows to the app and fails on any 5xx, and a test checks that every ``/api`` ro
 
 from __future__ import annotations
 
-from issuer.ridership.reports import VALIDATOR_COLUMNS
+from issuer.console.params import MOST_OFFSET
+from issuer.ridership.reports import PAGE, VALIDATOR_COLUMNS
 
 ID = {"type": "string", "minLength": 1, "maxLength": 40}
 ERROR = {"description": "refused, with a message",
@@ -79,6 +80,12 @@ TO = _query("to", DAY, "the last Hanoi day, inclusive (a period is at most 366 d
 LIMIT = _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000},
                "at most this many rows, the busiest first")
 ROUTE = {"type": "string", "minLength": 1, "maxLength": 32}
+PAGING = (
+    _query("offset", {"type": "integer", "minimum": 0, "maximum": MOST_OFFSET},
+           "rows to skip: with `limit`, a page of the table; past the last row, no rows; "
+           "default 0"),
+    _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000},
+           f"at most this many rows; default {PAGE} in JSON, every validator in CSV"))
 PERIOD = (FROM, TO)
 # Each table: (summary, its query parameters, its columns: the JSON rows' keys and the CSV's).
 RIDERSHIP_TABLES = {
@@ -88,7 +95,8 @@ RIDERSHIP_TABLES = {
                         ("hour", "reason", "refusals")),
     "validators": ("Every validator: its last heartbeat (backlog, oldest unsent trip, clock "
                    "against Redis, storage), its last sync and scan, today's scans and "
-                   "refusal rate, and the flags that need a person", (), VALIDATOR_COLUMNS),
+                   "refusal rate, and the flags that need a person. Silent validators "
+                   "first, then flagged ones, then the rest; paged", PAGING, VALIDATOR_COLUMNS),
     "alerts": ("Cloned-pass alerts", (_query("status", {
         "type": "string", "enum": ["open", "dismissed", "revoked", "all"]}, "default open"),),
         ("id", "pass_id", "status", "first_trip", "first_vehicle", "first_at_ms",
@@ -117,7 +125,14 @@ EXTRA = {
         "heartbeats": {"type": "string", "enum": ["read", "unavailable"],
                        "description": "unavailable: Redis could not be read; the rows are "
                                       "what the trips tell"},
-        "heartbeats_error": {"type": "string", "description": "why, when unavailable"}},
+        "heartbeats_error": {"type": "string", "description": "why, when unavailable"},
+        "total": {"type": "integer", "description": "validators in the whole table"},
+        "offset": {"type": "integer", "description": "the first row's place in the table"},
+        "limit": {"type": "integer", "description": "the most rows this page holds"},
+        "stale": {"type": "integer", "description": "silent validators, in the whole table "
+                                                    "(they come first)"},
+        "flagged": {"type": "integer", "description": "validators with a flag besides "
+                                                      "stale, in the whole table"}},
 }
 HISTORY_COLUMNS = ("id", "at_ms", "mode", "decision", "reason", "message_vi", "message_en",
                    "vehicle", "route", "stop", "validator", "product", "category", "closed_by",

@@ -31,8 +31,7 @@ def _table(name: str) -> tuple:
         day = params.date_arg("date", params.today())
         return {"date": day.isoformat()}, reports.refusals_hourly(session, day)
     if name == "validators":
-        beats, notes = heartbeats.read_or_note(flask.current_app.config["REDIS_URL"])
-        return {}, reports.validators(session, now=clock.now(), beats=beats), notes
+        return _validators(session)
     if name == "alerts":
         status = flask.request.args.get("status", "open")
         if status not in ("open", "dismissed", "revoked", "all"):
@@ -59,6 +58,19 @@ def _table(name: str) -> tuple:
         route = params.text_arg("route", required=True, most=16)
         return {**p.as_dict(), "route": route}, reports.od_rows(session, route, p)
     flask.abort(404)
+
+
+def _validators(session) -> tuple:
+    """A page of the table (``offset``, ``limit``: PAGE rows by default); a CSV is the whole
+    fleet unless a ``limit`` is asked for. The JSON says how many there are in all, and how
+    many are silent and flagged (those come first)."""
+    offset = params.offset_arg()
+    limit = params.limit_arg(None if params.wants_csv() else reports.PAGE)
+    beats, notes = heartbeats.read_or_note(flask.current_app.config["REDIS_URL"])
+    fleet = reports.validators(session, now=clock.now(), beats=beats)
+    page = {"total": fleet.total, "offset": offset, "limit": limit,
+            "stale": len(fleet.stale()), "flagged": len(fleet.flagged())}
+    return {}, fleet.rows(offset, limit), {**notes, **page}
 
 
 def _flat_alert(alert) -> dict:

@@ -191,26 +191,19 @@ BEAT_TEXT = {"unreadable": "không đọc được · unreadable", "none": "chư
 @bp.get("/validators")
 @auth.require_roles(*READERS)
 def validators():
+    try:
+        offset, limit = params.offset_arg(), params.limit_arg(reports.PAGE)
+    except IssuerError as exc:
+        flask.flash(str(exc), "error")
+        offset, limit = 0, reports.PAGE
     beats, notes = heartbeats.read_or_note(flask.current_app.config["REDIS_URL"])
-    rows = reports.validators(db.get_session(), now=clock.now(), beats=beats)
-    for r in rows:
-        r["last_beat"] = (clock.iso(r["last_beat_ms"] / 1000) if r["last_beat_ms"] is not None
-                          else BEAT_TEXT[r["heartbeat"]])
-        r["last_sync"] = _iso_ms(r["last_sync_ms"])
-        r["last_scan"] = _iso_ms(r["last_scan_ms"])
-        r["oldest_unsent"] = (_age(r["oldest_unsent_age_s"])
-                              if r["oldest_unsent_age_s"] is not None else None)
-        r["storage_free"] = (f"{r['storage_free_bytes'] / 2**20:,.0f} MiB"
-                             if r["storage_free_bytes"] is not None else None)
-        if r["storage"] not in (None, "ok"):
-            r["storage_free"] = f"{r['storage_free'] or ''} ({r['storage']})".strip()
-        r["flag_text"] = ", ".join(" · ".join(FLAG_TEXT[f]) for f in r["flags"]) or None
-        r["refusal_pct"] = (f"{r['refusal_rate_today'] * 100:.1f} %"
-                            if r["refusal_rate_today"] is not None else "—")
-    worst = sorted((r for r in rows if r["scans_today"]), key=lambda r: -r["refusal_rate_today"])
-    chart = {"type": "bar", "horizontal": True, "labels": [r["validator"] for r in worst[:20]],
+    fleet = reports.validators(db.get_session(), now=clock.now(), beats=beats)
+    rows = [_shown(r) for r in fleet.rows(offset, limit)]
+    # The summaries are the whole fleet's, whichever page of the table is shown.
+    worst = fleet.worst()
+    chart = {"type": "bar", "horizontal": True, "labels": [r["validator"] for r in worst],
              "datasets": [{"label": "Tỉ lệ từ chối hôm nay (%) · Refusal rate today (%)",
-                           "data": [round(r["refusal_rate_today"] * 100, 1) for r in worst[:20]]}]}
+                           "data": [round(r["refusal_rate_today"] * 100, 1) for r in worst]}]}
     panel = _panel("validators", "Máy soát vé", "Validators", rows,
                    [("validator", "Máy", "Validator"), ("vehicle", "Xe", "Vehicle"),
                     ("route", "Tuyến", "Route"),
@@ -228,9 +221,44 @@ def validators():
                     ("refusal_pct", "Tỉ lệ từ chối", "Refusal rate"),
                     ("flag_text", "Cảnh báo", "Flags")],
                    chart, _api("validators"))
-    flagged = [r for r in rows if set(r["flags"]) - {"stale"}]
-    return _render("validators.html", panel=panel, stale=[r for r in rows if r["stale"]],
-                   flagged=flagged, notes=notes, stale_minutes=reports.STALE_AFTER // 60)
+    panel["pager"] = _pager(fleet.total, offset, limit, len(rows))
+    flagged = [{**r, "flag_text": _flag_text(r["flags"])} for r in fleet.flagged()]
+    return _render("validators.html", panel=panel, stale=fleet.stale(), flagged=flagged,
+                   notes=notes, stale_minutes=reports.STALE_AFTER // 60)
+
+
+def _shown(r: dict) -> dict:
+    """A row of the table with its cells as the page writes them."""
+    r["last_beat"] = (clock.iso(r["last_beat_ms"] / 1000) if r["last_beat_ms"] is not None
+                      else BEAT_TEXT[r["heartbeat"]])
+    r["last_sync"] = _iso_ms(r["last_sync_ms"])
+    r["last_scan"] = _iso_ms(r["last_scan_ms"])
+    r["oldest_unsent"] = (_age(r["oldest_unsent_age_s"])
+                          if r["oldest_unsent_age_s"] is not None else None)
+    r["storage_free"] = (f"{r['storage_free_bytes'] / 2**20:,.0f} MiB"
+                         if r["storage_free_bytes"] is not None else None)
+    if r["storage"] not in (None, "ok"):
+        r["storage_free"] = f"{r['storage_free'] or ''} ({r['storage']})".strip()
+    r["flag_text"] = _flag_text(r["flags"])
+    r["refusal_pct"] = (f"{r['refusal_rate_today'] * 100:.1f} %"
+                        if r["refusal_rate_today"] is not None else "—")
+    return r
+
+
+def _flag_text(flags: list[str]) -> str | None:
+    return ", ".join(" · ".join(FLAG_TEXT[f]) for f in flags) or None
+
+
+def _pager(total: int, offset: int, limit: int, shown: int) -> dict:
+    """Which rows of the table the page shows, and the links to the pages before and after."""
+    def link(at: int) -> str:
+        return flask.url_for("ridership_console.validators", offset=at or None,
+                             limit=limit if limit != reports.PAGE else None)
+
+    return {"first": offset + 1 if shown else 0, "last": offset + shown if shown else 0,
+            "total": total,
+            "previous": link(max(0, min(offset, total) - limit)) if offset > 0 else None,
+            "next": link(offset + limit) if offset + limit < total else None}
 
 
 def _iso_ms(ms: int | None) -> str | None:

@@ -56,8 +56,32 @@ def limit_arg(default: int | None = None, most: int = 1000) -> int | None:
     text = flask.request.args.get("limit")
     if not text:
         return default
-    if not text.isdigit() or not 1 <= int(text) <= most:
+    value = _whole(text)
+    if value is None or not 1 <= value <= most:
         raise Invalid(f"limit must be a whole number from 1 to {most}")
+    return value
+
+
+# Past the last row is an empty page, not an error; this bounds only what is worth parsing.
+MOST_OFFSET = 1_000_000
+
+
+def offset_arg() -> int:
+    """``offset``: rows of the table to skip (with ``limit``, a page of it); default 0."""
+    text = flask.request.args.get("offset")
+    if not text:
+        return 0
+    value = _whole(text)
+    if value is None or value > MOST_OFFSET:
+        raise Invalid(f"offset must be a whole number from 0 to {MOST_OFFSET}")
+    return value
+
+
+def _whole(text: str) -> int | None:
+    # ASCII digits only, and few: str.isdigit() also takes "²", which int() refuses, and
+    # int() refuses strings of over 4,300 digits.
+    if not (text.isascii() and text.isdigit()) or len(text) > 9:
+        return None
     return int(text)
 
 
@@ -82,11 +106,12 @@ def wants_csv() -> bool:
 def csv_response(rows: list[dict], filename: str, columns: list[str] | None = None):
     columns = columns or (list(rows[0]) if rows else [])
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
     # A list (a validator's flags, its key ids) is one cell, its items separated by spaces.
-    writer.writerows({k: " ".join(map(str, v)) if isinstance(v, list) else v
-                      for k, v in row.items()} for row in rows)
+    # (No function call per cell: an export of the fleet is 170,000 of them.)
+    writer.writerows([" ".join(map(str, v)) if v.__class__ is list else v
+                      for v in map(row.get, columns)] for row in rows)
     # A BOM so that spreadsheet programs read Vietnamese as UTF-8.
     response = flask.make_response("\ufeff" + out.getvalue())
     response.content_type = "text/csv; charset=utf-8"

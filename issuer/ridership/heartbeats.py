@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import json
 import math
+from typing import Annotated
 
+import msgspec
 import redis
 from redis.exceptions import RedisClusterException
 
@@ -34,6 +36,50 @@ NUMBERS = ("device_time", "clock_offset_s", "clock_checked_at", "trust_fetched_a
            "denylist_fetched_at", "every_s")
 
 
+# A beat as validators write it, decoded and checked in one pass of msgspec's C decoder: the
+# console reads every validator's beat on every request (6,000 of them), and json.loads with
+# the checks below in Python took 17 µs a beat. A beat this turns away is read again by
+# _checked, which says what is wrong with it, or keeps it with its long texts cut to
+# MAX_TEXT; both hold the same rules (msgspec refuses a number JSON cannot hold, as _number
+# does).
+_Text = Annotated[str, msgspec.Meta(max_length=MAX_TEXT)] | None
+_Whole = Annotated[int, msgspec.Meta(ge=0)] | None
+
+
+class _Wire(msgspec.Struct, gc=False):
+    at: Annotated[float, msgspec.Meta(gt=0)]
+    validator: _Text = None
+    vehicle: _Text = None
+    company: _Text = None
+    route: _Text = None
+    stop: _Text = None
+    mode: _Text = None
+    storage: _Text = None
+    software: _Text = None
+    journal_epoch: _Text = None
+    backlog: _Whole = None
+    oldest_unsent_ms: _Whole = None
+    storage_free_bytes: _Whole = None
+    disk_free_bytes: _Whole = None
+    journal_bytes: _Whole = None
+    journal_max_bytes: _Whole = None
+    denylist_issued_at: _Whole = None
+    denylist_entries: _Whole = None
+    device_time: float | None = None
+    clock_offset_s: float | None = None
+    clock_checked_at: float | None = None
+    trust_fetched_at: float | None = None
+    denylist_fetched_at: float | None = None
+    every_s: float | None = None
+    trust_kids: list[Annotated[str, msgspec.Meta(max_length=MAX_TEXT)]] | None = None
+
+
+_DECODER = msgspec.json.Decoder(_Wire)
+# Keys per MGET. One command for many beats: a pipeline of 6,000 GETs spent 70 ms and more
+# in redis-py, per command; an MGET of a thousand keys is one quick answer from Redis.
+MGET_COUNT = 1000
+
+
 class Unavailable(Exception):
     """Redis could not be read; the message is one line for the page."""
 
@@ -49,12 +95,7 @@ def read(redis_url: str) -> dict[str, dict]:
         raise Unavailable(f"Redis unreachable: {str(exc).rstrip('.')}") from None
     try:
         keys = sorted(set(client.scan_iter(match=HEARTBEATS, count=SCAN_COUNT)))
-        values = []
-        if keys:
-            with client.pipeline(transaction=False) as pipe:
-                for key in keys:
-                    pipe.get(key)
-                values = pipe.execute(raise_on_error=False)
+        values = _values(client, keys)
     except (redis.RedisError, RedisClusterException) as exc:
         raise Unavailable(f"Redis unreachable: {str(exc).rstrip('.')}") from None
     finally:
@@ -70,6 +111,27 @@ def read(redis_url: str) -> dict[str, dict]:
         if earlier is None or _at(beat) > _at(earlier):
             out[validator] = beat
     return out
+
+
+def _values(client, keys: list[bytes]) -> list:
+    """Each key's value, or the error Redis gave reading it. MGET per hash tag (one slot on a
+    cluster); a key MGET found nothing at is read alone: a key of another type is nothing to
+    MGET, and an error to show (an expired key is None either way)."""
+    by_tag: dict[bytes, list[bytes]] = {}
+    for key in keys:
+        by_tag.setdefault(key.partition(b"{")[2].partition(b"}")[0], []).append(key)
+    found = {}
+    for group in by_tag.values():
+        for n in range(0, len(group), MGET_COUNT):
+            chunk = group[n:n + MGET_COUNT]
+            found.update(zip(chunk, client.mget(chunk)))
+    again = [key for key in keys if found[key] is None]
+    if again:
+        with client.pipeline(transaction=False) as pipe:
+            for key in again:
+                pipe.get(key)
+            found.update(zip(again, pipe.execute(raise_on_error=False)))
+    return [found[key] for key in keys]
 
 
 def read_or_note(redis_url: str) -> tuple[dict[str, dict] | None, dict]:
@@ -92,6 +154,17 @@ def parse(raw, validator: str) -> dict:
     """
     if isinstance(raw, Exception):
         return {"unreadable": f"Redis could not read it: {raw}"}
+    try:
+        beat = _DECODER.decode(raw)
+    except msgspec.MsgspecError:
+        return _checked(raw, validator)
+    if beat.validator is not None and beat.validator != validator:
+        return {"unreadable": f"it names another validator, {beat.validator!r}"}
+    return msgspec.structs.asdict(beat)
+
+
+def _checked(raw, validator: str) -> dict:
+    """:func:`parse` field by field, saying what is wrong."""
     try:
         data = json.loads(raw)
     except (UnicodeDecodeError, ValueError):

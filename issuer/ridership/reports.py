@@ -1,13 +1,15 @@
 """What the console shows, read from the rollups (never a scan of the trips table, except a
 pass's own history, which its index serves).
 
-Every function returns plain data: lists of dicts with the same keys as the CSV columns.
-Periods are whole Hanoi days, ``start`` to ``end`` inclusive.
+Every function returns plain data: lists of dicts with the same keys as the CSV columns
+(the validators: a :class:`Fleet`, whose rows are built for the slice asked for). Periods
+are whole Hanoi days, ``start`` to ``end`` inclusive.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -222,96 +224,170 @@ VALIDATOR_COLUMNS = (
     "scans_today", "refusal_rate_today", "stale", "flags", "heartbeat_problem")
 
 
+# Rows of the table in one answer when no ``limit`` is asked for (the page, the JSON): the
+# whole fleet's rows (6,000 validators) cost more to build and send than a screen shows.
+PAGE = 100
+# Validators in the refusal-rate chart.
+WORST = 20
+
+
 def validators(session: Session, *, now: float, beats: dict[str, dict] | None = None,
-               stale_after: int = STALE_AFTER) -> list[dict]:
+               stale_after: int = STALE_AFTER) -> Fleet:
     """Each validator's health: its heartbeat (issuer.ridership.heartbeats) beside what its
     trips tell (last scan and sync, delay, clock offset, today's refusal rate).
 
     ``beats`` is None when Redis could not be read: each row's ``heartbeat`` is then
     "unknown" and staleness is judged by the last sync of its trips. A validator known only
-    by its heartbeat (no trips yet) has a row too. Silent validators first.
+    by its heartbeat (no trips yet) has a row too. Silent validators first, then flagged
+    ones, then the rest; within each, the one heard from longest ago first.
     """
     s, d = models.ValidatorStatus.__table__, models.RIDE_DAY_VALIDATOR
     today = day_start(date_of(int(now)))
     query = (sa.select(s, d.c.scans, d.c.refusals)
              .select_from(s.outerjoin(d, sa.and_(d.c.validator == s.c.validator,
                                                  d.c.day == today))))
-    synced = {row.validator: row for row in session.execute(query)}
-    names = set(synced) | set(beats or ())
-    out = [_validator_row(name, synced.get(name), None if beats is None else beats.get(name),
-                          beats is not None, now, stale_after) for name in names]
-    out.sort(key=lambda r: (_last_seen(r), r["validator"]))
-    return out
+    synced = {row.validator: row for row in session.execute(query).all()}
+    beats_read = beats is not None
+    beats = beats or {}
+    triaged = [_triage(name, synced.get(name), beats.get(name), beats_read, now, stale_after)
+               for name in set(synced) | set(beats)]
+    triaged.sort()  # by rank, last seen, name: names differ, so no further field is compared
+    return Fleet(triaged, now)
 
 
-def _last_seen(row: dict) -> float:
-    seen = [ms for ms in (row["last_beat_ms"], row["last_sync_ms"]) if ms is not None]
-    return max(seen) if seen else -1
+class Fleet:
+    """Every validator triaged (whether it is stale, its flags), in the table's order. Rows
+    of the table are built only for the slice asked for: the summaries (the silent, the
+    flagged, the worst refusal rates) read the triage, which covers every validator."""
+
+    def __init__(self, triaged: list[tuple], now: float):
+        self._triaged = triaged
+        self._now = now
+
+    @property
+    def total(self) -> int:
+        return len(self._triaged)
+
+    def rows(self, offset: int = 0, limit: int | None = None) -> list[dict]:
+        """The table's rows from ``offset``, ``limit`` of them (None: to the end)."""
+        end = None if limit is None else offset + limit
+        return [_validator_row(t, self._now) for t in self._triaged[offset:end]]
+
+    def stale(self) -> list[dict]:
+        return [_brief(t) for t in self._triaged if t[_STALE]]
+
+    def flagged(self) -> list[dict]:
+        """Validators with a flag besides "stale" (a stale one may have one too)."""
+        return [_brief(t) for t in self._triaged if t[_FLAGS] and t[_FLAGS] != ["stale"]]
+
+    def worst(self, n: int = WORST) -> list[dict]:
+        """The ``n`` highest refusal rates today, of validators that scanned today."""
+        rated = [(-(s.refusals or 0) / s.scans, t[_NAME], s) for t in self._triaged
+                 if (s := t[_SYNCED]) is not None and s.scans]
+        return [{"validator": name, "refusal_rate_today": _rate(s)}
+                for _, name, s in heapq.nsmallest(n, rated, key=lambda r: r[:2])]
 
 
-def _validator_row(name: str, synced, beat: dict | None, beats_read: bool, now: float,
-                   stale_after: int) -> dict:
+# A triaged validator is a tuple, not a dict: one is made for every validator on every
+# request. (rank, last seen ms, validator, its validator_status row or None, its beat or
+# None, heartbeat, stale, flags); the rank puts the silent first, then the flagged.
+_NAME, _SYNCED, _BEAT, _HEARTBEAT, _STALE, _FLAGS = range(2, 8)
+
+
+def _triage(name: str, synced, beat: dict | None, beats_read: bool, now: float,
+            stale_after: int) -> tuple:
+    flags = []
+    if not beats_read:
+        heartbeat = "unknown"
+    elif beat is None:
+        heartbeat = "none"
+    elif "unreadable" in beat:
+        heartbeat = "unreadable"
+        flags.append("unreadable")
+    else:
+        heartbeat = "ok"
+        flags = _beat_flags(beat)
+    # Alive is what the heartbeat says; without one, the last sync of its trips; with
+    # neither, nothing shows it is alive.
+    if heartbeat == "ok":
+        stale = _since(now, beat["at"]) > stale_after
+    else:
+        stale = synced is None or int(now - synced.last_sync_ms / 1000) > stale_after
+    if stale:
+        flags.insert(0, "stale")
+    seen = max(int(beat["at"] * 1000) if heartbeat == "ok" else -1,
+               synced.last_sync_ms if synced is not None else -1)
+    return (0 if stale else 1 if flags else 2, seen, name, synced, beat, heartbeat, stale,
+            flags)
+
+
+def _beat_flags(beat: dict) -> list[str]:
+    """A readable beat's flags, in FLAGS order."""
+    flags = []
+    free = beat["storage_free_bytes"]
+    if beat["storage"] not in (None, "ok") or (free is not None and free < LOW_STORAGE):
+        flags.append("storage")
+    if (beat["backlog"] or 0) >= BACKLOG_LIMIT:
+        flags.append("backlog")
+    if (_unsent_age(beat) or 0) > UNSENT_LIMIT:
+        flags.append("unsent")
+    offset = beat["clock_offset_s"]
+    if offset is not None and abs(offset) > CLOCK_TOLERANCE:
+        flags.append("clock")
+    return flags
+
+
+def _since(now: float, at: float) -> int:
+    return max(0, int(now - at))
+
+
+def _unsent_age(beat: dict) -> int | None:
+    oldest = beat["oldest_unsent_ms"]
+    return max(0, int(beat["at"] - oldest / 1000)) if oldest is not None else None
+
+
+def _rate(synced) -> float | None:
+    return round((synced.refusals or 0) / synced.scans, 4) if synced.scans else None
+
+
+def _vehicle(t: tuple) -> str | None:
+    # The heartbeat says where the validator is now; its last trip, where it was then.
+    beat, synced = t[_BEAT], t[_SYNCED]
+    return ((beat.get("vehicle") if t[_HEARTBEAT] == "ok" else None)
+            or (synced.vehicle if synced is not None else None))
+
+
+def _brief(t: tuple) -> dict:
+    beat = t[_BEAT]
+    return {"validator": t[_NAME], "vehicle": _vehicle(t), "flags": t[_FLAGS],
+            "heartbeat_problem": beat["unreadable"] if t[_HEARTBEAT] == "unreadable" else None}
+
+
+def _validator_row(t: tuple, now: float) -> dict:
+    synced, beat, heartbeat = t[_SYNCED], t[_BEAT], t[_HEARTBEAT]
     row = dict.fromkeys(VALIDATOR_COLUMNS)
-    row["validator"] = name
+    row.update(validator=t[_NAME], heartbeat=heartbeat, stale=t[_STALE], flags=t[_FLAGS],
+               scans_today=0)
     if synced is not None:
-        scans = synced.scans or 0
         row.update(vehicle=synced.vehicle, route=synced.route,
                    last_scan_ms=synced.last_scan_ms, last_sync_ms=synced.last_sync_ms,
                    since_sync_s=int(now - synced.last_sync_ms / 1000),
                    sync_delay_s=synced.sync_delay_ms / 1000,
-                   clock_offset_s=synced.clock_offset_s, scans_today=scans,
-                   refusal_rate_today=(round((synced.refusals or 0) / scans, 4)
-                                       if scans else None))
-    else:
-        row["scans_today"] = 0
-    flags = []
-    if not beats_read:
-        row["heartbeat"] = "unknown"
-    elif beat is None:
-        row["heartbeat"] = "none"
-    elif "unreadable" in beat:
-        row["heartbeat"] = "unreadable"
+                   clock_offset_s=synced.clock_offset_s, scans_today=synced.scans or 0,
+                   refusal_rate_today=_rate(synced))
+    if heartbeat == "unreadable":
         row["heartbeat_problem"] = beat["unreadable"]
-        flags.append("unreadable")
-    else:
-        row["heartbeat"] = "ok"
-        _beat_into(row, beat, now)
-        if (row["storage"] not in (None, "ok") or (row["storage_free_bytes"] is not None
-                                                   and row["storage_free_bytes"] < LOW_STORAGE)):
-            flags.append("storage")
-        if (row["backlog"] or 0) >= BACKLOG_LIMIT:
-            flags.append("backlog")
-        if (row["oldest_unsent_age_s"] or 0) > UNSENT_LIMIT:
-            flags.append("unsent")
-        if row["clock_offset_redis_s"] is not None and abs(
-                row["clock_offset_redis_s"]) > CLOCK_TOLERANCE:
-            flags.append("clock")
-    # Alive is what the heartbeat says; without one, the last sync of its trips; with
-    # neither, nothing shows it is alive.
-    if row["heartbeat"] == "ok":
-        row["stale"] = row["since_beat_s"] > stale_after
-    else:
-        row["stale"] = row["since_sync_s"] is None or row["since_sync_s"] > stale_after
-    if row["stale"]:
-        flags.append("stale")
-    row["flags"] = sorted(flags, key=FLAGS.index)
+    elif heartbeat == "ok":
+        at = beat["at"]
+        row.update(vehicle=beat["vehicle"] or row["vehicle"], route=beat["route"] or row["route"],
+                   mode=beat["mode"], last_beat_ms=int(at * 1000), since_beat_s=_since(now, at),
+                   backlog=beat["backlog"], oldest_unsent_ms=beat["oldest_unsent_ms"],
+                   oldest_unsent_age_s=_unsent_age(beat),
+                   clock_offset_redis_s=beat["clock_offset_s"], storage=beat["storage"],
+                   storage_free_bytes=beat["storage_free_bytes"], software=beat["software"],
+                   journal_epoch=beat["journal_epoch"], trust_kids=beat["trust_kids"],
+                   denylist_issued_at=beat["denylist_issued_at"])
     return row
-
-
-def _beat_into(row: dict, beat: dict, now: float) -> None:
-    at = beat["at"]
-    oldest = beat["oldest_unsent_ms"]
-    # The heartbeat says where the validator is now; its last trip, where it was then.
-    for name in ("vehicle", "route"):
-        row[name] = beat[name] or row[name]
-    row.update(mode=beat["mode"], last_beat_ms=int(at * 1000), since_beat_s=max(0, int(now - at)),
-               backlog=beat["backlog"], oldest_unsent_ms=oldest,
-               oldest_unsent_age_s=(max(0, int(at - oldest / 1000))
-                                    if oldest is not None else None),
-               clock_offset_redis_s=beat["clock_offset_s"], storage=beat["storage"],
-               storage_free_bytes=beat["storage_free_bytes"], software=beat["software"],
-               journal_epoch=beat["journal_epoch"], trust_kids=beat["trust_kids"],
-               denylist_issued_at=beat["denylist_issued_at"])
 
 
 # -- a pass's history ----------------------------------------------------------------------

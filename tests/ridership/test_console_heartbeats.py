@@ -173,14 +173,14 @@ def test_staleness_follows_the_heartbeat_not_the_trips(worker_factory, session, 
     worker.drain(clock.now())
 
     beats = heartbeats.read(redis_url)
-    [row] = reports.validators(session, now=later, beats=beats)
+    [row] = reports.validators(session, now=later, beats=beats).rows()
     # (whole seconds, from float sums: 60 may come out as 59)
     assert row["since_sync_s"] in (59, 60)
     assert row["since_beat_s"] in (reports.STALE_AFTER + 59, reports.STALE_AFTER + 60)
     assert row["stale"] and row["flags"] == ["stale"]
-    [row] = reports.validators(session, now=later, beats=None)
+    [row] = reports.validators(session, now=later, beats=None).rows()
     assert not row["stale"] and row["heartbeat"] == "unknown"
-    [row] = reports.validators(session, now=beat["at"] + 60, beats=beats)
+    [row] = reports.validators(session, now=beat["at"] + 60, beats=beats).rows()
     assert not row["stale"]
 
 
@@ -205,7 +205,7 @@ def test_what_needs_looking_at_is_flagged(tmp_path, session, redis_server):
         well.close()
         admin.close()
     rows = {r["validator"]: r for r in reports.validators(
-        session, now=clock.now(), beats=heartbeats.read(redis_server.url))}
+        session, now=clock.now(), beats=heartbeats.read(redis_server.url)).rows()}
     sick_row, well_row = rows["V-SICK"], rows["V-WELL"]
     assert sick_row["flags"] == ["storage", "backlog", "unsent", "clock"]
     assert sick_row["backlog"] == reports.BACKLOG_LIMIT
@@ -224,6 +224,30 @@ GARBAGE = {
     "V-INFINITE": b'{"at": 1795000000.5, "clock_offset_s": Infinity}',
     "V-LIAR": b'{"at": 1795000000.5, "validator": "V-OTHER"}',
 }
+
+
+FULL_BEAT = {"at": 1795000000.5, "validator": "V-X", "vehicle": "29B-906.01", "company": "C1",
+             "route": "32", "stop": "S01", "mode": "board", "device_time": 1795000001,
+             "clock_offset_s": -0.25, "clock_checked_at": 1795000000, "backlog": 3,
+             "oldest_unsent_ms": 1794999990000, "trust_kids": ["k1", "k" * 80],
+             "trust_fetched_at": 1794999900.0, "denylist_issued_at": 1794999000,
+             "denylist_entries": 12, "denylist_fetched_at": 1794999900, "storage": "ok",
+             "storage_free_bytes": 2**40, "disk_free_bytes": 2**41, "journal_bytes": 10,
+             "journal_max_bytes": 2**30, "journal_epoch": "e" * 100, "software": "1.4.0",
+             "every_s": 30, "a field of a later version": [1]}
+
+
+@pytest.mark.parametrize("raw", [
+    json.dumps(FULL_BEAT).encode(), b'{"at": 1}', b'{"at": 1, "backlog": 99999999999999999999999}',
+    b'{"at": 1e400}', b'{"at": 0}', b'{"at": true}', b'{"at": 1, "every_s": -1e400}',
+    b'{"at": 1, "backlog": -1}', b'{"at": 1, "backlog": 1.0}', b'{"at": 1, "mode": 1}',
+    b'{"at": 1, "trust_kids": [1]}', b'{"at": 1, "vehicle": "\\ud800"}', b'{"at": 1, "at": 2}',
+    b'{"at": 1, "validator": "V-Y"}', b'{"at": 1, "validator": null}', b"null", b"",
+    *GARBAGE.values()])
+def test_a_beat_reads_the_same_by_either_path(raw):
+    """The one-pass decoder and the field-by-field checks agree on every beat, the ones
+    validators write and the ones no validator writes."""
+    assert heartbeats.parse(raw, "V-X") == heartbeats._checked(raw, "V-X")
 
 
 def test_garbage_in_a_heartbeat_key_is_shown_unreadable(client, tokens, admin, session):
