@@ -13,8 +13,9 @@ validators' sync would.
 For each database, in one run:
 
 1. **baseline**: the same rows into a bare ``trips`` table (executemany on SQLite, COPY on
-   PostgreSQL, ON CONFLICT DO NOTHING), one transaction per 5,000: what the database takes
-   with no rollups, no pairing, no Redis;
+   PostgreSQL, ON CONFLICT DO NOTHING), one transaction per 5,000, then per ``--batch`` (the
+   most a worker's transaction holds): what the database takes with no rollups, no
+   pairing, no Redis;
 2. **ingest**: the whole day pre-filled in the stream, then N worker processes
    (``issuer.ridership.ingest.Worker``, the code ``vexe ingest run`` runs) until the group
    has nothing pending: trips per second end to end (XREADGROUP, parse, write, commit, XACK);
@@ -44,7 +45,7 @@ import redis
 import sqlalchemy as sa
 
 from issuer import db
-from issuer.ridership import ingest
+from issuer.ridership import ingest, store
 from shared.redis_keys import TRIPS_STREAM
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -121,8 +122,9 @@ class Database:
             engine.dispose()
 
 
-def baseline(kind: str, day: list[tuple[int, str]], workdir: Path) -> float:
-    """Plain inserts of the same rows into a bare table: trips per second."""
+def baseline(kind: str, day: list[tuple[int, str]], workdir: Path, per: int = 5000) -> float:
+    """Plain inserts of the same rows into a bare table, ``per`` a transaction: trips per
+    second."""
     base = Database(kind, workdir)
     rows = []
     for _, text in day:
@@ -133,11 +135,15 @@ def baseline(kind: str, day: list[tuple[int, str]], workdir: Path) -> float:
     columns = ("id, validator, vehicle, route, stop, at_ms, decision, reason, pass_id, product, "
                "category, proof_at, mode, company, stream_ms, ingested_ms")
     engine = db.engine(base.url)
+    if kind == "sqlite":  # the worker's settings: WAL, its page cache and memory map
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA journal_mode=WAL")
     start = time.perf_counter()
-    for i in range(0, len(rows), 5000):
-        chunk = rows[i:i + 5000]
+    for i in range(0, len(rows), per):
+        chunk = rows[i:i + per]
         with engine.begin() as conn:
             if kind == "sqlite":
+                store.tune_sqlite(conn)
                 conn.exec_driver_sql(f"INSERT INTO trips ({columns}) VALUES "
                                      f"({', '.join('?' * 16)}) ON CONFLICT (id) DO NOTHING",
                                      chunk)
@@ -289,8 +295,9 @@ def private_redis(workdir: Path) -> tuple[subprocess.Popen, str]:
 def run(args, kinds, day, workdir: Path) -> None:
     for kind in kinds:
         if not args.skip_baseline:
-            print(f"{kind:10} baseline, bare inserts: "
-                  f"{baseline(kind, day, workdir):10,.0f} trips/s", flush=True)
+            for per in (5000, args.batch):
+                print(f"{kind:10} baseline, bare inserts, {per:,} a transaction: "
+                      f"{baseline(kind, day, workdir, per):10,.0f} trips/s", flush=True)
         for n in [int(w) for w in args.workers.split(",")]:
             rate, facts = ingest_rate(kind, day, args.redis, n, workdir, args.batch)
             print(f"{kind:10} ingest, {n} worker(s):    {rate:10,.0f} trips/s  {facts}", flush=True)

@@ -98,7 +98,7 @@ def write(conn: sa.Connection, rows: Sequence[Row], *, now_ms: int,
     if postgres:
         new_ids = _insert_postgresql(conn, values)
     else:
-        _tune_sqlite(conn)
+        tune_sqlite(conn)
         stored = Stored.before_lock(conn, unique, ids, limits)
         _begin_sqlite(conn)
         new_ids = _insert_sqlite(conn, values, stored)
@@ -127,7 +127,7 @@ def write(conn: sa.Connection, rows: Sequence[Row], *, now_ms: int,
 
 # -- the trips -----------------------------------------------------------------------------
 
-def _tune_sqlite(conn: sa.Connection) -> None:
+def tune_sqlite(conn: sa.Connection) -> None:
     """The ingest's settings, once per connection."""
     info = conn.connection.info
     if "ingest_settings" not in info:
