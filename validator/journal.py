@@ -187,11 +187,7 @@ class Journal:
 
     def backlog(self) -> int:
         """How many scans are not yet in Redis."""
-        with self._lock:
-            return self._db.execute(
-                "SELECT COUNT(*) FROM scans"
-                " WHERE seq > (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'pushed_seq')"
-            ).fetchone()[0]
+        return self.unsent_summary()[0]
 
     def unsent_summary(self) -> tuple[int, int | None]:
         """How many scans are not yet in Redis, and the scan time (ms) of the oldest of them
