@@ -30,7 +30,7 @@ import redis
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
-from issuer import create_app, db, operators
+from issuer import create_app, db, gunicorn_conf, operators
 from issuer.ridership.buckets import DAY
 from shared import clock
 from shared.redis_keys import heartbeat
@@ -156,6 +156,7 @@ def run(url: str, args) -> None:
     with db.session(url) as session:
         operators.create(session, "analyst", ["analyst"], now=0)
         token = operators.issue_token(session, "analyst", "analyst", now=0)[1]
+    gunicorn_conf.post_worker_init(None)  # what each of the server's workers does, loaded
     client = app.test_client()
     first = "2026-11-01"
     last = time.strftime("%Y-%m-%d", time.gmtime(DAY0 + 7 * 3600 + (args.days - 1) * DAY))

@@ -106,8 +106,9 @@ class System:
         self._spawn([str(BIN / "vexe"), "idp", "serve", "--port", str(idp_port),
                      "--redirect-uri", f"http://127.0.0.1:{port}/signin/callback"], "idp.log")
         self._wait(f"{self.idp_url}/.well-known/openid-configuration")
-        self._spawn([str(BIN / "gunicorn"), "--workers", str(self.workers), "--bind",
-                     f"127.0.0.1:{port}", "--log-level", "warning", "issuer:create_app()"],
+        self._spawn([str(BIN / "gunicorn"), "-c", "python:issuer.gunicorn_conf", "--workers",
+                     str(self.workers), "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
+                     "issuer:create_app()"],
                     "issuer.log")
         self.issuer_url = f"http://127.0.0.1:{port}"
         self._wait(f"{self.issuer_url}/healthz")
