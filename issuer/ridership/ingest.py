@@ -188,7 +188,10 @@ class Worker:
             raise
         finally:
             del batch
-            gc.collect(0)  # see tune_gc: cheap here, the batch's objects are freed
+            if not gc.isenabled():  # tune_gc turned it off for the batches: collect now,
+                # cheaply (the batch's objects are freed), and all of it, so that a cycle
+                # made earlier (a failed batch's traceback) is found too.
+                gc.collect()
 
     def drain(self, now: float) -> int:
         """Write everything waiting for this consumer now; the number of entries. For
