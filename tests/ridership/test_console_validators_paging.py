@@ -9,14 +9,13 @@ import json
 import os
 
 import pytest
-import redis
 
-from issuer import operators
 from issuer.ridership import buckets, reports
 from ridership_testkit import TripMaker
 from shared import clock
 from shared.redis_keys import TRIPS_STREAM, heartbeat
 from tests.issuer.conftest import api, app, client, config, initialised, session  # noqa: F401
+from test_console_heartbeats import admin, tokens  # noqa: F401
 from test_console_pages import CHROMIUM, browser, server, sign_in, staff  # noqa: F401
 
 HOUR = 3600
@@ -25,20 +24,6 @@ HEALTHY = [f"H{n:02d}" for n in range(12)]
 # the two with a large backlog (the one heard from longest ago first), then the healthy
 # ones, H11 heard from longest ago.
 ORDER = ["S2", "S1", "S0", "F0", "F1", *reversed(HEALTHY)]
-
-
-@pytest.fixture
-def admin(redis_url):
-    client = redis.Redis.from_url(redis_url)
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def tokens(session):
-    operators.create(session, "op-analyst", [operators.ANALYST], now=clock.now())
-    return {"analyst": operators.issue_token(session, "op-analyst", operators.ANALYST,
-                                             now=clock.now())[1]}
 
 
 @pytest.fixture

@@ -143,37 +143,23 @@ class TestTwoWorkers:
         assert journeys(migrated) == [(b.id, "S01", a.id, "S04")]
         assert od(migrated) == {("S01", "S04"): 1} and still_open(migrated) == {}
 
-    def test_a_journey_closed_meanwhile_by_an_earlier_alighting_stays_so(
-            self, worker_factory, stream, maker, migrated, meanwhile):
-        """This batch was paired as if the boarding were open; the other worker closed it
-        in between with an earlier alighting, which it keeps."""
-        first, second = worker_factory("first"), worker_factory("second")
-        b = maker.board(stop="S01")
-        stream.push(b)
-        first.drain(NOW)
-        late = maker.alight(at_ms=T0 + 20 * MIN, stop="S06")
-        stream.push(late)
-        batch = second.read(wait=False)
-        early = maker.alight(at_ms=T0 + 10 * MIN, stop="S04")
-        stream.push(early)
-        meanwhile(lambda: first.drain(NOW))
-        second.handle(batch, NOW)
-        assert journeys(migrated) == [(b.id, "S01", early.id, "S04")]
-        assert od(migrated) == {("S01", "S04"): 1}
-
-    def test_a_journey_closed_meanwhile_moves_to_an_earlier_alighting(
-            self, worker_factory, stream, maker, migrated, meanwhile):
-        """The other worker closed the boarding with a later alighting in between: this
-        batch's earlier one takes it, and the origin-destination count moves with it."""
+    @pytest.mark.parametrize("meanwhile_first", [True, False],
+                             ids=["earlier-alighting-meanwhile", "later-alighting-meanwhile"])
+    def test_a_journey_closed_meanwhile_ends_at_the_earlier_alighting(
+            self, worker_factory, stream, maker, migrated, meanwhile, meanwhile_first):
+        """This batch was paired as if the boarding were open; the other worker closed it in
+        between. With the earlier alighting it keeps it; with the later one, this batch's
+        earlier alighting takes it and the origin-destination count moves with it."""
         first, second = worker_factory("first"), worker_factory("second")
         b = maker.board(stop="S01")
         stream.push(b)
         first.drain(NOW)
         early = maker.alight(at_ms=T0 + 10 * MIN, stop="S04")
-        stream.push(early)
-        batch = second.read(wait=False)
         late = maker.alight(at_ms=T0 + 20 * MIN, stop="S06")
-        stream.push(late)
+        mine, theirs = (late, early) if meanwhile_first else (early, late)
+        stream.push(mine)
+        batch = second.read(wait=False)
+        stream.push(theirs)
         meanwhile(lambda: first.drain(NOW))
         second.handle(batch, NOW)
         assert journeys(migrated) == [(b.id, "S01", early.id, "S04")]
