@@ -170,3 +170,14 @@ class IngestReject(Base):
     received_ms: Mapped[int] = mapped_column(Time)
     error: Mapped[str] = mapped_column(sa.String(300))
     raw: Mapped[str] = mapped_column(sa.Text)
+
+
+class IngestLog(Base):
+    """PostgreSQL: each batch's passes, written under the ingest's lock, so that a worker
+    that paired its batch before the lock finds what was committed meanwhile. The last
+    batches only (``store.LOG_KEEP``); unused on SQLite, where the rowid tells."""
+
+    __tablename__ = "ingest_log"
+
+    seq: Mapped[int] = mapped_column(primary_key=True)
+    passes: Mapped[str] = mapped_column(sa.Text)  # the pass ids, separated by spaces

@@ -7,17 +7,20 @@
    through ``INSERT ... ON CONFLICT DO NOTHING RETURNING id``. Everything after counts new
    trips only. What they add to the rollups is counted before, as if all were new, and again
    in the rare batch where some were not.
-2. On PostgreSQL, a transaction-level advisory lock: from here on one worker at a time, so
-   that rollup rows are locked in one order and each worker's pairing sees every trip
-   committed before it (the inserts above still run side by side).
+2. The lock: SQLite's write lock (taken before the inserts: one writer at a time), on
+   PostgreSQL a transaction-level advisory lock after them (the COPYs run side by side).
+   From here on one worker at a time, so that rollup rows are locked in one order and each
+   worker's pairing sees every trip committed before it.
 3. The rollups, the journeys, the cloned-pass alerts and the validators' state.
 
 Pairing and clone checks need the scans of the batch's passes around the batch (hours of
-them). PostgreSQL reads them under its lock, the batch's own included. SQLite has one writer
-at a time, so there the batch is paired before the write lock, while another worker writes,
-from the scans and journeys stored and the batch's own trips (from memory); under the lock,
-only the passes that the trips committed since touched (rowids above the largest seen first)
-are paired again (:class:`Stored`).
+them). The batch is paired before the lock, while another worker writes, from the scans and
+journeys stored and the batch's own trips (from memory), as if all of them were new. Under
+the lock, only the passes that trips committed since touched are paired again
+(:class:`Stored`). What was committed since is told by a mark read first: on SQLite the
+largest rowid of ``trips`` (the rows above it); on PostgreSQL the newest row of
+``ingest_log``, where each batch writes its passes under the lock (the rows after it: the
+lock orders both the log's numbers and the commits).
 
 The caller commits, then acknowledges the entries in Redis.
 """
@@ -47,6 +50,10 @@ SQLITE_MMAP_BYTES = 16 * 2**30
 # How long a worker waits for another's batch to commit before its own batch fails (the
 # driver's default is 5 s; a batch of tens of thousands of trips on a slow disk takes more).
 SQLITE_BUSY_MS = 120_000
+# ingest_log rows kept (PostgreSQL): a batch pairing before the lock needs the rows of the
+# batches committed meanwhile, one or two with a few workers. One that finds more than this
+# many committed reads the scans of all its passes again.
+LOG_KEEP = 1000
 
 TRIP_COLUMNS = ("id", "validator", "vehicle", "route", "stop", "at_ms", "decision", "reason",
                 "pass_id", "product", "category", "proof_at", "mode", "company", "stream_ms",
@@ -94,13 +101,13 @@ def write(conn: sa.Connection, rows: Sequence[Row], *, now_ms: int,
     validators = _validators(unique, now_ms)
     values = [(*r[:15], now_ms) for r in unique]
     ids = {row.id for row in unique}
-    stored = None
+    if not postgres:
+        tune_sqlite(conn)
+    stored = Stored.before_lock(conn, unique, ids, limits)
     if postgres:
         new_ids = _insert_postgresql(conn, values)
     else:
-        tune_sqlite(conn)
-        stored = Stored.before_lock(conn, unique, ids, limits)
-        _begin_sqlite(conn)
+        _lock(conn)
         new_ids = _insert_sqlite(conn, values, stored)
     fresh = unique
     if new_ids is not None:  # some were there already: count the new ones only
@@ -112,13 +119,11 @@ def write(conn: sa.Connection, rows: Sequence[Row], *, now_ms: int,
     if not fresh:
         return out
     if postgres:
-        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)" % LOCK_KEY)
+        _lock(conn)
+        stored.complete(conn)
+        stored.log(conn)
     rollups.add(conn, counted)
-    if postgres:
-        changes, suspects = _pair_postgresql(conn, fresh, out.new_ids, limits)
-    else:
-        changes, suspects = stored.under_lock(conn, out.new_ids, limits,
-                                              all_new=new_ids is None)
+    changes, suspects = stored.under_lock(conn, out.new_ids, limits, all_new=new_ids is None)
     _write_pairing(conn, changes, suspects, now_ms, out)
     insert_rows(conn, "validator_status", VALIDATOR_COLUMNS, validators, order="validator",
                 tail=VALIDATOR_UPSERT)
@@ -138,8 +143,12 @@ def tune_sqlite(conn: sa.Connection) -> None:
         info["ingest_settings"] = True
 
 
-def _begin_sqlite(conn: sa.Connection) -> None:
-    """The write lock: SQLite has one writer at a time, taken here for the whole batch."""
+def _lock(conn: sa.Connection) -> None:
+    """From here to the commit, one worker at a time: SQLite's write lock (it has one writer
+    at a time), PostgreSQL's advisory lock."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)" % LOCK_KEY)
+        return
     raw = conn.connection.dbapi_connection
     if not raw.in_transaction:
         raw.execute("BEGIN IMMEDIATE")
@@ -155,7 +164,7 @@ def _insert_sqlite(conn: sa.Connection, values: list[tuple],
     cursor = raw.executemany(f"INSERT OR IGNORE INTO trips ({COLUMNS}) VALUES ({marks})", values)
     if cursor.rowcount == len(values):
         return None
-    return {r[0] for r in raw.execute("SELECT id FROM trips WHERE rowid > ?", (stored.rowid,))}
+    return {r[0] for r in raw.execute("SELECT id FROM trips WHERE rowid > ?", (stored.mark,))}
 
 
 def _insert_postgresql(conn: sa.Connection, values: list[tuple]) -> set[str] | None:
@@ -213,19 +222,6 @@ def _pair(conn: sa.Connection, context: list[pairing.Scan], new_ids: set[str], p
             clones.detect(context, new_ids, limits.clone_window_ms))
 
 
-def _pair_postgresql(conn: sa.Connection, fresh: list[Row], new_ids: set[str],
-                     limits: Limits) -> Paired:
-    """Under the advisory lock: the scans stored of the passes around the batch, its own
-    included (inserted above), are every scan committed before."""
-    accepted = _accepted(fresh)
-    if not accepted:
-        return pairing.Changes(), []
-    lo, hi = _reach(accepted, limits)
-    pass_ids = sorted({r.pass_id for r in accepted})
-    return _pair(conn, _context(conn, pass_ids, lo, hi, postgres=True), new_ids, pass_ids,
-                 lo, hi, limits)
-
-
 def _write_pairing(conn: sa.Connection, changes: pairing.Changes,
                    suspects: list[clones.Suspect], now_ms: int, out: Written) -> None:
     # The journeys were read under the write lock (or planned again there when another
@@ -276,20 +272,24 @@ def _scan(row: Row) -> pairing.Scan:
 
 @dataclass
 class Stored:
-    """SQLite: a batch paired before the write lock, while another worker writes.
+    """A batch paired before the lock, while another worker writes.
 
-    Read first: the accepted scans stored of the batch's passes around it, and their
-    journeys; paired with the batch's own scans (from memory) as if all of them were new.
-    Under the lock, :meth:`complete` adds the scans committed since (another worker's
-    batch), and :meth:`under_lock` pairs again the passes those touched, with their
-    journeys read again: the others' scans and journeys cannot have changed, since only a
-    scan of a pass within reach of its journeys changes them.
+    Read first: the mark (what was committed so far), then the accepted scans stored of the
+    batch's passes around it, and their journeys; paired with the batch's own scans (from
+    memory) as if all of them were new. Under the lock, :meth:`complete` adds the scans
+    committed since the mark (another worker's batch), and :meth:`under_lock` pairs again
+    the passes those touched, with their journeys read again: the others' scans and
+    journeys cannot have changed, since only a scan of a pass within reach of its journeys
+    changes them.
     """
 
     pass_ids: list[str]  # the batch's passes; empty: no accepted scan
     lo: int
     hi: int
-    rowid: int  # the largest rowid of trips when the scans were read
+    # SQLite: the largest rowid of trips; PostgreSQL: the newest ingest_log row. Read before
+    # the scans: a trip committed in between is in both reads or in this one and the one
+    # under the lock; duplicates are dropped there.
+    mark: int
     context: list[pairing.Scan]  # the stored scans and the batch's own, each once
     paired: Paired | None
     added: list[pairing.Scan] = field(default_factory=list)
@@ -297,29 +297,31 @@ class Stored:
     @classmethod
     def before_lock(cls, conn: sa.Connection, unique: list[Row], ids: set[str],
                     limits: Limits) -> Stored:
-        raw = conn.connection.dbapi_connection
-        # The largest rowid first, then the scans: a trip committed in between is in both
-        # reads or in this one and the one under the lock; duplicates are dropped there.
-        rowid = raw.execute("SELECT COALESCE(MAX(rowid), 0) FROM trips").fetchone()[0]
+        postgres = conn.dialect.name == "postgresql"
+        mark = fetch(conn, "SELECT COALESCE(MAX(seq), 0) FROM ingest_log" if postgres
+                     else "SELECT COALESCE(MAX(rowid), 0) FROM trips", {})[0][0]
         accepted = _accepted(unique)
         if not accepted:
-            return cls([], 0, 0, rowid, [], None)
+            return cls([], 0, 0, mark, [], None)
         lo, hi = _reach(accepted, limits)
         pass_ids = sorted({r.pass_id for r in accepted})
-        context = _context(conn, pass_ids, lo, hi, postgres=False)
+        context = _context(conn, pass_ids, lo, hi, postgres)
         # The batch's own trips are stored only if written before (a claimed batch).
         seen = {s.id for s in context}
         context += [_scan(r) for r in accepted if r.id not in seen]
-        stored = cls(pass_ids, lo, hi, rowid, context, None)
+        stored = cls(pass_ids, lo, hi, mark, context, None)
         stored.paired = _pair(conn, context, ids, pass_ids, lo, hi, limits)
         return stored
 
     def complete(self, conn: sa.Connection) -> None:
-        """Under the lock: add the scans committed since the first read, and take the
-        largest rowid now: the batch's own rows will be those above it."""
+        """Under the lock: add the scans committed since the mark, and move the mark to now
+        (on SQLite the batch's own rows will be those above it)."""
+        if conn.dialect.name == "postgresql":
+            self._complete_postgresql(conn)
+            return
         raw = conn.connection.dbapi_connection
         newest = raw.execute("SELECT COALESCE(MAX(rowid), 0) FROM trips").fetchone()[0]
-        if newest > self.rowid and self.pass_ids:
+        if newest > self.mark and self.pass_ids:
             seen = {s.id for s in self.context}
             scan = pairing.Scan._make
             # NOT INDEXED: the rows above are the other worker's batch, read in rowid order;
@@ -328,9 +330,39 @@ class Stored:
                 f"SELECT {SCAN_COLUMNS} FROM trips NOT INDEXED WHERE rowid > ? "
                 "AND decision = 'accept' AND at_ms BETWEEN ? AND ? "
                 "AND pass_id IN (SELECT value FROM json_each(?))",
-                (self.rowid, self.lo, self.hi, json.dumps(self.pass_ids)))
+                (self.mark, self.lo, self.hi, json.dumps(self.pass_ids)))
                 if row[4] not in seen]
-        self.rowid = newest
+        self.mark = newest
+
+    def _complete_postgresql(self, conn: sa.Connection) -> None:
+        """The batches committed since the mark name their passes in ``ingest_log``: the
+        scans stored of ours among them are read again (the batch's own are visible to its
+        own transaction, and in the context already)."""
+        logged = fetch(conn, "SELECT seq, passes FROM ingest_log WHERE seq > :mark",
+                       {"mark": self.mark})
+        newest = max((seq for seq, _ in logged), default=self.mark)
+        if logged and self.pass_ids:
+            if newest - LOG_KEEP > self.mark:  # rows after the mark may be gone: read all
+                touched = self.pass_ids
+            else:
+                theirs = set()
+                for _, passes in logged:
+                    theirs.update(passes.split())
+                touched = sorted(theirs.intersection(self.pass_ids))
+            if touched:
+                seen = {s.id for s in self.context}
+                self.added = [s for s in _context(conn, touched, self.lo, self.hi, True)
+                              if s.id not in seen]
+        self.mark = newest
+
+    def log(self, conn: sa.Connection) -> None:
+        """PostgreSQL, under the lock: this batch's passes, for the batches paired
+        meanwhile; rows that no batch still pairing can need are deleted."""
+        if not self.pass_ids:
+            return
+        seq = fetch(conn, "INSERT INTO ingest_log (passes) VALUES (:passes) RETURNING seq",
+                    {"passes": " ".join(self.pass_ids)})[0][0]
+        conn.exec_driver_sql("DELETE FROM ingest_log WHERE seq <= %s" % (seq - LOG_KEEP))
 
     def under_lock(self, conn: sa.Connection, new_ids: set[str], limits: Limits, *,
                    all_new: bool) -> Paired:

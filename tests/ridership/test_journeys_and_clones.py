@@ -112,23 +112,21 @@ class TestPairing:
 
 
 class TestTwoWorkers:
-    """On SQLite a worker reads a batch's neighbours before it waits for the write lock: what
-    another worker commits in between must still be paired and checked for clones."""
+    """A worker pairs a batch before it waits for the lock (SQLite's write lock, PostgreSQL's
+    advisory lock): what another worker commits in between must still be paired and checked
+    for clones."""
 
     @pytest.fixture
-    def meanwhile(self, migrated, monkeypatch):
-        """Run ``then`` just before the next batch takes SQLite's write lock."""
-        if not migrated.startswith("sqlite"):
-            pytest.skip("PostgreSQL reads the neighbours under its lock: no such window")
-
+    def meanwhile(self, monkeypatch):
+        """Run ``then`` just before the next batch takes the lock."""
         def arrange(then):
-            begin = store._begin_sqlite
+            lock = store._lock
 
-            def first_then_begin(conn):
-                monkeypatch.setattr(store, "_begin_sqlite", begin)
+            def first_then_lock(conn):
+                monkeypatch.setattr(store, "_lock", lock)
                 then()
-                begin(conn)
-            monkeypatch.setattr(store, "_begin_sqlite", first_then_begin)
+                lock(conn)
+            monkeypatch.setattr(store, "_lock", first_then_lock)
         return arrange
 
     def test_a_boarding_committed_meanwhile_is_closed(self, worker_factory, stream, maker,
@@ -192,6 +190,29 @@ class TestTwoWorkers:
         meanwhile(lambda: first.drain(NOW))
         second.handle(batch, NOW)
         assert alerts(migrated) == [(there.id, here.id, "29B-200.02", "29B-100.01", "open")]
+
+
+    def test_a_batch_that_finds_the_log_pruned_reads_all_its_passes_again(
+            self, worker_factory, stream, maker, migrated, meanwhile, monkeypatch):
+        """PostgreSQL keeps the last ``LOG_KEEP`` batches' passes: one that finds more
+        committed meanwhile cannot tell which passes they touched, and reads them all."""
+        if not migrated.startswith("postgresql"):
+            pytest.skip("SQLite tells what was committed meanwhile by rowid, not by a log")
+        monkeypatch.setattr(store, "LOG_KEEP", 2)
+        first, second = worker_factory("first"), worker_factory("second")
+        b, a = maker.board(stop="S01"), maker.alight(at_ms=T0 + 10 * MIN, stop="S04")
+        stream.push(a)
+        alighting = second.read(wait=False)
+
+        def three_batches():
+            for trip in (b, maker.board(pass_id="P000000002"), maker.board(pass_id="P000000003")):
+                stream.push(trip)
+                first.drain(NOW)
+        meanwhile(three_batches)
+        second.handle(alighting, NOW)
+        assert journeys(migrated) == [(b.id, "S01", a.id, "S04")]
+        with db.engine(migrated).connect() as conn:
+            assert conn.execute(sa.text("SELECT COUNT(*) FROM ingest_log")).scalar() == 2
 
 
 class TestClones:
