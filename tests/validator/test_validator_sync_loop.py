@@ -8,6 +8,7 @@ from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.retry import Retry
 
 from shared import clock
+from validator import sync
 from validator.sync import Syncer, connect
 from validator_testkit import publish_trust, stream_trips, wait_for
 
@@ -71,6 +72,29 @@ def test_redis_away_then_back_every_trip_arrives_once(make_validator, issuer, re
         assert stream_trips(check) == [scan.trip for scan in scans]
     finally:
         check.close()
+
+
+def test_with_nothing_to_send_redis_going_away_is_noticed_before_the_next_pull(
+        make_validator, redis_server, monkeypatch):
+    """An empty journal sends nothing and the next pull is far off: the loop asks Redis's
+    time when it has not heard from it for a while, so the screen says offline in seconds."""
+    monkeypatch.setattr(sync, "PROBE_EVERY", 0.2)
+    validator = make_validator()
+    client = connect(redis_server.url)
+    syncer = Syncer(validator.journal, validator.lists, client, validator_id="V1",
+                    push_every=0.05, pull_every=3600, backoff=NoBackoff())
+    stop, thread = start(syncer)
+    try:
+        wait_for(lambda: syncer.online(clock.now()))
+        redis_server.stop()
+        wait_for(lambda: not syncer.online(clock.now()), timeout=5)
+        assert "ConnectionError" in syncer.last_error and validator.journal.backlog() == 0
+        redis_server.start()
+        wait_for(lambda: syncer.online(clock.now()), timeout=5)
+    finally:
+        stop.set()
+        thread.join(10)
+        client.close()
 
 
 def test_scanning_does_not_wait_for_a_redis_that_does_not_answer(make_validator, issuer):
