@@ -1,7 +1,7 @@
 """Fixtures shared by every test: real Redis servers and real databases, no fakes.
 
 - ``redis_url``: the machine's Redis (127.0.0.1:6379), database ``VEXE_TEST_REDIS_DB``
-  (default 15), flushed before each test.
+  (default 15; each pytest-xdist worker its own below it), flushed before each test.
 - ``redis_server``: a private ``redis-server`` on a free port that a test may stop and start.
 - ``database_url``: parametrized over SQLite (a file in tmp_path) and PostgreSQL (a fresh
   schema in database ``test`` on 127.0.0.1:5432, dropped after the test).
@@ -22,7 +22,11 @@ import sqlalchemy as sa
 
 REDIS_HOST = "127.0.0.1"
 REDIS_PORT = int(os.environ.get("VEXE_TEST_REDIS_PORT", "6379"))
-REDIS_DB = int(os.environ.get("VEXE_TEST_REDIS_DB", "15"))
+# The suite runs in two processes (pytest-xdist, ``-n 2`` in pyproject.toml), each flushing
+# its own database: worker n takes 15 - 2n, so that none takes 14, the load tests' own
+# (loadtests/system.py).
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0")[2:])
+REDIS_DB = int(os.environ.get("VEXE_TEST_REDIS_DB", "15")) - 2 * _WORKER
 PG_URL = os.environ.get("VEXE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
