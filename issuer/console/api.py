@@ -64,10 +64,13 @@ def _validators(session) -> tuple:
     """A page of the table (``offset``, ``limit``: PAGE rows by default); a CSV is the whole
     fleet unless a ``limit`` is asked for. The JSON says how many there are in all, and how
     many are silent and flagged (those come first)."""
+    csv = params.wants_csv()
     offset = params.offset_arg()
-    limit = params.limit_arg(None if params.wants_csv() else reports.PAGE)
+    limit = params.limit_arg(None if csv else reports.PAGE)
     beats, notes = heartbeats.read_or_note(flask.current_app.config["REDIS_URL"])
     fleet = reports.validators(session, now=clock.now(), beats=beats)
+    if csv:  # the values, in the columns' order: no dict per validator
+        return {}, fleet.values(offset, limit), {}, reports.VALIDATOR_COLUMNS
     page = {"total": fleet.total, "offset": offset, "limit": limit,
             "stale": len(fleet.stale()), "flagged": len(fleet.flagged())}
     return {}, fleet.rows(offset, limit), {**notes, **page}
@@ -86,11 +89,13 @@ TABLES = ("hourly", "refusals-hourly", "validators", "alerts", "routes", "stops"
           "vehicles", "refusals", "settlement", "od")
 
 
-def respond(name: str, covers: dict, rows: list[dict], notes: dict | None = None):
-    """``notes``: how the rows were read, for the JSON only (the CSV is the rows)."""
+def respond(name: str, covers: dict, rows: list, notes: dict | None = None,
+            columns=None):
+    """``notes``: how the rows were read, for the JSON only (the CSV is the rows).
+    ``columns``: given for a CSV whose rows are lists of values in their order."""
     if params.wants_csv():
         suffix = "_".join(str(v) for v in covers.values())
-        return params.csv_response(rows, f"{name}_{suffix}" if suffix else name)
+        return params.csv_response(rows, f"{name}_{suffix}" if suffix else name, columns)
     body = {**covers, **(notes or {}), "rows": rows}
     if name == "od":
         body["matrix"] = reports.od_matrix(rows)

@@ -270,8 +270,13 @@ class Fleet:
 
     def rows(self, offset: int = 0, limit: int | None = None) -> list[dict]:
         """The table's rows from ``offset``, ``limit`` of them (None: to the end)."""
+        return [dict(zip(VALIDATOR_COLUMNS, v)) for v in self.values(offset, limit)]
+
+    def values(self, offset: int = 0, limit: int | None = None) -> list[list]:
+        """The same rows as lists of values in ``VALIDATOR_COLUMNS`` order (the CSV)."""
         end = None if limit is None else offset + limit
-        return [_validator_row(t, self._now) for t in self._triaged[offset:end]]
+        now = self._now
+        return [_validator_values(t, now) for t in self._triaged[offset:end]]
 
     def stale(self) -> list[dict]:
         return [_brief(t) for t in self._triaged if t[_STALE]]
@@ -363,31 +368,32 @@ def _brief(t: tuple) -> dict:
             "heartbeat_problem": beat["unreadable"] if t[_HEARTBEAT] == "unreadable" else None}
 
 
-def _validator_row(t: tuple, now: float) -> dict:
+_NO_BEAT = (None,) * 12  # the columns from last_beat_ms to denylist_issued_at
+
+
+def _validator_values(t: tuple, now: float) -> list:
+    """A validator's row of the table, in ``VALIDATOR_COLUMNS`` order."""
     synced, beat, heartbeat = t[_SYNCED], t[_BEAT], t[_HEARTBEAT]
-    row = dict.fromkeys(VALIDATOR_COLUMNS)
-    row.update(validator=t[_NAME], heartbeat=heartbeat, stale=t[_STALE], flags=t[_FLAGS],
-               scans_today=0)
-    if synced is not None:
-        row.update(vehicle=synced.vehicle, route=synced.route,
-                   last_scan_ms=synced.last_scan_ms, last_sync_ms=synced.last_sync_ms,
-                   since_sync_s=int(now - synced.last_sync_ms / 1000),
-                   sync_delay_s=synced.sync_delay_ms / 1000,
-                   clock_offset_s=synced.clock_offset_s, scans_today=synced.scans or 0,
-                   refusal_rate_today=_rate(synced))
-    if heartbeat == "unreadable":
-        row["heartbeat_problem"] = beat["unreadable"]
-    elif heartbeat == "ok":
+    if synced is None:
+        vehicle = route = last_scan = last_sync = since_sync = delay = offset = rate = None
+        scans = 0
+    else:
+        vehicle, route = synced.vehicle, synced.route
+        last_scan, last_sync = synced.last_scan_ms, synced.last_sync_ms
+        since_sync = int(now - last_sync / 1000)
+        delay, offset = synced.sync_delay_ms / 1000, synced.clock_offset_s
+        scans, rate = synced.scans or 0, _rate(synced)
+    mode, from_beat = None, _NO_BEAT
+    if heartbeat == "ok":
         at = beat["at"]
-        row.update(vehicle=beat["vehicle"] or row["vehicle"], route=beat["route"] or row["route"],
-                   mode=beat["mode"], last_beat_ms=int(at * 1000), since_beat_s=_since(now, at),
-                   backlog=beat["backlog"], oldest_unsent_ms=beat["oldest_unsent_ms"],
-                   oldest_unsent_age_s=_unsent_age(beat),
-                   clock_offset_redis_s=beat["clock_offset_s"], storage=beat["storage"],
-                   storage_free_bytes=beat["storage_free_bytes"], software=beat["software"],
-                   journal_epoch=beat["journal_epoch"], trust_kids=beat["trust_kids"],
-                   denylist_issued_at=beat["denylist_issued_at"])
-    return row
+        vehicle, route, mode = beat["vehicle"] or vehicle, beat["route"] or route, beat["mode"]
+        from_beat = (int(at * 1000), _since(now, at), beat["backlog"], beat["oldest_unsent_ms"],
+                     _unsent_age(beat), beat["clock_offset_s"], beat["storage"],
+                     beat["storage_free_bytes"], beat["software"], beat["journal_epoch"],
+                     beat["trust_kids"], beat["denylist_issued_at"])
+    problem = beat["unreadable"] if heartbeat == "unreadable" else None
+    return [t[_NAME], vehicle, route, mode, heartbeat, *from_beat, last_scan, last_sync,
+            since_sync, delay, offset, scans, rate, t[_STALE], t[_FLAGS], problem]
 
 
 # -- a pass's history ----------------------------------------------------------------------
