@@ -1,7 +1,7 @@
 """Console answers over a month of Hanoi ridership in PostgreSQL.
 
     .venv/bin/python bench/bench_console.py [--days 30] [--trips 5000000] [--rounds 20]
-        [--redis redis://127.0.0.1:6379/0]
+        [--redis redis://127.0.0.1:6379/9]
 
 The console reads rollups, never the raw trips (a pass's history reads its own rows through
 the (pass_id, at_ms) index). This fills, in a fresh schema, the rollup tables with the rows a
@@ -96,7 +96,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--trips", type=int, default=5_000_000)
     parser.add_argument("--rounds", type=int, default=20)
-    parser.add_argument("--redis", default="redis://127.0.0.1:6379/0",
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/9",
                         help="where the validators' heartbeats go (only their keys are touched)")
     args = parser.parse_args()
     schema = f"bench_{uuid.uuid4().hex[:10]}"
