@@ -104,6 +104,19 @@ def wants_csv() -> bool:
     return fmt == "csv"
 
 
+# What a spreadsheet program takes for a formula at the start of a cell. Vehicle plates,
+# stops and a validator's software come from the buses: a cell such as "=HYPERLINK(...)"
+# must reach the operator's spreadsheet as text, so it gets a leading apostrophe.
+FORMULA_START = frozenset("=+-@\t\r")
+
+
+def _cells(row: list) -> list:
+    # A list (a validator's flags, its key ids) is one cell, its items separated by spaces.
+    # (No function call per cell: an export of the fleet is 170,000 of them.)
+    row = [" ".join(map(str, v)) if v.__class__ is list else v for v in row]
+    return ["'" + v if v.__class__ is str and v[:1] in FORMULA_START else v for v in row]
+
+
 def csv_response(rows: list[dict] | list[list], filename: str,
                  columns: Sequence[str] | None = None):
     """Rows as dicts (the columns: the first row's keys unless given), or as lists of
@@ -114,10 +127,7 @@ def csv_response(rows: list[dict] | list[list], filename: str,
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns or [])
-    # A list (a validator's flags, its key ids) is one cell, its items separated by spaces.
-    # (No function call per cell: an export of the fleet is 170,000 of them.)
-    writer.writerows([" ".join(map(str, v)) if v.__class__ is list else v for v in row]
-                     for row in rows)
+    writer.writerows(map(_cells, rows))
     # A BOM so that spreadsheet programs read Vietnamese as UTF-8.
     response = flask.make_response("\ufeff" + out.getvalue())
     response.content_type = "text/csv; charset=utf-8"

@@ -77,6 +77,21 @@ class TestTables:
         lines = csv.text.lstrip("\ufeff").strip().splitlines()
         assert set(lines[0].split(",")) == set(rows[0]) and len(lines) == len(rows) + 1
 
+    def test_a_cell_a_spreadsheet_would_run_is_text(self, client, tokens, app, worker_factory,
+                                                      stream):
+        """A bus names its vehicle and stop itself: "=..." reaches the spreadsheet as text."""
+        now_ms = int(clock.now() * 1000)
+        m = TripMaker()
+        stream.push(m.board(at_ms=now_ms - MIN, vehicle='=HYPERLINK("http://x")', stop="@SUM(1)"))
+        worker_factory().drain(clock.now())
+        for name in ("vehicles", "stops"):
+            csv = get(client, f"/api/ridership/{name}?format=csv", tokens["analyst"])
+            assert csv.status_code == 200
+            cells = [c for line in csv.text.splitlines()[1:] for c in line.split(",")]
+            assert not [c for c in cells if c.lstrip('"')[:1] in "=+@"], csv.text
+        assert "'=HYPERLINK" in get(client, "/api/ridership/vehicles?format=csv",
+                                    tokens["analyst"]).text
+
     def test_the_numbers(self, client, tokens, seeded):
         routes = get(client, "/api/ridership/routes", tokens["analyst"]).get_json()["rows"]
         assert routes == [{"route": "32", "boardings": 3, "alightings": 1, "refusals": 1}]
