@@ -180,4 +180,4 @@ class IngestLog(Base):
     __tablename__ = "ingest_log"
 
     seq: Mapped[int] = mapped_column(primary_key=True)
-    passes: Mapped[str] = mapped_column(sa.Text)  # the pass ids, separated by spaces
+    passes: Mapped[str] = mapped_column(sa.Text)  # the pass ids, a JSON array

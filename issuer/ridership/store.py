@@ -224,8 +224,8 @@ def _pair(conn: sa.Connection, context: list[pairing.Scan], new_ids: set[str], p
 
 def _write_pairing(conn: sa.Connection, changes: pairing.Changes,
                    suspects: list[clones.Suspect], now_ms: int, out: Written) -> None:
-    # The journeys were read under the write lock (or planned again there when another
-    # worker's trips touched them), and only the ingest writes them with the lock held: the
+    # The journeys were read before the lock, and again under it for the passes another
+    # worker's trips touched meanwhile; only the ingest writes them, with the lock held: the
     # ones closed now have no row yet.
     append_rows(conn, "journeys", JOURNEY_COLUMNS, changes.closed)
     insert_rows(conn, "journeys", JOURNEY_COLUMNS, changes.changed, order="boarding_id",
@@ -347,7 +347,7 @@ class Stored:
             else:
                 theirs = set()
                 for _, passes in logged:
-                    theirs.update(passes.split())
+                    theirs.update(json.loads(passes))
                 touched = sorted(theirs.intersection(self.pass_ids))
             if touched:
                 seen = {s.id for s in self.context}
@@ -361,7 +361,7 @@ class Stored:
         if not self.pass_ids:
             return
         seq = fetch(conn, "INSERT INTO ingest_log (passes) VALUES (:passes) RETURNING seq",
-                    {"passes": " ".join(self.pass_ids)})[0][0]
+                    {"passes": json.dumps(self.pass_ids)})[0][0]
         conn.exec_driver_sql("DELETE FROM ingest_log WHERE seq <= %s" % (seq - LOG_KEEP))
 
     def under_lock(self, conn: sa.Connection, new_ids: set[str], limits: Limits, *,

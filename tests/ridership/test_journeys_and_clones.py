@@ -129,10 +129,13 @@ class TestTwoWorkers:
             monkeypatch.setattr(store, "_lock", first_then_lock)
         return arrange
 
+    # A pass id is whatever the validator sent: the log keeps ids with spaces apart too.
+    @pytest.mark.parametrize("pass_id", ["P000000001", "P 1 2"])
     def test_a_boarding_committed_meanwhile_is_closed(self, worker_factory, stream, maker,
-                                                       migrated, meanwhile):
+                                                       migrated, meanwhile, pass_id):
         first, second = worker_factory("first"), worker_factory("second")
-        b, a = maker.board(stop="S01"), maker.alight(at_ms=T0 + 10 * MIN, stop="S04")
+        b = maker.board(pass_id=pass_id, stop="S01")
+        a = maker.alight(pass_id=pass_id, at_ms=T0 + 10 * MIN, stop="S04")
         stream.push(a)
         alighting = second.read(wait=False)
         stream.push(b)
