@@ -9,6 +9,12 @@ without a key-holding phone fetch the QR the issuer makes for them; a few look a
 pass. The provider has a handful of test citizens, so the passes used after sign-in belong
 to accounts the load run made through the operator API, reached with their rider tokens.
 Requests are grouped by endpoint, not by pass.
+
+Each request is made as a rider drawn afresh from the pool: one Locust user stands for many
+phones. A real phone asks for a credential about once a day, and the issuer refuses a
+caller more than 20 a minute (issuer.limits), so a user that kept one rider's token would
+measure the rate limit, not the issuer. Make the pool large enough that the load, spread
+over it, stays well under 20 a minute per rider (``--riders``: 1,000 for 100 requests/s).
 """
 
 from __future__ import annotations
@@ -44,9 +50,12 @@ class Rider(FastHttpUser):
     wait_time = between(WAIT / 4, WAIT)
 
     def on_start(self) -> None:
-        self.rider = random.choice(pool()["riders"])
-        self.auth = {"Authorization": f"Bearer {self.rider['rider_token']}"}
         self.sign_in()
+
+    def next_rider(self) -> tuple[dict, dict]:
+        """A rider of the pool for the next request, and the header its phone sends."""
+        rider = random.choice(pool()["riders"])
+        return rider, {"Authorization": f"Bearer {rider['rider_token']}"}
 
     def sign_in(self) -> None:
         """/signin -> the provider's chooser -> pick a citizen -> /signin/callback -> /my/."""
@@ -72,23 +81,33 @@ class Rider(FastHttpUser):
             if signed_in.status_code not in (302, 303):
                 signed_in.failure(f"callback answered {signed_in.status_code}")
 
+    # A rider's phone that holds its key refreshes the credential; a rider without one
+    # fetches the QR the issuer makes; either may look at the pass.
     @task(8)
     def refresh_credential(self) -> None:
-        if self.rider["custodial"]:
-            return self.custodial_qr()
-        self.client.post(f"/api/passes/{self.rider['pass_id']}/credential", json={},
-                         headers=self.auth, name="/api/passes/[id]/credential")
+        rider, auth = self.next_rider()
+        if rider["custodial"]:
+            return self._qr(rider, auth)
+        self.client.post(f"/api/passes/{rider['pass_id']}/credential", json={},
+                         headers=auth, name="/api/passes/[id]/credential")
 
     @task(3)
     def custodial_qr(self) -> None:
-        if not self.rider["custodial"]:
-            return self.show_pass()
-        self.client.get(f"/api/passes/{self.rider['pass_id']}/qr", headers=self.auth,
-                        name="/api/passes/[id]/qr")
+        rider, auth = self.next_rider()
+        if not rider["custodial"]:
+            return self._show(rider, auth)
+        self._qr(rider, auth)
 
     @task(1)
     def show_pass(self) -> None:
-        self.client.get(f"/api/passes/{self.rider['pass_id']}", headers=self.auth,
+        self._show(*self.next_rider())
+
+    def _qr(self, rider: dict, auth: dict) -> None:
+        self.client.get(f"/api/passes/{rider['pass_id']}/qr", headers=auth,
+                        name="/api/passes/[id]/qr")
+
+    def _show(self, rider: dict, auth: dict) -> None:
+        self.client.get(f"/api/passes/{rider['pass_id']}", headers=auth,
                         name="/api/passes/[id]")
 
 

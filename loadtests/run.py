@@ -1,7 +1,7 @@
 """Run one load scenario headless against a system this command starts itself.
 
     .venv/bin/python -m loadtests.run SCENARIO [--users N] [--spawn-rate R] [--time 60s]
-                                               [--peak] [--riders 200] [--workers 4]
+                                               [--peak] [--riders 1000] [--workers 4]
 
 SCENARIO is one of: validator-check (in-process, no servers), validator-http, riders,
 fleet (validators journaling and syncing, with the ingest behind them), console (operators
@@ -43,7 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--spawn-rate", type=float, default=10)
     parser.add_argument("--time", default="60s", help="Run time, e.g. 30s, 5m.")
     parser.add_argument("--peak", action="store_true", help="Use the morning-peak shape.")
-    parser.add_argument("--riders", type=int, default=100, help="Riders to create.")
+    parser.add_argument("--riders", type=int, default=1000,
+                        help="Riders to create (the riders scenario spreads its requests over them).")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers.")
     parser.add_argument("--results", type=Path, default=Path("results"))
     parser.add_argument("--max-fail-ratio", default="0.01")
