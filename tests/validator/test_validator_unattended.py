@@ -6,6 +6,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import termios
 import time
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 
 from shared import clock
 from test_validator_run import validator_home
+from validator_testkit import wait_for
 
 UNIT = Path(__file__).resolve().parents[2] / "deploy" / "vexe-validator.service"
 
@@ -69,7 +71,9 @@ def test_a_scanner_on_a_serial_port(tmp_path, issuer):
     try:
         now = clock.now()
         qr = issuer.rider(now=now).qr(now)
-        time.sleep(1.0)  # the port is opened and set raw
+        # Until the validator has opened the port and set it raw, the line discipline
+        # echoes: wait for that, not for a guessed time (a busy machine starts it slowly).
+        wait_for(lambda: not termios.tcgetattr(device)[3] & termios.ECHO, timeout=30)
         # A scanner sends the text in bursts and ends it with CR LF.
         for part in (qr[:100], qr[100:], "\r\n", "junk\r\n"):
             os.write(controller, part.encode())
