@@ -351,7 +351,7 @@ class Stored:
                 touched = sorted(theirs.intersection(self.pass_ids))
             if touched:
                 seen = {s.id for s in self.context}
-                self.added = [s for s in _context(conn, touched, self.lo, self.hi, True)
+                self.added = [s for s in _context(conn, touched, self.lo, self.hi, postgres=True)
                               if s.id not in seen]
         self.mark = newest
 
