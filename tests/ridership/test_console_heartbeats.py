@@ -5,6 +5,8 @@ the page answers from the database and says so."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import signal
@@ -267,6 +269,22 @@ def test_garbage_in_a_heartbeat_key_is_shown_unreadable(client, tokens, admin, s
     assert "WRONGTYPE" in rows["V-HASH"]["heartbeat_problem"]
     assert get(client, "/api/ridership/validators?format=csv",
                tokens["analyst"]).status_code == 200
+
+
+def test_the_csv_gives_a_beats_formula_as_text_and_its_numbers_as_numbers(client, tokens,
+                                                                          admin):
+    """A validator's software and key ids come from the bus: "=..." and "-..." reach the
+    spreadsheet as text; a negative clock offset is a number and stays one."""
+    beat = {**FULL_BEAT, "validator": "V-FORMULA", "at": clock.now(), "software": "=cmd|'/c'",
+            "trust_kids": ["-k1", "k2"], "clock_offset_s": -0.25, "journal_epoch": "@e1",
+            "oldest_unsent_ms": None}
+    admin.set(heartbeat("V-FORMULA"), json.dumps(beat))
+    got = get(client, "/api/ridership/validators?format=csv", tokens["analyst"])
+    assert got.status_code == 200
+    [row] = csv.DictReader(io.StringIO(got.text.lstrip("\ufeff")))
+    assert row["software"] == "'=cmd|'/c'" and row["journal_epoch"] == "'@e1"
+    assert row["trust_kids"] == "'-k1 k2" and row["flags"] == ""
+    assert row["clock_offset_redis_s"] == "-0.25" and row["backlog"] == "3"
 
 
 @pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed")
