@@ -1,4 +1,4 @@
-"""Creating and deleting a validator's own Redis ACL user, for ``vexe validator acl``.
+"""Creating, updating and deleting a validator's own Redis ACL user, for ``vexe validator acl``.
 
 The password is made here (256 random bits), written to a new file that only its owner may
 read, and sent to Redis only as its SHA-256 (``#<hash>``), so it never appears in Redis's
@@ -51,6 +51,27 @@ def create(redis_url: str, validator_id: str, password_file: Path, *,
         except (redis.RedisError, RedisClusterException) as exc:
             password_file.unlink()
             raise AclError(f"Redis refused the user: {exc}") from None
+        return Created(rules, _save(client))
+    finally:
+        client.close()
+
+
+def update(redis_url: str, validator_id: str, *, shard: str | None = None) -> Created:
+    """Give an existing user today's rules and keep its password: a user made before a rule
+    existed (the heartbeat's selector) gets it with no new password to carry to the bus.
+    Its keys, commands and selectors are all set again; whether it is on is left as it is."""
+    client = _admin(redis_url)
+    rules = acl_rules(shard, validator_id)
+    try:
+        if not _exists(client, validator_id):  # SETUSER would make a new, empty user
+            raise AclError(f"no Redis user {validator_id!r}; acl create makes one")
+        try:
+            # clearselectors: no selector of an earlier version survives; the rules reset
+            # the keys, channels and commands themselves.
+            _everywhere(client, "ACL", "SETUSER", validator_id, "clearselectors",
+                        *rules.split())
+        except (redis.RedisError, RedisClusterException) as exc:
+            raise AclError(f"Redis refused the rules: {exc}") from None
         return Created(rules, _save(client))
     finally:
         client.close()

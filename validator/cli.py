@@ -178,6 +178,32 @@ def acl_create(validator_id, password_file, replace, shard, redis_url) -> None:
                            "rules": created.rules, "saved": created.saved}))
 
 
+@acl_group.command("update")
+@click.argument("validator_ids", nargs=-1, required=True, metavar="VALIDATOR_ID...")
+@click.option("--shard", default=None,
+              help="On a Redis Cluster: the validators' shard (as given to acl create).")
+@click.option("--redis-url", envvar="VEXE_REDIS_URL", default=DEFAULT_REDIS_URL,
+              show_default=True, show_envvar=True,
+              help="Redis as a user that may run ACL commands.")
+def acl_update(validator_ids, shard, redis_url) -> None:
+    """Give existing users this version's rules (a user made before heartbeats lacks their
+    rule), each keeping its password. One line of JSON per user; stops at the first that
+    fails, those before it updated."""
+    from validator import acl
+
+    for validator_id in validator_ids:
+        if not VALIDATOR_ID.fullmatch(validator_id):
+            raise Failure(f"validator id {validator_id!r} must be letters, digits, '.', '_' "
+                          "or '-'")
+    for validator_id in validator_ids:
+        try:
+            updated = acl.update(redis_url, validator_id, shard=shard)
+        except (acl.AclError, ValueError) as exc:
+            raise Failure(f"{validator_id}: {exc}") from None
+        click.echo(_json_line({"user": validator_id, "rules": updated.rules,
+                               "saved": updated.saved}))
+
+
 @acl_group.command("delete")
 @click.argument("validator_id")
 @click.option("--redis-url", envvar="VEXE_REDIS_URL", default=DEFAULT_REDIS_URL,

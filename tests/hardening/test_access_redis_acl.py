@@ -1,5 +1,6 @@
-"""Each validator its own Redis user, made by ``vexe validator acl create``: it pushes trips and
-pulls the lists, and every other command is refused, reading other validators' trips first."""
+"""Each validator its own Redis user, made by ``vexe validator acl create`` (and brought to a
+later version's rules by ``acl update``): it pushes trips and pulls the lists, and every
+other command is refused, reading other validators' trips first."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ import pytest
 import redis
 
 from shared import clock
-from shared.redis_keys import DENYLIST, TRIPS_GROUP, TRIPS_HWM, TRIPS_STREAM, TRUST_LIST
+from shared.redis_keys import (DENYLIST, TRIPS_GROUP, TRIPS_HWM, TRIPS_STREAM, TRUST_LIST,
+                               heartbeat)
 from validator.device import Validator
-from validator.sync import PUSH_SCRIPT, Syncer, connect, marks_key
+from validator.heartbeat import Heartbeat
+from validator.sync import PUSH_SCRIPT, Syncer, acl_rules, connect, marks_key
 from hardening_testkit import ROUTE, VEXE, Issuer, environment
 
 
@@ -217,3 +220,43 @@ def test_a_validator_cannot_move_another_validators_marks(redis_server, admin, t
         client.close()
     assert admin.exists(marks_key("V2")) == 0 and admin.xlen(TRIPS_STREAM) == 0
 
+
+
+def test_update_gives_an_old_user_the_heartbeat_and_keeps_its_password(redis_server, admin,
+                                                                        tmp_path):
+    """A user made before heartbeats (no heartbeat selector, password "secret"): its beat
+    is refused; after ``acl update`` it beats with the same password, still on its own key
+    only; an id with no user is an error that makes none."""
+    before_heartbeats = acl_rules(None, "V7").rpartition(" (")[0]
+    admin.execute_command("ACL", "SETUSER", "V7", "reset", "on", ">secret", "~vexe:old:*",
+                          *before_heartbeats.split())
+    device = Validator(validator_id="V7", vehicle="29B-007.00", route=ROUTE,
+                       data_dir=tmp_path / "validator")
+    client = connect(redis_server.url, username="V7", password="secret")
+    try:
+        syncer = Syncer(device.journal, device.lists, client, validator_id="V7",
+                        heartbeat=Heartbeat(device))
+        with pytest.raises(redis.ResponseError, match="(?i)noperm|no permissions"):
+            syncer.beat_once()
+
+        out = vexe("validator", "acl", "update", "V7", redis_url=redis_server.url)
+        assert out.returncode == 0, out.stderr
+        assert json.loads(out.stdout.splitlines()[0])["rules"] == acl_rules(None, "V7")
+        syncer.beat_once()  # the same connection, the same password
+        assert json.loads(admin.get(heartbeat("V7")))["validator"] == "V7"
+        for command in (("SET", heartbeat("V8"), "{}"), ("SET", TRIPS_STREAM, "x"),
+                        ("GET", "vexe:old:x")):  # the old rules' extra key is gone too
+            with pytest.raises(redis.exceptions.NoPermissionError):
+                client.execute_command(*command)
+    finally:
+        client.close()
+        device.close()
+    assert redis.Redis.from_url(redis_server.url, username="V7", password="secret").time()
+
+    missing = vexe("validator", "acl", "update", "V7", "V-NONE", redis_url=redis_server.url)
+    assert missing.returncode == 2 and len(missing.stderr.splitlines()) == 1
+    assert "V-NONE" in missing.stderr and "no Redis user" in missing.stderr
+    assert len(missing.stdout.splitlines()) == 1  # V7, before it
+    assert admin.execute_command("ACL", "GETUSER", "V-NONE") is None
+    bad = vexe("validator", "acl", "update", "a/b", redis_url=redis_server.url)
+    assert bad.returncode == 2 and "must be letters" in bad.stderr
