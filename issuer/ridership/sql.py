@@ -13,6 +13,7 @@ than the database's own work, so these go to the driver directly:
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -68,10 +69,30 @@ def append_rows(conn: sa.Connection, table: str, columns: Sequence[str],
 
 
 def copy_rows(cursor, table: str, columns: Sequence[str], rows: list[tuple]) -> None:
-    """PostgreSQL's COPY of ``rows`` into ``table``, on a psycopg cursor."""
-    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+    """PostgreSQL's COPY of ``rows`` into ``table``, on a psycopg cursor. In the binary
+    format: psycopg writes an integer or a text as the server stores it, with about half the
+    work of the text format (whose formatting was a tenth of a worker's CPU). The binary
+    format carries no types, so each value is written as its column's type."""
+    types = _column_types(cursor.connection, table)
+    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types([types[name] for name in columns])
         for row in rows:
             copy.write_row(row)
+
+
+# Each connection's tables' column types (oids), read from the catalogue once: a table's
+# name means the one its search_path finds, which differs between connections.
+_TYPES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _column_types(connection, table: str) -> dict[str, int]:
+    known = _TYPES.setdefault(connection, {})
+    if table not in known:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT attname, atttypid FROM pg_attribute WHERE attrelid = "
+                           "%s::regclass AND attnum > 0 AND NOT attisdropped", (table,))
+            known[table] = dict(cursor.fetchall())
+    return known[table]
 
 
 def _stage(conn: sa.Connection, table: str) -> str:
