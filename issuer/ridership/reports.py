@@ -305,7 +305,7 @@ class _Synced(NamedTuple):
     last_scan_ms: int
     last_sync_ms: int
     sync_delay_ms: int
-    clock_offset_s: float | None
+    clock_offset_s: int | None
     scans: int | None
     refusals: int | None
 

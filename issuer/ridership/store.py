@@ -192,21 +192,19 @@ def _companies(conn: sa.Connection, fresh: list[Row]) -> dict[str, str]:
         return {}
     rows = fetch(conn, "SELECT code, company_code FROM vehicles WHERE "
                  + _in_list("code", conn.dialect.name == "postgresql", "vehicles"),
-                 {"vehicles": _list_param(vehicles, conn.dialect.name == "postgresql")})
+                 {"vehicles": json.dumps(vehicles)})
     return dict(rows)
 
 
 def _in_list(column: str, postgres: bool, param: str) -> str:
-    # A JSON array of the values, on both databases: psycopg writes a list of 100,000 texts
+    """``column`` is one of ``param``, a JSON array (json.dumps of the values)."""
+    # A JSON array on both databases: psycopg writes a list of 100,000 texts
     # as an array element by element in Python, json.dumps in C. PostgreSQL makes the array
     # once (an InitPlan) and looks each value up in the index.
     if postgres:
         return f"{column} = ANY(ARRAY(SELECT json_array_elements_text(CAST(:{param} AS json))))"
     return f"{column} IN (SELECT value FROM json_each(:{param}))"
 
-
-def _list_param(values: list[str], postgres: bool):
-    return json.dumps(values)
 
 
 # -- journeys and clones -------------------------------------------------------------------
@@ -262,7 +260,7 @@ def _context(conn, pass_ids, lo: int, hi: int, postgres: bool) -> list[pairing.S
                  f"SELECT {SCAN_COLUMNS} FROM trips t "
                  f"WHERE {_in_list('t.pass_id', postgres, 'pass_ids')} "
                  f"AND t.at_ms BETWEEN :lo AND :hi AND t.decision = 'accept'",
-                 {"pass_ids": _list_param(pass_ids, postgres), "lo": lo, "hi": hi})
+                 {"pass_ids": json.dumps(pass_ids), "lo": lo, "hi": hi})
     scan = pairing.Scan._make
     return [scan(row) for row in rows]
 
@@ -391,7 +389,7 @@ def _journeys(conn, pass_ids, lo: int, hi: int,
                  "SELECT boarding_id, alighting_id, destination_stop, alighted_ms FROM journeys j "
                  f"WHERE {_in_list('j.pass_id', postgres, 'pass_ids')} "
                  "AND j.boarded_ms BETWEEN :lo AND :hi",
-                 {"pass_ids": _list_param(pass_ids, postgres), "lo": lo, "hi": hi})
+                 {"pass_ids": json.dumps(pass_ids), "lo": lo, "hi": hi})
     return {row[0]: pairing.JourneyState(*row[1:]) for row in rows}
 
 
