@@ -3,6 +3,7 @@
 import socket
 import threading
 
+import pytest
 import redis
 from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.retry import Retry
@@ -13,22 +14,22 @@ from validator.sync import Syncer, connect
 from validator_testkit import publish_trust, stream_trips, wait_for
 
 
-class CountingSyncer(Syncer):
-    """A Syncer that counts its rounds, to see that it backs off instead of spinning."""
+class NotedStop(threading.Event):
+    """The loop's stop event, noting each wait the loop asks of it: whether it backs off
+    instead of spinning is then read from the waits, not from a count of rounds in a time."""
 
-    rounds = 0
+    def __init__(self) -> None:
+        super().__init__()
+        self.waits: list[float] = []
 
-    def push_all(self, now, batches=None):
-        self.rounds += 1
-        return super().push_all(now, batches)
-
-    def pull_once(self, now):
-        self.rounds += 1
-        return super().pull_once(now)
+    def wait(self, timeout=None):
+        self.waits.append(timeout)
+        return super().wait(timeout)
 
 
-def start(syncer: Syncer) -> tuple[threading.Event, threading.Thread]:
-    stop = threading.Event()
+def start(syncer: Syncer, stop: threading.Event | None = None
+          ) -> tuple[threading.Event, threading.Thread]:
+    stop = stop or threading.Event()
     thread = threading.Thread(target=syncer.run, args=(stop,), daemon=True)
     thread.start()
     return stop, thread
@@ -37,9 +38,9 @@ def start(syncer: Syncer) -> tuple[threading.Event, threading.Thread]:
 def test_redis_away_then_back_every_trip_arrives_once(make_validator, issuer, redis_server):
     validator = make_validator()
     client = connect(redis_server.url)
-    syncer = CountingSyncer(validator.journal, validator.lists, client, validator_id="V1",
-                            push_every=0.05, backoff=ExponentialBackoff(cap=0.4, base=0.05))
-    stop, thread = start(syncer)
+    syncer = Syncer(validator.journal, validator.lists, client, validator_id="V1",
+                    push_every=0.05, backoff=ExponentialBackoff(cap=0.4, base=0.05))
+    stop, thread = start(syncer, NotedStop())
     try:
         scans = [validator.scan(issuer.rider(now=clock.now()).qr(clock.now()), clock.now())
                  for _ in range(5)]
@@ -47,17 +48,20 @@ def test_redis_away_then_back_every_trip_arrives_once(make_validator, issuer, re
         client.save()  # the private server keeps its data across the restart below
         redis_server.stop()
 
-        rounds_before = syncer.rounds
+        waits_before = len(stop.waits)
         for _ in range(10):
             now = clock.now()
             scan = validator.scan(issuer.rider(now=now).qr(now), now)
             assert scan.accepted  # validating goes on without Redis
             scans.append(scan)
-        wait_for(lambda: syncer.last_error is not None)
-        stop.wait(1.5)
+        def backed_off() -> list[float]:  # the waits after a failed round, in order
+            return [w for w in stop.waits[waits_before:] if w != syncer.push_every]
+
+        wait_for(lambda: len(backed_off()) >= 5)
         assert validator.journal.backlog() == 10
-        # Exponential backoff capped at 0.4 s: a handful of tries in 1.5 s, not a busy loop.
-        assert syncer.rounds - rounds_before <= 12
+        # Exponential backoff capped at 0.4 s: each failed try waits twice the one before,
+        # up to the cap; never a busy loop.
+        assert backed_off()[:5] == pytest.approx([0.1, 0.2, 0.4, 0.4, 0.4])
 
         redis_server.start()
         # The round that empties the journal clears the error at its end.
