@@ -25,7 +25,15 @@ ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
 # -- issuer keys --------------------------------------------------------------------------
 
 def new_signing_key() -> ed25519.Ed25519PrivateKey:
-    return ed25519.Ed25519PrivateKey.generate()
+    """A new issuer key whose id does not begin with "-".
+
+    An operator types the id on the command line (``vexe keys retire KID``), where a leading
+    "-" reads as an option; one key in 64 would have one, so such keys are drawn again.
+    """
+    while True:
+        key = ed25519.Ed25519PrivateKey.generate()
+        if not key_id(key).startswith("-"):
+            return key
 
 
 def raw_public(key: ed25519.Ed25519PrivateKey | ed25519.Ed25519PublicKey) -> bytes:

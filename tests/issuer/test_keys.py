@@ -93,3 +93,10 @@ def test_cli_rotate_list_retire_jwks(cli):
     line = cli.fails("keys", "retire", rotated["kid"])
     assert "only active key" in line
     assert "no signing key 'nope'" in cli.fails("keys", "retire", "nope")
+
+
+def test_no_new_key_id_reads_as_a_command_line_option():
+    # One key in 64 hashes to an id that begins with "-", which `vexe keys retire KID`
+    # would take for an option; 3,000 draws without the redraw would meet one all but surely.
+    assert not [kid for kid in (keys.key_id(keys.new_signing_key()) for _ in range(3000))
+                if kid.startswith("-")]
