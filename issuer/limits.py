@@ -5,11 +5,13 @@ worker and every host shares one count. If Redis is away the count falls back to
 process's memory rather than refusing everyone or letting everyone through; the sign-in
 lockout in the database (issuer.views.operator_login) holds either way.
 
-- Sign-in: per client address. Behind a reverse proxy set ``VEXE_TRUSTED_PROXIES`` to the
-  number of proxies in front, so the address is the client's, not the proxy's. Operators
-  sign in from depots and counters; riders come through mobile carriers, where hundreds of
-  phones share one address (carrier-grade NAT), so the e-ID redirect and callback (which
-  try no password here: the e-ID provider does) have a looser limit.
+- Sign-in: failed password attempts per client address. Behind a reverse proxy set
+  ``VEXE_TRUSTED_PROXIES`` to the number of proxies in front, so the address is the
+  client's, not the proxy's. Operators sign in from depots and counters, a shift at once
+  behind one address: a sign-in that succeeds is not counted, so only guessing is slowed.
+  Riders come through mobile carriers, where hundreds of phones share one address
+  (carrier-grade NAT), so the e-ID redirect and callback (which try no password here: the
+  e-ID provider does) have a looser limit.
 - Credentials and QRs: per caller (the bearer token or the session cookie, hashed), so riders
   behind one mobile carrier's address don't share a limit; per address when neither is sent.
 
@@ -25,7 +27,7 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-SIGN_IN = "10 per minute"  # operators' password attempts
+SIGN_IN = "10 per minute"  # operators' failed password attempts
 E_ID = "60 per minute"  # riders' e-ID sign-ins: two requests each
 # A phone refreshes its credential about once a day; the issuer's QR for a rider without a
 # key is fetched once per rotation (30 s). A margin for retries over a bad network.
@@ -51,7 +53,13 @@ limiter = Limiter(key_func=address_key, default_limits=[], headers_enabled=True,
                   key_prefix="vexe:ratelimit", in_memory_fallback_enabled=True,
                   strategy="moving-window")
 
-sign_in = limiter.limit(SIGN_IN, key_func=address_key, methods=["POST"], scope="sign-in")
+
+def _failed_sign_in(response: flask.Response) -> bool:
+    return response.status_code != 302  # a signed-in operator is sent on to the console
+
+
+sign_in = limiter.limit(SIGN_IN, key_func=address_key, methods=["POST"], scope="sign-in",
+                        deduct_when=_failed_sign_in)
 sign_in_redirect = limiter.limit(E_ID, key_func=address_key, scope="e-id")
 qr = limiter.limit(QR, key_func=caller_key, scope="qr")
 credential = limiter.limit(CREDENTIAL, key_func=caller_key, scope="credential")

@@ -98,6 +98,21 @@ class TestSignInLimit:
         assert sign_in(other, "nobody", "wrong password",
                        environ_base={"REMOTE_ADDR": "192.0.2.7"}).status_code == 401
 
+    def test_a_depot_signing_in_its_shift_is_not_limited(self, app, client, session):
+        # A shift's operators sign in from one address at once: only failures count.
+        allowed = limit_of(limits.SIGN_IN)
+        for n in range(allowed + 2):
+            operators.create(session, f"driver{n}", [operators.CLERK], now=clock.now(),
+                             password=PASSWORD)
+        session.commit()
+        for n in range(allowed + 2):
+            shift = app.test_client()
+            assert sign_in(shift, f"driver{n}").status_code == 302
+        assert [sign_in(client, f"nobody{n}", "wrong password").status_code
+                for n in range(allowed + 1)] == [401] * allowed + [429]
+        # Once the address is over, a right password waits too: the limit is checked first.
+        assert sign_in(app.test_client(), "driver0").status_code == 429
+
     def test_the_form_itself_is_not_limited(self, client):
         for _ in range(limit_of(limits.SIGN_IN) + 5):
             assert client.get("/console/login").status_code == 200
