@@ -15,21 +15,16 @@ exits 1 on any loss or double count. The suite runs one failover
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
-import uuid
 from pathlib import Path
-
-import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "hardening")]
 
 import cluster_faultkit  # noqa: E402  (after the path above)
 from hardening_testkit import RedisClusterProcesses  # noqa: E402
-
-PG_URL = os.environ.get("VEXE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+from tests.testkit import scratch_database  # noqa: E402
 
 
 def main() -> int:
@@ -49,18 +44,8 @@ def main() -> int:
         cluster = RedisClusterProcesses(work / "cluster")
         try:
             cluster.create()
-            if args.database == "sqlite":
-                return _run(cluster, work, f"sqlite:///{work / 'vexe.db'}", plan)
-            schema = f"soak_{uuid.uuid4().hex[:12]}"
-            admin = sa.create_engine(PG_URL)
-            with admin.begin() as conn:
-                conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
-            try:
-                return _run(cluster, work, f"{PG_URL}?options=-csearch_path%3D{schema}", plan)
-            finally:
-                with admin.begin() as conn:
-                    conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
-                admin.dispose()
+            with scratch_database(args.database, work) as url:
+                return _run(cluster, work, url, plan)
         finally:
             cluster.stop()
 

@@ -4,7 +4,6 @@ the scan, and its sync puts the trip in Redis. Runs on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys

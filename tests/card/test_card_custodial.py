@@ -8,11 +8,8 @@ maps the name to 127.0.0.1, and the e-ID provider knows the issuer by that name 
 
 import pytest
 
-import idp
-from issuer import create_app
-from tests.card.conftest import (ARGS, CHROMIUM, CLIENT_ID, CLIENT_SECRET, ELDERLY, EidWorld,
-                                 Phone, Served)
-from tests.conftest import free_port
+from tests.card.conftest import ARGS, CHROMIUM, ELDERLY, Phone
+from tests.identity.conftest import served_eid_world
 
 HOST = "vexe-card.test"
 
@@ -24,20 +21,8 @@ def database_url(request, tmp_path):
 
 @pytest.fixture
 def plain_http_world(initialised):
-    issuer_port, provider_port = free_port(), free_port()
-    provider_url = f"http://127.0.0.1:{provider_port}"
-    provider = Served(idp.create_app({
-        "ISSUER": provider_url,
-        "CLIENTS": [{"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
-                     "redirect_uris": [f"http://{HOST}:{issuer_port}/signin/callback"]}]}),
-        provider_port)
-    issuer = Served(create_app({**initialised, "OIDC_ISSUER": provider_url,
-                                "OIDC_CLIENT_ID": CLIENT_ID,
-                                "OIDC_CLIENT_SECRET": CLIENT_SECRET}), issuer_port)
-    issuer.url = f"http://{HOST}:{issuer_port}"
-    yield EidWorld(issuer, provider)
-    issuer.stop()
-    provider.stop()
+    with served_eid_world(initialised, HOST) as world:
+        yield world
 
 
 @pytest.fixture

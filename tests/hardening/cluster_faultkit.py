@@ -27,7 +27,8 @@ from shared.redis_keys import TRIPS_GROUP, TRUST_LIST, trips_stream
 from shared.trip import Trip
 from validator.device import Validator
 from validator.sync import Syncer, connect
-from hardening_testkit import ROUTE, Issuer, RedisClusterProcesses, wait_for
+from hardening_testkit import RedisClusterProcesses
+from tests.testkit import ROUTE, Issuer, wait_for
 
 
 @dataclass

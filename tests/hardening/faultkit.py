@@ -31,8 +31,8 @@ from shared.redis_keys import TRIPS_GROUP, TRIPS_STREAM
 from shared.trip import ACCEPT
 from validator.device import Validator
 from validator.sync import Syncer, connect
-from hardening_testkit import ROUTE, VEXE, DurableRedis, Issuer, environment, stream_trips, \
-    wait_for
+from hardening_testkit import VEXE, environment
+from tests.testkit import ROUTE, Issuer, RedisServer, stream_trips, wait_for
 
 
 @dataclass
@@ -185,7 +185,7 @@ def run(workdir: Path, database_url: str, plan: Plan, log=print) -> Report:
     or double count, after the report is logged."""
     rng = random.Random(plan.seed)
     db.migrate(database_url)
-    server = DurableRedis(workdir / "redis")
+    server = RedisServer(workdir / "redis", durable=True)
     server.start()
     issuer = Issuer()
     fleet = Fleet(workdir, server.url, issuer, plan.validators, plan.scan_every, plan.seed)
@@ -237,7 +237,7 @@ def run(workdir: Path, database_url: str, plan: Plan, log=print) -> Report:
         db.dispose(database_url)
 
 
-def _count(report: Report, fleet: Fleet, server: DurableRedis, database_url: str) -> None:
+def _count(report: Report, fleet: Fleet, server: RedisServer, database_url: str) -> None:
     client = redis.Redis.from_url(server.url)
     try:
         in_stream = stream_trips(client)

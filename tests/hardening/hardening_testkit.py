@@ -1,18 +1,15 @@
-"""What the hardening tests share: an issuer that signs real credentials, riders with their own
-device keys, a Redis that keeps what it acknowledged across a SIGKILL, and process helpers."""
+"""What the hardening tests share: a PostgreSQL and a Redis Cluster of their own, the
+validators' environment, and process helpers."""
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -20,117 +17,9 @@ from pathlib import Path
 import pytest
 import redis
 
-from shared import clock, keys, ticket
-from shared.redis_keys import TRIPS_STREAM
-from shared.trip import Trip
+from tests.testkit import free_port, pings, wait_for
 
-ROUTE = "32"
 VEXE = str(Path(sys.executable).parent / "vexe")  # the console script pip installed
-
-
-class Rider:
-    """One pass on one phone: a credential and the device key that signs its proofs."""
-
-    def __init__(self, credential: str, device):
-        self.credential = credential
-        self.device = device
-
-    def qr(self, at: float) -> str:
-        return ticket.encode_qr(self.credential, self.device, at)
-
-
-class Issuer:
-    def __init__(self):
-        self.signing_key = keys.new_signing_key()
-        self.kid = keys.key_id(self.signing_key)
-        self.trust = keys.TrustList([keys.TrustedKey(self.kid, self.signing_key.public_key())])
-        self._ids = itertools.count(1)
-
-    def rider(self, *, now: float, product: str = "S", routes: tuple[str, ...] = (ROUTE,),
-              month: tuple[int, int] | None = None) -> Rider:
-        n = next(self._ids)
-        device = keys.new_device_key()
-        valid_from, valid_until = clock.month_bounds(*(month or clock.hanoi_month(now)))
-        credential = ticket.mint_credential(
-            self.signing_key, jti=f"h{n}", pass_id=f"HPASS{n:05d}", product=product,
-            routes=list(routes), valid_from=valid_from, valid_until=valid_until,
-            device_key=keys.device_public_compressed(device), now=int(now))
-        return Rider(credential, device)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(condition, timeout: float = 20.0, interval: float = 0.02, what: str = "condition"):
-    """Poll ``condition`` until it is true; the value it returned, or AssertionError."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not met in {timeout} s")
-        time.sleep(interval)
-
-
-class DurableRedis:
-    """A private redis-server that writes every command to its append-only file before
-    answering (appendfsync always): a SIGKILL loses nothing it acknowledged, as a production
-    Redis set up for trips must not."""
-
-    def __init__(self, workdir: Path, port: int | None = None, extra: tuple[str, ...] = ()):
-        self.port = port or free_port()
-        self.workdir = Path(workdir)
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self.extra = extra
-        self.proc: subprocess.Popen | None = None
-        self.kills = 0
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            pytest.skip("redis-server is not installed")
-        self.proc = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "yes", "--appendfsync", "always", "--dir", str(self.workdir),
-             *self.extra], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = redis.Redis(host="127.0.0.1", port=self.port)
-        try:
-            wait_for(lambda: _pings(client), timeout=20, what="redis-server start")
-        finally:
-            client.close()
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown, no last save."""
-        if self.proc is not None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
-            self.proc = None
-            self.kills += 1
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(10)
-            self.proc = None
-
-
-def _pings(client: redis.Redis) -> bool:
-    try:
-        return client.ping()
-    except redis.RedisError:  # refused, or still loading its append-only file
-        return False
-
-
-def stream_trips(client: redis.Redis, stream: str = TRIPS_STREAM) -> list[Trip]:
-    return [Trip.from_json(fields[b"trip"]) for _, fields in client.xrange(stream)]
 
 
 def http_json(method: str, url: str, body: dict | None = None, timeout: float = 5.0):
@@ -241,7 +130,7 @@ class RedisClusterProcesses:
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         client = redis.Redis(host="127.0.0.1", port=port)
         try:
-            wait_for(lambda: proc.poll() is not None or _pings(client), timeout=20,
+            wait_for(lambda: proc.poll() is not None or pings(client), timeout=20,
                      what=f"node {port} up")
         finally:
             client.close()

@@ -17,7 +17,8 @@ from shared.redis_keys import (DENYLIST, TRIPS_GROUP, TRIPS_HWM, TRIPS_STREAM, T
 from validator.device import Validator
 from validator.heartbeat import Heartbeat
 from validator.sync import PUSH_SCRIPT, Syncer, acl_rules, connect, marks_key
-from hardening_testkit import ROUTE, VEXE, Issuer, environment
+from hardening_testkit import VEXE, environment
+from tests.testkit import ROUTE, Issuer
 
 
 def vexe(*args, redis_url: str) -> subprocess.CompletedProcess:

@@ -23,7 +23,8 @@ from tests.issuer.conftest import (  # noqa: F401  (fixtures, found by pytest by
     initialised,
     session,
 )
-from hardening_testkit import VEXE, environment, free_port, wait_for
+from hardening_testkit import VEXE, environment
+from tests.testkit import free_port, wait_for
 
 PASSWORD = "correct horse battery"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')

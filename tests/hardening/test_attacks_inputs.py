@@ -27,7 +27,8 @@ from tests.issuer.conftest import (  # noqa: F401  (fixtures, found by pytest by
     initialised,
     session,
 )
-from hardening_testkit import ROUTE, VEXE, Issuer, environment
+from hardening_testkit import VEXE, environment
+from tests.testkit import ROUTE, Issuer
 
 NESTED = "[" * 50_000  # deeper than any JSON parser's recursion
 

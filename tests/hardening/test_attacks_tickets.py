@@ -31,7 +31,7 @@ from tests.issuer.conftest import (  # noqa: F401  (fixtures, found by pytest by
     initialised,
     session,
 )
-from hardening_testkit import ROUTE, Issuer
+from tests.testkit import ROUTE, Issuer
 
 NOW = 1_795_136_400  # 2026-11-20 12:00 in Hanoi
 

@@ -16,7 +16,7 @@ from validator import acl
 from validator.device import Validator
 from validator.heartbeat import Heartbeat
 from validator.sync import Syncer, connect
-from hardening_testkit import ROUTE
+from tests.testkit import ROUTE
 
 
 def test_heartbeats_on_two_shards(cluster, tmp_path):

@@ -22,7 +22,8 @@ from shared import clock, redis_client
 from shared.redis_keys import DENYLIST, TRUST_LIST, trips_stream
 from validator.device import Validator
 from validator.sync import Syncer, acl_rules, connect, marks_key
-from hardening_testkit import ROUTE, VEXE, Issuer, RedisClusterProcesses, environment
+from hardening_testkit import VEXE, RedisClusterProcesses, environment
+from tests.testkit import ROUTE, Issuer
 
 
 def two_shards_on_two_masters(cluster: RedisClusterProcesses) -> list[str]:

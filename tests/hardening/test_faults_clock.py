@@ -20,7 +20,8 @@ from shared import clock
 from shared.denylist import Denylist
 from shared.redis_keys import TRUST_LIST
 from validator.journal import Journal
-from hardening_testkit import ROUTE, VEXE, Issuer, environment, free_port, http_json, wait_for
+from hardening_testkit import VEXE, environment, http_json
+from tests.testkit import ROUTE, Issuer, free_port, wait_for
 
 SKEWS = [-300, 420]  # seconds: five minutes slow, seven minutes fast
 

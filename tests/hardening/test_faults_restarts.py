@@ -10,14 +10,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from hardening_testkit import PrivatePostgres, environment, free_port, wait_for
+from hardening_testkit import PrivatePostgres, environment
+from tests.testkit import free_port, wait_for
 
 GUNICORN = str(Path(sys.executable).parent / "gunicorn")
 VEXE = str(Path(sys.executable).parent / "vexe")

@@ -23,8 +23,8 @@ from shared import clock
 from shared.redis_keys import TRUST_LIST
 from validator.journal import Journal
 from validator.sync import marks_key
-from hardening_testkit import ROUTE, VEXE, Issuer, environment, free_port, http_json, \
-    stream_trips, wait_for
+from hardening_testkit import VEXE, environment, http_json
+from tests.testkit import ROUTE, Issuer, free_port, stream_trips, wait_for
 
 # 12 in the suite; a long run: VEXE_VALIDATOR_KILLS=200 .venv/bin/pytest -s -k killed_at_random
 KILLS = int(os.environ.get("VEXE_VALIDATOR_KILLS", "12"))

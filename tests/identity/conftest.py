@@ -78,6 +78,7 @@ def staff(app, session):
 
 # -- the issuer and the development identity provider on real HTTP servers -------------------
 
+import contextlib  # noqa: E402
 import re as _re  # noqa: E402
 import threading  # noqa: E402
 
@@ -86,7 +87,7 @@ from werkzeug.serving import make_server  # noqa: E402
 
 import idp  # noqa: E402
 from issuer import create_app  # noqa: E402
-from tests.conftest import free_port  # noqa: E402
+from tests.testkit import free_port  # noqa: E402
 
 CLIENT_ID = "vexe-issuer"
 CLIENT_SECRET = "s3cret-for-tests-only"
@@ -141,18 +142,29 @@ class EidWorld:
         return browser.get(callback, allow_redirects=False, timeout=30)
 
 
-@pytest.fixture
-def eid_world(initialised):
+@contextlib.contextmanager
+def served_eid_world(initialised, host: str = "127.0.0.1"):
+    """The issuer and an e-ID provider, each on a free port; the browser reaches the issuer
+    as ``host`` (a name other than 127.0.0.1 is for a browser that resolves it there)."""
     issuer_port, provider_port = free_port(), free_port()
     provider_url = f"http://127.0.0.1:{provider_port}"
     provider = Served(idp.create_app({
         "ISSUER": provider_url,
         "CLIENTS": [{"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
-                     "redirect_uris": [f"http://127.0.0.1:{issuer_port}/signin/callback"]}]}),
+                     "redirect_uris": [f"http://{host}:{issuer_port}/signin/callback"]}]}),
         provider_port)
     issuer = Served(create_app({**initialised, "OIDC_ISSUER": provider_url,
                                 "OIDC_CLIENT_ID": CLIENT_ID,
                                 "OIDC_CLIENT_SECRET": CLIENT_SECRET}), issuer_port)
-    yield EidWorld(issuer, provider)
-    issuer.stop()
-    provider.stop()
+    issuer.url = f"http://{host}:{issuer_port}"
+    try:
+        yield EidWorld(issuer, provider)
+    finally:
+        issuer.stop()
+        provider.stop()
+
+
+@pytest.fixture
+def eid_world(initialised):
+    with served_eid_world(initialised) as world:
+        yield world

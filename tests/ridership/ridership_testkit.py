@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import time
 
 from shared.trip import ACCEPT, ALIGHT, BOARD, REFUSE, Trip
 
@@ -34,14 +33,3 @@ class TripMaker:
 
     def refused(self, reason: str = "expired", **kw) -> Trip:
         return self.trip(decision=REFUSE, reason=reason, **kw)
-
-
-def wait_for(condition, timeout: float = 30.0, what: str = "condition"):
-    """Poll ``condition`` until it is true and return its value. The timeout only keeps a
-    broken run from hanging; nothing is claimed about how long it takes."""
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not met in {timeout:.0f} s")
-        time.sleep(0.05)
-    return value

@@ -21,7 +21,8 @@ from redis.backoff import ExponentialBackoff
 
 from issuer import operators
 from issuer.ridership import heartbeats, reports
-from ridership_testkit import TripMaker, wait_for
+from ridership_testkit import TripMaker
+from tests.testkit import wait_for
 from shared import clock
 from shared.redis_keys import TRIPS_STREAM, heartbeat
 from tests.issuer.conftest import api, app, client, config, initialised, session  # noqa: F401

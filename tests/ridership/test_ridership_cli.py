@@ -14,7 +14,8 @@ import pytest
 import sqlalchemy as sa
 
 from issuer import db
-from ridership_testkit import T0, wait_for
+from ridership_testkit import T0
+from tests.testkit import wait_for
 
 VEXE = str(Path(sys.executable).parent / "vexe")  # the console script pip installed
 

@@ -6,7 +6,7 @@ import pytest
 import redis
 
 from validator.device import Validator
-from validator_testkit import ROUTE, Issuer
+from tests.testkit import ROUTE, Issuer
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from shared import clock
 from validator import config as configuration
 from validator.config import ConfigError
 from vexe.cli import main
-from validator_testkit import ROUTE, stream_trips, wait_for
+from tests.testkit import ROUTE, stream_trips, wait_for
 
 GOOD = """
 [validator]

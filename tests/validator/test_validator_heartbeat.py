@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -24,7 +23,7 @@ from validator.heartbeat import BEAT_SCRIPT, TTL, Heartbeat, software_version
 from validator.journal import Journal
 from validator.sync import Syncer, acl_rules, connect
 from validator.timekeeping import MAX_ROUND_TRIP
-from validator_testkit import ROUTE, stream_trips, wait_for
+from tests.testkit import ROUTE, free_port, stream_trips, wait_for
 
 VEXE = Path(sys.executable).parent / "vexe"
 DENYLIST_TEXT = '{"issued_at": 1795000000, "entries": []}'
@@ -45,12 +44,6 @@ def beat_of(client: redis.Redis, validator_id: str) -> dict | None:
 def redis_time(client: redis.Redis) -> float:
     seconds, micros = client.time()
     return seconds + micros / 1e6
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start(syncer: Syncer) -> tuple[threading.Event, threading.Thread]:

@@ -22,7 +22,8 @@ import numpy as np
 import pytest
 
 from shared import clock
-from validator_testkit import publish_trust, wait_for
+from validator_testkit import publish_trust
+from tests.testkit import wait_for
 
 CHROMIUM = "/usr/bin/chromium"
 VIEWPORT = {"width": 1024, "height": 600}  # a 10" validator screen

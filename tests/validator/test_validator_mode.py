@@ -4,7 +4,8 @@ import pytest
 
 from shared import ticket
 from validator.http import create_app
-from validator_testkit import NOW, ROUTE
+from validator_testkit import NOW
+from tests.testkit import ROUTE
 
 
 @pytest.fixture
@@ -72,7 +73,7 @@ class TestMode:
             from shared import keys
             qr = ticket.encode_qr(rider.credential, keys.new_device_key(), NOW)
         elif case == "unknown issuer":
-            from validator_testkit import Issuer
+            from tests.testkit import Issuer
             qr = Issuer().rider(now=NOW).qr(NOW)
         elif case == "wrong route":
             qr = issuer.rider(now=NOW, routes=("99",)).qr(NOW)

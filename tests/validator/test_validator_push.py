@@ -8,7 +8,8 @@ import redis
 
 from shared.redis_keys import TRIPS_STREAM, TRUST_LIST
 from validator.sync import ACL_RULES, Syncer, connect, marks_key
-from validator_testkit import NOW, stream_trips
+from validator_testkit import NOW
+from tests.testkit import stream_trips
 
 
 def syncer_for(validator, client, **options) -> Syncer:

@@ -18,7 +18,8 @@ from shared import clock
 from validator.cli import read_scanner
 from validator.journal import Journal
 from vexe.cli import main
-from validator_testkit import ROUTE, publish_trust, stream_trips, wait_for
+from validator_testkit import publish_trust
+from tests.testkit import ROUTE, free_port, stream_trips, wait_for
 
 VEXE = Path(sys.executable).parent / "vexe"
 
@@ -41,12 +42,6 @@ def run_validator(data_dir: Path, redis_url: str, *options: str, validator_id: s
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env)
     finally:
         log.close()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_stdin_one_json_decision_per_line(tmp_path, issuer, redis_url, redis_client):

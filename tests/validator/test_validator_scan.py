@@ -6,7 +6,8 @@ import threading
 from shared.denylist import DenyEntry, Denylist
 from validator.check import Decision
 from validator.journal import Journal
-from validator_testkit import NOW, ROUTE
+from validator_testkit import NOW
+from tests.testkit import ROUTE
 
 
 def test_an_accepted_scan_is_journaled_as_a_trip_naming_the_pass_not_the_person(

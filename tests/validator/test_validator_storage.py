@@ -17,7 +17,8 @@ from shared import clock
 from validator.http import create_app
 from validator.journal import Journal
 from validator.sync import Syncer, connect
-from validator_testkit import NOW, publish_trust, stream_trips, wait_for
+from validator_testkit import NOW, publish_trust
+from tests.testkit import stream_trips, wait_for
 
 
 def fill_until_refused(validator, issuer, now, limit=5000):

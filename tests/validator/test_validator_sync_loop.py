@@ -11,7 +11,8 @@ from redis.retry import Retry
 from shared import clock
 from validator import sync
 from validator.sync import Syncer, connect
-from validator_testkit import publish_trust, stream_trips, wait_for
+from validator_testkit import publish_trust
+from tests.testkit import stream_trips, wait_for
 
 
 class NotedStop(threading.Event):

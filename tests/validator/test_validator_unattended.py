@@ -14,7 +14,7 @@ import pytest
 
 from shared import clock
 from test_validator_run import validator_home
-from validator_testkit import wait_for
+from tests.testkit import wait_for
 
 UNIT = Path(__file__).resolve().parents[2] / "deploy" / "vexe-validator.service"
 

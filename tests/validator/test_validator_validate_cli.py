@@ -9,7 +9,8 @@ from shared.denylist import DenyEntry, Denylist
 from shared.redis_keys import DENYLIST, TRUST_LIST
 from validator.check import check
 from vexe.cli import main
-from validator_testkit import NOW, ROUTE, publish_trust
+from validator_testkit import NOW, publish_trust
+from tests.testkit import ROUTE
 
 AWAY = "redis://127.0.0.1:1/0"  # nothing listens on port 1
 

@@ -1,0 +1,160 @@
+"""What tests of every part share: an issuer that signs real credentials, riders with their
+own device keys, the trips a stream holds, a database of one's own, a free port, polling for
+a condition, a private redis-server."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import redis
+import sqlalchemy as sa
+
+from shared import clock, keys, ticket
+from shared.redis_keys import TRIPS_STREAM
+from shared.trip import Trip
+
+ROUTE = "32"
+PG_URL = os.environ.get("VEXE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+class Rider:
+    """One pass on one phone: a credential and the device key that signs its proofs."""
+
+    def __init__(self, credential: str, device):
+        self.credential = credential
+        self.device = device
+
+    def qr(self, at: float) -> str:
+        return ticket.encode_qr(self.credential, self.device, at)
+
+
+class Issuer:
+    """A signing key of the tests' own, and a trust list that holds it."""
+
+    def __init__(self):
+        self.signing_key = keys.new_signing_key()
+        self.kid = keys.key_id(self.signing_key)
+        self.trust = keys.TrustList([keys.TrustedKey(self.kid, self.signing_key.public_key())])
+        self._ids = itertools.count(1)
+
+    def rider(self, *, now: float, pass_id: str | None = None, product: str = "S",
+              routes: tuple[str, ...] = (ROUTE,), category: str | None = None,
+              month: tuple[int, int] | None = None) -> Rider:
+        """A rider with a new phone and a pass for ``month`` (default: the month of ``now``)."""
+        n = next(self._ids)
+        device = keys.new_device_key()
+        valid_from, valid_until = clock.month_bounds(*(month or clock.hanoi_month(now)))
+        credential = ticket.mint_credential(
+            self.signing_key, jti=f"c{n}", pass_id=pass_id or f"PASS{n:04d}", product=product,
+            routes=list(routes), valid_from=valid_from, valid_until=valid_until,
+            device_key=keys.device_public_compressed(device), now=int(now), category=category)
+        return Rider(credential, device)
+
+
+def stream_trips(client: redis.Redis, stream: str = TRIPS_STREAM) -> list[Trip]:
+    """Every trip in a trips stream, in stream order."""
+    return [Trip.from_json(fields[b"trip"]) for _, fields in client.xrange(stream)]
+
+
+@contextlib.contextmanager
+def scratch_database(kind: str, workdir: Path):
+    """The URL of a database of one's own: a SQLite file in ``workdir``, or a fresh schema in
+    PostgreSQL's database ``test`` (``VEXE_TEST_PG_URL``), dropped after."""
+    if kind == "sqlite":
+        yield f"sqlite:///{Path(workdir) / 'vexe.db'}"
+        return
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    try:
+        yield f"{PG_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(condition, timeout: float = 30.0, interval: float = 0.02,
+             what: str = "condition"):
+    """Poll ``condition`` until it is true and return its value, or AssertionError. The
+    timeout only keeps a broken run from hanging; nothing is claimed about how long it takes."""
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not met in {timeout:.0f} s")
+        time.sleep(interval)
+    return value
+
+
+class RedisServer:
+    """A private redis-server process that a test can stop, kill and start again on one port.
+
+    ``durable``: it writes every command to its append-only file before answering
+    (appendfsync always), so a SIGKILL loses nothing it acknowledged, as a production Redis
+    set up for trips must not."""
+
+    def __init__(self, workdir, port: int | None = None, *, durable: bool = False,
+                 extra: tuple[str, ...] = ()):
+        self.port = port or free_port()
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        persistence = ("--appendonly", "yes", "--appendfsync", "always") if durable \
+            else ("--appendonly", "no")
+        self.args = ("--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                     *persistence, "--dir", str(self.workdir), *extra)
+        self.proc: subprocess.Popen | None = None
+        self.kills = 0
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            pytest.skip("redis-server is not installed")
+        self.proc = subprocess.Popen([binary, *self.args], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        client = redis.Redis(host="127.0.0.1", port=self.port)
+        try:
+            wait_for(lambda: pings(client), timeout=20, what="redis-server start")
+        finally:
+            client.close()
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no last save."""
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+            self.proc = None
+            self.kills += 1
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(10)
+            self.proc = None
+
+
+def pings(client: redis.Redis) -> bool:
+    try:
+        return client.ping()
+    except redis.RedisError:  # refused, or still loading its append-only file
+        return False
