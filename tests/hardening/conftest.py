@@ -1,10 +1,19 @@
-"""Fixtures of the hardening tests."""
+"""Fixtures of the hardening tests: a Redis Cluster of their own, and the issuer's (an app,
+its client, the API as the operator) for the tests of its doors."""
 
 from __future__ import annotations
 
 import pytest
 
 from hardening_testkit import RedisClusterProcesses
+from tests.issuer.conftest import (  # noqa: F401  (fixtures, found by pytest by name)
+    api,
+    app,
+    client,
+    config,
+    initialised,
+    session,
+)
 
 
 @pytest.fixture

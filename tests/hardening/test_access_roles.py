@@ -9,15 +9,6 @@ import re
 import pytest
 
 from issuer.openapi import DOCUMENT
-from tests.issuer.conftest import (  # noqa: F401  (fixtures, found by pytest by name)
-    Api,
-    api,
-    app,
-    client,
-    config,
-    initialised,
-    session,
-)
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 

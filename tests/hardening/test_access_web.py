@@ -14,15 +14,6 @@ import redis
 from issuer import create_app, headers, limits, operators
 from issuer.errors import NotReady
 from shared import clock
-from tests.issuer.conftest import (  # noqa: F401  (fixtures, found by pytest by name)
-    Api,
-    api,
-    app,
-    client,
-    config,
-    initialised,
-    session,
-)
 from hardening_testkit import VEXE, environment
 from tests.testkit import free_port, wait_for
 

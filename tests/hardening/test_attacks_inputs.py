@@ -18,15 +18,6 @@ from shared import clock, ticket
 from validator.device import Validator
 from validator.http import MAX_BODY, create_app
 from validator.service import MAX_LINE, _lines
-from tests.issuer.conftest import (  # noqa: F401  (fixtures, found by pytest by name)
-    Api,
-    api,
-    app,
-    client,
-    config,
-    initialised,
-    session,
-)
 from hardening_testkit import VEXE, environment
 from tests.testkit import ROUTE, Issuer
 

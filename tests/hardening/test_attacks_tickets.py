@@ -22,15 +22,6 @@ from shared.denylist import Denylist
 from validator.check import DEFAULT_FRESHNESS, check
 from validator.device import Validator
 from validator.sync import Syncer, connect
-from tests.issuer.conftest import (  # noqa: F401  (fixtures, found by pytest by name)
-    Api,
-    api,
-    app,
-    client,
-    config,
-    initialised,
-    session,
-)
 from tests.testkit import ROUTE, Issuer
 
 NOW = 1_795_136_400  # 2026-11-20 12:00 in Hanoi

@@ -19,15 +19,6 @@ from shared import clock, ticket
 from shared.redis_keys import TRIPS_STREAM
 from validator.device import Validator
 from validator.sync import Syncer, connect
-from tests.issuer.conftest import (  # noqa: F401  (fixtures, found by pytest by name)
-    Api,
-    api,
-    app,
-    client,
-    config,
-    initialised,
-    session,
-)
 
 NAME = "Quách Thị Xuyến Zyx"
 BIRTH = "1937-02-03"
