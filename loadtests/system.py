@@ -106,12 +106,10 @@ class System:
         self._spawn([str(BIN / "vexe"), "idp", "serve", "--port", str(idp_port),
                      "--redirect-uri", f"http://127.0.0.1:{port}/signin/callback"], "idp.log")
         self._wait(f"{self.idp_url}/.well-known/openid-configuration")
-        # As behind one reverse proxy: the operators' users each send the address of their
-        # depot (loadtests.operators), so the sign-in limit counts per operator.
         self._spawn([str(BIN / "gunicorn"), "-c", "python:issuer.gunicorn_conf", "--workers",
                      str(self.workers), "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
                      "issuer:create_app()"],
-                    "issuer.log", env={**self.env, "VEXE_TRUSTED_PROXIES": "1"})
+                    "issuer.log")
         self.issuer_url = f"http://127.0.0.1:{port}"
         self._wait(f"{self.issuer_url}/healthz")
         self._seed()
@@ -139,9 +137,9 @@ class System:
             conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {self.schema} CASCADE"))
         engine.dispose()
 
-    def _spawn(self, argv: list[str], log_name: str, env: dict | None = None) -> None:
+    def _spawn(self, argv: list[str], log_name: str) -> None:
         log = open(self.workdir / log_name, "ab")
-        self._procs.append(subprocess.Popen(argv, env=env or self.env, stdout=log, stderr=log,
+        self._procs.append(subprocess.Popen(argv, env=self.env, stdout=log, stderr=log,
                                             cwd=self.workdir))
         log.close()
 

@@ -206,7 +206,6 @@ def _in_list(column: str, postgres: bool, param: str) -> str:
     return f"{column} IN (SELECT value FROM json_each(:{param}))"
 
 
-
 # -- journeys and clones -------------------------------------------------------------------
 
 Paired = tuple[pairing.Changes, list[clones.Suspect]]
