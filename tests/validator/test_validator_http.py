@@ -3,7 +3,7 @@
 import pytest
 
 from shared import clock
-from validator.http import create_app
+from validator_testkit import http_client
 
 
 @pytest.fixture
@@ -13,7 +13,7 @@ def validator(make_validator):
 
 @pytest.fixture
 def client(validator):
-    return create_app(validator).test_client()
+    return http_client(validator)
 
 
 def test_scan_returns_the_decision_and_the_trip_id(client, validator, issuer):

@@ -77,7 +77,8 @@ class Device:
 
     def post(self, path, body):
         request = urllib.request.Request(self.base + path, data=json.dumps(body).encode(),
-                                         headers={"Content-Type": "application/json"})
+                                         headers={"Content-Type": "application/json",
+                                                  "X-Vexe-Client": "test"})
         with urllib.request.urlopen(request, timeout=10) as response:
             return json.loads(response.read())
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from shared import clock
 from validator import config as configuration
 from validator.config import ConfigError
-from validator.http import create_app
+from validator_testkit import http_client
 from vexe.cli import main
 from tests.testkit import ROUTE
 
@@ -30,9 +30,7 @@ def validator(make_validator):
 
 @pytest.fixture
 def client(validator):
-    client = create_app(validator).test_client()
-    client.environ_base["HTTP_X_VEXE_CLIENT"] = "test"  # what every program on the box sends
-    return client
+    return http_client(validator)
 
 
 def post(client, path, body: str):
