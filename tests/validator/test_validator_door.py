@@ -17,6 +17,7 @@ import urllib.request
 import pytest
 
 from shared import clock
+from test_validator_kiosk import Device, wait_js
 from tests.testkit import free_port
 
 CHROMIUM = "/usr/bin/chromium"
@@ -49,7 +50,6 @@ def page(browser):
 
 @pytest.fixture
 def device(tmp_path, issuer, redis_url):
-    from test_validator_kiosk import Device
     device = Device(tmp_path, issuer, redis_url, validator_id="D1")
     yield device
     device.stop()
@@ -261,14 +261,14 @@ def test_the_kiosk_screen_works_under_its_policy(device, page, issuer):
     page.on("console", lambda message: "Content Security Policy" in message.text
             and reports.append(message.text))
     page.goto(device.base + "/")
-    page.wait_for_function("document.body.className === 'state-idle'", timeout=10000)
+    wait_js(page, "document.body.className === 'state-idle'")
     assert page.inner_text("#route-vi") == "32"
     now = clock.now()
     request = urllib.request.Request(device.base + "/scan",
                                      data=json.dumps({"qr": issuer.rider(now=now).qr(now)}).encode(),
                                      headers={"X-Vexe-Client": "test"})
     urllib.request.urlopen(request, timeout=5).close()
-    page.wait_for_function("document.body.className === 'state-accept'", timeout=10000)
-    page.wait_for_function("document.body.dataset.lastSound === 'accept'", timeout=5000)
+    wait_js(page, "document.body.className === 'state-accept'")
+    wait_js(page, "document.body.dataset.lastSound === 'accept'", timeout=5)
     assert page.evaluate("getComputedStyle(document.body).fontFamily")  # the style sheet applied
     assert page.evaluate("window.violations") == [] and reports == []
