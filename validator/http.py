@@ -34,7 +34,8 @@ from validator.sync import Syncer
 MAX_BODY = 16 * 1024  # a QR text is at most 1000 characters
 CLIENT_HEADER = "X-Vexe-Client"
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
-ANY_ADDRESS = ("0.0.0.0", "::", "")
+ANY_ADDRESS = ("0.0.0.0", "::")
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 # Sent with every answer. The kiosk page loads its script, style and sounds from the
 # validator and talks only to it; no other page may frame it, and it tells no one where it is.
 PAGE_HEADERS = {
@@ -59,14 +60,13 @@ def create_app(validator: Validator, syncer: Syncer | None = None, *,
     @app.before_request
     def door():
         if not _names_this_validator(request.host, host):
-            return _error(403, f"Host {request.host!r} is not this validator; use "
-                               f"127.0.0.1 or localhost")
+            return _error(403, f"Host {request.host!r} is not this validator")
         origin = request.headers.get("Origin")
         if origin is not None and origin != f"http://{request.host}":
             return _error(403, "requests from other origins are refused")
-        if request.method == "POST" and not request.headers.get(CLIENT_HEADER):
-            return _error(403, f"a POST needs the header {CLIENT_HEADER}, naming the program "
-                               "that sends it")
+        if request.method not in SAFE_METHODS and not request.headers.get(CLIENT_HEADER):
+            return _error(403, f"a {request.method} needs the header {CLIENT_HEADER}, naming "
+                               "the program that sends it")
         return None
 
     @app.after_request
@@ -103,7 +103,7 @@ def create_app(validator: Validator, syncer: Syncer | None = None, *,
             return _error(400, f"\"route\" {problem}")
         problem = None if stop is None else text.name_problem(stop)
         if problem:
-            return _error(400, f"\"stop\" {problem}, or null")
+            return _error(400, f"\"stop\" {problem} (or null between stops)")
         if stop_source == "fixed" and stop != validator.stop:
             return _error(409, "this validator's stop is fixed by its configuration "
                                "(stop_source = \"fixed\")")
