@@ -205,9 +205,10 @@ class TestPrograms:
         assert code == 403 and "X-Vexe-Client" in answer["error"]
         untouched(device)
 
-    def test_a_post_from_another_origin_is_refused_even_with_the_header(self, device):
+    @pytest.mark.parametrize("origin", ["http://127.0.0.1:1", "null", "http://evil.example"])
+    def test_a_post_from_another_origin_is_refused_even_with_the_header(self, device, origin):
         code, answer = self.post(device, "/mode", {"mode": "alight"},
-                                 {"X-Vexe-Client": "x", "Origin": "http://127.0.0.1:1"})
+                                 {"X-Vexe-Client": "x", "Origin": origin})
         assert code == 403 and "origin" in answer["error"]
         untouched(device)
 
