@@ -265,10 +265,7 @@ def test_the_kiosk_screen_works_under_its_policy(device, page, issuer):
     wait_js(page, "document.body.className === 'state-idle'")
     assert page.inner_text("#route-vi") == "32"
     now = clock.now()
-    request = urllib.request.Request(device.base + "/scan",
-                                     data=json.dumps({"qr": issuer.rider(now=now).qr(now)}).encode(),
-                                     headers={"X-Vexe-Client": "test"})
-    urllib.request.urlopen(request, timeout=5).close()
+    assert device.post("/scan", {"qr": issuer.rider(now=now).qr(now)})["reason"] == "ok"
     wait_js(page, "document.body.className === 'state-accept'")
     wait_js(page, "document.body.dataset.lastSound === 'accept'", timeout=5)
     assert page.evaluate("getComputedStyle(document.body).fontFamily")  # the style sheet applied

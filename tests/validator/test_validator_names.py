@@ -82,8 +82,9 @@ BODIES = st.one_of(
     JSON_VALUES)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                  HealthCheck.function_scoped_fixture])
+# The fixtures hold one validator for every example; each example starts it over.
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(path=st.sampled_from(["/position", "/mode"]), body=BODIES)
 def test_fuzzing_position_and_mode_never_breaks_a_scan(client, validator, issuer, path, body):
     """Whatever is posted, the answer is 200 or 400 and the next scan still works."""
