@@ -300,7 +300,7 @@ def _json_object(data: bytes, what: str) -> dict:
 
 
 def _str(value: object, name: str, max_len: int = 64) -> str:
-    # JSON can spell a lone surrogate ("\\ud800") or a NUL ("\\u0000"), which no UTF-8
+    # JSON can spell a lone surrogate ("\ud800") or a NUL ("\u0000"), which no UTF-8
     # proof message, journal, screen or database can take: refused here, once.
     if not isinstance(value, str) or not 0 < len(value) <= max_len or not is_safe(value):
         raise Malformed(f"claim {name} must be a short string without control characters")
