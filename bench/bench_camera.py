@@ -38,6 +38,7 @@ from validator_testkit import Issuer  # noqa: E402
 from shared import clock  # noqa: E402
 from validator.camera import QRFinder  # noqa: E402
 from validator.device import Validator  # noqa: E402
+from validator.http import CLIENT_HEADER  # noqa: E402
 
 
 def pct(values, p):
@@ -166,7 +167,8 @@ def _load(pid, port, issuer, fifo):
     qrs = [issuer.rider(now=now).qr(now) for _ in range(200)]
     for n in range(1000):
         request = urllib.request.Request(f"http://127.0.0.1:{port}/scan",
-                                         data=json.dumps({"qr": qrs[n % len(qrs)]}).encode())
+                                         data=json.dumps({"qr": qrs[n % len(qrs)]}).encode(),
+                                         headers={CLIENT_HEADER: "bench"})
         urllib.request.urlopen(request, timeout=10).read()
     screen = frames.phone_screen(qrs[0])
     shots = [frames.photograph(screen, frames.shot("straight", n)) for n in range(10)]

@@ -17,6 +17,7 @@ from loadtests import gate  # noqa: F401  (the fail gate's options and check)
 from loadtests import shapes
 from loadtests.system import load_pool
 from shared import clock, keys, ticket
+from validator.http import CLIENT_HEADER
 
 PHONES = None
 STRANGER = keys.new_device_key()
@@ -48,6 +49,7 @@ class ScanningValidator(FastHttpUser):
         else:
             expected, text = "bad_proof", ticket.encode_qr(credential, STRANGER, now)
         with self.client.post("/scan", json={"qr": text}, name=f"/scan ({expected})",
+                              headers={CLIENT_HEADER: "locust"},
                               catch_response=True) as response:
             reason = (response.json() or {}).get("reason") if response.status_code == 200 else None
             # Two scans of one phone in the same second: the second is rightly "replayed".

@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from shared import b64, keys
 from shared.errors import BadProof, BadSignature, Malformed, UnknownKey, UnsupportedVersion
+from shared.text import is_safe
 
 VERSION = 1
 PREFIX = "VX1:"
@@ -299,8 +300,10 @@ def _json_object(data: bytes, what: str) -> dict:
 
 
 def _str(value: object, name: str, max_len: int = 64) -> str:
-    if not isinstance(value, str) or not 0 < len(value) <= max_len:
-        raise Malformed(f"claim {name} must be a short string")
+    # JSON can spell a lone surrogate ("\ud800") or a NUL ("\u0000"), which no UTF-8
+    # proof message, journal, screen or database can take: refused here, once.
+    if not isinstance(value, str) or not 0 < len(value) <= max_len or not is_safe(value):
+        raise Malformed(f"claim {name} must be a short string without control characters")
     return value
 
 

@@ -141,7 +141,8 @@ def reference_credential(text: str, jwks: dict, now: int):
 
 def reference_claims(payload) -> dict:
     def short(value, size=64):
-        return isinstance(value, str) and 0 < len(value) <= size
+        return (isinstance(value, str) and 0 < len(value) <= size
+                and not re.search(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]", value))
 
     def time(value):
         return type(value) is int and 0 <= value < 2**40

@@ -56,6 +56,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from shared.redis_keys import SHARD
+from shared.text import MAX_NAME, is_safe, name_problem
 from shared.trip import ALIGHT, BOARD
 from validator.check import DEFAULT_FRESHNESS, DEFAULT_PASSBACK
 from validator.heartbeat import BEAT_EVERY
@@ -240,12 +241,12 @@ def check(config: Config) -> None:
     def fail(what: str, problem: str):
         raise ConfigError(f"{where}: {what} {problem}")
 
-    def text(what: str, value, *, optional: bool = False, max_len: int = 64):
+    def text(what: str, value, *, optional: bool = False, max_len: int = MAX_NAME):
         if value is None and optional:
             return
-        if not isinstance(value, str) or not value.strip() or len(value) > max_len:
-            fail(what, f"must be a non-empty string of at most {max_len} characters, "
-                       f"got {_show(value)}")
+        problem = name_problem(value, max_len)
+        if problem:
+            fail(what, f"{problem}, got {_show(value)}")
 
     def integer(what: str, value, low: int, high: int):
         if type(value) is not int or not low <= value <= high:
@@ -262,6 +263,7 @@ def check(config: Config) -> None:
     text("[validator] company", config.company, optional=True)
     if not isinstance(config.data_dir, Path):
         fail("[validator] data_dir", f"must be a path, got {_show(config.data_dir)}")
+    text("[validator] data_dir", str(config.data_dir), max_len=4096)
     if config.mode not in (BOARD, ALIGHT):
         fail("[validator] mode", f"must be \"{BOARD}\" or \"{ALIGHT}\", got {_show(config.mode)}")
     text("[position] route", config.route)
@@ -283,6 +285,7 @@ def check(config: Config) -> None:
     if not isinstance(config.scanner, str) or not config.scanner:
         fail("[input] scanner", f"must be \"stdin\", \"none\" or a device path, "
                                 f"got {_show(config.scanner)}")
+    text("[input] scanner", config.scanner, max_len=4096)
     _check_camera(config, fail, text)
     if config.scanner == "none" and not config.http_port and config.camera is None:
         fail("[input]", "leaves nothing to read scans from: no scanner, no camera, no HTTP")
@@ -335,7 +338,9 @@ def _check_camera(config: Config, fail, text) -> None:
 
 
 def _show(value) -> str:
-    """A value as it would read in the file (TOML and JSON agree on these)."""
+    """A value as it would read in the file (TOML and JSON agree on these), escaped where
+    it holds what a terminal should not print."""
     if isinstance(value, tuple):
         value = list(value)
-    return json.dumps(value, ensure_ascii=False, default=str)
+    shown = json.dumps(value, ensure_ascii=False, default=str)
+    return shown if is_safe(shown) else json.dumps(value, default=str)

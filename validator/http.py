@@ -9,28 +9,70 @@
 
 Served on 127.0.0.1 by default: it is for programs on the validator itself. Every error is
 JSON ``{"error": "..."}`` with a 4xx status, and changes nothing.
+
+A web page is not such a program, even one open in the kiosk's own browser: every request
+must name this validator in its Host header (a loopback name or the listen address: a DNS
+name an attacker rebinds to 127.0.0.1 is refused), a request sent by a page must come from
+the validator's own origin, and every POST must carry the header ``X-Vexe-Client`` (any
+value, e.g. the program's name). A page on another origin can send that header only after
+a CORS preflight, which is never granted; a form cannot send it at all.
 """
 
 from __future__ import annotations
 
+import ipaddress
+from urllib.parse import urlsplit
+
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from shared import text
 from validator import screen
 from validator.device import MODES, STORAGE_OK, Validator
 from validator.sync import Syncer
 
 MAX_BODY = 16 * 1024  # a QR text is at most 1000 characters
-MAX_NAME = 64  # route and stop names
+CLIENT_HEADER = "X-Vexe-Client"
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+ANY_ADDRESS = ("0.0.0.0", "::")
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+# Sent with every answer. The kiosk page loads its script, style and sounds from the
+# validator and talks only to it; no other page may frame it, and it tells no one where it is.
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; "
+                               "img-src 'self'; media-src 'self'; connect-src 'self'; "
+                               "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
 
 
 def create_app(validator: Validator, syncer: Syncer | None = None, *,
-               stop_source: str = "position", service=None) -> Flask:
-    """The app; ``stop_source="fixed"`` refuses stop changes; ``service`` adds its health."""
+               stop_source: str = "position", service=None, host: str = "127.0.0.1") -> Flask:
+    """The app; ``stop_source="fixed"`` refuses stop changes; ``service`` adds its health;
+    ``host`` is the address it listens on (which Host headers name it)."""
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     app.json.ensure_ascii = False  # the screen messages are Vietnamese
     app.register_blueprint(screen.blueprint(validator, syncer))
+
+    @app.before_request
+    def door():
+        if not _names_this_validator(request.host, host):
+            return _error(403, f"Host {request.host!r} is not this validator")
+        origin = request.headers.get("Origin")
+        if origin is not None and origin != f"http://{request.host}":
+            return _error(403, "requests from other origins are refused")
+        if request.method not in SAFE_METHODS and not request.headers.get(CLIENT_HEADER):
+            return _error(403, f"a {request.method} needs the header {CLIENT_HEADER}, naming "
+                               "the program that sends it")
+        return None
+
+    @app.after_request
+    def page_headers(response):
+        response.headers.update(PAGE_HEADERS)
+        return response
 
     @app.post("/scan")
     def scan():
@@ -55,13 +97,13 @@ def create_app(validator: Validator, syncer: Syncer | None = None, *,
                                "\"stop\"")
         route = body.get("route", validator.route)
         stop = body.get("stop", validator.stop)
-        if not isinstance(route, str) or not route.strip() or len(route) > MAX_NAME:
-            return _error(400, f"\"route\" must be a non-empty string of at most {MAX_NAME} "
-                               "characters")
-        if stop is not None and (not isinstance(stop, str) or not stop.strip()
-                                 or len(stop) > MAX_NAME):
-            return _error(400, f"\"stop\" must be a non-empty string of at most {MAX_NAME} "
-                               "characters, or null")
+        # Checked before it is kept: every trip carries it to SQLite, Redis and SQL.
+        problem = text.name_problem(route)
+        if problem:
+            return _error(400, f"\"route\" {problem}")
+        problem = None if stop is None else text.name_problem(stop)
+        if problem:
+            return _error(400, f"\"stop\" {problem} (or null between stops)")
         if stop_source == "fixed" and stop != validator.stop:
             return _error(409, "this validator's stop is fixed by its configuration "
                                "(stop_source = \"fixed\")")
@@ -108,6 +150,27 @@ def create_app(validator: Validator, syncer: Syncer | None = None, *,
         return _error(exc.code or 500, exc.description or exc.name)
 
     return app
+
+
+def _names_this_validator(host_header: str, listen: str) -> bool:
+    """True if a Host header names the validator: a loopback name, its listen address, or,
+    when it listens on every interface, any IP address. Never a DNS name of someone else's
+    (DNS rebinding points such a name at 127.0.0.1 to read the validator from a web page)."""
+    try:
+        name = urlsplit(f"//{host_header}").hostname
+    except ValueError:  # e.g. an unclosed "[" of an IPv6 address
+        return False
+    if name is None:
+        return False
+    if name in LOOPBACK_NAMES or name == listen.lower().strip("[]"):
+        return True
+    if listen in ANY_ADDRESS:
+        try:
+            ipaddress.ip_address(name)
+        except ValueError:
+            return False
+        return True
+    return False
 
 
 def _json_body():

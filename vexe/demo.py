@@ -202,7 +202,8 @@ def _run(data_dir: Path, redis_url: str | None, port: int, once: bool, stack: Ex
         device.lists.update_trust(trust.dumps())  # as a depot would load it, by hand
         say("   no Redis: trust list loaded from the issuer directly")
     scan_port = _serve(validator_app(device, syncer), 0, stack)
-    say(f"   validator screen API: POST http://127.0.0.1:{scan_port}/scan  {{\"qr\": \"...\"}}")
+    say(f"   validator screen API: POST http://127.0.0.1:{scan_port}/scan  {{\"qr\": \"...\"}}"
+        "  (with the header X-Vexe-Client: <your program>)")
 
     heading("3. Scans")
     operator = config["OPERATOR_TOKEN"]

@@ -25,8 +25,8 @@ VEXE = str(Path(sys.executable).parent / "vexe")  # the console script pip insta
 def http_json(method: str, url: str, body: dict | None = None, timeout: float = 5.0):
     """(status, JSON answer) of one request; raises OSError when nothing answers."""
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(url, data=data, method=method, headers={
+        "Content-Type": "application/json", "X-Vexe-Client": "test"})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, json.loads(response.read())

@@ -16,7 +16,7 @@ import pytest
 
 from shared import clock, ticket
 from validator.device import Validator
-from validator.http import MAX_BODY, create_app
+from validator.http import CLIENT_HEADER, MAX_BODY, create_app
 from validator.service import MAX_LINE, _lines
 from hardening_testkit import VEXE, environment
 from tests.testkit import ROUTE, Issuer
@@ -37,17 +37,24 @@ def device(tmp_path):
     validator.close()
 
 
+def _client(device):
+    """A test client sending the header every program on the box sends (validator.http)."""
+    client = create_app(device).test_client()
+    client.environ_base["HTTP_" + CLIENT_HEADER.upper().replace("-", "_")] = "test"
+    return client
+
+
 class TestValidatorHttp:
     @pytest.mark.parametrize("path", ["/scan", "/position", "/mode"])
     def test_json_nested_past_the_parsers_depth_is_400(self, device, path):
-        client = create_app(device).test_client()
+        client = _client(device)
         response = client.post(path, data=NESTED[:MAX_BODY - 1],
                                content_type="application/json")
         assert response.status_code == 400 and "error" in response.get_json()
         assert len(device.journal) == 0
 
     def test_a_body_over_the_cap_is_413_unread(self, device):
-        client = create_app(device).test_client()
+        client = _client(device)
         response = client.post("/scan", data=b'{"qr": "' + b"A" * (10 * MAX_BODY) + b'"}',
                                content_type="application/json")
         assert response.status_code == 413 and "error" in response.get_json()
@@ -55,7 +62,7 @@ class TestValidatorHttp:
 
     def test_a_qr_text_past_the_format_limit_is_a_journaled_refusal(self, device):
         """Within the body cap but past MAX_QR_TEXT: refused before base45 decoding."""
-        client = create_app(device).test_client()
+        client = _client(device)
         text = ticket.PREFIX + "0" * (MAX_BODY - 100)
         answer = client.post("/scan", json={"qr": text}).get_json()
         assert answer["reason"] == "malformed" and answer["trip_id"]

@@ -127,12 +127,14 @@ scanner = "none"
         # A scan moves the beat with it: the door and route it has now, nothing left unsent.
         base = f"http://127.0.0.1:{port}"
         urllib.request.urlopen(urllib.request.Request(
-            base + "/mode", data=b'{"mode": "board"}', headers={"Content-Type": "application/json"}),
+            base + "/mode", data=b'{"mode": "board"}',
+            headers={"Content-Type": "application/json", "X-Vexe-Client": "test"}),
             timeout=5).close()
         now = clock.now()
         with urllib.request.urlopen(urllib.request.Request(
                 base + "/scan", data=json.dumps({"qr": issuer.rider(now=now).qr(now)}).encode(),
-                headers={"Content-Type": "application/json"}), timeout=5) as response:
+                headers={"Content-Type": "application/json", "X-Vexe-Client": "test"}),
+                timeout=5) as response:
             assert json.loads(response.read())["decision"] == "accept"
         wait_for(lambda: admin.xlen(TRIPS_STREAM) == 1)
         after = wait_for(lambda: (b := beat_of(admin, "V-HB1")) and b["mode"] == "board"

@@ -1,9 +1,12 @@
 """POST /scan, GET /status, GET /healthz."""
 
+import json
+from pathlib import Path
+
 import pytest
 
 from shared import clock
-from validator.http import create_app
+from validator_testkit import http_client
 
 
 @pytest.fixture
@@ -13,7 +16,7 @@ def validator(make_validator):
 
 @pytest.fixture
 def client(validator):
-    return create_app(validator).test_client()
+    return http_client(validator)
 
 
 def test_scan_returns_the_decision_and_the_trip_id(client, validator, issuer):
@@ -105,3 +108,27 @@ def test_bad_position_is_400_and_changes_nothing(client, validator, body):
     response = client.post("/position", data=body)
     assert response.status_code == 400 and response.get_json()["error"]
     assert (validator.route, validator.stop) == ("32", None)
+
+
+@pytest.mark.parametrize("name", ["malformed-claim-lone-surrogate",
+                                  "malformed-claim-lone-surrogate-jti",
+                                  "malformed-claim-control-character"])
+def test_a_signed_claim_no_text_can_hold_is_a_journaled_refusal(make_validator, issuer, name):
+    """A credential whose claims spell "\\ud800" or a NUL (tests/vectors/cases.json), signed
+    by a trusted key: refused as malformed and journaled; the next scan is decided as ever."""
+    vectors = Path(__file__).resolve().parents[1] / "vectors"
+    [vector] = [case for case in json.loads((vectors / "cases.json").read_text())["cases"]
+                if case["name"] == name]
+    validator = make_validator(validator_id="H2", trusted=False)
+    validator.lists.update_trust((vectors / "jwks.json").read_text())
+    client = http_client(validator)
+    response = client.post("/scan", json={"qr": vector["qr"]})
+    assert response.status_code == 200
+    assert (response.get_json()["reason"], response.get_json()["pass"]) == ("malformed", None)
+    [trip] = validator.journal.trips()
+    assert (trip.reason, trip.pass_id) == ("malformed", None)
+    validator.lists.update_trust(issuer.trust.dumps())
+    now = clock.now()
+    assert client.post("/scan", json={"qr": issuer.rider(now=now).qr(now)}).get_json()[
+        "reason"] == "ok"
+    assert client.get("/status").status_code == 200

@@ -3,8 +3,7 @@
 import pytest
 
 from shared import ticket
-from validator.http import create_app
-from validator_testkit import NOW
+from validator_testkit import NOW, http_client
 from tests.testkit import ROUTE
 
 
@@ -15,7 +14,7 @@ def validator(make_validator):
 
 @pytest.fixture
 def client(validator):
-    return create_app(validator).test_client()
+    return http_client(validator)
 
 
 def scan(client, qr):
@@ -115,7 +114,7 @@ class TestPosition:
 
     def test_a_fixed_stop_cannot_be_moved(self, make_validator, issuer):
         validator = make_validator(validator_id="G1", stop="GATE-3")
-        client = create_app(validator, stop_source="fixed").test_client()
+        client = http_client(validator, stop_source="fixed")
         response = client.post("/position", json={"stop": "S9"})
         assert response.status_code == 409 and "fixed" in response.get_json()["error"]
         assert client.post("/position", json={"route": "09"}).status_code == 200

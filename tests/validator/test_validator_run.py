@@ -92,7 +92,7 @@ def test_http_and_sigterm(tmp_path, issuer, redis_url, redis_client):
         now = clock.now()
         request = urllib.request.Request(
             base + "/scan", data=json.dumps({"qr": issuer.rider(now=now).qr(now)}).encode(),
-            headers={"Content-Type": "application/json"})
+            headers={"Content-Type": "application/json", "X-Vexe-Client": "test"})
         with urllib.request.urlopen(request, timeout=5) as response:
             decision = json.loads(response.read())
         status = json.loads(_get(base + "/status"))

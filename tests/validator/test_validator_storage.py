@@ -14,10 +14,9 @@ import urllib.request
 import pytest
 
 from shared import clock
-from validator.http import create_app
 from validator.journal import Journal
 from validator.sync import Syncer, connect
-from validator_testkit import NOW, publish_trust
+from validator_testkit import NOW, http_client, publish_trust
 from tests.testkit import stream_trips, wait_for
 
 
@@ -36,7 +35,7 @@ class TestCappedJournal:
     def test_a_full_journal_refuses_and_keeps_everything_it_accepted(self, make_validator,
                                                                      issuer):
         validator = make_validator(journal_max_bytes=96 * 1024)
-        client = create_app(validator).test_client()
+        client = http_client(validator)
         accepted, refused = fill_until_refused(validator, issuer, NOW)
         assert len(accepted) > 10
         assert (refused.reason, refused.trip, refused.to_dict()["decision"]) == (
@@ -225,7 +224,7 @@ def _status(url):
 
 
 def _post(url, body):
-    request = urllib.request.Request(url, data=json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers={
+        "Content-Type": "application/json", "X-Vexe-Client": "test"})
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read())

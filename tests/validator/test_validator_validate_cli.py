@@ -1,6 +1,9 @@
 """``vexe validate``: one QR checked by hand; exit 0 accepted, 1 refused, 2 usage error."""
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -60,6 +63,25 @@ def test_freshness_and_time_options(issuer, trust_file):
 def test_garbage_qr_is_a_refusal_not_a_crash(trust_file):
     result = vexe("validate", "VX1:%%%", "--route", ROUTE, "--trust", trust_file)
     assert result.exit_code == 1 and json.loads(result.stdout)["reason"] == "malformed"
+
+
+VECTORS = Path(__file__).resolve().parents[1] / "vectors"
+UNREADABLE_CLAIMS = ["malformed-claim-lone-surrogate", "malformed-claim-lone-surrogate-jti",
+                     "malformed-claim-control-character"]
+
+
+@pytest.mark.parametrize("name", UNREADABLE_CLAIMS)
+def test_a_signed_claim_no_text_can_hold_is_a_refusal_not_a_crash(name):
+    """The real command, printing to a real pipe: the vector's claims hold "\\ud800" or a NUL."""
+    [vector] = [case for case in json.loads((VECTORS / "cases.json").read_text())["cases"]
+                if case["name"] == name]
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "vexe"), "validate", vector["qr"], "--route",
+         vector["route"], "--at", str(vector["now"]), "--trust", str(VECTORS / "jwks.json"),
+         "--denylist", str(VECTORS / "denylist.json")], capture_output=True, timeout=60)
+    assert (result.returncode, result.stderr) == (1, b"")
+    answer = json.loads(result.stdout)
+    assert (answer["reason"], answer["pass"]) == ("malformed", None)
 
 
 def test_without_redis_the_denylist_is_empty_with_a_warning(issuer, trust_file):

@@ -113,12 +113,19 @@ def qr(cred: str, at: int, device=DEVICE) -> str:
 
 def forged(header: dict, payload: dict, at: int, *, key=CURRENT,
            signature: bytes | None = None) -> str:
-    """A QR from any header and payload, signed by ``key`` unless a signature is given."""
+    """A QR from any header and payload, signed by ``key`` unless a signature is given.
+
+    JSON escapes what is not ASCII (``"\\ud800"`` for a lone surrogate); a ``jti`` that
+    cannot be UTF-8 gets no proof, as no device could sign it.
+    """
     header_json = json.dumps(header, separators=(",", ":")).encode()
     payload_json = json.dumps(payload, separators=(",", ":")).encode()
     if signature is None:
         signature = key.sign(f"{b64.encode(header_json)}.{b64.encode(payload_json)}".encode())
-    proof = sign_proof(DEVICE, ticket.proof_message(at, payload["jti"]))
+    try:
+        proof = sign_proof(DEVICE, ticket.proof_message(at, payload["jti"]))
+    except UnicodeEncodeError:
+        proof = bytes(64)
     return ticket.assemble_qr(header_json, payload_json, signature, at, proof)
 
 
@@ -198,6 +205,15 @@ def cases() -> list[dict]:
              forged({**header, "crit": ["exp"]}, payload, NOW), "malformed"),
         case("malformed-claim-type", "nbf as a string, correctly signed.",
              forged(header, {**payload, "nbf": str(payload["nbf"])}, NOW), "malformed"),
+        case("malformed-claim-lone-surrogate", 'pid "\\ud800" (JSON escape of a lone '
+             "surrogate, which no UTF-8 text can hold), correctly signed.",
+             forged(header, {**payload, "pid": "\ud800"}, NOW), "malformed"),
+        case("malformed-claim-lone-surrogate-jti", 'jti "qJ3a\\udfff" (a lone surrogate: '
+             "no device can sign it), correctly signed.",
+             forged(header, {**payload, "jti": "qJ3a\udfff"}, NOW), "malformed"),
+        case("malformed-claim-control-character", 'rts ["3\\u00002"] (a NUL in a route), '
+             "correctly signed.", forged(header, {**payload, "rts": ["3\u00002"]}, NOW),
+             "malformed"),
         case("unsupported-version", "Prefix VX2: names a format this validator does not read.",
              "VX2:" + good[4:], "unsupported_version"),
         # -- keys and signatures ----------------------------------------------------------
