@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from issuer import devices, qr
-from issuer_testkit import verify_qr
+from issuer_testkit import QR, verify_qr
 from shared import clock, keys, ticket
 
 DAY = 24 * 3600
@@ -106,7 +106,7 @@ class TestCli:
                      "--category", "elderly")
         at = int(clock.now())
         png, svg = tmp_path / "pass.png", tmp_path / "pass.svg"
-        result = cli.ok("pass", "qr", p["id"], "--at", at, "--png", png, "--svg", svg)
+        result = cli.ok(*QR, p["id"], "--at", at, "--png", png, "--svg", svg)
         text = result.stdout.strip()
         parsed, claims = verify_qr(text, cli.json("keys", "jwks"), at)
         assert parsed.proof_time == at
@@ -124,7 +124,7 @@ class TestCli:
         jwks = cli.json("keys", "jwks")
 
         def claims_at(at):
-            text = cli.ok("pass", "qr", p["id"], "--at", at).stdout.strip()
+            text = cli.ok(*QR, p["id"], "--at", at).stdout.strip()
             parsed, claims = verify_qr(text, jwks, at)
             assert parsed.proof_time == at
             return claims
@@ -135,7 +135,7 @@ class TestCli:
         refreshed = claims_at(first.exp - DAY + 60)
         assert refreshed.jti != first.jti and refreshed.exp > first.exp
         assert claims_at(first.exp - DAY + 120).jti == refreshed.jti
-        ended = cli.fails("pass", "qr", p["id"], "--at", p["valid_until"])
+        ended = cli.fails(*QR, p["id"], "--at", p["valid_until"])
         assert "ended" in ended
 
     def test_phone_held_pass_is_a_clear_error(self, cli, app, session):
@@ -143,13 +143,13 @@ class TestCli:
         p = cli.json("pass", "issue", account["id"], "--product", "multi")
         devices.bind_device(session, p["id"], keys.device_public_compressed(keys.new_device_key()),
                             now=clock.now(), secret_key=app.config["SECRET_KEY"])
-        assert "held by a phone" in cli.fails("pass", "qr", p["id"])
-        assert "no pass 'NOPE'" in cli.fails("pass", "qr", "NOPE")
+        assert "held by a phone" in cli.fails(*QR, p["id"])
+        assert "no pass 'NOPE'" in cli.fails(*QR, "NOPE")
 
     def test_unwritable_image_path_is_one_line(self, cli, tmp_path):
         account = cli.json("account", "create", "--name", "Bùi Lan", "--birth-date", "1999-09-09")
         p = cli.json("pass", "issue", account["id"], "--product", "multi")
-        line = cli.fails("pass", "qr", p["id"], "--png", tmp_path / "missing" / "x.png")
+        line = cli.fails(*QR, p["id"], "--png", tmp_path / "missing" / "x.png")
         assert line.startswith("vexe: cannot write")
         assert cli.json("pass", "show", p["id"])["device"] is None
 
