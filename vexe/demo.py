@@ -155,9 +155,10 @@ def _run(data_dir: Path, redis_url: str | None, port: int, once: bool, stack: Ex
                   ("Lê Văn Cường", "1948-01-15", "free", None, "elderly"),
                   ("Phạm Thị Dung", "2001-06-02", "single", "09", None)]
         pass_ids = {}
+        rider_tokens = {}  # rider name -> the token her card signs in with
         for name, born, product, route, category in riders:
             with audit.action(session, DEMO_ACTOR, "account.create", now=now) as entry:
-                account, _token = accounts.create(session, name, born, now=now)
+                account, rider_tokens[name] = accounts.create(session, name, born, now=now)
                 entry.target = account.id
             with audit.action(session, DEMO_ACTOR, "pass.issue", now=now) as entry:
                 p = passes.issue(session, account.id, product, now=now, route=route,
@@ -217,16 +218,17 @@ def _run(data_dir: Path, redis_url: str | None, port: int, once: bool, stack: Ex
     say(f"   validator screen API: POST http://127.0.0.1:{scan_port}/scan  {{\"qr\": \"...\"}}")
 
     heading("3. Scans")
-    operator = config["OPERATOR_TOKEN"]
 
     def phone_qr(name: str, at: float) -> str:
         return ticket.encode_qr(credentials[name], phones[name], at)
 
     def custodial_qr(name: str) -> str:
+        """The QR the issuer makes for the rider's custodial pass, as her card fetches it."""
         import urllib.request
 
         request = urllib.request.Request(f"{issuer_url}/api/passes/{pass_ids[name]}/qr",
-                                         headers={"Authorization": f"Bearer {operator}"})
+                                         headers={"Authorization":
+                                                  f"Bearer {rider_tokens[name]}"})
         with urllib.request.urlopen(request, timeout=5) as response:
             return response.read().decode("ascii")
 
