@@ -58,6 +58,7 @@ def main() -> None:
             phone = keys.new_device_key()
             devices.bind_device(session, p.id, keys.device_public_compressed(phone), now=now,
                                 secret_key=secret)
+            session.commit()
             private = signing.private_key(session, secret_key=secret)
             credential = devices.refresh_credential(session, p.id, now=now,
                                                     secret_key=secret).credential
@@ -69,12 +70,12 @@ def main() -> None:
                 valid_from=p.valid_from, valid_until=p.valid_until,
                 device_key=keys.device_public_compressed(phone), now=int(now)),
                 args.number, args.repeat)
-            refresh = per_call(lambda: devices.refresh_credential(
-                session, p.id, now=clock.now(), secret_key=secret),
+            refresh = per_call(lambda: (devices.refresh_credential(
+                session, p.id, now=clock.now(), secret_key=secret), session.commit()),
                 max(args.number // 5, 20), args.repeat)
             statements = count_statements(db.engine(config["DATABASE_URL"]), lambda: (
                 devices.refresh_credential(session, p.id, now=clock.now() + 1,
-                                           secret_key=secret)))
+                                           secret_key=secret), session.commit()))
     finally:
         db.dispose()
         if schema:

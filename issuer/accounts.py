@@ -22,7 +22,8 @@ IDENTITY_LEVELS = (1, 2)  # national e-ID account levels; level 2 is the verifie
 def create(session: Session, full_name: str, birth_date: str | dt.date, *, now: float,
            national_id: str | None = None, secret_key: str | None = None,
            identity_level: int = 2, photo: bytes | None = None) -> tuple[Account, str]:
-    """Create an account; returns it with the rider token, which is never shown again."""
+    """Create an account; returns it with the rider token, which is never shown again. The
+    caller commits."""
     full_name = full_name.strip() if isinstance(full_name, str) else ""
     if not 0 < len(full_name) <= 200:
         raise Invalid("full name must be 1 to 200 characters")
@@ -41,7 +42,7 @@ def create(session: Session, full_name: str, birth_date: str | dt.date, *, now: 
                       identity_level=identity_level, national_id_hash=id_hash,
                       rider_token_hash=ids.token_hash(token), created_at=int(now))
     session.add(account)
-    session.commit()
+    session.flush()
     return account, token
 
 

@@ -33,9 +33,9 @@ def grant_free_pass(session: Session, account_id: str, category: str, *, now: fl
     rule = catalogue.category(session, category, catalogue.FREE)
     if rule.needs_approval:
         raise Invalid(f"category {rule.code} needs evidence: apply, and an approver decides")
-    p = passes.new_pass(session, account.id, catalogue.FREE_PRODUCT, now=now,
-                        month=_free_pass_start(session, account.id, rule.code, now),
-                        category=rule.code)
+    p = passes.issue(session, account.id, catalogue.FREE_PRODUCT, now=now,
+                     month=_free_pass_start(session, account.id, rule.code, now),
+                     category=rule.code)
     session.commit()
     return p
 
@@ -101,7 +101,7 @@ def _check_evidence(evidence: bytes | None, evidence_type: str | None) -> None:
 def decide(session: Session, application_id: str, *, approve: bool, reason: str | None,
            decided_by: str, now: float) -> Application:
     """Approve (a free category: the pass is granted now) or reject (a reason is required:
-    the rider reads it)."""
+    the rider reads it). The caller commits, with its audit entry."""
     application = get(session, application_id)
     if reason is not None or not approve:
         reason = passes.check_reason(reason, "a rejection" if not approve else "a decision")
@@ -114,8 +114,8 @@ def decide(session: Session, application_id: str, *, approve: bool, reason: str 
         year, month = clock.hanoi_month(now)
         if rule.kind == catalogue.FREE:
             start = _free_pass_start(session, application.account_id, rule.code, now)
-            p = passes.new_pass(session, application.account_id, catalogue.FREE_PRODUCT,
-                                now=now, month=start, category=rule.code)
+            p = passes.issue(session, application.account_id, catalogue.FREE_PRODUCT,
+                             now=now, month=start, category=rule.code)
             values["pass_id"], values["eligible_until"] = p.id, p.valid_until
         else:
             index = year * 12 + month - 1 + rule.validity_months
@@ -127,7 +127,6 @@ def decide(session: Session, application_id: str, *, approve: bool, reason: str 
     if result.rowcount != 1:
         session.rollback()
         raise Conflict(f"application {application.id} was decided meanwhile")
-    session.commit()
     session.refresh(application)
     return application
 

@@ -179,9 +179,24 @@ def require_rider(view):
 
 
 def check_pass_access(p: Pass) -> Caller:
-    """Any operator may see a pass; a rider only their own."""
+    """Seeing a pass (its state, its devices): any operator, for support; a rider only
+    their own."""
     who = caller()
     if not who.is_operator and p.account_id != who.account_id:
+        raise Forbidden("this pass belongs to another account")
+    return who
+
+
+def check_own_pass(p: Pass) -> Caller:
+    """Acting as the pass's holder (binding a phone, taking a credential or the custodial
+    QR): the rider who owns it, nobody else. A credential rides; an operator holding one
+    could ride on the rider's pass, or move it off her phone. A clerk who must act for a
+    rider does so at the counter, as a named and audited action."""
+    who = caller()
+    if who.is_operator:
+        raise Forbidden("a pass's phone, credential and QR are its rider's own; a clerk acts "
+                        "for a rider at the counter (/console/counter/passes/<id>)")
+    if p.account_id != who.account_id:
         raise Forbidden("this pass belongs to another account")
     return who
 

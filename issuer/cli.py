@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from issuer import (accounts, audit, bootstrap, db, devices, operators, passes, publish, qr,
                     routes, settings, signing)
-from issuer.errors import IssuerError, NotReady
+from issuer.errors import IssuerError, NotReady, Unsaved
 from shared import clock
 
 
@@ -33,6 +33,8 @@ class Command(click.Command):
             _fail(str(exc), 1)
         except IssuerError as exc:
             _fail(str(exc), 2)
+        except Unsaved as exc:
+            _fail(str(exc), 1)
         except sa.exc.OperationalError as exc:
             _fail(f"database unavailable or not set up (run `vexe init`): "
                   f"{str(exc.orig).strip().splitlines()[0]}", 1)
@@ -128,8 +130,9 @@ def route_add(code: str, name: str) -> None:
     """Add a route."""
     with _session() as (_, session):
         now = clock.now()
-        added = routes.add(session, code, name, now=now)
-        audit.record(session, cli_actor(), "route.add", added.code, now=now)
+        with audit.action(session, cli_actor(), "route.add", now=now) as entry:
+            added = routes.add(session, code, name, now=now)
+            entry.target = added.code
         _emit(routes.as_dict(added))
 
 
@@ -155,9 +158,11 @@ def account_create(name: str, birth_date: str, national_id: str | None) -> None:
     """Create an account; prints its id and the rider token (shown this once)."""
     with _session() as (config, session):
         now = clock.now()
-        acct, token = accounts.create(session, name, birth_date, now=now,
-                                      national_id=national_id, secret_key=config["SECRET_KEY"])
-        audit.record(session, cli_actor(), "account.create", acct.id, now=now)
+        with audit.action(session, cli_actor(), "account.create", now=now) as entry:
+            acct, token = accounts.create(session, name, birth_date, now=now,
+                                          national_id=national_id,
+                                          secret_key=config["SECRET_KEY"])
+            entry.target = acct.id
         _emit({**accounts.as_dict(acct), "rider_token": token})
 
 
@@ -202,9 +207,10 @@ def operator_create(username: str, roles: tuple[str, ...], password_file: Path |
     password = _read_password(password_file)
     with _session() as (_, session):
         now = clock.now()
-        op = operators.create(session, username, roles, now=now, password=password)
-        audit.record(session, cli_actor(), "operator.create", op.username,
-                     f"roles: {op.roles}", now=now)
+        with audit.action(session, cli_actor(), "operator.create", now=now,
+                          target=username) as entry:
+            op = operators.create(session, username, roles, now=now, password=password)
+            entry.reason = f"roles: {op.roles}"
         _emit(operators.as_dict(op))
 
 
@@ -215,9 +221,10 @@ def operator_token(username: str, role: str) -> None:
     """Issue an API token scoped to one of the operator's roles (printed this once)."""
     with _session() as (_, session):
         now = clock.now()
-        row, token = operators.issue_token(session, username, role, now=now)
-        audit.record(session, cli_actor(), "operator.token", username,
-                     f"token {row.id}, role {role}", now=now)
+        with audit.action(session, cli_actor(), "operator.token", now=now,
+                          target=username) as entry:
+            row, token = operators.issue_token(session, username, role, now=now)
+            entry.reason = f"token {row.id}, role {role}"
         _emit({"username": username, "role": role, "token_id": row.id, "token": token})
 
 
@@ -227,8 +234,9 @@ def operator_revoke_token(token_id: int) -> None:
     """Revoke an operator's API token by its id."""
     with _session() as (_, session):
         now = clock.now()
-        row = operators.revoke_token(session, token_id, now=now)
-        audit.record(session, cli_actor(), "operator.revoke_token", str(row.id), now=now)
+        with audit.action(session, cli_actor(), "operator.revoke_token", now=now,
+                          target=str(token_id)):
+            row = operators.revoke_token(session, token_id, now=now)
         _emit({"token_id": row.id, "revoked_at": row.revoked_at})
 
 
@@ -239,9 +247,10 @@ def operator_roles(username: str, roles: tuple[str, ...]) -> None:
     """Replace an operator's roles; tokens for a role taken away stop working."""
     with _session() as (_, session):
         now = clock.now()
-        op = operators.set_roles(session, username, roles, now=now)
-        audit.record(session, cli_actor(), "operator.roles", username, f"roles: {op.roles}",
-                     now=now)
+        with audit.action(session, cli_actor(), "operator.roles", now=now,
+                          target=username) as entry:
+            op = operators.set_roles(session, username, roles, now=now)
+            entry.reason = f"roles: {op.roles}"
         _emit(operators.as_dict(op))
 
 
@@ -253,8 +262,9 @@ def operator_password(username: str, password_file: Path) -> None:
     """Set an operator's password."""
     password = _read_password(password_file)
     with _session() as (_, session):
-        op = operators.set_password(session, username, password)
-        audit.record(session, cli_actor(), "operator.password", username, now=clock.now())
+        with audit.action(session, cli_actor(), "operator.password", now=clock.now(),
+                          target=username):
+            op = operators.set_password(session, username, password)
         _emit(operators.as_dict(op))
 
 
@@ -265,8 +275,9 @@ def operator_disable(username: str, reason: str) -> None:
     """Disable an operator: no sign-in, their tokens and sessions stop working."""
     with _session() as (_, session):
         now = clock.now()
-        op = operators.disable(session, username, now=now)
-        audit.record(session, cli_actor(), "operator.disable", username, reason, now=now)
+        with audit.action(session, cli_actor(), "operator.disable", now=now, target=username,
+                          reason=reason):
+            op = operators.disable(session, username, now=now)
         _emit(operators.as_dict(op))
 
 
@@ -309,9 +320,10 @@ def pass_issue(account_id: str, product: str, route: str | None, month: str | No
     """Issue a pass to an account; prints it, with its id."""
     with _session() as (_, session):
         now = clock.now()
-        p = passes.issue(session, account_id, product, now=now, route=route,
-                         month=month, category=category)
-        audit.record(session, cli_actor(), "pass.issue", p.id, now=now)
+        with audit.action(session, cli_actor(), "pass.issue", now=now) as entry:
+            p = passes.issue(session, account_id, product, now=now, route=route,
+                             month=month, category=category)
+            entry.target = p.id
         _emit(passes.as_dict(session, p))
 
 
@@ -331,18 +343,29 @@ def pass_show(pass_id: str) -> None:
               default=None, help="Also write the QR as a PNG image to this file.")
 @click.option("--svg", "svg_path", type=click.Path(dir_okay=False, writable=True, path_type=Path),
               default=None, help="Also write the QR as an SVG image to this file.")
-def pass_qr(pass_id: str, at: int | None, png_path: Path | None, svg_path: Path | None) -> None:
-    """Print the custodial rotating QR's text, binding a custodial key if the pass has none."""
+@click.option("--reason", required=True,
+              help="Why an operator takes the rider's QR (e.g. printed at the counter for a "
+                   "rider with no phone); written in the audit log.")
+def pass_qr(pass_id: str, at: int | None, png_path: Path | None, svg_path: Path | None,
+            reason: str) -> None:
+    """Print the custodial rotating QR's text, binding a custodial key if the pass has none.
+
+    The QR rides on the rider's pass: this is an operator acting for the rider, recorded in
+    the audit log with its reason: pass.custodial when it binds the key, pass.custodial_qr
+    when the pass was custodial already."""
     for path in (png_path, svg_path):
         # Checked first, so that a typo in a path binds nothing.
         if path is not None and not os.access(path.resolve().parent, os.W_OK):
             _fail(f"cannot write {path}: no such directory, or not writable", 2)
+    reason = passes.check_reason(reason, "taking a rider's QR")
     at = clock.now() if at is None else at
     with _session() as (config, session):
-        p = passes.get(session, pass_id)
-        if devices.active_binding(session, p.id) is None:
-            devices.bind_custodial(session, p.id, now=at, **_credential_settings(config))
-        text = devices.custodial_qr(session, p.id, at=at, **_credential_settings(config))
+        with audit.action(session, cli_actor(), "pass.custodial_qr", now=clock.now(),
+                          target=pass_id, reason=reason) as entry:
+            text, bound = devices.ensure_custodial_qr(session, pass_id, at=at,
+                                                      **_credential_settings(config))
+            if bound:
+                entry.action = "pass.custodial"
     for path, render in ((png_path, qr.png), (svg_path, qr.svg)):
         if path is not None:
             path.write_bytes(render(text))
@@ -356,8 +379,10 @@ def pass_revoke(pass_id: str, reason: str) -> None:
     """Revoke a pass and publish the denylist."""
     with _session() as (config, session):
         now = clock.now()
-        p = passes.revoke(session, pass_id, reason, now=now)
-        audit.record(session, cli_actor(), "pass.revoke", p.id, p.revoke_reason, now=now)
+        with audit.action(session, cli_actor(), "pass.revoke", now=now,
+                          target=pass_id) as entry:
+            p = passes.revoke(session, pass_id, reason, now=now)
+            entry.reason = p.revoke_reason
         result = publish.publish(session, config["REDIS_URL"], now=now)
         _warn_unpublished(result)
         _emit({**passes.as_dict(session, p), "published": result.ok})
@@ -382,8 +407,9 @@ def keys_rotate() -> None:
     """Add a new signing key; older keys keep verifying until retired."""
     with _session() as (config, session):
         now = clock.now()
-        row = signing.rotate(session, secret_key=config["SECRET_KEY"], now=now)
-        audit.record(session, cli_actor(), "key.rotate", row.kid, now=now)
+        with audit.action(session, cli_actor(), "key.rotate", now=now) as entry:
+            row = signing.create(session, secret_key=config["SECRET_KEY"], now=now)
+            entry.target = row.kid
         result = publish.publish(session, config["REDIS_URL"], now=now)
         _warn_unpublished(result)
         _emit({**signing.as_dict(row, row.kid), "published": result.ok})
@@ -395,8 +421,8 @@ def keys_retire(kid: str) -> None:
     """Take a key out of the trust list (not the only active one)."""
     with _session() as (config, session):
         now = clock.now()
-        row = signing.retire(session, kid, now=now)
-        audit.record(session, cli_actor(), "key.retire", row.kid, now=now)
+        with audit.action(session, cli_actor(), "key.retire", now=now, target=kid):
+            row = signing.retire(session, kid, now=now)
         current = signing.current(session)
         result = publish.publish(session, config["REDIS_URL"], now=now)
         _warn_unpublished(result)

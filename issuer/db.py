@@ -1,8 +1,9 @@
 """Database access: one engine per URL, sessions, and the migrations.
 
-Services take a :class:`~sqlalchemy.orm.Session` and commit their own unit of work. The web
-app keeps one session per request (closed on teardown); the command line opens one per
-command with :func:`session`.
+Services take a :class:`~sqlalchemy.orm.Session`. What an operator may do, they only flush:
+the caller commits it with its audit entry, in one transaction (:func:`issuer.audit.action`);
+a rider's request commits what it did. The web app keeps one session per request (closed on
+teardown); the command line opens one per command with :func:`session`.
 """
 
 from __future__ import annotations

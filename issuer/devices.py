@@ -4,6 +4,9 @@ A pass is active on one device at a time: binding a new one retires the old bind
 the old device's credential dies out within its lifetime. A custodial binding is one whose
 device key the issuer holds for a rider whose phone can't, so the issuer makes the rotating
 QR itself; validators can't tell the difference.
+
+Nothing here commits: a rider's request commits what it did, an operator's action commits it
+with its audit entry (:func:`issuer.audit.action`).
 """
 
 from __future__ import annotations
@@ -82,7 +85,7 @@ def refresh_credential(session: Session, pass_id: str, *, now: float, secret_key
     ``may_use`` checks the caller may have it (raising if not), on the pass as locked: the
     pass is read once. A refresh is what every phone does; its round trips are counted by a
     test (the pass, its binding and the signing key's id in one; the credential logged; the
-    pass's credentials_until; the commit).
+    pass's credentials_until; the caller's commit).
     """
     p, binding, kid = _lock_usable(session, pass_id, now, may_use)
     if binding is None:
@@ -114,6 +117,17 @@ def custodial_qr(session: Session, pass_id: str, *, at: float, secret_key: str |
                            lifetime=lifetime).credential
     device = keys.load_device_private_pem(vault.unseal(secret_key, binding.sealed_private_key))
     return ticket.encode_qr(credential, device, at)
+
+
+def ensure_custodial_qr(session: Session, pass_id: str, *, at: float, secret_key: str | None,
+                        lifetime: int = ticket.DEFAULT_CREDENTIAL_LIFETIME) -> tuple[str, bool]:
+    """An operator acting for a rider whose phone can't hold a key: the rotating QR text at
+    ``at``, binding the pass to a key the issuer holds if it is on no device; and whether it
+    was bound now. A pass held by the rider's phone is refused: only she moves it."""
+    bound = active_binding(session, passes.get(session, pass_id).id) is None
+    if bound:
+        bind_custodial(session, pass_id, now=at, secret_key=secret_key, lifetime=lifetime)
+    return custodial_qr(session, pass_id, at=at, secret_key=secret_key, lifetime=lifetime), bound
 
 
 def active_binding(session: Session, pass_id: str) -> DeviceBinding | None:
@@ -192,7 +206,7 @@ def report_lost(session: Session, pass_id: str, reason: str, *, now: float) -> D
         raise Conflict(f"pass {p.id} is on no device")
     _retire(session, p, binding, now)
     binding.retire_reason = reason
-    session.commit()
+    session.flush()
     return binding
 
 
@@ -234,7 +248,7 @@ def _mint(session: Session, p: Pass, binding: DeviceBinding, kid: str | None, *,
     p.credentials_until = max(p.credentials_until, expires)
     if binding.custodial:
         binding.credential = credential
-    session.commit()
+    session.flush()
     return Issued(p.id, credential, jti, expires, binding.device_key, binding.custodial)
 
 

@@ -37,3 +37,24 @@ class Forbidden(IssuerError):
     rider's order)."""
 
     status = 403
+
+
+class Unsaved(Exception):
+    """The database failed during an operator's action (:func:`issuer.audit.action`).
+
+    Not an :class:`IssuerError`: nothing the caller asked for was wrong, and the answer is a
+    503 that says whether the action stands. ``saved`` is False when the failure came before
+    the commit (nothing was saved, no audit entry either), None when it came during the
+    commit (the change and its entry were saved together or not at all; which one is known
+    only by looking).
+    """
+
+    def __init__(self, saved: bool | None):
+        self.saved = saved
+        if saved is False:
+            message = ("the database failed before the change was saved: nothing was saved "
+                       "and nothing was written to the audit log; try again shortly")
+        else:
+            message = ("the database failed while saving: the change and its audit entry "
+                       "were saved together or not at all; look before doing it again")
+        super().__init__(message)

@@ -236,7 +236,8 @@ PATHS = {
         body=REASON)},
     "/api/passes/{pass_id}": {"get": _op("A pass (its rider, or an operator)", params=[P])},
     "/api/passes/{pass_id}/devices": {"get": _op(
-        "The phones the pass has been on, and when each was activated", params=[P])},
+        "The phones the pass has been on, and when each was activated (its rider, or an "
+        "operator)", params=[P])},
     "/api/passes/{pass_id}/lost-device": {"post": _op(
         "Report the phone holding the pass lost (rider)", params=[P], body=REASON)},
     "/api/passes/{pass_id}/device": {"post": _op(
@@ -269,15 +270,17 @@ PATHS = {
             "account_id": TEXT, "product": TEXT, "route": TEXT, "month": TEXT,
             "category": TEXT}, "required": ["account_id", "product"]})},
     "/api/passes/{pass_id}/credential": {"post": _op(
-        "A fresh credential for the phone the pass is on", params=[P], answer=CREDENTIAL,
+        "A fresh credential for the phone the pass is on (its rider)", params=[P],
+        answer=CREDENTIAL,
         limited=True)},
     "/api/passes/{pass_id}/custodial": {"post": _op(
-        "Activate the pass with a device key the issuer keeps", ok="201", params=[P],
+        "Activate the pass with a device key the issuer keeps (its rider)", ok="201",
+        params=[P],
         limited=True)},
     "/api/passes/{pass_id}/qr": {"get": _op(
-        "The rotating QR of a custodial pass (text, png or svg)", params=[
-            P, _query("format", {"type": "string", "enum": ["text", "png", "svg"]}),
-            _query("at", {"type": "integer"})], limited=True)},
+        "The rotating QR of the rider's own custodial pass (text, png or svg)", params=[
+            P, _query("format", {"type": "string", "enum": ["text", "png", "svg"]})],
+        limited=True)},
     "/api/me/photo": {"get": _op("The rider's photo from the e-ID")},
     "/api/audit": {"get": _op("The audit log, newest first (administrator)", tag="operators",
                               params=[_query("actor", TEXT), _query("target", TEXT),

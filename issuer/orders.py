@@ -98,43 +98,42 @@ def _transition(session: Session, order: Order, frm: str, **values) -> None:
 
 def pay(session: Session, order_id: str, *, amount_vnd: int, handled_by: str,
         now: float) -> Order:
-    """Record the payment and issue the pass, in one unit of work."""
+    """Record the payment and issue the pass. The caller commits both, with its audit entry."""
     order = get(session, order_id)
     if order.status != PENDING:
         raise Conflict(f"order {order.id} is {order.status}, not pending")
     reference = payments.provider(order.provider).confirm(order, amount_vnd=amount_vnd)
-    p = passes.new_pass(session, order.account_id, order.product, now=now,
+    p = passes.issue(session, order.account_id, order.product, now=now,
                         route=order.route_code, month=order.month)
     _transition(session, order, PENDING, status=PAID, paid_at=int(now), payment_ref=reference,
                 handled_by=handled_by, pass_id=p.id)
-    session.commit()
     session.refresh(order)
     return order
 
 
 def cancel(session: Session, order_id: str, *, now: float) -> Order:
+    """Cancel a pending order; the caller commits."""
     order = get(session, order_id)
     if order.status != PENDING:
         raise Conflict(f"order {order.id} is {order.status}: only a pending order is cancelled"
                        + ("; a paid one is refunded" if order.status == PAID else ""))
     _transition(session, order, PENDING, status=CANCELLED, cancelled_at=int(now))
-    session.commit()
     session.refresh(order)
     return order
 
 
 def refund(session: Session, order_id: str, reason: str, *, refunded_by: str,
            now: float) -> Order:
-    """Give the money back and revoke the pass; the caller publishes the denylist."""
+    """Give the money back and revoke the pass; the caller commits, then publishes the
+    denylist."""
     reason = passes.check_reason(reason, "a refund")
     order = get(session, order_id)
     if order.status != PAID:
         raise Conflict(f"order {order.id} is {order.status}: only a paid order is refunded")
     if passes.get(session, order.pass_id).status != passes.REVOKED:  # e.g. revoked for fraud
-        passes.mark_revoked(session, order.pass_id, f"refund: {reason}", now=now)
+        passes.revoke(session, order.pass_id, f"refund: {reason}", now=now)
     _transition(session, order, PAID, status=REFUNDED, refunded_at=int(now),
                 refunded_by=refunded_by, refund_reason=reason)
-    session.commit()
     session.refresh(order)
     return order
 

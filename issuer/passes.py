@@ -22,19 +22,9 @@ def issue(session: Session, account_id: str, product: str, *, now: float,
     """Issue a pass for ``month`` (YYYY-MM, default the current month in Hanoi).
 
     Monthly passes run for that calendar month; a free pass for its category's validity
-    (twelve months) from its start. Everything is checked before anything is written.
+    (twelve months) from its start. Everything is checked before anything is written. The
+    caller commits: its unit of work may hold more (an order paid, an audit entry).
     """
-    p = new_pass(session, account_id, product, now=now, route=route, month=month,
-                 category=category)
-    session.commit()
-    return p
-
-
-def new_pass(session: Session, account_id: str, product: str, *, now: float,
-             route: str | None = None, month: str | None = None,
-             category: str | None = None) -> Pass:
-    """:func:`issue` without the commit: for a caller whose unit of work holds more (an order
-    paid, an application approved)."""
     account = accounts.get(session, account_id)
     check_may_hold(account)
     product = catalogue.product(session, product).code
@@ -111,15 +101,8 @@ def get(session: Session, pass_id: str, *, for_update: bool = False) -> Pass:
 
 
 def revoke(session: Session, pass_id: str, reason: str, *, now: float) -> Pass:
-    """Revoke a pass. No credential is issued for it again; the caller then publishes the
-    denylist so validators refuse the credentials already out there."""
-    p = mark_revoked(session, pass_id, reason, now=now)
-    session.commit()
-    return p
-
-
-def mark_revoked(session: Session, pass_id: str, reason: str, *, now: float) -> Pass:
-    """:func:`revoke` without the commit (a refund revokes its pass in one unit of work)."""
+    """Revoke a pass. No credential is issued for it again. The caller commits, then
+    publishes the denylist so validators refuse the credentials already out there."""
     reason = check_reason(reason)
     p = get(session, pass_id, for_update=True)
     if p.status == REVOKED:

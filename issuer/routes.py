@@ -24,7 +24,7 @@ def add(session: Session, code: str, name: str, *, now: float) -> Route:
         raise Conflict(f"route {code} already exists")
     route = Route(code=code, name=name, created_at=int(now))
     session.add(route)
-    session.commit()
+    session.flush()  # the caller commits
     return route
 
 

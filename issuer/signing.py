@@ -35,7 +35,8 @@ def rotate(session: Session, *, secret_key: str | None, now: float) -> SigningKe
 
 
 def retire(session: Session, kid: str, *, now: float) -> SigningKey:
-    """Take a key out of the trust list. The last key that is not retired stays."""
+    """Take a key out of the trust list. The last key that is not retired stays. The caller
+    commits."""
     row = session.scalar(sa.select(SigningKey).where(SigningKey.kid == kid).with_for_update()
                          .execution_options(populate_existing=True))
     if row is None:
@@ -45,7 +46,7 @@ def retire(session: Session, kid: str, *, now: float) -> SigningKey:
     if len(_unretired(session)) == 1:
         raise Conflict(f"signing key {kid} is the only active key: rotate first, then retire it")
     row.retired_at = int(now)
-    session.commit()
+    session.flush()
     return row
 
 

@@ -149,6 +149,7 @@ def test_key_rotation_keeps_old_credentials_until_the_key_is_retired(system, dat
 
     with db.session(database_url) as session:
         signing.retire(session, old_kid, now=clock.now())
+        session.commit()
         assert publish.publish(session, redis_url, now=clock.now()).ok
     sync.pull_once(clock.now())
     later = clock.now() + 700  # past the passback window

@@ -32,6 +32,7 @@ VALIDATOR_ID = "demo-bus-1"
 VEHICLE = "29B-100.01"
 ROUTE = "32"
 STOP = "Cầu Giấy"
+DEMO_ACTOR = "demo"  # who the audit log names for what the demo does as the office
 
 
 def say(text: str = "") -> None:
@@ -128,7 +129,8 @@ def _serve(app, port: int, stack: ExitStack) -> int:
 
 def _run(data_dir: Path, redis_url: str | None, port: int, once: bool, stack: ExitStack) -> None:
     import issuer
-    from issuer import accounts, bootstrap, db, devices, passes, publish, routes, settings, signing
+    from issuer import (accounts, audit, bootstrap, db, devices, passes, publish, routes,
+                        settings, signing)
     from validator.device import Validator
     from validator.http import create_app as validator_app
     from validator.sync import Syncer, connect
@@ -144,24 +146,34 @@ def _run(data_dir: Path, redis_url: str | None, port: int, once: bool, stack: Ex
     phones = {}  # rider name -> the phone's device key
     credentials = {}  # rider name -> the credential the phone stores
     with db.session(config["DATABASE_URL"]) as session:
+        # The office sets up routes, accounts and passes: operator actions, in the audit log.
         for code, name in ROUTES:
-            routes.add(session, code, name, now=now)
+            with audit.action(session, DEMO_ACTOR, "route.add", now=now, target=code):
+                routes.add(session, code, name, now=now)
         riders = [("Nguyễn Văn An", "1990-04-12", "single", "32", None),
                   ("Trần Thị Bình", "1985-09-30", "multi", None, None),
                   ("Lê Văn Cường", "1948-01-15", "free", None, "elderly"),
                   ("Phạm Thị Dung", "2001-06-02", "single", "09", None)]
         pass_ids = {}
+        rider_tokens = {}  # rider name -> the token her card signs in with
         for name, born, product, route, category in riders:
-            account, _token = accounts.create(session, name, born, now=now)
-            p = passes.issue(session, account.id, product, now=now, route=route,
-                             category=category)
+            with audit.action(session, DEMO_ACTOR, "account.create", now=now) as entry:
+                account, rider_tokens[name] = accounts.create(session, name, born, now=now)
+                entry.target = account.id
+            with audit.action(session, DEMO_ACTOR, "pass.issue", now=now) as entry:
+                p = passes.issue(session, account.id, product, now=now, route=route,
+                                 category=category)
+                entry.target = p.id
             pass_ids[name] = p.id
             kind = {"single": f"single-route {route}", "multi": "multi-route",
                     "free": f"free ({category})"}[product]
             say(f"   {name:16} {kind:22} pass {p.id}  valid until "
                 f"{clock.iso(p.valid_until)}")
             if product == "free":
-                devices.bind_custodial(session, p.id, now=now, secret_key=secret)
+                # At the counter, a clerk makes the pass custodial for the rider, with a reason.
+                with audit.action(session, DEMO_ACTOR, "pass.custodial", now=now, target=p.id,
+                                  reason="rider at the counter, no key-holding phone"):
+                    devices.bind_custodial(session, p.id, now=now, secret_key=secret)
                 say(f"   {'':16} no key-holding phone: the issuer holds the device key")
             else:
                 # The rider's phone makes its own key; only the public half leaves it.
@@ -169,6 +181,7 @@ def _run(data_dir: Path, redis_url: str | None, port: int, once: bool, stack: Ex
                 issued = devices.bind_device(session, p.id,
                                              keys.device_public_compressed(phones[name]),
                                              now=now, secret_key=secret)
+                session.commit()
                 credentials[name] = issued.credential
         trust = signing.trust_list(session)
         if redis_url:
@@ -206,16 +219,17 @@ def _run(data_dir: Path, redis_url: str | None, port: int, once: bool, stack: Ex
         "  (with the header X-Vexe-Client: <your program>)")
 
     heading("3. Scans")
-    operator = config["OPERATOR_TOKEN"]
 
     def phone_qr(name: str, at: float) -> str:
         return ticket.encode_qr(credentials[name], phones[name], at)
 
     def custodial_qr(name: str) -> str:
+        """The QR the issuer makes for the rider's custodial pass, as her card fetches it."""
         import urllib.request
 
         request = urllib.request.Request(f"{issuer_url}/api/passes/{pass_ids[name]}/qr",
-                                         headers={"Authorization": f"Bearer {operator}"})
+                                         headers={"Authorization":
+                                                  f"Bearer {rider_tokens[name]}"})
         with urllib.request.urlopen(request, timeout=5) as response:
             return response.read().decode("ascii")
 
@@ -240,7 +254,9 @@ def _run(data_dir: Path, redis_url: str | None, port: int, once: bool, stack: Ex
     show("Dung's QR edited to say route 32", _edit_route(phone_qr("Phạm Thị Dung", now)))
     show("a QR cut short", phone_qr("Nguyễn Văn An", now)[:120])
     with db.session(config["DATABASE_URL"]) as session:
-        passes.revoke(session, pass_ids["Trần Thị Bình"], "phone reported lost", now=now)
+        with audit.action(session, DEMO_ACTOR, "pass.revoke", now=now,
+                          target=pass_ids["Trần Thị Bình"], reason="phone reported lost"):
+            passes.revoke(session, pass_ids["Trần Thị Bình"], "phone reported lost", now=now)
         if redis_url:
             publish.publish(session, redis_url, now=now)
             syncer.pull_once(clock.now())

@@ -126,9 +126,11 @@ def revoke(alert_id: int):
     json_body()
     session = db.get_session()
     now = clock.now()
-    alert = clones.revoke(session, params.alert_id(alert_id), by=auth.caller().actor, now=now)
-    audit.record(session, auth.caller(), "alert.revoke", f"pass:{alert.pass_id}",
-                 f"cloned-pass alert {alert_id}", now=now)
+    with audit.action(session, auth.caller(), "alert.revoke", now=now,
+                      reason=f"cloned-pass alert {alert_id}") as entry:
+        alert = clones.revoke(session, params.alert_id(alert_id), by=auth.caller().actor,
+                              now=now)
+        entry.target = f"pass:{alert.pass_id}"
     return {**clones.as_dict(alert), **publish_now(session, now)}
 
 
@@ -138,7 +140,9 @@ def dismiss(alert_id: int):
     json_body()
     session = db.get_session()
     now = clock.now()
-    alert = clones.dismiss(session, params.alert_id(alert_id), by=auth.caller().actor, now=now)
-    audit.record(session, auth.caller(), "alert.dismiss", f"pass:{alert.pass_id}",
-                 f"cloned-pass alert {alert_id}", now=now)
+    with audit.action(session, auth.caller(), "alert.dismiss", now=now,
+                      reason=f"cloned-pass alert {alert_id}") as entry:
+        alert = clones.dismiss(session, params.alert_id(alert_id), by=auth.caller().actor,
+                               now=now)
+        entry.target = f"pass:{alert.pass_id}"
     return clones.as_dict(alert)

@@ -308,20 +308,21 @@ def alert_action(alert_id: int, action: str):
     session = db.get_session()
     now = clock.now()
     who = auth.caller()
+    resolve = clones.revoke if action == "revoke" else clones.dismiss
     try:
-        if action == "revoke":
-            alert = clones.revoke(session, params.alert_id(alert_id), by=who.actor, now=now)
-            published = publish_now(session, now)
-            message = f"Đã thu hồi thẻ {alert.pass_id}. Pass {alert.pass_id} revoked."
-            if not published["published"]:
-                message += f" {published['warning']}"
-        else:
-            alert = clones.dismiss(session, params.alert_id(alert_id), by=who.actor, now=now)
-            message = f"Đã bỏ qua cảnh báo {alert_id}. Alert {alert_id} dismissed."
-        audit.record(session, who, f"alert.{action}", f"pass:{alert.pass_id}",
-                     f"cloned-pass alert {alert_id}", now=now)
-        flask.flash(message, "ok")
+        with audit.action(session, who, f"alert.{action}", now=now,
+                          reason=f"cloned-pass alert {alert_id}") as entry:
+            alert = resolve(session, params.alert_id(alert_id), by=who.actor, now=now)
+            entry.target = f"pass:{alert.pass_id}"
     except IssuerError as exc:
-        session.rollback()
         flask.flash(str(exc), "error")
+        return flask.redirect(flask.url_for("ridership_console.alerts"))
+    if action == "revoke":
+        published = publish_now(session, now)
+        message = f"Đã thu hồi thẻ {alert.pass_id}. Pass {alert.pass_id} revoked."
+        if not published["published"]:
+            message += f" {published['warning']}"
+    else:
+        message = f"Đã bỏ qua cảnh báo {alert_id}. Alert {alert_id} dismissed."
+    flask.flash(message, "ok")
     return flask.redirect(flask.url_for("ridership_console.alerts"))

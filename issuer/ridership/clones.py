@@ -90,24 +90,23 @@ def get(session: Session, alert_id: int, *, for_update: bool = False) -> CloneAl
 
 
 def dismiss(session: Session, alert_id: int, *, by: str, now: float) -> CloneAlert:
+    """Close the alert, keeping the pass; the caller commits."""
     alert = _open(session, alert_id)
     alert.status, alert.resolved_at, alert.resolved_by = DISMISSED, int(now), by
-    session.commit()
+    session.flush()
     return alert
 
 
 def revoke(session: Session, alert_id: int, *, by: str, now: float) -> CloneAlert:
-    """Revoke the alert's pass (the caller publishes the denylist) and close every open
-    alert about that pass."""
+    """Revoke the alert's pass and close every open alert about that pass; the caller
+    commits, then publishes the denylist."""
     alert = _open(session, alert_id)
     pass_id = alert.pass_id
     p = passes.get(session, pass_id)  # a 404 before anything changes
     session.execute(sa.update(CloneAlert)
                     .where(CloneAlert.pass_id == pass_id, CloneAlert.status == OPEN)
                     .values(status=REVOKED, resolved_at=int(now), resolved_by=by))
-    if p.status == passes.REVOKED:
-        session.commit()
-    else:  # one commit: the pass revoked and its alerts closed together
+    if p.status != passes.REVOKED:
         passes.revoke(session, pass_id, f"cloned QR: alert {alert_id}", now=now)
     return get(session, alert_id, for_update=False)
 

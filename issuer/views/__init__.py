@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from werkzeug.exceptions import HTTPException
 
 from issuer import publish
-from issuer.errors import Invalid, IssuerError
+from issuer.errors import Invalid, IssuerError, Unsaved
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +107,14 @@ def register_error_handlers(app: flask.Flask) -> None:
         log.error("database error: %s", str(exc.orig).strip().splitlines()[0] if exc.orig
                   else exc)
         response = error_response(503, "the database is unavailable; try again shortly")
+        response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER)
+        return response
+
+    @app.errorhandler(Unsaved)
+    def action_unsaved(exc: Unsaved):
+        # The database failed inside an operator's action: the answer says whether it stands.
+        log.error("database error during an action (saved: %s): %s", exc.saved, exc.__cause__)
+        response = error_response(503, str(exc))
         response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER)
         return response
 

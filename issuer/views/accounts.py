@@ -21,9 +21,10 @@ def create():
         raise Invalid("field 'identity_level' must be an integer")
     session = db.get_session()
     now = clock.now()
-    account, token = accounts.create(
-        session, text_field(data, "full_name"), text_field(data, "birth_date"),
-        now=now, national_id=text_field(data, "national_id"),
-        secret_key=flask.current_app.config["SECRET_KEY"], identity_level=level)
-    audit.record(session, auth.caller(), "account.create", account.id, now=now)
+    with audit.action(session, auth.caller(), "account.create", now=now) as entry:
+        account, token = accounts.create(
+            session, text_field(data, "full_name"), text_field(data, "birth_date"),
+            now=now, national_id=text_field(data, "national_id"),
+            secret_key=flask.current_app.config["SECRET_KEY"], identity_level=level)
+        entry.target = account.id
     return {**accounts.as_dict(account), "rider_token": token}, 201

@@ -89,11 +89,12 @@ def _decide(application_id: str, approve: bool):
     session = db.get_session()
     now = clock.now()
     who = auth.caller()
-    application = applications.decide(session, application_id, approve=approve,
-                                      reason=text_field(data, "reason"), decided_by=who.actor,
-                                      now=now)
-    audit.record(session, who, "application.approve" if approve else "application.reject",
-                 application.id, application.decision_reason, now=now)
+    with audit.action(session, who, "application.approve" if approve else "application.reject",
+                      now=now, target=application_id) as entry:
+        application = applications.decide(session, application_id, approve=approve,
+                                          reason=text_field(data, "reason"),
+                                          decided_by=who.actor, now=now)
+        entry.reason = application.decision_reason
     return applications.as_dict(application)
 
 

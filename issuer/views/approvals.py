@@ -35,13 +35,14 @@ def decide(application_id: str):
     approve = flask.request.form.get("decision") == "approve"
     reason = flask.request.form.get("reason", "").strip() or None
     try:
-        done = applications.decide(session, application_id, approve=approve, reason=reason,
-                                   decided_by=who.actor, now=now)
+        with audit.action(session, who,
+                          "application.approve" if approve else "application.reject",
+                          now=now, target=application_id) as entry:
+            done = applications.decide(session, application_id, approve=approve, reason=reason,
+                                       decided_by=who.actor, now=now)
+            entry.reason = done.decision_reason
     except IssuerError as exc:
-        session.rollback()
         flask.flash(str(exc), "error")
         return flask.redirect(flask.url_for("approvals.index"))
-    audit.record(session, who, "application.approve" if approve else "application.reject",
-                 done.id, done.decision_reason, now=now)
     flask.flash(f"Đơn {done.id}: {done.status}. Application {done.id}: {done.status}.", "ok")
     return flask.redirect(flask.url_for("approvals.index"))

@@ -1,11 +1,19 @@
 """The sales counter's pages (clerks): find an order, take the cash and confirm it, print the
-receipt; cancel a pending order, refund a paid one."""
+receipt; cancel a pending order, refund a paid one; for a rider whose phone can't hold a key,
+make her pass custodial and show or print its QR.
+
+A pass's QR rides on it, so taking it is acting for the rider: the clerk sees who the rider is
+(name, birth date, photo), gives a reason, and the audit log keeps both, in the same unit of
+work as the binding. Nowhere else may an operator take a rider's QR or credential.
+"""
 
 from __future__ import annotations
 
+import base64
+
 import flask
 
-from issuer import accounts, audit, auth, db, operators, orders, web
+from issuer import accounts, audit, auth, db, devices, operators, orders, passes, qr, web
 from issuer.errors import IssuerError
 from issuer.views import publish_now
 from shared import clock
@@ -53,13 +61,13 @@ def pay(order_id: str):
     except ValueError:
         amount = -1
     try:
-        done = orders.pay(session, order_id, amount_vnd=amount, handled_by=who.actor, now=now)
+        with audit.action(session, who, "order.pay", now=now, target=order_id) as entry:
+            done = orders.pay(session, order_id, amount_vnd=amount, handled_by=who.actor,
+                              now=now)
+            entry.reason = f"{done.price_vnd} VND, receipt {done.payment_ref}"
     except IssuerError as exc:
-        session.rollback()
         flask.flash(str(exc), "error")
         return flask.redirect(flask.url_for("counter.order", order_id=order_id))
-    audit.record(session, who, "order.pay", done.id,
-                 f"{done.price_vnd} VND, receipt {done.payment_ref}", now=now)
     return flask.redirect(flask.url_for("counter.receipt", order_id=done.id))
 
 
@@ -69,11 +77,10 @@ def cancel(order_id: str):
     session = db.get_session()
     now = clock.now()
     try:
-        done = orders.cancel(session, order_id, now=now)
-        audit.record(session, auth.caller(), "order.cancel", done.id, now=now)
+        with audit.action(session, auth.caller(), "order.cancel", now=now, target=order_id):
+            done = orders.cancel(session, order_id, now=now)
         flask.flash(f"Đã hủy đơn {done.id}. Order {done.id} cancelled.", "ok")
     except IssuerError as exc:
-        session.rollback()
         flask.flash(str(exc), "error")
     return flask.redirect(flask.url_for("counter.order", order_id=order_id))
 
@@ -85,13 +92,13 @@ def refund(order_id: str):
     who = auth.caller()
     now = clock.now()
     try:
-        done = orders.refund(session, order_id, flask.request.form.get("reason", ""),
-                             refunded_by=who.actor, now=now)
+        with audit.action(session, who, "order.refund", now=now, target=order_id) as entry:
+            done = orders.refund(session, order_id, flask.request.form.get("reason", ""),
+                                 refunded_by=who.actor, now=now)
+            entry.reason = done.refund_reason
     except IssuerError as exc:
-        session.rollback()
         flask.flash(str(exc), "error")
         return flask.redirect(flask.url_for("counter.order", order_id=order_id))
-    audit.record(session, who, "order.refund", done.id, done.refund_reason, now=now)
     published = publish_now(session, now)
     flask.flash(f"Đã hoàn tiền đơn {done.id}, vé bị thu hồi. Order {done.id} refunded, pass "
                 "revoked." + ("" if published["published"] else " " + published["warning"]),
@@ -109,3 +116,47 @@ def receipt(order_id: str):
     return flask.render_template("console/receipt.html", operator=auth.caller(),
                                  order=orders.as_dict(session, found),
                                  rider=accounts.get(session, found.account_id))
+
+
+@bp.get("/passes/<pass_id>", endpoint="rider_pass")
+@auth.require_roles(CLERK)
+def rider_pass(pass_id: str):
+    return _pass_page(pass_id)
+
+
+@bp.post("/passes/<pass_id>/custodial-qr")
+@auth.require_roles(CLERK)
+def custodial_qr(pass_id: str):
+    """Make the pass custodial (if it is on no device) and show its QR, for the rider in
+    front of the clerk, with the clerk's reason in the audit log."""
+    session = db.get_session()
+    config = flask.current_app.config
+    now = clock.now()
+    try:
+        reason = passes.check_reason(flask.request.form.get("reason"), "taking a rider's QR")
+        with audit.action(session, auth.caller(), "pass.custodial_qr", now=now, target=pass_id,
+                          reason=reason) as entry:
+            text, bound = devices.ensure_custodial_qr(
+                session, pass_id, at=now, secret_key=config["SECRET_KEY"],
+                lifetime=config["CREDENTIAL_LIFETIME"])
+            if bound:
+                entry.action = "pass.custodial"
+    except IssuerError as exc:
+        flask.flash(str(exc), "error")
+        return _pass_page(pass_id), exc.status
+    return _pass_page(pass_id, qr_png=base64.b64encode(qr.png(text)).decode())
+
+
+def _pass_page(pass_id: str, qr_png: str | None = None):
+    session = db.get_session()
+    p = passes.get(session, pass_id)
+    rider = accounts.get(session, p.account_id)
+    photo = None
+    if rider.photo is not None:
+        kind = "image/jpeg" if rider.photo[:3] == b"\xff\xd8\xff" else "image/png"
+        photo = f"data:{kind};base64,{base64.b64encode(rider.photo).decode()}"
+    response = flask.make_response(flask.render_template(
+        "console/rider_pass.html", operator=auth.caller(), rider=rider, photo=photo,
+        pass_=passes.as_dict(session, p), qr_png=qr_png))
+    response.cache_control.no_store = True  # a QR rides: never kept by a browser or proxy
+    return response

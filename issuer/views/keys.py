@@ -23,8 +23,9 @@ def index():
 def rotate():
     session = db.get_session()
     now = clock.now()
-    row = signing.rotate(session, secret_key=flask.current_app.config["SECRET_KEY"], now=now)
-    audit.record(session, auth.caller(), "key.rotate", row.kid, now=now)
+    with audit.action(session, auth.caller(), "key.rotate", now=now) as entry:
+        row = signing.create(session, secret_key=flask.current_app.config["SECRET_KEY"], now=now)
+        entry.target = row.kid
     return {**signing.as_dict(row, row.kid), **publish_now(session, now)}, 201
 
 
@@ -33,7 +34,7 @@ def rotate():
 def retire(kid: str):
     session = db.get_session()
     now = clock.now()
-    row = signing.retire(session, kid, now=now)
-    audit.record(session, auth.caller(), "key.retire", row.kid, now=now)
+    with audit.action(session, auth.caller(), "key.retire", now=now, target=kid):
+        row = signing.retire(session, kid, now=now)
     current = signing.current(session)
     return {**signing.as_dict(row, current and current.kid), **publish_now(session, now)}

@@ -58,11 +58,12 @@ def login():
     operator = operators.verify_password(session, username, password)
     if operator is None:
         if username:
-            audit.record(session, "anonymous", FAILED, username[:64], now=now)
+            audit.event(session, "anonymous", FAILED, target=username[:64], now=now)
         flask.flash("Sai tên đăng nhập hoặc mật khẩu. Wrong username or password.", "error")
         return flask.render_template("console/login.html", next=next_url, username=username), 401
     auth.sign_in(operator=operator)
-    audit.record(session, operator.username, "operator.sign_in", operator.username, now=now)
+    audit.event(session, operator.username, "operator.sign_in", target=operator.username,
+                now=now)
     return flask.redirect(next_url)
 
 
@@ -77,7 +78,8 @@ def _locked_out(session, username: str, now: float) -> bool:
 def logout():
     who = auth.current_caller()
     if who is not None and who.is_operator and who.via == "session":
-        audit.record(db.get_session(), who, "operator.sign_out", who.username, now=clock.now())
+        audit.event(db.get_session(), who, "operator.sign_out", target=who.username,
+                    now=clock.now())
     auth.sign_out()
     flask.flash("Đã đăng xuất. Signed out.", "ok")
     return flask.redirect(flask.url_for("operator_login.login"))

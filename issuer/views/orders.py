@@ -69,9 +69,12 @@ def cancel(order_id: str):
     json_body()
     session = db.get_session()
     now = clock.now()
-    order = orders.cancel(session, order.id, now=now)
     if who.is_operator:
-        audit.record(session, who, "order.cancel", order.id, now=now)
+        with audit.action(session, who, "order.cancel", now=now, target=order.id):
+            order = orders.cancel(session, order.id, now=now)
+    else:
+        order = orders.cancel(session, order.id, now=now)
+        session.commit()
     return orders.as_dict(session, order)
 
 
@@ -85,9 +88,9 @@ def pay(order_id: str):
     session = db.get_session()
     now = clock.now()
     who = auth.caller()
-    order = orders.pay(session, order_id, amount_vnd=amount, handled_by=who.actor, now=now)
-    audit.record(session, who, "order.pay", order.id,
-                 f"{order.price_vnd} VND, receipt {order.payment_ref}", now=now)
+    with audit.action(session, who, "order.pay", now=now, target=order_id) as entry:
+        order = orders.pay(session, order_id, amount_vnd=amount, handled_by=who.actor, now=now)
+        entry.reason = f"{order.price_vnd} VND, receipt {order.payment_ref}"
     return orders.as_dict(session, order)
 
 
@@ -98,7 +101,8 @@ def refund(order_id: str):
     session = db.get_session()
     now = clock.now()
     who = auth.caller()
-    order = orders.refund(session, order_id, text_field(data, "reason"), refunded_by=who.actor,
-                          now=now)
-    audit.record(session, who, "order.refund", order.id, order.refund_reason, now=now)
+    with audit.action(session, who, "order.refund", now=now, target=order_id) as entry:
+        order = orders.refund(session, order_id, text_field(data, "reason"),
+                              refunded_by=who.actor, now=now)
+        entry.reason = order.refund_reason
     return {**orders.as_dict(session, order), **publish_now(session, now)}

@@ -1,10 +1,11 @@
-"""``/api/passes``: issuing and revoking (administrator); the pass, its device and its QR (the
-rider who owns it, or an operator)."""
+"""``/api/passes``: issuing and revoking (administrator); seeing a pass (its rider, or an
+operator); its phone, credential and QR (its rider only: a clerk acting for a rider does so at
+the counter, audited)."""
 
 import flask
 
 from issuer import audit, auth, db, devices, limits, operators, passes, qr
-from issuer.errors import Forbidden, Invalid
+from issuer.errors import Invalid
 from issuer.views import json_body, publish_now, text_field
 from shared import clock
 
@@ -18,12 +19,19 @@ def _credential_settings() -> dict:
     return {"secret_key": config["SECRET_KEY"], "lifetime": config["CREDENTIAL_LIFETIME"]}
 
 
-def _own_pass(pass_id: str):
-    """The pass, after the caller is authenticated (401), it exists (404) and is theirs (403)."""
-    who = auth.caller()
+def _visible_pass(pass_id: str):
+    """The pass, after the caller is authenticated (401), it exists (404) and may be seen:
+    by its rider, or by an operator (403)."""
+    auth.caller()
     p = passes.get(db.get_session(), pass_id)
-    auth.check_pass_access(p)
-    return who, p
+    return auth.check_pass_access(p), p
+
+
+def _own_pass(pass_id: str):
+    """The pass, for its rider only: 401, 404, then 403 for anyone else, operators too."""
+    auth.caller()
+    p = passes.get(db.get_session(), pass_id)
+    return auth.check_own_pass(p), p
 
 
 @bp.post("")
@@ -32,16 +40,17 @@ def issue():
     data = json_body(required=("account_id", "product"), optional=("route", "month", "category"))
     session = db.get_session()
     now = clock.now()
-    p = passes.issue(session, text_field(data, "account_id"), text_field(data, "product"),
-                     now=now, route=text_field(data, "route"),
-                     month=text_field(data, "month"), category=text_field(data, "category"))
-    audit.record(session, auth.caller(), "pass.issue", p.id, now=now)
+    with audit.action(session, auth.caller(), "pass.issue", now=now) as entry:
+        p = passes.issue(session, text_field(data, "account_id"), text_field(data, "product"),
+                         now=now, route=text_field(data, "route"),
+                         month=text_field(data, "month"), category=text_field(data, "category"))
+        entry.target = p.id
     return passes.as_dict(session, p), 201
 
 
 @bp.get("/<pass_id>")
 def show(pass_id: str):
-    _, p = _own_pass(pass_id)
+    _, p = _visible_pass(pass_id)
     return passes.as_dict(db.get_session(), p)
 
 
@@ -51,8 +60,9 @@ def revoke(pass_id: str):
     data = json_body(required=("reason",))
     session = db.get_session()
     now = clock.now()
-    p = passes.revoke(session, pass_id, text_field(data, "reason"), now=now)
-    audit.record(session, auth.caller(), "pass.revoke", p.id, p.revoke_reason, now=now)
+    with audit.action(session, auth.caller(), "pass.revoke", now=now, target=pass_id) as entry:
+        p = passes.revoke(session, pass_id, text_field(data, "reason"), now=now)
+        entry.reason = p.revoke_reason
     return {**passes.as_dict(session, p), **publish_now(session, now)}
 
 
@@ -69,6 +79,7 @@ def bind_device(pass_id: str):
     now = clock.now()
     issued = devices.bind_device(session, pass_id, key, now=now, label=text_field(data, "label"),
                                  **_credential_settings())
+    session.commit()
     return {**issued.as_dict(), **_retire_old_device(session, replacing, now)}, 201
 
 
@@ -79,9 +90,10 @@ def refresh(pass_id: str):
     json_body()
     # The rider's own pass only (403), checked on the pass as refresh_credential locks it:
     # the busiest request reads the pass once.
-    issued = devices.refresh_credential(db.get_session(), pass_id, now=clock.now(),
-                                        may_use=auth.check_pass_access,
-                                        **_credential_settings())
+    session = db.get_session()
+    issued = devices.refresh_credential(session, pass_id, now=clock.now(),
+                                        may_use=auth.check_own_pass, **_credential_settings())
+    session.commit()
     return issued.as_dict()
 
 
@@ -94,6 +106,7 @@ def bind_custodial(pass_id: str):
     replacing = devices.active_binding(session, pass_id) is not None
     now = clock.now()
     issued = devices.bind_custodial(session, pass_id, now=now, **_credential_settings())
+    session.commit()
     # The credential is the issuer's to present: the answer says only that the pass is bound.
     return {"pass_id": issued.pass_id, "custodial": True, "device_key": issued.device_key,
             "expires": issued.expires, **_retire_old_device(session, replacing, now)}, 201
@@ -102,7 +115,7 @@ def bind_custodial(pass_id: str):
 @bp.get("/<pass_id>/devices")
 def device_history(pass_id: str):
     """Which phone holds the pass, since when, and the ones before."""
-    _own_pass(pass_id)
+    _visible_pass(pass_id)
     return {"devices": [devices.binding_as_dict(b)
                         for b in devices.history(db.get_session(), pass_id)]}
 
@@ -110,13 +123,12 @@ def device_history(pass_id: str):
 @bp.post("/<pass_id>/lost-device")
 def lost_device(pass_id: str):
     """The rider's phone is lost: the pass leaves it now, and validators hear of it."""
-    who, _ = _own_pass(pass_id)
-    if who.is_operator:
-        raise Forbidden("the rider reports a lost phone; an operator revokes the pass")
+    _own_pass(pass_id)
     data = json_body(required=("reason",))
     session = db.get_session()
     now = clock.now()
     binding = devices.report_lost(session, pass_id, text_field(data, "reason"), now=now)
+    session.commit()
     return {**devices.binding_as_dict(binding), **publish_now(session, now)}
 
 
@@ -128,20 +140,13 @@ def _retire_old_device(session, replacing: bool, now: float) -> dict:
 @bp.get("/<pass_id>/qr")
 @limits.qr
 def show_qr(pass_id: str):
-    who, p = _own_pass(pass_id)
+    _, p = _own_pass(pass_id)
     fmt = flask.request.args.get("format", "text")
     if fmt not in QR_FORMATS:
         raise Invalid(f"format must be one of {', '.join(QR_FORMATS)}")
-    at = clock.now()
-    if who.is_operator and "at" in flask.request.args:
-        # Operators may render the QR of another moment (printing, support, tests).
-        try:
-            at = int(flask.request.args["at"])
-        except ValueError:
-            raise Invalid("at must be Unix seconds") from None
-        if not 0 <= at < 2**32:
-            raise Invalid("at must be Unix seconds")
-    text = devices.custodial_qr(db.get_session(), p.id, at=at, **_credential_settings())
+    session = db.get_session()
+    text = devices.custodial_qr(session, p.id, at=clock.now(), **_credential_settings())
+    session.commit()  # a credential renewed for the QR
     if fmt == "png":
         body = qr.png(text)
     elif fmt == "svg":

@@ -128,6 +128,7 @@ def cancel(order_id: str):
     order = orders.get(session, order_id)
     orders.check_owner(order, auth.caller().account_id)
     orders.cancel(session, order.id, now=clock.now())
+    session.commit()
     flask.flash(f"Đã hủy đơn {order.id}. Order {order.id} cancelled.", "ok")
     return flask.redirect(flask.url_for("rider_pages.home"))
 
@@ -139,10 +140,11 @@ def lost_device(pass_id: str):
 
     session = db.get_session()
     p = passes.get(session, pass_id)
-    auth.check_pass_access(p)
+    auth.check_own_pass(p)
     now = clock.now()
     try:
         devices.report_lost(session, p.id, flask.request.form.get("reason", ""), now=now)
+        session.commit()
     except IssuerError as exc:
         session.rollback()
         flask.flash(str(exc), "error")

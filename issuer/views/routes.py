@@ -15,8 +15,9 @@ def add():
     data = json_body(required=("code", "name"))
     session = db.get_session()
     now = clock.now()
-    route = routes.add(session, text_field(data, "code"), text_field(data, "name"), now=now)
-    audit.record(session, auth.caller(), "route.add", route.code, now=now)
+    with audit.action(session, auth.caller(), "route.add", now=now) as entry:
+        route = routes.add(session, text_field(data, "code"), text_field(data, "name"), now=now)
+        entry.target = route.code
     return routes.as_dict(route), 201
 
 

@@ -5,6 +5,9 @@ import jwt
 
 from shared import keys, ticket
 
+# `vexe pass qr`: an operator taking a rider's QR, which needs a reason for the audit log.
+QR = ("pass", "qr", "--reason", "printed at the counter")
+
 
 def verify_with_jwks(credential: str, jwks: dict) -> dict:
     """Verify a credential with PyJWT and the published JWKS; KeyError for an unknown kid."""

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from issuer_testkit import QR
 from shared import clock
 from shared.denylist import Denylist
 
@@ -23,7 +24,7 @@ def test_operator_workflow(cli):
     multi = cli.json("pass", "issue", account["id"], "--product", "multi")
     free = cli.json("pass", "issue", account["id"], "--product", "free", "--category", "elderly")
     assert [p["product"] for p in (single, multi, free)] == ["single", "multi", "free"]
-    assert cli.ok("pass", "qr", multi["id"]).stdout.startswith("VX1:")
+    assert cli.ok(*QR, multi["id"]).stdout.startswith("VX1:")
     revoked = cli.json("pass", "revoke", multi["id"], "--reason", "duplicate")
     assert revoked["status"] == "revoked" and revoked["published"] is True
     deny = Denylist.loads(cli.ok("pass", "denylist").stdout)
@@ -64,7 +65,7 @@ def test_usage_errors_exit_2(cli):
     result = cli.run("pass", "issue", "X", "--product", "weekly")
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert cli.run("pass", "issue", "X").exit_code == 2
-    assert cli.run("pass", "qr", "X", "--at", "soon").exit_code == 2
+    assert cli.run(*QR, "X", "--at", "soon").exit_code == 2
 
 
 def test_json_output_parses(cli):

@@ -13,6 +13,7 @@ from cryptography.fernet import Fernet
 
 from issuer import create_app, db, settings
 from issuer.models import Base
+from issuer_testkit import QR
 from shared import ticket
 
 TABLES = {"routes", "products", "accounts", "passes", "device_bindings", "credentials",
@@ -94,7 +95,7 @@ class TestSettings:
         env = {"VEXE_CREDENTIAL_LIFETIME": "3600"}
         account = cli.json("account", "create", "--name", "Mai Anh", "--birth-date", "1990-01-01")
         p = cli.json("pass", "issue", account["id"], "--product", "multi")
-        text = cli.ok("pass", "qr", p["id"], env=env).stdout.strip()
+        text = cli.ok(*QR, p["id"], env=env).stdout.strip()
         claims = ticket.parse_claims(json.loads(ticket.parse_qr(text).payload_json))
         assert claims.exp - claims.nbf == min(3600, p["valid_until"] - claims.nbf)
 

@@ -92,11 +92,13 @@ def test_rotation_and_retirement_by_another_process_are_honoured(app, api, bound
 
     with db.session(url) as other:  # the newest retired: the older one left signs again
         signing.retire(other, second, now=clock.now())
+        other.commit()
     assert kid_of(refresh(api, bound)) == first
 
     with db.session(url) as other:
         third = signing.rotate(other, secret_key=secret, now=clock.now()).kid
         signing.retire(other, first, now=clock.now())
+        other.commit()
     issued = refresh(api, bound)
     assert kid_of(issued) == third
     trusted = {k["kid"] for k in api.jwks()["keys"]}

@@ -8,6 +8,7 @@ import redis
 
 from issuer import devices, passes
 from issuer.errors import Conflict
+from issuer_testkit import QR
 from shared import clock, keys, redis_keys
 from shared.denylist import Denylist
 
@@ -86,7 +87,7 @@ def test_cli_revoke_with_redis_away_warns_and_exits_0(cli, redis_server):
     env = {"VEXE_REDIS_URL": redis_server.url}
     account = cli.json("account", "create", "--name", "Lê Văn Cường", "--birth-date", "1979-12-31")
     p = cli.json("pass", "issue", account["id"], "--product", "multi")
-    cli.ok("pass", "qr", p["id"], env=env)
+    cli.ok(*QR, p["id"], env=env)
     redis_server.stop()
     result = cli.ok("pass", "revoke", p["id"], "--reason", "stolen", env=env)
     out = json.loads(result.stdout)

@@ -9,6 +9,7 @@ from cryptography.hazmat.primitives import serialization
 
 from issuer import vault
 from issuer.models import DeviceBinding, SigningKey
+from issuer_testkit import QR
 from shared import keys
 
 
@@ -64,7 +65,7 @@ def test_nothing_secret_in_any_answer(api, app, cli, session, tmp_path):
     other = json.loads(run("account", "create", "--name", "Lý Thường Kiệt",
                            "--birth-date", "1999-01-01").stdout)
     other_pid = json.loads(run("pass", "issue", other["id"], "--product", "multi").stdout)["id"]
-    run("pass", "qr", other_pid, "--png", tmp_path / "x.png")
+    run(*QR, other_pid, "--png", tmp_path / "x.png")
     for args in (["keys", "list"], ["keys", "jwks"], ["keys", "rotate"], ["pass", "show", pid],
                  ["pass", "revoke", pid, "--reason", "test"], ["pass", "denylist"],
                  ["publish"], ["init"]):

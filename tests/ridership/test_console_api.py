@@ -34,7 +34,8 @@ def seeded(app, api, worker_factory, stream):
     """Today (Hanoi): two passes on route 32, one cloned onto a second bus, a refusal."""
     rider = api.account()
     p = api.issue(rider["id"], "multi")
-    api.ok("POST", f"/api/passes/{p['id']}/custodial")  # a credential out there to deny
+    api.ok("POST", f"/api/passes/{p['id']}/custodial",  # a credential out there to deny
+           token=rider["rider_token"])
     now_ms = int(clock.now() * 1000)
     today = buckets.day_start(buckets.today(clock.now()))
     t0 = max(today * 1000 + 60_000, now_ms - 30 * MIN)
