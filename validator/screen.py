@@ -7,8 +7,9 @@
 
 The page needs no network beyond this validator. It shows the route, the stop and the time
 when idle; a green or red panel for a few seconds after each scan; whether the validator
-can reach Redis and how many trips wait to be sent; and, while the journal is full, that
-the validator is not accepting tickets.
+can reach Redis and how many trips wait to be sent; that its clock was changed and not yet
+checked against Redis; and, while the journal is full, that the validator is not accepting
+tickets.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ def state(validator: Validator, syncer, now: float) -> dict:
     out = {"validator": validator.validator_id, "vehicle": validator.vehicle,
            "route": validator.route, "stop": validator.stop, "mode": validator.mode,
            "storage": validator.storage, "online": bool(syncer and syncer.online(now)),
-           "backlog": validator.journal.backlog(), "scan": None}
+           "backlog": validator.journal.backlog(), "clock": validator.clock.state,
+           "scan": None}
     last = validator.last_scan
     if last is not None:
         number, at, scan = last

@@ -101,6 +101,8 @@ function render(s) {
     $("net-vi").textContent = `Ngoại tuyến · ${s.backlog} lượt chờ đồng bộ`;
     $("net-en").textContent = `Offline · ${trips} waiting to sync`;
   }
+  // The device clock was stepped and Redis has not yet confirmed the time.
+  $("clock-state").hidden = s.clock !== "stepped";
 
   if (s.scan && s.scan.n !== shownScan) {
     shownScan = s.scan.n;
