@@ -74,6 +74,11 @@ function hideScan() {
 function renderIdle() {
   if (hideTimer) return; // a decision is on the screen
   const full = current && current.storage !== "ok";
+  if (full && current.storage !== "full" && current.storage_message) {
+    // Not a full disk: the validator says what it is.
+    $("storage-vi").textContent = current.storage_message.vi;
+    $("storage-en").textContent = current.storage_message.en;
+  }
   $("storage").hidden = !full;
   setState(full ? "storage" : "idle");
 }
