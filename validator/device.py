@@ -136,9 +136,9 @@ class Validator:
         return STORAGE_DAMAGED if self.journal.damage is not None else self._storage
 
     def backlog(self) -> int | None:
-        """Scans not yet in Redis; None when the journal is damaged (then not read)."""
+        """Scans not yet in Redis; None when the journal is too damaged to tell."""
         try:
-            return None if self.journal.damage is not None else self.journal.backlog()
+            return self.journal.backlog()
         except JournalDamaged:
             return None
 

@@ -127,9 +127,9 @@ class Journal:
                 page = db.execute("PRAGMA page_size").fetchone()[0]
                 # SQLite never lowers the cap below the file's current size.
                 db.execute(f"PRAGMA max_page_count={max(1, int(self.max_bytes) // page)}")
-        except sqlite3.DatabaseError as exc:
+        except BaseException as exc:
             db.close()
-            if _is_damage(exc):
+            if isinstance(exc, sqlite3.DatabaseError) and _is_damage(exc):
                 raise JournalDamaged(f"journal {self.path} is damaged: {exc}") from None
             raise
         return db
