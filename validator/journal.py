@@ -240,7 +240,7 @@ class Journal:
             try:
                 busy, frames, copied = self._db.execute(
                     "PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-                if busy or frames != copied:
+                if busy or frames != copied:  # (0, 0, 0) when all was copied
                     raise sqlite3.OperationalError(
                         f"checkpoint incomplete: {copied} of {frames} pages")
                 self._db.close()
@@ -250,8 +250,8 @@ class Journal:
                 self.damage = (f"journal {self.path} lost its WAL file and its scans could not "
                                f"be kept: {exc}")
                 raise JournalDamaged(self.damage) from None
-        log.warning("journal %s: its WAL file was deleted; the %d pages it held are now in the "
-                    "journal, and a new WAL is open", self.path, max(frames, 0))
+        log.warning("journal %s: its WAL file was deleted; the scans it held are now in the "
+                    "journal, and a new WAL is open", self.path)
 
     # -- writing ---------------------------------------------------------------------------
 

@@ -241,11 +241,14 @@ class TestDeletedWal:
         with Journal(home / JOURNAL_FILE) as journal:
             assert {t.id for t in journal.trips()} == accepted
 
-    def test_found_at_the_next_scan_which_is_then_accepted(self, tmp_path, home, issuer):
+    @pytest.mark.parametrize("deleted", [("-wal",), ("-wal", "-shm")])
+    def test_found_at_the_next_scan_which_is_then_accepted(self, tmp_path, home, issuer,
+                                                           deleted):
         running = Running(tmp_path, "wal-scan")
         try:
             accepted = self._sixty(running, issuer)
-            os.unlink(home / f"{JOURNAL_FILE}-wal")
+            for suffix in deleted:
+                os.unlink(home / f"{JOURNAL_FILE}{suffix}")
             status, answer = running.scan(fresh_qr(issuer))
             assert answer["decision"] == "accept", answer
             accepted.add(answer["trip_id"])
