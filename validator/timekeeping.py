@@ -39,9 +39,13 @@ MAX_ROUND_TRIP = 2.0  # seconds: a slower answer says too little about the time 
 STEP_ABOVE = 1.0  # seconds the device clock may move against the steady clock: a step beyond
 
 
+# Linux's boot-time clock counts a suspend, which the monotonic clock (elsewhere) does not.
+_STEADY = getattr(time, "CLOCK_BOOTTIME", time.CLOCK_MONOTONIC)
+
+
 def since_boot() -> float:
-    """The steady clock: seconds since boot, suspend included, never stepped."""
-    return time.clock_gettime(time.CLOCK_BOOTTIME)
+    """The steady clock: seconds since boot, never stepped."""
+    return time.clock_gettime(_STEADY)
 
 
 class Clock:
