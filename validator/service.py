@@ -201,7 +201,7 @@ class Service:
             self._start_camera()
         if config.scanner not in ("stdin", "none"):
             self._thread("scanner", self._serial_scanner)
-        log.info("validator %s on vehicle %s, route %s, %s: journal in %s, %d scans to push, "
+        log.info("validator %s on vehicle %s, route %s, %s: journal in %s, %s scans to push, "
                  "Redis %s%s", config.validator_id, config.vehicle, config.route,
                  self.device.mode, config.home, self.device.backlog(),
                  config.redis_where(),
