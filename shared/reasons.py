@@ -36,6 +36,8 @@ DEVICE_MESSAGES: dict[str, tuple[str, str]] = {
                      "Validator storage full, not accepting tickets"),
     "storage_error": ("Máy soát vé lỗi lưu trữ, tạm không nhận vé",
                       "Validator storage error, not accepting tickets"),
+    "journal_damaged": ("Dữ liệu máy soát vé bị hỏng, tạm không nhận vé",
+                        "Validator records damaged, not accepting tickets"),
 }
 
 DEVICE_REASONS = tuple(DEVICE_MESSAGES)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -136,6 +137,55 @@ def read_scanner(device, stream, out) -> None:
 
     read(device, stream, out)
 
+
+# -- vexe validator journal ----------------------------------------------------------------
+
+@validator_group.group("journal")
+def journal_group() -> None:
+    """A validator's journal, the validator stopped."""
+
+
+@journal_group.command("repair")
+@click.option("--config", "config_file", default=None, metavar="FILE",
+              help="The validator's configuration file: its id and data directory.")
+@click.option("--id", "validator_id", default=None, help="The validator's id.")
+@click.option("--data-dir", envvar="VEXE_DATA_DIR", default=DEFAULT_DATA_DIR, show_default=True,
+              show_envvar=True, help="The data directory given to vexe validator run.")
+def journal_repair(config_file, validator_id, data_dir) -> None:
+    """Make a damaged journal usable again, keeping the damaged file for audit.
+
+    The first that works: a journal that lost the end of its WAL gets a new epoch; a damaged
+    index is rebuilt (REINDEX); the readable tables are copied into a new file; else the file
+    is moved aside and the validator starts a new one. Prints what was done as JSON.
+    """
+    from validator import config as configuration
+    from validator.device import JOURNAL_FILE, DataDirInUse, lock_data_dir
+    from validator.journal import JournalDamaged, repair
+
+    if config_file is not None:
+        try:
+            home = configuration.load(config_file).home
+        except configuration.ConfigError as exc:
+            raise Failure(str(exc)) from None
+    elif validator_id is None:
+        raise Failure("--id required, or --config FILE")
+    elif not VALIDATOR_ID.fullmatch(validator_id):
+        raise Failure(f"validator id {validator_id!r} must be letters, digits, '.', '_' or '-'")
+    else:
+        home = Path(data_dir) / f"validator-{validator_id}"
+    if not (home / JOURNAL_FILE).is_file():
+        raise Failure(f"no journal in {home}")
+    try:
+        lock = lock_data_dir(home)
+    except DataDirInUse as exc:
+        raise Failure(f"{exc}: stop it first") from None
+    try:
+        done = repair(home / JOURNAL_FILE)
+    except (OSError, sqlite3.Error, JournalDamaged) as exc:
+        raise Failure(f"cannot repair {home / JOURNAL_FILE}: {exc}") from None
+    finally:
+        os.close(lock)
+    click.echo(_json_line(done))
 
 
 # -- vexe validator acl --------------------------------------------------------------------

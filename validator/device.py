@@ -3,6 +3,7 @@
 All of the validator's state lives in its data directory::
 
     <data dir>/journal.db      the scans (validator.journal)
+    <data dir>/journal.db.seen the journal's epoch and highest seq committed
     <data dir>/trust.json      the last good trust list pulled from Redis
     <data dir>/denylist.json   the last good denylist
 
@@ -12,6 +13,7 @@ change while it runs; every trip records the values in force at its scan.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import sqlite3
@@ -22,7 +24,7 @@ from pathlib import Path
 from shared import ticket
 from shared.trip import ACCEPT, ALIGHT, BOARD, REFUSE, Trip, new_trip_id
 from validator.check import DEFAULT_FRESHNESS, DEFAULT_PASSBACK, Decision, check
-from validator.journal import Journal, StorageFull
+from validator.journal import Journal, JournalDamaged, StorageFull
 from validator.lists import Lists
 from validator.timekeeping import Clock
 
@@ -30,7 +32,10 @@ log = logging.getLogger(__name__)
 
 JOURNAL_FILE = "journal.db"
 MODES = (BOARD, ALIGHT)
-STORAGE_OK, STORAGE_FULL, STORAGE_ERROR = "ok", "full", "error"
+STORAGE_OK, STORAGE_FULL, STORAGE_ERROR, STORAGE_DAMAGED = "ok", "full", "error", "damaged"
+# The device refusal for each storage state but "ok" (shared.reasons.DEVICE_MESSAGES).
+STORAGE_REASONS = {STORAGE_FULL: "storage_full", STORAGE_ERROR: "storage_error",
+                   STORAGE_DAMAGED: "journal_damaged"}
 # An accepted alighting must not say "welcome aboard".
 ALIGHT_OK_MESSAGE = {"vi": "Hợp lệ. Hẹn gặp lại", "en": "Valid. See you again"}
 
@@ -40,7 +45,8 @@ class Scan(Decision):
     """A decision, with the trip it was journaled as and its place in the journal.
 
     ``trip`` and ``seq`` are None when the journal could not take the scan: the reason is
-    then a device refusal (``storage_full``, ``storage_error``), never an acceptance.
+    then a device refusal (``storage_full``, ``storage_error``, ``journal_damaged``), never
+    an acceptance.
     """
 
     trip: Trip | None = None
@@ -95,9 +101,14 @@ class Validator:
         self.passback = passback
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.lists = Lists(self.data_dir)
-        self.journal = Journal(self.data_dir / JOURNAL_FILE, max_bytes=journal_max_bytes)
-        self.storage = STORAGE_OK
+        self._dir_lock = lock_data_dir(self.data_dir)
+        try:
+            self.lists = Lists(self.data_dir)
+            self.journal = Journal(self.data_dir / JOURNAL_FILE, max_bytes=journal_max_bytes)
+        except BaseException:
+            os.close(self._dir_lock)
+            raise
+        self._storage = STORAGE_OK
         # The time scans are judged by: the device clock, corrected once Redis tells the
         # network's time (validator.timekeeping). Callers with a fixed ``now`` pass their own.
         self.clock = clock or Clock()
@@ -109,7 +120,27 @@ class Validator:
         self._scan_lock = threading.Lock()
 
     def close(self) -> None:
-        self.journal.close()
+        """Close the journal and let go of the data directory; twice is once."""
+        if self._dir_lock is None:
+            return
+        try:
+            self.journal.close()
+        finally:
+            os.close(self._dir_lock)
+            self._dir_lock = None
+
+    @property
+    def storage(self) -> str:
+        """Whether the journal takes scans: "ok", "full", "error", or "damaged" (for good:
+        an operator repairs it, validator.journal.repair)."""
+        return STORAGE_DAMAGED if self.journal.damage is not None else self._storage
+
+    def backlog(self) -> int | None:
+        """Scans not yet in Redis; None when the journal is too damaged to tell."""
+        try:
+            return self.journal.backlog()
+        except JournalDamaged:
+            return None
 
     def __enter__(self) -> "Validator":
         return self
@@ -148,21 +179,27 @@ class Validator:
         """
         with self._scan_lock:
             route, stop, mode = self.route, self.stop, self.mode
-            decision = check(text, trust=self.lists.trust, denylist=self.lists.denylist,
-                             route=route, vehicle=self.vehicle, now=now, history=self.journal,
-                             freshness=self.freshness,
-                             passback=self.passback if mode == BOARD else 0)
-            trip = self._trip(decision, route, stop, mode, now)
+            decision = None
             try:
+                # A journal that lost its WAL, or is damaged, is found before the decision:
+                # replay and passback are looked up in it.
+                self.journal.keep_wal()
+                decision = check(text, trust=self.lists.trust, denylist=self.lists.denylist,
+                                 route=route, vehicle=self.vehicle, now=now,
+                                 history=self.journal, freshness=self.freshness,
+                                 passback=self.passback if mode == BOARD else 0)
+                trip = self._trip(decision, route, stop, mode, now)
                 seq = self.journal.record(trip)
+            except JournalDamaged as exc:
+                scan = self._unjournaled(decision, mode, STORAGE_DAMAGED, exc)
             except StorageFull as exc:
-                scan = self._unjournaled(decision, mode, STORAGE_FULL, "storage_full", exc)
+                scan = self._unjournaled(decision, mode, STORAGE_FULL, exc)
             except sqlite3.Error as exc:
-                scan = self._unjournaled(decision, mode, STORAGE_ERROR, "storage_error", exc)
+                scan = self._unjournaled(decision, mode, STORAGE_ERROR, exc)
             else:
-                if self.storage != STORAGE_OK:
+                if self._storage != STORAGE_OK:
                     log.warning("the journal takes scans again")
-                self.storage = STORAGE_OK
+                self._storage = STORAGE_OK
                 scan = Scan(decision.reason, decision.claims, decision.proof_at, trip=trip,
                             seq=seq, mode=mode)
             self._scans += 1
@@ -170,12 +207,19 @@ class Validator:
         self.changes.bump()
         return scan
 
-    def _unjournaled(self, decision: Decision, mode: str, storage: str, reason: str,
+    def _unjournaled(self, decision: Decision | None, mode: str, storage: str,
                      exc: Exception) -> Scan:
-        if self.storage != storage:
+        """A device refusal, with the pass if it was decided on before the journal failed."""
+        if storage == STORAGE_DAMAGED:
+            if self._storage != STORAGE_DAMAGED:
+                log.error("%s; refusing every scan until it is repaired: stop the validator "
+                          "and run `vexe validator journal repair`", exc)
+        elif self._storage != storage:
             log.error("journal cannot take scans (%s); refusing every scan until it can", exc)
-        self.storage = storage
-        return Scan(reason, decision.claims, decision.proof_at, mode=mode)
+        self._storage = storage
+        if decision is None:
+            return Scan(STORAGE_REASONS[storage], mode=mode)
+        return Scan(STORAGE_REASONS[storage], decision.claims, decision.proof_at, mode=mode)
 
     def _trip(self, decision: Decision, route: str, stop: str | None, mode: str,
               now: float) -> Trip:
@@ -201,6 +245,8 @@ class Validator:
         """
         if self.storage == STORAGE_OK:
             return True
+        if self.storage == STORAGE_DAMAGED:
+            return False  # a small write may well succeed: it proves nothing here
         needed = max(self.passback, 2 * self.freshness) + 60
         try:
             freed = self.journal.prune(int((now - needed) * 1000))
@@ -212,13 +258,42 @@ class Validator:
         if not self.journal.writable():
             return False
         log.warning("the journal takes scans again")
-        self.storage = STORAGE_OK
+        self._storage = STORAGE_OK
         self.changes.bump()
         return True
+
+    def look_after_journal(self) -> None:
+        """Upkeep between scans: a WAL deleted with no scan coming is found and its scans
+        kept, and the journal notes what it has committed. Never raises."""
+        try:
+            with self._scan_lock:
+                self.journal.keep_wal()
+            self.journal.note_seen()
+        except JournalDamaged as exc:
+            with self._scan_lock:
+                self._unjournaled(None, self.mode, STORAGE_DAMAGED, exc)
+            self.changes.bump()
+        except (sqlite3.Error, OSError) as exc:
+            log.warning("journal upkeep failed: %s", exc)
 
     def status(self) -> dict:
         return {"validator": self.validator_id, "vehicle": self.vehicle, "company": self.company,
                 "route": self.route, "stop": self.stop, "mode": self.mode,
-                "storage": self.storage, "backlog": self.journal.backlog(),
+                "storage": self.storage, "backlog": self.backlog(),
                 "trust_list_size": len(self.lists.trust), "denylist_size": len(self.lists.denylist),
                 **self.clock.status()}
+
+
+class DataDirInUse(Exception):
+    """Another process (a validator, a repair) uses this data directory."""
+
+
+def lock_data_dir(path: Path) -> int:
+    """Hold the data directory for this process (a lock the kernel drops when it ends)."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise DataDirInUse(f"{path} is in use by another validator process") from None
+    return fd

@@ -7,8 +7,9 @@
 
 The page needs no network beyond this validator. It shows the route, the stop and the time
 when idle; a green or red panel for a few seconds after each scan; whether the validator
-can reach Redis and how many trips wait to be sent; and, while the journal is full, that
-the validator is not accepting tickets.
+can reach Redis and how many trips wait to be sent; that its clock was changed and not yet
+checked against Redis; and, while the journal is full or damaged, that the validator is not
+accepting tickets, and why.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from pathlib import Path
 
 from flask import Blueprint, Response, abort, send_from_directory
 
-from validator.device import Validator
+from shared.reasons import message
+from validator.device import STORAGE_REASONS, Validator
 from validator.sounds import SOUNDS, wav
 
 PAGE_DIR = Path(__file__).parent / "kiosk"
@@ -33,7 +35,11 @@ def state(validator: Validator, syncer, now: float) -> dict:
     out = {"validator": validator.validator_id, "vehicle": validator.vehicle,
            "route": validator.route, "stop": validator.stop, "mode": validator.mode,
            "storage": validator.storage, "online": bool(syncer and syncer.online(now)),
-           "backlog": validator.journal.backlog(), "scan": None}
+           "backlog": validator.backlog(), "clock": validator.clock.state,
+           "scan": None}
+    # Why the validator is not accepting tickets, when it is not.
+    storage_reason = STORAGE_REASONS.get(out["storage"])
+    out["storage_message"] = message(storage_reason) if storage_reason else None
     last = validator.last_scan
     if last is not None:
         number, at, scan = last

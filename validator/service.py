@@ -6,7 +6,8 @@ Threads, each allowed to fail without taking the others down:
 - the camera: raw frames from a FIFO (validator.camera);
 - HTTP: the kiosk page, ``POST /scan``, ``/position``, ``/mode``, ``GET /status``, ``/healthz``;
 - the sync to Redis (validator.sync);
-- upkeep: a full journal tries to make room and recover; the service manager's watchdog is
+- upkeep: a WAL file deleted between scans is found, the journal notes what it has committed
+  (validator.journal), a full journal tries to make room and recover; the watchdog is
   fed only while the journal can take scans or is being recovered.
 
 Decisions from the scanner and the camera are printed to standard output, one JSON line
@@ -29,8 +30,9 @@ from typing import TextIO
 
 from shared import clock
 from validator.config import Config
-from validator.device import STORAGE_OK, Scan, Validator
+from validator.device import STORAGE_OK, DataDirInUse, Scan, Validator
 from validator.heartbeat import Heartbeat
+from validator.journal import JournalDamaged
 from validator.sync import SOCKET_TIMEOUT, Syncer, connect
 
 log = logging.getLogger("validator")
@@ -171,7 +173,13 @@ class Service:
                 stop=config.stop, data_dir=home, freshness=config.freshness,
                 passback=config.passback, mode=config.mode, company=config.company,
                 journal_max_bytes=max_bytes)
-        except (OSError, sqlite3.Error) as exc:
+        except JournalDamaged as exc:
+            self.client.close()
+            where = (f"--id {config.validator_id} --data-dir {config.data_dir}"
+                     if config.source == "the command line" else f"--config {config.source}")
+            raise StartError(f"{exc}; nothing is accepted on it. Keep the validator stopped "
+                             f"and run: vexe validator journal repair {where}") from None
+        except (OSError, sqlite3.Error, DataDirInUse) as exc:
             self.client.close()
             reason = getattr(exc, "strerror", None) or exc
             raise StartError(f"cannot use data directory {home}: {reason}") from None
@@ -193,9 +201,9 @@ class Service:
             self._start_camera()
         if config.scanner not in ("stdin", "none"):
             self._thread("scanner", self._serial_scanner)
-        log.info("validator %s on vehicle %s, route %s, %s: journal in %s, %d scans to push, "
+        log.info("validator %s on vehicle %s, route %s, %s: journal in %s, %s scans to push, "
                  "Redis %s%s", config.validator_id, config.vehicle, config.route,
-                 self.device.mode, config.home, self.device.journal.backlog(),
+                 self.device.mode, config.home, self.device.backlog(),
                  config.redis_where(),
                  f", HTTP on {config.http_host}:{self.server.port}" if self.server else "")
         if not len(self.device.lists.trust):
@@ -256,6 +264,7 @@ class Service:
             interval = min(interval, int(watchdog) / 1e6 / 3)
         while not self.stopping.wait(interval):
             try:
+                self.device.look_after_journal()
                 if self.device.storage != STORAGE_OK:
                     self.device.recover_storage(self.device.clock.now())
             except Exception:  # upkeep must outlive any one failure
@@ -291,7 +300,7 @@ class Service:
         if sync.is_alive():
             sync.join(timeout=4 * SOCKET_TIMEOUT)
         if not sync.is_alive():
-            log.info("stopped; %d scans not yet pushed", self.device.journal.backlog())
+            log.info("stopped; %s scans not yet pushed", self.device.backlog())
             self.device.close()
             self.client.close()
 

@@ -378,19 +378,21 @@ class Syncer:
     def run(self, stop: threading.Event) -> None:
         """Sync until ``stop`` is set, then make one last push attempt."""
         failures = 0
+        # Due times on time.monotonic(): a step of the device clock moves neither.
         next_pull = next_prune = 0.0
         while not stop.is_set():
-            now = self._now()
+            now, tick = self._now(), time.monotonic()
             try:
-                if now >= next_pull:
+                # A step of the device clock (noticed by self._now()) is measured at once.
+                if tick >= next_pull or (self.clock is not None and self.clock.step is not None):
                     self.pull_once(now)
-                    next_pull = now + self.pull_every
+                    next_pull = tick + self.pull_every
                 # After a failure, one batch per round: on a slow link a full round may not
                 # get through before the socket times out, and it would be sent again whole.
                 self.push_all(now, batches=1 if failures else None)
-                if now >= next_prune:
+                if tick >= next_prune:
                     self.journal.prune(int((now - self.keep) * 1000))
-                    next_prune = now + PRUNE_EVERY
+                    next_prune = tick + PRUNE_EVERY
                 if time.monotonic() - self._heard >= PROBE_EVERY:
                     self._target().time()  # raises when Redis is away
                     self._heard = time.monotonic()

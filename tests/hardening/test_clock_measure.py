@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from validator.timekeeping import APPLY_ABOVE, MAX_ROUND_TRIP, Clock
+from validator.timekeeping import APPLY_ABOVE, MAX_ROUND_TRIP, STEP_ABOVE, Clock
 
 DEVICE = 1_795_000_000.0
 
@@ -51,5 +51,68 @@ def test_a_clock_set_right_again_drops_the_correction():
 def test_unknown_until_measured():
     clock = Clock(fixed(DEVICE))
     assert clock.status() == {"clock_offset": None, "clock_offset_applied": 0.0,
-                              "clock_checked_at": None}
+                              "clock_checked_at": None, "clock_state": "unchecked",
+                              "clock_step": None}
     assert clock.now() == DEVICE
+
+
+class Clocks:
+    """A device clock and a steady clock, both set by the test: ``step`` moves the device's
+    alone, as NTP stepping it does; ``wait`` moves both."""
+
+    def __init__(self):
+        self.device, self.steady = DEVICE, 1000.0
+
+    def wait(self, seconds: float) -> None:
+        self.device += seconds
+        self.steady += seconds
+
+    def step(self, seconds: float) -> None:
+        self.device += seconds
+
+    def clock(self) -> Clock:
+        return Clock(lambda: self.device, lambda: self.steady)
+
+
+@pytest.mark.parametrize("step", [-3600, -STEP_ABOVE * 1.5, STEP_ABOVE * 1.5, 3600])
+def test_a_step_after_a_measurement_is_carried_by_the_steady_clock(step):
+    clocks = Clocks()
+    clock = clocks.clock()
+    clock.measure(DEVICE, DEVICE + 300, DEVICE)  # Redis: the device is 300 s slow
+    clocks.wait(10)
+    clocks.step(step)
+    assert clock.now() == pytest.approx(DEVICE + 300 + 10)  # as if nothing had stepped
+    assert clock.state == "stepped" and clock.step == pytest.approx(step)
+    assert clock.status()["clock_offset"] is None  # unknown until measured again
+    clocks.wait(5)
+    assert clock.now() == pytest.approx(DEVICE + 300 + 15)
+    clock.measure(clocks.device, clocks.device + 300 - step, clocks.device)
+    assert clock.state == "checked" and clock.step is None
+    assert clock.now() == pytest.approx(DEVICE + 300 + 15)
+
+
+def test_before_any_measurement_a_step_is_followed():
+    """Nothing to carry: the device clock is all there is, before and after."""
+    clocks = Clocks()
+    clock = clocks.clock()
+    clocks.step(-3600)
+    assert clock.now() == DEVICE - 3600
+    assert clock.state == "stepped" and clock.applied == 0.0
+
+
+def test_drift_under_the_tolerance_is_not_a_step():
+    clocks = Clocks()
+    clock = clocks.clock()
+    clock.measure(DEVICE, DEVICE, DEVICE)
+    clocks.step(STEP_ABOVE * 0.9)
+    assert clock.now() == DEVICE + STEP_ABOVE * 0.9 and clock.state == "checked"
+
+
+def test_two_steps_add_up():
+    clocks = Clocks()
+    clock = clocks.clock()
+    clock.measure(DEVICE, DEVICE, DEVICE)
+    clocks.step(-3600)
+    clock.now()
+    clocks.step(1800)
+    assert clock.now() == pytest.approx(DEVICE) and clock.step == pytest.approx(-1800)

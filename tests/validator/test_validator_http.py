@@ -85,7 +85,8 @@ def test_status_and_health(client, validator):
                       "trust_list_size": 1, "denylist_size": 0, "last_push_at": None,
                       "last_pull_at": None, "last_error": "sync is off", "online": False,
                       "clock_offset": None, "clock_offset_applied": 0.0,
-                      "clock_checked_at": None}
+                      "clock_checked_at": None, "clock_state": "unchecked",
+                      "clock_step": None}
     health = client.get("/healthz")
     assert health.status_code == 200 and health.get_json() == {"ok": True, "storage": "ok"}
 

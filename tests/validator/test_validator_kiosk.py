@@ -11,6 +11,7 @@ which refreshes docs/validator-screen-*.png (a plain test run leaves the tree un
 import io
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -218,6 +219,35 @@ def test_the_screen_when_the_journal_is_full(tmp_path, issuer, page):
         assert page.is_visible("#storage") and not page.is_visible("#panel")
         assert "Not accepting tickets" in page.inner_text("#storage")
         shot(page, "storage-full")
+    finally:
+        device.stop()
+
+
+def test_the_screen_when_the_journal_is_damaged(tmp_path, issuer, page):
+    """The pass index's root page overwritten on disk while the validator runs: the screen
+    says why it is not accepting tickets, not that the disk is full."""
+    device = Device(tmp_path, issuer, "redis://127.0.0.1:1/0", validator_id="D1")
+    journal = tmp_path / "validator-D1" / "journal.db"
+    try:
+        page.goto(device.base + "/")
+        wait_state(page, "idle")
+        db = sqlite3.connect(journal, isolation_level=None)
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        size = db.execute("PRAGMA page_size").fetchone()[0]
+        root = db.execute("SELECT rootpage FROM sqlite_master WHERE name = 'scans_pass_at'"
+                          ).fetchone()[0]
+        with open(journal, "r+b") as file:
+            file.seek((root - 1) * size)
+            file.write(b"\xa5" * size)
+        db.execute("INSERT INTO probe VALUES (x'00')")  # the validator reads pages afresh
+        db.close()
+        now = clock.now()
+        assert device.post("/scan", {"qr": issuer.rider(now=now).qr(now)})["reason"] == \
+            "journal_damaged"
+        wait_state(page, "storage")
+        assert page.inner_text("#storage-en") == "Validator records damaged, not accepting tickets"
+        assert page.inner_text("#storage-vi") == "Dữ liệu máy soát vé bị hỏng, tạm không nhận vé"
+        shot(page, "journal-damaged")
     finally:
         device.stop()
 

@@ -126,5 +126,6 @@ def test_status(make_validator, issuer):
                                   "route": ROUTE, "stop": None, "mode": "board",
                                   "storage": "ok", "backlog": 1, "trust_list_size": 1,
                                   "denylist_size": 0, "clock_offset": None,
-                                  "clock_offset_applied": 0.0, "clock_checked_at": None}
+                                  "clock_offset_applied": 0.0, "clock_checked_at": None,
+                                  "clock_state": "unchecked", "clock_step": None}
 

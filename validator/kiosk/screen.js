@@ -19,6 +19,7 @@ let shownScan = null; // the number of the scan on the panel (or last heard)
 let hideTimer = null;
 let lostTimer = null;
 let current = null; // the last state from the validator
+const storageFull = { vi: $("storage-vi").textContent, en: $("storage-en").textContent };
 
 const fmt = (locale, options) => new Intl.DateTimeFormat(locale, { timeZone: TIME_ZONE, ...options });
 const clockFormat = fmt("vi-VN", { hour: "2-digit", minute: "2-digit", hour12: false });
@@ -74,6 +75,12 @@ function hideScan() {
 function renderIdle() {
   if (hideTimer) return; // a decision is on the screen
   const full = current && current.storage !== "ok";
+  if (full) {
+    // A full disk has its own words; anything else, the validator says what it is.
+    const text = current.storage === "full" || !current.storage_message ? storageFull : current.storage_message;
+    $("storage-vi").textContent = text.vi;
+    $("storage-en").textContent = text.en;
+  }
   $("storage").hidden = !full;
   setState(full ? "storage" : "idle");
 }
@@ -94,13 +101,18 @@ function render(s) {
   const trips = `${s.backlog} trip${s.backlog === 1 ? "" : "s"}`;
   const status = $("status");
   status.className = "status " + (s.online ? "online" : "offline");
-  if (s.online) {
+  if (s.backlog === null) { // a journal too damaged to count in
+    $("net-vi").textContent = s.online ? "Trực tuyến" : "Ngoại tuyến";
+    $("net-en").textContent = s.online ? "Online" : "Offline";
+  } else if (s.online) {
     $("net-vi").textContent = s.backlog ? `Trực tuyến · đang gửi ${s.backlog} lượt` : "Trực tuyến";
     $("net-en").textContent = s.backlog ? `Online · sending ${trips}` : "Online";
   } else {
     $("net-vi").textContent = `Ngoại tuyến · ${s.backlog} lượt chờ đồng bộ`;
     $("net-en").textContent = `Offline · ${trips} waiting to sync`;
   }
+  // The device clock was stepped and Redis has not yet confirmed the time.
+  $("clock-state").hidden = s.clock !== "stepped";
 
   if (s.scan && s.scan.n !== shownScan) {
     shownScan = s.scan.n;
