@@ -1,24 +1,31 @@
 """Each validator its own Redis user, made by ``vexe validator acl create`` (and brought to a
 later version's rules by ``acl update``): it pushes trips and pulls the lists, and every
-other command is refused, reading other validators' trips first."""
+other command is refused, reading other validators' trips first. Its password is on every
+bus, so these tests log in as that user and try what a thief of it would: run code of its
+own, trim or block the shared trips stream, forge a heartbeat, fill Redis."""
 
 from __future__ import annotations
 
 import json
 import stat
 import subprocess
+import threading
+import time
 
 import pytest
 import redis
 
-from shared import clock
+from issuer import db
+from issuer.ridership import heartbeats, ingest
+from shared import clock, redis_functions
 from shared.redis_keys import (DENYLIST, TRIPS_GROUP, TRIPS_HWM, TRIPS_STREAM, TRUST_LIST,
-                               heartbeat)
+                               heartbeat, inbox, ready)
+from shared.trip import Trip
 from validator.device import Validator
 from validator.heartbeat import Heartbeat
-from validator.sync import PUSH_SCRIPT, Syncer, acl_rules, connect, marks_key
+from validator.sync import Syncer, acl_rules, connect, marks_key
 from hardening_testkit import VEXE, environment
-from tests.testkit import ROUTE, Issuer
+from tests.testkit import ROUTE, Issuer, stream_trips
 
 
 def vexe(*args, redis_url: str) -> subprocess.CompletedProcess:
@@ -76,8 +83,18 @@ REFUSED = [
     ("ACL", "LIST"),
     ("ACL", "SETUSER", "mallory", "on", ">x", "+@all", "~*"),
     ("EVAL", "return 1", "0"),  # arbitrary scripts
+    ("SCRIPT", "LOAD", "return 1"),
+    ("EVALSHA", "e0e1f9fabfc9d4800c877a703b823ac0578ff8db", "0"),
     ("FUNCTION", "LIST"),
-    ("SCRIPT", "FLUSH"),  # would make every validator reload the push script
+    ("FUNCTION", "LOAD", "#!lua name=mine\nredis.register_function('f', function() end)"),
+    ("FUNCTION", "FLUSH"),  # would leave every validator without its push
+    ("SCRIPT", "FLUSH"),
+    ("XADD", TRIPS_STREAM, "*", "trip", "{}"),  # the stream is the ingest's to write
+    ("SPOP", ready()),  # take inboxes off the list the ingest moves
+    ("SREM", ready(), "x"),
+    ("RPUSH", inbox("V-0001"), "{}"),  # another validator's inbox
+    ("LPOP", inbox("V-0042")),  # its own, but what it holds is the ingest's to move
+    ("LTRIM", inbox("V-0042"), "1", "0"),
     ("CLIENT", "LIST"),  # other validators' addresses
     ("CLIENT", "KILL", "TYPE", "normal"),
     ("MONITOR",),
@@ -119,7 +136,7 @@ def test_a_validator_user_pushes_pulls_and_nothing_else(redis_server, admin, tmp
             now = clock.now()
             assert device.scan(issuer.rider(now=now).qr(now), now).accepted
         assert syncer.push_all(clock.now()) == 3
-        assert admin.xlen(TRIPS_STREAM) == 3
+        assert len(stream_trips(admin)) == 3
         assert syncer.push_all(clock.now()) == 0
 
         refused = []
@@ -213,39 +230,51 @@ def test_a_validator_cannot_move_another_validators_marks(redis_server, admin, t
                         ("HGET", marks_key("V2"), "V2/x"), ("HGET", TRIPS_HWM, "V2/x")):
             with pytest.raises(redis.exceptions.NoPermissionError):
                 client.execute_command(*command)
-        # Nor through the push script, which runs with the same rights.
-        script = client.register_script(PUSH_SCRIPT)
+        # Nor through the push function, which runs with the same rights.
         with pytest.raises(redis.ResponseError, match="(?i)noperm|no permissions"):
-            script(keys=[TRIPS_STREAM, marks_key("V2")], args=["V2/x", 0, 999999, "{}"])
+            client.fcall("vexe_push", 3, inbox("V2"), marks_key("V2"), ready(), "V2/x", 0,
+                         999999, "{}")
     finally:
         client.close()
-    assert admin.exists(marks_key("V2")) == 0 and admin.xlen(TRIPS_STREAM) == 0
+    assert admin.exists(marks_key("V2")) == 0 and admin.exists(inbox("V2")) == 0
 
 
 
-def test_update_gives_an_old_user_the_heartbeat_and_keeps_its_password(redis_server, admin,
-                                                                        tmp_path):
-    """A user made before heartbeats (no heartbeat selector, password "secret"): its beat
-    is refused; after ``acl update`` it beats with the same password, still on its own key
-    only; an id with no user is an error that makes none."""
-    before_heartbeats = acl_rules(None, "V7").rpartition(" (")[0]
+# The rules ``acl create`` gave before validators lost their scripts and the stream.
+OLD_RULES = ("resetkeys ~vexe:{trips}:stream ~vexe:{trips}:hwm:V7 %R~vexe:trust %R~vexe:deny "
+             "resetchannels -@all +evalsha +script|load +script|exists +xadd +hget +hset +get "
+             "+time +wait (~vexe:{trips}:beat:V7 +evalsha +set)")
+
+
+def test_update_gives_an_old_user_todays_rules_and_keeps_its_password(redis_server, admin,
+                                                                       tmp_path):
+    """A user made by an earlier version (scripts, XADD on the stream, password "secret"):
+    after ``acl update`` it pushes and beats with the same password, and what the old rules
+    allowed is gone; an id with no user is an error that makes none."""
     admin.execute_command("ACL", "SETUSER", "V7", "reset", "on", ">secret", "~vexe:old:*",
-                          *before_heartbeats.split())
+                          *OLD_RULES.split())
+    admin.function_delete(redis_functions.LIBRARY)  # a Redis that never had them
     device = Validator(validator_id="V7", vehicle="29B-007.00", route=ROUTE,
                        data_dir=tmp_path / "validator")
     client = connect(redis_server.url, username="V7", password="secret")
     try:
         syncer = Syncer(device.journal, device.lists, client, validator_id="V7",
                         heartbeat=Heartbeat(device))
-        with pytest.raises(redis.ResponseError, match="(?i)noperm|no permissions"):
-            syncer.beat_once()
+        assert client.script_load("return 1")  # what the update takes away
 
         out = vexe("validator", "acl", "update", "V7", redis_url=redis_server.url)
         assert out.returncode == 0, out.stderr
         assert json.loads(out.stdout.splitlines()[0])["rules"] == acl_rules(None, "V7")
         syncer.beat_once()  # the same connection, the same password
-        assert json.loads(admin.get(heartbeat("V7")))["validator"] == "V7"
+        assert heartbeats.read(redis_server.url)["V7"]["validator"] == "V7"
+        issuer = Issuer()
+        device.lists.update_trust(issuer.trust.dumps())
+        now = clock.now()
+        assert device.scan(issuer.rider(now=now).qr(now), now).accepted
+        assert syncer.push_all(clock.now()) == 1 and len(stream_trips(admin)) == 1
         for command in (("SET", heartbeat("V8"), "{}"), ("SET", TRIPS_STREAM, "x"),
+                        ("SCRIPT", "LOAD", "return 1"), ("EVALSHA", "x" * 40, "0"),
+                        ("XADD", TRIPS_STREAM, "*", "trip", "{}"),
                         ("GET", "vexe:old:x")):  # the old rules' extra key is gone too
             with pytest.raises(redis.exceptions.NoPermissionError):
                 client.execute_command(*command)
