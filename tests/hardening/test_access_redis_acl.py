@@ -290,3 +290,175 @@ def test_update_gives_an_old_user_todays_rules_and_keeps_its_password(redis_serv
     assert admin.execute_command("ACL", "GETUSER", "V-NONE") is None
     bad = vexe("validator", "acl", "update", "a/b", redis_url=redis_server.url)
     assert bad.returncode == 2 and "must be letters" in bad.stderr
+
+
+# -- what a thief of a validator's password tries ------------------------------------------
+
+def refused(client: redis.Redis, *command) -> None:
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        client.execute_command(*command)
+
+
+@pytest.fixture
+def database(tmp_path):
+    url = f"sqlite:///{tmp_path / 'ridership.db'}"
+    db.migrate(url)
+    yield url
+    db.dispose(url)
+
+
+def ingest_all(redis_url: str, database_url: str) -> None:
+    client = ingest.connect(redis_url)
+    try:
+        worker = ingest.Worker(database_url, client, "w1")
+        worker.ensure_group()
+        worker.drain(clock.now())
+    finally:
+        client.close()
+
+
+def rows(database_url: str, query: str) -> list:
+    engine = db.engine(database_url)
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.exec_driver_sql(query)]
+
+
+def pushing_validator(redis_server, tmp_path, validator_id: str):
+    """A validator with trips in its journal, syncing as its own Redis user."""
+    issuer = Issuer()
+    device = Validator(validator_id=validator_id, vehicle=f"29B-{validator_id}", route=ROUTE,
+                       data_dir=tmp_path / validator_id)
+    device.lists.update_trust(issuer.trust.dumps())
+    password = create(redis_server, tmp_path, validator_id)
+    client = connect(redis_server.url, username=validator_id, password=password)
+    syncer = Syncer(device.journal, device.lists, client, validator_id=validator_id)
+
+    def scan() -> Trip:
+        now = clock.now()
+        return device.scan(issuer.rider(now=now).qr(now), now).trip
+
+    return device, client, syncer, scan
+
+
+def test_a_validator_user_runs_no_code_of_its_own(redis_server, admin, tmp_path):
+    """A script that never ends makes Redis answer BUSY to everyone, and one that wrote
+    first cannot be killed: the validator's user may load none, run none, and not even
+    run one the operator loaded."""
+    password = create(redis_server, tmp_path, "V1")
+    client = redis.Redis.from_url(redis_server.url, username="V1", password=password)
+    forever = "while true do end"
+    try:
+        # Each refused before the next is tried: none of them may start.
+        refused(client, "SCRIPT", "LOAD", forever)
+        refused(client, "EVAL", forever, "0")
+        refused(client, "EVAL_RO", forever, "0")
+        refused(client, "FUNCTION", "LOAD",
+                f"#!lua name=mine\nredis.register_function('f', function() {forever} end)")
+        sha = admin.script_load(forever)  # loaded by someone else, never run
+        refused(client, "EVALSHA", sha, "0")
+        refused(client, "EVALSHA_RO", sha, "0")
+        assert client.time() and admin.ping()  # Redis still answers everyone
+    finally:
+        client.close()
+    assert [lib[1] for lib in admin.function_list()] == [b"vexe"]  # [library_name, ...]
+
+
+def test_a_validator_can_neither_trim_nor_block_the_trips_stream(redis_server, admin,
+                                                                 tmp_path, database):
+    """Trimming the shared stream (XADD MAXLEN) would delete other validators' trips not yet
+    ingested; adding its last possible id would leave it taking no more entries, every
+    validator then offline. The thief's user cannot write the stream at all; what it may
+    write, its own inbox, reaches the stream with ids Redis chooses, and a trip it says
+    another validator made is turned away."""
+    honest, honest_client, honest_sync, honest_scan = pushing_validator(
+        redis_server, tmp_path, "V2")
+    thief, client, thief_sync, thief_scan = pushing_validator(redis_server, tmp_path, "V1")
+    try:
+        earlier = [honest_scan() for _ in range(3)]
+        assert honest_sync.push_all(clock.now()) == 3
+        assert len(stream_trips(admin)) == 3  # moved, not yet ingested
+
+        trip = earlier[0].to_json()
+        refused(client, "XADD", TRIPS_STREAM, "MAXLEN", "=", "1", "*", "trip", trip)
+        refused(client, "XADD", TRIPS_STREAM, "18446744073709551615-18446744073709551615",
+                "trip", trip)
+        refused(client, "XTRIM", TRIPS_STREAM, "MAXLEN", "0")
+        refused(client, "XADD", inbox("V1"), "*", "trip", trip)  # its inbox is a list
+        # Its own inbox, by hand: a trip that says V2 made it.
+        forged = Trip(**{**json.loads(trip), "id": "f00000000000cafe0001"}).to_json()
+        assert client.rpush(inbox("V1"), forged) == 1
+        assert client.sadd(ready(), inbox("V1")) == 1
+
+        later = [honest_scan() for _ in range(2)]
+        assert honest_sync.push_all(clock.now()) == 2  # the stream still takes entries
+        mine = thief_scan()
+        assert thief_sync.push_all(clock.now()) == 1
+        ingest_all(redis_server.url, database)
+    finally:
+        for c in (client, honest_client):
+            c.close()
+        for d in (thief, honest):
+            d.close()
+    assert sorted(rows(database, "SELECT id, validator FROM trips")) == sorted(
+        [(t.id, "V2") for t in earlier + later] + [(mine.id, "V1")])
+    [(entry, error)] = rows(database, "SELECT entry_id, error FROM ingest_rejects")
+    assert error == "a trip of validator 'V2' from the inbox of 'V1'"
+
+
+def test_a_forged_heartbeat_is_not_shown_alive(redis_server, admin, tmp_path):
+    """A beat written by hand, dated far ahead and with no expiry, would show the validator
+    alive for as long as the date says: the beat's time is its entry's id, chosen by Redis,
+    and a beat dated ahead of Redis's clock is shown as unreadable."""
+    password = create(redis_server, tmp_path, "V1")
+    client = redis.Redis.from_url(redis_server.url, username="V1", password=password)
+    ahead = int(time.time()) + 10 * 365 * 86400
+    claim = json.dumps({"at": ahead, "validator": "V1", "backlog": 0})
+    try:
+        refused(client, "SET", heartbeat("V1"), claim)
+        refused(client, "PERSIST", heartbeat("V1"))
+        # A time in the beat's JSON is not its time.
+        client.xadd(heartbeat("V1"), {"beat": claim})
+        seconds, _ = admin.time()
+        assert heartbeats.read(redis_server.url)["V1"]["at"] <= seconds + 1
+        # Nor is an id of its choosing, ahead of Redis's clock.
+        client.xadd(heartbeat("V1"), {"beat": claim}, id=f"{ahead * 1000}-0")
+    finally:
+        client.close()
+    beat = heartbeats.read(redis_server.url)["V1"]
+    assert beat == {"unreadable": "dated ahead of Redis's clock: not written as beats are"}
+
+
+def test_a_validator_cannot_fill_redis_or_the_ingest(redis_server, admin, tmp_path, database):
+    """One validator's user put a 50 MB entry in the stream, and 10^5 of them 1.75 GB in
+    Redis and more in the ingest. The push refuses a trip over MAX_TRIP bytes and a batch over
+    MAX_BATCH trips; an entry pushed into its inbox by hand goes no further than the inbox:
+    the move lets into the stream KEEP_RAW bytes of it, kept among the rejects."""
+    device, client, syncer, scan = pushing_validator(redis_server, tmp_path, "V1")
+    huge = "x" * (50 * 1024 * 1024)
+    marks = marks_key("V1")
+    try:
+        refused(client, "XADD", TRIPS_STREAM, "*", "trip", huge)
+        with pytest.raises(redis.ResponseError, match="a trip is at most 2048 bytes"):
+            client.fcall("vexe_push", 3, inbox("V1"), marks, ready(), "V1/e", 0, 1, huge)
+        trip = scan()
+        small = trip.to_json()
+        batch = [arg for n in range(1, 502) for arg in (n, small)]
+        with pytest.raises(redis.ResponseError, match="a batch holds at most 500 trips"):
+            client.fcall("vexe_push", 3, inbox("V1"), marks, ready(), "V1/e", 0, *batch)
+        assert admin.exists(inbox("V1"), marks) == 0  # nothing changed
+
+        assert client.rpush(inbox("V1"), huge, small) == 2  # by hand
+        assert client.sadd(ready(), inbox("V1")) == 1
+        assert syncer.push_all(clock.now()) == 1  # the honest push goes on
+        ingest_all(redis_server.url, database)
+    finally:
+        client.close()
+        device.close()
+    assert admin.exists(inbox("V1")) == 0
+    sizes = [len(value) for _, fields in admin.xrange(TRIPS_STREAM) for value in fields.values()]
+    assert max(sizes) <= redis_functions.MAX_TRIP
+    [(error, raw)] = rows(database, "SELECT error, raw FROM ingest_rejects")
+    assert error == "an entry of 52428800 bytes, over the 2048 a trip may have"
+    assert len(raw) <= ingest.REJECT_RAW and "x" * redis_functions.KEEP_RAW in raw
+    # The trip it pushed by hand and by the push: counted once.
+    assert rows(database, "SELECT id FROM trips") == [(trip.id,)]
