@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import os
 import shutil
 import signal
@@ -21,7 +22,7 @@ import sqlalchemy as sa
 
 from issuer.ridership import inbox
 from shared import clock, keys, redis_functions, ticket
-from shared.redis_keys import trips_stream
+from shared.redis_keys import heartbeat, trips_stream
 from shared.trip import Trip
 
 ROUTE = "32"
@@ -67,6 +68,20 @@ def stream_trips(client: redis.Redis, shard: str | None = None) -> list[Trip]:
     as the ingest moves them."""
     inbox.move(client, shard)
     return [Trip.from_json(fields[b"trip"]) for _, fields in client.xrange(trips_stream(shard))]
+
+
+def beat_of(client: redis.Redis, validator_id: str, shard: str | None = None) -> dict | None:
+    """A validator's heartbeat as written: its JSON, and "at", the time of its entry's id."""
+    entries = client.xrevrange(heartbeat(validator_id, shard), count=1)
+    if not entries:
+        return None
+    [(entry_id, fields)] = entries
+    return {"at": int(entry_id.split(b"-")[0]) / 1000, **json.loads(fields[b"beat"])}
+
+
+def put_beat(client: redis.Redis, validator_id: str, value: str | bytes, at: float) -> None:
+    """A heartbeat entry dated ``at`` (the console tests' beats, as if written then)."""
+    client.xadd(heartbeat(validator_id), {"beat": value}, id=f"{int(at * 1000)}-1")
 
 
 @contextlib.contextmanager
