@@ -144,8 +144,7 @@ def load(client) -> int:
         client.function_load(SOURCE, replace=True)
         return 1
     masters = client.get_primaries()
-    for node in masters:
-        client.function_load(SOURCE, replace=True, target_nodes=node)
+    client.execute_command("FUNCTION", "LOAD", "REPLACE", SOURCE, target_nodes=masters)
     return len(masters)
 
 
