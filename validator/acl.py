@@ -61,8 +61,9 @@ def create(redis_url: str, validator_id: str, password_file: Path, *,
 
 
 def update(redis_url: str, validator_id: str, *, shard: str | None = None) -> Created:
-    """Give an existing user today's rules and keep its password: a user made before a rule
-    existed (the heartbeat's selector) gets it with no new password to carry to the bus.
+    """Give an existing user today's rules and keep its password: a user made by an earlier
+    version (which ran scripts and wrote the trips stream itself) gets the rules of the
+    functions and its own inbox with no new password to carry to the bus.
     Its keys, commands and selectors are all set again; whether it is on is left as it is."""
     client = _admin(redis_url)
     rules = acl_rules(shard, validator_id)
