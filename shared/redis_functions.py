@@ -26,6 +26,9 @@ each entry's id, and names in each entry the validator whose inbox it came from.
 - ``vexe_beat``  KEYS beats; ARGV the beat's JSON, its time to live in seconds.
   Adds the beat to the validator's own beat stream, as its one entry, with an id Redis
   chooses: the beat's time is that id (issuer.ridership.heartbeats).
+
+A function that writes is refused whole when Redis is out of memory (it has no
+``allow-oom`` flag), before it starts: a batch lands whole or not at all.
 """
 
 from __future__ import annotations
