@@ -27,6 +27,10 @@ each entry's id, and names in each entry the validator whose inbox it came from.
   Adds the beat to the validator's own beat stream, as its one entry, with an id Redis
   chooses: the beat's time is that id (issuer.ridership.heartbeats).
 
+- ``vexe_beats``  KEYS heartbeats (of one slot); read only (FCALL_RO), for the console.
+  Each key's last entry as [id, beat JSON], nil for none, or [nil, error] (a key of another
+  type): one command for many beats, as MGET was for beats that were strings.
+
 A function that writes is refused whole when Redis is out of memory (it has no
 ``allow-oom`` flag), before it starts: a batch lands whole or not at all.
 """
@@ -134,9 +138,29 @@ local function beat(keys, args)
   return id
 end
 
+local function beats(keys, args)
+  local out = {{}}
+  for i, key in ipairs(keys) do
+    local entries = redis.pcall('XREVRANGE', key, '+', '-', 'COUNT', 1)
+    if entries.err then
+      out[i] = {{false, entries.err}}
+    elseif #entries == 0 then
+      out[i] = false
+    else
+      local id, fields, value = entries[1][1], entries[1][2], ''
+      for f = 1, #fields - 1, 2 do
+        if fields[f] == 'beat' then value = fields[f + 1] end
+      end
+      out[i] = {{id, value}}
+    end
+  end
+  return out
+end
+
 redis.register_function('vexe_push', push)
 redis.register_function('vexe_move', move)
 redis.register_function('vexe_beat', beat)
+redis.register_function{{function_name='vexe_beats', callback=beats, flags={{'no-writes'}}}}
 """
 
 
