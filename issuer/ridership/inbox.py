@@ -12,10 +12,15 @@ may move at once; each entry goes to one of them.
 
 from __future__ import annotations
 
+import logging
+
 import redis
+from redis.exceptions import RedisClusterException
 
 from shared import redis_functions
 from shared.redis_keys import ready, trips_stream
+
+log = logging.getLogger(__name__)
 
 MOVE_BUDGET = 10_000  # entries moved in one call: Redis serves no one else during it (~10 ms)
 MOVE_ROUND = 200_000  # entries moved at most before the ingest reads (its batch)
@@ -34,6 +39,16 @@ def move(client: redis.Redis, shard: str | None = None, most: int = MOVE_ROUND) 
         if not left:  # no inbox waits
             break
     return total
+
+
+def load_functions(client) -> None:
+    """This version's functions, replacing an earlier version's, when a worker starts. Not
+    fatal: Redis may be away (``move`` loads them when it finds none), or this user may not
+    load functions (``vexe validator acl create``/``update`` load them too)."""
+    try:
+        redis_functions.load(client)
+    except (redis.RedisError, RedisClusterException) as exc:
+        log.warning("Redis functions not loaded: %s", exc)
 
 
 def _call(client, stream: str, waiting: str, budget: int) -> list[int]:

@@ -227,6 +227,7 @@ class Worker:
 
     def run(self, stop: threading.Event) -> None:
         tune_gc()
+        inbox.load_functions(self.client)
         self.ensure_group()
         failures = 0
         # Capped at a few seconds: after a long outage the worker is back within that of
