@@ -123,7 +123,8 @@ def write_beats(client: redis.Redis) -> None:
     now = clock.now()
     with client.pipeline(transaction=False) as pipe:
         for v in range(VALIDATORS):
-            beat = {"at": now - (3600 if v % 100 == 7 else v % 30), "validator": f"VAL{v:04d}",
+            at = now - (3600 if v % 100 == 7 else v % 30)
+            beat = {"validator": f"VAL{v:04d}",
                     "vehicle": f"V{v // 2:04d}", "company": f"C{v % 12:02d}",
                     "route": f"R{v % 150:03d}", "stop": "S01", "mode": "board",
                     "device_time": now, "clock_offset_s": 0.012, "clock_checked_at": now - 60,
@@ -135,7 +136,10 @@ def write_beats(client: redis.Redis) -> None:
                     "disk_free_bytes": 2 * 2**30, "journal_bytes": 40 * 2**20,
                     "journal_max_bytes": 1 << 30, "journal_epoch": "e1", "software": "1.4.0",
                     "every_s": 30.0}
-            pipe.set(heartbeat(f"VAL{v:04d}"), json.dumps(beat), ex=3 * 3600)
+            # The beat's time is its entry's id (issuer.ridership.heartbeats).
+            pipe.xadd(heartbeat(f"VAL{v:04d}"), {"beat": json.dumps(beat)},
+                      id=f"{int(at * 1000)}-1")
+            pipe.expire(heartbeat(f"VAL{v:04d}"), 3 * 3600)
         pipe.execute()
 
 

@@ -1,18 +1,22 @@
-"""Trips pushed to Redis per second: the idempotent Lua push against plain XADD.
+"""Trips pushed to Redis per second: the idempotent push against plain XADD.
 
     .venv/bin/python bench/bench_sync.py [--redis redis://127.0.0.1:6379/3] [--trips 20000]
 
 In one run, on the same trips (JSON as validators journal them):
 
-1. the validator's push (validator.sync.Syncer.push_all): journal -> one Lua script per
-   batch of 500, 4 batches pipelined per round, high-water mark per journal, marked in the
-   journal after Redis answers;
-2. the same loop with plain pipelined XADD (no idempotency): what the Lua script costs;
+1. the validator's push (validator.sync.Syncer.push_all): journal -> one call of the
+   ``vexe_push`` function per batch of 500, 4 batches pipelined per round, high-water mark
+   per journal, marked in the journal after Redis answers; the trips land in the
+   validator's inbox;
+1b. the ingest's move of that inbox into the stream (issuer.ridership.inbox), what a trip
+   costs Redis besides its push;
+2. the same loop with plain pipelined XADD (no idempotency): what the function costs;
 3. plain pipelined XADD from memory, no journal: what the journal reads cost;
 4. redis-benchmark with the same XADD, one connection, pipeline 500: the server's ceiling.
 
-Redis keys are this run's own (``bench:{trips-<random>}:...``) and are deleted at the end;
-nothing is flushed. Journals live in a temporary directory.
+Redis keys are this run's own (the shard ``bench-<random>``: ``vexe:{trips:bench-...}:...``)
+and are deleted at the end; nothing is flushed. The functions are loaded (FUNCTION LOAD
+REPLACE: the same library every vexe loads). Journals live in a temporary directory.
 """
 
 from __future__ import annotations
@@ -29,6 +33,9 @@ from urllib.parse import urlparse
 
 import redis
 
+from issuer.ridership import inbox
+from shared import redis_functions
+from shared.redis_keys import trips_stream
 from shared.trip import ACCEPT, Trip, new_trip_id
 from validator import sync
 from validator.journal import Journal
@@ -55,8 +62,10 @@ def rate(trips: int, seconds: float) -> str:
     return f"{trips / seconds:12,.0f} trips/s  ({seconds * 1000:8.1f} ms for {trips:,})"
 
 
-def lua_push(journal: Journal, client: redis.Redis, lists: Lists) -> float:
-    syncer = sync.Syncer(journal, lists, client, validator_id="bench")
+def function_push(journal: Journal, client: redis.Redis, lists: Lists,
+                  shard: str) -> tuple[float, float]:
+    """Seconds for the push, and for the move of what it pushed into the stream."""
+    syncer = sync.Syncer(journal, lists, client, validator_id="bench", shard=shard)
     start = time.perf_counter()
     added = syncer.push_all(NOW_MS / 1000)
     elapsed = time.perf_counter() - start
@@ -65,9 +74,14 @@ def lua_push(journal: Journal, client: redis.Redis, lists: Lists) -> float:
     again = journal._db.execute("SELECT seq, payload FROM scans ORDER BY seq LIMIT ?",
                                 (sync.BATCH_SIZE,)).fetchall()
     args = [syncer.key, 0] + [value for row in again for value in row]
-    added, seen, _ = syncer._push_script(keys=[syncer.stream, syncer.hwm], args=args)
-    assert (added, seen) == (0, len(again)) and client.xlen(sync.TRIPS_STREAM) == len(journal)
-    return elapsed
+    added, seen, _ = client.fcall("vexe_push", 3, syncer.inbox, syncer.hwm, syncer.ready,
+                                  *args)
+    start = time.perf_counter()
+    moved = inbox.move(client, shard)
+    moving = time.perf_counter() - start
+    assert (added, seen) == (0, len(again)) and moved == len(journal)
+    assert client.xlen(trips_stream(shard)) == len(journal)
+    return elapsed, moving
 
 
 def xadd_push(journal: Journal, client: redis.Redis, stream: str, round_size: int) -> float:
@@ -117,25 +131,27 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="runs of each method; best is kept")
     args = parser.parse_args()
 
-    tag = secrets.token_hex(4)
-    stream, hwm = f"bench:{{trips-{tag}}}:stream", f"bench:{{trips-{tag}}}:hwm"
-    plain, baseline = f"bench:{{trips-{tag}}}:plain", f"bench:{{trips-{tag}}}:redis-benchmark"
-    ours = [stream, hwm, f"{hwm}:bench", plain, baseline]  # the marks: sync.marks_key
+    shard = f"bench-{secrets.token_hex(4)}"
+    stream = trips_stream(shard)
+    tag = stream.partition("}")[0] + "}"  # vexe:{trips:bench-...}
+    plain, baseline = f"{tag}:plain", f"{tag}:redis-benchmark"
     client = redis.Redis.from_url(args.redis)
-    if client.exists(*ours):
+    redis_functions.load(client)
+    if next(client.scan_iter(match=f"{tag}*"), None) is not None:
         raise SystemExit("bench keys already exist; not touching them")
-    # The push uses the module's key names: point them at this run's own keys.
-    sync.TRIPS_STREAM, sync.TRIPS_HWM = stream, hwm
     round_size = sync.BATCH_SIZE * sync.BATCHES_PER_ROUND
     workdir = Path(tempfile.mkdtemp(prefix="vexe-bench-sync-"))
-    results: dict[str, list[float]] = {"lua": [], "xadd": [], "memory": [], "rb": []}
+    results: dict[str, list[float]] = {"push": [], "move": [], "xadd": [], "memory": [],
+                                       "rb": []}
     try:
         lists = Lists(workdir / "lists")
         payloads = None
         for run in range(args.runs):
-            journal = fill_journal(workdir / f"lua-{run}.db", args.trips)
+            journal = fill_journal(workdir / f"push-{run}.db", args.trips)
             payloads = payloads or [payload for _, payload in journal.unsent(args.trips)]
-            results["lua"].append(lua_push(journal, client, lists))
+            pushing, moving = function_push(journal, client, lists, shard)
+            results["push"].append(pushing)
+            results["move"].append(moving)
             journal.close()
             journal = fill_journal(workdir / f"xadd-{run}.db", args.trips)
             results["xadd"].append(xadd_push(journal, client, plain, round_size))
@@ -144,13 +160,14 @@ def main() -> None:
             rps = redis_benchmark(args.redis, baseline, payloads[0], args.trips, sync.BATCH_SIZE)
             if rps:
                 results["rb"].append(args.trips / rps)
-            client.delete(*ours)
+            _delete(client, tag)
         info = client.info("server")
         size = sum(len(p) for p in payloads) / len(payloads)
         print(f"Redis {info['redis_version']} at {args.redis}; {args.trips:,} trips of "
               f"{size:.0f} bytes of JSON; best of {args.runs} runs; {os.cpu_count()} CPUs")
         best = {name: min(times) for name, times in results.items() if times}
-        rows = [("1. Lua push, journal -> Redis, idempotent", "lua"),
+        rows = [("1. push, journal -> inbox, idempotent", "push"),
+                ("1b. the ingest's move, inbox -> stream", "move"),
                 ("2. pipelined XADD, journal -> Redis", "xadd"),
                 ("3. pipelined XADD from memory", "memory"),
                 (f"4. redis-benchmark XADD -c 1 -P {sync.BATCH_SIZE}", "rb")]
@@ -159,11 +176,18 @@ def main() -> None:
                 print(f"{label:43} {rate(args.trips, best[name])}")
         for number, name in (("2", "xadd"), ("4", "rb")):
             if name in best:
-                print(f"throughput of 1 / throughput of {number}: {best[name] / best['lua']:.2f}")
+                print(f"throughput of 1 / throughput of {number}: {best[name] / best['push']:.2f}")
     finally:
-        client.delete(*ours)
+        _delete(client, tag)
         client.close()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _delete(client: redis.Redis, tag: str) -> None:
+    """This run's keys: they all carry its hash tag."""
+    keys = list(client.scan_iter(match=f"{tag}*"))
+    if keys:
+        client.delete(*keys)
 
 
 if __name__ == "__main__":

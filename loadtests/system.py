@@ -22,7 +22,7 @@ from pathlib import Path
 import redis
 import sqlalchemy as sa
 
-from shared import keys
+from shared import keys, redis_functions
 
 PG_URL = os.environ.get("VEXE_LOAD_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("VEXE_LOAD_REDIS_URL", "redis://127.0.0.1:6379/14")
@@ -79,9 +79,11 @@ class System:
 
     def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        # The load run's Redis database is its own: start from an empty trips stream.
+        # The load run's Redis database is its own: start from an empty trips stream. The
+        # functions the validators call are loaded, as the operator loads them.
         client = redis.Redis.from_url(self.redis_url)
         client.flushdb()
+        redis_functions.load(client)
         client.close()
         engine = sa.create_engine(PG_URL)
         with engine.begin() as conn:

@@ -1,8 +1,12 @@
 """Names of the Redis keys the issuer, the validators and the ingest share.
 
-The braces are a hash tag: on Redis Cluster the stream and its high-water marks live in
-one slot, so the idempotent push script can touch both. Each validator's heartbeat lives in
-its shard's slot too, so it goes to the node the validator already talks to.
+The braces are a hash tag: on Redis Cluster a shard's stream, the validators' inboxes and
+high-water marks, and the set of inboxes with trips waiting live in one slot, so one call of
+a function (shared.redis_functions) may touch them together. Each validator's heartbeat
+lives in its shard's slot too, so it goes to the node the validator already talks to.
+
+A validator writes only keys of its own (its inbox, its marks, its heartbeat) and adds
+its inbox's name to the shard's ready set; the stream is written by the ingest alone.
 
 On a Redis Cluster the trips are sharded: each group of validators (a depot, a company) has
 its own stream and marks, ``vexe:{trips:<shard>}:...``, in a slot of their own, so the
@@ -38,13 +42,24 @@ def trips_hwm(shard: str | None = None) -> str:
     return f"vexe:{{{_tag(shard)}}}:hwm"
 
 
+def inbox(validator_id: str, shard: str | None = None) -> str:
+    """One validator's inbox: a list of the trips it pushed, waiting to go into the stream."""
+    return f"vexe:{{{_tag(shard)}}}:in:{validator_id}"
+
+
+def ready(shard: str | None = None) -> str:
+    """The set of inbox names with trips waiting, beside ``trips_stream(shard)``."""
+    return f"vexe:{{{_tag(shard)}}}:ready"
+
+
 def heartbeat(validator_id: str, shard: str | None = None) -> str:
-    """One validator's heartbeat (a JSON string with a time to live; validator.heartbeat).
+    """One validator's heartbeat: a stream of one entry, with a time to live, whose id Redis
+    chose (validator.heartbeat). Earlier versions wrote a string at ``...:beat:<id>``.
 
     A key of its own, so that the validator's Redis user may write its own heartbeat and no
     one else's."""
-    return f"vexe:{{{_tag(shard)}}}:beat:{validator_id}"
+    return f"vexe:{{{_tag(shard)}}}:beats:{validator_id}"
 
 
 # Every validator's heartbeat, on one Redis or on any shard of a cluster (SCAN MATCH).
-HEARTBEATS = "vexe:{trips*}:beat:*"
+HEARTBEATS = "vexe:{trips*}:beats:*"

@@ -1,7 +1,8 @@
 """Fixtures shared by every test: real Redis servers and real databases, no fakes.
 
 - ``redis_url``: the machine's Redis (127.0.0.1:6379), database ``VEXE_TEST_REDIS_DB``
-  (default 15; each pytest-xdist worker its own below it), flushed before each test.
+  (default 15; each pytest-xdist worker its own below it), flushed before each test, with
+  the functions validators call loaded.
 - ``redis_server``: a private ``redis-server`` on a free port that a test may stop and start.
 - ``database_url``: parametrized over SQLite (a file in tmp_path) and PostgreSQL (a fresh
   schema in database ``test`` on 127.0.0.1:5432, dropped after the test).
@@ -14,6 +15,7 @@ import os
 import pytest
 import redis
 
+from shared import redis_functions
 from tests.testkit import RedisServer, scratch_database
 
 REDIS_HOST = "127.0.0.1"
@@ -30,6 +32,7 @@ def redis_url():
     url = f"redis://{REDIS_HOST}:{REDIS_PORT}/{REDIS_DB}"
     client = redis.Redis.from_url(url)
     client.flushdb()
+    redis_functions.load(client)  # server-wide, as the operator loads them
     yield url
     client.flushdb()
     client.close()

@@ -14,10 +14,10 @@ import redis
 
 import issuer
 from issuer import bootstrap, db, publish, settings, signing
-from shared import clock, keys, redis_keys, ticket
-from shared.trip import Trip
+from shared import clock, keys, ticket
 from validator.device import Validator
 from validator.sync import Syncer, connect
+from tests.testkit import stream_trips
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -72,11 +72,6 @@ def system(tmp_path, database_url, redis_url):
     db.dispose()
 
 
-def trips_in_redis(client: redis.Redis) -> list[Trip]:
-    return [Trip.from_json(fields[b"trip"])
-            for _id, fields in client.xrange(redis_keys.TRIPS_STREAM)]
-
-
 @pytest.mark.parametrize("product, fields, category", [
     ("single", {"route": "32"}, None),
     ("multi", {}, None),
@@ -95,7 +90,7 @@ def test_each_product_rides_and_its_trip_reaches_redis(system, product, fields, 
     assert scan.to_dict()["pass"]["product"] == product
 
     sync.push_all(clock.now())
-    [trip] = trips_in_redis(client)
+    [trip] = stream_trips(client)
     assert (trip.pass_id, trip.product, trip.category) == (issued["id"], product, category)
     assert (trip.vehicle, trip.route, trip.stop, trip.decision) == ("29B-12345", "32", "S12",
                                                                     "accept")
@@ -171,7 +166,7 @@ def test_demo_runs_scans_and_sends_trips_to_redis(tmp_path, redis_url):
                    "malformed", "revoked"):
         assert f" {reason} " in result.stdout
     client = redis.Redis.from_url(redis_url)
-    trips = trips_in_redis(client)
+    trips = stream_trips(client)
     client.close()
     assert len(trips) == 10 and len({trip.id for trip in trips}) == 10
     assert sum(trip.decision == "accept" for trip in trips) == 3

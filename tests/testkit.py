@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import os
 import shutil
 import signal
@@ -19,8 +20,9 @@ import pytest
 import redis
 import sqlalchemy as sa
 
-from shared import clock, keys, ticket
-from shared.redis_keys import TRIPS_STREAM
+from issuer.ridership import inbox
+from shared import clock, keys, redis_functions, ticket
+from shared.redis_keys import heartbeat, trips_stream
 from shared.trip import Trip
 
 ROUTE = "32"
@@ -61,9 +63,25 @@ class Issuer:
         return Rider(credential, device)
 
 
-def stream_trips(client: redis.Redis, stream: str = TRIPS_STREAM) -> list[Trip]:
-    """Every trip in a trips stream, in stream order."""
-    return [Trip.from_json(fields[b"trip"]) for _, fields in client.xrange(stream)]
+def stream_trips(client: redis.Redis, shard: str | None = None) -> list[Trip]:
+    """Every trip in a trips stream, in stream order, once the inboxes are moved into it
+    as the ingest moves them."""
+    inbox.move(client, shard)
+    return [Trip.from_json(fields[b"trip"]) for _, fields in client.xrange(trips_stream(shard))]
+
+
+def beat_of(client: redis.Redis, validator_id: str, shard: str | None = None) -> dict | None:
+    """A validator's heartbeat as written: its JSON, and "at", the time of its entry's id."""
+    entries = client.xrevrange(heartbeat(validator_id, shard), count=1)
+    if not entries:
+        return None
+    [(entry_id, fields)] = entries
+    return {"at": int(entry_id.split(b"-")[0]) / 1000, **json.loads(fields[b"beat"])}
+
+
+def put_beat(client: redis.Redis, validator_id: str, value: str | bytes, at: float) -> None:
+    """A heartbeat entry dated ``at`` (the console tests' beats, as if written then)."""
+    client.xadd(heartbeat(validator_id), {"beat": value}, id=f"{int(at * 1000)}-1")
 
 
 @contextlib.contextmanager
@@ -104,7 +122,8 @@ def wait_for(condition, timeout: float = 30.0, interval: float = 0.02,
 
 
 class RedisServer:
-    """A private redis-server process that a test can stop, kill and start again on one port.
+    """A private redis-server process that a test can stop, kill and start again on one port,
+    with the functions validators call loaded at each start, as the operator loads them.
 
     ``durable``: it writes every command to its append-only file before answering
     (appendfsync always), so a SIGKILL loses nothing it acknowledged, as a production Redis
@@ -135,6 +154,7 @@ class RedisServer:
         client = redis.Redis(host="127.0.0.1", port=self.port)
         try:
             wait_for(lambda: pings(client), timeout=20, what="redis-server start")
+            redis_functions.load(client)
         finally:
             client.close()
 

@@ -3,6 +3,9 @@
 The password is made here (256 random bits), written to a new file that only its owner may
 read, and sent to Redis only as its SHA-256 (``#<hash>``), so it never appears in Redis's
 command log or its ACL file in clear. It is shown nowhere else.
+
+Both create and update also load the Redis functions a validator calls
+(shared.redis_functions): a validator's user runs them and no code of its own.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import redis
 from redis.cluster import RedisCluster
 from redis.exceptions import RedisClusterException
 
-from shared import redis_client
+from shared import redis_client, redis_functions
 from validator.sync import acl_rules
 
 
@@ -41,6 +44,7 @@ def create(redis_url: str, validator_id: str, password_file: Path, *,
         if _exists(client, validator_id) and not replace:
             raise AclError(f"Redis user {validator_id!r} exists already; --replace gives it a "
                            "new password")
+        _load_functions(client)
         password = secrets.token_urlsafe(32)
         _write_owner_only(password_file, password)
         digest = hashlib.sha256(password.encode()).hexdigest()
@@ -57,14 +61,16 @@ def create(redis_url: str, validator_id: str, password_file: Path, *,
 
 
 def update(redis_url: str, validator_id: str, *, shard: str | None = None) -> Created:
-    """Give an existing user today's rules and keep its password: a user made before a rule
-    existed (the heartbeat's selector) gets it with no new password to carry to the bus.
+    """Give an existing user today's rules and keep its password: a user made by an earlier
+    version (which ran scripts and wrote the trips stream itself) gets the rules of the
+    functions and its own inbox with no new password to carry to the bus.
     Its keys, commands and selectors are all set again; whether it is on is left as it is."""
     client = _admin(redis_url)
     rules = acl_rules(shard, validator_id)
     try:
         if not _exists(client, validator_id):  # SETUSER would make a new, empty user
             raise AclError(f"no Redis user {validator_id!r}; acl create makes one")
+        _load_functions(client)
         try:
             # clearselectors: no selector of an earlier version survives; the rules reset
             # the keys, channels and commands themselves.
@@ -119,6 +125,13 @@ def _everywhere(client, *command):
         finally:
             node.close()
     return answers
+
+
+def _load_functions(client) -> None:
+    try:
+        redis_functions.load(client)
+    except (redis.RedisError, RedisClusterException) as exc:
+        raise AclError(f"Redis refused the functions (FUNCTION LOAD): {exc}") from None
 
 
 def _exists(client: redis.Redis, user: str) -> bool:

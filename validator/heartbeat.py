@@ -6,10 +6,13 @@ to the validator's own key (``shared.redis_keys.heartbeat``), with a time to liv
 validator is, what it has not yet pushed and since when, which lists it holds, its free
 storage, its clock. The console reads the heartbeats beside the trips.
 
-The beat is dated by Redis (``TIME``, inside the script that writes it), not by the bus:
-a bus whose clock is wrong must not look alive, or long dead. The validator's Redis user may
-write its own heartbeat key and no other (validator.sync.acl_rules), so no validator can
-pass for another.
+The beat is dated by Redis, not by the bus: it is the one entry of the validator's own beat
+stream, added by the function ``vexe_beat`` (shared.redis_functions) with an id Redis
+chooses, and that id's time is the beat's time (issuer.ridership.heartbeats). A bus whose
+clock is wrong must not look alive, or long dead. The validator's Redis user may write its
+own heartbeat key and no other (validator.sync.acl_rules), so no validator can pass for
+another; what it could write there by hand is no more alive than a beat (the reader refuses
+a time in the future).
 
 A heartbeat that fails is logged and forgotten: it never stops scanning or the sync.
 """
@@ -24,18 +27,6 @@ from validator.device import Validator
 
 BEAT_EVERY = 30.0  # seconds between beats: a few hundred bytes, over a mobile link
 TTL = 3 * 86400  # seconds a beat stays in Redis: a validator off for longer drops out of it
-
-# The server's time goes in as the first field, "at" (Unix seconds, to the microsecond),
-# by plain text: the beat's own JSON is passed through as it is.
-BEAT_SCRIPT = """#!lua
--- KEYS[1] this validator's heartbeat key.
--- ARGV[1] the beat, a JSON object with at least one field; ARGV[2] its time to live, seconds.
--- Returns the server's TIME, the beat's "at".
-local t = redis.call('TIME')
-local at = t[1] .. '.' .. string.format('%06d', tonumber(t[2]))
-redis.call('SET', KEYS[1], '{"at":' .. at .. ',' .. string.sub(ARGV[1], 2), 'EX', ARGV[2])
-return t
-"""
 
 
 def software_version() -> str:

@@ -5,16 +5,19 @@ may be away for hours: the loop backs off exponentially and the journal keeps ev
 
 The push is exactly-once without remembering trip ids. Redis keeps, per validator journal
 (``"<validator id>/<journal epoch>"``), the highest journal ``seq`` it holds, in the
-validator's own hash ``TRIPS_HWM:<validator id>``. One Lua script adds to the stream only
-the trips above that mark and raises it, atomically. If the validator dies after Redis took
-a batch but before it noted that in its journal, it sends the batch again and Redis skips
-it. The state is one number per validator journal, not one per trip.
+validator's own hash ``TRIPS_HWM:<validator id>``. One Redis function, ``vexe_push``
+(shared.redis_functions), adds to the validator's own inbox only the trips above that mark
+and raises it, atomically. If the validator dies after Redis took a batch but before it
+noted that in its journal, it sends the batch again and Redis skips it. The state is one
+number per validator journal, not one per trip. The ingest moves the inbox into the shared
+trips stream (issuer.ridership.inbox); the validator never writes the stream.
 
-Each validator's marks are a key of its own so that its Redis user may write its own marks
-and no one else's: a validator that could raise another's mark could make Redis drop that
-validator's next trips. (Earlier versions kept all marks in the one hash ``TRIPS_HWM``,
-no longer read: a validator upgraded right after a crash in the window above sends its last
-batch again, and the ingest counts each trip id once.)
+Each validator's marks and inbox are keys of its own so that its Redis user may write its
+own and no one else's: a validator that could raise another's mark could make Redis drop
+that validator's next trips, and one that could write the stream could trim it. (Earlier
+versions kept all marks in the one hash ``TRIPS_HWM``, no longer read: a validator upgraded
+right after a crash in the window above sends its last batch again, and the ingest counts
+each trip id once.)
 
 After its rounds the loop also writes the validator's heartbeat (validator.heartbeat), at
 most every ``Heartbeat.every`` seconds, whether or not there was anything to push.
@@ -34,10 +37,9 @@ from redis.retry import Retry
 
 from shared import clock
 from shared import redis_client
-from shared.redis_keys import (DENYLIST, TRIPS_HWM, TRIPS_STREAM, TRUST_LIST, trips_hwm,
-                               trips_stream)
+from shared.redis_keys import DENYLIST, TRIPS_HWM, TRUST_LIST, inbox, ready, trips_hwm
 from shared.redis_keys import heartbeat as heartbeat_key
-from validator.heartbeat import BEAT_SCRIPT, Heartbeat
+from validator.heartbeat import Heartbeat
 from validator.journal import Journal
 from validator.lists import Lists
 from validator.timekeeping import Clock
@@ -52,30 +54,32 @@ def marks_key(validator_id: str, shard: str | None = None) -> str:
 
 
 def acl_rules(shard: str | None = None, validator_id: str | None = None) -> str:
-    """What a validator's own Redis ACL user needs, and nothing more: run the push script
-    (whose commands are checked against the same rules) on its shard's stream and its own
-    marks only (any validator's marks when no id is given), read the trust list and the
-    denylist, ask the server's time
-    (validator.timekeeping) and wait for a replica (WAIT), neither of which reads a key; on a
-    cluster, also read the cluster's layout and the command table, which the cluster client
-    needs to route.
+    """What a validator's own Redis ACL user needs, and nothing more (any validator's keys
+    when no id is given).
 
-    The heartbeat is a selector of its own, ``(~<its heartbeat key> +evalsha +set)``: SET
-    and the heartbeat script on that one key. In the main rules SET would reach the stream
-    too, and a SET replaces a stream whole.
+    It runs no code of its own: no EVAL, no SCRIPT, only FCALL of the functions the operator
+    loaded (shared.redis_functions). Redis checks each command a function runs against the
+    caller's rights, so each command is granted on the one key it is for, in a selector of
+    its own: RPUSH on its inbox, HGET and HSET on its marks, SADD on its shard's ready set,
+    XADD and EXPIRE on its heartbeat. No key of another validator, and not the trips stream:
+    nothing it may do by hand reaches another validator's trips. Besides: read the trust list
+    and the denylist, ask the server's time (validator.timekeeping) and wait for a replica
+    (WAIT), neither of which reads a key; on a cluster, also read the cluster's layout and the
+    command table, which the cluster client needs to route.
 
         ACL SETUSER <validator id> reset on #<sha256 of password> <acl_rules(shard, id)>
     """
-    marks = (marks_key(validator_id, shard) if validator_id is not None
-             else f"{TRIPS_HWM if shard is None else trips_hwm(shard)}:*")
-    beat = heartbeat_key("*" if validator_id is None else validator_id, shard)
-    rules = (f"resetkeys ~{trips_stream(shard)} ~{marks} %R~{TRUST_LIST} "
-             f"%R~{DENYLIST} resetchannels -@all +evalsha +script|load +script|exists +xadd "
-             "+hget +hset +get +time +wait")
+    who = "*" if validator_id is None else validator_id
+    own_inbox, marks = inbox(who, shard), marks_key(who, shard)
+    waiting, beat = ready(shard), heartbeat_key(who, shard)
+    rules = (f"resetkeys %R~{TRUST_LIST} %R~{DENYLIST} resetchannels -@all "
+             "+get +time +wait")
     if shard is not None:
         rules += " +cluster|slots +cluster|shards +cluster|nodes +command +readonly"
     # Redis takes a selector split over several arguments, as rules.split() leaves it.
-    return rules + f" (~{beat} +evalsha +set)"
+    return (rules + f" (~{own_inbox} ~{marks} ~{waiting} ~{beat} +fcall)"
+            f" (~{own_inbox} +rpush) (~{marks} +hget +hset) (~{waiting} +sadd)"
+            f" (~{beat} +xadd +expire)")
 
 
 ACL_RULES = acl_rules()  # one Redis, one stream
@@ -95,37 +99,6 @@ OFFLINE_AFTER = 30.0  # seconds without a good round before the screen says "off
 # journal still finds out within seconds that Redis is away (TIME reads no key; a fleet of
 # 3,000 asks 600 times a second at most).
 PROBE_EVERY = 5.0
-
-# The "#!lua" line makes Redis (7.0 and later) check for out-of-memory once, before the
-# script starts, instead of at the first XADD: a batch lands whole or not at all.
-PUSH_SCRIPT = """#!lua
--- KEYS[1] the trips stream; KEYS[2] this validator's hash of high-water marks.
--- ARGV[1] the validator journal "<validator id>/<epoch>".
--- ARGV[2] the last seq of the batch sent just before this one in the same pipeline, 0 if
---         none: if that batch did not land, adding this one would skip it for good.
--- ARGV[3..] seq, trip JSON pairs, seq ascending.
--- Returns {trips added, trips already there, high-water mark}.
-local hwm = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
-if hwm < tonumber(ARGV[2]) then
-  return {0, 0, hwm}
-end
-local added, seen, top, top_text = 0, 0, hwm, nil
-for i = 3, #ARGV, 2 do
-  local seq = tonumber(ARGV[i])
-  if seq > top then
-    redis.call('XADD', KEYS[1], '*', 'trip', ARGV[i + 1])
-    added = added + 1
-    top, top_text = seq, ARGV[i]
-  else
-    seen = seen + 1
-  end
-end
-if top_text then
-  redis.call('HSET', KEYS[2], ARGV[1], top_text)
-end
-return {added, seen, top}
-"""
-
 
 def connect(url: str, *, username: str | None = None, password: str | None = None) -> redis.Redis:
     """A Redis client for the sync: short timeouts, one quick retry on a fresh connection.
@@ -173,10 +146,11 @@ class Syncer:
         self.lists = lists
         self.client = client
         self.cluster = redis_client.is_cluster(client)
-        # A cluster's trips are sharded; one Redis has one stream.
-        self.stream, marks = ((TRIPS_STREAM, TRIPS_HWM) if shard is None
-                              else (trips_stream(shard), trips_hwm(shard)))
-        self.hwm = f"{marks}:{validator_id}"  # marks_key, from the module's names (benches)
+        # A cluster's trips are sharded; one Redis has one stream. The validator's keys
+        # share the slot of its shard's stream.
+        self.inbox = inbox(validator_id, shard)
+        self.ready = ready(shard)
+        self.hwm = marks_key(validator_id, shard)
         # A batch counts as pushed once this many replicas hold it: a master lost in a
         # failover takes with it what it had not yet passed on, and the validator must then
         # still have it to send again. A cluster has replicas; one Redis may have none.
@@ -190,10 +164,8 @@ class Syncer:
         self.keep = keep
         self.backoff = backoff or ExponentialBackoff(cap=30.0, base=0.5)
         self.clock = clock  # measured against Redis at each pull, when given
-        self._push_script = client.register_script(PUSH_SCRIPT)
         self.heartbeat = heartbeat  # validator.heartbeat; none in benches and some tests
         self.beat_key = heartbeat_key(validator_id, shard)
-        self._beat_script = client.register_script(BEAT_SCRIPT)
         self._next_beat = 0.0  # time.monotonic(): the loop's clock may be corrected under it
         # When each list was last read from Redis and found good: the heartbeat says it.
         self.fetched_at: dict[str, float | None] = {"trust": None, "denylist": None}
@@ -225,7 +197,7 @@ class Syncer:
                 args = [self.key, after]
                 for seq, payload in chunk:
                     args += [seq, payload]
-                self._push_script(keys=[self.stream, self.hwm], args=args, client=pipe)
+                pipe.fcall("vexe_push", 3, self.inbox, self.hwm, self.ready, *args)
                 after = chunk[-1][0]
             if self.min_replicas:
                 # On the same connection as the writes: WAIT counts replicas holding them.
@@ -240,7 +212,7 @@ class Syncer:
             *results, replicas = results
             if isinstance(replicas, Exception) or replicas < self.min_replicas:
                 # Not yet safe from a failover: note nothing, send again next round (the
-                # script skips whatever did land).
+                # function skips whatever did land).
                 self._forget_layout()
                 raise NotReplicated(
                     f"trips not yet on {self.min_replicas} replica(s): {replicas}")
@@ -259,7 +231,7 @@ class Syncer:
             already += chunk_already
             confirmed = chunk[-1][0]
         # Only now that Redis has answered: a crash before this line means a resend, which
-        # the script turns into nothing.
+        # the function turns into nothing.
         if confirmed is not None:
             self.journal.mark_pushed(confirmed)
         if error is not None:
@@ -284,7 +256,7 @@ class Syncer:
         slot, as one connection (WAIT and the writes must share it)."""
         if not self.cluster:
             return self.client
-        return self.client.get_node_from_key(self.stream).redis_connection
+        return self.client.get_node_from_key(self.inbox).redis_connection
 
     def _forget_layout(self) -> None:
         """After a failure on a cluster: read the layout again before the next try, so a
@@ -336,7 +308,7 @@ class Syncer:
     # -- heartbeat -------------------------------------------------------------------------
 
     def beat_once(self) -> float:
-        """Write the heartbeat now, one round trip; Redis's time it is dated by.
+        """Write the heartbeat now, one round trip; the time Redis dated it by (its id).
 
         Raises redis.RedisError when Redis is unreachable or refuses (an ACL user made before
         heartbeats existed has no right to the key).
@@ -344,10 +316,10 @@ class Syncer:
         if self.heartbeat is None:
             raise ValueError("this sync has no heartbeat")
         text = self.heartbeat.text(fetched_at=dict(self.fetched_at))
-        seconds, micros = self._beat_script(keys=[self.beat_key],
-                                            args=[text, self.heartbeat.ttl],
-                                            client=self._target())
-        self.last_beat_at = int(seconds) + int(micros) / 1e6
+        entry_id = self._target().fcall("vexe_beat", 1, self.beat_key, text, self.heartbeat.ttl)
+        if isinstance(entry_id, bytes):
+            entry_id = entry_id.decode("ascii")
+        self.last_beat_at = int(entry_id.split("-")[0]) / 1000
         self.last_beat_error = None
         self._heard = time.monotonic()
         return self.last_beat_at

@@ -24,7 +24,7 @@ import click
 import qrcode
 import redis
 
-from shared import clock, keys, redis_keys, ticket
+from shared import clock, keys, redis_functions, redis_keys, ticket
 
 ROUTES = [("32", "Giáp Bát – Nhổn"), ("34", "BX Mỹ Đình – BX Gia Lâm"),
           ("09", "Bờ Hồ – Cầu Giấy – Bờ Hồ")]
@@ -202,6 +202,7 @@ def _run(data_dir: Path, redis_url: str | None, port: int, once: bool, stack: Ex
     if redis_url:
         client = connect(redis_url)
         stack.callback(client.close)
+        redis_functions.load(client)  # the push the validator calls, as the operator loads it
         syncer = Syncer(device.journal, device.lists, client, validator_id=VALIDATOR_ID)
         syncer.pull_once(now)
         stopping = threading.Event()
@@ -287,6 +288,11 @@ def _edit_route(text: str) -> str:
 
 
 def _show_trips(client: redis.Redis) -> None:
+    from issuer.ridership import inbox
+
+    moved = inbox.move(client)
+    say(f"   {moved} trips moved from the validator's inbox into the stream, as the ingest "
+        "moves them")
     length = client.xlen(redis_keys.TRIPS_STREAM)
     say(f"   Redis stream {redis_keys.TRIPS_STREAM}: {length} trips in all; this bus's latest:")
     from shared.trip import Trip

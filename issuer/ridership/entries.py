@@ -97,20 +97,33 @@ def stream_ms(entry_id: str) -> int:
     return int(entry_id.split("-", 1)[0])
 
 
-def trip_field(fields) -> bytes | str | None:
-    """The ``trip`` field of an entry, given as Redis sends it (a flat list of names and
+def field(fields, name: str) -> bytes | str | None:
+    """The field ``name`` of an entry, given as Redis sends it (a flat list of names and
     values) or as a mapping."""
     if isinstance(fields, dict):
-        return fields.get(b"trip", fields.get("trip"))
+        return fields.get(name.encode(), fields.get(name))
     for i in range(0, len(fields) - 1, 2):
-        if fields[i] in (b"trip", "trip"):
+        if fields[i] in (name.encode(), name):
             return fields[i + 1]
     return None
 
 
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
 def parse(entry_id: str, fields) -> Row:
-    """The trip in a stream entry (``{"trip": <Trip JSON>}``), or NotATrip."""
-    raw = trip_field(fields)
+    """The trip in a stream entry (``{"trip": <Trip JSON>, "from": <validator>}``), or
+    NotATrip.
+
+    ``from`` names the validator whose inbox the trip came from (issuer.ridership.inbox):
+    a trip naming another validator is refused, so no validator passes its trips for
+    another's. An entry with no ``from`` was written to the stream by the operator's own
+    users, the only ones that may write it. ``refused`` is an entry the move turned away."""
+    refused = field(fields, "refused")
+    if refused is not None:
+        raise NotATrip(_text(refused))
+    raw = field(fields, "trip")
     if raw is None:
         raise NotATrip("the entry has no 'trip' field")
     try:
@@ -124,6 +137,10 @@ def parse(entry_id: str, fields) -> Row:
         raise NotATrip("an accepted trip has reason 'ok', and only an accepted trip")
     if accepted and t.pass_id is None:
         raise NotATrip("an accepted trip names its pass")
+    sender = field(fields, "from")
+    if sender is not None and _text(sender) != t.validator:
+        raise NotATrip(f"a trip of validator {t.validator!r} from the inbox of "
+                       f"{_text(sender)[:64]!r}")
     at_ms = t.at_ms
     return Row(t.id, t.validator, t.vehicle, t.route, t.stop, at_ms, t.decision, t.reason,
                t.pass_id, t.product, t.category, t.proof_at, t.mode, t.company,

@@ -1,8 +1,12 @@
 """The validators' heartbeats, read from Redis for the console's Validators page.
 
-Each validator writes its own key (validator.heartbeat, shared.redis_keys.heartbeat): a JSON
-object dated by Redis's clock, with a time to live. The key names the validator, and only
-that validator's Redis user may write it, so the key is what says whose heartbeat it is.
+Each validator writes its own key (validator.heartbeat, shared.redis_keys.heartbeat): a
+stream of one entry holding a JSON object, with a time to live. The key names the validator,
+and only that validator's Redis user may write it, so the key is what says whose heartbeat
+it is. The beat's time is its entry's id, which Redis chose (XADD ``*``), never a time in
+the JSON: the validator's user could write any JSON, and an entry by hand with an id of its
+choosing, but an id is never below the stream's last one, and one ahead of Redis's clock is
+shown as unreadable. So no beat says a validator is alive for longer than it beats.
 
 A value that is not what a validator writes (someone wrote garbage, or a key of another
 type sits there) is kept as unreadable, with the problem: the page shows it, never fails
@@ -19,11 +23,12 @@ import msgspec
 import redis
 from redis.exceptions import RedisClusterException
 
-from shared import redis_client
+from shared import redis_client, redis_functions
 from shared.redis_keys import HEARTBEATS
 
 TIMEOUT = 2.0  # seconds: a console page should not hang on Redis
 SCAN_COUNT = 1000
+AHEAD_MS = 5000  # a beat dated further ahead of Redis's clock than this is not believed
 MAX_TEXT = 64  # characters of a text field shown; a beat is written by a validator's code
 
 # The fields a beat may hold, and the types they must have (None is always allowed: a
@@ -47,7 +52,6 @@ _Whole = Annotated[int, msgspec.Meta(ge=0)] | None
 
 
 class _Wire(msgspec.Struct, gc=False):
-    at: Annotated[float, msgspec.Meta(gt=0)]
     validator: _Text = None
     vehicle: _Text = None
     company: _Text = None
@@ -75,9 +79,10 @@ class _Wire(msgspec.Struct, gc=False):
 
 
 _DECODER = msgspec.json.Decoder(_Wire)
-# Keys per MGET. One command for many beats: a pipeline of 6,000 GETs spent 70 ms and more
-# in redis-py, per command; an MGET of a thousand keys is one quick answer from Redis.
-MGET_COUNT = 1000
+# Keys per call of vexe_beats. One command for many beats: a pipeline of 6,000 commands
+# spent 70 ms and more in redis-py, per command; one call for a thousand keys is one quick
+# answer from Redis.
+BEATS_PER_CALL = 1000
 
 
 class Unavailable(Exception):
@@ -95,17 +100,19 @@ def read(redis_url: str) -> dict[str, dict]:
         raise Unavailable(f"Redis unreachable: {str(exc).rstrip('.')}") from None
     try:
         keys = sorted(set(client.scan_iter(match=HEARTBEATS, count=SCAN_COUNT)))
-        values = _values(client, keys)
+        seconds, micros = client.time()
+        entries = _last_entries(client, keys)
     except (redis.RedisError, RedisClusterException) as exc:
         raise Unavailable(f"Redis unreachable: {str(exc).rstrip('.')}") from None
     finally:
         client.close()
+    now_ms = seconds * 1000 + micros // 1000
     out: dict[str, dict] = {}
-    for key, value in zip(keys, values):
-        validator = key.decode("utf-8", "replace").rpartition(":beat:")[2]
-        if not validator or value is None:  # no id; or expired between SCAN and GET
+    for key, entry in zip(keys, entries):
+        validator = key.decode("utf-8", "replace").rpartition(":beats:")[2]
+        if not validator or entry is None:  # no id; or expired between SCAN and the read
             continue
-        beat = parse(value, validator)
+        beat = _entry(entry, validator, now_ms)
         earlier = out.get(validator)
         # The same validator under two shards (it was moved): the latest beat counts.
         if earlier is None or _at(beat) > _at(earlier):
@@ -113,25 +120,39 @@ def read(redis_url: str) -> dict[str, dict]:
     return out
 
 
-def _values(client, keys: list[bytes]) -> list:
-    """Each key's value, or the error Redis gave reading it. MGET per hash tag (one slot on a
-    cluster); a key MGET found nothing at is read alone: a key of another type is nothing to
-    MGET, and an error to show (an expired key is None either way)."""
+def _last_entries(client, keys: list[bytes]) -> list:
+    """Each key's last entry as [id, beat], None for none, or [None, the error Redis gave
+    reading it] (a key of another type): by the function ``vexe_beats``, per hash tag (one
+    slot on a cluster), loading the functions first if Redis has none."""
     by_tag: dict[bytes, list[bytes]] = {}
     for key in keys:
         by_tag.setdefault(key.partition(b"{")[2].partition(b"}")[0], []).append(key)
     found = {}
     for group in by_tag.values():
-        for n in range(0, len(group), MGET_COUNT):
-            chunk = group[n:n + MGET_COUNT]
-            found.update(zip(chunk, client.mget(chunk)))
-    again = [key for key in keys if found[key] is None]
-    if again:
-        with client.pipeline(transaction=False) as pipe:
-            for key in again:
-                pipe.get(key)
-            found.update(zip(again, pipe.execute(raise_on_error=False)))
+        for n in range(0, len(group), BEATS_PER_CALL):
+            chunk = group[n:n + BEATS_PER_CALL]
+            found.update(zip(chunk, _beats(client, chunk)))
     return [found[key] for key in keys]
+
+
+def _beats(client, keys: list[bytes]) -> list:
+    try:
+        return client.fcall_ro("vexe_beats", len(keys), *keys)
+    except redis.ResponseError as exc:
+        if not redis_functions.ensure(client, exc):
+            raise
+    return client.fcall_ro("vexe_beats", len(keys), *keys)
+
+
+def _entry(entry, validator: str, now_ms: int) -> dict:
+    """:func:`parse` of a beat stream's last entry, dated by its id."""
+    entry_id, value = entry
+    if entry_id is None:
+        return {"unreadable": f"Redis could not read it: {value.decode('utf-8', 'replace')}"}
+    at_ms = int(entry_id.split(b"-")[0])
+    if at_ms > now_ms + AHEAD_MS:
+        return {"unreadable": "dated ahead of Redis's clock: not written as beats are"}
+    return parse(value, validator, at_ms / 1000)
 
 
 def read_or_note(redis_url: str) -> tuple[dict[str, dict] | None, dict]:
@@ -147,23 +168,19 @@ def _at(beat: dict) -> float:
     return beat["at"] if beat.get("at") is not None else -math.inf
 
 
-def parse(raw, validator: str) -> dict:
-    """A beat's value as the console uses it, or ``{"unreadable": <problem>}``.
-
-    ``raw`` is the stored bytes, or the error Redis gave when reading it.
-    """
-    if isinstance(raw, Exception):
-        return {"unreadable": f"Redis could not read it: {raw}"}
+def parse(raw: bytes, validator: str, at: float) -> dict:
+    """A beat's JSON as the console uses it, dated ``at`` (Redis's time of it), or
+    ``{"unreadable": <problem>}``. A time in the JSON itself is ignored."""
     try:
         beat = _DECODER.decode(raw)
     except msgspec.MsgspecError:
-        return _checked(raw, validator)
+        return _checked(raw, validator, at)
     if beat.validator is not None and beat.validator != validator:
         return {"unreadable": f"it names another validator, {beat.validator!r}"}
-    return msgspec.structs.asdict(beat)
+    return {"at": at, **msgspec.structs.asdict(beat)}
 
 
-def _checked(raw, validator: str) -> dict:
+def _checked(raw, validator: str, at: float) -> dict:
     """:func:`parse` field by field, saying what is wrong."""
     try:
         data = json.loads(raw)
@@ -171,10 +188,7 @@ def _checked(raw, validator: str) -> dict:
         return {"unreadable": "not JSON"}
     if not isinstance(data, dict):
         return {"unreadable": "not a JSON object"}
-    at = data.get("at")
-    if not _number(at) or at <= 0:
-        return {"unreadable": "no time (\"at\")"}
-    beat = {"at": float(at)}
+    beat = {"at": at}
     for name in TEXTS:
         value = data.get(name)
         if value is not None and not isinstance(value, str):

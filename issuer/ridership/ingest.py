@@ -2,6 +2,10 @@
 
 Several workers share the stream, each under its own consumer name. A worker:
 
+- first moves the validators' inboxes into the stream (:mod:`issuer.ridership.inbox`):
+  validators never write the stream, and what the move lets in is at most
+  ``shared.redis_functions.MAX_TRIP`` bytes an entry, so a batch holds at most ``batch``
+  times that;
 - reads new entries with XREADGROUP (the group is created at the start of the stream the
   first time, so nothing pushed before the first worker is missed);
 - writes a batch in one database transaction (:mod:`issuer.ridership.store`), and only
@@ -32,7 +36,7 @@ import sqlalchemy as sa
 from redis.backoff import ExponentialBackoff
 
 from issuer import db
-from issuer.ridership import entries, store
+from issuer.ridership import entries, inbox, store
 from shared import clock, redis_client
 from shared.redis_keys import TRIPS_GROUP, TRIPS_STREAM, trips_stream
 
@@ -43,7 +47,9 @@ log = logging.getLogger(__name__)
 # trips' pass index once for many trips, and commit and take the write lock fewer times (a
 # whole day, two workers on SQLite: 27,600 trips/s at 60,000, 35,700 at 200,000).
 BATCH = 200_000
-BLOCK_MS = 1000
+# The stream fills from the validators' inboxes, moved before each read (inbox): a short
+# wait, so that a trip waits in its inbox no longer than this.
+BLOCK_MS = 100
 # Far longer than a batch takes (a whole one, about 10 s here): only a dead worker's entries
 # idle so long. A batch claimed anyway is written again and counts nothing.
 CLAIM_IDLE_MS = 60_000
@@ -88,6 +94,7 @@ class Worker:
         self.client = client
         # On a Redis Cluster each shard (a group of validators) has its own stream: a worker
         # reads one, and each shard has workers of its own.
+        self.shard = shard
         self.stream = TRIPS_STREAM if shard is None else trips_stream(shard)
         self.consumer = consumer
         self.batch = batch
@@ -177,8 +184,10 @@ class Worker:
         return Handled(len(batch), written, len(rejects))
 
     def step(self, now: float, wait: bool = True) -> Handled | None:
-        """Read one batch and write it; None when the stream had nothing."""
-        batch = self.read(wait)
+        """Move the validators' inboxes into the stream, then read one batch and write it;
+        None when the stream had nothing."""
+        moved = inbox.move(self.client, self.shard, self.batch)
+        batch = self.read(wait and not moved)
         if not batch:
             return None
         try:
@@ -218,6 +227,7 @@ class Worker:
 
     def run(self, stop: threading.Event) -> None:
         tune_gc()
+        inbox.load_functions(self.client)
         self.ensure_group()
         failures = 0
         # Capped at a few seconds: after a long outage the worker is back within that of
@@ -278,7 +288,9 @@ def _as_sent(response, **_options):
 
 def _raw(fields) -> str:
     pairs = fields.items() if isinstance(fields, dict) else zip(fields[::2], fields[1::2])
-    text = json.dumps({_text(k): _text(v) for k, v in pairs}, ensure_ascii=False)
+    # Each value cut first: what is kept of an entry is bounded, and so is the work.
+    text = json.dumps({_text(k[:REJECT_RAW]): _text(v[:REJECT_RAW]) for k, v in pairs},
+                      ensure_ascii=False)
     return text[:REJECT_RAW]
 
 

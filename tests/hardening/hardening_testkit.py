@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from shared import redis_client, redis_functions
 from tests.testkit import free_port, pings, wait_for
 
 VEXE = str(Path(sys.executable).parent / "vexe")  # the console script pip installed
@@ -157,6 +158,12 @@ class RedisClusterProcesses:
             timeout=60)
         assert out.returncode == 0, out.stdout + out.stderr
         wait_for(self.healthy, timeout=30, what="cluster state ok")
+        # The functions validators and the ingest call, as the operator loads them.
+        client = redis_client.from_url(self.url)
+        try:
+            redis_functions.load(client)
+        finally:
+            client.close()
         # A replica can take over only once it holds its master's data.
         wait_for(self.replicas_in_sync, timeout=30, what="replicas in sync")
 

@@ -1,24 +1,30 @@
 """Each validator its own Redis user, made by ``vexe validator acl create`` (and brought to a
 later version's rules by ``acl update``): it pushes trips and pulls the lists, and every
-other command is refused, reading other validators' trips first."""
+other command is refused, reading other validators' trips first. Its password is on every
+bus, so these tests log in as that user and try what a thief of it would: run code of its
+own, trim or block the shared trips stream, forge a heartbeat, fill Redis."""
 
 from __future__ import annotations
 
 import json
 import stat
 import subprocess
+import time
 
 import pytest
 import redis
 
-from shared import clock
+from issuer import db
+from issuer.ridership import heartbeats, ingest
+from shared import clock, redis_functions
 from shared.redis_keys import (DENYLIST, TRIPS_GROUP, TRIPS_HWM, TRIPS_STREAM, TRUST_LIST,
-                               heartbeat)
+                               heartbeat, inbox, ready)
+from shared.trip import Trip
 from validator.device import Validator
 from validator.heartbeat import Heartbeat
-from validator.sync import PUSH_SCRIPT, Syncer, acl_rules, connect, marks_key
+from validator.sync import Syncer, acl_rules, connect, marks_key
 from hardening_testkit import VEXE, environment
-from tests.testkit import ROUTE, Issuer
+from tests.testkit import ROUTE, Issuer, stream_trips
 
 
 def vexe(*args, redis_url: str) -> subprocess.CompletedProcess:
@@ -76,8 +82,18 @@ REFUSED = [
     ("ACL", "LIST"),
     ("ACL", "SETUSER", "mallory", "on", ">x", "+@all", "~*"),
     ("EVAL", "return 1", "0"),  # arbitrary scripts
+    ("SCRIPT", "LOAD", "return 1"),
+    ("EVALSHA", "e0e1f9fabfc9d4800c877a703b823ac0578ff8db", "0"),
     ("FUNCTION", "LIST"),
-    ("SCRIPT", "FLUSH"),  # would make every validator reload the push script
+    ("FUNCTION", "LOAD", "#!lua name=mine\nredis.register_function('f', function() end)"),
+    ("FUNCTION", "FLUSH"),  # would leave every validator without its push
+    ("SCRIPT", "FLUSH"),
+    ("XADD", TRIPS_STREAM, "*", "trip", "{}"),  # the stream is the ingest's to write
+    ("SPOP", ready()),  # take inboxes off the list the ingest moves
+    ("SREM", ready(), "x"),
+    ("RPUSH", inbox("V-0001"), "{}"),  # another validator's inbox
+    ("LPOP", inbox("V-0042")),  # its own, but what it holds is the ingest's to move
+    ("LTRIM", inbox("V-0042"), "1", "0"),
     ("CLIENT", "LIST"),  # other validators' addresses
     ("CLIENT", "KILL", "TYPE", "normal"),
     ("MONITOR",),
@@ -119,7 +135,7 @@ def test_a_validator_user_pushes_pulls_and_nothing_else(redis_server, admin, tmp
             now = clock.now()
             assert device.scan(issuer.rider(now=now).qr(now), now).accepted
         assert syncer.push_all(clock.now()) == 3
-        assert admin.xlen(TRIPS_STREAM) == 3
+        assert len(stream_trips(admin)) == 3
         assert syncer.push_all(clock.now()) == 0
 
         refused = []
@@ -213,39 +229,51 @@ def test_a_validator_cannot_move_another_validators_marks(redis_server, admin, t
                         ("HGET", marks_key("V2"), "V2/x"), ("HGET", TRIPS_HWM, "V2/x")):
             with pytest.raises(redis.exceptions.NoPermissionError):
                 client.execute_command(*command)
-        # Nor through the push script, which runs with the same rights.
-        script = client.register_script(PUSH_SCRIPT)
+        # Nor through the push function, which runs with the same rights.
         with pytest.raises(redis.ResponseError, match="(?i)noperm|no permissions"):
-            script(keys=[TRIPS_STREAM, marks_key("V2")], args=["V2/x", 0, 999999, "{}"])
+            client.fcall("vexe_push", 3, inbox("V2"), marks_key("V2"), ready(), "V2/x", 0,
+                         999999, "{}")
     finally:
         client.close()
-    assert admin.exists(marks_key("V2")) == 0 and admin.xlen(TRIPS_STREAM) == 0
+    assert admin.exists(marks_key("V2")) == 0 and admin.exists(inbox("V2")) == 0
 
 
 
-def test_update_gives_an_old_user_the_heartbeat_and_keeps_its_password(redis_server, admin,
-                                                                        tmp_path):
-    """A user made before heartbeats (no heartbeat selector, password "secret"): its beat
-    is refused; after ``acl update`` it beats with the same password, still on its own key
-    only; an id with no user is an error that makes none."""
-    before_heartbeats = acl_rules(None, "V7").rpartition(" (")[0]
+# The rules ``acl create`` gave before validators lost their scripts and the stream.
+OLD_RULES = ("resetkeys ~vexe:{trips}:stream ~vexe:{trips}:hwm:V7 %R~vexe:trust %R~vexe:deny "
+             "resetchannels -@all +evalsha +script|load +script|exists +xadd +hget +hset +get "
+             "+time +wait (~vexe:{trips}:beat:V7 +evalsha +set)")
+
+
+def test_update_gives_an_old_user_todays_rules_and_keeps_its_password(redis_server, admin,
+                                                                       tmp_path):
+    """A user made by an earlier version (scripts, XADD on the stream, password "secret"):
+    after ``acl update`` it pushes and beats with the same password, and what the old rules
+    allowed is gone; an id with no user is an error that makes none."""
     admin.execute_command("ACL", "SETUSER", "V7", "reset", "on", ">secret", "~vexe:old:*",
-                          *before_heartbeats.split())
+                          *OLD_RULES.split())
+    admin.function_delete(redis_functions.LIBRARY)  # a Redis that never had them
     device = Validator(validator_id="V7", vehicle="29B-007.00", route=ROUTE,
                        data_dir=tmp_path / "validator")
     client = connect(redis_server.url, username="V7", password="secret")
     try:
         syncer = Syncer(device.journal, device.lists, client, validator_id="V7",
                         heartbeat=Heartbeat(device))
-        with pytest.raises(redis.ResponseError, match="(?i)noperm|no permissions"):
-            syncer.beat_once()
+        assert client.script_load("return 1")  # what the update takes away
 
         out = vexe("validator", "acl", "update", "V7", redis_url=redis_server.url)
         assert out.returncode == 0, out.stderr
         assert json.loads(out.stdout.splitlines()[0])["rules"] == acl_rules(None, "V7")
         syncer.beat_once()  # the same connection, the same password
-        assert json.loads(admin.get(heartbeat("V7")))["validator"] == "V7"
+        assert heartbeats.read(redis_server.url)["V7"]["validator"] == "V7"
+        issuer = Issuer()
+        device.lists.update_trust(issuer.trust.dumps())
+        now = clock.now()
+        assert device.scan(issuer.rider(now=now).qr(now), now).accepted
+        assert syncer.push_all(clock.now()) == 1 and len(stream_trips(admin)) == 1
         for command in (("SET", heartbeat("V8"), "{}"), ("SET", TRIPS_STREAM, "x"),
+                        ("SCRIPT", "LOAD", "return 1"), ("EVALSHA", "x" * 40, "0"),
+                        ("XADD", TRIPS_STREAM, "*", "trip", "{}"),
                         ("GET", "vexe:old:x")):  # the old rules' extra key is gone too
             with pytest.raises(redis.exceptions.NoPermissionError):
                 client.execute_command(*command)
@@ -261,3 +289,175 @@ def test_update_gives_an_old_user_the_heartbeat_and_keeps_its_password(redis_ser
     assert admin.execute_command("ACL", "GETUSER", "V-NONE") is None
     bad = vexe("validator", "acl", "update", "a/b", redis_url=redis_server.url)
     assert bad.returncode == 2 and "must be letters" in bad.stderr
+
+
+# -- what a thief of a validator's password tries ------------------------------------------
+
+def refused(client: redis.Redis, *command) -> None:
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        client.execute_command(*command)
+
+
+@pytest.fixture
+def database(tmp_path):
+    url = f"sqlite:///{tmp_path / 'ridership.db'}"
+    db.migrate(url)
+    yield url
+    db.dispose(url)
+
+
+def ingest_all(redis_url: str, database_url: str) -> None:
+    client = ingest.connect(redis_url)
+    try:
+        worker = ingest.Worker(database_url, client, "w1")
+        worker.ensure_group()
+        worker.drain(clock.now())
+    finally:
+        client.close()
+
+
+def rows(database_url: str, query: str) -> list:
+    engine = db.engine(database_url)
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.exec_driver_sql(query)]
+
+
+def pushing_validator(redis_server, tmp_path, validator_id: str):
+    """A validator with trips in its journal, syncing as its own Redis user."""
+    issuer = Issuer()
+    device = Validator(validator_id=validator_id, vehicle=f"29B-{validator_id}", route=ROUTE,
+                       data_dir=tmp_path / validator_id)
+    device.lists.update_trust(issuer.trust.dumps())
+    password = create(redis_server, tmp_path, validator_id)
+    client = connect(redis_server.url, username=validator_id, password=password)
+    syncer = Syncer(device.journal, device.lists, client, validator_id=validator_id)
+
+    def scan() -> Trip:
+        now = clock.now()
+        return device.scan(issuer.rider(now=now).qr(now), now).trip
+
+    return device, client, syncer, scan
+
+
+def test_a_validator_user_runs_no_code_of_its_own(redis_server, admin, tmp_path):
+    """A script that never ends makes Redis answer BUSY to everyone, and one that wrote
+    first cannot be killed: the validator's user may load none, run none, and not even
+    run one the operator loaded."""
+    password = create(redis_server, tmp_path, "V1")
+    client = redis.Redis.from_url(redis_server.url, username="V1", password=password)
+    forever = "while true do end"
+    try:
+        # Each refused before the next is tried: none of them may start.
+        refused(client, "SCRIPT", "LOAD", forever)
+        refused(client, "EVAL", forever, "0")
+        refused(client, "EVAL_RO", forever, "0")
+        refused(client, "FUNCTION", "LOAD",
+                f"#!lua name=mine\nredis.register_function('f', function() {forever} end)")
+        sha = admin.script_load(forever)  # loaded by someone else, never run
+        refused(client, "EVALSHA", sha, "0")
+        refused(client, "EVALSHA_RO", sha, "0")
+        assert client.time() and admin.ping()  # Redis still answers everyone
+    finally:
+        client.close()
+    assert [lib[1] for lib in admin.function_list()] == [b"vexe"]  # [library_name, ...]
+
+
+def test_a_validator_can_neither_trim_nor_block_the_trips_stream(redis_server, admin,
+                                                                 tmp_path, database):
+    """Trimming the shared stream (XADD MAXLEN) would delete other validators' trips not yet
+    ingested; adding its last possible id would leave it taking no more entries, every
+    validator then offline. The thief's user cannot write the stream at all; what it may
+    write, its own inbox, reaches the stream with ids Redis chooses, and a trip it says
+    another validator made is turned away."""
+    honest, honest_client, honest_sync, honest_scan = pushing_validator(
+        redis_server, tmp_path, "V2")
+    thief, client, thief_sync, thief_scan = pushing_validator(redis_server, tmp_path, "V1")
+    try:
+        earlier = [honest_scan() for _ in range(3)]
+        assert honest_sync.push_all(clock.now()) == 3
+        assert len(stream_trips(admin)) == 3  # moved, not yet ingested
+
+        trip = earlier[0].to_json()
+        refused(client, "XADD", TRIPS_STREAM, "MAXLEN", "=", "1", "*", "trip", trip)
+        refused(client, "XADD", TRIPS_STREAM, "18446744073709551615-18446744073709551615",
+                "trip", trip)
+        refused(client, "XTRIM", TRIPS_STREAM, "MAXLEN", "0")
+        refused(client, "XADD", inbox("V1"), "*", "trip", trip)  # its inbox is a list
+        # Its own inbox, by hand: a trip that says V2 made it.
+        forged = Trip(**{**json.loads(trip), "id": "f00000000000cafe0001"}).to_json()
+        assert client.rpush(inbox("V1"), forged) == 1
+        assert client.sadd(ready(), inbox("V1")) == 1
+
+        later = [honest_scan() for _ in range(2)]
+        assert honest_sync.push_all(clock.now()) == 2  # the stream still takes entries
+        mine = thief_scan()
+        assert thief_sync.push_all(clock.now()) == 1
+        ingest_all(redis_server.url, database)
+    finally:
+        for c in (client, honest_client):
+            c.close()
+        for d in (thief, honest):
+            d.close()
+    assert sorted(rows(database, "SELECT id, validator FROM trips")) == sorted(
+        [(t.id, "V2") for t in earlier + later] + [(mine.id, "V1")])
+    [(entry, error)] = rows(database, "SELECT entry_id, error FROM ingest_rejects")
+    assert error == "a trip of validator 'V2' from the inbox of 'V1'"
+
+
+def test_a_forged_heartbeat_is_not_shown_alive(redis_server, admin, tmp_path):
+    """A beat written by hand, dated far ahead and with no expiry, would show the validator
+    alive for as long as the date says: the beat's time is its entry's id, chosen by Redis,
+    and a beat dated ahead of Redis's clock is shown as unreadable."""
+    password = create(redis_server, tmp_path, "V1")
+    client = redis.Redis.from_url(redis_server.url, username="V1", password=password)
+    ahead = int(time.time()) + 10 * 365 * 86400
+    claim = json.dumps({"at": ahead, "validator": "V1", "backlog": 0})
+    try:
+        refused(client, "SET", heartbeat("V1"), claim)
+        refused(client, "PERSIST", heartbeat("V1"))
+        # A time in the beat's JSON is not its time.
+        client.xadd(heartbeat("V1"), {"beat": claim})
+        seconds, _ = admin.time()
+        assert heartbeats.read(redis_server.url)["V1"]["at"] <= seconds + 1
+        # Nor is an id of its choosing, ahead of Redis's clock.
+        client.xadd(heartbeat("V1"), {"beat": claim}, id=f"{ahead * 1000}-0")
+    finally:
+        client.close()
+    beat = heartbeats.read(redis_server.url)["V1"]
+    assert beat == {"unreadable": "dated ahead of Redis's clock: not written as beats are"}
+
+
+def test_a_validator_cannot_fill_redis_or_the_ingest(redis_server, admin, tmp_path, database):
+    """One validator's user put a 50 MB entry in the stream, and 10^5 of them 1.75 GB in
+    Redis and more in the ingest. The push refuses a trip over MAX_TRIP bytes and a batch over
+    MAX_BATCH trips; an entry pushed into its inbox by hand goes no further than the inbox:
+    the move lets into the stream KEEP_RAW bytes of it, kept among the rejects."""
+    device, client, syncer, scan = pushing_validator(redis_server, tmp_path, "V1")
+    huge = "x" * (50 * 1024 * 1024)
+    marks = marks_key("V1")
+    try:
+        refused(client, "XADD", TRIPS_STREAM, "*", "trip", huge)
+        with pytest.raises(redis.ResponseError, match="a trip is at most 2048 bytes"):
+            client.fcall("vexe_push", 3, inbox("V1"), marks, ready(), "V1/e", 0, 1, huge)
+        trip = scan()
+        small = trip.to_json()
+        batch = [arg for n in range(1, 502) for arg in (n, small)]
+        with pytest.raises(redis.ResponseError, match="a batch holds at most 500 trips"):
+            client.fcall("vexe_push", 3, inbox("V1"), marks, ready(), "V1/e", 0, *batch)
+        assert admin.exists(inbox("V1"), marks) == 0  # nothing changed
+
+        assert client.rpush(inbox("V1"), huge, small) == 2  # by hand
+        assert client.sadd(ready(), inbox("V1")) == 1
+        assert syncer.push_all(clock.now()) == 1  # the honest push goes on
+        ingest_all(redis_server.url, database)
+    finally:
+        client.close()
+        device.close()
+    assert admin.exists(inbox("V1")) == 0
+    sizes = [len(value) for _, fields in admin.xrange(TRIPS_STREAM) for value in fields.values()]
+    assert max(sizes) <= redis_functions.MAX_TRIP
+    [(error, raw)] = rows(database, "SELECT error, raw FROM ingest_rejects")
+    assert error == "an entry of 52428800 bytes, over the 2048 a trip may have"
+    assert len(raw) <= ingest.REJECT_RAW and "x" * redis_functions.KEEP_RAW in raw
+    # The trip it pushed by hand and by the push: counted once.
+    assert rows(database, "SELECT id FROM trips") == [(trip.id,)]

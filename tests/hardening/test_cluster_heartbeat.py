@@ -3,8 +3,6 @@ ACL user, and the console finds them on every master."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import redis
 
@@ -16,7 +14,7 @@ from validator import acl
 from validator.device import Validator
 from validator.heartbeat import Heartbeat
 from validator.sync import Syncer, connect
-from tests.testkit import ROUTE
+from tests.testkit import ROUTE, beat_of
 
 
 def test_heartbeats_on_two_shards(cluster, tmp_path):
@@ -52,7 +50,7 @@ def test_heartbeats_on_two_shards(cluster, tmp_path):
                             validator_id="H1", shard=shard, heartbeat=Heartbeat(devices[0]))
             with pytest.raises(redis.ResponseError, match="(?i)noperm|no permissions"):
                 forger.beat_once()
-        assert json.loads(admin.get(heartbeat("H1", shards[1])))["vehicle"] == "29B-001.00"
+        assert beat_of(admin, "H1", shards[1])["vehicle"] == "29B-001.00"
         assert admin.exists(heartbeat("H1", shards[0])) == 0
     finally:
         for client in clients:

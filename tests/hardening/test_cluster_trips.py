@@ -23,7 +23,7 @@ from shared.redis_keys import DENYLIST, TRUST_LIST, trips_stream
 from validator.device import Validator
 from validator.sync import Syncer, acl_rules, connect, marks_key
 from hardening_testkit import VEXE, RedisClusterProcesses, environment
-from tests.testkit import ROUTE, Issuer
+from tests.testkit import ROUTE, Issuer, stream_trips
 
 
 def two_shards_on_two_masters(cluster: RedisClusterProcesses) -> list[str]:
@@ -77,7 +77,7 @@ def test_a_validator_user_on_a_cluster_is_kept_to_its_shard(cluster, tmp_path):
         now = clock.now()
         device.scan(issuer.rider(now=now).qr(now), now)
         assert syncer.push_all(clock.now()) == 1
-        assert admin.xlen(trips_stream(shards[0])) == 1
+        assert len(stream_trips(admin, shards[0])) == 1
         device.scan(issuer.rider(now=now).qr(now), now)
         other = Syncer(device.journal, device.lists, client, validator_id="C9",
                        shard=shards[1])

@@ -14,6 +14,7 @@ from issuer.ridership import buckets, reports
 from ridership_testkit import TripMaker
 from shared import clock
 from shared.redis_keys import TRIPS_STREAM, heartbeat
+from tests.testkit import put_beat
 from tests.issuer.conftest import api, app, client, config, initialised, session  # noqa: F401
 from test_console_heartbeats import admin, tokens  # noqa: F401
 from test_console_pages import CHROMIUM, browser, server, sign_in, staff  # noqa: F401
@@ -37,7 +38,7 @@ def fleet(admin, worker_factory):
     for validator, age in ages.items():
         beat = {"at": now - age, "validator": validator, "vehicle": f"29B-{validator}",
                 "backlog": 2 * reports.BACKLOG_LIMIT if validator.startswith("F") else 0}
-        admin.set(heartbeat(validator), json.dumps(beat))
+        put_beat(admin, validator, json.dumps(beat), at=beat["at"])
     today_ms = buckets.day_start(buckets.today(now)) * 1000
     m, synced_ms = TripMaker(), max(today_ms + 2000, int(now * 1000) - 600_000)
     trips = [m.refused("stale_proof", validator="H03", pass_id="P000000003", at_ms=today_ms),

@@ -1,4 +1,6 @@
-"""The push: every journaled trip lands in the trips stream exactly once, whatever happens."""
+"""The push: every journaled trip lands in the trips stream exactly once, whatever happens
+(through the validator's inbox, which the ingest moves into the stream: stream_trips moves
+it first)."""
 
 import sqlite3
 import threading
@@ -6,7 +8,8 @@ import threading
 import pytest
 import redis
 
-from shared.redis_keys import TRIPS_STREAM, TRUST_LIST
+from issuer.ridership import inbox
+from shared.redis_keys import TRIPS_STREAM, TRUST_LIST, ready
 from validator.sync import ACL_RULES, Syncer, connect, marks_key
 from validator_testkit import NOW
 from tests.testkit import stream_trips
@@ -82,10 +85,10 @@ def test_a_batch_whose_predecessor_did_not_land_is_refused(make_validator, issue
     [(s1, p1), (s2, p2), (s3, p3)] = validator.journal.unsent(10)
 
     # As if batch [s1, s2] failed: the batch after it says it follows s2.
-    added, already, hwm = syncer._push_script(keys=[TRIPS_STREAM, marks_key("V1")],
-                                              args=[syncer.key, s2, s3, p3])
+    added, already, hwm = redis_client.fcall("vexe_push", 3, syncer.inbox, marks_key("V1"),
+                                             ready(), syncer.key, s2, s3, p3)
     assert (added, already, hwm) == (0, 0, 0)
-    assert redis_client.xlen(TRIPS_STREAM) == 0
+    assert redis_client.exists(syncer.inbox) == 0
 
     syncer.push_all(NOW)
     assert [t.to_json() for t in stream_trips(redis_client)] == [p1, p2, p3]
@@ -170,7 +173,7 @@ def test_the_validator_acl_allows_the_sync_and_little_else(make_validator, issue
 
         assert syncer.pull_once(NOW)["trust"] == "same"
         assert syncer.push_once(NOW).added == 3
-        assert admin.xlen(TRIPS_STREAM) == 3
+        assert inbox.move(admin) == 3 and admin.xlen(TRIPS_STREAM) == 3
         for command in (("DEL", TRIPS_STREAM), ("SET", TRUST_LIST, "{}"), ("XTRIM", TRIPS_STREAM,
                         "MAXLEN", "0"), ("KEYS", "*"), ("FLUSHDB",), ("GET", "vexe:other")):
             with pytest.raises(redis.exceptions.NoPermissionError):
