@@ -79,6 +79,13 @@ class Written:
     alerts: int = 0
     new_ids: set[str] = field(default_factory=set)
 
+    def __add__(self, other: Written) -> Written:
+        """Two parts of one batch, written one after the other."""
+        return Written(self.received + other.received, self.inserted + other.inserted,
+                       self.journeys_closed + other.journeys_closed,
+                       self.journeys_changed + other.journeys_changed,
+                       self.alerts + other.alerts, self.new_ids | other.new_ids)
+
 
 @dataclass(frozen=True)
 class Limits:
