@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 
 import pytest
+import redis
 import sqlalchemy as sa
 
 from issuer import db
@@ -246,3 +247,75 @@ class TestTrim:
         client = stream.client
         assert client.xpending(TRIPS_STREAM, TRIPS_GROUP)["pending"] == 250
         assert client.xlen(TRIPS_STREAM) == 500
+
+
+def fill(client: redis.Redis, maker) -> int:
+    """Trips pushed until Redis refuses for want of memory; how many it took."""
+    n = 0
+    while True:
+        trips = [maker.board(pass_id=f"P{n + i:09d}", at_ms=T0 + n + i) for i in range(500)]
+        with client.pipeline(transaction=False) as pipe:
+            for trip in trips:
+                pipe.xadd(TRIPS_STREAM, {"trip": trip.to_json()})
+            try:
+                pipe.execute()
+            except redis.OutOfMemoryError:
+                return client.xlen(TRIPS_STREAM)
+        n += 500
+
+
+class TestFullRedis:
+    """Redis at maxmemory (noeviction) refuses XGROUP CREATE even for a group that is there;
+    the worker died at its start with a traceback, and the memory could not come back."""
+
+    @pytest.fixture
+    def full(self, redis_server):
+        client = redis.Redis.from_url(redis_server.url)
+        used = client.info("memory")["used_memory"]
+        client.config_set("maxmemory-policy", "noeviction")
+        client.config_set("maxmemory", used + 2 * 2**20)  # room for some thousands of trips
+        yield client
+        client.close()
+
+    @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+    def test_a_worker_starts_and_drains_a_full_redis(self, full, redis_server, maker,
+                                                     migrated, tmp_path):
+        full.xgroup_create(TRIPS_STREAM, TRIPS_GROUP, id="0", mkstream=True)
+        n = fill(full, maker)
+        assert n > 1000
+        env = {**os.environ, "VEXE_DATABASE_URL": migrated, "VEXE_REDIS_URL": redis_server.url,
+               "VEXE_DATA_DIR": str(tmp_path / "data"), "VEXE_INGEST_RETAIN_MINUTES": "0"}
+        out = subprocess.run([VEXE, "ingest", "run", "--once", "--batch", "1000"], env=env,
+                             capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stderr
+        assert json.loads(out.stdout)["entries"] == n
+        assert scalar(migrated, "SELECT COUNT(*) FROM trips") == n
+        assert full.xpending(TRIPS_STREAM, TRIPS_GROUP)["pending"] == 0
+        assert full.xlen(TRIPS_STREAM) <= 100  # trimmed: the memory is back
+        full.xadd(TRIPS_STREAM, {"trip": maker.board(pass_id="P999999999").to_json()})
+
+    @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+    def test_without_a_group_the_worker_says_why_and_goes_once_there_is_room(
+            self, full, redis_server, maker, migrated, tmp_path):
+        n = fill(full, maker)  # validators pushed before any worker ever ran
+        env = {**os.environ, "VEXE_DATABASE_URL": migrated, "VEXE_REDIS_URL": redis_server.url,
+               "VEXE_DATA_DIR": str(tmp_path / "data")}
+        once = subprocess.run([VEXE, "ingest", "run", "--once"], env=env, capture_output=True,
+                              text=True, timeout=300)
+        assert once.returncode == 1 and "Traceback" not in once.stderr
+        assert "Redis is at maxmemory" in once.stderr
+        log = tmp_path / "worker.log"
+        with open(log, "wb") as stderr:
+            proc = subprocess.Popen([VEXE, "ingest", "run"], env=env,
+                                    stdout=subprocess.DEVNULL, stderr=stderr)
+        try:
+            wait_for(lambda: "refuses to create the consumer group" in log.read_text(),
+                     timeout=60, what="the reason in the log")
+            assert proc.poll() is None, log.read_text()
+            full.config_set("maxmemory", 0)  # room again (an operator raised the limit)
+            wait_for(lambda: scalar(migrated, "SELECT COUNT(*) FROM trips") == n, timeout=120,
+                     what="the stream written")
+        finally:
+            proc.terminate()
+            assert proc.wait(60) == 0, log.read_text()
+        assert "Traceback" not in log.read_text()
