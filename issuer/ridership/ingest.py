@@ -347,6 +347,8 @@ class Worker:
                 failures += 1
                 delay = backoff.compute(failures)
                 self._own_pending = True
+                if "NOGROUP" in str(exc):  # the stream or its group deleted: make it again
+                    self._group_ready = False
                 stalled.failed(exc, failures)
                 log.log(stalled.level(failures), "ingest failed (%s: %s); retrying in %.1f s",
                         type(exc).__name__, _first_line(exc), delay,

@@ -145,6 +145,29 @@ class TestStall:
             thread.join(30)
 
 
+class TestGroupLost:
+    @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+    def test_a_stream_deleted_under_a_running_worker_is_read_again(
+            self, worker_factory, stream, maker, migrated, collector):
+        """Someone deletes the stream (DEL, FLUSHDB): validators make it again with their
+        next trips, with no group; the worker makes the group again and reads them."""
+        worker = worker_factory("w1", block_ms=100)
+        stop = threading.Event()
+        thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
+        thread.start()
+        try:
+            stream.push(*good_trips(maker, 10))
+            wait_for(lambda: scalar(migrated, "SELECT COUNT(*) FROM trips") == 10, timeout=30,
+                     what="the first trips")
+            stream.client.delete(TRIPS_STREAM)
+            stream.push(maker.board(pass_id="P999999999"))
+            wait_for(lambda: scalar(migrated, "SELECT COUNT(*) FROM trips") == 11, timeout=30,
+                     what="the trip after the stream was made again")
+        finally:
+            stop.set()
+            thread.join(30)
+
+
 def vexe_status(env) -> dict:
     out = subprocess.run([VEXE, "ingest", "status"], env=env, capture_output=True, text=True,
                          timeout=120)
