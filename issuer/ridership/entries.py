@@ -121,6 +121,7 @@ def trip_field(fields) -> bytes | str | None:
 
 # The only way JSON writes a NUL character: the text is searched for it before any field is.
 _NUL_ESCAPE = "\\u0000"
+_NUL_ESCAPE_BYTES = _NUL_ESCAPE.encode()
 _TEXT_FIELDS = ("id", "validator", "vehicle", "route", "stop", "pass_id", "category", "company")
 
 
@@ -139,7 +140,7 @@ def parse(entry_id: str, fields, *, oldest_ms: int = 0) -> Row:
         raise NotATrip(str(exc)) from None
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise NotATrip(f"the trip is not JSON: {exc}") from None
-    if (_NUL_ESCAPE.encode() if isinstance(raw, bytes) else _NUL_ESCAPE) in raw:
+    if (_NUL_ESCAPE_BYTES if isinstance(raw, bytes) else _NUL_ESCAPE) in raw:
         _no_nul(t)
     accepted = t.decision == ACCEPT
     if accepted != (t.reason == "ok"):
@@ -156,7 +157,7 @@ def parse(entry_id: str, fields, *, oldest_ms: int = 0) -> Row:
                        f"counts (VEXE_INGEST_MAX_AGE_DAYS)")
     return Row(t.id, t.validator, t.vehicle, t.route, t.stop, at_ms, t.decision, t.reason,
                t.pass_id, t.product, t.category, t.proof_at, t.mode, t.company,
-               stream_ms(entry_id), hour_of(at_ms), day_of(at_ms),
+               arrived_ms, hour_of(at_ms), day_of(at_ms),
                product_key(t.product, t.category))
 
 

@@ -111,6 +111,24 @@ def collector():
     gc.unfreeze()
 
 
+class TestProofTimes:
+    def test_a_proof_signed_for_any_time_is_counted(self, worker, stream, maker, migrated):
+        """The rider's phone signs the proof's time with its own key: a QR signed for the
+        year 287,396 is refused at the door and counted as a refusal. The validator's clock
+        offset it implies does not fit its 32-bit column: PostgreSQL's binary COPY stored it
+        wrapped round (a validator 57 years fast), SQLite as it came."""
+        stream.push(maker.refused("stale_proof", proof_at=2**53 - 1, vehicle="29B-900.01"),
+                    maker.refused("stale_proof", proof_at=0, vehicle="29B-900.02",
+                                  pass_id="P000000002"),
+                    *good_trips(maker, 10))
+        assert worker.drain(NOW) == 12
+        assert rejects(migrated) == {}
+        assert scalar(migrated, "SELECT SUM(refusals) FROM ride_hour") == 2
+        assert scalar(migrated, "SELECT COUNT(*) FROM trips") == 12
+        assert scalar(migrated, "SELECT clock_offset_s FROM validator_status "
+                                "WHERE validator = 'V-29B-900.01-front'") == -(2**31 - 1)
+
+
 class TestStall:
     def test_a_stall_is_logged_at_error_and_shown_by_the_status(
             self, worker_factory, stream, maker, migrated, redis_url, tmp_path, caplog,
