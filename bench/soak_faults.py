@@ -1,5 +1,7 @@
-"""A long fault soak of the trip pipeline: validators scanning, Redis killed and away again
-and again, ingest workers killed with SIGKILL; every count checked exactly at the end.
+"""A long fault soak of the trip pipeline: validators scanning riders on at the front door and
+off at the rear, Redis killed and away again and again, ingest workers killed with SIGKILL;
+at the end a last worker drains the stream (``vexe ingest run --once``) and every count is
+checked exactly: trips, rollups, and a journey closed for each rider who got off.
 
     .venv/bin/python bench/soak_faults.py                       # 10 min, PostgreSQL
     .venv/bin/python bench/soak_faults.py --seconds 60 --outages 3 --database sqlite

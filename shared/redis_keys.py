@@ -63,3 +63,9 @@ def heartbeat(validator_id: str, shard: str | None = None) -> str:
 
 # Every validator's heartbeat, on one Redis or on any shard of a cluster (SCAN MATCH).
 HEARTBEATS = "vexe:{trips*}:beats:*"
+
+
+def ingest_stall(consumer: str, shard: str | None = None) -> str:
+    """An ingest worker's record of failing round after round (JSON, with a time to live),
+    beside the stream it reads: ``vexe ingest status`` shows it."""
+    return f"vexe:{{{_tag(shard)}}}:ingest-stall:{consumer}"

@@ -229,7 +229,7 @@ def validators():
 
 def _shown(r: dict) -> dict:
     """A row of the table with its cells as the page writes them."""
-    r["last_beat"] = (clock.iso(r["last_beat_ms"] / 1000) if r["last_beat_ms"] is not None
+    r["last_beat"] = (_iso_ms(r["last_beat_ms"]) if r["last_beat_ms"] is not None
                       else BEAT_TEXT[r["heartbeat"]])
     r["last_sync"] = _iso_ms(r["last_sync_ms"])
     r["last_scan"] = _iso_ms(r["last_scan_ms"])
@@ -262,7 +262,15 @@ def _pager(total: int, offset: int, limit: int, shown: int) -> dict:
 
 
 def _iso_ms(ms: int | None) -> str | None:
-    return clock.iso(ms / 1000) if ms is not None else None
+    """A time in milliseconds as people read it. Times come from the buses' clocks: one
+    stored from a clock gone wrong (before the ingest turned such times away), past the
+    calendar's years, is shown as the number it is, and the page still answers."""
+    if ms is None:
+        return None
+    try:
+        return clock.iso(ms / 1000)
+    except (OverflowError, ValueError, OSError):
+        return f"{ms} ms (not a date)"
 
 
 def _age(seconds: int) -> str:
@@ -278,7 +286,7 @@ def history():
     pass_id = flask.request.args.get("pass_id", "").strip()[:16]
     rows = reports.pass_history(db.get_session(), pass_id) if pass_id else []
     for r in rows:
-        r["time"] = clock.iso(r["at_ms"] / 1000)
+        r["time"] = _iso_ms(r["at_ms"])
     csv = (flask.url_for("ridership_api.pass_history", pass_id=pass_id, format="csv")
            if pass_id else None)
     return _render("history.html", pass_id=pass_id, rows=rows, csv=csv)
@@ -294,7 +302,7 @@ def alerts():
             reports.alerts(db.get_session(), None if status == "all" else status)]
     for r in rows:
         for side in ("first", "second"):
-            r[side]["time"] = clock.iso(r[side]["at_ms"] / 1000)
+            r[side]["time"] = _iso_ms(r[side]["at_ms"])
     can_act = auth.caller().has_role(operators.ADMINISTRATOR)
     return _render("alerts.html", rows=rows, status=status, can_act=can_act,
                    csv=_api("alerts", status=status))

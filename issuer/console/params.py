@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
+import unicodedata
 from collections.abc import Sequence
 
 import flask
@@ -106,8 +108,21 @@ def wants_csv() -> bool:
 
 # What a spreadsheet program takes for a formula at the start of a cell. Vehicle plates,
 # stops and a validator's software come from the buses: a cell such as "=HYPERLINK(...)"
-# must reach the operator's spreadsheet as text, so it gets a leading apostrophe.
-FORMULA_START = frozenset("=+-@\t\r")
+# must reach the operator's spreadsheet as text, so it gets a leading apostrophe. Programs
+# also skip spaces before it (a no-break or an ideographic space too) and read the
+# full-width forms ("＝", "＋") as the ASCII ones: NFKC gives those.
+FORMULA_START = frozenset("=+-@")
+LINE_BREAKS = frozenset("\t\r\n")
+
+
+def _formula(text: str) -> bool:
+    """Whether a spreadsheet program may run ``text``."""
+    first = text[:1]
+    if first.isalnum() or not first:  # almost every cell: a name, a plate, a number
+        return False
+    if first in LINE_BREAKS:
+        return True
+    return unicodedata.normalize("NFKC", text.lstrip()[:1]) in FORMULA_START
 
 
 def _guarded(rows: list[list]):
@@ -123,25 +138,31 @@ def _guarded(rows: list[list]):
             column = [" ".join(map(str, v)) if v.__class__ is list else v for v in column]
             kinds.add(str)
         if str in kinds:
-            column = ["'" + v if v.__class__ is str and v[:1] in FORMULA_START else v
-                      for v in column]
+            column = ["'" + v if v.__class__ is str and _formula(v) else v for v in column]
         columns.append(column)
     return zip(*columns)
+
+
+# The characters of a download's file name; any other (a quote, a semicolon, a slash, a
+# line break in a route a caller gave) becomes "_": the name is in a header.
+UNSAFE_IN_FILENAME = re.compile(r"[^A-Za-z0-9._-]")
 
 
 def csv_response(rows: list[dict] | list[list], filename: str,
                  columns: Sequence[str] | None = None):
     """Rows as dicts (the columns: the first row's keys unless given), or as lists of
-    values in the order of ``columns``."""
+    values in the order of ``columns``. ``filename`` without ".csv"; made safe here."""
     if rows and not isinstance(rows[0], list):
         columns = columns or list(rows[0])
         rows = [list(map(row.get, columns)) for row in rows]
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    # RFC 4180 line ends: a cell holding a lone "\r" is quoted too, not a row broken in two.
+    writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(columns or [])
     writer.writerows(_guarded(rows))
     # A BOM so that spreadsheet programs read Vietnamese as UTF-8.
     response = flask.make_response("\ufeff" + out.getvalue())
     response.content_type = "text/csv; charset=utf-8"
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
+    safe = UNSAFE_IN_FILENAME.sub("_", filename)[:120]
+    response.headers["Content-Disposition"] = f'attachment; filename="{safe}.csv"'
     return response

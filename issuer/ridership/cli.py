@@ -11,7 +11,7 @@ import redis
 
 from issuer import db, settings
 from issuer.cli import Group, _emit, _fail, _session
-from issuer.ridership import fleet, ingest, reports, store
+from issuer.ridership import entries, fleet, ingest, reports, store
 from issuer.ridership.clones import DEFAULT_WINDOW_MINUTES
 from shared import clock
 from shared.redis_keys import trips_stream
@@ -32,11 +32,20 @@ def ingest_group() -> None:
 @click.option("--clone-window", default=DEFAULT_WINDOW_MINUTES, show_default=True,
               type=click.FloatRange(0.1, 240), help="Minutes: the same pass boarding two "
               "vehicles within this raises a cloned-pass alert.")
-@click.option("--once", is_flag=True, help="Write what is waiting now, then stop.")
+@click.option("--retain", default=ingest.RETAIN_MS / 60_000, show_default=True,
+              envvar="VEXE_INGEST_RETAIN_MINUTES", type=click.FloatRange(0, 7 * 24 * 60),
+              help="Minutes an acknowledged entry stays in the stream, for a person to look "
+              "at, before it is trimmed (env VEXE_INGEST_RETAIN_MINUTES).")
+@click.option("--max-age", default=entries.MAX_AGE_DAYS, show_default=True,
+              envvar="VEXE_INGEST_MAX_AGE_DAYS", type=click.FloatRange(1, 3660),
+              help="Days: an older trip is turned away with a reason, not counted in days "
+              "already reported (env VEXE_INGEST_MAX_AGE_DAYS).")
+@click.option("--once", is_flag=True, help="Write everything in the stream now (what dead "
+              "workers left pending too), then stop.")
 @click.option("--shard", default=None, help="On a Redis Cluster: the shard (validator group) "
               "whose stream this worker reads.")
 def ingest_run(consumer: str | None, batch: int, claim_idle: float, clone_window: float,
-               once: bool, shard: str | None) -> None:
+               retain: float, max_age: float, once: bool, shard: str | None) -> None:
     """Run an ingest worker until SIGTERM or Ctrl-C (the batch in hand is finished first)."""
     config = settings.load()
     url = config["DATABASE_URL"]
@@ -46,13 +55,15 @@ def ingest_run(consumer: str | None, batch: int, claim_idle: float, clone_window
     worker = ingest.Worker(url, ingest.connect(config["REDIS_URL"]),
                            consumer or ingest.default_consumer(), batch=batch,
                            claim_idle_ms=int(claim_idle * 1000),
+                           retain_ms=int(retain * 60_000), max_age_ms=int(max_age * 86400_000),
                            limits=store.Limits(clone_window_ms=int(clone_window * 60_000)),
                            shard=_shard(shard))
     if once:
-        worker.ensure_group()
-        claimed = worker.claim()
-        total = worker.handle(claimed, clock.now()).entries if claimed else 0
-        total += worker.drain(clock.now())
+        try:
+            total = worker.once(clock.now())
+        except redis.OutOfMemoryError:
+            _fail("Redis is at maxmemory and the consumer group does not exist yet: "
+                  "nothing can be read until Redis has room", 1)
         _emit({"consumer": worker.consumer, "entries": total})
         return
     stop = threading.Event()
@@ -73,7 +84,8 @@ def _shard(shard: str | None) -> str | None:
 @ingest_group.command("status")
 @click.option("--shard", default=None, help="On a Redis Cluster: the shard to report on.")
 def ingest_status(shard: str | None) -> None:
-    """The consumer group: entries waiting, pending per consumer, entries turned away."""
+    """The stream and the consumer group: length, memory, entries waiting, pending per
+    consumer, stalled workers, entries turned away."""
     config = settings.load()
     try:
         out = ingest.status(ingest.connect(config["REDIS_URL"]), _shard(shard))

@@ -34,7 +34,15 @@ def move(client: redis.Redis, shard: str | None = None, most: int = MOVE_ROUND) 
     stream, waiting = trips_stream(shard), ready(shard)
     total = 0
     while total < most:
-        moved, refused, left = _call(client, stream, waiting, min(MOVE_BUDGET, most - total))
+        try:
+            moved, refused, left = _call(client, stream, waiting,
+                                         min(MOVE_BUDGET, most - total))
+        except redis.OutOfMemoryError:
+            # Moving adds to the stream; reading and trimming it is what frees the memory,
+            # so the worker goes on with that and the inboxes wait (the validators keep
+            # their trips in their journals meanwhile).
+            log.warning("Redis is at maxmemory: the inboxes wait until the stream is trimmed")
+            break
         total += moved + refused
         if not left:  # no inbox waits
             break

@@ -54,6 +54,8 @@ SQLITE_BUSY_MS = 120_000
 # batches committed meanwhile, one or two with a few workers. One that finds more than this
 # many committed reads the scans of all its passes again.
 LOG_KEEP = 1000
+# validator_status.clock_offset_s is a 32-bit column: 68 years either way.
+OFFSET_MOST = 2**31 - 1
 
 TRIP_COLUMNS = ("id", "validator", "vehicle", "route", "stop", "at_ms", "decision", "reason",
                 "pass_id", "product", "category", "proof_at", "mode", "company", "stream_ms",
@@ -78,6 +80,13 @@ class Written:
     journeys_changed: int = 0  # closed by another alighting, or open again
     alerts: int = 0
     new_ids: set[str] = field(default_factory=set)
+
+    def __add__(self, other: Written) -> Written:
+        """Two parts of one batch, written one after the other."""
+        return Written(self.received + other.received, self.inserted + other.inserted,
+                       self.journeys_closed + other.journeys_closed,
+                       self.journeys_changed + other.journeys_changed,
+                       self.alerts + other.alerts, self.new_ids | other.new_ids)
 
 
 @dataclass(frozen=True)
@@ -430,6 +439,10 @@ def _validators(fresh: list[Row], now_ms: int) -> list[tuple]:
     values = []
     for name, last in latest.items():
         mine = sorted(offsets.get(name, ()))
+        offset = mine[len(mine) // 2] if mine else None
+        if offset is not None:  # a phone signs any time it likes; a 32-bit column, and the
+            # binary COPY on PostgreSQL stores a larger number wrapped round, silently
+            offset = max(-OFFSET_MOST, min(OFFSET_MOST, offset))
         values.append((name, last.vehicle, last.route, last.at_ms, synced[name], now_ms,
-                       last.stream_ms - last.at_ms, mine[len(mine) // 2] if mine else None))
+                       last.stream_ms - last.at_ms, offset))
     return values

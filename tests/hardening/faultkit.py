@@ -1,10 +1,12 @@
 """The whole trip pipeline under injected faults, counted exactly.
 
-Validators (each with its journal and its real sync thread) scan riders without pause; their
-trips go to a private Redis; ``vexe ingest run`` processes carry them into the database.
+Validators (each with its journal and its real sync thread) scan riders without pause, at
+the front door of each bus as they board and at the rear as they get off; their trips go to
+a private Redis; ``vexe ingest run`` processes carry them into the database.
 Meanwhile Redis is killed (SIGKILL) and stays away for a stretch, and ingest workers are
 killed (SIGKILL) wherever they are. At the end every count must match: what each validator
-answered, what its journal holds, what the stream holds, what the database counts.
+answered, what its journal holds, what the stream holds, what the database counts, and each
+rider who got off closed the journey they boarded for.
 
 Used by tests/hardening/test_faults_pipeline.py (a short run) and bench/soak_faults.py (a
 long one). Every figure in the report is counted, not estimated.
@@ -28,7 +30,7 @@ from redis.backoff import ExponentialBackoff
 from issuer import db
 from shared import clock
 from shared.redis_keys import TRIPS_GROUP, TRIPS_STREAM
-from shared.trip import ACCEPT
+from shared.trip import ACCEPT, ALIGHT, BOARD
 from validator.device import Validator
 from validator.sync import Syncer, connect
 from hardening_testkit import VEXE, environment
@@ -50,12 +52,14 @@ class Plan:
 class Report:
     scans: int = 0
     accepted: int = 0
+    alighted: int = 0  # accepted at a rear door, each after the rider's accepted boarding
     refused: int = 0
     journaled: int = 0
     in_stream: int = 0
     distinct_in_stream: int = 0
     in_database: int = 0
     accepted_in_database: int = 0
+    journeys_in_database: int = 0
     redis_kills: int = 0
     redis_down_seconds: float = 0.0
     ingest_kills: int = 0
@@ -106,7 +110,9 @@ class Ingest:
 
 
 class Fleet:
-    """Validators scanning in threads, each with its own sync thread to Redis."""
+    """Validators scanning in threads, each with its own sync thread to Redis: on each bus
+    one at the front door (new riders boarding) and one at the rear (riders who boarded it
+    getting off)."""
 
     def __init__(self, workdir: Path, redis_url: str, issuer: Issuer, count: int,
                  scan_every: float, seed: int):
@@ -119,27 +125,34 @@ class Fleet:
         self.syncers: list[Syncer] = []
         self.clients: list[redis.Redis] = []
         self.answers: dict[str, list] = {}
+        self.aboard: dict[str, list] = {}  # vehicle -> riders accepted at its front door
         self.errors: list[BaseException] = []
         self.threads: list[threading.Thread] = []
         for n in range(count):
-            vid = f"F{n + 1}"
-            device = Validator(validator_id=vid, vehicle=f"29B-{n + 1:03d}.01", route=ROUTE,
-                               data_dir=workdir / f"validator-{vid}")
-            device.lists.update_trust(issuer.trust.dumps())
-            client = connect(redis_url)
-            # Quick rounds and a short backoff, so the run's outages are long for the sync.
-            syncer = Syncer(device.journal, device.lists, client, validator_id=vid,
-                            push_every=0.05, batch_size=200,
-                            backoff=ExponentialBackoff(cap=0.5, base=0.05))
-            self.devices.append(device)
-            self.syncers.append(syncer)
-            self.clients.append(client)
-            self.answers[vid] = []
+            vehicle = f"29B-{n + 1:03d}.01"
+            self.aboard[vehicle] = []
+            for vid, mode, stop in ((f"F{n + 1}", BOARD, "S01"), (f"F{n + 1}R", ALIGHT, "S09")):
+                self._add(workdir, redis_url, vid, vehicle, mode, stop)
+
+    def _add(self, workdir: Path, redis_url: str, vid: str, vehicle: str, mode: str,
+             stop: str) -> None:
+        device = Validator(validator_id=vid, vehicle=vehicle, route=ROUTE, mode=mode, stop=stop,
+                           data_dir=workdir / f"validator-{vid}")
+        device.lists.update_trust(self.issuer.trust.dumps())
+        client = connect(redis_url)
+        # Quick rounds and a short backoff, so the run's outages are long for the sync.
+        syncer = Syncer(device.journal, device.lists, client, validator_id=vid,
+                        push_every=0.05, batch_size=200,
+                        backoff=ExponentialBackoff(cap=0.5, base=0.05))
+        self.devices.append(device)
+        self.syncers.append(syncer)
+        self.clients.append(client)
+        self.answers[vid] = []
 
     def start(self) -> None:
         for device, syncer in zip(self.devices, self.syncers):
             self._thread(syncer.run, self.stop_syncing)
-            self._thread(self._scan, device)
+            self._thread(self._scan if device.mode == BOARD else self._alight, device)
 
     def _thread(self, target, *args) -> None:
         thread = threading.Thread(target=self._guard, args=(target, *args), daemon=True)
@@ -162,10 +175,25 @@ class Fleet:
             if shown is not None and n % 5 == 0:
                 text = shown  # the same QR shown again: refused as a replay
             else:
-                text = self.issuer.rider(now=now).qr(now)
+                rider = self.issuer.rider(now=now)
+                text = rider.qr(now)
             scan = device.scan(text, now)
             answers.append((scan.trip.id if scan.trip else None, scan.reason))
+            if scan.reason == "ok" and text is not shown:
+                self.aboard[device.vehicle].append(rider)
             shown = text
+
+    def _alight(self, device: Validator) -> None:
+        """Riders of the bus getting off, in random order, each showing a fresh QR."""
+        answers = self.answers[device.validator_id]
+        aboard = self.aboard[device.vehicle]
+        while not self.stop_scanning.wait(self.scan_every * 2):
+            if not aboard:
+                continue
+            rider = aboard.pop(self.random.randrange(len(aboard)))
+            now = clock.now()
+            scan = device.scan(rider.qr(now), now)
+            answers.append((scan.trip.id if scan.trip else None, scan.reason, ALIGHT))
 
     def backlog(self) -> int:
         return sum(device.journal.backlog() for device in self.devices)
@@ -254,9 +282,17 @@ def _count(report: Report, fleet: Fleet, server: RedisServer, database_url: str)
         rows = conn.execute(sa.text("SELECT id, decision, validator FROM trips")).all()
         per_validator_db = dict(conn.execute(sa.text(
             "SELECT validator, SUM(scans) FROM ride_day_validator GROUP BY validator")).all())
-        boardings = conn.execute(sa.text("SELECT SUM(boardings) FROM ride_hour")).scalar()
+        boardings, alightings = conn.execute(sa.text(
+            "SELECT SUM(boardings), SUM(alightings) FROM ride_hour")).one()
+        report.journeys_in_database = conn.execute(sa.text(
+            "SELECT COUNT(*) FROM journeys WHERE alighting_id IS NOT NULL")).scalar()
+        journeys_od = conn.execute(sa.text(
+            "SELECT SUM(journeys) FROM od_day WHERE origin = 'S01' AND destination = 'S09'"
+        )).scalar()
     report.scans = sum(len(a) for a in fleet.answers.values())
-    report.accepted = sum(r == "ok" for a in fleet.answers.values() for _, r in a)
+    report.accepted = sum(a[1] == "ok" for answers in fleet.answers.values() for a in answers)
+    report.alighted = sum(a[1] == "ok" and len(a) == 3 for answers in fleet.answers.values()
+                          for a in answers)
     report.refused = report.scans - report.accepted
     report.journaled = len(all_journaled)
     report.in_stream = len(in_stream)
@@ -271,17 +307,24 @@ def _count(report: Report, fleet: Fleet, server: RedisServer, database_url: str)
               "in_database": int(per_validator_db.get(vid, 0))}
         for vid, trips in journaled.items()}
     report.per_validator["_boardings_in_rollups"] = int(boardings or 0)
+    report.per_validator["_alightings_in_rollups"] = int(alightings or 0)
+    report.per_validator["_journeys_in_od"] = int(journeys_od or 0)
 
 
 def _check(report: Report, fleet: Fleet) -> None:
     assert report.lost == 0 and report.duplicated == 0
-    answered = {tid for a in fleet.answers.values() for tid, _ in a}
+    answered = {a[0] for answers in fleet.answers.values() for a in answers}
     assert None not in answered, "a scan was answered without being journaled"
     assert report.journaled == report.scans == len(answered)
     assert report.in_stream == report.distinct_in_stream == report.scans
     assert report.in_database == report.scans
     assert report.accepted_in_database == report.accepted
-    assert report.per_validator.pop("_boardings_in_rollups") == report.accepted
+    rollups = (report.per_validator.pop("_boardings_in_rollups"),
+               report.per_validator.pop("_alightings_in_rollups"))
+    assert rollups == (report.accepted - report.alighted, report.alighted)
+    # Every rider who got off had boarded that bus: each alighting closed a journey.
+    assert report.journeys_in_database == report.alighted
+    assert report.per_validator.pop("_journeys_in_od") == report.alighted
     for vid, counts in report.per_validator.items():
         assert counts["answered"] == counts["journaled"] == counts["in_stream"] \
             == counts["in_database"], (vid, counts)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import time
 
+from issuer.ridership import buckets
+from shared import clock
 from shared.trip import ACCEPT, ALIGHT, BOARD, REFUSE, Trip
 
 T0 = 1_795_136_400_000  # 2026-11-20 05:00 Hanoi time (a Friday), in ms
@@ -33,3 +36,16 @@ class TripMaker:
 
     def refused(self, reason: str = "expired", **kw) -> Trip:
         return self.trip(decision=REFUSE, reason=reason, **kw)
+
+
+def today_with_room(room_ms: int) -> int:
+    """The start of today in Hanoi (Unix seconds) once ``room_ms`` of it has passed: a trip
+    seeded "today" is never in the future, which the ingest refuses (a bus sends what it
+    scanned). Just after midnight, this waits for the day to have the room."""
+    while True:
+        now = clock.now()
+        today = buckets.day_start(buckets.today(now))
+        short = (today * 1000 + room_ms) / 1000 - now
+        if short <= 0:
+            return today
+        time.sleep(short + 0.1)

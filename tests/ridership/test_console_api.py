@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from issuer import db, operators
 from issuer.models import FareCategory
 from issuer.ridership import buckets
-from ridership_testkit import TripMaker
+from ridership_testkit import TripMaker, today_with_room
 from shared import clock
 from shared.redis_keys import DENYLIST
 from tests.issuer.conftest import api, app, client, config, initialised, session  # noqa: F401
@@ -36,9 +36,8 @@ def seeded(app, api, worker_factory, stream):
     p = api.issue(rider["id"], "multi")
     api.ok("POST", f"/api/passes/{p['id']}/custodial",  # a credential out there to deny
            token=rider["rider_token"])
-    now_ms = int(clock.now() * 1000)
-    today = buckets.day_start(buckets.today(clock.now()))
-    t0 = max(today * 1000 + 60_000, now_ms - 30 * MIN)
+    today = today_with_room(7 * MIN)  # the last trip at t0 + 5 min, in the past
+    t0 = max(today * 1000 + 60_000, int(clock.now() * 1000) - 30 * MIN)
     m = TripMaker()
     stream.push(m.board(pass_id=p["id"], at_ms=t0, stop="S01", vehicle="29B-100.01"),
                 m.alight(pass_id=p["id"], at_ms=t0 + 5 * MIN, stop="S04", vehicle="29B-100.01"),

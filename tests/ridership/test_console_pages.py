@@ -10,8 +10,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from issuer import operators
-from issuer.ridership import buckets
-from ridership_testkit import TripMaker
+from ridership_testkit import TripMaker, today_with_room
 from shared import clock
 from tests.issuer.conftest import api, app, client, config, initialised, session  # noqa: F401
 
@@ -62,7 +61,7 @@ def seeded(api, worker_factory, stream):
     """Today: a pass cloned onto a second bus, another rider, a refusal; last week too."""
     rider = api.account()
     p = api.issue(rider["id"], "multi")
-    today = buckets.day_start(buckets.today(clock.now()))
+    today = today_with_room(7 * MIN)  # the last trip at t0 + 5 min, in the past
     t0 = max(today * 1000 + 60_000, int(clock.now() * 1000) - 30 * MIN)
     m = TripMaker()
     stream.push(m.board(pass_id=p["id"], at_ms=t0, stop="S01", vehicle="29B-100.01"),
