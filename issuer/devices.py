@@ -94,8 +94,9 @@ def custodial_qr(session: Session, pass_id: str, *, at: float, secret_key: str |
                  lifetime: int = ticket.DEFAULT_CREDENTIAL_LIFETIME) -> str:
     """The rotating QR text of a custodial pass at Unix time ``at``.
 
-    The stored credential is reused while it has more than a day left; otherwise a new one is
-    issued as of ``at``.
+    The stored credential is reused while it has more than a day left and was signed by the
+    key that signs now; otherwise a new one is issued as of ``at``. A key retired (stolen,
+    say) is out of every validator's trust list: what it signed is never shown again.
     """
     p = passes.get(session, pass_id)
     if p.status == passes.REVOKED:
@@ -106,7 +107,8 @@ def custodial_qr(session: Session, pass_id: str, *, at: float, secret_key: str |
     if not binding.custodial:
         raise Conflict(f"pass {p.id} is held by a phone: its QR is shown on that phone")
     credential = binding.credential
-    if _needs_refresh(credential, at, lifetime, p.valid_until):
+    if (_needs_refresh(credential, at, lifetime, p.valid_until)
+            or _kid(credential) != session.scalar(sa.select(signing.current_kid()))):
         p, binding, kid = _lock_usable(session, p.id, at)
         if binding is None or not binding.custodial:
             raise Conflict(f"pass {p.id} was moved off the issuer's key just now")
@@ -119,6 +121,10 @@ def custodial_qr(session: Session, pass_id: str, *, at: float, secret_key: str |
 def active_binding(session: Session, pass_id: str) -> DeviceBinding | None:
     return session.scalar(sa.select(DeviceBinding).where(
         DeviceBinding.pass_id == pass_id, DeviceBinding.retired_at.is_(None)))
+
+
+def _kid(credential: str) -> str:
+    return json.loads(b64.decode(credential.split(".")[0]))["kid"]
 
 
 def _needs_refresh(credential: str | None, at: float, lifetime: int, valid_until: int) -> bool:
