@@ -16,9 +16,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from issuer import ids, passes, signing, vault
+from issuer import accounts, ids, passes, signing, vault
 from issuer.errors import Conflict, Invalid, NotFound
-from issuer.models import Credential, DeviceBinding, Pass
+from issuer.models import Account, Credential, DeviceBinding, Pass
 from shared import b64, clock, keys, ticket
 
 # A custodial credential is refreshed when it has less than this left: a QR printed or shown
@@ -101,6 +101,7 @@ def custodial_qr(session: Session, pass_id: str, *, at: float, secret_key: str |
     p = passes.get(session, pass_id)
     if p.status == passes.REVOKED:
         raise Conflict(f"pass {p.id} is revoked")
+    passes.check_may_hold(accounts.get(session, p.account_id))
     binding = active_binding(session, p.id)
     if binding is None:
         raise Conflict(f"pass {p.id} is not bound to a device: bind it custodially first")
@@ -148,16 +149,18 @@ def _lock_usable(session: Session, pass_id: str, now: float,
         # Locked (the pass only, not the binding), so a revocation can't slip in between this
         # check and credentials_until; a lock reloads the row, a copy read earlier may be stale.
         row = session.execute(
-            sa.select(Pass, DeviceBinding, signing.current_kid())
+            sa.select(Pass, DeviceBinding, signing.current_kid(), Account.identity_level)
+            .join(Account, Account.id == Pass.account_id)
             .outerjoin(DeviceBinding, sa.and_(DeviceBinding.pass_id == Pass.id,
                                               DeviceBinding.retired_at.is_(None)))
             .where(Pass.id == pass_id).with_for_update(of=Pass)
             .execution_options(populate_existing=True)).first()
     if row is None:
         raise NotFound(f"no pass {pass_id!r}")
-    p, binding, kid = row
+    p, binding, kid, level = row
     if may_use is not None:
         may_use(p)
+    passes.check_level(level)
     if p.status == passes.REVOKED:
         raise Conflict(f"pass {p.id} is revoked: no credential is issued for it")
     if p.valid_until <= now:
