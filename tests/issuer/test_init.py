@@ -26,7 +26,7 @@ class TestInit:
         out = bare_cli.json("init")
         assert out["changed"] is True
         assert out["created"] == ["data_dir", "secret.key", "operator.token", "database",
-                                  "signing_key"]
+                                  "bootstrap_token", "signing_key"]
         assert out["published"] is True
         for name in ("secret.key", "operator.token"):
             mode = stat.S_IMODE((Path(config["DATA_DIR"]) / name).stat().st_mode)
