@@ -1,7 +1,7 @@
 """Text that is not text: a lone surrogate ("\\ud800", which JSON can spell but UTF-8 can't
 hold) or a NUL character (which PostgreSQL text refuses), in any field of any JSON body, in
-a form field or in a query. Every such request is a 400 with a message, never a 500, and
-nothing is written.
+a form field, a query or a path. Every such request is a 400 that names the field (or a
+401/403/404 for a caller who may not get that far), never a 500.
 
 The sweep goes over every write of the JSON API as the OpenAPI document describes it (each
 field of each body in turn), as the administrator and as a rider, on PostgreSQL, where the
