@@ -17,6 +17,7 @@ from issuer.models import Account
 from shared import clock
 
 IDENTITY_LEVELS = (1, 2)  # national e-ID account levels; level 2 is the verified one
+VERIFIED_LEVEL = 2  # verified in person; level 1 is registered on the holder's word
 
 
 def create(session: Session, full_name: str, birth_date: str | dt.date, *, now: float,

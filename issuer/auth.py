@@ -1,9 +1,9 @@
 """Who is calling, and what they may do.
 
 A caller is one of:
-- an operator with an API token scoped to one role (``Authorization: Bearer``);
-- the bootstrap token ``OPERATOR_TOKEN`` that ``vexe init`` writes: an administrator, for
-  the first steps and scripts before any operator exists;
+- an operator with an API token scoped to one role (``Authorization: Bearer``). ``vexe
+  init`` makes the first: operator ``bootstrap``'s administrator token, which it writes to
+  ``operator.token``; it is listed and revoked by its id like any other;
 - an operator signed in on the web (session cookie), with all of their roles;
 - a rider signed in through the national e-ID (session cookie), or an API client holding a
   rider token.
@@ -16,7 +16,6 @@ cookie must carry the session's CSRF token if it changes anything.
 from __future__ import annotations
 
 import functools
-import hmac
 from dataclasses import dataclass
 
 import flask
@@ -29,7 +28,6 @@ from shared import clock
 
 OPERATOR = "operator"
 RIDER = "rider"
-BOOTSTRAP_ACTOR = "bootstrap-token"
 SESSION_KEY = "sid"  # the web session id inside the signed cookie
 
 
@@ -88,9 +86,6 @@ def _from_bearer(header: str) -> Caller:
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise _unauthorized("send the token as Authorization: Bearer <token>")
-    bootstrap = flask.current_app.config.get("OPERATOR_TOKEN")
-    if bootstrap and hmac.compare_digest(token.encode(), bootstrap.encode()):
-        return Caller(OPERATOR, frozenset({operators.ADMINISTRATOR}), BOOTSTRAP_ACTOR)
     session = db.get_session()
     # Riders' tokens first: phones refreshing credentials are most of the traffic. Both kinds
     # are 256-bit random tokens looked up by hash, so no token is ever both.

@@ -11,7 +11,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
-from issuer import db, ids, settings, signing
+from issuer import db, ids, operators, settings, signing
 
 
 @dataclass
@@ -19,16 +19,18 @@ class InitResult:
     data_dir: str
     database: str  # the URL, password hidden
     signing_key: str  # kid of the key that signs
+    operator_token_id: int  # the bootstrap token's id: `vexe operator revoke-token ID`
     created: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {"data_dir": self.data_dir, "database": self.database,
-                "signing_key": self.signing_key, "created": self.created,
-                "changed": bool(self.created)}
+                "signing_key": self.signing_key, "operator_token_id": self.operator_token_id,
+                "created": self.created, "changed": bool(self.created)}
 
 
 def init(config: dict, *, now: float) -> InitResult:
-    """Create the data directory, the secret files, the schema and the first signing key.
+    """Create the data directory, the secret files, the schema, the bootstrap operator's token
+    (the one in ``operator.token``, or ``VEXE_OPERATOR_TOKEN``) and the first signing key.
 
     ``config`` is the resolved settings; the secrets created are put into it.
     """
@@ -47,6 +49,10 @@ def init(config: dict, *, now: float) -> InitResult:
     if db.migrate(url):
         created.append("database")
     with db.session(url) as session:
+        token, added = operators.register_bootstrap_token(session, config["OPERATOR_TOKEN"],
+                                                          now=now)
+        if added:
+            created.append("bootstrap_token")
         key = signing.current(session)
         if key is None:
             key = signing.rotate(session, secret_key=config["SECRET_KEY"], now=now)
@@ -55,7 +61,7 @@ def init(config: dict, *, now: float) -> InitResult:
             # Fail now, not at the first pass, if the secret key is not the one that sealed it.
             signing.private_key(session, secret_key=config["SECRET_KEY"])
     masked = sa.make_url(url).render_as_string(hide_password=True)
-    return InitResult(str(data_dir), masked, key.kid, created)
+    return InitResult(str(data_dir), masked, key.kid, token.id, created)
 
 
 def _secret_file(path: Path, value: str, created: list[str]) -> str:

@@ -240,6 +240,14 @@ def operator_revoke_token(token_id: int) -> None:
         _emit({"token_id": row.id, "revoked_at": row.revoked_at})
 
 
+@operator.command("tokens")
+@click.argument("username", required=False)
+def operator_tokens(username: str | None) -> None:
+    """List API tokens (of one operator, or all) by id, revoked ones too; never the token."""
+    with _session() as (_, session):
+        _emit(operators.list_tokens(session, username))
+
+
 @operator.command("roles")
 @click.argument("username")
 @_role_option

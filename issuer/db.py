@@ -8,6 +8,7 @@ teardown); the command line opens one per command with :func:`session`.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,10 +33,23 @@ def engine(url: str) -> sa.Engine:
         if url not in _engines:
             eng = sa.create_engine(url, pool_pre_ping=True)
             if eng.dialect.name == "sqlite":
+                _create_private(eng.url.database)
                 # SQLite enforces foreign keys only when asked, per connection.
                 sa.event.listen(eng, "connect", _sqlite_foreign_keys)
             _engines[url] = eng
         return _engines[url]
+
+
+def _create_private(path: str | None) -> None:
+    """Create a SQLite database file readable by its owner only, before SQLite would create
+    it with the umask's mode (0644: accounts and sealed keys readable by every user). SQLite
+    gives its journal, -wal and -shm files the database file's own mode."""
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except (FileExistsError, FileNotFoundError):
+        pass  # there already, or no directory: SQLite says so at the first connection
 
 
 def _sqlite_foreign_keys(dbapi_connection, _record) -> None:

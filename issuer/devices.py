@@ -19,9 +19,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from issuer import ids, passes, signing, vault
+from issuer import accounts, ids, passes, signing, vault
 from issuer.errors import Conflict, Invalid, NotFound
-from issuer.models import Credential, DeviceBinding, Pass
+from issuer.models import Account, Credential, DeviceBinding, Pass
 from shared import b64, clock, keys, ticket
 
 # A custodial credential is refreshed when it has less than this left: a QR printed or shown
@@ -97,19 +97,22 @@ def custodial_qr(session: Session, pass_id: str, *, at: float, secret_key: str |
                  lifetime: int = ticket.DEFAULT_CREDENTIAL_LIFETIME) -> str:
     """The rotating QR text of a custodial pass at Unix time ``at``.
 
-    The stored credential is reused while it has more than a day left; otherwise a new one is
-    issued as of ``at``.
+    The stored credential is reused while it has more than a day left and was signed by the
+    key that signs now; otherwise a new one is issued as of ``at``. A key retired (stolen,
+    say) is out of every validator's trust list: what it signed is never shown again.
     """
     p = passes.get(session, pass_id)
     if p.status == passes.REVOKED:
         raise Conflict(f"pass {p.id} is revoked")
+    passes.check_may_hold(accounts.get(session, p.account_id))
     binding = active_binding(session, p.id)
     if binding is None:
         raise Conflict(f"pass {p.id} is not bound to a device: bind it custodially first")
     if not binding.custodial:
         raise Conflict(f"pass {p.id} is held by a phone: its QR is shown on that phone")
     credential = binding.credential
-    if _needs_refresh(credential, at, lifetime, p.valid_until):
+    if (_needs_refresh(credential, at, lifetime, p.valid_until)
+            or _kid(credential) != session.scalar(sa.select(signing.current_kid()))):
         p, binding, kid = _lock_usable(session, p.id, at)
         if binding is None or not binding.custodial:
             raise Conflict(f"pass {p.id} was moved off the issuer's key just now")
@@ -135,6 +138,10 @@ def active_binding(session: Session, pass_id: str) -> DeviceBinding | None:
         DeviceBinding.pass_id == pass_id, DeviceBinding.retired_at.is_(None)))
 
 
+def _kid(credential: str) -> str:
+    return json.loads(b64.decode(credential.split(".")[0]))["kid"]
+
+
 def _needs_refresh(credential: str | None, at: float, lifetime: int, valid_until: int) -> bool:
     if credential is None:
         return True
@@ -156,16 +163,18 @@ def _lock_usable(session: Session, pass_id: str, now: float,
         # Locked (the pass only, not the binding), so a revocation can't slip in between this
         # check and credentials_until; a lock reloads the row, a copy read earlier may be stale.
         row = session.execute(
-            sa.select(Pass, DeviceBinding, signing.current_kid())
+            sa.select(Pass, DeviceBinding, signing.current_kid(), Account.identity_level)
+            .join(Account, Account.id == Pass.account_id)
             .outerjoin(DeviceBinding, sa.and_(DeviceBinding.pass_id == Pass.id,
                                               DeviceBinding.retired_at.is_(None)))
             .where(Pass.id == pass_id).with_for_update(of=Pass)
             .execution_options(populate_existing=True)).first()
     if row is None:
         raise NotFound(f"no pass {pass_id!r}")
-    p, binding, kid = row
+    p, binding, kid, level = row
     if may_use is not None:
         may_use(p)
+    passes.check_level(level)
     if p.status == passes.REVOKED:
         raise Conflict(f"pass {p.id} is revoked: no credential is issued for it")
     if p.valid_until <= now:

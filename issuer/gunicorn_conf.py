@@ -1,10 +1,27 @@
 """gunicorn settings for the issuer: ``gunicorn -c python:issuer.gunicorn_conf 'issuer:create_app()'``.
 
-Only what the issuer needs beyond gunicorn's defaults; workers, the address and the rest
-are given on the command line.
+The address and the number of workers are given on the command line. The issuer stands
+behind a buffering reverse proxy (docs/deploy-issuer.md): the proxy waits for slow clients
+and hands gunicorn whole requests. What is here bounds what a slow client costs when one
+reaches gunicorn all the same.
 """
 
 import gc
+
+# Sync workers: one request at a time each, so raise --workers for more at once. A worker
+# that a client keeps waiting (a slowloris trickling its headers) sends no heartbeat and is
+# cut at `timeout`, and a new one takes its place. A thread of the gthread worker (--threads)
+# waiting on such a client is never cut: its worker's heartbeat goes on.
+worker_class = "sync"
+threads = 1
+# Seconds a worker may spend on one request, reading it included. The issuer's slowest
+# answers (the console over a month) take well under a second.
+timeout = 20
+graceful_timeout = 20
+# The request line and headers: a phone's request is far below these.
+limit_request_line = 4094
+limit_request_fields = 50
+limit_request_field_size = 8190
 
 
 def post_worker_init(worker) -> None:

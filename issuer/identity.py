@@ -3,6 +3,11 @@ claims, later ones bring it up to date (a name corrected, a level raised to 2).
 
 One person, one account: the national ID number (kept only as a keyed hash) finds the
 account a second e-ID subject would duplicate, and that sign-in is refused.
+
+Levels only go up. A level-1 e-ID is registered on the holder's word, not verified in
+person: it never signs into an account of a higher level (a stranger typing someone's ID
+number would take their passes), and the number it carries claims nothing, so it never
+keeps the person's own level-2 e-ID out.
 """
 
 from __future__ import annotations
@@ -11,10 +16,17 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from issuer import accounts, vault
-from issuer.errors import Conflict, Invalid
+from issuer.errors import Conflict, Forbidden, Invalid
 from issuer.models import Account
 
 MAX_PHOTO = 512 * 1024
+
+
+class LowerLevel(Forbidden):
+    """An e-ID of a lower identity level than the account it would sign into."""
+
+    vi = ("Tài khoản này đã được xác thực ở mức 2. Hãy đăng nhập bằng định danh điện tử "
+          "mức 2 của chủ tài khoản.")
 
 
 def subject_key(issuer: str, sub: str) -> str:
@@ -64,6 +76,12 @@ def _account_from_claims(session: Session, *, issuer: str, claims: dict, photo: 
                 raise Conflict("an account for this national ID number already exists, "
                                "signed in with another e-ID")
             account = holder
+    if account is not None and level < account.identity_level:
+        raise LowerLevel(f"this e-ID is level {level} and the account for this person is level "
+                         f"{account.identity_level}: sign in with a level-{account.identity_level}"
+                         " e-ID")
+    if level < accounts.VERIFIED_LEVEL:
+        national_id = id_hash = None  # the holder's word: it claims no number
     if account is None:
         account, _ = accounts.create(session, name, birthdate, now=now, national_id=national_id,
                                      secret_key=secret_key, identity_level=level, photo=photo)

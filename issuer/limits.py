@@ -12,19 +12,20 @@ lockout in the database (issuer.views.operator_login) holds either way.
   Riders come through mobile carriers, where hundreds of phones share one address
   (carrier-grade NAT), so the e-ID redirect and callback (which try no password here: the
   e-ID provider does) have a looser limit.
-- Credentials and QRs: per caller (the bearer token or the session cookie, hashed), so riders
-  behind one mobile carrier's address don't share a limit; per address when neither is sent.
+- Credentials and QRs: per caller, the account or operator the token or session cookie
+  belongs to (not the bytes of either: one token spelt thirty ways, or a cookie signed again
+  every second, is one caller), so riders behind one mobile carrier's address don't share a
+  limit; per address when nobody is signed in, or the token is not valid.
 
 A refusal is a 429 with Retry-After, in JSON for the API and as a page for pages.
 """
 
 from __future__ import annotations
 
-import hashlib
-
 import flask
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 SIGN_IN = "10 per minute"  # operators' failed password attempts
@@ -36,13 +37,17 @@ CREDENTIAL = "20 per minute"
 
 
 def caller_key() -> str:
-    """Who is asking, without keeping the secret: a hash of the token or the session cookie."""
-    request = flask.request
-    secret = request.headers.get("Authorization") or request.cookies.get(
-        flask.current_app.config.get("SESSION_COOKIE_NAME", "session"))
-    if secret:
-        return "caller:" + hashlib.sha256(secret.encode("utf-8", "replace")).hexdigest()[:32]
-    return "address:" + get_remote_address()
+    """Who is asking: the rider's account or the operator, as authenticated for this request
+    (the view reuses it); their address when nobody is."""
+    from issuer import auth  # auth -> web -> limits: imported when first asked
+
+    try:
+        who = auth.current_caller()
+    except HTTPException:  # a token not valid, a form without its CSRF token: the view says so
+        who = None
+    if who is None:
+        return address_key()
+    return "caller:" + who.actor  # "rider:<account id>" or the operator's username
 
 
 def address_key() -> str:

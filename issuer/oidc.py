@@ -4,10 +4,16 @@ Authorization code flow with PKCE (S256), ``state`` and ``nonce`` kept in the si
 cookie; the ID token's signature (the provider's JWKS), issuer, audience, expiry and nonce
 are checked by Authlib before any claim is used. The provider is configuration:
 ``VEXE_OIDC_ISSUER``, ``VEXE_OIDC_CLIENT_ID``, ``VEXE_OIDC_CLIENT_SECRET``.
+
+The provider is reached over HTTPS: over plain HTTP whoever sits on the path reads the client
+secret and the codes, and answers as the provider, for any citizen. Plain HTTP is taken only
+on this machine's loopback (the development provider on a laptop), and the issuer refuses
+to start otherwise.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from urllib.parse import urlsplit
 
 import flask
@@ -26,13 +32,37 @@ def init_app(app: flask.Flask) -> None:
     # One registry per app: tests run several issuers, each with its own provider.
     oauth = OAuth(app)
     if app.config.get("OIDC_ISSUER"):
-        issuer = app.config["OIDC_ISSUER"].rstrip("/")
+        issuer = check_issuer(app.config["OIDC_ISSUER"]).rstrip("/")
         oauth.register(NAME, client_id=app.config["OIDC_CLIENT_ID"],
                        client_secret=app.config["OIDC_CLIENT_SECRET"],
                        server_metadata_url=f"{issuer}/.well-known/openid-configuration",
                        client_kwargs={"scope": SCOPE, "code_challenge_method": "S256",
                                       "timeout": TIMEOUT})
     app.extensions["vexe_oauth"] = oauth
+
+
+def check_issuer(url: str) -> str:
+    """``url`` if it is an HTTPS URL, or plain HTTP on a loopback address; else NotReady."""
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return url
+    if parts.scheme == "http" and is_loopback(parts.hostname):
+        return url
+    raise NotReady(f"OIDC_ISSUER must be an https:// URL (plain http only on 127.0.0.1, ::1 "
+                   f"or localhost), got {url!r}: over plain HTTP anyone on the path could "
+                   "answer as the e-ID provider, for any citizen")
+
+
+def is_loopback(host: str | None) -> bool:
+    """127.0.0.0/8, ::1 or localhost: reachable from this machine only."""
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def client():

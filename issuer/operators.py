@@ -22,6 +22,7 @@ APPROVER = "approver"
 ADMINISTRATOR = "administrator"
 ANALYST = "analyst"
 ROLES = (CLERK, APPROVER, ADMINISTRATOR, ANALYST)
+BOOTSTRAP = "bootstrap"  # the operator holding the token `vexe init` writes
 
 USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
 MIN_PASSWORD = 12
@@ -145,6 +146,31 @@ def issue_token(session: Session, username: str, role: str, *, now: float) -> tu
     return row, token
 
 
+def register_bootstrap_token(session: Session, token: str, *,
+                             now: float) -> tuple[OperatorToken, bool]:
+    """The token ``vexe init`` writes to ``operator.token``, as an administrator token of the
+    operator ``bootstrap``: listed, and revoked by its id like any other. Returns the token's
+    row and whether it was added now. A token already known, even revoked, is left as it is:
+    running ``vexe init`` again never brings a revoked token back."""
+    known = session.scalar(sa.select(OperatorToken)
+                           .where(OperatorToken.token_hash == ids.token_hash(token)))
+    if known is not None:
+        return known, False
+    operator = session.scalar(sa.select(Operator).where(Operator.username == BOOTSTRAP))
+    if operator is None:
+        operator = Operator(username=BOOTSTRAP, roles=ADMINISTRATOR, created_at=int(now))
+        session.add(operator)
+        session.flush()
+    elif operator.disabled_at is not None or ADMINISTRATOR not in roles_of(operator):
+        raise Conflict(f"operator {BOOTSTRAP} is disabled or no administrator: "
+                       "the bootstrap token is not registered")
+    row = OperatorToken(operator_id=operator.id, role=ADMINISTRATOR,
+                        token_hash=ids.token_hash(token), created_at=int(now))
+    session.add(row)
+    session.commit()
+    return row, True
+
+
 def by_token(session: Session, token: str) -> tuple[Operator, str] | None:
     """The operator and the role a live token grants, or None."""
     row = session.execute(
@@ -169,6 +195,17 @@ def revoke_token(session: Session, token_id: int, *, now: float) -> OperatorToke
     row.revoked_at = int(now)
     session.commit()
     return row
+
+
+def list_tokens(session: Session, username: str | None = None) -> list[dict]:
+    """Every API token (of one operator, or all), oldest first: never the token or its hash."""
+    query = (sa.select(OperatorToken, Operator.username)
+             .join(Operator, Operator.id == OperatorToken.operator_id).order_by(OperatorToken.id))
+    if username is not None:
+        query = query.where(Operator.id == get(session, username).id)
+    return [{"token_id": row.id, "username": name, "role": row.role,
+             "created_at": row.created_at, "revoked_at": row.revoked_at}
+            for row, name in session.execute(query)]
 
 
 def list_operators(session: Session) -> list[Operator]:

@@ -47,9 +47,15 @@ def issue(session: Session, account_id: str, product: str, *, now: float,
 
 
 def check_may_hold(account) -> None:
-    if account.identity_level < HOLDING_LEVEL:
+    check_level(account.identity_level)
+
+
+def check_level(identity_level: int) -> None:
+    """Every product needs the same level: issuing a pass, binding it to a phone and each
+    credential for it check it, so an account that stands lower gets nothing more."""
+    if identity_level < HOLDING_LEVEL:
         raise Forbidden("a pass needs a level-2 e-ID account; this one is level "
-                        f"{account.identity_level}")
+                        f"{identity_level}")
 
 
 def check_route(session: Session, product: str, route: str | None) -> str | None:

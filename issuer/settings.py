@@ -28,7 +28,9 @@ DEFAULTS = {
     "REDIS_URL": "redis://127.0.0.1:6379/0",
     "CREDENTIAL_LIFETIME": DEFAULT_CREDENTIAL_LIFETIME,
     "SECRET_KEY": None,  # Fernet key sealing private keys; else <DATA_DIR>/secret.key
-    "OPERATOR_TOKEN": None,  # operator bearer token; else <DATA_DIR>/operator.token
+    # The bootstrap operator's token, which `vexe init` registers (a token like any other,
+    # revocable); else <DATA_DIR>/operator.token. The server itself never compares with it.
+    "OPERATOR_TOKEN": None,
     # Sales of next month's passes open on this day of the month, Hanoi time.
     "SALES_OPEN_DAY": 20,
     # The national e-ID's OpenID Connect provider (issuer URL, with its discovery document at

@@ -36,6 +36,7 @@ def json_body(required: tuple[str, ...] = (), optional: tuple[str, ...] = ()) ->
             raise Invalid("request body is not valid JSON")
     if not isinstance(data, dict):
         raise Invalid("request body must be a JSON object")
+    _check_text(data, "field")
     unknown = sorted(set(data) - set(required) - set(optional))
     if unknown:
         raise Invalid(f"unknown field {unknown[0]!r}; expected "
@@ -44,6 +45,49 @@ def json_body(required: tuple[str, ...] = (), optional: tuple[str, ...] = ()) ->
         if data.get(name) is None:
             raise Invalid(f"field {name!r} is required")
     return data
+
+
+def _check_text(value, what: str) -> None:
+    """Every string in ``value`` (a JSON value: names and values, at any depth) is text a
+    database can hold: UTF-8 without NUL. JSON can spell a lone surrogate ("\\ud800"), which
+    no UTF-8 encodes (the database driver failed on it), and PostgreSQL text refuses NUL."""
+    if isinstance(value, dict):
+        for name, item in value.items():
+            _check_text(name, "a field name")
+            _check_text(item, f"field {name!r}")
+    elif isinstance(value, list):
+        for item in value:
+            _check_text(item, what)
+    elif isinstance(value, str):
+        check_text(value, what)
+
+
+def check_text(value: str, what: str) -> None:
+    """Invalid unless ``value`` is UTF-8 text without a NUL character."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise Invalid(f"{what} is not text: it holds a lone surrogate, which is not "
+                      "Unicode text") from None
+    if "\x00" in value:
+        raise Invalid(f"{what} is not text: it holds a NUL character")
+
+
+def check_request_text() -> None:
+    """For every request, before its view: the query, the form and the path's parts are text
+    (a NUL is spelt %00 in any of them; werkzeug replaces bytes that are not UTF-8)."""
+    request = flask.request
+    for kind, items in (("query parameter", request.args.items(multi=True)),
+                        ("path part", (request.view_args or {}).items()),
+                        ("form field", request.form.items(multi=True)
+                         if request.mimetype in FORM_TYPES else ())):
+        for name, value in items:
+            check_text(name, f"{kind} name")
+            if isinstance(value, str):
+                check_text(value, f"{kind} {name!r}")
+
+
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 def text_field(data: dict, name: str) -> str | None:
@@ -86,6 +130,8 @@ def error_response(status: int, message: str) -> flask.Response:
 
 
 def register_error_handlers(app: flask.Flask) -> None:
+    app.before_request(check_request_text)
+
     @app.errorhandler(IssuerError)
     def issuer_error(exc: IssuerError):
         return error_response(exc.status, str(exc))

@@ -64,6 +64,9 @@ def callback():
             session, issuer=issuer, claims=claims,
             photo=oidc.fetch_photo(claims.get("picture"), issuer),
             secret_key=flask.current_app.config["SECRET_KEY"], now=clock.now())
+    except identity.LowerLevel as exc:
+        session.rollback()
+        return _failed(exc.vi, str(exc), exc.status)
     except IssuerError as exc:
         session.rollback()
         return _failed("Không tạo được tài khoản.", str(exc), exc.status)

@@ -6,12 +6,13 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 import redis
 
-from issuer import create_app, headers, limits, operators
+from issuer import auth, create_app, headers, limits, operators, web_sessions
 from issuer.errors import NotReady
 from shared import clock
 from hardening_testkit import VEXE, environment
@@ -146,6 +147,49 @@ class TestQRLimit:
         statuses = [api.call("POST", path, token=token, json={}).status_code
                     for _ in range(limit_of(limits.CREDENTIAL) + 1)]
         assert statuses[-1] == 429 and 429 not in statuses[:-1]  # 409s: no device yet
+
+
+class TestWhoIsCounted:
+    """The credential and QR limits count the account or operator calling, whatever bytes
+    carry it: another spelling of one token, or another cookie of one rider, is the same
+    caller."""
+
+    @pytest.fixture
+    def custodial(self, api):
+        token, issued = api.rider_pass("multi")
+        api.ok("POST", f"/api/passes/{issued['id']}/custodial", token=token, json={})
+        return token, issued
+
+    def test_one_token_spelt_many_ways_is_one_caller(self, api, custodial):
+        token, issued = custodial
+        spellings = [f"Bearer {token}", f"bearer {token}", f"BEARER {token}",
+                     f"Bearer  {token}", f"Bearer {token} ", f"bEaReR \t{token}"]
+        path = f"/api/passes/{issued['id']}/qr"
+        statuses = [api.call("GET", path, token=None,
+                             headers={"Authorization": spellings[n % len(spellings)]}).status_code
+                    for n in range(limit_of(limits.QR) + 1)]
+        assert statuses == [200] * limit_of(limits.QR) + [429]
+
+    def test_a_riders_cookies_and_token_are_one_caller(self, app, api, session, custodial):
+        """A browser's session cookie is signed again every second (and a rider may sign in
+        on several browsers): each cookie is still the one rider, as is the rider's token."""
+        token, issued = custodial
+        serializer = app.session_interface.get_signing_serializer(app)
+        cookies = []
+        for _ in range(2):  # two browsers signed in, each cookie signed at two moments
+            sid = web_sessions.start(session, now=clock.now(), account_id=issued["account_id"])
+            cookies.append(serializer.dumps({auth.SESSION_KEY: sid}))
+        time.sleep(1.1)
+        cookies += [serializer.dumps(serializer.loads(c)) for c in cookies]
+        assert len(set(cookies)) == 4
+        browser = app.test_client(use_cookies=False)
+        path = f"/api/passes/{issued['id']}/qr"
+        statuses = [browser.get(path, headers={"Cookie": f"vexe_session={cookies[n % 4]}"})
+                    .status_code for n in range(limit_of(limits.QR) - 1)]
+        statuses.append(api.call("GET", path, token=token).status_code)
+        statuses.append(browser.get(path, headers={"Cookie": f"vexe_session={cookies[0]}"})
+                        .status_code)
+        assert statuses == [200] * limit_of(limits.QR) + [429]
 
 
 def start_issuer(tmp_path, env: dict, name: str) -> tuple[subprocess.Popen, str]:

@@ -4,11 +4,13 @@ issuer and the development identity provider; and every way it must be refused."
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import pytest
+import requests
 import sqlalchemy as sa
 
 from idp.citizens import BY_SUB
 from issuer import db, vault
 from issuer.models import Account
+from shared import keys
 
 AN, BINH, DUC, AN_AGAIN = "vn-7f3a9c21", "vn-2b8e4d10", "vn-95af02b3", "vn-1d9b3f70"
 
@@ -81,6 +83,36 @@ class TestSignIn:
         free = browser.post(f"{eid_world.issuer.url}/api/free-passes", timeout=10,
                             json={"category": "elderly"}, headers={"X-CSRFToken": csrf})
         assert free.status_code == 403
+
+    def test_a_level_1_e_id_never_takes_over_a_level_2_account(self, eid_world):
+        """A level-1 e-ID (registered, not verified in person) naming the national ID number
+        of a level-2 account made at a counter is refused with a page that says why: the
+        account keeps its level, the e-ID gets no session and can't activate the pass."""
+        issuer = eid_world.issuer
+        operator = {"Authorization": f"Bearer {issuer.app.config['OPERATOR_TOKEN']}"}
+        made = requests.post(f"{issuer.url}/api/accounts", headers=operator, timeout=10, json={
+            "full_name": "Phạm Minh Đức", "birth_date": "1988-11-02",
+            "national_id": BY_SUB[DUC].national_id}).json()
+        p = requests.post(f"{issuer.url}/api/passes", headers=operator, timeout=10,
+                          json={"account_id": made["id"], "product": "multi"}).json()
+        browser = eid_world.browser()
+        response = eid_world.sign_in(browser, DUC)
+        assert response.status_code == 403
+        assert "level 1" in response.text and "level-2 e-ID" in response.text
+        assert me(eid_world, browser).status_code == 401
+        [row] = accounts_in(eid_world)
+        assert row.identity_level == 2 and row.oidc_subject is None
+        bound = browser.post(f"{issuer.url}/api/passes/{p['id']}/device", timeout=10,
+                             json={"public_key": keys.device_public_compressed(
+                                 keys.new_device_key())})
+        assert bound.status_code == 401
+
+    def test_a_level_1_e_id_claims_no_national_id_number(self, eid_world):
+        """Its number is the holder's word: it never stops the person's level-2 e-ID from
+        signing in for the first time (a squatter's level-1 account holds no number)."""
+        assert eid_world.sign_in(eid_world.browser(), DUC).status_code == 302
+        [row] = accounts_in(eid_world)
+        assert row.identity_level == 1 and row.national_id_hash is None
 
     def test_sign_out_ends_the_session(self, eid_world):
         browser = eid_world.browser()

@@ -19,9 +19,26 @@ def audit_actions(session, target=None) -> list[tuple[str, str, str | None]]:
 
 class TestTokens:
     def test_bootstrap_token_is_an_administrator(self, api, session):
-        """The token `vexe init` writes keeps working, as an administrator, and is audited."""
+        """The token `vexe init` writes works as operator bootstrap's administrator token,
+        and is audited under that name."""
         api.route("32")
-        assert audit_actions(session, "32") == [("bootstrap-token", "route.add", None)]
+        assert audit_actions(session, "32") == [("bootstrap", "route.add", None)]
+
+    def test_bootstrap_token_is_listed_and_revoked_like_any_other(self, api, cli):
+        """A stolen operator.token is revoked by its id, and `vexe init` run again (as after
+        an upgrade) never brings it back."""
+        [listed] = cli.json("operator", "tokens")
+        assert listed == {"token_id": listed["token_id"], "username": "bootstrap",
+                          "role": "administrator", "created_at": listed["created_at"],
+                          "revoked_at": None}
+        assert cli.json("init")["operator_token_id"] == listed["token_id"]
+        assert api.call("GET", "/api/routes").status_code == 200
+        cli.ok("operator", "revoke-token", listed["token_id"])
+        assert api.call("GET", "/api/routes").status_code == 401
+        again = cli.json("init")
+        assert again["changed"] is False and again["operator_token_id"] == listed["token_id"]
+        assert api.call("GET", "/api/routes").status_code == 401
+        assert cli.json("operator", "tokens", "bootstrap")[0]["revoked_at"] is not None
 
     @pytest.mark.parametrize("role", ROLES)
     def test_any_role_reads_routes_only_administrator_adds(self, api, staff, role):
@@ -51,12 +68,13 @@ class TestTokens:
         staff.create("lan", "clerk")
         with pytest.raises(Invalid, match="does not have the role 'administrator'"):
             operators.issue_token(session, "lan", "administrator", now=clock.now())
-        assert session.scalar(sa.select(sa.func.count()).select_from(OperatorToken)) == 0
+        assert session.scalar(sa.select(sa.func.count()).select_from(OperatorToken)) == 1  # init's
 
     def test_only_a_hash_of_the_token_is_stored(self, staff, session):
         token = staff.token("hoa", "analyst")
         stored = session.scalars(sa.select(OperatorToken.token_hash)).all()
-        assert token not in stored and len(stored) == 1 and len(stored[0]) == 64
+        assert token not in stored and len(stored) == 2  # and the bootstrap token
+        assert {len(h) for h in stored} == {64}
 
     def test_revoked_disabled_or_role_removed_token_is_401(self, api, staff, cli):
         token = staff.token("tuan", "analyst")
@@ -101,7 +119,7 @@ class TestCommandLine:
     def test_bad_input_is_one_line_and_changes_nothing(self, cli, session, args, message):
         result = cli.run(*args)
         assert result.exit_code == 2 and message in result.stderr, result.stderr
-        assert session.scalar(sa.select(sa.func.count()).select_from(Operator)) == 0
+        assert session.scalar(sa.select(sa.func.count()).select_from(Operator)) == 1  # bootstrap
         assert session.scalar(sa.select(sa.func.count()).select_from(AuditEntry)) == 0
 
     def test_short_password_and_duplicate_refused(self, cli, tmp_path, session):
@@ -111,7 +129,7 @@ class TestCommandLine:
                                                   "--password-file", short)
         cli.ok("operator", "create", "an", "--role", "clerk")
         assert "already exists" in cli.fails("operator", "create", "an", "--role", "analyst")
-        ops = cli.json("operator", "list")
+        ops = [op for op in cli.json("operator", "list") if op["username"] != "bootstrap"]
         assert ops == [{"username": "an", "roles": ["clerk"], "password_set": False,
                         "disabled": False, "created_at": ops[0]["created_at"]}]
 

@@ -4,7 +4,7 @@ import pytest
 import sqlalchemy as sa
 from cryptography.hazmat.primitives import serialization
 
-from issuer.models import Credential, DeviceBinding
+from issuer.models import Account, Credential, DeviceBinding
 from issuer_testkit import verify_with_jwks
 from shared import b64, clock, keys
 
@@ -117,3 +117,25 @@ def test_revoked_pass_gets_no_credential(api, device):
         response = api.call("POST", f"/api/passes/{p['id']}/{path}", token=token, json=body)
         assert response.status_code == 409
         assert "is revoked" in response.get_json()["error"]
+
+
+def test_a_pass_whose_holder_is_not_level_2_gets_no_credential(api, device, session):
+    """A pass needs a level-2 account (every product: none names another level). Should the
+    holder's account stand at level 1 (moved there in the database), no phone is bound, no
+    credential refreshed and no custodial QR made for the pass."""
+    token, p = api.rider_pass("multi")
+    custodial_token, custodial = api.rider_pass("multi")
+    api.ok("POST", f"/api/passes/{p['id']}/device", token=token,
+           json={"public_key": keys.device_public_compressed(device)})
+    api.ok("POST", f"/api/passes/{custodial['id']}/custodial", token=custodial_token)
+    session.execute(sa.update(Account).values(identity_level=1))
+    session.commit()
+    attempts = {
+        "bind": api.call("POST", f"/api/passes/{p['id']}/device", token=token,
+                         json={"public_key": keys.device_public_compressed(device)}),
+        "refresh": api.call("POST", f"/api/passes/{p['id']}/credential", token=token),
+        "custodial": api.call("GET", f"/api/passes/{custodial['id']}/qr", token=custodial_token),
+    }
+    for what, response in attempts.items():
+        assert response.status_code == 403, (what, response.get_json())
+        assert "level-2" in response.get_json()["error"], what

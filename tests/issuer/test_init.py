@@ -27,7 +27,7 @@ class TestInit:
         out = bare_cli.json("init")
         assert out["changed"] is True
         assert out["created"] == ["data_dir", "secret.key", "operator.token", "database",
-                                  "signing_key"]
+                                  "bootstrap_token", "signing_key"]
         assert out["published"] is True
         for name in ("secret.key", "operator.token"):
             mode = stat.S_IMODE((Path(config["DATA_DIR"]) / name).stat().st_mode)
@@ -66,6 +66,17 @@ class TestInit:
         out = bare_cli.json("init", env={"VEXE_DATA_DIR": str(data), "VEXE_DATABASE_URL": ""})
         assert out["database"] == f"sqlite:///{data / 'vexe.db'}"
         assert (data / "vexe.db").exists()
+
+    def test_the_database_is_the_owners_only(self, bare_cli, tmp_path):
+        """The SQLite database holds accounts and sealed keys: created readable by its owner
+        only, like the data directory around it and the secret files in it, whatever the
+        umask."""
+        data = tmp_path / "private"
+        bare_cli.json("init", env={"VEXE_DATA_DIR": str(data), "VEXE_DATABASE_URL": ""})
+        assert stat.S_IMODE(data.stat().st_mode) == 0o700
+        for path in data.iterdir():
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
+        assert stat.S_IMODE((data / "vexe.db").stat().st_mode) == 0o600
 
 
 class TestMigrations:

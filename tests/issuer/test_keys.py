@@ -2,13 +2,14 @@
 retired, and the trust list in Redis follows."""
 
 import json
+import time
 
 import jwt
 import pytest
 import redis
 
-from shared import keys, redis_keys
-from issuer_testkit import verify_with_jwks
+from shared import b64, keys, redis_keys, ticket
+from issuer_testkit import verify_qr, verify_with_jwks
 
 
 def bind(api, token, p):
@@ -100,3 +101,35 @@ def test_no_new_key_id_reads_as_a_command_line_option():
     # would take for an option; 3,000 draws without the redraw would meet one all but surely.
     assert not [kid for kid in (keys.key_id(keys.new_signing_key()) for _ in range(3000))
                 if kid.startswith("-")]
+
+
+def test_after_a_stolen_key_is_retired_nothing_it_signed_is_handed_out(api, cli):
+    """The stolen-key procedure (docs/security.md): `vexe keys rotate`, then `vexe keys retire
+    OLD`. The next custodial QR (by `vexe pass qr` and over HTTP, as the card fetches it) and
+    the next refresh carry a credential of the new key, which every validator accepts; the
+    custodial credential the issuer kept (72 h of life left) is never served again."""
+    token, custodial = api.rider_pass()
+    phone_token, phone = api.rider_pass()
+    bind(api, phone_token, phone)
+    first = cli.ok("pass", "qr", custodial["id"]).stdout.strip()
+    old = kid_of(_credential(first))
+    new = cli.json("keys", "rotate")["kid"]
+    assert cli.json("keys", "retire", old)["retired_at"] is not None
+    jwks = api.jwks()
+    now = time.time()
+    texts = {"vexe pass qr": cli.ok("pass", "qr", custodial["id"]).stdout.strip(),
+             "GET /qr": api.call("GET", f"/api/passes/{custodial['id']}/qr",
+                                 token=token).get_data(as_text=True)}
+    for door, text in texts.items():
+        assert kid_of(_credential(text)) == new, door
+        verify_qr(text, jwks, now)  # as a validator checks it: unknown_key before the fix
+    refreshed = api.ok("POST", f"/api/passes/{phone['id']}/credential", token=phone_token)
+    assert kid_of(refreshed["credential"]) == new
+    assert verify_with_jwks(refreshed["credential"], jwks)["pid"] == phone["id"]
+
+
+def _credential(qr_text: str) -> str:
+    """The issuer's credential inside a QR text, as a compact JWS."""
+    parsed = ticket.parse_qr(qr_text)
+    return ".".join(b64.encode(part) for part in (parsed.header_json, parsed.payload_json,
+                                                  parsed.issuer_signature))
