@@ -26,10 +26,14 @@ $(STAMP): pyproject.toml setup.py package-lock.json
 /usr/bin/faketime:
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime >/dev/null
 
+# The tests check the units in deploy/ with `systemd-analyze verify`.
+/usr/bin/systemd-analyze:
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd >/dev/null
+
 demo: $(STAMP)
 	$(VENV)/bin/vexe demo
 
-test: $(STAMP) /usr/bin/chromium /usr/bin/faketime
+test: $(STAMP) /usr/bin/chromium /usr/bin/faketime /usr/bin/systemd-analyze
 	$(VENV)/bin/pytest
 
 bench: $(STAMP)
