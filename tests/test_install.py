@@ -200,6 +200,13 @@ def test_a_bus_runs_the_validator_from_the_wheel_without_the_issuers_dependencie
 
     usage = _run([str(bin_dir / "python"), "-m", "validator", "--help"], env=env, cwd=tmp_path)
     assert "run" in usage.stdout
+    listed = _run([str(bin_dir / "vexe"), "--help"], env=env, cwd=tmp_path).stdout
+    assert "validator" in listed and "validate" in listed and "serve" not in listed
+    issuer = subprocess.run([str(bin_dir / "vexe"), "serve"], env=env, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60)
+    assert issuer.returncode == 1
+    assert issuer.stderr.strip().endswith("needs the issuer's dependencies: "
+                                          "pip install 'vexe[issuer]'")
 
     cases = json.loads((VECTORS / "cases.json").read_text())
     case = next(c for c in cases["cases"] if c["expected"]["decision"] == "accept")
