@@ -5,7 +5,6 @@ it); their built files are copied into ``issuer/static/vendor/`` before the pack
 built, so a wheel carries them and an editable install finds them in the same place.
 """
 
-import shutil
 from pathlib import Path
 
 from setuptools import setup
@@ -25,9 +24,16 @@ def copy_vendor() -> None:
     for name, source in VENDOR.items():
         path = ROOT / "node_modules" / source
         if path.is_file():
-            shutil.copyfile(path, TARGET / name)
+            _copy(path, TARGET / name)
         elif not (TARGET / name).is_file():  # an sdist carries the copies, not node_modules
             raise SystemExit(f"{path} is missing: run `npm ci` (or `make install`) first")
+
+
+def _copy(source: Path, target: Path) -> None:
+    """Only when it changed: an issuer running from this checkout may be serving the file."""
+    data = source.read_bytes()
+    if not target.is_file() or target.read_bytes() != data:
+        target.write_bytes(data)
 
 
 class BuildPy(build_py):
