@@ -71,6 +71,9 @@ def issuer(wheel, tmp_path, redis_url):
     it, after `vexe init` and an analyst made with `vexe operator create`."""
     bin_dir = _venv(tmp_path / "venv", f"{wheel}[issuer]")
     env = _env(tmp_path / "data", redis_url)
+    where = _run([str(bin_dir / "python"), "-c", "import issuer; print(issuer.__file__)"],
+                 env=env, cwd=tmp_path).stdout
+    assert where.startswith(str(tmp_path / "venv" / "lib"))  # the wheel's, not the checkout's
     _run([str(bin_dir / "vexe"), "init"], env=env, cwd=tmp_path)
     password = tmp_path / "analyst-password"
     password.write_text(PASSWORD + "\n")
