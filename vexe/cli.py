@@ -20,6 +20,7 @@ PARTS = (
 )
 
 
+# vexe's own packages: one of them missing is a broken install, not a missing extra.
 OWN = ("issuer", "validator", "shared", "vexe", "idp", "loadtests")
 
 
