@@ -9,11 +9,13 @@ STAMP := $(VENV)/.installed
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml $(wildcard package-lock.json)
+# npm first: installing the package copies the front-end files it serves out of node_modules
+# (setup.py).
+$(STAMP): pyproject.toml setup.py package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -e '.[test]'
-	if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; fi
+	$(VENV)/bin/pip install --quiet -e '.[issuer,test]'
 	touch $(STAMP)
 
 # Browser tests drive Debian's Chromium (no browser download).
@@ -24,10 +26,14 @@ $(STAMP): pyproject.toml $(wildcard package-lock.json)
 /usr/bin/faketime:
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime >/dev/null
 
+# The tests check the units in deploy/ with `systemd-analyze verify`.
+/usr/bin/systemd-analyze:
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd >/dev/null
+
 demo: $(STAMP)
 	$(VENV)/bin/vexe demo
 
-test: $(STAMP) /usr/bin/chromium /usr/bin/faketime
+test: $(STAMP) /usr/bin/chromium /usr/bin/faketime /usr/bin/systemd-analyze
 	$(VENV)/bin/pytest
 
 bench: $(STAMP)

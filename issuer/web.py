@@ -9,6 +9,7 @@ HTTPS (behind a proxy, run with ``--forwarded-allow-ips`` so that Flask sees it)
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import flask
 from flask.sessions import SecureCookieSessionInterface
@@ -18,6 +19,10 @@ from itsdangerous import URLSafeTimedSerializer
 from issuer import headers, limits, vault, web_sessions
 
 csrf = CSRFProtect()
+
+# The front-end packages' files (package.json pins them): setup.py copies them here from
+# node_modules when the package is built or installed, so a wheel and a checkout serve the same.
+VENDOR = Path(__file__).resolve().parent / "static" / "vendor"
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 

@@ -20,8 +20,23 @@ PARTS = (
 )
 
 
+# vexe's own packages: one of them missing is a broken install, not a missing extra.
+OWN = ("issuer", "validator", "shared", "vexe", "idp", "loadtests")
+
+
+class NotInstalled(click.ClickException):
+    """A part whose dependencies are not installed: a bus installs the wheel without the
+    issuer's (docs/deploy.md)."""
+
+
 def _commands(module: str, attribute: str) -> dict[str, click.Command]:
-    found = getattr(importlib.import_module(module), attribute)
+    try:
+        found = getattr(importlib.import_module(module), attribute)
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] in OWN:
+            raise  # vexe itself is broken: not a missing extra
+        raise NotInstalled(f"{exc.name} is not installed; this command needs the issuer's "
+                           "dependencies: pip install 'vexe[issuer]'") from None
     return {command.name: command for command in (found if isinstance(found, list) else [found])}
 
 
@@ -29,7 +44,10 @@ class Vexe(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         names = set()
         for module, attribute, _names in PARTS:
-            names.update(_commands(module, attribute))
+            try:
+                names.update(_commands(module, attribute))
+            except NotInstalled:
+                continue  # listed where it can run
         return sorted(names)
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import flask
 from werkzeug.security import safe_join
 
+from issuer import web
 from shared import clock, ticket
 
 # The card's files are served by the route below, not Flask's static folder: see _file.
@@ -18,9 +19,7 @@ bp = flask.Blueprint("card", __name__, url_prefix="/card", template_folder="temp
 STATIC = Path(__file__).resolve().parent / "static"
 TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".css": "text/css",
          ".png": "image/png"}
-# Front-end packages come from npm (package.json at the repository root), never committed.
-NODE_MODULES = Path(__file__).resolve().parents[2] / "node_modules"
-VENDOR = {"qrcode-generator.mjs": NODE_MODULES / "qrcode-generator" / "dist" / "qrcode.mjs"}
+VENDOR = {"qrcode-generator.mjs": web.VENDOR / "qrcode-generator.mjs"}
 
 # The phone asks for a new credential when the one it holds is older than this and the
 # network is there: often enough that a day offline never starts with an old one, rarely
@@ -104,7 +103,7 @@ def static(filename: str):
 def vendor(name: str):
     path = VENDOR.get(name)
     if path is None or not path.exists():
-        flask.abort(404, "front-end package missing: run `make install` (npm ci)")
+        flask.abort(404, f"front-end file missing from {web.VENDOR}: run `make install`")
     return _file(path)
 
 

@@ -6,8 +6,6 @@ beneath it (readable without JavaScript, and by screen readers), and a link to i
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import flask
 
 from issuer import audit, auth, catalogue, db, operators, web
@@ -21,9 +19,7 @@ bp = flask.Blueprint("ridership_console", __name__, url_prefix="/console/ridersh
                      template_folder="templates", static_folder="static")
 bp.before_request(web.protect_form)
 
-# Front-end packages come from npm (package.json at the repository root), never committed.
-NODE_MODULES = Path(__file__).resolve().parents[2] / "node_modules"
-VENDOR = {"chart.js": NODE_MODULES / "chart.js" / "dist" / "chart.umd.min.js"}
+VENDOR = {"chart.js": web.VENDOR / "chart.umd.min.js"}
 
 READERS = (operators.ANALYST, operators.ADMINISTRATOR)
 
