@@ -3,8 +3,8 @@
 A validator's Redis user may call functions (FCALL) and run no code of its own (no EVAL, no
 SCRIPT LOAD): a script of its own could loop forever, and Redis answers BUSY to everyone
 while it runs (one that wrote first cannot even be killed). The functions are loaded by the
-operator's own connection (``load``): ``vexe validator acl create``/``update``, the ingest
-worker when it starts, ``vexe redis functions load``.
+operator's own connection (``load``): ``vexe validator acl create``/``update``, and the ingest
+worker when it starts and whenever it finds them missing (a Redis that restarted empty).
 
 Redis checks every command a function runs against the rights of the user who calls it, so
 a function grants nothing: what ``vexe_push`` does for a validator, the validator may also do
