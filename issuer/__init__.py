@@ -16,8 +16,9 @@ log = logging.getLogger(__name__)
 
 def create_app(test_config: dict | None = None) -> flask.Flask:
     app = flask.Flask(__name__, static_folder=None)  # pages carry their own small styles
-    app.config.from_mapping(test_config or {}, MAX_CONTENT_LENGTH=64 * 1024)  # far above any request
-    app.config.from_mapping(settings.load(test_config))
+    app.config["MAX_CONTENT_LENGTH"] = 64 * 1024  # no request of this API comes near it
+    app.config.from_mapping(test_config or {})  # Flask's own (TESTING) as given
+    app.config.from_mapping(settings.load(test_config))  # vexe's: typed, checked
     db.refuse_unless_at_head(app.config["DATABASE_URL"])
     log.info("issuer starting: %s", settings.start_line(app.config))
 
