@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from conftest import Stream
 from issuer.ridership import health
+from shared.redis_keys import TRIPS_STREAM
 from tests.testkit import wait_for
 
 VEXE = str(Path(sys.executable).parent / "vexe")
@@ -44,7 +44,7 @@ def test_the_health_file_follows_redis(migrated, redis_server, maker, tmp_path):
         assert first["checks"] == {"database": "ok", "redis": "ok"}
         assert first["last_batch"] is None and first["failures"] == 0
 
-        Stream(client).push(maker.board(at_ms=int(time.time() * 1000)))
+        client.xadd(TRIPS_STREAM, {"trip": maker.board(at_ms=int(time.time() * 1000)).to_json()})
         written = wait_for(lambda: (r := read(path)) and r["last_batch"] and r, timeout=60,
                            what="a batch in the health file")
         assert written["ready"] is True and written["time"] >= written["last_batch"]
