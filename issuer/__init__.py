@@ -5,21 +5,22 @@ Run it with ``vexe serve`` on a laptop, or ``gunicorn 'issuer:create_app()'`` fo
 
 from __future__ import annotations
 
+import logging
+
 import flask
 
 from issuer import db, oidc, settings, web
 
+log = logging.getLogger(__name__)
+
 
 def create_app(test_config: dict | None = None) -> flask.Flask:
     app = flask.Flask(__name__, static_folder=None)  # pages carry their own small styles
-    app.config.from_mapping(
-        settings.DEFAULTS,
-        MAX_CONTENT_LENGTH=64 * 1024,  # no request of this API comes near it
-    )
-    app.config.from_prefixed_env(settings.ENV_PREFIX)
-    if test_config is not None:
-        app.config.from_mapping(test_config)
-    settings.resolve(app.config)
+    app.config["MAX_CONTENT_LENGTH"] = 64 * 1024  # no request of this API comes near it
+    app.config.from_mapping(test_config or {})  # Flask's own (TESTING) as given
+    app.config.from_mapping(settings.load(test_config))  # vexe's: typed, checked
+    db.refuse_unless_at_head(app.config["DATABASE_URL"])
+    log.info("issuer starting: %s", settings.start_line(app.config))
 
     db.init_app(app)
     web.init_app(app)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -113,7 +114,35 @@ def serve(host: str, port: int) -> None:
     """Run the issuer's HTTP API (a development server; use gunicorn for real)."""
     from issuer import create_app
 
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     create_app().run(host=host, port=port)
+
+
+# -- vexe db -------------------------------------------------------------------------------
+
+@click.group("db", cls=Group)
+def db_group() -> None:
+    """The database's schema: where it stands, and bringing it to this version's."""
+
+
+@db_group.command("status")
+def db_status() -> None:
+    """The schema's revision against this version's newest (head); exit 0 either way."""
+    status = db.schema_status(settings.load()["DATABASE_URL"])
+    status["problem"] = db.schema_problem(status)
+    _emit(status)
+
+
+@db_group.command("upgrade")
+def db_upgrade() -> None:
+    """Bring the schema to this version's newest revision (stop the ingest workers first)."""
+    url = settings.load()["DATABASE_URL"]
+    before = db.schema_status(url)
+    if before["current"] is not None and not db.known_revision(before["current"]):
+        _fail(db.schema_problem(before), 1)  # a newer version's: nothing here upgrades it
+    db.migrate(url)
+    _emit({"database": before["database"], "from": before["current"],
+           "to": db.current_revision(url), "changed": before["current"] != before["head"]})
 
 
 # -- vexe route ----------------------------------------------------------------------------
@@ -452,4 +481,5 @@ def keys_jwks() -> None:
         click.echo(signing.trust_list(session).dumps())
 
 
-commands = [init, publish_command, serve, route, account, pass_, keys, operator, audit_command]
+commands = [init, publish_command, serve, db_group, route, account, pass_, keys, operator,
+            audit_command]

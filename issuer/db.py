@@ -8,6 +8,8 @@ teardown); the command line opens one per command with :func:`session`.
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
 import threading
 from collections.abc import Iterator
@@ -20,9 +22,15 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy.orm import Session
 
+from issuer.errors import NotReady
+
 MIGRATIONS = Path(__file__).parent / "migrations"
+# Alembic says "Context impl PostgresqlImpl." at INFO each time the revision is looked at,
+# which /readyz does every few seconds: only its warnings reach the logs.
+logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
 
 _engines: dict[str, sa.Engine] = {}
 _engines_lock = threading.Lock()  # the server runs requests in threads
@@ -108,6 +116,7 @@ def current_revision(url: str) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+@functools.cache  # the files don't change under a running process; /readyz asks often
 def head_revision() -> str:
     return ScriptDirectory.from_config(alembic_config("")).get_current_head()
 
@@ -118,3 +127,54 @@ def migrate(url: str) -> bool:
         return False
     command.upgrade(alembic_config(url), "head")
     return True
+
+
+def schema_status(url: str) -> dict:
+    """Where the database's schema stands against this version's newest revision."""
+    current, head = current_revision(url), head_revision()
+    return {"database": sa.make_url(url).render_as_string(hide_password=True),
+            "current": current, "head": head, "up_to_date": current == head}
+
+
+def schema_problem(status: dict) -> str | None:
+    """Why a database at ``status`` can't be used by this version, and the command that
+    fixes it; None when it is at the head."""
+    current, head = status["current"], status["head"]
+    if current == head:
+        return None
+    if current is None:
+        return f"the database {status['database']} is not set up: run `vexe init`"
+    if not known_revision(current):  # made by a newer version: upgrading would not help
+        return (f"the database is at revision {current}, which this version of vexe does "
+                f"not know (its newest is {head}): run the version that upgraded it")
+    return (f"the database is at revision {current}, this version needs {head}: "
+            f"run `vexe db upgrade`")
+
+
+def known_revision(revision: str) -> bool:
+    """Whether ``revision`` is one of this version's migrations."""
+    try:
+        return ScriptDirectory.from_config(alembic_config("")).get_revision(revision) is not None
+    except CommandError:
+        return False
+
+
+def refuse_unless_at_head(url: str) -> None:
+    """For a starting server or worker: NotReady, one line, unless the schema is at the head.
+
+    A database server that does not answer is not refused here: the issuer starts and
+    answers 503 until it is back (a worker restarted during a database outage must not bring
+    the server down), and /readyz says so. A SQLite file that can't be opened is no outage:
+    it is a data directory that is not there, or not this one.
+    """
+    try:
+        status = schema_status(url)
+    except sa.exc.OperationalError as exc:
+        if sa.make_url(url).get_backend_name() != "sqlite":
+            return
+        line = str(exc.orig).strip().splitlines()[0]
+        raise NotReady(f"the database {sa.make_url(url).render_as_string(hide_password=True)} "
+                       f"can't be opened ({line}): run `vexe init`") from None
+    problem = schema_problem(status)
+    if problem:
+        raise NotReady(problem)

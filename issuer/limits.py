@@ -75,7 +75,7 @@ def init_app(app: flask.Flask) -> None:
     config.setdefault("RATELIMIT_STORAGE_URI", config["REDIS_URL"])
     config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_timeout": 1.0,
                                                     "socket_connect_timeout": 1.0})
-    proxies = int(config.get("TRUSTED_PROXIES") or 0)
+    proxies = config["TRUSTED_PROXIES"]
     if proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     limiter.init_app(app)

@@ -296,7 +296,11 @@ DOCUMENT = {
     "info": {"title": "vexe issuer API", "version": "1",
              "description": "Riders sign in with the national e-ID (a session cookie; changes "
                             "need the X-CSRFToken header) or use a rider token; operators use "
-                            "a token scoped to one role, or their console session."},
+                            "a token scoped to one role, or their console session. Outside "
+                            "the API, without authentication: GET /healthz (200 while the "
+                            "process answers) and GET /readyz (200 when the database, at this "
+                            "version's schema, and Redis answer; else 503 naming the checks "
+                            "that failed)."},
     "paths": PATHS,
     "components": {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"},

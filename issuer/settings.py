@@ -1,101 +1,185 @@
-"""Settings: one place that says what the issuer is configured with and where it comes from.
+"""Settings: every setting the issuer, its command line and the ingest read, in one table,
+read once, typed and checked, with a one-line error naming the variable.
 
-Order, later wins: the defaults below, ``VEXE_*`` environment variables, then the caller's
-overrides (a test's config). The two secrets may also live in files under ``DATA_DIR`` that
-``vexe init`` creates, so a laptop needs no environment at all. The web app and the command
-line both call :func:`resolve`, so ``vexe pass issue`` sees exactly what the server sees.
+Order, later wins: each setting's default, its ``VEXE_<NAME>`` environment variable (text,
+never parsed as JSON: a secret that looks like a number stays text; an empty variable counts
+as unset), then the caller's overrides (a test's config). The two secrets may also live in
+files under ``DATA_DIR`` that ``vexe init`` creates, so a laptop needs no environment at all.
+The web app and the command line both call :func:`load`, so ``vexe pass issue`` sees exactly
+what the server sees. docs/operations.md ("Settings") is the table for people.
 """
 
 from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
-import flask
+import sqlalchemy as sa
 
 from issuer.errors import NotReady
-from shared.ticket import DEFAULT_CREDENTIAL_LIFETIME
+from shared.ticket import DEFAULT_CREDENTIAL_LIFETIME, DEFAULT_FRESHNESS, DEFAULT_ROTATION
 
-ENV_PREFIX = "VEXE"
+ENV_PREFIX = "VEXE_"
 SECRET_KEY_FILE = "secret.key"
 OPERATOR_TOKEN_FILE = "operator.token"
+# A proof shown for a whole rotation period must still be fresh at its end, with room for
+# the clocks and the scan: the period can't come near the validators' freshness window.
+MAX_ROTATION = DEFAULT_FRESHNESS - 15
 
-DEFAULTS = {
-    "DATA_DIR": "var",
-    "DATABASE_URL": None,  # sqlite:///<DATA_DIR>/vexe.db
-    "REDIS_URL": "redis://127.0.0.1:6379/0",
-    "CREDENTIAL_LIFETIME": DEFAULT_CREDENTIAL_LIFETIME,
-    "SECRET_KEY": None,  # Fernet key sealing private keys; else <DATA_DIR>/secret.key
+
+@dataclass(frozen=True)
+class Setting:
+    name: str  # the environment variable is ENV_PREFIX + name
+    parse: Callable[[str, object], object]  # (name, value) -> the typed value, or NotReady
+    default: object  # None: unset (what it means is said where it is used)
+
+    @property
+    def variable(self) -> str:
+        return ENV_PREFIX + self.name
+
+
+# -- the types ------------------------------------------------------------------------------
+
+def text(_name: str, value) -> str:
+    return str(value)
+
+
+def directory(_name: str, value) -> str:
+    """Absolute from here on: a relative one is taken from the directory the process started
+    in, once, and the start-up line says which it became."""
+    return str(Path(str(value)).expanduser().resolve())
+
+
+def database_url(name: str, value) -> str:
+    try:
+        sa.make_url(str(value))
+    except sa.exc.ArgumentError:
+        raise NotReady(f"{ENV_PREFIX}{name} must be a database URL such as "
+                       f"postgresql+psycopg://USER@HOST/DB, got {_shown(value)}") from None
+    return str(value)
+
+
+def redis_url(name: str, value) -> str:
+    if urlsplit(str(value)).scheme not in ("redis", "rediss", "unix", "redis+cluster"):
+        raise NotReady(f"{ENV_PREFIX}{name} must be a Redis URL such as "
+                       f"redis://HOST:6379/0, got {_shown(value)}")
+    return str(value)
+
+
+def flag(name: str, value) -> bool:
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower()
+    if word in ("1", "true", "yes", "on"):
+        return True
+    if word in ("0", "false", "no", "off"):
+        return False
+    raise NotReady(f"{ENV_PREFIX}{name} must be true or false, got {value!r}")
+
+
+def integer(low: int, high: int, unit: str) -> Callable[[str, object], int]:
+    def parse(name: str, value) -> int:
+        return _bounded(name, value, int, low, high, unit)
+    return parse
+
+
+def number(low: float, high: float, unit: str) -> Callable[[str, object], float]:
+    def parse(name: str, value) -> float:
+        return _bounded(name, value, float, low, high, unit)
+    return parse
+
+
+def _bounded(name: str, value, kind: type, low, high, unit: str):
+    try:
+        if isinstance(value, bool):
+            raise ValueError  # True is 1 to Python, not to an operator
+        parsed = kind(str(value).strip()) if isinstance(value, str) else kind(value)
+    except (TypeError, ValueError):
+        parsed = None
+    if parsed is None or parsed != parsed or not low <= parsed <= high:  # NaN too
+        raise NotReady(f"{ENV_PREFIX}{name} must be {unit}, {_plain(low)} to {_plain(high)}, "
+                       f"got {value!r}")
+    return parsed
+
+
+def _plain(bound: float) -> str:
+    return str(int(bound)) if bound == int(bound) else str(bound)
+
+
+def _shown(value) -> str:
+    """A refused URL, its password hidden: error lines go to logs."""
+    parts = urlsplit(str(value))
+    if parts.password:
+        return repr(str(value).replace(parts.password, "***"))
+    return repr(str(value))
+
+
+SETTINGS = (
+    Setting("DATA_DIR", directory, "var"),
+    Setting("DATABASE_URL", database_url, None),  # sqlite:///<DATA_DIR>/vexe.db
+    Setting("REDIS_URL", redis_url, "redis://127.0.0.1:6379/0"),
+    Setting("SECRET_KEY", text, None),  # else <DATA_DIR>/secret.key
     # The bootstrap operator's token, which `vexe init` registers (a token like any other,
     # revocable); else <DATA_DIR>/operator.token. The server itself never compares with it.
-    "OPERATOR_TOKEN": None,
-    # Sales of next month's passes open on this day of the month, Hanoi time.
-    "SALES_OPEN_DAY": 20,
-    # The national e-ID's OpenID Connect provider (issuer URL, with its discovery document at
-    # <issuer>/.well-known/openid-configuration) and this service's client registration.
-    "OIDC_ISSUER": None,
-    "OIDC_CLIENT_ID": None,
-    "OIDC_CLIENT_SECRET": None,
+    Setting("OPERATOR_TOKEN", text, None),
+    Setting("CREDENTIAL_LIFETIME", integer(60, 31 * 24 * 3600, "seconds"),
+            DEFAULT_CREDENTIAL_LIFETIME),
+    # Sales of next month's passes open on this day of the month, Hanoi time; every month
+    # has the day.
+    Setting("SALES_OPEN_DAY", integer(1, 28, "a day of the month"), 20),
+    Setting("CARD_ROTATION", integer(1, MAX_ROTATION, "seconds"), DEFAULT_ROTATION),
+    # The national e-ID's OpenID Connect provider and this service's registration there.
+    Setting("OIDC_ISSUER", text, None),
+    Setting("OIDC_CLIENT_ID", text, None),
+    Setting("OIDC_CLIENT_SECRET", text, None),
+    Setting("SESSION_COOKIE_SECURE", flag, False),
     # Reverse proxies in front of the issuer that set X-Forwarded-For (issuer.limits).
-    "TRUSTED_PROXIES": 0,
-}
+    Setting("TRUSTED_PROXIES", integer(0, 10, "a number of proxies"), 0),
+    # The ingest's (issuer.ridership.cli), which its options override.
+    Setting("INGEST_RETAIN_MINUTES", number(0, 7 * 24 * 60, "minutes"), 60),
+    Setting("INGEST_MAX_AGE_DAYS", number(1, 3660, "days"), 35),
+)
 
 
-def load(overrides: Mapping | None = None) -> flask.Config:
-    """The settings without an app: for the command line and scripts."""
-    config = flask.Config(os.getcwd())
-    config.from_mapping(DEFAULTS)
-    config.from_prefixed_env(ENV_PREFIX)
-    if overrides is not None:
-        config.from_mapping(overrides)
-    return resolve(config)
+def load(overrides: Mapping | None = None, environ: Mapping[str, str] | None = None) -> dict:
+    """Every setting, typed and checked; NotReady names the first one that is wrong."""
+    overrides = {} if overrides is None else overrides
+    environ = os.environ if environ is None else environ
+    config = {}
+    for setting in SETTINGS:
+        if setting.name in overrides:
+            value = overrides[setting.name]
+        else:
+            value = environ.get(setting.variable) or setting.default
+        unset = value is None and setting.default is None
+        config[setting.name] = None if unset else setting.parse(setting.name, value)
+    return _derive(config)
 
 
-def resolve(config: MutableMapping) -> MutableMapping:
-    """Fill in what derives from other settings; read secrets from their files if present.
+def _derive(config: dict) -> dict:
+    """What follows from other settings: the default database, the secrets' files.
 
     A missing secret stays None: ``vexe init`` creates it, and whatever needs it says so.
     """
-    # from_prefixed_env parses values as JSON, so a value that looks like a number arrives
-    # as one; every setting but the lifetime is text.
-    data_dir = Path(str(config["DATA_DIR"])).resolve()
-    config["DATA_DIR"] = str(data_dir)
-    if not config.get("DATABASE_URL"):
+    data_dir = Path(config["DATA_DIR"])
+    if not config["DATABASE_URL"]:
         config["DATABASE_URL"] = f"sqlite:///{data_dir / 'vexe.db'}"
-    config["DATABASE_URL"] = str(config["DATABASE_URL"])
-    config["REDIS_URL"] = str(config["REDIS_URL"])
-    config["CREDENTIAL_LIFETIME"] = _lifetime(config["CREDENTIAL_LIFETIME"])
-    config["SALES_OPEN_DAY"] = _sales_open_day(config["SALES_OPEN_DAY"])
-    for name in ("OIDC_ISSUER", "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET"):
-        config[name] = str(config[name]) if config.get(name) else None
     for name, filename in (("SECRET_KEY", SECRET_KEY_FILE), ("OPERATOR_TOKEN", OPERATOR_TOKEN_FILE)):
-        if config.get(name):
-            config[name] = str(config[name])
-        else:
+        if not config[name]:
             config[name] = read_secret_file(data_dir / filename)
     return config
 
 
-def _lifetime(value) -> int:
-    try:
-        seconds = int(value)
-    except (TypeError, ValueError):
-        seconds = 0
-    if not 60 <= seconds <= 31 * 24 * 3600:
-        raise NotReady(f"CREDENTIAL_LIFETIME must be seconds, 60 to 2678400, got {value!r}")
-    return seconds
-
-
-def _sales_open_day(value) -> int:
-    try:
-        day = int(value)
-    except (TypeError, ValueError):
-        day = 0
-    if not 1 <= day <= 28:  # every month has the day
-        raise NotReady(f"SALES_OPEN_DAY must be a day of the month, 1 to 28, got {value!r}")
-    return day
+def start_line(config: Mapping) -> str:
+    """What a starting issuer or ingest worker says it runs on, passwords hidden: a relative
+    data directory shows here as the absolute one it became."""
+    database = sa.make_url(config["DATABASE_URL"]).render_as_string(hide_password=True)
+    return (f"data directory {config['DATA_DIR']}, database {database}, "
+            f"Redis {_shown(config['REDIS_URL'])[1:-1]}")
 
 
 def read_secret_file(path: Path) -> str | None:

@@ -11,27 +11,9 @@ from __future__ import annotations
 
 import flask
 
-from issuer.errors import NotReady
-from shared import ticket
-
-DEFAULT_ROTATION = ticket.DEFAULT_ROTATION  # seconds; VEXE_CARD_ROTATION changes it
-# A proof shown for a whole period must still be fresh at its end, with room for the clocks
-# and the scan: the period can't come near the validators' freshness window.
-MAX_ROTATION = ticket.DEFAULT_FRESHNESS - 15
-
 
 def init_app(app: flask.Flask) -> None:
+    """The card's pages; their rotation period is the setting CARD_ROTATION."""
     from issuer.card import pages
 
-    app.config["CARD_ROTATION"] = _rotation(app.config.get("CARD_ROTATION", DEFAULT_ROTATION))
     app.register_blueprint(pages.bp)
-
-
-def _rotation(value) -> int:
-    try:
-        seconds = int(value)
-    except (TypeError, ValueError):
-        seconds = 0
-    if not 1 <= seconds <= MAX_ROTATION:
-        raise NotReady(f"CARD_ROTATION must be seconds, 1 to {MAX_ROTATION}, got {value!r}")
-    return seconds

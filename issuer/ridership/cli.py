@@ -5,14 +5,16 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from pathlib import Path
 
 import click
 import redis
 
 from issuer import db, settings
 from issuer.cli import Group, _emit, _fail, _session
-from issuer.ridership import entries, fleet, ingest, reports, store
+from issuer.ridership import fleet, ingest, reports, store
 from issuer.ridership.clones import DEFAULT_WINDOW_MINUTES
+from issuer.ridership.health import HealthFile
 from shared import clock
 from shared.redis_keys import trips_stream
 
@@ -32,26 +34,32 @@ def ingest_group() -> None:
 @click.option("--clone-window", default=DEFAULT_WINDOW_MINUTES, show_default=True,
               type=click.FloatRange(0.1, 240), help="Minutes: the same pass boarding two "
               "vehicles within this raises a cloned-pass alert.")
-@click.option("--retain", default=ingest.RETAIN_MS / 60_000, show_default=True,
-              envvar="VEXE_INGEST_RETAIN_MINUTES", type=click.FloatRange(0, 7 * 24 * 60),
+@click.option("--retain", default=None, type=click.FloatRange(0, 7 * 24 * 60),
               help="Minutes an acknowledged entry stays in the stream, for a person to look "
-              "at, before it is trimmed (env VEXE_INGEST_RETAIN_MINUTES).")
-@click.option("--max-age", default=entries.MAX_AGE_DAYS, show_default=True,
-              envvar="VEXE_INGEST_MAX_AGE_DAYS", type=click.FloatRange(1, 3660),
+              "at, before it is trimmed (default: the setting VEXE_INGEST_RETAIN_MINUTES, 60).")
+@click.option("--max-age", default=None, type=click.FloatRange(1, 3660),
               help="Days: an older trip is turned away with a reason, not counted in days "
-              "already reported (env VEXE_INGEST_MAX_AGE_DAYS).")
+              "already reported (default: the setting VEXE_INGEST_MAX_AGE_DAYS, 35).")
 @click.option("--once", is_flag=True, help="Write everything in the stream now (what dead "
               "workers left pending too), then stop.")
 @click.option("--shard", default=None, help="On a Redis Cluster: the shard (validator group) "
               "whose stream this worker reads.")
+@click.option("--health-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="A JSON file rewritten every few seconds: ready or not and why, the last "
+              "batch, failures in a row (docs/operations.md).")
 def ingest_run(consumer: str | None, batch: int, claim_idle: float, clone_window: float,
-               retain: float, max_age: float, once: bool, shard: str | None) -> None:
+               retain: float | None, max_age: float | None, once: bool,
+               shard: str | None, health_file: Path | None) -> None:
     """Run an ingest worker until SIGTERM or Ctrl-C (the batch in hand is finished first)."""
+    if once and health_file is not None:
+        _fail("--health-file is for a worker that keeps running, not --once", 2)
     config = settings.load()
     url = config["DATABASE_URL"]
-    if db.current_revision(url) != db.head_revision():
-        _fail("the database is not set up or not up to date (run `vexe init`)", 1)
+    db.refuse_unless_at_head(url)
+    retain = config["INGEST_RETAIN_MINUTES"] if retain is None else retain
+    max_age = config["INGEST_MAX_AGE_DAYS"] if max_age is None else max_age
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger(__name__).info("ingest starting: %s", settings.start_line(config))
     worker = ingest.Worker(url, ingest.connect(config["REDIS_URL"]),
                            consumer or ingest.default_consumer(), batch=batch,
                            claim_idle_ms=int(claim_idle * 1000),
@@ -66,10 +74,14 @@ def ingest_run(consumer: str | None, batch: int, claim_idle: float, clone_window
                   "nothing can be read until Redis has room", 1)
         _emit({"consumer": worker.consumer, "entries": total})
         return
+    health = None
+    if health_file is not None:
+        health = HealthFile(health_file, worker.engine, worker.client, worker.consumer)
+        health.write(last_batch=None, failures=0, error=None)  # a path that can't be: say so now
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    worker.run(stop)
+    worker.run(stop, health)
 
 
 def _shard(shard: str | None) -> str | None:

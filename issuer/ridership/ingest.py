@@ -44,6 +44,7 @@ from redis.backoff import ExponentialBackoff
 
 from issuer import db
 from issuer.ridership import entries, inbox, store
+from issuer.ridership.health import HealthFile
 from shared import clock, redis_client
 from shared.redis_keys import TRIPS_GROUP, TRIPS_STREAM, ingest_stall, trips_stream
 
@@ -333,7 +334,8 @@ class Worker:
 
     # -- the loop --------------------------------------------------------------------------
 
-    def run(self, stop: threading.Event) -> None:
+    def run(self, stop: threading.Event, health: HealthFile | None = None) -> None:
+        """Until ``stop``; ``health``, if given, is rewritten every few seconds."""
         tune_gc()
         inbox.load_functions(self.client)  # not fatal: Redis may be away or full
         failures = 0
@@ -342,8 +344,11 @@ class Worker:
         backoff = ExponentialBackoff(cap=RETRY_CAP, base=0.5)
         next_claim = next_trim = 0.0
         stalled = Stall(self.client, ingest_stall(self.consumer, self.shard))
+        last_batch = error = None
         log.info("ingest worker %s reading %s", self.consumer, self.stream)
         while not stop.is_set():
+            if health is not None and health.due():
+                _write_health(health, last_batch=last_batch, failures=failures, error=error)
             try:
                 self.ensure_group()  # in the loop: Redis may be full or away at the start
                 now = clock.now()
@@ -351,12 +356,15 @@ class Worker:
                     claimed = self.claim()
                     if claimed:
                         self.handle(claimed, clock.now())
+                        last_batch = clock.now()
                     next_claim = now + CLAIM_EVERY
                 if now >= next_trim:
                     self.trim(now)
                     next_trim = now + TRIM_EVERY
-                self.step(clock.now())
+                if self.step(clock.now()) is not None:
+                    last_batch = clock.now()
             except Exception as exc:  # the worker must outlive a Redis or database outage
+                error = f"{type(exc).__name__}: {_first_line(exc)}"[:300]
                 failures += 1
                 delay = backoff.compute(failures)
                 self._own_pending = True
@@ -371,7 +379,14 @@ class Worker:
             if failures:
                 log.info("ingest going again after %d failures", failures)
                 stalled.cleared()
-            failures = 0
+            failures, error = 0, None
+
+
+def _write_health(health: HealthFile, **state) -> None:
+    try:
+        health.write(**state)
+    except OSError as exc:  # a full disk must not stop the trips; the file's age says it
+        log.warning("health file %s not written: %s", health.path, exc)
 
 
 class Stall:

@@ -1,10 +1,13 @@
-"""Public endpoints: the trust list and the denylist validators may fetch, and a health check."""
+"""Public endpoints: the trust list and the denylist validators may fetch, and the health
+checks (docs/operations.md, "Health checks")."""
 
 import flask
+import redis
 import sqlalchemy as sa
 
 from issuer import db, passes, signing
-from shared import clock
+from issuer.views import DATABASE_RETRY_AFTER
+from shared import clock, redis_client
 
 bp = flask.Blueprint("public", __name__)
 
@@ -32,5 +35,41 @@ def openapi():
 
 @bp.get("/healthz")
 def healthz():
-    db.get_session().execute(sa.text("SELECT 1"))  # a database error answers 503
+    """Alive: the process answers. No dependency is checked, so a database or Redis outage
+    never gets a healthy server restarted (that is /readyz's to say)."""
     return {"status": "ok"}
+
+
+@bp.get("/readyz")
+def readyz():
+    """Ready for traffic: the database answers and is at this version's schema, and Redis
+    answers. 200 with each check, or 503 naming what failed; no error's text (addresses,
+    user names) is shown."""
+    config = flask.current_app.config
+    checks = {"database": _database(config["DATABASE_URL"]), "redis": _redis(config["REDIS_URL"])}
+    failed = sorted(name for name, result in checks.items() if result != "ok")
+    if not failed:
+        return {"status": "ready", "checks": checks}
+    body = {"status": "not ready", "failed": failed, "checks": checks}
+    return body, 503, {"Retry-After": str(DATABASE_RETRY_AFTER)}
+
+
+def _database(url: str) -> str:
+    try:
+        status = db.schema_status(url)
+    except sa.exc.SQLAlchemyError:
+        return "unavailable"
+    if status["up_to_date"]:
+        return "ok"
+    return f"schema at revision {status['current']}, this version needs {status['head']}"
+
+
+def _redis(url: str) -> str:
+    client = redis_client.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+    try:
+        client.ping()
+        return "ok"
+    except redis.RedisError:
+        return "unavailable"
+    finally:
+        client.close()

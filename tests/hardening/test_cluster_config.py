@@ -45,15 +45,17 @@ def test_the_issuers_rate_limits_count_on_a_cluster(tmp_path):
     there, shared by every worker and host."""
     import redis
 
-    from issuer import create_app, limits
+    from issuer import create_app, db, limits
     from hardening_testkit import RedisClusterProcesses
 
     nodes = RedisClusterProcesses(tmp_path / "cluster")
     try:
         nodes.create()
+        url = f"sqlite:///{tmp_path / 'vexe.db'}"
+        db.migrate(url)  # the issuer starts on a database at its schema only
         app = create_app({"DATA_DIR": str(tmp_path / "data"), "TESTING": True,
                           "REDIS_URL": nodes.url, "SECRET_KEY": _fernet_key(),
-                          "DATABASE_URL": f"sqlite:///{tmp_path / 'vexe.db'}"})
+                          "DATABASE_URL": url})
         client = app.test_client()
         allowed = int(limits.E_ID.split()[0])
         statuses = [client.get("/signin").status_code for _ in range(allowed + 1)]

@@ -85,7 +85,7 @@ def test_database_restarted_under_the_issuer(issuer, postgres, mode):
     postgres.stop(mode)
     answers = [call(base + path, token, method, body) for _ in range(3)
                for path, method, body in (
-                   ("/api/routes", "GET", None), ("/healthz", "GET", None),
+                   ("/api/routes", "GET", None), ("/readyz", "GET", None),
                    ("/api/routes", "POST", {"code": "09", "name": "Trần Khánh Dư"}),
                    ("/.well-known/jwks.json", "GET", None), ("/console/counter/", "GET", None))]
     for status, headers, body in answers:
@@ -94,7 +94,10 @@ def test_database_restarted_under_the_issuer(issuer, postgres, mode):
         assert "Traceback" not in body and "psycopg" not in body and "sqlalchemy" not in body
         # A read says the database is away; a change says, too, that nothing of it was kept.
         assert ("the database is unavailable; try again shortly" in body
-                or "nothing was saved" in body and "try again shortly" in body), body
+                or "nothing was saved" in body and "try again shortly" in body
+                or json.loads(body)["failed"] == ["database"]), body  # /readyz
+    # Alive all the while: nothing that watches /healthz restarts a server for the database.
+    assert call(base + "/healthz")[0] == 200
 
     postgres.start()
     # The same workers, restarted by nobody: the pool drops the dead connections itself.

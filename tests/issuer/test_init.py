@@ -112,7 +112,7 @@ class TestSettings:
 
     def test_bad_lifetime_is_one_line(self, cli):
         line = cli.fails("keys", "list", code=1, env={"VEXE_CREDENTIAL_LIFETIME": "soon"})
-        assert line == "vexe: CREDENTIAL_LIFETIME must be seconds, 60 to 2678400, got 'soon'"
+        assert line == "vexe: VEXE_CREDENTIAL_LIFETIME must be seconds, 60 to 2678400, got 'soon'"
 
     def test_unwritable_data_directory_is_one_line(self, bare_cli, tmp_path):
         blocker = tmp_path / "file"
@@ -126,7 +126,7 @@ class TestSettings:
                           "DATABASE_URL": initialised["DATABASE_URL"]})
         loaded = settings.load({"DATA_DIR": initialised["DATA_DIR"],
                                 "DATABASE_URL": initialised["DATABASE_URL"]})
-        for name in settings.DEFAULTS:
+        for name in (setting.name for setting in settings.SETTINGS):
             assert app.config[name] == loaded[name], name
         assert loaded["REDIS_URL"] == "redis://127.0.0.1:6399/3"
         assert loaded["OPERATOR_TOKEN"] and loaded["SECRET_KEY"]
