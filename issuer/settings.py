@@ -1,7 +1,7 @@
 """Settings: one place that says what the issuer is configured with and where it comes from.
 
 Order, later wins: the defaults below, ``VEXE_*`` environment variables, then the caller's
-overrides (a test's config). The two secrets may also live in files under ``DATA_DIR`` that
+overrides (a test's config). The secrets may also live in files under ``DATA_DIR`` that
 ``vexe init`` creates, so a laptop needs no environment at all. The web app and the command
 line both call :func:`resolve`, so ``vexe pass issue`` sees exactly what the server sees.
 """
@@ -15,11 +15,11 @@ from pathlib import Path
 
 import flask
 
+from issuer import keyring
 from issuer.errors import NotReady
 from shared.ticket import DEFAULT_CREDENTIAL_LIFETIME
 
 ENV_PREFIX = "VEXE"
-SECRET_KEY_FILE = "secret.key"
 OPERATOR_TOKEN_FILE = "operator.token"
 
 DEFAULTS = {
@@ -27,7 +27,11 @@ DEFAULTS = {
     "DATABASE_URL": None,  # sqlite:///<DATA_DIR>/vexe.db
     "REDIS_URL": "redis://127.0.0.1:6379/0",
     "CREDENTIAL_LIFETIME": DEFAULT_CREDENTIAL_LIFETIME,
-    "SECRET_KEY": None,  # Fernet key sealing private keys; else <DATA_DIR>/secret.key
+    # The three secret keys (issuer.keyring); else <DATA_DIR>/sealing.key, national-id.key,
+    # cookie.key. Flask's SECRET_KEY is set from the cookie key.
+    "SEALING_KEY": None,
+    "NATIONAL_ID_KEY": None,
+    "COOKIE_KEY": None,
     # The bootstrap operator's token, which `vexe init` registers (a token like any other,
     # revocable); else <DATA_DIR>/operator.token. The server itself never compares with it.
     "OPERATOR_TOKEN": None,
@@ -70,11 +74,11 @@ def resolve(config: MutableMapping) -> MutableMapping:
     config["SALES_OPEN_DAY"] = _sales_open_day(config["SALES_OPEN_DAY"])
     for name in ("OIDC_ISSUER", "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET"):
         config[name] = str(config[name]) if config.get(name) else None
-    for name, filename in (("SECRET_KEY", SECRET_KEY_FILE), ("OPERATOR_TOKEN", OPERATOR_TOKEN_FILE)):
-        if config.get(name):
-            config[name] = str(config[name])
-        else:
-            config[name] = read_secret_file(data_dir / filename)
+    keyring.resolve(config, data_dir)
+    if config.get("OPERATOR_TOKEN"):
+        config["OPERATOR_TOKEN"] = str(config["OPERATOR_TOKEN"])
+    else:
+        config["OPERATOR_TOKEN"] = read_secret_file(data_dir / OPERATOR_TOKEN_FILE)
     return config
 
 
