@@ -37,8 +37,8 @@ def _key_file(config: Mapping, kind: str) -> tuple[Path, list[str]]:
     path = Path(config["DATA_DIR"]) / keyring.FILES[ROTATABLE[kind]]
     found = settings.read_secret_file(path)
     if not found:
-        raise NotReady(f"{path} is missing: a key set in the environment (VEXE_"
-                       f"{ROTATABLE[kind]}) is rotated where it is set; docs/operations.md")
+        raise NotReady(f"{path} is missing: to rotate a key set in VEXE_{ROTATABLE[kind]}, "
+                       "move it into that file first (docs/operations.md, Secrets)")
     return path, found.split()
 
 

@@ -144,7 +144,7 @@ def test_the_national_id_key_is_never_rotated_by_a_command(cli, initialised):
     assert key_lines(initialised, "national-id.key") == before
 
 
-def test_a_key_from_the_environment_is_rotated_where_it_is_set(cli, initialised):
+def test_a_key_from_the_environment_is_moved_to_its_file_first(cli, initialised):
     (Path(initialised["DATA_DIR"]) / "cookie.key").unlink()
     line = cli.fails("secret", "rotate", "cookies", code=1, env={"VEXE_COOKIE_KEY": "c" * 64})
     assert "VEXE_COOKIE_KEY" in line
