@@ -29,7 +29,8 @@ class InitResult:
 
 def init(config: dict, *, now: float) -> InitResult:
     """Create the data directory, the secret key files (issuer.keyring), the schema, the
-    bootstrap operator's token (the one in ``operator.token``, or ``VEXE_OPERATOR_TOKEN``) and the first signing key.
+    bootstrap operator's token (the one in ``operator.token``, or ``VEXE_OPERATOR_TOKEN``) and
+    the first signing key.
 
     ``config`` is the resolved settings; the secrets created are put into it.
     """

@@ -13,6 +13,7 @@ import os
 import shutil
 import sqlite3
 import subprocess
+import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -87,8 +88,7 @@ def reseal(url: str, keys: list[str]) -> int:
 MANIFEST = "manifest.json"
 SQLITE_FILE, PG_FILE = "vexe.db", "vexe.pgdump"
 # What a restore needs besides the database: the keys and the bootstrap operator's token.
-SECRETS = {**{name: filename for name, filename in keyring.FILES.items()},
-           "OPERATOR_TOKEN": settings.OPERATOR_TOKEN_FILE}
+SECRETS = {**keyring.FILES, "OPERATOR_TOKEN": settings.OPERATOR_TOKEN_FILE}
 
 
 def backup(config: Mapping, dest: Path, *, now: float) -> dict:
@@ -169,7 +169,7 @@ def _checked(src: Path) -> dict:
 def _sqlite_copy(source: str, target: Path) -> None:
     """SQLite's online backup API: a consistent copy while others write (WAL or not), never a
     file copy that could catch a page half written."""
-    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    src = sqlite3.connect(f"file:{urllib.parse.quote(source)}?mode=ro", uri=True)
     dst = sqlite3.connect(target)
     try:
         with dst:
@@ -202,7 +202,8 @@ def _pg(command: list[str], url: str, *args: str) -> None:
     done = subprocess.run([*command, *schema, f"--dbname={uri}", *args], env=env,
                           capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        raise NotReady(f"{command[0]} failed: {done.stderr.strip().splitlines()[-1:]}")
+        lines = done.stderr.strip().splitlines() or [f"exit status {done.returncode}"]
+        raise NotReady(f"{command[0]} failed: {lines[-1]}")
 
 
 def _sha256(path: Path) -> str:

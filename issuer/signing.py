@@ -62,7 +62,7 @@ def current(session: Session) -> SigningKey | None:
 
 
 def private_key(session: Session, *, sealing_key: str | None) -> ed25519.Ed25519PrivateKey:
-    """The current key, unsealed now (``vexe init`` checks the secret key opens it)."""
+    """The current key, unsealed now (``vexe init`` checks the sealing key opens it)."""
     row = current(session)
     if row is None:
         raise NotReady("no signing key: run `vexe init`")
@@ -76,7 +76,7 @@ def current_kid():
             .order_by(SigningKey.id.desc()).limit(1).scalar_subquery())
 
 
-# The signing key unsealed, per process, keyed by the secret key and the key's id: unsealing
+# The signing key unsealed, per process, keyed by the sealing key and the key's id: unsealing
 # (Fernet, then PEM) costs more than the signature and a round trip. Which key signs is still
 # read from the database for every credential (current_kid), so a key rotated out or retired
 # by any process stops signing here at once. Only one entry is kept: the current key.

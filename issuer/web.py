@@ -2,8 +2,8 @@
 
 The cookie and the CSRF tokens are signed with the cookie key (issuer.keyring: Flask's
 ``SECRET_KEY``; older keys in ``SECRET_KEY_FALLBACKS`` still verify). The cookie is HttpOnly
-and SameSite=Lax, and Secure whenever the request came over HTTPS (behind a proxy, run with ``--forwarded-allow-ips`` so that Flask sees it) or
-``VEXE_SESSION_COOKIE_SECURE`` is set.
+and SameSite=Lax, and Secure whenever the request came over HTTPS (behind a proxy, run with
+``--forwarded-allow-ips`` so that Flask sees it) or ``VEXE_SESSION_COOKIE_SECURE`` is set.
 """
 
 from __future__ import annotations
