@@ -15,7 +15,8 @@ from cryptography.fernet import Fernet
 from issuer import create_app, db, identity, operators, signing, vault
 from issuer.errors import NotReady
 from issuer.models import DeviceBinding, SigningKey
-from issuer_testkit import QR, verify_qr, verify_with_jwks
+from issuer_testkit import (QR, keys_before_the_split, leave_only_the_old_secret_file, verify_qr,
+                            verify_with_jwks)
 from shared import clock, keys
 
 PASSWORD = "correct horse battery"
@@ -151,25 +152,17 @@ def test_a_key_from_the_environment_is_moved_to_its_file_first(cli, initialised)
 
 
 class TestUpgradeFromOneSecretKey:
-    """An installation made before the split: one Fernet key in ``secret.key`` sealed the
-    private keys, keyed the national-ID hashes through HMAC(secret, "vexe national id v1")
-    and signed cookies with HMAC(secret, "vexe web session v1"). Those are written out here,
-    independently of issuer.keyring, as the previous version computed them."""
+    """An installation made before the split, with one ``secret.key``
+    (issuer_testkit.keys_before_the_split)."""
 
     NATIONAL_ID = "001099012345"
-
-    @staticmethod
-    def old_derivation(secret: str, label: bytes) -> str:
-        return hmac.new(secret.encode("ascii"), label, hashlib.sha256).hexdigest()
 
     @pytest.fixture
     def old_install(self, bare_cli, config):
         """`vexe init`, an account with a national ID, an operator signed in, a custodial
         pass: every secret as the previous version used it; then only ``secret.key``."""
         secret = Fernet.generate_key().decode()
-        old = {"VEXE_SEALING_KEY": secret,
-               "VEXE_NATIONAL_ID_KEY": self.old_derivation(secret, b"vexe national id v1"),
-               "VEXE_COOKIE_KEY": self.old_derivation(secret, b"vexe web session v1")}
+        old = keys_before_the_split(secret)
         bare_cli.json("init", env=old)
         account = bare_cli.json("account", "create", "--name", "Trần Thị Bình",
                                 "--birth-date", "1985-03-04", "--national-id", self.NATIONAL_ID,
@@ -192,9 +185,7 @@ class TestUpgradeFromOneSecretKey:
         sign_in(client, "clerk")
         p = bare_cli.json("pass", "issue", account["id"], "--product", "multi", env=old)
         bare_cli.ok(*QR, p["id"], env=old)  # a custodial device key, sealed
-        settings_file = data / "secret.key"
-        settings_file.write_text(secret + "\n")
-        settings_file.chmod(0o600)
+        leave_only_the_old_secret_file(data, secret)
         return {"secret": secret, "account": account, "pass": p,
                 "cookie": client.get_cookie("vexe_session").value}
 
