@@ -131,7 +131,7 @@ def restore(config: Mapping, src: Path, *, force: bool) -> dict:
         raise Invalid(f"the backup holds a {manifest['database']} database; "
                       f"this installation's is {kind}")
     present = [f for f in SECRETS.values() if (data_dir / f).exists()]
-    if db.current_revision(url) is not None:
+    if _has_database(url):
         present.append("database")
     if present and not force:
         raise Invalid(f"this installation is not empty ({', '.join(present)}): "
@@ -142,15 +142,24 @@ def restore(config: Mapping, src: Path, *, force: bool) -> dict:
             keyring.replace_secret_file(data_dir / filename, [(src / filename).read_text().strip()])
     db.dispose(url)
     if kind == "sqlite":
-        target = sa.make_url(url).database
-        _private(Path(target))
-        _sqlite_copy(str(src / SQLITE_FILE), Path(target))
+        target = Path(sa.make_url(url).database)
+        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _private(target)
+        _sqlite_copy(str(src / SQLITE_FILE), target)
     else:
         _pg(["pg_restore", "--no-owner", "--clean", "--if-exists", "--exit-on-error"], url,
             str(src / PG_FILE))
     revision = db.current_revision(url)
     return {"restored": str(src), "created_at": manifest["created_at"],
             "schema_revision": revision, "up_to_date": revision == db.head_revision()}
+
+
+def _has_database(url: str) -> bool:
+    """Whether ``url`` holds a vexe schema; never creates a SQLite file to find out."""
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").is_file():
+        return False
+    return db.current_revision(url) is not None
 
 
 def _checked(src: Path) -> dict:

@@ -7,7 +7,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet
 
 from idp.citizens import BY_SUB
-from issuer_testkit import keys_before_the_split, leave_only_the_old_secret_file
+from tests.issuer.issuer_testkit import keys_before_the_split, leave_only_the_old_secret_file
 from tests.identity.conftest import served_eid_world
 
 AN = "vn-7f3a9c21"

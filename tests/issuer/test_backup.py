@@ -169,3 +169,17 @@ class TestRetention:
         assert ids == [None, None, p["id"]]
         assert len(history(client, p["id"])) == 1
         assert cli.json("trips", "prune", "--older-than-days", "30")["trips"] == 0
+
+
+def test_a_new_host_with_the_database_in_the_data_directory(bare_cli, tmp_path):
+    """The laptop's layout (SQLite in the data directory): the whole directory lost, restored
+    from the backup alone."""
+    env = {"VEXE_DATA_DIR": str(tmp_path / "var"), "VEXE_DATABASE_URL": ""}
+    bare_cli.json("init", env=env)
+    kid = bare_cli.json("keys", "list", env=env)[0]["kid"]
+    bare_cli.json("backup", tmp_path / "backup", env=env)
+    shutil.rmtree(tmp_path / "var")
+    db.dispose()
+    assert bare_cli.json("restore", tmp_path / "backup", env=env)["up_to_date"] is True
+    assert bare_cli.json("keys", "list", env=env)[0]["kid"] == kid
+    assert bare_cli.json("init", env=env)["created"] == []  # the key opens: nothing to make
