@@ -136,10 +136,6 @@ def restore(config: Mapping, src: Path, *, force: bool) -> dict:
     if present and not force:
         raise Invalid(f"this installation is not empty ({', '.join(present)}): "
                       "restore over it with --force")
-    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    for filename in SECRETS.values():
-        if filename in manifest["files"]:
-            keyring.replace_secret_file(data_dir / filename, [(src / filename).read_text().strip()])
     db.dispose(url)
     if kind == "sqlite":
         target = Path(sa.make_url(url).database)
@@ -149,6 +145,11 @@ def restore(config: Mapping, src: Path, *, force: bool) -> dict:
     else:
         _pg(["pg_restore", "--no-owner", "--clean", "--if-exists", "--exit-on-error"], url,
             str(src / PG_FILE))
+    # The keys last: a database that could not be restored leaves the keys as they were.
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for filename in SECRETS.values():
+        if filename in manifest["files"]:
+            keyring.replace_secret_file(data_dir / filename, [(src / filename).read_text().strip()])
     revision = db.current_revision(url)
     return {"restored": str(src), "created_at": manifest["created_at"],
             "schema_revision": revision, "up_to_date": revision == db.head_revision()}
