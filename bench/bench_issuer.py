@@ -49,7 +49,7 @@ def main() -> None:
     config = settings.load({"DATA_DIR": str(workdir), "DATABASE_URL": url or None})
     now = clock.now()
     bootstrap.init(config, now=now)
-    secret = config["SECRET_KEY"]
+    secret = config["SEALING_KEY"]
     try:
         with db.session(config["DATABASE_URL"]) as session:
             routes.add(session, "32", "Giáp Bát – Nhổn", now=now)
@@ -57,11 +57,11 @@ def main() -> None:
             p = passes.issue(session, account.id, "single", now=now, route="32")
             phone = keys.new_device_key()
             devices.bind_device(session, p.id, keys.device_public_compressed(phone), now=now,
-                                secret_key=secret)
+                                sealing_key=secret)
             session.commit()
-            private = signing.private_key(session, secret_key=secret)
+            private = signing.private_key(session, sealing_key=secret)
             credential = devices.refresh_credential(session, p.id, now=now,
-                                                    secret_key=secret).credential
+                                                    sealing_key=secret).credential
             message = credential.rsplit(".", 1)[0].encode()
 
             raw = per_call(lambda: private.sign(message), args.number, args.repeat)
@@ -71,11 +71,11 @@ def main() -> None:
                 device_key=keys.device_public_compressed(phone), now=int(now)),
                 args.number, args.repeat)
             refresh = per_call(lambda: (devices.refresh_credential(
-                session, p.id, now=clock.now(), secret_key=secret), session.commit()),
+                session, p.id, now=clock.now(), sealing_key=secret), session.commit()),
                 max(args.number // 5, 20), args.repeat)
             statements = count_statements(db.engine(config["DATABASE_URL"]), lambda: (
                 devices.refresh_credential(session, p.id, now=clock.now() + 1,
-                                           secret_key=secret), session.commit()))
+                                           sealing_key=secret), session.commit()))
     finally:
         db.dispose()
         if schema:

@@ -21,7 +21,7 @@ VERIFIED_LEVEL = 2  # verified in person; level 1 is registered on the holder's 
 
 
 def create(session: Session, full_name: str, birth_date: str | dt.date, *, now: float,
-           national_id: str | None = None, secret_key: str | None = None,
+           national_id: str | None = None, national_id_key: str | None = None,
            identity_level: int = 2, photo: bytes | None = None) -> tuple[Account, str]:
     """Create an account; returns it with the rider token, which is never shown again. The
     caller commits."""
@@ -35,7 +35,7 @@ def create(session: Session, full_name: str, birth_date: str | dt.date, *, now: 
     if national_id is not None:
         if not (isinstance(national_id, str) and national_id.isdigit() and len(national_id) == 12):
             raise Invalid("national ID number must be 12 digits")
-        id_hash = vault.national_id_hash(secret_key, national_id)
+        id_hash = vault.national_id_hash(national_id_key, national_id)
         if session.scalar(sa.select(Account.id).where(Account.national_id_hash == id_hash)):
             raise Conflict("an account for this national ID number already exists")
     token = ids.new_token()

@@ -9,9 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import sqlalchemy as sa
-from cryptography.fernet import Fernet
 
-from issuer import db, ids, operators, settings, signing
+from issuer import db, ids, keyring, operators, settings, signing
 
 
 @dataclass
@@ -29,8 +28,9 @@ class InitResult:
 
 
 def init(config: dict, *, now: float) -> InitResult:
-    """Create the data directory, the secret files, the schema, the bootstrap operator's token
-    (the one in ``operator.token``, or ``VEXE_OPERATOR_TOKEN``) and the first signing key.
+    """Create the data directory, the secret key files (issuer.keyring), the schema, the
+    bootstrap operator's token (the one in ``operator.token``, or ``VEXE_OPERATOR_TOKEN``) and
+    the first signing key.
 
     ``config`` is the resolved settings; the secrets created are put into it.
     """
@@ -39,9 +39,9 @@ def init(config: dict, *, now: float) -> InitResult:
     if not data_dir.exists():
         data_dir.mkdir(mode=0o700, parents=True)
         created.append("data_dir")
-    if not config.get("SECRET_KEY"):
-        config["SECRET_KEY"] = _secret_file(data_dir / settings.SECRET_KEY_FILE,
-                                            Fernet.generate_key().decode("ascii"), created)
+    for name, filename in keyring.FILES.items():
+        if not config.get(name):
+            config[name] = _secret_file(data_dir / filename, keyring.new_key(name), created)
     if not config.get("OPERATOR_TOKEN"):
         config["OPERATOR_TOKEN"] = _secret_file(data_dir / settings.OPERATOR_TOKEN_FILE,
                                                 ids.new_token(), created)
@@ -55,11 +55,11 @@ def init(config: dict, *, now: float) -> InitResult:
             created.append("bootstrap_token")
         key = signing.current(session)
         if key is None:
-            key = signing.rotate(session, secret_key=config["SECRET_KEY"], now=now)
+            key = signing.rotate(session, sealing_key=config["SEALING_KEY"], now=now)
             created.append("signing_key")
         else:
-            # Fail now, not at the first pass, if the secret key is not the one that sealed it.
-            signing.private_key(session, secret_key=config["SECRET_KEY"])
+            # Fail now, not at the first pass, if the sealing key is not the one that sealed it.
+            signing.private_key(session, sealing_key=config["SEALING_KEY"])
     masked = sa.make_url(url).render_as_string(hide_password=True)
     return InitResult(str(data_dir), masked, key.kid, token.id, created)
 

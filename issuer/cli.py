@@ -75,7 +75,7 @@ def _session() -> Iterator[tuple[dict, Session]]:
 
 
 def _credential_settings(config) -> dict:
-    return {"secret_key": config["SECRET_KEY"], "lifetime": config["CREDENTIAL_LIFETIME"]}
+    return {"sealing_key": config["SEALING_KEY"], "lifetime": config["CREDENTIAL_LIFETIME"]}
 
 
 # -- vexe init / publish / serve -----------------------------------------------------------
@@ -190,7 +190,7 @@ def account_create(name: str, birth_date: str, national_id: str | None) -> None:
         with audit.action(session, cli_actor(), "account.create", now=now) as entry:
             acct, token = accounts.create(session, name, birth_date, now=now,
                                           national_id=national_id,
-                                          secret_key=config["SECRET_KEY"])
+                                          national_id_key=config["NATIONAL_ID_KEY"])
             entry.target = acct.id
         _emit({**accounts.as_dict(acct), "rider_token": token})
 
@@ -445,7 +445,7 @@ def keys_rotate() -> None:
     with _session() as (config, session):
         now = clock.now()
         with audit.action(session, cli_actor(), "key.rotate", now=now) as entry:
-            row = signing.create(session, secret_key=config["SECRET_KEY"], now=now)
+            row = signing.create(session, sealing_key=config["SEALING_KEY"], now=now)
             entry.target = row.kid
         result = publish.publish(session, config["REDIS_URL"], now=now)
         _warn_unpublished(result)

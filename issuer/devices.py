@@ -52,7 +52,7 @@ class Issued:
 
 
 def bind_device(session: Session, pass_id: str, device_public_key: str | dict, *, now: float,
-                secret_key: str | None, lifetime: int = ticket.DEFAULT_CREDENTIAL_LIFETIME,
+                sealing_key: str | None, lifetime: int = ticket.DEFAULT_CREDENTIAL_LIFETIME,
                 label: str | None = None) -> Issued:
     """Bind the rider's phone key (base64url P-256 point or JWK) and issue its credential."""
     try:
@@ -63,21 +63,21 @@ def bind_device(session: Session, pass_id: str, device_public_key: str | dict, *
     label = _check_label(label)
     p, old, kid = _lock_usable(session, pass_id, now)
     binding = _bind(session, p, old, device_key, now=now, label=label)
-    return _mint(session, p, binding, kid, now=now, secret_key=secret_key, lifetime=lifetime)
+    return _mint(session, p, binding, kid, now=now, sealing_key=sealing_key, lifetime=lifetime)
 
 
-def bind_custodial(session: Session, pass_id: str, *, now: float, secret_key: str | None,
+def bind_custodial(session: Session, pass_id: str, *, now: float, sealing_key: str | None,
                    lifetime: int = ticket.DEFAULT_CREDENTIAL_LIFETIME) -> Issued:
     """Generate a device key the issuer keeps (sealed) and bind the pass to it."""
     p, old, kid = _lock_usable(session, pass_id, now)
     private = keys.new_device_key()
-    sealed = vault.seal(secret_key, keys.device_private_pem(private))
+    sealed = vault.seal(sealing_key, keys.device_private_pem(private))
     binding = _bind(session, p, old, keys.device_public_compressed(private), now=now,
                     sealed=sealed)
-    return _mint(session, p, binding, kid, now=now, secret_key=secret_key, lifetime=lifetime)
+    return _mint(session, p, binding, kid, now=now, sealing_key=sealing_key, lifetime=lifetime)
 
 
-def refresh_credential(session: Session, pass_id: str, *, now: float, secret_key: str | None,
+def refresh_credential(session: Session, pass_id: str, *, now: float, sealing_key: str | None,
                        lifetime: int = ticket.DEFAULT_CREDENTIAL_LIFETIME,
                        may_use: Callable[[Pass], object] | None = None) -> Issued:
     """A fresh credential for the device the pass is bound to now.
@@ -90,10 +90,10 @@ def refresh_credential(session: Session, pass_id: str, *, now: float, secret_key
     p, binding, kid = _lock_usable(session, pass_id, now, may_use)
     if binding is None:
         raise Conflict(f"pass {p.id} is not bound to a device: bind one first")
-    return _mint(session, p, binding, kid, now=now, secret_key=secret_key, lifetime=lifetime)
+    return _mint(session, p, binding, kid, now=now, sealing_key=sealing_key, lifetime=lifetime)
 
 
-def custodial_qr(session: Session, pass_id: str, *, at: float, secret_key: str | None,
+def custodial_qr(session: Session, pass_id: str, *, at: float, sealing_key: str | None,
                  lifetime: int = ticket.DEFAULT_CREDENTIAL_LIFETIME) -> str:
     """The rotating QR text of a custodial pass at Unix time ``at``.
 
@@ -116,21 +116,21 @@ def custodial_qr(session: Session, pass_id: str, *, at: float, secret_key: str |
         p, binding, kid = _lock_usable(session, p.id, at)
         if binding is None or not binding.custodial:
             raise Conflict(f"pass {p.id} was moved off the issuer's key just now")
-        credential = _mint(session, p, binding, kid, now=at, secret_key=secret_key,
+        credential = _mint(session, p, binding, kid, now=at, sealing_key=sealing_key,
                            lifetime=lifetime).credential
-    device = keys.load_device_private_pem(vault.unseal(secret_key, binding.sealed_private_key))
+    device = keys.load_device_private_pem(vault.unseal(sealing_key, binding.sealed_private_key))
     return ticket.encode_qr(credential, device, at)
 
 
-def ensure_custodial_qr(session: Session, pass_id: str, *, at: float, secret_key: str | None,
+def ensure_custodial_qr(session: Session, pass_id: str, *, at: float, sealing_key: str | None,
                         lifetime: int = ticket.DEFAULT_CREDENTIAL_LIFETIME) -> tuple[str, bool]:
     """An operator acting for a rider whose phone can't hold a key: the rotating QR text at
     ``at``, binding the pass to a key the issuer holds if it is on no device; and whether it
     was bound now. A pass held by the rider's phone is refused: only she moves it."""
     bound = active_binding(session, passes.get(session, pass_id).id) is None
     if bound:
-        bind_custodial(session, pass_id, now=at, secret_key=secret_key, lifetime=lifetime)
-    return custodial_qr(session, pass_id, at=at, secret_key=secret_key, lifetime=lifetime), bound
+        bind_custodial(session, pass_id, now=at, sealing_key=sealing_key, lifetime=lifetime)
+    return custodial_qr(session, pass_id, at=at, sealing_key=sealing_key, lifetime=lifetime), bound
 
 
 def active_binding(session: Session, pass_id: str) -> DeviceBinding | None:
@@ -243,8 +243,8 @@ def _check_label(label) -> str | None:
 
 
 def _mint(session: Session, p: Pass, binding: DeviceBinding, kid: str | None, *, now: float,
-          secret_key: str | None, lifetime: int) -> Issued:
-    private = signing.signer(session, kid, secret_key=secret_key)
+          sealing_key: str | None, lifetime: int) -> Issued:
+    private = signing.signer(session, kid, sealing_key=sealing_key)
     now = int(now)
     expires = min(now + lifetime, p.valid_until)  # as mint_credential caps it
     jti = _log_credential(session, pass_id=p.id, binding_id=binding.id,

@@ -34,9 +34,9 @@ def subject_key(issuer: str, sub: str) -> str:
 
 
 def account_from_claims(session: Session, *, issuer: str, claims: dict, photo: bytes | None,
-                        secret_key: str | None, now: float) -> Account:
+                        national_id_key: str | None, now: float) -> Account:
     """The account of the person these verified claims describe, created if new."""
-    arguments = dict(issuer=issuer, claims=claims, photo=photo, secret_key=secret_key, now=now)
+    arguments = dict(issuer=issuer, claims=claims, photo=photo, national_id_key=national_id_key, now=now)
     try:
         return _account_from_claims(session, **arguments)
     except (sa.exc.IntegrityError, Conflict):
@@ -49,7 +49,7 @@ def account_from_claims(session: Session, *, issuer: str, claims: dict, photo: b
 
 
 def _account_from_claims(session: Session, *, issuer: str, claims: dict, photo: bytes | None,
-                         secret_key: str | None, now: float) -> Account:
+                         national_id_key: str | None, now: float) -> Account:
     sub = claims.get("sub")
     if not isinstance(sub, str) or not 0 < len(sub) <= 255:
         raise Invalid("the e-ID sent no usable subject")
@@ -67,7 +67,7 @@ def _account_from_claims(session: Session, *, issuer: str, claims: dict, photo: 
     if national_id is not None:
         if not (isinstance(national_id, str) and national_id.isdigit() and len(national_id) == 12):
             raise Invalid("the e-ID sent a national ID number that is not 12 digits")
-        id_hash = vault.national_id_hash(secret_key, national_id)
+        id_hash = vault.national_id_hash(national_id_key, national_id)
         holder = session.scalar(sa.select(Account).where(Account.national_id_hash == id_hash))
         if holder is not None and holder is not account:
             # Made by hand before the e-ID, or by this very subject a moment ago (its
@@ -84,7 +84,7 @@ def _account_from_claims(session: Session, *, issuer: str, claims: dict, photo: 
         national_id = id_hash = None  # the holder's word: it claims no number
     if account is None:
         account, _ = accounts.create(session, name, birthdate, now=now, national_id=national_id,
-                                     secret_key=secret_key, identity_level=level, photo=photo)
+                                     national_id_key=national_id_key, identity_level=level, photo=photo)
         account.oidc_subject = subject
         session.commit()
         return account

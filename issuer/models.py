@@ -100,7 +100,7 @@ class DeviceBinding(Base):
     device_key: Mapped[str] = mapped_column(sa.String(64))  # base64url compressed P-256 point
     label: Mapped[str | None] = mapped_column(sa.String(100))  # the rider's name for the phone
     custodial: Mapped[bool] = mapped_column(sa.Boolean, default=False)
-    # Custodial only: the device private key sealed with the secret key, and the credential
+    # Custodial only: the device private key sealed with the sealing key, and the credential
     # the issuer presents on the rider's behalf.
     sealed_private_key: Mapped[str | None] = mapped_column(sa.Text)
     credential: Mapped[str | None] = mapped_column(sa.Text)
@@ -137,7 +137,7 @@ class SigningKey(Base):
     id: Mapped[int] = mapped_column(primary_key=True)  # creation order, even within a second
     kid: Mapped[str] = mapped_column(sa.String(16), unique=True)
     public_key: Mapped[bytes] = mapped_column(sa.LargeBinary(32))
-    # PKCS8 PEM sealed with the secret key. Never served, never logged.
+    # PKCS8 PEM sealed with the sealing key. Never served, never logged.
     sealed_private_key: Mapped[str] = mapped_column(sa.Text)
     created_at: Mapped[int] = mapped_column(Time)
     retired_at: Mapped[int | None] = mapped_column(Time)

@@ -3,9 +3,9 @@ read once, typed and checked, with a one-line error naming the variable.
 
 Order, later wins: each setting's default, its ``VEXE_<NAME>`` environment variable (text,
 never parsed as JSON: a secret that looks like a number stays text; an empty variable counts
-as unset), then the caller's overrides (a test's config). The two secrets may also live in
-files under ``DATA_DIR`` that ``vexe init`` creates, so a laptop needs no environment at all.
-The web app and the command line both call :func:`load`, so ``vexe pass issue`` sees exactly
+as unset), then the caller's overrides (a test's config). The secret keys (issuer.keyring)
+may also live in files under ``DATA_DIR`` that ``vexe init`` creates, so a laptop needs no
+environment at all. The web app and the command line both call :func:`load`, so ``vexe pass issue`` sees exactly
 what the server sees. docs/operations.md ("Settings") is the table for people.
 """
 
@@ -20,11 +20,11 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
+from issuer import keyring
 from issuer.errors import NotReady
 from shared.ticket import DEFAULT_CREDENTIAL_LIFETIME, DEFAULT_FRESHNESS, DEFAULT_ROTATION
 
 ENV_PREFIX = "VEXE_"
-SECRET_KEY_FILE = "secret.key"
 OPERATOR_TOKEN_FILE = "operator.token"
 # A proof shown for a whole rotation period must still be fresh at its end, with room for
 # the clocks and the scan: the period can't come near the validators' freshness window.
@@ -122,7 +122,13 @@ SETTINGS = (
     Setting("DATA_DIR", directory, "var"),
     Setting("DATABASE_URL", database_url, None),  # sqlite:///<DATA_DIR>/vexe.db
     Setting("REDIS_URL", redis_url, "redis://127.0.0.1:6379/0"),
-    Setting("SECRET_KEY", text, None),  # else <DATA_DIR>/secret.key
+    # The three secret keys (issuer.keyring); else <DATA_DIR>/sealing.key, national-id.key,
+    # cookie.key. Flask's SECRET_KEY is set from the cookie key.
+    Setting("SEALING_KEY", text, None),
+    Setting("NATIONAL_ID_KEY", text, None),
+    Setting("COOKIE_KEY", text, None),
+    # An older installation's one secret key, split into the three on the first start.
+    Setting("SECRET_KEY", text, None),
     # The bootstrap operator's token, which `vexe init` registers (a token like any other,
     # revocable); else <DATA_DIR>/operator.token. The server itself never compares with it.
     Setting("OPERATOR_TOKEN", text, None),
@@ -142,6 +148,8 @@ SETTINGS = (
     # The ingest's (issuer.ridership.cli), which its options override.
     Setting("INGEST_RETAIN_MINUTES", number(0, 7 * 24 * 60, "minutes"), 60),
     Setting("INGEST_MAX_AGE_DAYS", number(1, 3660, "days"), 35),
+    # Trips older than this lose their pass id (`vexe trips prune`); 0 keeps everything.
+    Setting("TRIPS_RETENTION_DAYS", integer(0, 36_500, "days"), 0),
 )
 
 
@@ -168,9 +176,9 @@ def _derive(config: dict) -> dict:
     data_dir = Path(config["DATA_DIR"])
     if not config["DATABASE_URL"]:
         config["DATABASE_URL"] = f"sqlite:///{data_dir / 'vexe.db'}"
-    for name, filename in (("SECRET_KEY", SECRET_KEY_FILE), ("OPERATOR_TOKEN", OPERATOR_TOKEN_FILE)):
-        if not config[name]:
-            config[name] = read_secret_file(data_dir / filename)
+    keyring.resolve(config, data_dir)
+    if not config["OPERATOR_TOKEN"]:
+        config["OPERATOR_TOKEN"] = read_secret_file(data_dir / OPERATOR_TOKEN_FILE)
     return config
 
 

@@ -17,19 +17,19 @@ from issuer.models import SigningKey
 from shared import keys
 
 
-def create(session: Session, *, secret_key: str | None, now: float) -> SigningKey:
+def create(session: Session, *, sealing_key: str | None, now: float) -> SigningKey:
     """Add a new key, which signs from now on. The caller commits."""
     private = keys.new_signing_key()
     row = SigningKey(kid=keys.key_id(private), public_key=keys.raw_public(private),
-                     sealed_private_key=vault.seal(secret_key, keys.private_pem(private)),
+                     sealed_private_key=vault.seal(sealing_key, keys.private_pem(private)),
                      created_at=int(now))
     session.add(row)
     session.flush()
     return row
 
 
-def rotate(session: Session, *, secret_key: str | None, now: float) -> SigningKey:
-    row = create(session, secret_key=secret_key, now=now)
+def rotate(session: Session, *, sealing_key: str | None, now: float) -> SigningKey:
+    row = create(session, sealing_key=sealing_key, now=now)
     session.commit()
     return row
 
@@ -61,12 +61,12 @@ def current(session: Session) -> SigningKey | None:
     return unretired[-1] if unretired else None
 
 
-def private_key(session: Session, *, secret_key: str | None) -> ed25519.Ed25519PrivateKey:
-    """The current key, unsealed now (``vexe init`` checks the secret key opens it)."""
+def private_key(session: Session, *, sealing_key: str | None) -> ed25519.Ed25519PrivateKey:
+    """The current key, unsealed now (``vexe init`` checks the sealing key opens it)."""
     row = current(session)
     if row is None:
         raise NotReady("no signing key: run `vexe init`")
-    return keys.load_private_pem(vault.unseal(secret_key, row.sealed_private_key))
+    return keys.load_private_pem(vault.unseal(sealing_key, row.sealed_private_key))
 
 
 def current_kid():
@@ -76,7 +76,7 @@ def current_kid():
             .order_by(SigningKey.id.desc()).limit(1).scalar_subquery())
 
 
-# The signing key unsealed, per process, keyed by the secret key and the key's id: unsealing
+# The signing key unsealed, per process, keyed by the sealing key and the key's id: unsealing
 # (Fernet, then PEM) costs more than the signature and a round trip. Which key signs is still
 # read from the database for every credential (current_kid), so a key rotated out or retired
 # by any process stops signing here at once. Only one entry is kept: the current key.
@@ -84,12 +84,12 @@ _unsealed: dict[tuple[str, str], ed25519.Ed25519PrivateKey] = {}
 
 
 def signer(session: Session, kid: str | None, *,
-           secret_key: str | None) -> ed25519.Ed25519PrivateKey:
+           sealing_key: str | None) -> ed25519.Ed25519PrivateKey:
     """The private key of ``kid``, which the caller has just read as the current key."""
     global _unsealed
     if kid is None:
         raise NotReady("no signing key: run `vexe init`")
-    cached = _unsealed.get((secret_key, kid)) if secret_key else None
+    cached = _unsealed.get((sealing_key, kid)) if sealing_key else None
     if cached is not None:
         return cached
     row = session.scalar(sa.select(SigningKey).where(SigningKey.kid == kid,
@@ -98,10 +98,10 @@ def signer(session: Session, kid: str | None, *,
         row = current(session)
         if row is None:
             raise NotReady("no signing key: run `vexe init`")
-    private = keys.load_private_pem(vault.unseal(secret_key, row.sealed_private_key))
+    private = keys.load_private_pem(vault.unseal(sealing_key, row.sealed_private_key))
     if keys.key_id(private) != row.kid:
         raise NotReady(f"signing key {row.kid} holds another key: the database was altered")
-    _unsealed = {(secret_key, row.kid): private}  # one assignment: threads see old or new
+    _unsealed = {(sealing_key, row.kid): private}  # one assignment: threads see old or new
     return private
 
 

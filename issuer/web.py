@@ -1,9 +1,9 @@
 """What the browser side of the issuer needs: the session cookie and CSRF protection.
 
-The cookie is signed with a key derived from the issuer's secret key (which otherwise only
-seals private keys), is HttpOnly and SameSite=Lax, and Secure whenever the request came over
-HTTPS (behind a proxy, run with ``--forwarded-allow-ips`` so that Flask sees it) or
-``VEXE_SESSION_COOKIE_SECURE`` is set.
+The cookie and the CSRF tokens are signed with the cookie key (issuer.keyring: Flask's
+``SECRET_KEY``; older keys in ``SECRET_KEY_FALLBACKS`` still verify). The cookie is HttpOnly
+and SameSite=Lax, and Secure whenever the request came over HTTPS (behind a proxy, run with
+``--forwarded-allow-ips`` so that Flask sees it) or ``VEXE_SESSION_COOKIE_SECURE`` is set.
 """
 
 from __future__ import annotations
@@ -14,9 +14,8 @@ from pathlib import Path
 import flask
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
-from itsdangerous import URLSafeTimedSerializer
 
-from issuer import headers, limits, vault, web_sessions
+from issuer import headers, limits, web_sessions
 
 csrf = CSRFProtect()
 
@@ -28,14 +27,6 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 class CookieSessions(SecureCookieSessionInterface):
-    def get_signing_serializer(self, app: flask.Flask) -> URLSafeTimedSerializer | None:
-        key = app.config.get("SESSION_SIGNING_KEY")
-        if not key:
-            return None  # not initialised: no sessions, and Flask says why
-        return URLSafeTimedSerializer(key, salt=self.salt, serializer=self.serializer,
-                                      signer_kwargs={"key_derivation": self.key_derivation,
-                                                     "digest_method": self.digest_method})
-
     def get_cookie_secure(self, app: flask.Flask) -> bool:
         if app.config.get("SESSION_COOKIE_SECURE"):
             return True
@@ -43,10 +34,6 @@ class CookieSessions(SecureCookieSessionInterface):
 
 
 def init_app(app: flask.Flask) -> None:
-    secret = app.config.get("SECRET_KEY")
-    if secret:
-        app.config["SESSION_SIGNING_KEY"] = vault.derived_key(secret, b"vexe web session v1")
-        app.config["WTF_CSRF_SECRET_KEY"] = vault.derived_key(secret, b"vexe csrf v1")
     app.config["SESSION_COOKIE_NAME"] = "vexe_session"
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"

@@ -16,6 +16,7 @@ PARTS = (
     ("vexe.demo", "demo", ("demo",)),
     ("idp.cli", "commands", ("idp",)),
     ("issuer.ridership.cli", "commands", ("ingest", "company", "vehicle")),
+    ("issuer.lifecycle_cli", "commands", ("secret", "backup", "restore", "trips")),
     ("issuer.cli", "commands", None),
 )
 

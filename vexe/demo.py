@@ -141,7 +141,7 @@ def _run(data_dir: Path, redis_url: str | None, port: int, once: bool, stack: Ex
                             "REDIS_URL": redis_url or "redis://127.0.0.1:6379/0"})
     result = bootstrap.init(config, now=now)
     stack.callback(db.dispose)
-    secret = config["SECRET_KEY"]
+    secret = config["SEALING_KEY"]
     say(f"   database {result.database}, signing key {result.signing_key}")
     phones = {}  # rider name -> the phone's device key
     credentials = {}  # rider name -> the credential the phone stores
@@ -173,14 +173,14 @@ def _run(data_dir: Path, redis_url: str | None, port: int, once: bool, stack: Ex
                 # At the counter, a clerk makes the pass custodial for the rider, with a reason.
                 with audit.action(session, DEMO_ACTOR, "pass.custodial", now=now, target=p.id,
                                   reason="rider at the counter, no key-holding phone"):
-                    devices.bind_custodial(session, p.id, now=now, secret_key=secret)
+                    devices.bind_custodial(session, p.id, now=now, sealing_key=secret)
                 say(f"   {'':16} no key-holding phone: the issuer holds the device key")
             else:
                 # The rider's phone makes its own key; only the public half leaves it.
                 phones[name] = keys.new_device_key()
                 issued = devices.bind_device(session, p.id,
                                              keys.device_public_compressed(phones[name]),
-                                             now=now, secret_key=secret)
+                                             now=now, sealing_key=secret)
                 session.commit()
                 credentials[name] = issued.credential
         trust = signing.trust_list(session)

@@ -25,6 +25,6 @@ def create():
         account, token = accounts.create(
             session, text_field(data, "full_name"), text_field(data, "birth_date"),
             now=now, national_id=text_field(data, "national_id"),
-            secret_key=flask.current_app.config["SECRET_KEY"], identity_level=level)
+            national_id_key=flask.current_app.config["NATIONAL_ID_KEY"], identity_level=level)
         entry.target = account.id
     return {**accounts.as_dict(account), "rider_token": token}, 201

@@ -137,7 +137,7 @@ def custodial_qr(pass_id: str):
         with audit.action(session, auth.caller(), "pass.custodial_qr", now=now, target=pass_id,
                           reason=reason) as entry:
             text, bound = devices.ensure_custodial_qr(
-                session, pass_id, at=now, secret_key=config["SECRET_KEY"],
+                session, pass_id, at=now, sealing_key=config["SEALING_KEY"],
                 lifetime=config["CREDENTIAL_LIFETIME"])
             if bound:
                 entry.action = "pass.custodial"

@@ -24,7 +24,7 @@ def rotate():
     session = db.get_session()
     now = clock.now()
     with audit.action(session, auth.caller(), "key.rotate", now=now) as entry:
-        row = signing.create(session, secret_key=flask.current_app.config["SECRET_KEY"], now=now)
+        row = signing.create(session, sealing_key=flask.current_app.config["SEALING_KEY"], now=now)
         entry.target = row.kid
     return {**signing.as_dict(row, row.kid), **publish_now(session, now)}, 201
 

@@ -16,7 +16,7 @@ QR_FORMATS = {"text": "text/plain; charset=utf-8", "png": "image/png", "svg": "i
 
 def _credential_settings() -> dict:
     config = flask.current_app.config
-    return {"secret_key": config["SECRET_KEY"], "lifetime": config["CREDENTIAL_LIFETIME"]}
+    return {"sealing_key": config["SEALING_KEY"], "lifetime": config["CREDENTIAL_LIFETIME"]}
 
 
 def _visible_pass(pass_id: str):

@@ -63,7 +63,7 @@ def callback():
         account = identity.account_from_claims(
             session, issuer=issuer, claims=claims,
             photo=oidc.fetch_photo(claims.get("picture"), issuer),
-            secret_key=flask.current_app.config["SECRET_KEY"], now=clock.now())
+            national_id_key=flask.current_app.config["NATIONAL_ID_KEY"], now=clock.now())
     except identity.LowerLevel as exc:
         session.rollback()
         return _failed(exc.vi, str(exc), exc.status)

@@ -345,7 +345,7 @@ def test_the_session_cookie_flags(app, session, initialised):
 
 @pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o620])
 def test_a_secret_file_others_can_read_is_refused(initialised, mode):
-    path = os.path.join(initialised["DATA_DIR"], "secret.key")
+    path = os.path.join(initialised["DATA_DIR"], "sealing.key")
     os.chmod(path, mode)
     with pytest.raises(NotReady, match=r"can be read or changed by other users \(mode "
                                        f"{mode:o}\\); run chmod 600"):
@@ -359,18 +359,20 @@ def test_a_secret_file_others_can_read_is_refused(initialised, mode):
     create_app({**initialised, "TESTING": True})
 
 
-def test_the_operator_token_file_is_checked_too(initialised):
-    path = os.path.join(initialised["DATA_DIR"], "operator.token")
+@pytest.mark.parametrize("name", ["national-id.key", "cookie.key", "operator.token"])
+def test_the_other_secret_files_are_checked_too(initialised, name):
+    path = os.path.join(initialised["DATA_DIR"], name)
     os.chmod(path, 0o644)
-    with pytest.raises(NotReady, match="operator.token can be read"):
+    with pytest.raises(NotReady, match=f"{name} can be read"):
         create_app({**initialised, "TESTING": True})
 
 
 def test_secrets_from_the_environment_need_no_file(initialised, tmp_path):
     data = Path(initialised["DATA_DIR"])
-    secret = (data / "secret.key").read_text().strip()
-    token = (data / "operator.token").read_text().strip()
-    os.chmod(data / "secret.key", 0o644)  # never read: the setting wins
-    app = create_app({**initialised, "TESTING": True, "SECRET_KEY": secret,
-                      "OPERATOR_TOKEN": token})
-    assert app.config["SECRET_KEY"] == secret
+    names = {"SEALING_KEY": "sealing.key", "NATIONAL_ID_KEY": "national-id.key",
+             "COOKIE_KEY": "cookie.key", "OPERATOR_TOKEN": "operator.token"}
+    values = {name: (data / file).read_text().strip() for name, file in names.items()}
+    for file in names.values():
+        os.chmod(data / file, 0o644)  # never read: the setting wins
+    app = create_app({**initialised, "TESTING": True, **values})
+    assert {name: app.config[name] for name in names} == values

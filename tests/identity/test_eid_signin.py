@@ -47,7 +47,7 @@ class TestSignIn:
         photo = browser.get(f"{eid_world.issuer.url}/api/me/photo", timeout=10)
         assert photo.headers["Content-Type"] == "image/png" and photo.content[:4] == b"\x89PNG"
         [row] = accounts_in(eid_world)
-        secret = eid_world.issuer.app.config["SECRET_KEY"]
+        secret = eid_world.issuer.app.config["NATIONAL_ID_KEY"]
         assert row.national_id_hash == vault.national_id_hash(secret, BY_SUB[AN].national_id)
         assert BY_SUB[AN].national_id not in repr(row.__dict__)
 

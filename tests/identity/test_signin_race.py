@@ -25,7 +25,7 @@ def test_simultaneous_first_sign_ins_share_one_account(tmp_path, database_url):
             try:
                 account = identity.account_from_claims(
                     session, issuer="http://idp.test", claims=CLAIMS, photo=None,
-                    secret_key=config["SECRET_KEY"], now=clock.now())
+                    national_id_key=config["NATIONAL_ID_KEY"], now=clock.now())
                 ids.append(account.id)
             except Exception as exc:  # noqa: BLE001  (the assertion below names it)
                 errors.append(exc)

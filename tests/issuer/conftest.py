@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from issuer import bootstrap, create_app, db, settings
+from issuer import lifecycle_cli
 from issuer.cli import commands
 from shared import clock, keys
 
@@ -112,7 +113,8 @@ class Cli:
         self.env = {"VEXE_DATA_DIR": config["DATA_DIR"],
                     "VEXE_DATABASE_URL": config["DATABASE_URL"],
                     "VEXE_REDIS_URL": config["REDIS_URL"]}
-        self.group = click.Group("vexe", commands={c.name: c for c in commands})
+        self.group = click.Group("vexe", commands={c.name: c for c in
+                                                    [*commands, *lifecycle_cli.commands]})
 
     def run(self, *args: str, env: dict | None = None):
         runner = CliRunner()

@@ -1,6 +1,10 @@
 """Helpers the issuer's tests share: checking what the issuer hands out the way a validator
 or any JOSE library would."""
 
+import hashlib
+import hmac
+from pathlib import Path
+
 import jwt
 
 from shared import keys, ticket
@@ -22,3 +26,23 @@ def verify_qr(text: str, jwks: dict, now: float) -> tuple[ticket.ParsedQR, ticke
     claims = ticket.verify_credential(parsed, keys.TrustList.from_jwks(jwks), now)
     ticket.verify_proof(parsed, claims)
     return parsed, claims
+
+
+def keys_before_the_split(secret: str) -> dict[str, str]:
+    """The settings an installation from before the three keys stands for, written out as the
+    previous version computed them (not by issuer.keyring): its one Fernet key sealed the
+    private keys, keyed the national-ID hashes with HMAC(secret, "vexe national id v1") and
+    signed cookies with HMAC(secret, "vexe web session v1")."""
+    def derived(label: bytes) -> str:
+        return hmac.new(secret.encode("ascii"), label, hashlib.sha256).hexdigest()
+
+    return {"VEXE_SEALING_KEY": secret,
+            "VEXE_NATIONAL_ID_KEY": derived(b"vexe national id v1"),
+            "VEXE_COOKIE_KEY": derived(b"vexe web session v1")}
+
+
+def leave_only_the_old_secret_file(data_dir: Path, secret: str) -> None:
+    """The data directory as the previous version left it: ``secret.key``, owner-only."""
+    path = data_dir / "secret.key"
+    path.write_text(secret + "\n")
+    path.chmod(0o600)

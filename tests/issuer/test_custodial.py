@@ -138,7 +138,7 @@ class TestCli:
         account = cli.json("account", "create", "--name", "Đỗ Gia Huy", "--birth-date", "1995-03-04")
         p = cli.json("pass", "issue", account["id"], "--product", "multi")
         devices.bind_device(session, p["id"], keys.device_public_compressed(keys.new_device_key()),
-                            now=clock.now(), secret_key=app.config["SECRET_KEY"])
+                            now=clock.now(), sealing_key=app.config["SEALING_KEY"])
         session.commit()  # as the rider's request does
         assert "held by a phone" in cli.fails(*QR, p["id"])
         assert "no pass 'NOPE'" in cli.fails(*QR, "NOPE")

@@ -16,6 +16,7 @@ from issuer.models import Base
 from issuer_testkit import QR
 from shared import ticket
 
+SECRET_FILES = ("sealing.key", "national-id.key", "cookie.key", "operator.token")
 TABLES = {"routes", "products", "accounts", "passes", "device_bindings", "credentials",
           "signing_keys"}
 
@@ -26,10 +27,10 @@ class TestInit:
         one signing key, and publishes the trust list."""
         out = bare_cli.json("init")
         assert out["changed"] is True
-        assert out["created"] == ["data_dir", "secret.key", "operator.token", "database",
-                                  "bootstrap_token", "signing_key"]
+        assert out["created"] == ["data_dir", "sealing.key", "national-id.key", "cookie.key",
+                                  "operator.token", "database", "bootstrap_token", "signing_key"]
         assert out["published"] is True
-        for name in ("secret.key", "operator.token"):
+        for name in SECRET_FILES:
             mode = stat.S_IMODE((Path(config["DATA_DIR"]) / name).stat().st_mode)
             assert mode == 0o600
         assert len(bare_cli.json("keys", "list")) == 1
@@ -37,7 +38,7 @@ class TestInit:
     def test_second_run_changes_nothing_and_says_so(self, bare_cli, config):
         first = bare_cli.json("init")
         data = Path(config["DATA_DIR"])
-        files = {name: (data / name).read_text() for name in ("secret.key", "operator.token")}
+        files = {name: (data / name).read_text() for name in SECRET_FILES}
         second = bare_cli.json("init")
         assert second["changed"] is False and second["created"] == []
         assert second["message"] == "already initialized; nothing changed"
@@ -47,15 +48,17 @@ class TestInit:
             assert (data / name).read_text() == text
 
     def test_secrets_from_the_environment_write_no_files(self, bare_cli, config):
-        env = {"VEXE_SECRET_KEY": Fernet.generate_key().decode(), "VEXE_OPERATOR_TOKEN": "t" * 40}
+        env = {"VEXE_SEALING_KEY": Fernet.generate_key().decode(),
+               "VEXE_NATIONAL_ID_KEY": "a" * 64, "VEXE_COOKIE_KEY": "b" * 64,
+               "VEXE_OPERATOR_TOKEN": "t" * 40}
         out = bare_cli.json("init", env=env)
-        assert "secret.key" not in out["created"] and "operator.token" not in out["created"]
-        assert not {"secret.key", "operator.token"} & set(os.listdir(config["DATA_DIR"]))
+        assert not set(SECRET_FILES) & set(out["created"])
+        assert not set(SECRET_FILES) & set(os.listdir(config["DATA_DIR"]))
 
     def test_wrong_secret_key_is_caught_at_init(self, cli):
         other = Fernet.generate_key().decode()
-        line = cli.fails("init", code=1, env={"VEXE_SECRET_KEY": other})
-        assert "does not open with this secret key" in line
+        line = cli.fails("init", code=1, env={"VEXE_SEALING_KEY": other})
+        assert "does not open with this sealing key" in line
 
     def test_commands_before_init_say_so(self, bare_cli, config):
         line = bare_cli.fails("keys", "list", code=1)
@@ -129,4 +132,4 @@ class TestSettings:
         for name in (setting.name for setting in settings.SETTINGS):
             assert app.config[name] == loaded[name], name
         assert loaded["REDIS_URL"] == "redis://127.0.0.1:6399/3"
-        assert loaded["OPERATOR_TOKEN"] and loaded["SECRET_KEY"]
+        assert loaded["OPERATOR_TOKEN"] and loaded["SEALING_KEY"] and loaded["SECRET_KEY"]

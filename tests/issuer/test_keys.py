@@ -9,7 +9,7 @@ import pytest
 import redis
 
 from shared import b64, keys, redis_keys, ticket
-from issuer_testkit import verify_qr, verify_with_jwks
+from issuer_testkit import QR, verify_qr, verify_with_jwks
 
 
 def bind(api, token, p):
@@ -111,14 +111,13 @@ def test_after_a_stolen_key_is_retired_nothing_it_signed_is_handed_out(api, cli)
     token, custodial = api.rider_pass()
     phone_token, phone = api.rider_pass()
     bind(api, phone_token, phone)
-    qr = ("pass", "qr", custodial["id"], "--reason", "at the counter")  # an audited action
-    first = cli.ok(*qr).stdout.strip()
+    first = cli.ok(*QR, custodial["id"]).stdout.strip()
     old = kid_of(_credential(first))
     new = cli.json("keys", "rotate")["kid"]
     assert cli.json("keys", "retire", old)["retired_at"] is not None
     jwks = api.jwks()
     now = time.time()
-    texts = {"vexe pass qr": cli.ok(*qr).stdout.strip(),
+    texts = {"vexe pass qr": cli.ok(*QR, custodial["id"]).stdout.strip(),
              "GET /qr": api.call("GET", f"/api/passes/{custodial['id']}/qr",
                                  token=token).get_data(as_text=True)}
     for door, text in texts.items():

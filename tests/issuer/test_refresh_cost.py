@@ -82,12 +82,12 @@ def test_the_first_refresh_in_a_process_unseals_the_key_once(app, api, bound, mo
 
 def test_rotation_and_retirement_by_another_process_are_honoured(app, api, bound):
     """The key cached here stops signing the moment the database says another key signs."""
-    url, secret = app.config["DATABASE_URL"], app.config["SECRET_KEY"]
+    url, secret = app.config["DATABASE_URL"], app.config["SEALING_KEY"]
     first = kid_of(refresh(api, bound))
     assert (secret, first) in signing._unsealed
 
     with db.session(url) as other:  # as `vexe keys rotate` would, outside this app
-        second = signing.rotate(other, secret_key=secret, now=clock.now()).kid
+        second = signing.rotate(other, sealing_key=secret, now=clock.now()).kid
     assert kid_of(refresh(api, bound)) == second
 
     with db.session(url) as other:  # the newest retired: the older one left signs again
@@ -96,7 +96,7 @@ def test_rotation_and_retirement_by_another_process_are_honoured(app, api, bound
     assert kid_of(refresh(api, bound)) == first
 
     with db.session(url) as other:
-        third = signing.rotate(other, secret_key=secret, now=clock.now()).kid
+        third = signing.rotate(other, sealing_key=secret, now=clock.now()).kid
         signing.retire(other, first, now=clock.now())
         other.commit()
     issued = refresh(api, bound)
@@ -120,15 +120,15 @@ def test_a_retired_key_in_the_cache_is_never_used(app, api, bound):
     assert kid_of(issued) in {k["kid"] for k in api.jwks()["keys"]}
 
 
-def test_a_cached_key_needs_the_same_secret_key(app, api, bound):
-    """The cache is keyed by the secret key too: an issuer configured with another secret
+def test_a_cached_key_needs_the_same_sealing_key(app, api, bound):
+    """The cache is keyed by the sealing key too: an issuer configured with another sealing key
     cannot sign with a key it could not unseal."""
     from cryptography.fernet import Fernet
 
     from issuer import create_app
 
     refresh(api, bound)
-    other = create_app({**app.config, "SECRET_KEY": Fernet.generate_key().decode()})
+    other = create_app({**app.config, "SEALING_KEY": Fernet.generate_key().decode()})
     token, pass_id = bound
     response = other.test_client().post(f"/api/passes/{pass_id}/credential", json={},
                                         headers={"Authorization": f"Bearer {token}"})

@@ -110,7 +110,7 @@ def test_credentials_until_is_final_once_revoked(api, session, app):
     passes.revoke(session, p["id"], "fraud", now=clock.now())
     with pytest.raises(Conflict):
         devices.refresh_credential(session, p["id"], now=clock.now(),
-                                   secret_key=app.config["SECRET_KEY"])
+                                   sealing_key=app.config["SEALING_KEY"])
     assert passes.get(session, p["id"]).credentials_until == expires
 
 
@@ -123,5 +123,5 @@ def test_a_session_that_read_the_pass_before_the_revocation_mints_nothing(api, a
     api.ok("POST", f"/api/passes/{p['id']}/revoke", json={"reason": "fraud"})
     with pytest.raises(Conflict, match="is revoked"):
         devices.bind_device(session, p["id"], keys.device_public_compressed(keys.new_device_key()),
-                            now=clock.now(), secret_key=app.config["SECRET_KEY"])
+                            now=clock.now(), sealing_key=app.config["SEALING_KEY"])
     assert passes.get(session, p["id"]).credentials_until == 0

@@ -20,15 +20,16 @@ def forms(raw: bytes) -> list[str]:
 
 
 def secrets_in(session, config) -> list[str]:
-    found = [config["SECRET_KEY"], config["OPERATOR_TOKEN"], "PRIVATE KEY"]
+    found = [config["SEALING_KEY"], config["NATIONAL_ID_KEY"], config["COOKIE_KEY"],
+             config["OPERATOR_TOKEN"], "PRIVATE KEY"]
     for row in session.scalars(sa.select(SigningKey)):
-        pem = vault.unseal(config["SECRET_KEY"], row.sealed_private_key)
+        pem = vault.unseal(config["SEALING_KEY"], row.sealed_private_key)
         raw = keys.load_private_pem(pem).private_bytes(
             serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
             serialization.NoEncryption())
         found += [row.sealed_private_key, *forms(raw)]
     for row in session.scalars(sa.select(DeviceBinding).where(DeviceBinding.custodial)):
-        pem = vault.unseal(config["SECRET_KEY"], row.sealed_private_key)
+        pem = vault.unseal(config["SEALING_KEY"], row.sealed_private_key)
         scalar = keys.load_device_private_pem(pem).private_numbers().private_value
         found += [row.sealed_private_key, *forms(scalar.to_bytes(32, "big"))]
     return found
@@ -74,7 +75,7 @@ def test_nothing_secret_in_any_answer(api, app, cli, session, tmp_path):
 
     session.rollback()
     secrets = secrets_in(session, app.config)
-    assert len(secrets) == 3 + 3 * 5 + 2 * 5  # three signing keys, two custodial devices
+    assert len(secrets) == 5 + 3 * 5 + 2 * 5  # three signing keys, two custodial devices
     leaked = [s for s in secrets if any(s in out for out in outputs)]
     assert leaked == []
     assert sum(token in out for out in outputs) == 1

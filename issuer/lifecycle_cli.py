@@ -1,0 +1,68 @@
+"""``vexe secret``, ``vexe backup``, ``vexe restore`` and ``vexe trips``: keeping an
+installation alive (issuer.lifecycle; docs/operations.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from issuer import lifecycle, settings
+from issuer.cli import Command, Group, _emit
+from shared import clock
+
+KEYS = click.Choice(["sealing", "cookies", "national-id"])
+
+
+@click.group("secret", cls=Group)
+def secret() -> None:
+    """Rotate the issuer's secret keys (the national-ID key excepted)."""
+
+
+@secret.command("rotate")
+@click.argument("key", type=KEYS)
+def secret_rotate(key: str) -> None:
+    """Put a new KEY first; the old one still opens and verifies until `vexe secret finish`."""
+    _emit(lifecycle.rotate(settings.load(), key))
+
+
+@secret.command("finish")
+@click.argument("key", type=KEYS)
+def secret_finish(key: str) -> None:
+    """After every issuer was reloaded: reseal with the new KEY and drop the old ones."""
+    _emit(lifecycle.finish(settings.load(), key))
+
+
+@click.command("backup", cls=Command)
+@click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
+def backup(dest: Path) -> None:
+    """Copy the database, the secret keys and the operator token into the new directory DEST,
+    with a manifest of checksums. The issuer may keep running."""
+    _emit(lifecycle.backup(settings.load(), dest, now=clock.now()))
+
+
+@click.command("restore", cls=Command)
+@click.argument("src", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace the database and keys already here.")
+def restore(src: Path, force: bool) -> None:
+    """Put back a backup made by `vexe backup`, after checking its checksums."""
+    _emit(lifecycle.restore(settings.load(), src, force=force))
+
+
+@click.group("trips", cls=Group)
+def trips() -> None:
+    """The trips kept in the database."""
+
+
+@trips.command("prune")
+@click.option("--older-than-days", "days", type=click.IntRange(0, 36_500), default=None,
+              help="Trips older than this lose their pass id; 0 keeps everything "
+                   "(default: the setting VEXE_TRIPS_RETENTION_DAYS, 0).")
+def trips_prune(days: int | None) -> None:
+    """Forget which pass made the old trips; every count and rollup stays."""
+    config = settings.load()
+    days = config["TRIPS_RETENTION_DAYS"] if days is None else days
+    _emit(lifecycle.prune_trips(config["DATABASE_URL"], days=days, now=clock.now()))
+
+
+commands = [secret, backup, restore, trips]
