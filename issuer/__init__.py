@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import flask
 
-from issuer import db, oidc, settings, web
+from issuer import db, metrics, oidc, settings, web
 
 
 def create_app(test_config: dict | None = None) -> flask.Flask:
@@ -22,6 +22,7 @@ def create_app(test_config: dict | None = None) -> flask.Flask:
     settings.resolve(app.config)
 
     db.init_app(app)
+    metrics.init_app(app)  # first: its request id and clock start before any other check
     web.init_app(app)
     oidc.init_app(app)
 
