@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import signal
 import threading
 
@@ -11,9 +10,9 @@ import redis
 
 from issuer import db, settings
 from issuer.cli import Group, _emit, _fail, _session
-from issuer.ridership import entries, fleet, ingest, reports, store
+from issuer.ridership import entries, fleet, ingest, ingest_metrics, reports, store
 from issuer.ridership.clones import DEFAULT_WINDOW_MINUTES
-from shared import clock
+from shared import clock, logs
 from shared.redis_keys import trips_stream
 
 
@@ -44,20 +43,34 @@ def ingest_group() -> None:
               "workers left pending too), then stop.")
 @click.option("--shard", default=None, help="On a Redis Cluster: the shard (validator group) "
               "whose stream this worker reads.")
+@click.option("--metrics-port", default=0, show_default=True, type=click.IntRange(0, 65535),
+              help="Serve Prometheus metrics on this port (GET /metrics); 0 = off.")
+@click.option("--metrics-host", default="127.0.0.1", show_default=True,
+              help="The address the metrics listen on.")
 def ingest_run(consumer: str | None, batch: int, claim_idle: float, clone_window: float,
-               retain: float, max_age: float, once: bool, shard: str | None) -> None:
+               retain: float, max_age: float, once: bool, shard: str | None, metrics_port: int,
+               metrics_host: str) -> None:
     """Run an ingest worker until SIGTERM or Ctrl-C (the batch in hand is finished first)."""
     config = settings.load()
     url = config["DATABASE_URL"]
     if db.current_revision(url) != db.head_revision():
         _fail("the database is not set up or not up to date (run `vexe init`)", 1)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        logs.setup()
+    except logs.SettingError as exc:
+        _fail(str(exc), 2)
     worker = ingest.Worker(url, ingest.connect(config["REDIS_URL"]),
                            consumer or ingest.default_consumer(), batch=batch,
                            claim_idle_ms=int(claim_idle * 1000),
                            retain_ms=int(retain * 60_000), max_age_ms=int(max_age * 86400_000),
                            limits=store.Limits(clone_window_ms=int(clone_window * 60_000)),
                            shard=_shard(shard))
+    if metrics_port:
+        try:
+            ingest_metrics.serve(metrics_port, metrics_host,
+                                 lambda: ingest.gauges(worker.client, worker.shard))
+        except OSError as exc:
+            _fail(f"cannot serve metrics on {metrics_host}:{metrics_port}: {exc}", 2)
     if once:
         try:
             total = worker.once(clock.now())
