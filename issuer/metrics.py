@@ -35,6 +35,7 @@ REQUEST_ID_HEADER = "X-Request-Id"
 # A request id we take from the caller: a short plain token (a UUID, a proxy's hex id), so
 # that it can't forge a log line or carry a name.
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 NO_RULE = "<none>"  # a path no route matches (404): one label value for all of them
 
 access_log = logging.getLogger("issuer.access")
@@ -107,12 +108,19 @@ def _finish(response: flask.Response) -> flask.Response:
     REQUESTS.labels(request.method, endpoint, str(response.status_code)).inc()
     LATENCY.labels(request.method, endpoint).observe(took)
     response.headers[REQUEST_ID_HEADER] = flask.g.request_id
-    access_log.info("%s %s %s %.1f ms", request.method, request.path, response.status_code,
+    path = _printable(request.path)
+    access_log.info("%s %s %s %.1f ms", request.method, path, response.status_code,
                     took * 1000, extra={
                         "fields": ("method", "rule", "path", "status", "duration_ms"),
-                        "method": request.method, "rule": endpoint, "path": request.path,
+                        "method": request.method, "rule": endpoint, "path": path,
                         "status": response.status_code, "duration_ms": round(took * 1000, 1)})
     return response
+
+
+def _printable(path: str) -> str:
+    """A path as the client sent it, its control characters escaped (a line end in a path
+    must not start a forged line of the text log), at most 300 characters."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", path[:300])
 
 
 def _forget(_exc) -> None:

@@ -13,21 +13,29 @@ import logging
 import time
 from collections.abc import Callable
 
-from prometheus_client import REGISTRY, Counter, Histogram, start_http_server
+from prometheus_client import (CollectorRegistry, Counter, Histogram, ProcessCollector,
+                               start_http_server)
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 log = logging.getLogger(__name__)
 
-READ = Counter("vexe_ingest_entries_read_total", "Stream entries read (new or claimed).")
+# The ingest's own: the issuer's metrics (imported with the issuer package) are not its.
+REGISTRY = CollectorRegistry()
+ProcessCollector(registry=REGISTRY)  # memory, CPU, open files of the worker
+READ = Counter("vexe_ingest_entries_read_total", "Stream entries read (new or claimed).",
+               registry=REGISTRY)
 WRITTEN = Counter("vexe_ingest_trips_written_total",
-                  "Trips written to the database for the first time.")
+                  "Trips written to the database for the first time.", registry=REGISTRY)
 REJECTED = Counter("vexe_ingest_entries_rejected_total",
-                   "Stream entries that are not trips, kept in ingest_rejects.")
+                   "Stream entries that are not trips, kept in ingest_rejects.",
+                   registry=REGISTRY)
 FAILURES = Counter("vexe_ingest_failures_total",
-                   "Rounds that failed (Redis or the database away); the worker retries.")
+                   "Rounds that failed (Redis or the database away); the worker retries.",
+                   registry=REGISTRY)
 BATCH = Histogram("vexe_ingest_batch_seconds", "Time to write a batch and acknowledge it.",
-                  buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
+                  buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+                  registry=REGISTRY)
 LAST_BATCH = [0.0]  # Unix time of the last batch written: a stall shows as its age
 
 
@@ -81,4 +89,4 @@ class StreamGauges(Collector):
 def serve(port: int, host: str, read_gauges: Callable[[], dict]) -> None:
     """Serve ``/metrics`` on ``host:port`` in a thread of this process."""
     REGISTRY.register(StreamGauges(read_gauges))
-    start_http_server(port, addr=host)
+    start_http_server(port, addr=host, registry=REGISTRY)

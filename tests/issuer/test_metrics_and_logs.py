@@ -172,5 +172,11 @@ class TestLogs:
         assert line["pass_id"] == p["id"] and line["duration_ms"] >= 0
         text = log_path.read_text()
         assert "secret-in-query" not in text and rider_token not in text
+        # A path no route has: one label for all of them; a line end in it stays escaped.
+        assert requests.get(f"{base}/no-such%0Aforged", timeout=10).status_code == 404
+        wait_for(lambda: any(line.get("rule") == "<none>" for line in access_lines()),
+                 timeout=10, what="the 404's access line")
+        unknown = next(line for line in access_lines() if line.get("rule") == "<none>")
+        assert unknown["path"] == "/no-such\\x0aforged" and unknown["status"] == 404
         # gunicorn's own lines are JSON too (json_lines fails on any other line).
         assert any(line["logger"] == "gunicorn.error" for line in json_lines(log_path))

@@ -90,6 +90,7 @@ class TestIngestMetrics:
         assert after["vexe_ingest_last_batch_timestamp_seconds"] > 0
         assert after["vexe_ingest_stream_length"] >= 6 and after["vexe_ingest_stream_bytes"] > 0
         assert (after["vexe_ingest_pending"], after["vexe_ingest_lag"]) == (0, 0)
+        assert "vexe_issuer_" not in requests.get(url, timeout=10).text  # its own only
 
     def test_json_lines_when_not_on_a_terminal(self, running, stream):
         _, log_path = running
