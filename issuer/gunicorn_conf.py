@@ -52,7 +52,8 @@ def on_starting(server) -> None:
         for old in Path(directory).glob("*.db"):
             old.unlink()
     else:
-        os.environ[METRICS_DIR] = server.vexe_metrics_dir = tempfile.mkdtemp(prefix="vexe-metrics-")
+        server.vexe_metrics_dir = tempfile.mkdtemp(prefix="vexe-metrics-")
+        os.environ[METRICS_DIR] = server.vexe_metrics_dir
 
 
 def child_exit(server, worker) -> None:

@@ -35,7 +35,8 @@ def gunicorn(tmp_path, initialised):
     (metrics_dir / "counter_1.db").write_bytes(b"left by the last run")  # must be emptied
     env = {k: v for k, v in os.environ.items()
            if k not in ("VEXE_LOG_FORMAT", "VEXE_LOG_LEVEL")}
-    env.update(VEXE_DATA_DIR=initialised["DATA_DIR"], VEXE_DATABASE_URL=initialised["DATABASE_URL"],
+    env.update(VEXE_DATA_DIR=initialised["DATA_DIR"],
+               VEXE_DATABASE_URL=initialised["DATABASE_URL"],
                VEXE_REDIS_URL=initialised["REDIS_URL"], PROMETHEUS_MULTIPROC_DIR=str(metrics_dir))
     port = free_port()
     log_path = tmp_path / "gunicorn.log"
@@ -140,7 +141,8 @@ class TestMetrics:
                                                               binding="device") == 1 + ok
         refused = "vexe_issuer_rate_limited_total"
         rule = "/api/passes/<pass_id>/credential"
-        assert value(after, refused, endpoint=rule) - value(before, refused, endpoint=rule) == refused_here
+        assert (value(after, refused, endpoint=rule)
+                - value(before, refused, endpoint=rule)) == refused_here
         assert value(after, "vexe_issuer_requests_total", method="POST", endpoint=rule,
                      status="429") - value(before, "vexe_issuer_requests_total", method="POST",
                                            endpoint=rule, status="429") == refused_here
