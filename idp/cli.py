@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from issuer.oidc import is_loopback
+from shared import logs
 
 SECRET_ENV = "VEXE_OIDC_CLIENT_SECRET"
 
@@ -63,6 +64,10 @@ def serve(host: str, port: int, client_id: str, client_secret_file: Path | None,
             f"--host {host} is not a loopback address: whoever reaches the development e-ID "
             "signs in as any citizen. Use 127.0.0.1, or add --insecure-public-test-only on a "
             "closed test network")
+    try:
+        logs.setup()
+    except logs.SettingError as exc:
+        raise click.UsageError(str(exc)) from None
     secret = _client_secret(client_secret_file)
     app = provider.create_app({"ISSUER": f"http://{host}:{port}", "CLIENTS": [{
         "client_id": client_id, "client_secret": secret,

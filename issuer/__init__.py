@@ -9,7 +9,7 @@ import logging
 
 import flask
 
-from issuer import db, oidc, settings, web
+from issuer import db, metrics, oidc, settings, web
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +23,7 @@ def create_app(test_config: dict | None = None) -> flask.Flask:
     log.info("issuer starting: %s", settings.start_line(app.config))
 
     db.init_app(app)
+    metrics.init_app(app)  # first: its request id and clock start before any other check
     web.init_app(app)
     oidc.init_app(app)
 

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from issuer import (accounts, audit, bootstrap, db, devices, operators, passes, publish, qr,
                     routes, settings, signing)
 from issuer.errors import IssuerError, NotReady, Unsaved
-from shared import clock
+from shared import clock, logs
 
 
 class Command(click.Command):
@@ -114,7 +114,10 @@ def serve(host: str, port: int) -> None:
     """Run the issuer's HTTP API (a development server; use gunicorn for real)."""
     from issuer import create_app
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        logs.setup()
+    except logs.SettingError as exc:
+        _fail(str(exc), 2)
     create_app().run(host=host, port=port)
 
 

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from issuer import accounts, ids, passes, signing, vault
+from issuer import accounts, ids, metrics, passes, signing, vault
 from issuer.errors import Conflict, Invalid, NotFound
 from issuer.models import Account, Credential, DeviceBinding, Pass
 from shared import b64, clock, keys, ticket
@@ -258,6 +258,7 @@ def _mint(session: Session, p: Pass, binding: DeviceBinding, kid: str | None, *,
     if binding.custodial:
         binding.credential = credential
     session.flush()
+    metrics.credential_minted(binding.custodial)
     return Issued(p.id, credential, jti, expires, binding.device_key, binding.custodial)
 
 

@@ -7,6 +7,12 @@ reaches gunicorn all the same.
 """
 
 import gc
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from shared import logs
 
 # Sync workers: one request at a time each, so raise --workers for more at once. A worker
 # that a client keeps waiting (a slowloris trickling its headers) sends no heartbeat and is
@@ -22,6 +28,10 @@ graceful_timeout = 20
 limit_request_line = 4094
 limit_request_fields = 50
 limit_request_field_size = 8190
+# gunicorn's own lines and the issuer's in one format (shared.logs); its access log is off,
+# the issuer writes its own (issuer.metrics).
+logconfig_dict = logs.dict_config()
+METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def post_worker_init(worker) -> None:
@@ -31,3 +41,29 @@ def post_worker_init(worker) -> None:
     Validators table: one per validator) sets off full collections that go over all of
     them, about 90 ms each, every few requests."""
     gc.freeze()
+
+
+def on_starting(server) -> None:
+    """Each worker counts its metrics in files of its own in PROMETHEUS_MULTIPROC_DIR, and
+    /metrics adds them up (issuer.metrics): the directory given, emptied of the last run's
+    counts, else a new one for this run."""
+    directory = os.environ.get(METRICS_DIR)
+    if directory:
+        for old in Path(directory).glob("*.db"):
+            old.unlink()
+    else:
+        server.vexe_metrics_dir = tempfile.mkdtemp(prefix="vexe-metrics-")
+        os.environ[METRICS_DIR] = server.vexe_metrics_dir
+
+
+def child_exit(server, worker) -> None:
+    """A worker gone: its gauges' live values go with it (its counters stay counted)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server) -> None:
+    made = getattr(server, "vexe_metrics_dir", None)
+    if made:
+        shutil.rmtree(made, ignore_errors=True)

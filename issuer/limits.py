@@ -28,6 +28,8 @@ from flask_limiter.util import get_remote_address
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from issuer import metrics
+
 SIGN_IN = "10 per minute"  # operators' failed password attempts
 E_ID = "60 per minute"  # riders' e-ID sign-ins: two requests each
 # A phone refreshes its credential about once a day; the issuer's QR for a rider without a
@@ -56,7 +58,7 @@ def address_key() -> str:
 
 limiter = Limiter(key_func=address_key, default_limits=[], headers_enabled=True,
                   key_prefix="vexe:ratelimit", in_memory_fallback_enabled=True,
-                  strategy="moving-window")
+                  strategy="moving-window", on_breach=metrics.rate_limited)
 
 
 def _failed_sign_in(response: flask.Response) -> bool:

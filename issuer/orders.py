@@ -12,7 +12,7 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from issuer import accounts, applications, catalogue, ids, passes, payments
+from issuer import accounts, applications, catalogue, ids, metrics, passes, payments
 from issuer.errors import Conflict, Forbidden, Invalid, NotFound
 from issuer.models import Account, Order
 from shared import clock
@@ -60,6 +60,7 @@ def create(session: Session, account_id: str, product: str, month: str, *, now: 
                   provider=pay.name, status=PENDING, created_at=int(now))
     session.add(order)
     session.commit()
+    metrics.order_state(PENDING)
     return order
 
 
@@ -94,6 +95,7 @@ def _transition(session: Session, order: Order, frm: str, **values) -> None:
         session.rollback()
         session.refresh(order)
         raise Conflict(f"order {order.id} is {order.status}, not {frm}")
+    metrics.order_state(values["status"])
 
 
 def pay(session: Session, order_id: str, *, amount_vnd: int, handled_by: str,
@@ -102,7 +104,12 @@ def pay(session: Session, order_id: str, *, amount_vnd: int, handled_by: str,
     order = get(session, order_id)
     if order.status != PENDING:
         raise Conflict(f"order {order.id} is {order.status}, not pending")
-    reference = payments.provider(order.provider).confirm(order, amount_vnd=amount_vnd)
+    try:
+        reference = payments.provider(order.provider).confirm(order, amount_vnd=amount_vnd)
+    except Invalid:
+        metrics.payment(order.provider, "refused")
+        raise
+    metrics.payment(order.provider, "confirmed")
     p = passes.issue(session, order.account_id, order.product, now=now,
                         route=order.route_code, month=order.month)
     _transition(session, order, PENDING, status=PAID, paid_at=int(now), payment_ref=reference,
@@ -134,6 +141,7 @@ def refund(session: Session, order_id: str, reason: str, *, refunded_by: str,
         passes.revoke(session, order.pass_id, f"refund: {reason}", now=now)
     _transition(session, order, PAID, status=REFUNDED, refunded_at=int(now),
                 refunded_by=refunded_by, refund_reason=reason)
+    metrics.payment(order.provider, "refunded")
     session.refresh(order)
     return order
 

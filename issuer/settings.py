@@ -81,6 +81,17 @@ def flag(name: str, value) -> bool:
     raise NotReady(f"{ENV_PREFIX}{name} must be true or false, got {value!r}")
 
 
+def choice(*values: str) -> Callable[[str, object], str]:
+    """One of ``values``, in any case (shared.logs reads the logging settings the same way)."""
+    def parse(name: str, value) -> str:
+        word = str(value).strip().lower()
+        if word not in (v.lower() for v in values):
+            raise NotReady(f"{ENV_PREFIX}{name} must be one of {', '.join(values)}, "
+                           f"got {value!r}")
+        return word
+    return parse
+
+
 def integer(low: int, high: int, unit: str) -> Callable[[str, object], int]:
     def parse(name: str, value) -> int:
         return _bounded(name, value, int, low, high, unit)
@@ -148,6 +159,9 @@ SETTINGS = (
     # The ingest's (issuer.ridership.cli), which its options override.
     Setting("INGEST_RETAIN_MINUTES", number(0, 7 * 24 * 60, "minutes"), 60),
     Setting("INGEST_MAX_AGE_DAYS", number(1, 3660, "days"), 35),
+    # Every process's logs (shared.logs): JSON lines, or text (unset: text on a terminal).
+    Setting("LOG_FORMAT", choice("json", "text"), None),
+    Setting("LOG_LEVEL", choice("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"), "INFO"),
     # Trips older than this lose their pass id (`vexe trips prune`); 0 keeps everything.
     Setting("TRIPS_RETENTION_DAYS", integer(0, 36_500, "days"), 0),
 )

@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 import redis
 
-from shared import clock
+from shared import clock, logs
 from shared.denylist import Denylist
 from shared.keys import TrustList
 from shared.redis_keys import DENYLIST, TRUST_LIST
@@ -122,9 +122,10 @@ def run(ctx, config_file, no_stdin, **flags) -> None:
         raise Failure(str(exc)) from None
     if config.scanner == "none" and not config.http_port and config.camera is None:
         raise Failure("with --no-stdin and --http-port 0 there is nothing to read scans from")
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # not a line per request
+    try:
+        logs.setup(validator_id=config.validator_id)
+    except logs.SettingError as exc:
+        raise Failure(str(exc)) from None
     try:
         service.run(config)
     except service.StartError as exc:

@@ -13,6 +13,7 @@ change while it runs; every trip records the values in force at its scan.
 
 from __future__ import annotations
 
+import collections
 import fcntl
 import logging
 import os
@@ -115,6 +116,7 @@ class Validator:
         self.changes = Changes()
         self.last_scan: tuple[int, float, Scan] | None = None  # (number, scan time, scan)
         self._scans = 0
+        self.scans_by_reason: collections.Counter[str] = collections.Counter()  # /metrics
         # Decide and journal as one step: two scans of one QR arriving at once (scanner and
         # HTTP) must not both be accepted because neither saw the other in the journal.
         self._scan_lock = threading.Lock()
@@ -203,6 +205,7 @@ class Validator:
                 scan = Scan(decision.reason, decision.claims, decision.proof_at, trip=trip,
                             seq=seq, mode=mode)
             self._scans += 1
+            self.scans_by_reason[scan.reason] += 1
             self.last_scan = (self._scans, now, scan)
         self.changes.bump()
         return scan

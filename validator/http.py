@@ -6,6 +6,7 @@
     POST /mode         {"mode": "board"} or {"mode": "alight"}: the driver switches the door
     GET  /status       where the validator is, its journal, how far its sync has got
     GET  /healthz      200 while the journal takes scans and the sync runs, else 503
+    GET  /metrics      Prometheus metrics: scans by reason, backlog, sync, clock, lists
 
 Served on 127.0.0.1 by default: it is for programs on the validator itself. Every error is
 JSON ``{"error": "..."}`` with a 4xx status, and changes nothing.
@@ -23,11 +24,12 @@ from __future__ import annotations
 import ipaddress
 from urllib.parse import urlsplit
 
-from flask import Flask, jsonify, request
+from flask import Flask, Response, jsonify, request
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from werkzeug.exceptions import HTTPException
 
 from shared import text
-from validator import screen
+from validator import metrics, screen
 from validator.device import MODES, STORAGE_OK, Validator
 from validator.sync import Syncer
 
@@ -144,6 +146,14 @@ def create_app(validator: Validator, syncer: Syncer | None = None, *,
         else:
             health = {"ok": validator.storage == STORAGE_OK, "storage": validator.storage}
         return jsonify(health), 200 if health["ok"] else 503
+
+    registry = metrics.registry(validator, syncer)
+
+    @app.get("/metrics")
+    def prometheus():
+        # Behind the same door as the rest: a scraper on the bus's network names the
+        # validator's address in its Host header (listen on it with --http-host).
+        return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

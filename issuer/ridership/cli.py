@@ -12,10 +12,10 @@ import redis
 
 from issuer import db, settings
 from issuer.cli import Group, _emit, _fail, _session
-from issuer.ridership import fleet, ingest, reports, store
+from issuer.ridership import entries, fleet, ingest, ingest_metrics, reports, store
 from issuer.ridership.clones import DEFAULT_WINDOW_MINUTES
 from issuer.ridership.health import HealthFile
-from shared import clock
+from shared import clock, logs
 from shared.redis_keys import trips_stream
 
 
@@ -47,18 +47,26 @@ def ingest_group() -> None:
 @click.option("--health-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="A JSON file rewritten every few seconds: ready or not and why, the last "
               "batch, failures in a row (docs/operations.md).")
+@click.option("--metrics-port", default=0, show_default=True, type=click.IntRange(0, 65535),
+              help="Serve Prometheus metrics on this port (GET /metrics); 0 = off.")
+@click.option("--metrics-host", default="127.0.0.1", show_default=True,
+              help="The address the metrics listen on.")
 def ingest_run(consumer: str | None, batch: int, claim_idle: float, clone_window: float,
                retain: float | None, max_age: float | None, once: bool,
-               shard: str | None, health_file: Path | None) -> None:
+               shard: str | None, health_file: Path | None, metrics_port: int,
+               metrics_host: str) -> None:
     """Run an ingest worker until SIGTERM or Ctrl-C (the batch in hand is finished first)."""
     if once and health_file is not None:
         _fail("--health-file is for a worker that keeps running, not --once", 2)
     config = settings.load()
     url = config["DATABASE_URL"]
+    try:
+        logs.setup()
+    except logs.SettingError as exc:
+        _fail(str(exc), 2)
     db.refuse_unless_at_head(url)
     retain = config["INGEST_RETAIN_MINUTES"] if retain is None else retain
     max_age = config["INGEST_MAX_AGE_DAYS"] if max_age is None else max_age
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger(__name__).info("ingest starting: %s", settings.start_line(config))
     worker = ingest.Worker(url, ingest.connect(config["REDIS_URL"]),
                            consumer or ingest.default_consumer(), batch=batch,
@@ -66,6 +74,12 @@ def ingest_run(consumer: str | None, batch: int, claim_idle: float, clone_window
                            retain_ms=int(retain * 60_000), max_age_ms=int(max_age * 86400_000),
                            limits=store.Limits(clone_window_ms=int(clone_window * 60_000)),
                            shard=_shard(shard))
+    if metrics_port:
+        try:
+            ingest_metrics.serve(metrics_port, metrics_host,
+                                 lambda: ingest.gauges(worker.client, worker.shard))
+        except OSError as exc:
+            _fail(f"cannot serve metrics on {metrics_host}:{metrics_port}: {exc}", 2)
     if once:
         try:
             total = worker.once(clock.now())

@@ -34,6 +34,7 @@ import os
 import socket
 import sqlite3
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -43,7 +44,7 @@ import sqlalchemy as sa
 from redis.backoff import ExponentialBackoff
 
 from issuer import db
-from issuer.ridership import entries, inbox, store
+from issuer.ridership import entries, inbox, ingest_metrics, store
 from issuer.ridership.health import HealthFile
 from shared import clock, redis_client
 from shared.redis_keys import TRIPS_GROUP, TRIPS_STREAM, ingest_stall, trips_stream
@@ -215,6 +216,7 @@ class Worker:
 
     def handle(self, batch: Sequence[tuple[str, dict]], now: float) -> Handled:
         """Write the entries in one transaction; acknowledge them once it is committed."""
+        started = time.perf_counter()
         now_ms = int(now * 1000)
         oldest_ms = now_ms - self.max_age_ms
         rows, ids, rejects = [], [], []
@@ -225,7 +227,10 @@ class Worker:
                 rejects.append(_reject(entry_id, fields, now_ms, str(exc)))
             else:
                 ids.append(entry_id)
-        return self._write(rows, ids, rejects, now_ms, batch)
+        handled = self._write(rows, ids, rejects, now_ms, batch)
+        ingest_metrics.batch_done(handled.entries, handled.written.inserted, handled.rejected,
+                                  time.perf_counter() - started)
+        return handled
 
     def _write(self, rows: list[entries.Row], ids: list[str], rejects: list[dict],
                now_ms: int, batch: Sequence[tuple[str, dict]]) -> Handled:
@@ -366,6 +371,7 @@ class Worker:
             except Exception as exc:  # the worker must outlive a Redis or database outage
                 error = f"{type(exc).__name__}: {_first_line(exc)}"[:300]
                 failures += 1
+                ingest_metrics.failed()
                 delay = backoff.compute(failures)
                 self._own_pending = True
                 if "NOGROUP" in str(exc):  # the stream or its group deleted: make it again

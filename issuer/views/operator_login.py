@@ -9,7 +9,7 @@ from __future__ import annotations
 import flask
 import sqlalchemy as sa
 
-from issuer import audit, auth, db, limits, operators, web
+from issuer import audit, auth, db, limits, metrics, operators, web
 from issuer.models import AuditEntry
 from shared import clock
 
@@ -52,16 +52,19 @@ def login():
     session = db.get_session()
     now = clock.now()
     if _locked_out(session, username, now):
+        metrics.signed_in(metrics.OPERATOR, ok=False)
         flask.flash("Quá nhiều lần đăng nhập sai; thử lại sau 15 phút. "
                     "Too many failed sign-ins; try again in 15 minutes.", "error")
         return flask.render_template("console/login.html", next=next_url, username=username), 429
     operator = operators.verify_password(session, username, password)
     if operator is None:
+        metrics.signed_in(metrics.OPERATOR, ok=False)
         if username:
             audit.event(session, "anonymous", FAILED, target=username[:64], now=now)
         flask.flash("Sai tên đăng nhập hoặc mật khẩu. Wrong username or password.", "error")
         return flask.render_template("console/login.html", next=next_url, username=username), 401
     auth.sign_in(operator=operator)
+    metrics.signed_in(metrics.OPERATOR, ok=True)
     audit.event(session, operator.username, "operator.sign_in", target=operator.username,
                 now=now)
     return flask.redirect(next_url)

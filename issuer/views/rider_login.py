@@ -10,7 +10,7 @@ import requests
 from authlib.integrations.base_client import OAuthError
 from joserfc.errors import JoseError
 
-from issuer import auth, db, identity, limits, oidc, web
+from issuer import auth, db, identity, limits, metrics, oidc, web
 from issuer.errors import IssuerError
 from shared import clock
 
@@ -72,6 +72,7 @@ def callback():
         return _failed("Không tạo được tài khoản.", str(exc), exc.status)
     next_url = flask.session.get(NEXT_KEY, "/my/")
     auth.sign_in(account=account)
+    metrics.signed_in(metrics.RIDER, ok=True)
     return flask.redirect(next_url)
 
 
@@ -82,6 +83,7 @@ def _describe(exc: Exception) -> str:
 
 
 def _failed(vi: str, en: str, status: int):
+    metrics.signed_in(metrics.RIDER, ok=False)
     return flask.render_template("rider/signin_failed.html", vi=vi, en=en), status
 
 

@@ -1,4 +1,5 @@
-"""Nothing in a QR, a trip or a log identifies a person beyond the pass id.
+"""Nothing in a QR, a trip or a log (its JSON and access lines too) identifies a person beyond
+the pass id.
 
 A rider with a name, a birth date and a national ID number that can't occur by chance goes
 through everything: account, pass, the issuer's QR, a scan, the push to Redis, the ingest.
@@ -15,7 +16,7 @@ import sqlalchemy as sa
 
 from issuer import db
 from issuer.ridership import inbox, ingest
-from shared import clock, ticket
+from shared import clock, logs, ticket
 from shared.redis_keys import TRIPS_STREAM
 from validator.device import Validator
 from validator.sync import Syncer, connect
@@ -38,6 +39,9 @@ def test_a_rider_s_person_never_leaves_the_issuer(api, app, tmp_path, redis_url,
                     json={}).status_code == 201
     qr_text = api.call("GET", f"/api/passes/{issued['id']}/qr", token=token).get_data(
         as_text=True)
+    # A query string is never logged, whatever a client puts in it.
+    assert api.call("GET", f"/api/passes/{issued['id']}", token=token,
+                    query_string={"note": NAME}).status_code == 200
 
     parsed = ticket.parse_qr(qr_text)
     header = json.loads(parsed.header_json)
@@ -73,8 +77,13 @@ def test_a_rider_s_person_never_leaves_the_issuer(api, app, tmp_path, redis_url,
         device.close()
         client.close()
 
+    # The log lines as the issuer writes them (shared.logs), the access lines among them.
+    json_log = "\n".join(logs.JsonFormatter().format(r) for r in caplog.records)
+    text_log = "\n".join(logs.TextFormatter().format(r) for r in caplog.records)
+    assert '"logger": "issuer.access"' in json_log and f"/api/passes/{issued['id']}" in json_log
     places = {"QR": qr_everything, "screen": screen, "journal": device_trips_json(tmp_path),
-              "stream": "\n".join(stream), "trips table": trip_row, "logs": caplog.text}
+              "stream": "\n".join(stream), "trips table": trip_row, "logs": caplog.text,
+              "JSON log": json_log, "text log": text_log}
     found = {where: [p for p in PERSONAL if p in text] for where, text in places.items()}
     assert found == {where: [] for where in places}
     assert issued["id"] in stream[0] and issued["id"] in trip_row  # the pass id is there
