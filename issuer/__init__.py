@@ -20,7 +20,6 @@ def create_app(test_config: dict | None = None) -> flask.Flask:
     app.config.from_mapping(test_config or {})  # Flask's own (TESTING) as given
     app.config.from_mapping(settings.load(test_config))  # vexe's: typed, checked
     db.refuse_unless_at_head(app.config["DATABASE_URL"])
-    log.info("issuer starting: %s", settings.start_line(app.config))
 
     db.init_app(app)
     metrics.init_app(app)  # first: its request id and clock start before any other check
@@ -47,4 +46,6 @@ def create_app(test_config: dict | None = None) -> flask.Flask:
 
     card.init_app(app)
 
+    # Once every check has passed: a refused start says one line, its reason, and no more.
+    log.info("issuer starting: %s", settings.start_line(app.config))
     return app

@@ -58,6 +58,7 @@ def ingest_run(consumer: str | None, batch: int, claim_idle: float, clone_window
     """Run an ingest worker until SIGTERM or Ctrl-C (the batch in hand is finished first)."""
     if once and health_file is not None:
         _fail("--health-file is for a worker that keeps running, not --once", 2)
+    shard = _shard(shard)  # checked before anything starts
     config = settings.load()
     url = config["DATABASE_URL"]
     try:
@@ -73,7 +74,7 @@ def ingest_run(consumer: str | None, batch: int, claim_idle: float, clone_window
                            claim_idle_ms=int(claim_idle * 1000),
                            retain_ms=int(retain * 60_000), max_age_ms=int(max_age * 86400_000),
                            limits=store.Limits(clone_window_ms=int(clone_window * 60_000)),
-                           shard=_shard(shard))
+                           shard=shard)
     if metrics_port:
         try:
             ingest_metrics.serve(metrics_port, metrics_host,
