@@ -71,6 +71,11 @@ def plan(session: Session, feed: Feed) -> dict:
                      if code not in feed.routes and r.retired_at is None)
     station_of = stations(feed.stops)
     known_stops = set(session.scalars(sa.select(Stop.id)))
+    grouped = sum(1 for s, st in station_of.items() if s != st)
+    warnings = list(feed.warnings)
+    if grouped:
+        warnings.append(f"{grouped} stops share a place with another stop (within "
+                        f"{STATION_RADIUS:g} m): one station each")
     return {
         "timezone": feed.timezone,
         "companies": sorted(feed.companies),
@@ -81,12 +86,12 @@ def plan(session: Session, feed: Feed) -> dict:
         "stops": {"in_feed": len(feed.stops), "added": len(set(feed.stops) - known_stops),
                   "retired": len(known_stops - set(feed.stops)),
                   "stations": len(set(station_of.values())),
-                  "grouped": sum(1 for s, st in station_of.items() if s != st)},
+                  "grouped": grouped},
         "patterns": {"count": len(feed.patterns), "rule": PATTERN_RULE},
         "shapes": len(feed.shapes),
         "trips": feed.trips,
         "stop_times": feed.stop_times,
-        "warnings": feed.warnings,
+        "warnings": warnings,
     }
 
 
