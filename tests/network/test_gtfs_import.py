@@ -11,7 +11,7 @@ import zipfile
 import pytest
 import sqlalchemy as sa
 
-from issuer import gtfs
+from issuer import gtfs, orders
 from issuer.models import AuditEntry, Route, RouteStop, ShapePoint, Stop
 from issuer.ridership.models import Company
 from shared import clock, keys
@@ -304,6 +304,11 @@ class TestReimport:
                                                 "it sells no new pass")
         assert "vexe: route 31 is retired" in cli.fails(
             "pass", "issue", api.account()["id"], "--product", "single", "--route", "31")
+        assert [r["code"] for r in api.ok("GET", "/api/catalogue", token=None)["routes"]] == ["32"]
+        month = orders.months_on_sale(clock.now(), 28)[0]
+        response = api.call("POST", "/api/orders", token=api.account()["rider_token"],
+                            json={"product": "single", "route": "31", "month": month})
+        assert response.status_code == 409 and "route 31 is retired" in response.get_json()["error"]
         # Back in a later feed, it sells again.
         summary = imported(cli, tmp_path, city())
         assert summary["routes"]["restored"] == ["31"]
