@@ -181,7 +181,8 @@ def network_group() -> None:
 
 @network_group.command("import")
 @click.argument("feed", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--dry-run", is_flag=True, help="Report what the import would change; change nothing.")
+@click.option("--dry-run", is_flag=True,
+              help="Report what the import would change; change nothing.")
 def network_import(feed: Path, dry_run: bool) -> None:
     """Import a GTFS feed (a zip): a newer feed applies the difference, a route gone from it
     is retired. A feed with errors is refused whole, with the list of them."""

@@ -156,6 +156,9 @@ class _Reader:
         self._shapes()
         self.problems.check()
         self._calendar()
+        idle = sorted(set(self.feed.routes) - {code for code, _ in self.feed.patterns})
+        if idle:
+            self._warn(f"routes without trips, imported without stops: {', '.join(idle[:10])}")
         if self.placeholders:
             self._warn(f"{len(self.placeholders)} placeholder names (an id, not a place), e.g. "
                        + ", ".join(self.placeholders[:3]))
@@ -268,7 +271,8 @@ class _Reader:
                 no_direction += 1
                 direction = "0"
             if direction not in ("0", "1"):
-                self.problems.error(f"trips.txt line {line}: direction_id {direction!r}, not 0 or 1")
+                self.problems.error(f"trips.txt line {line}: direction_id {direction!r}, "
+                                    "not 0 or 1")
                 continue
             shape = row.get("shape_id", "")
             no_shape += not shape

@@ -22,7 +22,8 @@ from issuer.ridership.models import Company
 
 STATION_RADIUS = 25.0  # metres: stops closer than this are one place
 _EARTH = 6_371_000.0  # metres
-PATTERN_RULE = "the most common stop sequence of each route and direction's trips; ties: the longest"
+PATTERN_RULE = ("the most common stop sequence of each route and direction's trips; "
+                "ties: the longest")
 
 
 def stations(stops: dict[str, tuple[str, float, float]]) -> dict[str, str]:
@@ -42,7 +43,8 @@ def stations(stops: dict[str, tuple[str, float, float]]) -> dict[str, str]:
         return stop_id
 
     for (row, col), here in grid.items():
-        near = [s for dr in (-1, 0, 1) for dc in (-1, 0, 1) for s in grid.get((row + dr, col + dc), ())]
+        near = [s for dr in (-1, 0, 1) for dc in (-1, 0, 1)
+                for s in grid.get((row + dr, col + dc), ())]
         for a in here:
             for b in near:
                 if a < b and _distance(stops[a], stops[b]) <= STATION_RADIUS:
