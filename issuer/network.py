@@ -77,7 +77,7 @@ def plan(session: Session, feed: Feed) -> dict:
     warnings = list(feed.warnings)
     if grouped:
         warnings.append(f"{grouped} stops share a place with another stop (within "
-                        f"{STATION_RADIUS:g} m): one station each")
+                        f"{STATION_RADIUS:g} m): grouped into stations")
     return {
         "timezone": feed.timezone,
         "companies": sorted(feed.companies),
