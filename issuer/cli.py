@@ -18,8 +18,8 @@ import click
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from issuer import (accounts, audit, bootstrap, db, devices, operators, passes, publish, qr,
-                    routes, settings, signing)
+from issuer import (accounts, audit, bootstrap, db, devices, gtfs, network, operators, passes,
+                    publish, qr, routes, settings, signing)
 from issuer.errors import IssuerError, NotReady, Unsaved
 from shared import clock, logs
 
@@ -173,6 +173,36 @@ def route_list() -> None:
     """List the routes."""
     with _session() as (_, session):
         _emit([routes.as_dict(r) for r in routes.list_routes(session)])
+
+
+# -- vexe network --------------------------------------------------------------------------
+
+@click.group("network", cls=Group)
+def network_group() -> None:
+    """The network from a GTFS feed: companies, routes, stops, each route's stops."""
+
+
+@network_group.command("import")
+@click.argument("feed", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True,
+              help="Report what the import would change; change nothing.")
+def network_import(feed: Path, dry_run: bool) -> None:
+    """Import a GTFS feed (a zip): a newer feed applies the difference, a route gone from it
+    is retired. A feed with errors is refused whole, with the list of them."""
+    now = clock.now()
+    read = gtfs.read(feed, now=now)
+    with _session() as (_, session):
+        if dry_run:
+            _emit({**network.plan(session, read), "dry_run": True})
+            return
+        with audit.action(session, cli_actor(), "network.import", now=now,
+                          target=feed.name) as entry:
+            summary = network.apply(session, read, now=now)
+            changes = summary["routes"]
+            entry.reason = (f"{len(read.routes)} routes ({len(changes['added'])} added, "
+                            f"{len(changes['renamed'])} renamed, {len(changes['retired'])} "
+                            f"retired), {len(read.stops)} stops")
+        _emit({**summary, "dry_run": False})
 
 
 # -- vexe account --------------------------------------------------------------------------
@@ -484,5 +514,5 @@ def keys_jwks() -> None:
         click.echo(signing.trust_list(session).dumps())
 
 
-commands = [init, publish_command, serve, db_group, route, account, pass_, keys, operator,
-            audit_command]
+commands = [init, publish_command, serve, db_group, route, network_group, account, pass_, keys,
+            operator, audit_command]

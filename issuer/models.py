@@ -32,6 +32,51 @@ class Route(Base):
     code: Mapped[str] = mapped_column(sa.String(16), primary_key=True)  # "32", "E05A"
     name: Mapped[str] = mapped_column(sa.String(200))
     created_at: Mapped[int] = mapped_column(Time)
+    # The company running it (a GTFS agency); a code of ``companies``, whose table the
+    # ridership side owns.
+    company_code: Mapped[str | None] = mapped_column(sa.ForeignKey("companies.code"))
+    # Gone from the network: sells no new pass, kept while passes name it.
+    retired_at: Mapped[int | None] = mapped_column(Time)
+
+
+class Stop(Base):
+    """A place a bus stops, keyed by the GTFS feed's own ``stop_id`` (stable across imports,
+    what a validator and ridership by stop will name). Each direction of a route often has
+    its own stop at the same place: ``station`` groups the stops within a few metres of each
+    other, one place for ridership and transfers."""
+
+    __tablename__ = "stops"
+
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    lat: Mapped[float] = mapped_column(sa.Float)
+    lon: Mapped[float] = mapped_column(sa.Float)
+    station: Mapped[str] = mapped_column(sa.String(64), index=True)  # a stop id of the group
+    created_at: Mapped[int] = mapped_column(Time)
+    retired_at: Mapped[int | None] = mapped_column(Time)  # gone from the latest feed
+
+
+class RouteStop(Base):
+    """The ordered stops of a route in one direction (GTFS ``direction_id`` 0 or 1)."""
+
+    __tablename__ = "route_stops"
+
+    route_code: Mapped[str] = mapped_column(sa.ForeignKey("routes.code"), primary_key=True)
+    direction: Mapped[int] = mapped_column(sa.SmallInteger, primary_key=True)
+    seq: Mapped[int] = mapped_column(sa.Integer, primary_key=True)  # 0, 1, 2...
+    stop_id: Mapped[str] = mapped_column(sa.ForeignKey("stops.id"), index=True)
+
+
+class ShapePoint(Base):
+    """The path a route drives in one direction, from the feed's shapes."""
+
+    __tablename__ = "shape_points"
+
+    route_code: Mapped[str] = mapped_column(sa.ForeignKey("routes.code"), primary_key=True)
+    direction: Mapped[int] = mapped_column(sa.SmallInteger, primary_key=True)
+    seq: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    lat: Mapped[float] = mapped_column(sa.Float)
+    lon: Mapped[float] = mapped_column(sa.Float)
 
 
 class Product(Base):

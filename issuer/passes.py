@@ -66,7 +66,11 @@ def check_route(session: Session, product: str, route: str | None) -> str | None
         return None
     if route is None:
         raise Invalid("a single-route pass needs a route")
-    return routes.get(session, route).code
+    found = routes.get(session, route)
+    if found.retired_at is not None:
+        raise Conflict(f"route {found.code} is retired (gone from the network): "
+                       "it sells no new pass")
+    return found.code
 
 
 def _check_category_given(session: Session, product: str, category: str | None):

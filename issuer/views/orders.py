@@ -18,7 +18,8 @@ def show_catalogue():
     session = db.get_session()
     open_day = flask.current_app.config["SALES_OPEN_DAY"]
     return {**catalogue.as_dict(session),
-            "routes": [routes.as_dict(r) for r in routes.list_routes(session)],
+            "routes": [routes.as_dict(r) for r in routes.list_routes(session)
+                       if r.retired_at is None],
             "months_on_sale": orders.months_on_sale(clock.now(), open_day),
             "sales_open_day": open_day}
 
