@@ -3,6 +3,7 @@ or any JOSE library would."""
 
 import hashlib
 import hmac
+import time
 from pathlib import Path
 
 import jwt
@@ -46,3 +47,18 @@ def leave_only_the_old_secret_file(data_dir: Path, secret: str) -> None:
     path = data_dir / "secret.key"
     path.write_text(secret + "\n")
     path.chmod(0o600)
+
+
+def assert_passes_still_verify(client, phone: dict, phone_token: str, custodial: dict,
+                               custodial_token: str) -> dict:
+    """A phone's pass gets a credential and a custodial pass its QR, each verified with the
+    issuer's published keys, as a validator would: the signing keys work. The keys (JWKS)."""
+    jwks = client.get("/.well-known/jwks.json").get_json()
+    issued = client.post(f"/api/passes/{phone['id']}/credential", json={},
+                         headers={"Authorization": f"Bearer {phone_token}"})
+    assert issued.status_code in (200, 201), issued.get_json()
+    verify_with_jwks(issued.get_json()["credential"], jwks)
+    qr = client.get(f"/api/passes/{custodial['id']}/qr",
+                    headers={"Authorization": f"Bearer {custodial_token}"})
+    verify_qr(qr.get_data(as_text=True), jwks, time.time())
+    return jwks

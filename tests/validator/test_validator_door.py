@@ -17,10 +17,9 @@ import urllib.request
 import pytest
 
 from shared import clock
-from test_validator_kiosk import Device, wait_js
+from test_validator_kiosk import CHROMIUM, Device, launch, wait_js
 from tests.testkit import free_port
 
-CHROMIUM = "/usr/bin/chromium"
 REBOUND = "rebind.test"  # a name the attacker owns, pointed at 127.0.0.1
 
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
@@ -31,12 +30,7 @@ pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
 def browser():
     from playwright.sync_api import sync_playwright
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync",
-                  "--autoplay-policy=no-user-gesture-required",
-                  f"--host-resolver-rules=MAP {REBOUND} 127.0.0.1"])
+        browser = launch(playwright, f"--host-resolver-rules=MAP {REBOUND} 127.0.0.1")
         yield browser
         browser.close()
 

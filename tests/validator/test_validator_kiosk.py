@@ -33,15 +33,20 @@ pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
                                 reason="Debian's chromium is not installed (make /usr/bin/chromium)")
 
 
+def launch(playwright, *args: str):
+    """Debian's Chromium as the kiosk runs it (sound allowed without a gesture), and ``args``."""
+    return playwright.chromium.launch(
+        executable_path=CHROMIUM,
+        args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+              "--disable-component-update", "--disable-sync",
+              "--autoplay-policy=no-user-gesture-required", *args])
+
+
 @pytest.fixture(scope="module")
 def browser():
     from playwright.sync_api import sync_playwright
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync",
-                  "--autoplay-policy=no-user-gesture-required"])
+        browser = launch(playwright)
         yield browser
         browser.close()
 
