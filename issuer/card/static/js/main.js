@@ -140,6 +140,9 @@ function rotate(pass, state) {
   const t = Math.floor(now / ROTATION) * ROTATION;
   view.countdown(Math.max(1, Math.ceil(t + ROTATION - now)));
   if (state.kind === SHOW) view.offlineUntil(state.until, now);
+  // Online and not yet measured, the issuer's time is a moment away: a proof timed by this
+  // phone's own clock could be a period off the issuer's, and older than validators accept.
+  if (state.kind === SHOW && app.clockOffset === null && app.syncing) return;
   if (t === app.shownT) return;
   app.shownT = t;
   const made = state.kind === SHOW ? signedQr(app.devices.get(pass.id), t) : issuerQr(pass);
@@ -294,6 +297,9 @@ async function start() {
       app.custodial = true;
     }
   }
+  // Asked before the first drawing, so that the card waits the moment it takes for the
+  // issuer's time instead of drawing a QR on this phone's own clock (rotate).
+  const first = sync();
   redraw();
   window.addEventListener("online", () => sync({ renew: true }));
   window.addEventListener("offline", () => {
@@ -304,7 +310,7 @@ async function start() {
   setInterval(() => {
     if (document.visibilityState === "visible") sync();
   }, SYNC_EVERY);
-  await sync();
+  await first;
 }
 
 start();
