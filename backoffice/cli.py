@@ -10,11 +10,12 @@ from pathlib import Path
 import click
 import redis
 
-from issuer import db, settings
-from issuer.cli import Group, _emit, _fail, _session
-from issuer.ridership import entries, fleet, ingest, ingest_metrics, reports, store
-from issuer.ridership.clones import DEFAULT_WINDOW_MINUTES
-from issuer.ridership.health import HealthFile
+from issuer.platform import db, settings
+from issuer.platform.commandline import Group, command_session, emit, fail
+from backoffice import entries, ingest, ingest_metrics, reports, store
+from issuer.network import fleet
+from backoffice.clones import DEFAULT_WINDOW_MINUTES
+from backoffice.health import HealthFile
 from shared import clock, logs
 from shared.redis_keys import trips_stream
 
@@ -57,14 +58,14 @@ def ingest_run(consumer: str | None, batch: int, claim_idle: float, clone_window
                metrics_host: str) -> None:
     """Run an ingest worker until SIGTERM or Ctrl-C (the batch in hand is finished first)."""
     if once and health_file is not None:
-        _fail("--health-file is for a worker that keeps running, not --once", 2)
+        fail("--health-file is for a worker that keeps running, not --once", 2)
     shard = _shard(shard)  # checked before anything starts
     config = settings.load()
     url = config["DATABASE_URL"]
     try:
         logs.setup()
     except logs.SettingError as exc:
-        _fail(str(exc), 2)
+        fail(str(exc), 2)
     db.refuse_unless_at_head(url)
     retain = config["INGEST_RETAIN_MINUTES"] if retain is None else retain
     max_age = config["INGEST_MAX_AGE_DAYS"] if max_age is None else max_age
@@ -80,14 +81,14 @@ def ingest_run(consumer: str | None, batch: int, claim_idle: float, clone_window
             ingest_metrics.serve(metrics_port, metrics_host,
                                  lambda: ingest.gauges(worker.client, worker.shard))
         except OSError as exc:
-            _fail(f"cannot serve metrics on {metrics_host}:{metrics_port}: {exc}", 2)
+            fail(f"cannot serve metrics on {metrics_host}:{metrics_port}: {exc}", 2)
     if once:
         try:
             total = worker.once(clock.now())
         except redis.OutOfMemoryError:
-            _fail("Redis is at maxmemory and the consumer group does not exist yet: "
+            fail("Redis is at maxmemory and the consumer group does not exist yet: "
                   "nothing can be read until Redis has room", 1)
-        _emit({"consumer": worker.consumer, "entries": total})
+        emit({"consumer": worker.consumer, "entries": total})
         return
     health = None
     if health_file is not None:
@@ -104,7 +105,7 @@ def _shard(shard: str | None) -> str | None:
         try:
             trips_stream(shard)
         except ValueError as exc:
-            _fail(str(exc), 2)
+            fail(str(exc), 2)
     return shard
 
 
@@ -117,10 +118,10 @@ def ingest_status(shard: str | None) -> None:
     try:
         out = ingest.status(ingest.connect(config["REDIS_URL"]), _shard(shard))
     except redis.RedisError as exc:
-        _fail(f"Redis unavailable: {exc}", 1)
+        fail(f"Redis unavailable: {exc}", 1)
     with db.session(config["DATABASE_URL"]) as session:
         out["rejected"] = reports.rejects_count(session)
-    _emit(out)
+    emit(out)
 
 
 @click.group(cls=Group)
@@ -133,14 +134,14 @@ def company() -> None:
 @click.option("--name", required=True)
 def company_add(code: str, name: str) -> None:
     """Add a bus company."""
-    with _session() as (_, session):
-        _emit(fleet.company_dict(fleet.add_company(session, code, name, now=clock.now())))
+    with command_session() as (_, session):
+        emit(fleet.company_dict(fleet.add_company(session, code, name, now=clock.now())))
 
 
 @company.command("list")
 def company_list() -> None:
-    with _session() as (_, session):
-        _emit([fleet.company_dict(c) for c in fleet.companies(session)])
+    with command_session() as (_, session):
+        emit([fleet.company_dict(c) for c in fleet.companies(session)])
 
 
 @click.group(cls=Group)
@@ -153,15 +154,15 @@ def vehicle() -> None:
 @click.option("--company", "company_code", required=True)
 def vehicle_add(code: str, company_code: str) -> None:
     """Add a vehicle (its plate, as its validators name it) to a company."""
-    with _session() as (_, session):
-        _emit(fleet.vehicle_dict(fleet.add_vehicle(session, code, company_code, now=clock.now())))
+    with command_session() as (_, session):
+        emit(fleet.vehicle_dict(fleet.add_vehicle(session, code, company_code, now=clock.now())))
 
 
 @vehicle.command("list")
 @click.option("--company", "company_code", default=None)
 def vehicle_list(company_code: str | None) -> None:
-    with _session() as (_, session):
-        _emit([fleet.vehicle_dict(v) for v in fleet.vehicles(session, company_code)])
+    with command_session() as (_, session):
+        emit([fleet.vehicle_dict(v) for v in fleet.vehicles(session, company_code)])
 
 
 commands = [ingest_group, company, vehicle]

@@ -16,10 +16,10 @@ from itertools import groupby
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from issuer import passes
-from issuer.errors import Conflict, NotFound
-from issuer.ridership.models import CloneAlert
-from issuer.ridership.pairing import ORDER, PASS, Scan
+from issuer.passes import passes
+from issuer.platform.errors import Conflict, NotFound
+from backoffice.models import CloneAlert
+from backoffice.pairing import ORDER, PASS, Scan
 
 DEFAULT_WINDOW_MINUTES = 5
 OPEN, DISMISSED, REVOKED = "open", "dismissed", "revoked"

@@ -16,7 +16,7 @@ from typing import Annotated, Literal, NamedTuple
 
 import msgspec
 
-from issuer.ridership.buckets import day_of, hour_of
+from backoffice.buckets import day_of, hour_of
 from shared.reasons import REASONS
 from shared.ticket import DEFAULT_FRESHNESS
 from shared.trip import ACCEPT, BOARD
@@ -36,7 +36,7 @@ def _text(limit: int):
     return Annotated[str, msgspec.Meta(min_length=1, max_length=limit)]
 
 
-# Column widths of issuer.ridership.models.Trip.
+# Column widths of backoffice.models.Trip.
 Id, Name, Plate, Route, Stop = _text(32), _text(64), _text(32), _text(16), _text(32)
 Code, PassId, Product, Category, Company = _text(32), _text(16), _text(16), _text(32), _text(16)
 Millis = Annotated[int, msgspec.Meta(ge=0, lt=MAX_MS)]  # a bool is not an int here
@@ -134,7 +134,7 @@ def parse(entry_id: str, fields, *, oldest_ms: int = 0) -> Row:
     NotATrip. A trip timed before ``oldest_ms``, or more than AHEAD_MS after its entry
     reached Redis, is not counted.
 
-    ``from`` names the validator whose inbox the trip came from (issuer.ridership.inbox):
+    ``from`` names the validator whose inbox the trip came from (backoffice.inbox):
     a trip naming another validator is refused, so no validator passes its trips for
     another's. An entry with no ``from`` was written to the stream by the operator's own
     users, the only ones that may write it. ``refused`` is an entry the move turned away."""

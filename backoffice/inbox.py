@@ -6,7 +6,7 @@ it could trim other validators' trips away (XADD MAXLEN) or add the last possibl
 after which the stream takes nothing more. The function ``vexe_move``
 (shared.redis_functions) moves the inboxes with trips waiting into the stream, atomically:
 each entry once, with an id Redis chooses and the name of the validator whose inbox it came
-from, which the ingest checks against the trip (issuer.ridership.entries). Several workers
+from, which the ingest checks against the trip (backoffice.entries). Several workers
 may move at once; each entry goes to one of them.
 """
 

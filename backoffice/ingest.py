@@ -2,13 +2,13 @@
 
 Several workers share the stream, each under its own consumer name. A worker:
 
-- first moves the validators' inboxes into the stream (:mod:`issuer.ridership.inbox`):
+- first moves the validators' inboxes into the stream (:mod:`backoffice.inbox`):
   validators never write the stream, and what the move lets in is at most
   ``shared.redis_functions.MAX_TRIP`` bytes an entry, so a batch holds at most ``batch``
   times that;
 - reads new entries with XREADGROUP (the group is created at the start of the stream the
   first time, so nothing pushed before the first worker is missed);
-- writes a batch in one database transaction (:mod:`issuer.ridership.store`), and only
+- writes a batch in one database transaction (:mod:`backoffice.store`), and only
   after the commit acknowledges it with XACK: a worker killed in between leaves its entries
   pending, and the trips they hold are not in the database, or are there counted once;
 - takes over entries another consumer left pending for ``claim_idle_ms`` (XAUTOCLAIM): a
@@ -43,9 +43,9 @@ import redis
 import sqlalchemy as sa
 from redis.backoff import ExponentialBackoff
 
-from issuer import db
-from issuer.ridership import entries, inbox, ingest_metrics, store
-from issuer.ridership.health import HealthFile
+from issuer.platform import db
+from backoffice import entries, inbox, ingest_metrics, store
+from backoffice.health import HealthFile
 from shared import clock, redis_client
 from shared.redis_keys import TRIPS_GROUP, TRIPS_STREAM, ingest_stall, trips_stream
 

@@ -1,5 +1,6 @@
-"""Ridership tables: the fleet, the trips as validators journaled them, journeys, the rollups
-the console reads, validators' state and cloned-pass alerts.
+"""Ridership tables: the trips as validators journaled them, journeys, the rollups
+the console reads, validators' state and cloned-pass alerts. The fleet (companies,
+vehicles) is the network's: issuer.platform.models.
 
 Scan times are Unix milliseconds (``*_ms``), as validators record them; rollup buckets are
 Unix seconds of the start of an hour or of a day in Hanoi time. Rollup keys are never NULL
@@ -11,27 +12,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from issuer.models import Base, Time
+from issuer.platform.models import Base, Time
 
 Count = sa.BigInteger
-
-
-class Company(Base):
-    """A bus company: the authority pays it for what its vehicles carried."""
-
-    __tablename__ = "companies"
-
-    code: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
-    name: Mapped[str] = mapped_column(sa.String(200))
-    created_at: Mapped[int] = mapped_column(Time)
-
-
-class Vehicle(Base):
-    __tablename__ = "vehicles"
-
-    code: Mapped[str] = mapped_column(sa.String(32), primary_key=True)  # plate, "29B-123.45"
-    company_code: Mapped[str] = mapped_column(sa.ForeignKey("companies.code"), index=True)
-    created_at: Mapped[int] = mapped_column(Time)
 
 
 class Trip(Base):

@@ -24,7 +24,7 @@ from itertools import groupby
 from operator import itemgetter
 from typing import NamedTuple
 
-from issuer.ridership.buckets import day_of
+from backoffice.buckets import day_of
 
 MAX_JOURNEY_MS = 4 * 3600 * 1000  # longer than any Hanoi route end to end
 

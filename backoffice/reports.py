@@ -16,10 +16,11 @@ from typing import NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from issuer import catalogue
-from issuer.errors import Invalid
-from issuer.ridership import models
-from issuer.ridership.buckets import DAY, HOUR, date_of, day_start
+from issuer.passes import catalogue
+from issuer.platform.errors import Invalid
+from issuer.platform.models import Company
+from backoffice import models
+from backoffice.buckets import DAY, HOUR, date_of, day_start
 from shared import reasons
 
 MAX_DAYS = 366
@@ -192,7 +193,7 @@ def od_matrix(rows: list[dict]) -> dict:
 
 def settlement(session: Session, p: Period) -> list[dict]:
     """Per company and day, the boardings its vehicles carried, by product."""
-    t, c = models.RIDE_DAY_COMPANY, models.Company.__table__
+    t, c = models.RIDE_DAY_COMPANY, Company.__table__
     query = (sa.select(t.c.day, t.c.company, c.c.name, t.c.product, t.c.boardings,
                        t.c.alightings)
              .select_from(t.outerjoin(c, c.c.code == t.c.company))
@@ -234,7 +235,7 @@ WORST = 20
 
 def validators(session: Session, *, now: float, beats: dict[str, dict] | None = None,
                stale_after: int = STALE_AFTER) -> Fleet:
-    """Each validator's health: its heartbeat (issuer.ridership.heartbeats) beside what its
+    """Each validator's health: its heartbeat (backoffice.heartbeats) beside what its
     trips tell (last scan and sync, delay, clock offset, today's refusal rate).
 
     ``beats`` is None when Redis could not be read: each row's ``heartbeat`` is then

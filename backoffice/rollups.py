@@ -13,10 +13,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import sqlalchemy as sa
 
-from issuer.ridership import models
-from issuer.ridership.buckets import day_of
-from issuer.ridership.entries import Row
-from issuer.ridership.sql import insert_rows
+from backoffice import models
+from backoffice.buckets import day_of
+from backoffice.entries import Row
+from backoffice.sql import insert_rows
 from shared.trip import ACCEPT, BOARD
 
 THREE = ("boardings", "alightings", "refusals")

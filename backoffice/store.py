@@ -34,9 +34,9 @@ from dataclasses import dataclass, field
 import psycopg
 import sqlalchemy as sa
 
-from issuer.ridership import clones, pairing, rollups
-from issuer.ridership.entries import Row
-from issuer.ridership.sql import append_rows, copy_rows, fetch, insert_rows
+from backoffice import clones, pairing, rollups
+from backoffice.entries import Row
+from backoffice.sql import append_rows, copy_rows, fetch, insert_rows
 from shared.trip import BOARD
 
 LOCK_KEY = 0x76657865  # "vexe": the ingest's advisory lock on PostgreSQL

@@ -30,8 +30,10 @@ import redis
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
-from issuer import create_app, db, gunicorn_conf, operators
-from issuer.ridership.buckets import DAY
+from issuer import create_app, gunicorn_conf
+from issuer.platform import db
+from issuer.identity import operators
+from backoffice.buckets import DAY
 from shared import clock
 from shared.redis_keys import heartbeat
 
@@ -136,7 +138,7 @@ def write_beats(client: redis.Redis) -> None:
                     "disk_free_bytes": 2 * 2**30, "journal_bytes": 40 * 2**20,
                     "journal_max_bytes": 1 << 30, "journal_epoch": "e1", "software": "1.4.0",
                     "every_s": 30.0}
-            # The beat's time is its entry's id (issuer.ridership.heartbeats).
+            # The beat's time is its entry's id (backoffice.heartbeats).
             pipe.xadd(heartbeat(f"VAL{v:04d}"), {"beat": json.dumps(beat)},
                       id=f"{int(at * 1000)}-1")
             pipe.expire(heartbeat(f"VAL{v:04d}"), 3 * 3600)

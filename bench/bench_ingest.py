@@ -17,7 +17,7 @@ For each database, in one run:
    most a worker's transaction holds): what the database takes with no rollups, no
    pairing, no Redis;
 2. **ingest**: the whole day pre-filled in the stream, then N worker processes
-   (``issuer.ridership.ingest.Worker``, the code ``vexe ingest run`` runs) until the group
+   (``backoffice.ingest.Worker``, the code ``vexe ingest run`` runs) until the group
    has nothing pending: trips per second end to end (XREADGROUP, parse, write, commit, XACK);
 3. **latency**: a fresh database; trips pushed at ``--rate`` per second for
    ``--paced-seconds`` while one worker ingests; for every trip, the time from its XADD
@@ -44,8 +44,8 @@ from pathlib import Path
 import redis
 import sqlalchemy as sa
 
-from issuer import db
-from issuer.ridership import ingest, store
+from issuer.platform import db
+from backoffice import ingest, store
 from shared.redis_keys import TRIPS_STREAM
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -4,7 +4,7 @@
 
 Three levels: the raw Ed25519 signature over a credential-sized message (the floor);
 ``shared.ticket.mint_credential`` (claims, JSON, base64url, the signature: what pyjwt adds);
-and ``issuer.devices.refresh_credential``, what ``POST /api/passes/<id>/credential`` does
+and ``issuer.passes.phones.refresh_credential``, what ``POST /api/passes/<id>/credential`` does
 inside the issuer: lock the pass (with its binding and the signing key's id), mint with the
 signing key unsealed once per process, log the credential and commit. It also counts the
 statements one refresh sends (HTTP adds the caller's token lookup). The database is SQLite in
@@ -23,7 +23,11 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from issuer import accounts, bootstrap, db, devices, passes, routes, settings, signing
+from issuer.identity import accounts
+from issuer import bootstrap
+from issuer.platform import db, settings
+from issuer.passes import phones, passes, signing
+from issuer.network import routes
 from shared import clock, keys, ticket
 
 
@@ -56,11 +60,11 @@ def main() -> None:
             account, _ = accounts.create(session, "Nguyễn Văn An", "1990-04-12", now=now)
             p = passes.issue(session, account.id, "single", now=now, route="32")
             phone = keys.new_device_key()
-            devices.bind_device(session, p.id, keys.device_public_compressed(phone), now=now,
+            phones.bind_device(session, p.id, keys.device_public_compressed(phone), now=now,
                                 sealing_key=secret)
             session.commit()
             private = signing.private_key(session, sealing_key=secret)
-            credential = devices.refresh_credential(session, p.id, now=now,
+            credential = phones.refresh_credential(session, p.id, now=now,
                                                     sealing_key=secret).credential
             message = credential.rsplit(".", 1)[0].encode()
 
@@ -70,11 +74,11 @@ def main() -> None:
                 valid_from=p.valid_from, valid_until=p.valid_until,
                 device_key=keys.device_public_compressed(phone), now=int(now)),
                 args.number, args.repeat)
-            refresh = per_call(lambda: (devices.refresh_credential(
+            refresh = per_call(lambda: (phones.refresh_credential(
                 session, p.id, now=clock.now(), sealing_key=secret), session.commit()),
                 max(args.number // 5, 20), args.repeat)
             statements = count_statements(db.engine(config["DATABASE_URL"]), lambda: (
-                devices.refresh_credential(session, p.id, now=clock.now() + 1,
+                phones.refresh_credential(session, p.id, now=clock.now() + 1,
                                            sealing_key=secret), session.commit()))
     finally:
         db.dispose()

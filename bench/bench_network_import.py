@@ -27,7 +27,7 @@ import time
 import zipfile
 from pathlib import Path
 
-from issuer import db
+from issuer.platform import db
 
 PLACES = 30  # a route's stops, each direction
 TRIPS = 30  # a route's trips, each direction

@@ -8,7 +8,7 @@ In one run, on the same trips (JSON as validators journal them):
    ``vexe_push`` function per batch of 500, 4 batches pipelined per round, high-water mark
    per journal, marked in the journal after Redis answers; the trips land in the
    validator's inbox;
-1b. the ingest's move of that inbox into the stream (issuer.ridership.inbox), what a trip
+1b. the ingest's move of that inbox into the stream (backoffice.inbox), what a trip
    costs Redis besides its push;
 2. the same loop with plain pipelined XADD (no idempotency): what the function costs;
 3. plain pipelined XADD from memory, no journal: what the journal reads cost;
@@ -33,7 +33,7 @@ from urllib.parse import urlparse
 
 import redis
 
-from issuer.ridership import inbox
+from backoffice import inbox
 from shared import redis_functions
 from shared.redis_keys import trips_stream
 from shared.trip import ACCEPT, Trip, new_trip_id

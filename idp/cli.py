@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from issuer.oidc import is_loopback
+from issuer.identity.oidc import is_loopback
 from shared import logs
 
 SECRET_ENV = "VEXE_OIDC_CLIENT_SECRET"

@@ -9,7 +9,9 @@ import logging
 
 import flask
 
-from issuer import db, metrics, oidc, settings, web
+from issuer.platform import db, settings
+from issuer.identity import oidc
+from issuer.web import browser, monitoring
 
 log = logging.getLogger(__name__)
 
@@ -22,25 +24,17 @@ def create_app(test_config: dict | None = None) -> flask.Flask:
     db.refuse_unless_at_head(app.config["DATABASE_URL"])
 
     db.init_app(app)
-    metrics.init_app(app)  # first: its request id and clock start before any other check
-    web.init_app(app)
+    monitoring.init_app(app)  # first: its request id and clock start before any other check
+    browser.init_app(app)
     oidc.init_app(app)
 
-    from issuer import views
-    from issuer.views import (accounts, applications, approvals, audit_log, counter, keys, me,
-                              operator_login, orders, passes, public, rider_login, rider_pages,
-                              routes)
+    # The faces: the JSON API, the operators' console, the rider's pages and card.
+    from issuer import api, console, rider
 
-    views.register_error_handlers(app)
-    for module in (public, routes, accounts, passes, keys, operator_login, me, orders,
-                   applications, rider_login, rider_pages, counter, approvals, audit_log):
-        app.register_blueprint(module.bp)
-
-    from issuer.console import api as ridership_api
-    from issuer.console import pages as ridership_pages
-
-    app.register_blueprint(ridership_api.bp)
-    app.register_blueprint(ridership_pages.bp)
+    api.register_error_handlers(app)
+    for face in (api, console, rider):
+        for blueprint in face.blueprints():
+            app.register_blueprint(blueprint)
 
     from issuer import card
 

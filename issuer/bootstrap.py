@@ -10,7 +10,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from issuer import db, ids, keyring, operators, settings, signing
+from issuer.platform import db, ids, keyring, settings
+from issuer.identity import operators
+from issuer.passes import signing
 
 
 @dataclass
@@ -28,7 +30,7 @@ class InitResult:
 
 
 def init(config: dict, *, now: float) -> InitResult:
-    """Create the data directory, the secret key files (issuer.keyring), the schema, the
+    """Create the data directory, the secret key files (issuer.platform.keyring), the schema, the
     bootstrap operator's token (the one in ``operator.token``, or ``VEXE_OPERATOR_TOKEN``) and
     the first signing key.
 

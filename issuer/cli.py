@@ -18,60 +18,19 @@ import click
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from issuer import (accounts, audit, bootstrap, db, devices, gtfs, network, operators, passes,
-                    publish, qr, routes, settings, signing)
-from issuer.errors import IssuerError, NotReady, Unsaved
+from issuer.identity import accounts, operators
+from issuer.platform import audit, db, settings
+from issuer import bootstrap
+from issuer.passes import phones, passes, publish, qr, signing
+from issuer.network import gtfs, feed as network, routes
+from issuer.platform.commandline import Command, Group, command_session, emit, fail
 from shared import clock, logs
-
-
-class Command(click.Command):
-    """A command whose failures are one clear line, never a traceback."""
-
-    def invoke(self, ctx: click.Context):
-        try:
-            return super().invoke(ctx)
-        except NotReady as exc:
-            _fail(str(exc), 1)
-        except IssuerError as exc:
-            _fail(str(exc), 2)
-        except Unsaved as exc:
-            _fail(str(exc), 1)
-        except sa.exc.OperationalError as exc:
-            _fail(f"database unavailable or not set up (run `vexe init`): "
-                  f"{str(exc.orig).strip().splitlines()[0]}", 1)
-        except sa.exc.ProgrammingError as exc:
-            _fail(f"database not set up (run `vexe init`): "
-                  f"{str(exc.orig).strip().splitlines()[0]}", 1)
-        except sa.exc.IntegrityError:
-            _fail("a concurrent change conflicted with this one; run the command again", 1)
-        except OSError as exc:  # a data directory or image file that can't be written
-            _fail(f"{exc.strerror}: {exc.filename}" if exc.filename else str(exc), 1)
-
-
-class Group(click.Group):
-    command_class = Command
-
-
-def _fail(message: str, code: int):
-    click.echo(f"vexe: {message}", err=True)
-    raise click.exceptions.Exit(code)
-
-
-def _emit(data) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
 def _warn_unpublished(result: publish.Published) -> None:
     if not result.ok:
         click.echo(f"vexe: warning: not published: {result.error}; run `vexe publish` later",
                    err=True)
-
-
-@contextmanager
-def _session() -> Iterator[tuple[dict, Session]]:
-    config = settings.load()
-    with db.session(config["DATABASE_URL"]) as session:
-        yield config, session
 
 
 def _credential_settings(config) -> dict:
@@ -94,17 +53,17 @@ def init() -> None:
         _warn_unpublished(published)
     if not result.created:
         out["message"] = "already initialized; nothing changed"
-    _emit(out)
+    emit(out)
 
 
 @click.command("publish", cls=Command)
 def publish_command() -> None:
     """Publish the trust list and the denylist to Redis again."""
-    with _session() as (config, session):
+    with command_session() as (config, session):
         result = publish.publish(session, config["REDIS_URL"], now=clock.now())
     if not result.ok:
-        _fail(f"not published: {result.error}", 1)
-    _emit(result.as_dict())
+        fail(f"not published: {result.error}", 1)
+    emit(result.as_dict())
 
 
 @click.command(cls=Command)
@@ -117,7 +76,7 @@ def serve(host: str, port: int) -> None:
     try:
         logs.setup()
     except logs.SettingError as exc:
-        _fail(str(exc), 2)
+        fail(str(exc), 2)
     create_app().run(host=host, port=port)
 
 
@@ -133,7 +92,7 @@ def db_status() -> None:
     """The schema's revision against this version's newest (head); exit 0 either way."""
     status = db.schema_status(settings.load()["DATABASE_URL"])
     status["problem"] = db.schema_problem(status)
-    _emit(status)
+    emit(status)
 
 
 @db_group.command("upgrade")
@@ -142,9 +101,9 @@ def db_upgrade() -> None:
     url = settings.load()["DATABASE_URL"]
     before = db.schema_status(url)
     if before["current"] is not None and not db.known_revision(before["current"]):
-        _fail(db.schema_problem(before), 1)  # a newer version's: nothing here upgrades it
+        fail(db.schema_problem(before), 1)  # a newer version's: nothing here upgrades it
     db.migrate(url)
-    _emit({"database": before["database"], "from": before["current"],
+    emit({"database": before["database"], "from": before["current"],
            "to": db.current_revision(url), "changed": before["current"] != before["head"]})
 
 
@@ -160,19 +119,19 @@ def route() -> None:
 @click.option("--name", required=True, help="The route's name, e.g. 'Giáp Bát - Nhổn'.")
 def route_add(code: str, name: str) -> None:
     """Add a route."""
-    with _session() as (_, session):
+    with command_session() as (_, session):
         now = clock.now()
         with audit.action(session, cli_actor(), "route.add", now=now) as entry:
             added = routes.add(session, code, name, now=now)
             entry.target = added.code
-        _emit(routes.as_dict(added))
+        emit(routes.as_dict(added))
 
 
 @route.command("list")
 def route_list() -> None:
     """List the routes."""
-    with _session() as (_, session):
-        _emit([routes.as_dict(r) for r in routes.list_routes(session)])
+    with command_session() as (_, session):
+        emit([routes.as_dict(r) for r in routes.list_routes(session)])
 
 
 # -- vexe network --------------------------------------------------------------------------
@@ -191,9 +150,9 @@ def network_import(feed: Path, dry_run: bool) -> None:
     is retired. A feed with errors is refused whole, with the list of them."""
     now = clock.now()
     read = gtfs.read(feed, now=now)
-    with _session() as (_, session):
+    with command_session() as (_, session):
         if dry_run:
-            _emit({**network.plan(session, read), "dry_run": True})
+            emit({**network.plan(session, read), "dry_run": True})
             return
         with audit.action(session, cli_actor(), "network.import", now=now,
                           target=feed.name) as entry:
@@ -202,7 +161,7 @@ def network_import(feed: Path, dry_run: bool) -> None:
             entry.reason = (f"{len(read.routes)} routes ({len(changes['added'])} added, "
                             f"{len(changes['renamed'])} renamed, {len(changes['retired'])} "
                             f"retired), {len(read.stops)} stops")
-        _emit({**summary, "dry_run": False})
+        emit({**summary, "dry_run": False})
 
 
 # -- vexe account --------------------------------------------------------------------------
@@ -218,14 +177,14 @@ def account() -> None:
 @click.option("--national-id", default=None, help="12 digits; only a keyed hash is kept.")
 def account_create(name: str, birth_date: str, national_id: str | None) -> None:
     """Create an account; prints its id and the rider token (shown this once)."""
-    with _session() as (config, session):
+    with command_session() as (config, session):
         now = clock.now()
         with audit.action(session, cli_actor(), "account.create", now=now) as entry:
             acct, token = accounts.create(session, name, birth_date, now=now,
                                           national_id=national_id,
                                           national_id_key=config["NATIONAL_ID_KEY"])
             entry.target = acct.id
-        _emit({**accounts.as_dict(acct), "rider_token": token})
+        emit({**accounts.as_dict(acct), "rider_token": token})
 
 
 # -- vexe operator / audit -----------------------------------------------------------------
@@ -244,7 +203,7 @@ def _read_password(path: Path | None) -> str | None:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except UnicodeDecodeError:
-        _fail(f"{path}: not UTF-8 text", 2)
+        fail(f"{path}: not UTF-8 text", 2)
     return lines[0] if lines else ""
 
 
@@ -267,13 +226,13 @@ def operator() -> None:
 def operator_create(username: str, roles: tuple[str, ...], password_file: Path | None) -> None:
     """Create an operator. Without a password file, they use API tokens only."""
     password = _read_password(password_file)
-    with _session() as (_, session):
+    with command_session() as (_, session):
         now = clock.now()
         with audit.action(session, cli_actor(), "operator.create", now=now,
                           target=username) as entry:
             op = operators.create(session, username, roles, now=now, password=password)
             entry.reason = f"roles: {op.roles}"
-        _emit(operators.as_dict(op))
+        emit(operators.as_dict(op))
 
 
 @operator.command("token")
@@ -281,33 +240,33 @@ def operator_create(username: str, roles: tuple[str, ...], password_file: Path |
 @click.option("--role", required=True, type=click.Choice(operators.ROLES))
 def operator_token(username: str, role: str) -> None:
     """Issue an API token scoped to one of the operator's roles (printed this once)."""
-    with _session() as (_, session):
+    with command_session() as (_, session):
         now = clock.now()
         with audit.action(session, cli_actor(), "operator.token", now=now,
                           target=username) as entry:
             row, token = operators.issue_token(session, username, role, now=now)
             entry.reason = f"token {row.id}, role {role}"
-        _emit({"username": username, "role": role, "token_id": row.id, "token": token})
+        emit({"username": username, "role": role, "token_id": row.id, "token": token})
 
 
 @operator.command("revoke-token")
 @click.argument("token_id", type=int)
 def operator_revoke_token(token_id: int) -> None:
     """Revoke an operator's API token by its id."""
-    with _session() as (_, session):
+    with command_session() as (_, session):
         now = clock.now()
         with audit.action(session, cli_actor(), "operator.revoke_token", now=now,
                           target=str(token_id)):
             row = operators.revoke_token(session, token_id, now=now)
-        _emit({"token_id": row.id, "revoked_at": row.revoked_at})
+        emit({"token_id": row.id, "revoked_at": row.revoked_at})
 
 
 @operator.command("tokens")
 @click.argument("username", required=False)
 def operator_tokens(username: str | None) -> None:
     """List API tokens (of one operator, or all) by id, revoked ones too; never the token."""
-    with _session() as (_, session):
-        _emit(operators.list_tokens(session, username))
+    with command_session() as (_, session):
+        emit(operators.list_tokens(session, username))
 
 
 @operator.command("roles")
@@ -315,13 +274,13 @@ def operator_tokens(username: str | None) -> None:
 @_role_option
 def operator_roles(username: str, roles: tuple[str, ...]) -> None:
     """Replace an operator's roles; tokens for a role taken away stop working."""
-    with _session() as (_, session):
+    with command_session() as (_, session):
         now = clock.now()
         with audit.action(session, cli_actor(), "operator.roles", now=now,
                           target=username) as entry:
             op = operators.set_roles(session, username, roles, now=now)
             entry.reason = f"roles: {op.roles}"
-        _emit(operators.as_dict(op))
+        emit(operators.as_dict(op))
 
 
 @operator.command("password")
@@ -331,11 +290,11 @@ def operator_roles(username: str, roles: tuple[str, ...]) -> None:
 def operator_password(username: str, password_file: Path) -> None:
     """Set an operator's password."""
     password = _read_password(password_file)
-    with _session() as (_, session):
+    with command_session() as (_, session):
         with audit.action(session, cli_actor(), "operator.password", now=clock.now(),
                           target=username):
             op = operators.set_password(session, username, password)
-        _emit(operators.as_dict(op))
+        emit(operators.as_dict(op))
 
 
 @operator.command("disable")
@@ -343,19 +302,19 @@ def operator_password(username: str, password_file: Path) -> None:
 @click.option("--reason", required=True, help="Why, for the record.")
 def operator_disable(username: str, reason: str) -> None:
     """Disable an operator: no sign-in, their tokens and sessions stop working."""
-    with _session() as (_, session):
+    with command_session() as (_, session):
         now = clock.now()
         with audit.action(session, cli_actor(), "operator.disable", now=now, target=username,
                           reason=reason):
             op = operators.disable(session, username, now=now)
-        _emit(operators.as_dict(op))
+        emit(operators.as_dict(op))
 
 
 @operator.command("list")
 def operator_list() -> None:
     """List the operators."""
-    with _session() as (_, session):
-        _emit([operators.as_dict(op) for op in operators.list_operators(session)])
+    with command_session() as (_, session):
+        emit([operators.as_dict(op) for op in operators.list_operators(session)])
 
 
 @click.command("audit", cls=Command)
@@ -365,8 +324,8 @@ def operator_list() -> None:
 @click.option("--limit", type=click.IntRange(1, audit.MAX_ENTRIES), default=50, show_default=True)
 def audit_command(actor: str | None, target: str | None, action: str | None, limit: int) -> None:
     """Show the audit log, newest first."""
-    with _session() as (_, session):
-        _emit([audit.as_dict(e) for e in audit.entries(session, actor=actor, target=target,
+    with command_session() as (_, session):
+        emit([audit.as_dict(e) for e in audit.entries(session, actor=actor, target=target,
                                                          action=action, limit=limit)])
 
 
@@ -388,21 +347,21 @@ def pass_() -> None:
 def pass_issue(account_id: str, product: str, route: str | None, month: str | None,
                category: str | None) -> None:
     """Issue a pass to an account; prints it, with its id."""
-    with _session() as (_, session):
+    with command_session() as (_, session):
         now = clock.now()
         with audit.action(session, cli_actor(), "pass.issue", now=now) as entry:
             p = passes.issue(session, account_id, product, now=now, route=route,
                              month=month, category=category)
             entry.target = p.id
-        _emit(passes.as_dict(session, p))
+        emit(passes.as_dict(session, p))
 
 
 @pass_.command("show")
 @click.argument("pass_id")
 def pass_show(pass_id: str) -> None:
     """Show a pass."""
-    with _session() as (_, session):
-        _emit(passes.as_dict(session, passes.get(session, pass_id)))
+    with command_session() as (_, session):
+        emit(passes.as_dict(session, passes.get(session, pass_id)))
 
 
 @pass_.command("qr")
@@ -426,13 +385,13 @@ def pass_qr(pass_id: str, at: int | None, png_path: Path | None, svg_path: Path 
     for path in (png_path, svg_path):
         # Checked first, so that a typo in a path binds nothing.
         if path is not None and not os.access(path.resolve().parent, os.W_OK):
-            _fail(f"cannot write {path}: no such directory, or not writable", 2)
+            fail(f"cannot write {path}: no such directory, or not writable", 2)
     reason = passes.check_reason(reason, "taking a rider's QR")
     at = clock.now() if at is None else at
-    with _session() as (config, session):
+    with command_session() as (config, session):
         with audit.action(session, cli_actor(), "pass.custodial_qr", now=clock.now(),
                           target=pass_id, reason=reason) as entry:
-            text, bound = devices.ensure_custodial_qr(session, pass_id, at=at,
+            text, bound = phones.ensure_custodial_qr(session, pass_id, at=at,
                                                       **_credential_settings(config))
             if bound:
                 entry.action = "pass.custodial"
@@ -447,7 +406,7 @@ def pass_qr(pass_id: str, at: int | None, png_path: Path | None, svg_path: Path 
 @click.option("--reason", required=True, help="Why, for the record.")
 def pass_revoke(pass_id: str, reason: str) -> None:
     """Revoke a pass and publish the denylist."""
-    with _session() as (config, session):
+    with command_session() as (config, session):
         now = clock.now()
         with audit.action(session, cli_actor(), "pass.revoke", now=now,
                           target=pass_id) as entry:
@@ -455,13 +414,13 @@ def pass_revoke(pass_id: str, reason: str) -> None:
             entry.reason = p.revoke_reason
         result = publish.publish(session, config["REDIS_URL"], now=now)
         _warn_unpublished(result)
-        _emit({**passes.as_dict(session, p), "published": result.ok})
+        emit({**passes.as_dict(session, p), "published": result.ok})
 
 
 @pass_.command("denylist")
 def pass_denylist() -> None:
     """Print the denylist, in the format validators read."""
-    with _session() as (_, session):
+    with command_session() as (_, session):
         click.echo(passes.denylist(session, clock.now()).dumps())
 
 
@@ -475,42 +434,42 @@ def keys() -> None:
 @keys.command("rotate")
 def keys_rotate() -> None:
     """Add a new signing key; older keys keep verifying until retired."""
-    with _session() as (config, session):
+    with command_session() as (config, session):
         now = clock.now()
         with audit.action(session, cli_actor(), "key.rotate", now=now) as entry:
             row = signing.create(session, sealing_key=config["SEALING_KEY"], now=now)
             entry.target = row.kid
         result = publish.publish(session, config["REDIS_URL"], now=now)
         _warn_unpublished(result)
-        _emit({**signing.as_dict(row, row.kid), "published": result.ok})
+        emit({**signing.as_dict(row, row.kid), "published": result.ok})
 
 
 @keys.command("retire")
 @click.argument("kid")
 def keys_retire(kid: str) -> None:
     """Take a key out of the trust list (not the only active one)."""
-    with _session() as (config, session):
+    with command_session() as (config, session):
         now = clock.now()
         with audit.action(session, cli_actor(), "key.retire", now=now, target=kid):
             row = signing.retire(session, kid, now=now)
         current = signing.current(session)
         result = publish.publish(session, config["REDIS_URL"], now=now)
         _warn_unpublished(result)
-        _emit({**signing.as_dict(row, current and current.kid), "published": result.ok})
+        emit({**signing.as_dict(row, current and current.kid), "published": result.ok})
 
 
 @keys.command("list")
 def keys_list() -> None:
     """List every key, oldest first; "active" marks the one that signs."""
-    with _session() as (_, session):
+    with command_session() as (_, session):
         current = signing.current(session)
-        _emit([signing.as_dict(row, current and current.kid) for row in signing.list_keys(session)])
+        emit([signing.as_dict(row, current and current.kid) for row in signing.list_keys(session)])
 
 
 @keys.command("jwks")
 def keys_jwks() -> None:
     """Print the trust list, a JWKS of the keys not retired."""
-    with _session() as (_, session):
+    with command_session() as (_, session):
         click.echo(signing.trust_list(session).dumps())
 
 

@@ -29,7 +29,7 @@ limit_request_line = 4094
 limit_request_fields = 50
 limit_request_field_size = 8190
 # gunicorn's own lines and the issuer's in one format (shared.logs); its access log is off,
-# the issuer writes its own (issuer.metrics).
+# the issuer writes its own (issuer.web.monitoring).
 logconfig_dict = logs.dict_config()
 METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -45,7 +45,7 @@ def post_worker_init(worker) -> None:
 
 def on_starting(server) -> None:
     """Each worker counts its metrics in files of its own in PROMETHEUS_MULTIPROC_DIR, and
-    /metrics adds them up (issuer.metrics): the directory given, emptied of the last run's
+    /metrics adds them up (issuer.web.monitoring): the directory given, emptied of the last run's
     counts, else a new one for this run."""
     directory = os.environ.get(METRICS_DIR)
     if directory:

@@ -1,5 +1,5 @@
 """``vexe secret``, ``vexe backup``, ``vexe restore`` and ``vexe trips``: keeping an
-installation alive (issuer.lifecycle; docs/operations.md)."""
+installation alive (issuer.platform.upkeep; docs/operations.md)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from issuer import lifecycle, settings
-from issuer.cli import Command, Group, _emit
+from issuer.platform import upkeep, settings
+from issuer.platform.commandline import Command, Group, emit
 from shared import clock
 
 KEYS = click.Choice(["sealing", "cookies", "national-id"])
@@ -23,14 +23,14 @@ def secret() -> None:
 @click.argument("key", type=KEYS)
 def secret_rotate(key: str) -> None:
     """Put a new KEY first; the old one still opens and verifies until `vexe secret finish`."""
-    _emit(lifecycle.rotate(settings.load(), key))
+    emit(upkeep.rotate(settings.load(), key))
 
 
 @secret.command("finish")
 @click.argument("key", type=KEYS)
 def secret_finish(key: str) -> None:
     """After every issuer was reloaded: reseal with the new KEY and drop the old ones."""
-    _emit(lifecycle.finish(settings.load(), key))
+    emit(upkeep.finish(settings.load(), key))
 
 
 @click.command("backup", cls=Command)
@@ -38,7 +38,7 @@ def secret_finish(key: str) -> None:
 def backup(dest: Path) -> None:
     """Copy the database, the secret keys and the operator token into the new directory DEST,
     with a manifest of checksums. The issuer may keep running."""
-    _emit(lifecycle.backup(settings.load(), dest, now=clock.now()))
+    emit(upkeep.backup(settings.load(), dest, now=clock.now()))
 
 
 @click.command("restore", cls=Command)
@@ -46,7 +46,7 @@ def backup(dest: Path) -> None:
 @click.option("--force", is_flag=True, help="Replace the database and keys already here.")
 def restore(src: Path, force: bool) -> None:
     """Put back a backup made by `vexe backup`, after checking its checksums."""
-    _emit(lifecycle.restore(settings.load(), src, force=force))
+    emit(upkeep.restore(settings.load(), src, force=force))
 
 
 @click.group("trips", cls=Group)
@@ -62,7 +62,7 @@ def trips_prune(days: int | None) -> None:
     """Forget which pass made the old trips; every count and rollup stays."""
     config = settings.load()
     days = config["TRIPS_RETENTION_DAYS"] if days is None else days
-    _emit(lifecycle.prune_trips(config["DATABASE_URL"], days=days, now=clock.now()))
+    emit(upkeep.prune_trips(config["DATABASE_URL"], days=days, now=clock.now()))
 
 
 commands = [secret, backup, restore, trips]

@@ -8,7 +8,7 @@ downloads CSV exports, while simulated buses (loadtests.fleet) push trips that t
 turns into the rollups those pages read. Pages and exports are grouped by name.
 
 Every operator signs in from the one address Locust runs on, as a depot's shift does behind
-its NAT: the sign-in limit counts failed attempts only (issuer.limits).
+its NAT: the sign-in limit counts failed attempts only (issuer.web.limits).
 """
 
 from __future__ import annotations

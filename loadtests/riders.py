@@ -12,7 +12,7 @@ Requests are grouped by endpoint, not by pass.
 
 Each request is made as a rider drawn afresh from the pool: one Locust user stands for many
 phones. A real phone asks for a credential about once a day, and the issuer refuses a
-caller more than 20 a minute (issuer.limits), so a user that kept one rider's token would
+caller more than 20 a minute (issuer.web.limits), so a user that kept one rider's token would
 measure the rate limit, not the issuer. Make the pool large enough that the load, spread
 over it, stays well under 20 a minute per rider (``--riders``: 1,000 for 100 requests/s).
 """

@@ -97,7 +97,7 @@ def chosen_level() -> str:
 def dict_config() -> dict:
     """The set-up as a ``logging.config.dictConfig`` dictionary (gunicorn takes it as
     ``logconfig_dict``): every logger to one handler on standard error. gunicorn's own
-    access log is off: the issuer writes its own (issuer.metrics), without query strings."""
+    access log is off: the issuer writes its own (issuer.web.monitoring), without query strings."""
     formatter = JsonFormatter if chosen_format() == "json" else TextFormatter
     return {
         "version": 1,

@@ -25,7 +25,7 @@ each entry's id, and names in each entry the validator whose inbox it came from.
   the ingest keeps it among the rejects, and the stream never holds more than that of it.
 - ``vexe_beat``  KEYS beats; ARGV the beat's JSON, its time to live in seconds.
   Adds the beat to the validator's own beat stream, as its one entry, with an id Redis
-  chooses: the beat's time is that id (issuer.ridership.heartbeats).
+  chooses: the beat's time is that id (backoffice.heartbeats).
 
 - ``vexe_beats``  KEYS heartbeats (of one slot); read only (FCALL_RO), for the console.
   Each key's last entry as [id, beat JSON], nil for none, or [nil, error] (a key of another

@@ -13,7 +13,9 @@ import pytest
 import redis
 
 import issuer
-from issuer import bootstrap, db, publish, settings, signing
+from issuer import bootstrap
+from issuer.platform import db, settings
+from issuer.passes import publish, signing
 from shared import clock, keys, ticket
 from validator.device import Validator
 from validator.sync import Syncer, connect

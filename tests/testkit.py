@@ -20,7 +20,7 @@ import pytest
 import redis
 import sqlalchemy as sa
 
-from issuer.ridership import inbox
+from backoffice import inbox
 from shared import clock, keys, redis_functions, ticket
 from shared.redis_keys import heartbeat, trips_stream
 from shared.trip import Trip

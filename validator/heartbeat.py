@@ -8,7 +8,7 @@ storage, its clock. The console reads the heartbeats beside the trips.
 
 The beat is dated by Redis, not by the bus: it is the one entry of the validator's own beat
 stream, added by the function ``vexe_beat`` (shared.redis_functions) with an id Redis
-chooses, and that id's time is the beat's time (issuer.ridership.heartbeats). A bus whose
+chooses, and that id's time is the beat's time (backoffice.heartbeats). A bus whose
 clock is wrong must not look alive, or long dead. The validator's Redis user may write its
 own heartbeat key and no other (validator.sync.acl_rules), so no validator can pass for
 another; what it could write there by hand is no more alive than a beat (the reader refuses

@@ -10,7 +10,7 @@ validator's own hash ``TRIPS_HWM:<validator id>``. One Redis function, ``vexe_pu
 and raises it, atomically. If the validator dies after Redis took a batch but before it
 noted that in its journal, it sends the batch again and Redis skips it. The state is one
 number per validator journal, not one per trip. The ingest moves the inbox into the shared
-trips stream (issuer.ridership.inbox); the validator never writes the stream.
+trips stream (backoffice.inbox); the validator never writes the stream.
 
 Each validator's marks and inbox are keys of its own so that its Redis user may write its
 own and no one else's: a validator that could raise another's mark could make Redis drop

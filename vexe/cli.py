@@ -15,14 +15,14 @@ PARTS = (
     ("validator.cli", "commands", ("validator", "validate")),
     ("vexe.demo", "demo", ("demo",)),
     ("idp.cli", "commands", ("idp",)),
-    ("issuer.ridership.cli", "commands", ("ingest", "company", "vehicle")),
-    ("issuer.lifecycle_cli", "commands", ("secret", "backup", "restore", "trips")),
+    ("backoffice.cli", "commands", ("ingest", "company", "vehicle")),
+    ("issuer.upkeep_cli", "commands", ("secret", "backup", "restore", "trips")),
     ("issuer.cli", "commands", None),
 )
 
 
 # vexe's own packages: one of them missing is a broken install, not a missing extra.
-OWN = ("issuer", "validator", "shared", "vexe", "idp", "loadtests")
+OWN = ("issuer", "backoffice", "validator", "shared", "vexe", "idp", "loadtests")
 
 
 class NotInstalled(click.ClickException):

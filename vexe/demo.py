@@ -129,8 +129,11 @@ def _serve(app, port: int, stack: ExitStack) -> int:
 
 def _run(data_dir: Path, redis_url: str | None, port: int, once: bool, stack: ExitStack) -> None:
     import issuer
-    from issuer import (accounts, audit, bootstrap, db, devices, passes, publish, routes,
-                        settings, signing)
+    from issuer.identity import accounts
+    from issuer.platform import audit, db, settings
+    from issuer import bootstrap
+    from issuer.passes import phones as devices, passes, publish, signing
+    from issuer.network import routes
     from validator.device import Validator
     from validator.http import create_app as validator_app
     from validator.sync import Syncer, connect
@@ -288,7 +291,7 @@ def _edit_route(text: str) -> str:
 
 
 def _show_trips(client: redis.Redis) -> None:
-    from issuer.ridership import inbox
+    from backoffice import inbox
 
     moved = inbox.move(client)
     say(f"   {moved} trips moved from the validator's inbox into the stream, as the ingest "

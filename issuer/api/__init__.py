@@ -12,8 +12,7 @@ import flask
 import sqlalchemy as sa
 from werkzeug.exceptions import HTTPException
 
-from issuer import publish
-from issuer.errors import Invalid, IssuerError, Unsaved
+from issuer.platform.errors import Invalid, IssuerError, Unsaved
 
 log = logging.getLogger(__name__)
 
@@ -187,10 +186,10 @@ def register_error_handlers(app: flask.Flask) -> None:
         return error_response(500, "internal error; it has been logged")
 
 
-def publish_now(session, now: float) -> dict:
-    """Publish to Redis after a change; the answer says whether it reached validators."""
-    result = publish.publish(session, flask.current_app.config["REDIS_URL"], now=now)
-    if result.ok:
-        return {"published": True}
-    log.warning("change saved but not published: %s", result.error)
-    return {"published": False, "warning": f"not published: {result.error}"}
+def blueprints() -> list[flask.Blueprint]:
+    """The JSON API's blueprints, for the app to register."""
+    from issuer.api import (accounts, applications, audit_log, keys, me, orders, passes, public,
+                            ridership, routes)
+
+    return [module.bp for module in (public, routes, accounts, passes, keys, me, orders,
+                                     applications, audit_log, ridership)]

@@ -3,9 +3,11 @@ without an e-ID sign-in). The rider token is in the answer once."""
 
 import flask
 
-from issuer import accounts, audit, auth, db, operators
-from issuer.errors import Invalid
-from issuer.views import json_body, text_field
+from issuer.identity import accounts, operators
+from issuer.platform import audit, db
+from issuer.web import auth
+from issuer.platform.errors import Invalid
+from issuer.api import json_body, text_field
 from shared import clock
 
 bp = flask.Blueprint("accounts", __name__, url_prefix="/api/accounts")

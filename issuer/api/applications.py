@@ -6,9 +6,13 @@ import binascii
 
 import flask
 
-from issuer import applications, audit, auth, db, operators, passes
-from issuer.errors import Invalid
-from issuer.views import json_body, text_field
+from issuer.sales import applications
+from issuer.platform import audit, db
+from issuer.web import auth
+from issuer.identity import operators
+from issuer.passes import passes
+from issuer.platform.errors import Invalid
+from issuer.api import json_body, text_field
 from shared import clock
 
 bp = flask.Blueprint("applications", __name__, url_prefix="/api")

@@ -2,8 +2,10 @@
 
 import flask
 
-from issuer import audit, auth, db, operators
-from issuer.errors import Invalid
+from issuer.platform import audit, db
+from issuer.web import auth
+from issuer.identity import operators
+from issuer.platform.errors import Invalid
 
 bp = flask.Blueprint("audit_log", __name__, url_prefix="/api/audit")
 

@@ -2,8 +2,11 @@
 
 import flask
 
-from issuer import audit, auth, db, operators, signing
-from issuer.views import publish_now
+from issuer.platform import audit, db
+from issuer.web import auth
+from issuer.identity import operators
+from issuer.passes import signing
+from issuer.web.publishing import publish_now
 from shared import clock
 
 bp = flask.Blueprint("keys", __name__, url_prefix="/api/keys")

@@ -3,8 +3,12 @@
 import flask
 import sqlalchemy as sa
 
-from issuer import accounts, applications, auth, db, orders, passes
-from issuer.models import Pass
+from issuer.identity import accounts
+from issuer.sales import applications, orders
+from issuer.web import auth
+from issuer.platform import db
+from issuer.passes import passes
+from issuer.platform.models import Pass
 
 bp = flask.Blueprint("me", __name__, url_prefix="/api/me")
 

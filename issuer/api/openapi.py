@@ -6,8 +6,8 @@ allows to the app and fails on any 5xx, and a test checks that every ``/api`` ro
 
 from __future__ import annotations
 
-from issuer.console.params import MOST_OFFSET
-from issuer.ridership.reports import PAGE, VALIDATOR_COLUMNS
+from issuer.web.params import MOST_OFFSET
+from backoffice.reports import PAGE, VALIDATOR_COLUMNS
 
 ID = {"type": "string", "minLength": 1, "maxLength": 40}
 ERROR = {"description": "refused, with a message",

@@ -3,9 +3,15 @@ cancel and refund. ``/api/catalogue``: what is on sale, for anyone."""
 
 import flask
 
-from issuer import audit, auth, catalogue, db, operators, orders, routes
-from issuer.errors import Invalid
-from issuer.views import json_body, publish_now, text_field
+from issuer.platform import audit, db
+from issuer.web import auth
+from issuer.passes import catalogue
+from issuer.identity import operators
+from issuer.sales import orders
+from issuer.network import routes
+from issuer.platform.errors import Invalid
+from issuer.api import json_body, text_field
+from issuer.web.publishing import publish_now
 from shared import clock
 
 bp = flask.Blueprint("orders", __name__, url_prefix="/api")

@@ -4,9 +4,13 @@ the counter, audited)."""
 
 import flask
 
-from issuer import audit, auth, db, devices, limits, operators, passes, qr
-from issuer.errors import Invalid
-from issuer.views import json_body, publish_now, text_field
+from issuer.platform import audit, db
+from issuer.web import auth, limits
+from issuer.passes import phones, passes, qr
+from issuer.identity import operators
+from issuer.platform.errors import Invalid
+from issuer.api import json_body, text_field
+from issuer.web.publishing import publish_now
 from shared import clock
 
 bp = flask.Blueprint("passes", __name__, url_prefix="/api/passes")
@@ -75,9 +79,9 @@ def bind_device(pass_id: str):
     if not isinstance(key, (str, dict)):
         raise Invalid("field 'public_key' must be a base64url string or a JWK object")
     session = db.get_session()
-    replacing = devices.active_binding(session, pass_id) is not None
+    replacing = phones.active_binding(session, pass_id) is not None
     now = clock.now()
-    issued = devices.bind_device(session, pass_id, key, now=now, label=text_field(data, "label"),
+    issued = phones.bind_device(session, pass_id, key, now=now, label=text_field(data, "label"),
                                  **_credential_settings())
     session.commit()
     return {**issued.as_dict(), **_retire_old_device(session, replacing, now)}, 201
@@ -91,7 +95,7 @@ def refresh(pass_id: str):
     # The rider's own pass only (403), checked on the pass as refresh_credential locks it:
     # the busiest request reads the pass once.
     session = db.get_session()
-    issued = devices.refresh_credential(session, pass_id, now=clock.now(),
+    issued = phones.refresh_credential(session, pass_id, now=clock.now(),
                                         may_use=auth.check_own_pass, **_credential_settings())
     session.commit()
     return issued.as_dict()
@@ -103,9 +107,9 @@ def bind_custodial(pass_id: str):
     _own_pass(pass_id)
     json_body()
     session = db.get_session()
-    replacing = devices.active_binding(session, pass_id) is not None
+    replacing = phones.active_binding(session, pass_id) is not None
     now = clock.now()
-    issued = devices.bind_custodial(session, pass_id, now=now, **_credential_settings())
+    issued = phones.bind_custodial(session, pass_id, now=now, **_credential_settings())
     session.commit()
     # The credential is the issuer's to present: the answer says only that the pass is bound.
     return {"pass_id": issued.pass_id, "custodial": True, "device_key": issued.device_key,
@@ -116,8 +120,8 @@ def bind_custodial(pass_id: str):
 def device_history(pass_id: str):
     """Which phone holds the pass, since when, and the ones before."""
     _visible_pass(pass_id)
-    return {"devices": [devices.binding_as_dict(b)
-                        for b in devices.history(db.get_session(), pass_id)]}
+    return {"devices": [phones.binding_as_dict(b)
+                        for b in phones.history(db.get_session(), pass_id)]}
 
 
 @bp.post("/<pass_id>/lost-device")
@@ -127,9 +131,9 @@ def lost_device(pass_id: str):
     data = json_body(required=("reason",))
     session = db.get_session()
     now = clock.now()
-    binding = devices.report_lost(session, pass_id, text_field(data, "reason"), now=now)
+    binding = phones.report_lost(session, pass_id, text_field(data, "reason"), now=now)
     session.commit()
-    return {**devices.binding_as_dict(binding), **publish_now(session, now)}
+    return {**phones.binding_as_dict(binding), **publish_now(session, now)}
 
 
 def _retire_old_device(session, replacing: bool, now: float) -> dict:
@@ -145,7 +149,7 @@ def show_qr(pass_id: str):
     if fmt not in QR_FORMATS:
         raise Invalid(f"format must be one of {', '.join(QR_FORMATS)}")
     session = db.get_session()
-    text = devices.custodial_qr(session, p.id, at=clock.now(), **_credential_settings())
+    text = phones.custodial_qr(session, p.id, at=clock.now(), **_credential_settings())
     session.commit()  # a credential renewed for the QR
     if fmt == "png":
         body = qr.png(text)

@@ -5,8 +5,9 @@ import flask
 import redis
 import sqlalchemy as sa
 
-from issuer import db, passes, signing
-from issuer.views import DATABASE_RETRY_AFTER
+from issuer.platform import db
+from issuer.passes import passes, signing
+from issuer.api import DATABASE_RETRY_AFTER
 from shared import clock, redis_client
 
 bp = flask.Blueprint("public", __name__)
@@ -28,7 +29,7 @@ def denylist():
 
 @bp.get("/openapi.json")
 def openapi():
-    from issuer.openapi import DOCUMENT
+    from issuer.api.openapi import DOCUMENT
 
     return DOCUMENT
 

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import flask
 
-from issuer import audit, auth, catalogue, db, operators
-from issuer.console import params
-from issuer.errors import Invalid
-from issuer.ridership import clones, heartbeats, reports
-from issuer.views import json_body, publish_now
+from issuer.platform import audit, db
+from issuer.web import auth
+from issuer.passes import catalogue
+from issuer.identity import operators
+from issuer.web import params
+from issuer.platform.errors import Invalid
+from backoffice import clones, heartbeats, reports
+from issuer.api import json_body
+from issuer.web.publishing import publish_now
 from shared import clock
 
 bp = flask.Blueprint("ridership_api", __name__, url_prefix="/api/ridership")

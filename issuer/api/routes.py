@@ -2,8 +2,11 @@
 
 import flask
 
-from issuer import audit, auth, db, operators, routes
-from issuer.views import json_body, text_field
+from issuer.platform import audit, db
+from issuer.web import auth
+from issuer.identity import operators
+from issuer.network import routes
+from issuer.api import json_body, text_field
 from shared import clock
 
 bp = flask.Blueprint("routes", __name__, url_prefix="/api/routes")

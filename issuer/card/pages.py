@@ -10,7 +10,7 @@ from pathlib import Path
 import flask
 from werkzeug.security import safe_join
 
-from issuer import web
+from issuer.web import browser
 from shared import clock, ticket
 
 # The card's files are served by the route below, not Flask's static folder: see _file.
@@ -19,7 +19,7 @@ bp = flask.Blueprint("card", __name__, url_prefix="/card", template_folder="temp
 STATIC = Path(__file__).resolve().parent / "static"
 TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".css": "text/css",
          ".png": "image/png"}
-VENDOR = {"qrcode-generator.mjs": web.VENDOR / "qrcode-generator.mjs"}
+VENDOR = {"qrcode-generator.mjs": browser.VENDOR / "qrcode-generator.mjs"}
 
 # The phone asks for a new credential when the one it holds is older than this and the
 # network is there: often enough that a day offline never starts with an old one, rarely

@@ -1,2 +1,10 @@
-"""The ridership console: JSON and CSV under ``/api/ridership``, pages under
-``/console/ridership`` (charts, with the table and a CSV export behind each)."""
+"""The operators' console: sign-in, the sales counter (clerks), free-pass approvals
+(approvers) and the ridership pages (analysts), under ``/console``."""
+
+import flask
+
+
+def blueprints() -> list[flask.Blueprint]:
+    from issuer.console import approvals, counter, ridership, signin
+
+    return [module.bp for module in (signin, counter, approvals, ridership)]

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import flask
 
-from issuer import accounts, applications, audit, auth, catalogue, db, operators, web
-from issuer.errors import IssuerError
+from issuer.identity import accounts, operators
+from issuer.sales import applications
+from issuer.platform import audit, db
+from issuer.web import auth, browser
+from issuer.passes import catalogue
+from issuer.platform.errors import IssuerError
 from shared import clock
 
 bp = flask.Blueprint("approvals", __name__, url_prefix="/console/approvals")
-bp.before_request(web.protect_form)
+bp.before_request(browser.protect_form)
 
 APPROVER = operators.APPROVER
 

@@ -13,13 +13,17 @@ import base64
 
 import flask
 
-from issuer import accounts, audit, auth, db, devices, operators, orders, passes, qr, web
-from issuer.errors import IssuerError
-from issuer.views import publish_now
+from issuer.identity import accounts, operators
+from issuer.platform import audit, db
+from issuer.web import auth, browser
+from issuer.passes import phones, passes, qr
+from issuer.sales import orders
+from issuer.platform.errors import IssuerError
+from issuer.web.publishing import publish_now
 from shared import clock
 
 bp = flask.Blueprint("counter", __name__, url_prefix="/console/counter")
-bp.before_request(web.protect_form)
+bp.before_request(browser.protect_form)
 
 CLERK = operators.CLERK
 
@@ -136,7 +140,7 @@ def custodial_qr(pass_id: str):
         reason = passes.check_reason(flask.request.form.get("reason"), "taking a rider's QR")
         with audit.action(session, auth.caller(), "pass.custodial_qr", now=now, target=pass_id,
                           reason=reason) as entry:
-            text, bound = devices.ensure_custodial_qr(
+            text, bound = phones.ensure_custodial_qr(
                 session, pass_id, at=now, sealing_key=config["SEALING_KEY"],
                 lifetime=config["CREDENTIAL_LIFETIME"])
             if bound:

@@ -8,18 +8,21 @@ from __future__ import annotations
 
 import flask
 
-from issuer import audit, auth, catalogue, db, operators, web
-from issuer.console import params
-from issuer.errors import IssuerError
-from issuer.ridership import clones, heartbeats, reports
-from issuer.views import publish_now
+from issuer.platform import audit, db
+from issuer.web import auth, browser
+from issuer.passes import catalogue
+from issuer.identity import operators
+from issuer.web import params
+from issuer.platform.errors import IssuerError
+from backoffice import clones, heartbeats, reports
+from issuer.web.publishing import publish_now
 from shared import clock
 
 bp = flask.Blueprint("ridership_console", __name__, url_prefix="/console/ridership",
                      template_folder="templates", static_folder="static")
-bp.before_request(web.protect_form)
+bp.before_request(browser.protect_form)
 
-VENDOR = {"chart.js": web.VENDOR / "chart.umd.min.js"}
+VENDOR = {"chart.js": browser.VENDOR / "chart.umd.min.js"}
 
 READERS = (operators.ANALYST, operators.ADMINISTRATOR)
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 import flask
 import sqlalchemy as sa
 
-from issuer import audit, auth, db, limits, metrics, operators, web
-from issuer.models import AuditEntry
+from issuer.platform import audit, db, metrics
+from issuer.web import auth, limits, browser
+from issuer.identity import operators
+from issuer.platform.models import AuditEntry
 from shared import clock
 
 bp = flask.Blueprint("operator_login", __name__, url_prefix="/console")
-bp.before_request(web.protect_form)
+bp.before_request(browser.protect_form)
 
 FAILED = "operator.sign_in_failed"
 LOCKOUT_WINDOW = 15 * 60
@@ -44,7 +46,7 @@ def console_context() -> dict:
 @bp.route("/login", methods=["GET", "POST"])
 @limits.sign_in
 def login():
-    next_url = web.safe_next(flask.request.args.get("next"), flask.url_for("operator_login.home"))
+    next_url = browser.safe_next(flask.request.args.get("next"), flask.url_for("operator_login.home"))
     if flask.request.method == "GET":
         return flask.render_template("console/login.html", next=next_url, username="")
     username = flask.request.form.get("username", "").strip()

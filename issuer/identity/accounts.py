@@ -11,9 +11,9 @@ import re
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from issuer import ids, vault
-from issuer.errors import Conflict, Invalid, NotFound
-from issuer.models import Account
+from issuer.platform import ids, vault
+from issuer.platform.errors import Conflict, Invalid, NotFound
+from issuer.platform.models import Account
 from shared import clock
 
 IDENTITY_LEVELS = (1, 2)  # national e-ID account levels; level 2 is the verified one

@@ -15,9 +15,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from issuer import accounts, vault
-from issuer.errors import Conflict, Forbidden, Invalid
-from issuer.models import Account
+from issuer.identity import accounts
+from issuer.platform import vault
+from issuer.platform.errors import Conflict, Forbidden, Invalid
+from issuer.platform.models import Account
 
 MAX_PHOTO = 512 * 1024
 

@@ -20,7 +20,7 @@ import flask
 import requests
 from authlib.integrations.flask_client import OAuth
 
-from issuer.errors import NotReady
+from issuer.platform.errors import NotReady
 
 NAME = "eid"
 SCOPE = "openid profile national_id"

@@ -13,9 +13,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from issuer import ids
-from issuer.errors import Conflict, Invalid, NotFound
-from issuer.models import Operator, OperatorToken
+from issuer.platform import ids
+from issuer.platform.errors import Conflict, Invalid, NotFound
+from issuer.platform.models import Operator, OperatorToken
 
 CLERK = "clerk"
 APPROVER = "approver"

@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from issuer import ids
-from issuer.models import WebSession
+from issuer.platform import ids
+from issuer.platform.models import WebSession
 
 OPERATOR_LIFETIME = 10 * 3600  # a shift, with its breaks
 RIDER_LIFETIME = 30 * 24 * 3600  # a rider signs in on the phone about once a month

@@ -16,9 +16,9 @@ from collections import defaultdict
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from issuer.gtfs import Feed
-from issuer.models import Route, RouteStop, ShapePoint, Stop
-from issuer.ridership.models import Company
+from issuer.network.gtfs import Feed
+from issuer.platform.models import Route, RouteStop, ShapePoint, Stop
+from issuer.platform.models import Company
 
 STATION_RADIUS = 25.0  # metres: stops closer than this are one place
 _EARTH = 6_371_000.0  # metres

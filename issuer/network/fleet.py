@@ -7,8 +7,8 @@ import re
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from issuer.errors import Conflict, Invalid, NotFound
-from issuer.ridership.models import Company, Vehicle
+from issuer.platform.errors import Conflict, Invalid, NotFound
+from issuer.platform.models import Company, Vehicle
 
 COMPANY_CODE = re.compile(r"[0-9A-Z][0-9A-Z_-]{0,15}")
 # Vietnamese plates, "29B-123.45", or a depot number: letters, digits, dot and dash.

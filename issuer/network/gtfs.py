@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from issuer import routes
-from issuer.errors import Invalid
-from issuer.ridership.fleet import COMPANY_CODE
+from issuer.network import routes
+from issuer.platform.errors import Invalid
+from issuer.network.fleet import COMPANY_CODE
 from shared.text import name_problem
 
 MAX_FILES = 64

@@ -7,8 +7,8 @@ import re
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from issuer.errors import Conflict, Invalid, NotFound
-from issuer.models import Route
+from issuer.platform.errors import Conflict, Invalid, NotFound
+from issuer.platform.models import Route
 
 # Hanoi route codes: "32", "E05A", "BRT01". Upper-case letters, digits and dashes; at most
 # 16 characters, the length a credential's route claim allows.

@@ -9,9 +9,9 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from issuer import accounts
-from issuer.errors import Invalid
-from issuer.models import Account, FareCategory, Product, ProductPrice
+from issuer.identity import accounts
+from issuer.platform.errors import Invalid
+from issuer.platform.models import Account, FareCategory, Product, ProductPrice
 from shared import clock
 
 REDUCED = "reduced"

@@ -5,9 +5,12 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from issuer import accounts, catalogue, ids, routes
-from issuer.errors import Conflict, Forbidden, Invalid, NotFound
-from issuer.models import DeviceBinding, Pass
+from issuer.identity import accounts
+from issuer.passes import catalogue
+from issuer.platform import ids
+from issuer.network import routes
+from issuer.platform.errors import Conflict, Forbidden, Invalid, NotFound
+from issuer.platform.models import DeviceBinding, Pass
 from shared import clock
 from shared.denylist import DenyEntry, Denylist
 

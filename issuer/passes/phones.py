@@ -6,7 +6,7 @@ device key the issuer holds for a rider whose phone can't, so the issuer makes t
 QR itself; validators can't tell the difference.
 
 Nothing here commits: a rider's request commits what it did, an operator's action commits it
-with its audit entry (:func:`issuer.audit.action`).
+with its audit entry (:func:`issuer.platform.audit.action`).
 """
 
 from __future__ import annotations
@@ -19,9 +19,11 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from issuer import accounts, ids, metrics, passes, signing, vault
-from issuer.errors import Conflict, Invalid, NotFound
-from issuer.models import Account, Credential, DeviceBinding, Pass
+from issuer.identity import accounts
+from issuer.platform import ids, metrics, vault
+from issuer.passes import passes, signing
+from issuer.platform.errors import Conflict, Invalid, NotFound
+from issuer.platform.models import Account, Credential, DeviceBinding, Pass
 from shared import b64, clock, keys, ticket
 
 # A custodial credential is refreshed when it has less than this left: a QR printed or shown

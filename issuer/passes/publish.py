@@ -15,7 +15,7 @@ from redis.exceptions import RedisClusterException
 from redis.retry import Retry
 from sqlalchemy.orm import Session
 
-from issuer import passes, signing
+from issuer.passes import passes, signing
 from shared import redis_client, redis_keys
 
 TIMEOUT = 2.0  # seconds: an operator waiting on a revocation should not wait long

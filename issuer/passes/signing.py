@@ -11,9 +11,9 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from sqlalchemy.orm import Session
 
-from issuer import vault
-from issuer.errors import Conflict, NotFound, NotReady
-from issuer.models import SigningKey
+from issuer.platform import vault
+from issuer.platform.errors import Conflict, NotFound, NotReady
+from issuer.platform.models import SigningKey
 from shared import keys
 
 

@@ -13,8 +13,8 @@ from contextlib import contextmanager
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from issuer.errors import Invalid, Unsaved
-from issuer.models import AuditEntry
+from issuer.platform.errors import Invalid, Unsaved
+from issuer.platform.models import AuditEntry
 
 MAX_ENTRIES = 500  # one page of the log; older entries are reached with ``before``
 
@@ -27,12 +27,12 @@ def action(session: Session, actor, name: str, *, now: float, target: str | None
 
     The block may set ``entry.target`` and ``entry.reason`` once the change names them (the id
     of a new pass). An error in the block rolls everything back; the database failing is
-    :class:`~issuer.errors.Unsaved`, which says whether the action stands. What validators
+    :class:`~issuer.platform.errors.Unsaved`, which says whether the action stands. What validators
     read (the denylist, the trust list) is published by the caller after the block: the
     publication is rebuilt whole from the database, so repeating it is harmless.
 
     ``actor`` is an operator's name, or anything with an ``actor`` attribute naming one
-    (the :class:`issuer.auth.Caller` of a request).
+    (the :class:`issuer.web.auth.Caller` of a request).
     """
     who = getattr(actor, "actor", actor)
     if not isinstance(who, str) or not who:

@@ -1,7 +1,7 @@
 """Database access: one engine per URL, sessions, and the migrations.
 
 Services take a :class:`~sqlalchemy.orm.Session`. What an operator may do, they only flush:
-the caller commits it with its audit entry, in one transaction (:func:`issuer.audit.action`);
+the caller commits it with its audit entry, in one transaction (:func:`issuer.platform.audit.action`);
 a rider's request commits what it did. The web app keeps one session per request (closed on
 teardown); the command line opens one per command with :func:`session`.
 """
@@ -25,7 +25,7 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy.orm import Session
 
-from issuer.errors import NotReady
+from issuer.platform.errors import NotReady
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Alembic says "Context impl PostgresqlImpl." at INFO each time the revision is looked at,

@@ -40,7 +40,7 @@ class Forbidden(IssuerError):
 
 
 class Unsaved(Exception):
-    """The database failed during an operator's action (:func:`issuer.audit.action`).
+    """The database failed during an operator's action (:func:`issuer.platform.audit.action`).
 
     Not an :class:`IssuerError`: nothing the caller asked for was wrong, and the answer is a
     503 that says whether the action stands. ``saved`` is False when the failure came before

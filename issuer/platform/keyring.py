@@ -28,7 +28,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet
 
-from issuer.errors import NotReady
+from issuer.platform.errors import NotReady
 
 SEALING, NATIONAL_ID, COOKIE = "SEALING_KEY", "NATIONAL_ID_KEY", "COOKIE_KEY"
 FILES = {SEALING: "sealing.key", NATIONAL_ID: "national-id.key", COOKIE: "cookie.key"}
@@ -47,7 +47,7 @@ def resolve(config: MutableMapping, data_dir: Path) -> None:
     """Put the three keys into ``config`` from the settings or their files, splitting an old
     single secret first; then Flask's ``SECRET_KEY`` and ``SECRET_KEY_FALLBACKS`` from the
     cookie key. A key missing everywhere stays None: ``vexe init`` creates it."""
-    from issuer.settings import read_secret_file  # settings imports this module
+    from issuer.platform.settings import read_secret_file  # settings imports this module
 
     for name, filename in FILES.items():
         value = config.get(name) or read_secret_file(data_dir / filename)
@@ -64,7 +64,7 @@ def resolve(config: MutableMapping, data_dir: Path) -> None:
 def _split_legacy(config: MutableMapping, data_dir: Path) -> None:
     """Fill the keys missing from an old single secret: in memory when it is a setting (move
     them to the three settings), into the three files when it is ``secret.key``."""
-    from issuer.settings import read_secret_file, write_secret_file
+    from issuer.platform.settings import read_secret_file, write_secret_file
 
     setting = config.get(LEGACY_SETTING)
     legacy = data_dir / LEGACY_FILE

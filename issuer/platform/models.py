@@ -1,6 +1,6 @@
 """The issuer's tables. Times are Unix seconds (integers), like every time in vexe.
 
-The migrations under ``issuer/migrations`` create exactly these tables; a test compares them.
+The migrations under ``issuer/platform/migrations`` create exactly these tables; a test compares them.
 """
 
 from __future__ import annotations
@@ -333,3 +333,21 @@ class Order(Base):
         sa.CheckConstraint("status IN ('pending', 'paid', 'cancelled', 'refunded')",
                            name="status"),
     )
+
+
+class Company(Base):
+    """A bus company: the authority pays it for what its vehicles carried."""
+
+    __tablename__ = "companies"
+
+    code: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    created_at: Mapped[int] = mapped_column(Time)
+
+
+class Vehicle(Base):
+    __tablename__ = "vehicles"
+
+    code: Mapped[str] = mapped_column(sa.String(32), primary_key=True)  # plate, "29B-123.45"
+    company_code: Mapped[str] = mapped_column(sa.ForeignKey("companies.code"), index=True)
+    created_at: Mapped[int] = mapped_column(Time)

@@ -3,7 +3,7 @@ read once, typed and checked, with a one-line error naming the variable.
 
 Order, later wins: each setting's default, its ``VEXE_<NAME>`` environment variable (text,
 never parsed as JSON: a secret that looks like a number stays text; an empty variable counts
-as unset), then the caller's overrides (a test's config). The secret keys (issuer.keyring)
+as unset), then the caller's overrides (a test's config). The secret keys (issuer.platform.keyring)
 may also live in files under ``DATA_DIR`` that ``vexe init`` creates, so a laptop needs no
 environment at all. The web app and the command line both call :func:`load`, so ``vexe pass issue`` sees exactly
 what the server sees. docs/operations.md ("Settings") is the table for people.
@@ -20,8 +20,8 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
-from issuer import keyring
-from issuer.errors import NotReady
+from issuer.platform import keyring
+from issuer.platform.errors import NotReady
 from shared.ticket import DEFAULT_CREDENTIAL_LIFETIME, DEFAULT_FRESHNESS, DEFAULT_ROTATION
 
 ENV_PREFIX = "VEXE_"
@@ -133,7 +133,7 @@ SETTINGS = (
     Setting("DATA_DIR", directory, "var"),
     Setting("DATABASE_URL", database_url, None),  # sqlite:///<DATA_DIR>/vexe.db
     Setting("REDIS_URL", redis_url, "redis://127.0.0.1:6379/0"),
-    # The three secret keys (issuer.keyring); else <DATA_DIR>/sealing.key, national-id.key,
+    # The three secret keys (issuer.platform.keyring); else <DATA_DIR>/sealing.key, national-id.key,
     # cookie.key. Flask's SECRET_KEY is set from the cookie key.
     Setting("SEALING_KEY", text, None),
     Setting("NATIONAL_ID_KEY", text, None),
@@ -154,9 +154,9 @@ SETTINGS = (
     Setting("OIDC_CLIENT_ID", text, None),
     Setting("OIDC_CLIENT_SECRET", text, None),
     Setting("SESSION_COOKIE_SECURE", flag, False),
-    # Reverse proxies in front of the issuer that set X-Forwarded-For (issuer.limits).
+    # Reverse proxies in front of the issuer that set X-Forwarded-For (issuer.web.limits).
     Setting("TRUSTED_PROXIES", integer(0, 10, "a number of proxies"), 0),
-    # The ingest's (issuer.ridership.cli), which its options override.
+    # The ingest's (backoffice.cli), which its options override.
     Setting("INGEST_RETAIN_MINUTES", number(0, 7 * 24 * 60, "minutes"), 60),
     Setting("INGEST_MAX_AGE_DAYS", number(1, 3660, "days"), 35),
     # Every process's logs (shared.logs): JSON lines, or text (unset: text on a terminal).

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from issuer import db, keyring, settings, vault
-from issuer.errors import Invalid, NotReady
-from issuer.models import DeviceBinding, SigningKey
+from issuer.platform import db, keyring, settings, vault
+from issuer.platform.errors import Invalid, NotReady
+from issuer.platform.models import DeviceBinding, SigningKey
 
 ROTATABLE = {"sealing": keyring.SEALING, "cookies": keyring.COOKIE}
 NATIONAL_ID_REFUSAL = (

@@ -1,5 +1,5 @@
 """Sealing private keys with the sealing key, hashing national ID numbers with the national-ID
-key (issuer.keyring says what each key is and where it lives).
+key (issuer.platform.keyring says what each key is and where it lives).
 
 A leaked database alone then yields no private key and no national ID number.
 """
@@ -11,7 +11,7 @@ import hmac
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-from issuer.errors import NotReady
+from issuer.platform.errors import NotReady
 
 
 def _fernet(sealing_key: str | None) -> MultiFernet:

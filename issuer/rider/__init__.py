@@ -1,2 +1,10 @@
 """The rider's pages: the start page and e-ID sign-in, the account, buying a pass, free
 passes. The card on the phone is issuer.card."""
+
+import flask
+
+
+def blueprints() -> list[flask.Blueprint]:
+    from issuer.rider import pages, signin
+
+    return [signin.bp, pages.bp]

@@ -7,14 +7,18 @@ from __future__ import annotations
 import flask
 import sqlalchemy as sa
 
-from issuer import (accounts, applications, auth, catalogue, db, devices, orders, passes,
-                    routes, web)
-from issuer.errors import IssuerError
-from issuer.models import Pass
+from issuer.identity import accounts
+from issuer.sales import applications, orders
+from issuer.web import auth, browser
+from issuer.passes import catalogue, phones, passes
+from issuer.platform import db
+from issuer.network import routes
+from issuer.platform.errors import IssuerError
+from issuer.platform.models import Pass
 from shared import clock
 
 bp = flask.Blueprint("rider_pages", __name__)
-bp.before_request(web.protect_form)
+bp.before_request(browser.protect_form)
 
 
 def _rider():
@@ -53,7 +57,7 @@ def home():
     return flask.render_template(
         "rider/home.html", rider=rider,
         may_hold=rider.identity_level >= passes.HOLDING_LEVEL,
-        passes=[(passes.as_dict(session, p), devices.history(session, p.id)) for p in held],
+        passes=[(passes.as_dict(session, p), phones.history(session, p.id)) for p in held],
         orders=[orders.as_dict(session, o) for o in orders.of_account(session, rider.id)],
         applications=[applications.as_dict(a) for a in applications.of_account(session, rider.id)],
         categories={c["code"]: c for c in catalogue.as_dict(session)["categories"]})
@@ -136,14 +140,14 @@ def cancel(order_id: str):
 @bp.post("/my/passes/<pass_id>/lost-device")
 @auth.require_rider
 def lost_device(pass_id: str):
-    from issuer.views import publish_now
+    from issuer.web.publishing import publish_now
 
     session = db.get_session()
     p = passes.get(session, pass_id)
     auth.check_own_pass(p)
     now = clock.now()
     try:
-        devices.report_lost(session, p.id, flask.request.form.get("reason", ""), now=now)
+        phones.report_lost(session, p.id, flask.request.form.get("reason", ""), now=now)
         session.commit()
     except IssuerError as exc:
         session.rollback()

@@ -10,8 +10,10 @@ import requests
 from authlib.integrations.base_client import OAuthError
 from joserfc.errors import JoseError
 
-from issuer import auth, db, identity, limits, metrics, oidc, web
-from issuer.errors import IssuerError
+from issuer.web import auth, limits, browser
+from issuer.platform import db, metrics
+from issuer.identity import eid as identity, oidc
+from issuer.platform.errors import IssuerError
 from shared import clock
 
 log = logging.getLogger(__name__)
@@ -24,7 +26,7 @@ NEXT_KEY = "signin_next"
 @bp.get("/signin")
 @limits.sign_in_redirect
 def login():
-    flask.session[NEXT_KEY] = web.safe_next(flask.request.args.get("next"), "/my/")
+    flask.session[NEXT_KEY] = browser.safe_next(flask.request.args.get("next"), "/my/")
     redirect_uri = flask.url_for("rider_login.callback", _external=True)
     try:
         return oidc.client().authorize_redirect(redirect_uri)
@@ -89,6 +91,6 @@ def _failed(vi: str, en: str, status: int):
 
 @bp.post("/signout")
 def logout():
-    web.protect_form()
+    browser.protect_form()
     auth.sign_out()
     return flask.redirect("/")

@@ -11,9 +11,11 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from issuer import accounts, catalogue, ids, passes
-from issuer.errors import Conflict, Forbidden, Invalid, NotFound
-from issuer.models import Application, FareCategory, Pass
+from issuer.identity import accounts
+from issuer.passes import catalogue, passes
+from issuer.platform import ids
+from issuer.platform.errors import Conflict, Forbidden, Invalid, NotFound
+from issuer.platform.models import Application, FareCategory, Pass
 from shared import clock
 
 PENDING = "pending"

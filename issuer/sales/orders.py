@@ -12,9 +12,12 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from issuer import accounts, applications, catalogue, ids, metrics, passes, payments
-from issuer.errors import Conflict, Forbidden, Invalid, NotFound
-from issuer.models import Account, Order
+from issuer.identity import accounts
+from issuer.sales import applications, payments
+from issuer.passes import catalogue, passes
+from issuer.platform import ids, metrics
+from issuer.platform.errors import Conflict, Forbidden, Invalid, NotFound
+from issuer.platform.models import Account, Order
 from shared import clock
 
 PENDING = "pending"

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
-from issuer import ids
-from issuer.errors import Invalid
-from issuer.models import Order
+from issuer.platform import ids
+from issuer.platform.errors import Invalid
+from issuer.platform.models import Order
 
 
 class PaymentProvider(ABC):

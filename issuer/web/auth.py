@@ -22,8 +22,10 @@ import flask
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Forbidden, Unauthorized
 
-from issuer import accounts, db, operators, web, web_sessions
-from issuer.models import Account, Operator, Pass
+from issuer.identity import accounts, operators, sessions
+from issuer.platform import db
+from issuer.web import browser
+from issuer.platform.models import Account, Operator, Pass
 from shared import clock
 
 OPERATOR = "operator"
@@ -74,8 +76,8 @@ def current_caller() -> Caller | None:
         who = _from_bearer(header)
     else:
         who = _from_session()
-        if who is not None and flask.request.method in web.UNSAFE_METHODS:
-            web.csrf.protect()  # a 400 when the form or X-CSRFToken header lacks it
+        if who is not None and flask.request.method in browser.UNSAFE_METHODS:
+            browser.csrf.protect()  # a 400 when the form or X-CSRFToken header lacks it
     if who is not None:
         flask.g.caller = who
     return who
@@ -104,7 +106,7 @@ def _from_session() -> Caller | None:
     if sid is None:
         return None
     session = db.get_session()
-    row = web_sessions.lookup(session, sid, now=clock.now())
+    row = sessions.lookup(session, sid, now=clock.now())
     if row is None:
         flask.session.pop(SESSION_KEY, None)
         return None
@@ -202,7 +204,7 @@ def sign_in(*, operator: Operator | None = None, account: Account | None = None)
     """Start a web session. The cookie's old contents go: a session id planted before sign-in
     (fixation) never becomes a signed-in one, and the CSRF token is new."""
     flask.session.clear()
-    sid = web_sessions.start(db.get_session(), now=clock.now(),
+    sid = sessions.start(db.get_session(), now=clock.now(),
                              operator_id=operator.id if operator is not None else None,
                              account_id=account.id if account is not None else None)
     flask.session[SESSION_KEY] = sid
@@ -213,6 +215,6 @@ def sign_in(*, operator: Operator | None = None, account: Account | None = None)
 def sign_out() -> None:
     sid = flask.session.get(SESSION_KEY)
     if sid is not None:
-        web_sessions.end(db.get_session(), sid, now=clock.now())
+        sessions.end(db.get_session(), sid, now=clock.now())
     flask.session.clear()
     flask.g.pop("caller", None)

@@ -1,6 +1,6 @@
 """What the browser side of the issuer needs: the session cookie and CSRF protection.
 
-The cookie and the CSRF tokens are signed with the cookie key (issuer.keyring: Flask's
+The cookie and the CSRF tokens are signed with the cookie key (issuer.platform.keyring: Flask's
 ``SECRET_KEY``; older keys in ``SECRET_KEY_FALLBACKS`` still verify). The cookie is HttpOnly
 and SameSite=Lax, and Secure whenever the request came over HTTPS (behind a proxy, run with
 ``--forwarded-allow-ips`` so that Flask sees it) or ``VEXE_SESSION_COOKIE_SECURE`` is set.
@@ -15,7 +15,8 @@ import flask
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
 
-from issuer import headers, limits, web_sessions
+from issuer.web import headers, limits
+from issuer.identity import sessions as web_sessions
 
 csrf = CSRFProtect()
 
@@ -39,7 +40,7 @@ def init_app(app: flask.Flask) -> None:
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.config["PERMANENT_SESSION_LIFETIME"] = dt.timedelta(seconds=web_sessions.RIDER_LIFETIME)
     # CSRF is checked where a cookie is what authenticates: on every page form, and on API
-    # calls made with a session cookie (see issuer.auth). Bearer-token calls need none.
+    # calls made with a session cookie (see issuer.web.auth). Bearer-token calls need none.
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
     # The token is bound to the session, which ends on sign-out; an hour's limit would only
     # fail a clerk who left a form open over lunch.

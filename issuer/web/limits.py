@@ -3,7 +3,7 @@
 Counted in Redis (the issuer's ``REDIS_URL``, or ``RATELIMIT_STORAGE_URI``), so every gunicorn
 worker and every host shares one count. If Redis is away the count falls back to each
 process's memory rather than refusing everyone or letting everyone through; the sign-in
-lockout in the database (issuer.views.operator_login) holds either way.
+lockout in the database (issuer.console.signin) holds either way.
 
 - Sign-in: failed password attempts per client address. Behind a reverse proxy set
   ``VEXE_TRUSTED_PROXIES`` to the number of proxies in front, so the address is the
@@ -28,7 +28,7 @@ from flask_limiter.util import get_remote_address
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from issuer import metrics
+from issuer.web import monitoring
 
 SIGN_IN = "10 per minute"  # operators' failed password attempts
 E_ID = "60 per minute"  # riders' e-ID sign-ins: two requests each
@@ -41,7 +41,7 @@ CREDENTIAL = "20 per minute"
 def caller_key() -> str:
     """Who is asking: the rider's account or the operator, as authenticated for this request
     (the view reuses it); their address when nobody is."""
-    from issuer import auth  # auth -> web -> limits: imported when first asked
+    from issuer.web import auth  # auth -> web -> limits: imported when first asked
 
     try:
         who = auth.current_caller()
@@ -58,7 +58,7 @@ def address_key() -> str:
 
 limiter = Limiter(key_func=address_key, default_limits=[], headers_enabled=True,
                   key_prefix="vexe:ratelimit", in_memory_fallback_enabled=True,
-                  strategy="moving-window", on_breach=metrics.rate_limited)
+                  strategy="moving-window", on_breach=monitoring.rate_limited)
 
 
 def _failed_sign_in(response: flask.Response) -> bool:

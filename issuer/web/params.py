@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 import flask
 
-from issuer.errors import Invalid, NotFound
-from issuer.ridership import buckets, reports
+from issuer.platform.errors import Invalid, NotFound
+from backoffice import buckets, reports
 from shared import clock
 
 

@@ -13,7 +13,9 @@ import pytest
 import redis
 import requests
 
-from issuer import bootstrap, db, publish, settings
+from issuer import bootstrap
+from issuer.platform import db, settings
+from issuer.passes import publish
 from shared import clock, redis_keys
 from shared.denylist import Denylist
 from shared.keys import TrustList

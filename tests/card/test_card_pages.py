@@ -11,7 +11,7 @@ import pytest
 
 from issuer import create_app
 from issuer.card import pages
-from issuer.errors import NotReady
+from issuer.platform.errors import NotReady
 from tests.card.conftest import ROTATION
 
 ROOT = Path(__file__).resolve().parents[2]

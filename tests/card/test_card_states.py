@@ -7,8 +7,8 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from issuer import db
-from issuer.models import Pass
+from issuer.platform import db
+from issuer.platform.models import Pass
 from shared import clock
 from tests.card.conftest import ADULT, ELDERLY, ROTATION, operator_call
 

@@ -20,8 +20,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from redis.backoff import ExponentialBackoff
 
-from issuer import db
-from issuer.ridership import ingest
+from issuer.platform import db
+from backoffice import ingest
 from shared import clock, redis_client
 from shared.redis_keys import TRIPS_GROUP, TRUST_LIST, trips_stream
 from shared.trip import Trip

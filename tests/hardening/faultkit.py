@@ -27,7 +27,7 @@ import redis
 import sqlalchemy as sa
 from redis.backoff import ExponentialBackoff
 
-from issuer import db
+from issuer.platform import db
 from shared import clock
 from shared.redis_keys import TRIPS_GROUP, TRIPS_STREAM
 from shared.trip import ACCEPT, ALIGHT, BOARD

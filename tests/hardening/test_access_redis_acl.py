@@ -14,8 +14,8 @@ import time
 import pytest
 import redis
 
-from issuer import db
-from issuer.ridership import heartbeats, ingest
+from issuer.platform import db
+from backoffice import heartbeats, ingest
 from shared import clock, redis_functions
 from shared.redis_keys import (DENYLIST, TRIPS_GROUP, TRIPS_HWM, TRIPS_STREAM, TRUST_LIST,
                                heartbeat, inbox, ready)

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from issuer.openapi import DOCUMENT
+from issuer.api.openapi import DOCUMENT
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 

@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 import redis
 
-from issuer import auth, create_app, headers, limits, operators, web_sessions
-from issuer.errors import NotReady
+from issuer.web import auth, headers, limits
+from issuer import create_app
+from issuer.identity import operators, sessions
+from issuer.platform.errors import NotReady
 from shared import clock
 from hardening_testkit import VEXE, environment
 from tests.testkit import free_port, wait_for
@@ -177,7 +179,7 @@ class TestWhoIsCounted:
         serializer = app.session_interface.get_signing_serializer(app)
         cookies = []
         for _ in range(2):  # two browsers signed in, each cookie signed at two moments
-            sid = web_sessions.start(session, now=clock.now(), account_id=issued["account_id"])
+            sid = sessions.start(session, now=clock.now(), account_id=issued["account_id"])
             cookies.append(serializer.dumps({auth.SESSION_KEY: sid}))
         time.sleep(1.1)
         cookies += [serializer.dumps(serializer.loads(c)) for c in cookies]

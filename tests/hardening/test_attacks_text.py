@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from issuer.openapi import DOCUMENT
+from issuer.api.openapi import DOCUMENT
 from tests.testkit import scratch_database
 
 SURROGATE, NUL = "\ud800", "\x00"

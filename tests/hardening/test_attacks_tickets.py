@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-from issuer import db
-from issuer.ridership import ingest
+from issuer.platform import db
+from backoffice import ingest
 from shared import b64, clock, keys, ticket
 from shared.denylist import Denylist
 from validator.check import DEFAULT_FRESHNESS, check

@@ -45,7 +45,9 @@ def test_the_issuers_rate_limits_count_on_a_cluster(tmp_path):
     there, shared by every worker and host."""
     import redis
 
-    from issuer import create_app, db, limits
+    from issuer import create_app
+    from issuer.platform import db
+    from issuer.web import limits
     from hardening_testkit import RedisClusterProcesses
 
     nodes = RedisClusterProcesses(tmp_path / "cluster")

@@ -7,7 +7,7 @@ import pytest
 import redis
 
 import cluster_faultkit
-from issuer.ridership import heartbeats
+from backoffice import heartbeats
 from shared import redis_client
 from shared.redis_keys import heartbeat, trips_stream
 from validator import acl

@@ -17,7 +17,8 @@ import pytest
 import redis
 
 import cluster_faultkit
-from issuer import db, publish
+from issuer.platform import db
+from issuer.passes import publish
 from shared import clock, redis_client
 from shared.redis_keys import DENYLIST, TRUST_LIST, trips_stream
 from validator.device import Validator

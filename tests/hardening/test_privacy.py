@@ -14,8 +14,8 @@ import logging
 import redis
 import sqlalchemy as sa
 
-from issuer import db
-from issuer.ridership import inbox, ingest
+from issuer.platform import db
+from backoffice import inbox, ingest
 from shared import clock, logs, ticket
 from shared.redis_keys import TRIPS_STREAM
 from validator.device import Validator

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from issuer import operators
+from issuer.identity import operators
 from shared import clock
 from tests.issuer.conftest import (  # noqa: F401  (fixtures, found by pytest by name)
     Api,

@@ -8,8 +8,9 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from issuer import db, orders
-from issuer.models import Account, AuditEntry, Order, Pass
+from issuer.platform import db
+from issuer.sales import orders
+from issuer.platform.models import Account, AuditEntry, Order, Pass
 from shared import clock
 
 REFUSE = {

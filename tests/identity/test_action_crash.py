@@ -11,8 +11,10 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from issuer import db, operators, orders
-from issuer.models import AuditEntry, Order, Pass
+from issuer.platform import db
+from issuer.identity import operators
+from issuer.sales import orders
+from issuer.platform.models import AuditEntry, Order, Pass
 from shared import clock
 from tests.identity.conftest import csrf_from
 from tests.testkit import PG_URL, scratch_database

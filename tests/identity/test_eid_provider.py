@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from idp.cli import idp
 from issuer import create_app
-from issuer.errors import NotReady
+from issuer.platform.errors import NotReady
 from tests.testkit import free_port, wait_for
 
 VEXE = str(Path(sys.executable).parent / "vexe")

@@ -8,8 +8,8 @@ import requests
 import sqlalchemy as sa
 
 from idp.citizens import BY_SUB
-from issuer import db, vault
-from issuer.models import Account
+from issuer.platform import db, vault
+from issuer.platform.models import Account
 from shared import keys
 
 AN, BINH, DUC, AN_AGAIN = "vn-7f3a9c21", "vn-2b8e4d10", "vn-95af02b3", "vn-1d9b3f70"

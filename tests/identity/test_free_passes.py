@@ -7,9 +7,9 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
-from issuer import applications
-from issuer.errors import Conflict
-from issuer.models import Application, AuditEntry, Pass
+from issuer.sales import applications
+from issuer.platform.errors import Conflict
+from issuer.platform.models import Application, AuditEntry, Pass
 from shared import clock, keys
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32

@@ -8,7 +8,7 @@ from __future__ import annotations
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from issuer import orders
+from issuer.sales import orders
 from shared import clock
 from tests.identity.conftest import PASSWORD, sign_in
 

@@ -5,8 +5,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from issuer import audit, web_sessions
-from issuer.models import AuditEntry, Operator, OperatorToken, WebSession
+from issuer.platform import audit
+from issuer.identity import sessions
+from issuer.platform.models import AuditEntry, Operator, OperatorToken, WebSession
 from tests.identity.conftest import PASSWORD, csrf_from, page_csrf, sign_in
 
 ROLES = ["clerk", "approver", "administrator", "analyst"]
@@ -55,15 +56,15 @@ class TestTokens:
     def test_token_is_scoped_to_one_role(self, api, staff, session):
         """An operator with two roles holds a token for one: it grants that one only."""
         staff.create("mai", "clerk", "administrator")
-        from issuer import operators
+        from issuer.identity import operators
         from shared import clock
         _, clerk_token = operators.issue_token(session, "mai", "clerk", now=clock.now())
         response = api.call("POST", "/api/routes", token=clerk_token, json={"code": "9", "name": "x"})
         assert response.status_code == 403
 
     def test_token_for_a_role_not_held_is_refused(self, staff, session):
-        from issuer import operators
-        from issuer.errors import Invalid
+        from issuer.identity import operators
+        from issuer.platform.errors import Invalid
         from shared import clock
         staff.create("lan", "clerk")
         with pytest.raises(Invalid, match="does not have the role 'administrator'"):
@@ -228,7 +229,7 @@ class TestWebSignIn:
         session.execute(sa.update(WebSession).values(expires_at=1))
         session.commit()
         assert client.get("/console/").status_code == 302
-        assert web_sessions.OPERATOR_LIFETIME <= 12 * 3600
+        assert sessions.OPERATOR_LIFETIME <= 12 * 3600
 
 
 class TestSessionOnTheApi:
@@ -254,11 +255,11 @@ class TestSessionOnTheApi:
 
 
 def test_require_roles_refuses_unknown_role_names():
-    from issuer import auth
+    from issuer.web import auth
     with pytest.raises(ValueError):
         auth.require_roles("superuser")
 
 
 def test_migration_file_is_0002():
-    text = (Path(__file__).parents[2] / "issuer/migrations/versions/0002_identity.py").read_text()
+    text = (Path(__file__).parents[2] / "issuer/platform/migrations/versions/0002_identity.py").read_text()
     assert 'revision = "0002"' in text and 'down_revision = "0001"' in text

@@ -7,9 +7,9 @@ import pytest
 import redis
 import sqlalchemy as sa
 
-from issuer import orders
-from issuer.errors import Forbidden, Invalid
-from issuer.models import AuditEntry, Order, Pass
+from issuer.sales import orders
+from issuer.platform.errors import Forbidden, Invalid
+from issuer.platform.models import AuditEntry, Order, Pass
 from shared import clock
 from shared.denylist import Denylist
 from shared import redis_keys
@@ -220,7 +220,7 @@ class TestWhoMay:
 
 
 def test_level_one_account_cannot_order(session, api):
-    from issuer import accounts
+    from issuer.identity import accounts
     account, _ = accounts.create(session, "Phạm Minh Đức", "1988-11-02", now=clock.now(),
                                  identity_level=1)
     with pytest.raises(Forbidden, match="level-2"):

@@ -14,8 +14,8 @@ import sqlalchemy as sa
 import zxingcpp
 from PIL import Image
 
-from issuer import operators
-from issuer.models import AuditEntry, DeviceBinding
+from issuer.identity import operators
+from issuer.platform.models import AuditEntry, DeviceBinding
 from shared import clock, keys, ticket
 from tests.identity.conftest import csrf_from
 

@@ -4,7 +4,9 @@ import threading
 
 import pytest
 
-from issuer import bootstrap, db, identity, settings
+from issuer import bootstrap
+from issuer.platform import db, settings
+from issuer.identity import eid
 from shared import clock
 
 CLAIMS = {"sub": "vn-race-0001", "name": "Nguyễn Văn An", "birthdate": "1990-05-01",
@@ -23,7 +25,7 @@ def test_simultaneous_first_sign_ins_share_one_account(tmp_path, database_url):
         with db.session(database_url) as session:
             barrier.wait()
             try:
-                account = identity.account_from_claims(
+                account = eid.account_from_claims(
                     session, issuer="http://idp.test", claims=CLAIMS, photo=None,
                     national_id_key=config["NATIONAL_ID_KEY"], now=clock.now())
                 ids.append(account.id)

@@ -9,8 +9,9 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from issuer import bootstrap, create_app, db, settings
-from issuer import lifecycle_cli
+from issuer import bootstrap, create_app
+from issuer.platform import db, settings
+from issuer import upkeep_cli
 from issuer.cli import commands
 from shared import clock, keys
 
@@ -114,7 +115,7 @@ class Cli:
                     "VEXE_DATABASE_URL": config["DATABASE_URL"],
                     "VEXE_REDIS_URL": config["REDIS_URL"]}
         self.group = click.Group("vexe", commands={c.name: c for c in
-                                                    [*commands, *lifecycle_cli.commands]})
+                                                    [*commands, *upkeep_cli.commands]})
 
     def run(self, *args: str, env: dict | None = None):
         runner = CliRunner()

@@ -31,7 +31,7 @@ def verify_qr(text: str, jwks: dict, now: float) -> tuple[ticket.ParsedQR, ticke
 
 def keys_before_the_split(secret: str) -> dict[str, str]:
     """The settings an installation from before the three keys stands for, written out as the
-    previous version computed them (not by issuer.keyring): its one Fernet key sealed the
+    previous version computed them (not by issuer.platform.keyring): its one Fernet key sealed the
     private keys, keyed the national-ID hashes with HMAC(secret, "vexe national id v1") and
     signed cookies with HMAC(secret, "vexe web session v1")."""
     def derived(label: bytes) -> str:

@@ -10,9 +10,11 @@ from pathlib import Path
 import redis
 import sqlalchemy as sa
 
-from issuer import create_app, db, operators
-from issuer.models import Base
-from issuer.ridership import ingest
+from issuer import create_app
+from issuer.platform import db
+from issuer.identity import operators
+from issuer.platform.models import Base
+from backoffice import ingest
 from issuer_testkit import QR, assert_passes_still_verify, verify_qr
 from shared import clock, keys
 from shared.redis_keys import TRIPS_STREAM

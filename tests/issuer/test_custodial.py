@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from PIL import Image
 
-from issuer import devices, qr
+from issuer.passes import phones, qr
 from issuer_testkit import QR, verify_qr
 from shared import clock, keys, ticket
 
@@ -137,7 +137,7 @@ class TestCli:
     def test_phone_held_pass_is_a_clear_error(self, cli, app, session):
         account = cli.json("account", "create", "--name", "Đỗ Gia Huy", "--birth-date", "1995-03-04")
         p = cli.json("pass", "issue", account["id"], "--product", "multi")
-        devices.bind_device(session, p["id"], keys.device_public_compressed(keys.new_device_key()),
+        phones.bind_device(session, p["id"], keys.device_public_compressed(keys.new_device_key()),
                             now=clock.now(), sealing_key=app.config["SEALING_KEY"])
         session.commit()  # as the rider's request does
         assert "held by a phone" in cli.fails(*QR, p["id"])

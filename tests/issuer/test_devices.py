@@ -4,7 +4,7 @@ import pytest
 import sqlalchemy as sa
 from cryptography.hazmat.primitives import serialization
 
-from issuer.models import Account, Credential, DeviceBinding
+from issuer.platform.models import Account, Credential, DeviceBinding
 from issuer_testkit import verify_with_jwks
 from shared import b64, clock, keys
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from alembic import command
 
-from issuer import create_app, db
+from issuer import create_app
+from issuer.platform import db
 
 AWAY = "postgresql+psycopg://postgres@127.0.0.1:1/nowhere"  # nothing listens on port 1
 

@@ -11,8 +11,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from cryptography.fernet import Fernet
 
-from issuer import create_app, db, settings
-from issuer.models import Base
+from issuer import create_app
+from issuer.platform import db, settings
+from issuer.platform.models import Base
 from issuer_testkit import QR
 from shared import ticket
 

@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
-from issuer.models import Pass
+from issuer.platform.models import Pass
 from shared import clock
 
 UTC = dt.timezone.utc

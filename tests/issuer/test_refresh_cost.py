@@ -9,8 +9,9 @@ import jwt
 import pytest
 import sqlalchemy as sa
 
-from issuer import db, ids, signing
-from issuer.models import Credential
+from issuer.platform import db, ids
+from issuer.passes import signing
+from issuer.platform.models import Credential
 from shared import clock, keys
 
 # A rider's token looked up; the pass locked with its binding and the signing key's id; the

@@ -6,8 +6,8 @@ import json
 import pytest
 import redis
 
-from issuer import devices, passes
-from issuer.errors import Conflict
+from issuer.passes import phones, passes
+from issuer.platform.errors import Conflict
 from issuer_testkit import QR
 from shared import clock, keys, redis_keys
 from shared.denylist import Denylist
@@ -109,7 +109,7 @@ def test_credentials_until_is_final_once_revoked(api, session, app):
     p, expires = bound_pass(api)
     passes.revoke(session, p["id"], "fraud", now=clock.now())
     with pytest.raises(Conflict):
-        devices.refresh_credential(session, p["id"], now=clock.now(),
+        phones.refresh_credential(session, p["id"], now=clock.now(),
                                    sealing_key=app.config["SEALING_KEY"])
     assert passes.get(session, p["id"]).credentials_until == expires
 
@@ -122,6 +122,6 @@ def test_a_session_that_read_the_pass_before_the_revocation_mints_nothing(api, a
     assert held.status == "active"
     api.ok("POST", f"/api/passes/{p['id']}/revoke", json={"reason": "fraud"})
     with pytest.raises(Conflict, match="is revoked"):
-        devices.bind_device(session, p["id"], keys.device_public_compressed(keys.new_device_key()),
+        phones.bind_device(session, p["id"], keys.device_public_compressed(keys.new_device_key()),
                             now=clock.now(), sealing_key=app.config["SEALING_KEY"])
     assert passes.get(session, p["id"]).credentials_until == 0

@@ -1,4 +1,4 @@
-"""The issuer's three secret keys (issuer.keyring): rotating the sealing and cookie keys with
+"""The issuer's three secret keys (issuer.platform.keyring): rotating the sealing and cookie keys with
 ``vexe secret``, the national-ID key refused, and an installation from before the split
 (one ``secret.key``) upgrading in place."""
 
@@ -12,11 +12,13 @@ import pytest
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
-from issuer import create_app, db, identity, operators, signing, vault
-from issuer.errors import NotReady
-from issuer.models import DeviceBinding, SigningKey
-from issuer_testkit import (QR, assert_passes_still_verify, keys_before_the_split,
-                            leave_only_the_old_secret_file, verify_qr)
+from issuer import create_app
+from issuer.platform import db, vault
+from issuer.identity import eid, operators
+from issuer.passes import signing
+from issuer.platform.errors import NotReady
+from issuer.platform.models import DeviceBinding, SigningKey
+from issuer_testkit import (QR, assert_passes_still_verify, keys_before_the_split, leave_only_the_old_secret_file, verify_qr)
 from shared import clock, keys
 
 PASSWORD = "correct horse battery"
@@ -194,7 +196,7 @@ class TestUpgradeFromOneSecretKey:
         verify_qr(bare_cli.ok(*QR, old_install["pass"]["id"]).stdout.strip(), jwks, time.time())
         # The same national ID finds the same account, by the e-ID and by hand.
         with db.session(config["DATABASE_URL"]) as session:
-            account = identity.account_from_claims(
+            account = eid.account_from_claims(
                 session, issuer="http://idp.test", photo=None, now=clock.now(),
                 national_id_key=app.config["NATIONAL_ID_KEY"],
                 claims={"sub": "binh", "name": "Trần Thị Bình", "birthdate": "1985-03-04",

@@ -7,8 +7,8 @@ import json
 import sqlalchemy as sa
 from cryptography.hazmat.primitives import serialization
 
-from issuer import vault
-from issuer.models import DeviceBinding, SigningKey
+from issuer.platform import vault
+from issuer.platform.models import DeviceBinding, SigningKey
 from issuer_testkit import QR
 from shared import keys
 

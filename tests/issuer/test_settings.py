@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 from alembic import command
 
-from issuer import create_app, db, settings
-from issuer.errors import NotReady
+from issuer import create_app
+from issuer.platform import db, settings
+from issuer.platform.errors import NotReady
 from tests.testkit import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -201,7 +202,7 @@ class TestTable:
                 assert f"`{setting.default}`" in default, (setting.variable, default)
 
     def test_every_variable_the_code_names_is_in_the_table(self):
-        """A setting read anywhere but issuer.settings (a click envvar, os.environ) shows
+        """A setting read anywhere but issuer.platform.settings (a click envvar, os.environ) shows
         here by its name. The validator has its own configuration file (docs/validator.md)."""
         rows = self.rows()
         named = set()

@@ -11,9 +11,10 @@ import zipfile
 import pytest
 import sqlalchemy as sa
 
-from issuer import gtfs, orders
-from issuer.models import AuditEntry, Route, RouteStop, ShapePoint, Stop
-from issuer.ridership.models import Company
+from issuer.network import gtfs
+from issuer.sales import orders
+from issuer.platform.models import AuditEntry, Route, RouteStop, ShapePoint, Stop
+from issuer.platform.models import Company
 from shared import clock, keys
 from tests.issuer.issuer_testkit import verify_with_jwks
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import redis
 
-from issuer import db
-from issuer.ridership import ingest
+from issuer.platform import db
+from backoffice import ingest
 from shared.redis_keys import TRIPS_STREAM
 from ridership_testkit import TripMaker
 

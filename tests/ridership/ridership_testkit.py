@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import time
 
-from issuer.ridership import buckets
+from backoffice import buckets
 from shared import clock
 from shared.trip import ACCEPT, ALIGHT, BOARD, REFUSE, Trip
 

@@ -9,9 +9,10 @@ import pytest
 import redis
 import sqlalchemy as sa
 
-from issuer import db, operators
-from issuer.models import FareCategory
-from issuer.ridership import buckets
+from issuer.platform import db
+from issuer.identity import operators
+from issuer.platform.models import FareCategory
+from backoffice import buckets
 from ridership_testkit import TripMaker, today_with_room
 from shared import clock
 from shared.redis_keys import DENYLIST

@@ -19,8 +19,8 @@ import pytest
 import redis
 from redis.backoff import ExponentialBackoff
 
-from issuer import operators
-from issuer.ridership import heartbeats, reports
+from issuer.identity import operators
+from backoffice import heartbeats, reports
 from ridership_testkit import TripMaker
 from tests.testkit import beat_of, put_beat, wait_for
 from shared import clock

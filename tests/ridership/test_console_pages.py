@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from issuer import operators
+from issuer.identity import operators
 from ridership_testkit import TripMaker, today_with_room
 from shared import clock
 from tests.issuer.conftest import api, app, client, config, initialised, session  # noqa: F401

@@ -11,9 +11,10 @@ import re
 import pytest
 import redis
 
-from issuer import db, operators
-from issuer.ridership import entries, store
-from issuer.ridership.buckets import day_of, hour_of
+from issuer.platform import db
+from issuer.identity import operators
+from backoffice import entries, store
+from backoffice.buckets import day_of, hour_of
 from ridership_testkit import TripMaker
 from shared import clock
 from shared.redis_keys import heartbeat

@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from issuer.ridership import buckets, reports
+from backoffice import buckets, reports
 from ridership_testkit import TripMaker
 from shared import clock
 from shared.redis_keys import TRIPS_STREAM, heartbeat

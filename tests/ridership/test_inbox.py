@@ -1,4 +1,4 @@
-"""The move of the validators' inboxes into the trips stream (issuer.ridership.inbox): each
+"""The move of the validators' inboxes into the trips stream (backoffice.inbox): each
 entry once, whoever moves, named by its inbox; a Redis without the functions gets them."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import threading
 
 import redis
 
-from issuer.ridership import inbox, ingest
+from backoffice import inbox, ingest
 from shared import redis_functions
 from shared.redis_keys import TRIPS_STREAM, inbox as inbox_key, ready, trips_stream
 from tests.testkit import wait_for
@@ -76,7 +76,7 @@ def test_only_inboxes_of_the_streams_shard_are_moved(redis_server):
 def test_an_ingest_worker_loads_the_functions_a_redis_lacks(redis_server, tmp_path):
     """A Redis that restarted empty (no persistence): the worker loads the functions, and
     validators push again."""
-    from issuer import db
+    from issuer.platform import db
 
     url = f"sqlite:///{tmp_path / 'ridership.db'}"
     db.migrate(url)

@@ -7,8 +7,8 @@ import random
 import pytest
 import sqlalchemy as sa
 
-from issuer import db
-from issuer.ridership import models
+from issuer.platform import db
+from backoffice import models
 from ridership_testkit import T0
 
 NOW = T0 / 1000 + 60
@@ -120,7 +120,7 @@ class TestOnce:
     def test_a_failed_batch_is_read_again_by_the_same_worker(
             self, worker, stream, maker, migrated, monkeypatch):
         stream.push(maker.board(), maker.board(pass_id="P000000002"))
-        from issuer.ridership import store
+        from backoffice import store
 
         real = store.write
 
@@ -204,7 +204,7 @@ class TestRollupsAgainstRawTrips:
         workers in small batches with repeats: each rollup equals a GROUP BY of the raw trips."""
         rng = random.Random(5)
         with db.session(migrated) as session:
-            from issuer.ridership import fleet
+            from issuer.network import fleet
 
             fleet.add_company(session, "TRANSERCO", "Tổng công ty Vận tải Hà Nội", now=NOW)
             fleet.add_company(session, "BAOYEN", "Bảo Yến", now=NOW)

@@ -16,8 +16,8 @@ import pytest
 import redis
 import sqlalchemy as sa
 
-from issuer import db
-from issuer.ridership import ingest
+from issuer.platform import db
+from backoffice import ingest
 from ridership_testkit import T0
 from shared import clock
 from shared.redis_keys import TRIPS_GROUP, TRIPS_STREAM

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from issuer.ridership import health
+from backoffice import health
 from shared.redis_keys import TRIPS_STREAM
 from tests.testkit import wait_for
 

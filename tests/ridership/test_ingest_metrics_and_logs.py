@@ -15,7 +15,7 @@ import requests
 import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
 
-from issuer import db
+from issuer.platform import db
 from tests.testkit import free_port, scratch_database, wait_for
 
 VEXE = str(Path(sys.executable).parent / "vexe")
@@ -97,6 +97,6 @@ class TestIngestMetrics:
         stream.push_fields({"trip": "not a trip"})
         wait_for(lambda: "is not a trip" in log_path.read_text(), what="the warning")
         lines = [json.loads(line) for line in log_path.read_text().splitlines()]
-        assert {line["logger"] for line in lines} >= {"issuer.ridership.ingest"}
+        assert {line["logger"] for line in lines} >= {"backoffice.ingest"}
         warning = next(line for line in lines if "is not a trip" in line["message"])
         assert warning["level"] == "WARNING" and warning["time"].endswith("Z")

@@ -7,9 +7,9 @@ import itertools
 import pytest
 import sqlalchemy as sa
 
-from issuer import db
-from issuer.ridership import buckets, pairing, reports, store
-from issuer.ridership.store import Limits
+from issuer.platform import db
+from backoffice import buckets, pairing, reports, store
+from backoffice.store import Limits
 from ridership_testkit import T0
 
 NOW = T0 / 1000 + 60

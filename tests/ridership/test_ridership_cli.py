@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from issuer import db
+from issuer.platform import db
 from ridership_testkit import T0
 from tests.testkit import wait_for
 

@@ -8,7 +8,7 @@ import threading
 import pytest
 import redis
 
-from issuer.ridership import inbox
+from backoffice import inbox
 from shared.redis_keys import TRIPS_STREAM, TRUST_LIST, ready
 from validator.sync import ACL_RULES, Syncer, connect, marks_key
 from validator_testkit import NOW

@@ -6,7 +6,7 @@ const SVG = "http://www.w3.org/2000/svg";
 const QUIET = 4; // modules of white border, as the QR standard asks
 
 export function draw(svg, text) {
-  // Level M as the issuer's own QRs (issuer/qr.py); type 0: the smallest version that fits.
+  // Level M as the issuer's own QRs (issuer/passes/qr.py); type 0: the smallest version that fits.
   const code = qrcode(0, "M");
   code.addData(text, "Alphanumeric"); // base45 is the QR alphanumeric set: 5.5 bits a character
   code.make();

@@ -17,7 +17,7 @@ depends_on = None
 PRODUCT = sa.String(48)
 ROUTE = sa.String(16)
 THREE = ("boardings", "alightings", "refusals")
-# name: (key columns, counters), as in issuer.ridership.models
+# name: (key columns, counters), as in backoffice.models
 ROLLUPS = {
     "ride_hour": ([("hour", sa.BigInteger()), ("product", PRODUCT)], THREE),
     "ride_hour_route": ([("hour", sa.BigInteger()), ("route", ROUTE), ("product", PRODUCT)],

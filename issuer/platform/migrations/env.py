@@ -1,7 +1,7 @@
 """Alembic environment: migrates the database URL it is given.
 
-``issuer.db.migrate`` passes the URL as ``config.attributes["url"]``; run by hand with
-``alembic -c issuer/migrations/alembic.ini``, it uses the issuer's own settings.
+``issuer.platform.db.migrate`` passes the URL as ``config.attributes["url"]``; run by hand with
+``alembic -c issuer/platform/migrations/alembic.ini``, it uses the issuer's own settings.
 """
 
 from logging.config import fileConfig
@@ -9,8 +9,8 @@ from logging.config import fileConfig
 import sqlalchemy as sa
 from alembic import context
 
-from issuer.models import Base
-from issuer.ridership import models as _ridership  # noqa: F401  its tables are on Base too
+from issuer.platform.models import Base
+from backoffice import models as _ridership  # noqa: F401  its tables are on Base too
 
 config = context.config
 if config.config_file_name is not None:
@@ -21,7 +21,7 @@ def database_url() -> str:
     url = config.attributes.get("url")
     if url:
         return url
-    from issuer import settings
+    from issuer.platform import settings
 
     return settings.load()["DATABASE_URL"]
 
