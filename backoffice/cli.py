@@ -12,7 +12,7 @@ import redis
 
 from issuer.platform import db, settings
 from issuer.platform.commandline import Group, command_session, emit, fail
-from backoffice import entries, ingest, ingest_metrics, reports, store
+from backoffice import ingest, ingest_metrics, reports, store
 from issuer.network import fleet
 from backoffice.clones import DEFAULT_WINDOW_MINUTES
 from backoffice.health import HealthFile

@@ -7,22 +7,20 @@ Output is JSON on stdout (a QR's text is printed as is). Errors are one line on 
 from __future__ import annotations
 
 import getpass
-import json
-import logging
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import click
-import sqlalchemy as sa
-from sqlalchemy.orm import Session
 
-from issuer.identity import accounts, operators
-from issuer.platform import audit, db, settings
 from issuer import bootstrap
-from issuer.passes import phones, passes, publish, qr, signing
-from issuer.network import gtfs, feed as network, routes
+from issuer.identity import accounts, operators
+from issuer.identity import actions as identity_actions
+from issuer.network import actions as network_actions
+from issuer.network import feed as network
+from issuer.network import gtfs, routes
+from issuer.passes import actions as pass_actions
+from issuer.passes import passes, publish, qr, signing
+from issuer.platform import audit, db, settings
 from issuer.platform.commandline import Command, Group, command_session, emit, fail
 from shared import clock, logs
 
@@ -121,9 +119,7 @@ def route_add(code: str, name: str) -> None:
     """Add a route."""
     with command_session() as (_, session):
         now = clock.now()
-        with audit.action(session, cli_actor(), "route.add", now=now) as entry:
-            added = routes.add(session, code, name, now=now)
-            entry.target = added.code
+        added = network_actions.add_route(session, cli_actor(), code, name, now=now)
         emit(routes.as_dict(added))
 
 
@@ -154,13 +150,8 @@ def network_import(feed: Path, dry_run: bool) -> None:
         if dry_run:
             emit({**network.plan(session, read), "dry_run": True})
             return
-        with audit.action(session, cli_actor(), "network.import", now=now,
-                          target=feed.name) as entry:
-            summary = network.apply(session, read, now=now)
-            changes = summary["routes"]
-            entry.reason = (f"{len(read.routes)} routes ({len(changes['added'])} added, "
-                            f"{len(changes['renamed'])} renamed, {len(changes['retired'])} "
-                            f"retired), {len(read.stops)} stops")
+        summary = network_actions.import_feed(session, cli_actor(), read, source=feed.name,
+                                              now=now)
         emit({**summary, "dry_run": False})
 
 
@@ -179,11 +170,9 @@ def account_create(name: str, birth_date: str, national_id: str | None) -> None:
     """Create an account; prints its id and the rider token (shown this once)."""
     with command_session() as (config, session):
         now = clock.now()
-        with audit.action(session, cli_actor(), "account.create", now=now) as entry:
-            acct, token = accounts.create(session, name, birth_date, now=now,
-                                          national_id=national_id,
-                                          national_id_key=config["NATIONAL_ID_KEY"])
-            entry.target = acct.id
+        acct, token = identity_actions.create_account(
+            session, cli_actor(), name, birth_date, now=now, national_id=national_id,
+            national_id_key=config["NATIONAL_ID_KEY"])
         emit({**accounts.as_dict(acct), "rider_token": token})
 
 
@@ -228,10 +217,8 @@ def operator_create(username: str, roles: tuple[str, ...], password_file: Path |
     password = _read_password(password_file)
     with command_session() as (_, session):
         now = clock.now()
-        with audit.action(session, cli_actor(), "operator.create", now=now,
-                          target=username) as entry:
-            op = operators.create(session, username, roles, now=now, password=password)
-            entry.reason = f"roles: {op.roles}"
+        op = identity_actions.create_operator(session, cli_actor(), username, roles, now=now,
+                                              password=password)
         emit(operators.as_dict(op))
 
 
@@ -242,10 +229,8 @@ def operator_token(username: str, role: str) -> None:
     """Issue an API token scoped to one of the operator's roles (printed this once)."""
     with command_session() as (_, session):
         now = clock.now()
-        with audit.action(session, cli_actor(), "operator.token", now=now,
-                          target=username) as entry:
-            row, token = operators.issue_token(session, username, role, now=now)
-            entry.reason = f"token {row.id}, role {role}"
+        row, token = identity_actions.issue_operator_token(session, cli_actor(), username, role,
+                                                           now=now)
         emit({"username": username, "role": role, "token_id": row.id, "token": token})
 
 
@@ -255,9 +240,7 @@ def operator_revoke_token(token_id: int) -> None:
     """Revoke an operator's API token by its id."""
     with command_session() as (_, session):
         now = clock.now()
-        with audit.action(session, cli_actor(), "operator.revoke_token", now=now,
-                          target=str(token_id)):
-            row = operators.revoke_token(session, token_id, now=now)
+        row = identity_actions.revoke_operator_token(session, cli_actor(), token_id, now=now)
         emit({"token_id": row.id, "revoked_at": row.revoked_at})
 
 
@@ -276,10 +259,7 @@ def operator_roles(username: str, roles: tuple[str, ...]) -> None:
     """Replace an operator's roles; tokens for a role taken away stop working."""
     with command_session() as (_, session):
         now = clock.now()
-        with audit.action(session, cli_actor(), "operator.roles", now=now,
-                          target=username) as entry:
-            op = operators.set_roles(session, username, roles, now=now)
-            entry.reason = f"roles: {op.roles}"
+        op = identity_actions.set_operator_roles(session, cli_actor(), username, roles, now=now)
         emit(operators.as_dict(op))
 
 
@@ -291,9 +271,8 @@ def operator_password(username: str, password_file: Path) -> None:
     """Set an operator's password."""
     password = _read_password(password_file)
     with command_session() as (_, session):
-        with audit.action(session, cli_actor(), "operator.password", now=clock.now(),
-                          target=username):
-            op = operators.set_password(session, username, password)
+        op = identity_actions.set_operator_password(session, cli_actor(), username, password,
+                                                    now=clock.now())
         emit(operators.as_dict(op))
 
 
@@ -304,9 +283,7 @@ def operator_disable(username: str, reason: str) -> None:
     """Disable an operator: no sign-in, their tokens and sessions stop working."""
     with command_session() as (_, session):
         now = clock.now()
-        with audit.action(session, cli_actor(), "operator.disable", now=now, target=username,
-                          reason=reason):
-            op = operators.disable(session, username, now=now)
+        op = identity_actions.disable_operator(session, cli_actor(), username, reason, now=now)
         emit(operators.as_dict(op))
 
 
@@ -349,10 +326,8 @@ def pass_issue(account_id: str, product: str, route: str | None, month: str | No
     """Issue a pass to an account; prints it, with its id."""
     with command_session() as (_, session):
         now = clock.now()
-        with audit.action(session, cli_actor(), "pass.issue", now=now) as entry:
-            p = passes.issue(session, account_id, product, now=now, route=route,
-                             month=month, category=category)
-            entry.target = p.id
+        p = pass_actions.issue(session, cli_actor(), account_id, product, now=now, route=route,
+                               month=month, category=category)
         emit(passes.as_dict(session, p))
 
 
@@ -386,15 +361,11 @@ def pass_qr(pass_id: str, at: int | None, png_path: Path | None, svg_path: Path 
         # Checked first, so that a typo in a path binds nothing.
         if path is not None and not os.access(path.resolve().parent, os.W_OK):
             fail(f"cannot write {path}: no such directory, or not writable", 2)
-    reason = passes.check_reason(reason, "taking a rider's QR")
+    reason = passes.check_reason(reason, "taking a rider's QR")  # before any database work
     at = clock.now() if at is None else at
     with command_session() as (config, session):
-        with audit.action(session, cli_actor(), "pass.custodial_qr", now=clock.now(),
-                          target=pass_id, reason=reason) as entry:
-            text, bound = phones.ensure_custodial_qr(session, pass_id, at=at,
-                                                      **_credential_settings(config))
-            if bound:
-                entry.action = "pass.custodial"
+        text = pass_actions.take_custodial_qr(session, cli_actor(), pass_id, reason, at=at,
+                                              now=clock.now(), **_credential_settings(config))
     for path, render in ((png_path, qr.png), (svg_path, qr.svg)):
         if path is not None:
             path.write_bytes(render(text))
@@ -408,11 +379,8 @@ def pass_revoke(pass_id: str, reason: str) -> None:
     """Revoke a pass and publish the denylist."""
     with command_session() as (config, session):
         now = clock.now()
-        with audit.action(session, cli_actor(), "pass.revoke", now=now,
-                          target=pass_id) as entry:
-            p = passes.revoke(session, pass_id, reason, now=now)
-            entry.reason = p.revoke_reason
-        result = publish.publish(session, config["REDIS_URL"], now=now)
+        p, result = pass_actions.revoke(session, cli_actor(), pass_id, reason, now=now,
+                                        redis_url=config["REDIS_URL"])
         _warn_unpublished(result)
         emit({**passes.as_dict(session, p), "published": result.ok})
 
@@ -436,10 +404,9 @@ def keys_rotate() -> None:
     """Add a new signing key; older keys keep verifying until retired."""
     with command_session() as (config, session):
         now = clock.now()
-        with audit.action(session, cli_actor(), "key.rotate", now=now) as entry:
-            row = signing.create(session, sealing_key=config["SEALING_KEY"], now=now)
-            entry.target = row.kid
-        result = publish.publish(session, config["REDIS_URL"], now=now)
+        row, result = pass_actions.rotate_key(session, cli_actor(),
+                                              sealing_key=config["SEALING_KEY"], now=now,
+                                              redis_url=config["REDIS_URL"])
         _warn_unpublished(result)
         emit({**signing.as_dict(row, row.kid), "published": result.ok})
 
@@ -450,10 +417,9 @@ def keys_retire(kid: str) -> None:
     """Take a key out of the trust list (not the only active one)."""
     with command_session() as (config, session):
         now = clock.now()
-        with audit.action(session, cli_actor(), "key.retire", now=now, target=kid):
-            row = signing.retire(session, kid, now=now)
+        row, result = pass_actions.retire_key(session, cli_actor(), kid, now=now,
+                                              redis_url=config["REDIS_URL"])
         current = signing.current(session)
-        result = publish.publish(session, config["REDIS_URL"], now=now)
         _warn_unpublished(result)
         emit({**signing.as_dict(row, current and current.kid), "published": result.ok})
 

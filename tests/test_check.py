@@ -102,7 +102,7 @@ class TestAccept:
     ])
     def test_each_product_is_accepted(self, issuer, device, product, routes, category, route):
         """A fresh QR of each product is a ride, and the decision names the pass."""
-        text = issuer.passes.qr(device, product=product, routes=routes, category=category)
+        text = issuer.qr(device, product=product, routes=routes, category=category)
         decision = decide(text, issuer.trust(), route=route)
         assert decision.reason == "ok" and decision.accepted
         assert decision.claims.product == product and decision.claims.category == category
@@ -115,7 +115,7 @@ class TestAccept:
 
     def test_single_route_pass_with_several_routes(self, issuer, device):
         """A single-route credential may name more than one route; each of them is covered."""
-        text = issuer.passes.qr(device, routes=("32", "E10"))
+        text = issuer.qr(device, routes=("32", "E10"))
         assert decide(text, issuer.trust(), route="E10").accepted
         assert decide(text, issuer.trust(), route="33").reason == "wrong_route"
 
@@ -129,7 +129,7 @@ class TestEveryReason:
         assert decision.to_dict()["decision"] == "refuse"
 
     def test_unsupported_version(self, issuer, device):
-        text = issuer.passes.qr(device).replace("VX1:", "VX2:", 1)
+        text = issuer.qr(device).replace("VX1:", "VX2:", 1)
         assert decide(text, issuer.trust()).reason == "unsupported_version"
 
     def test_unknown_key(self, issuer, device):
@@ -138,7 +138,7 @@ class TestEveryReason:
 
     def test_bad_signature(self, issuer, device):
         """A credential whose claims were changed after signing (route 33 for route 32)."""
-        good = ticket.parse_qr(issuer.passes.qr(device))
+        good = ticket.parse_qr(issuer.qr(device))
         payload = json.loads(good.payload_json)
         payload["rts"] = ["33"]
         text = issuer.forge(json.loads(good.header_json), payload, device,
@@ -153,43 +153,43 @@ class TestEveryReason:
 
     def test_revoked(self, issuer, device):
         denylist = Denylist(NOW, {PASS_ID: DenyEntry(NOW - 60, NOW + 3 * 86400)})
-        assert decide(issuer.passes.qr(device), issuer.trust(), denylist=denylist).reason == "revoked"
+        assert decide(issuer.qr(device), issuer.trust(), denylist=denylist).reason == "revoked"
 
     def test_device_replaced(self, issuer, device):
         """The pass moved to another phone: only the new phone's credentials ride."""
         new_phone = keys.new_device_key()
         denylist = Denylist(NOW, {PASS_ID: DenyEntry(NOW - 60, NOW + 3 * 86400,
                                                      keys.device_public_compressed(new_phone))})
-        old = decide(issuer.passes.qr(device), issuer.trust(), denylist=denylist)
-        new = decide(issuer.passes.qr(new_phone), issuer.trust(), denylist=denylist)
+        old = decide(issuer.qr(device), issuer.trust(), denylist=denylist)
+        new = decide(issuer.qr(new_phone), issuer.trust(), denylist=denylist)
         assert (old.reason, new.reason) == ("device_replaced", "ok")
 
     def test_not_yet_valid(self, issuer, device):
-        text = issuer.passes.qr(device, now=NOW + 3600, at=NOW)
+        text = issuer.qr(device, now=NOW + 3600, at=NOW)
         assert decide(text, issuer.trust()).reason == "not_yet_valid"
 
     def test_expired(self, issuer, device):
         """The credential's 72 h are over in the middle of the month: the app must refresh."""
         later = NOW + ticket.DEFAULT_CREDENTIAL_LIFETIME
-        text = issuer.passes.qr(device, at=later)
+        text = issuer.qr(device, at=later)
         assert decide(text, issuer.trust(), now=later).reason == "expired"
 
     def test_outside_validity(self, issuer, device):
         """A December pass bought in November is not a ride in November."""
-        text = issuer.passes.qr(device, month=DEC)
+        text = issuer.qr(device, month=DEC)
         assert decide(text, issuer.trust()).reason == "outside_validity"
 
     def test_wrong_route(self, issuer, device):
-        assert decide(issuer.passes.qr(device), issuer.trust(), route="33").reason == "wrong_route"
+        assert decide(issuer.qr(device), issuer.trust(), route="33").reason == "wrong_route"
 
     def test_stale_proof(self, issuer, device):
         """A screenshot shown again after the freshness window."""
-        text = issuer.passes.qr(device)
+        text = issuer.qr(device)
         assert decide(text, issuer.trust(), now=NOW + FRESH + 1).reason == "stale_proof"
 
     def test_replayed(self, issuer, device):
         history = MemoryHistory()
-        text = issuer.passes.qr(device)
+        text = issuer.qr(device)
         first = decide(text, issuer.trust(), history=history)
         history.record(first, VEHICLE, NOW)
         again = decide(text, issuer.trust(), now=NOW + 5, vehicle="29B-999.99", history=history)
@@ -197,9 +197,9 @@ class TestEveryReason:
 
     def test_passback(self, issuer, device):
         history = MemoryHistory()
-        first = decide(issuer.passes.qr(device), issuer.trust(), history=history)
+        first = decide(issuer.qr(device), issuer.trust(), history=history)
         history.record(first, VEHICLE, NOW)
-        fresh = issuer.passes.qr(device, at=NOW + 30)
+        fresh = issuer.qr(device, at=NOW + 30)
         again = decide(fresh, issuer.trust(), now=NOW + 35, history=history)
         assert (first.reason, again.reason) == ("ok", "passback")
 
@@ -222,17 +222,17 @@ class TestOrder:
         assert decide(text, issuer.trust(), denylist=denylist).reason == "bad_proof"
 
     def test_revoked_comes_before_time_and_route(self, issuer, device):
-        text = issuer.passes.qr(device, month=DEC, at=NOW - 3600)
+        text = issuer.qr(device, month=DEC, at=NOW - 3600)
         denylist = Denylist(NOW, {PASS_ID: DenyEntry(0, NOW + 86400)})
         assert decide(text, issuer.trust(), denylist=denylist, route="33").reason == "revoked"
 
     def test_wrong_route_comes_before_stale_proof(self, issuer, device):
-        text = issuer.passes.qr(device, at=NOW - 3600)
+        text = issuer.qr(device, at=NOW - 3600)
         assert decide(text, issuer.trust(), route="33").reason == "wrong_route"
 
     def test_replayed_comes_before_passback(self, issuer, device):
         history = MemoryHistory()
-        text = issuer.passes.qr(device)
+        text = issuer.qr(device)
         history.record(decide(text, issuer.trust()), VEHICLE, NOW)
         assert decide(text, issuer.trust(), now=NOW + 1, history=history).reason == "replayed"
 
@@ -240,9 +240,9 @@ class TestOrder:
 class TestTime:
     def test_credential_nbf_allows_the_freshness_window_of_skew(self, issuer, device):
         """An issuer clock ahead of the validator's by up to 45 s is tolerated, not more."""
-        text = issuer.passes.qr(device, now=NOW + FRESH, at=NOW)
+        text = issuer.qr(device, now=NOW + FRESH, at=NOW)
         assert decide(text, issuer.trust()).accepted
-        text = issuer.passes.qr(device, now=NOW + FRESH + 1, at=NOW)
+        text = issuer.qr(device, now=NOW + FRESH + 1, at=NOW)
         assert decide(text, issuer.trust()).reason == "not_yet_valid"
 
     def test_credential_exp_is_exclusive(self, issuer, device):
@@ -269,7 +269,7 @@ class TestTime:
         assert decide(text, issuer.trust()).reason == reason
 
     def test_freshness_is_a_parameter(self, issuer, device):
-        text = issuer.passes.qr(device)
+        text = issuer.qr(device)
         assert decide(text, issuer.trust(), now=NOW + 100, freshness=120).accepted
 
     def test_a_proof_lives_one_rotation_plus_a_margin(self, issuer, device):
@@ -284,7 +284,7 @@ class TestMonthBoundary:
 
     def boundary_qr(self, issuer, device, month, at):
         # Bought (or refreshed) two days before the end of November.
-        return issuer.passes.qr(device, month=month, now=NOV[1] - 2 * 86400, at=at)
+        return issuer.qr(device, month=month, now=NOV[1] - 2 * 86400, at=at)
 
     def test_the_month_is_the_hanoi_calendar_month(self):
         assert NOV == (1793466000, 1796058000)
@@ -353,36 +353,36 @@ class TestHistory:
     def test_passback_window(self, issuer, device):
         """The same pass on the same bus: refused for 10 minutes (both ends), then a ride."""
         history = MemoryHistory()
-        assert self.scan(issuer, history, issuer.passes.qr(device), NOW) == "ok"
+        assert self.scan(issuer, history, issuer.qr(device), NOW) == "ok"
         later = NOW + DEFAULT_PASSBACK
-        assert self.scan(issuer, history, issuer.passes.qr(device, at=later), later) == "passback"
+        assert self.scan(issuer, history, issuer.qr(device, at=later), later) == "passback"
         later = NOW + DEFAULT_PASSBACK + 1
-        assert self.scan(issuer, history, issuer.passes.qr(device, at=later), later) == "ok"
+        assert self.scan(issuer, history, issuer.qr(device, at=later), later) == "ok"
 
     def test_another_bus_is_not_passback(self, issuer, device):
         history = MemoryHistory()
-        assert self.scan(issuer, history, issuer.passes.qr(device), NOW) == "ok"
-        fresh = issuer.passes.qr(device, at=NOW + 30)
+        assert self.scan(issuer, history, issuer.qr(device), NOW) == "ok"
+        fresh = issuer.qr(device, at=NOW + 30)
         assert self.scan(issuer, history, fresh, NOW + 30, vehicle="29B-555.55") == "ok"
 
     def test_passback_zero_disables_it(self, issuer, device):
         history = MemoryHistory()
-        assert self.scan(issuer, history, issuer.passes.qr(device), NOW) == "ok"
-        fresh = issuer.passes.qr(device, at=NOW + 30)
+        assert self.scan(issuer, history, issuer.qr(device), NOW) == "ok"
+        fresh = issuer.qr(device, at=NOW + 30)
         assert self.scan(issuer, history, fresh, NOW + 30, passback=0) == "ok"
 
     def test_refusals_leave_no_history(self, issuer, device):
         """A refused scan is not a ride: it neither replays nor passes back."""
         history = MemoryHistory()
-        text = issuer.passes.qr(device)
+        text = issuer.qr(device)
         assert self.scan(issuer, history, text, NOW, route="33") == "wrong_route"
         assert self.scan(issuer, history, text, NOW + 1) == "ok"
 
     def test_replay_is_per_pass_and_proof_time(self, issuer, device):
         """Another pass proving the same second is a different scan."""
         history = MemoryHistory()
-        assert self.scan(issuer, history, issuer.passes.qr(device), NOW) == "ok"
-        other = issuer.passes.qr(device, pass_id="9Q2TB7K3MX")
+        assert self.scan(issuer, history, issuer.qr(device), NOW) == "ok"
+        other = issuer.qr(device, pass_id="9Q2TB7K3MX")
         assert self.scan(issuer, history, other, NOW) == "ok"
 
 

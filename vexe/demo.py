@@ -129,11 +129,13 @@ def _serve(app, port: int, stack: ExitStack) -> int:
 
 def _run(data_dir: Path, redis_url: str | None, port: int, once: bool, stack: ExitStack) -> None:
     import issuer
-    from issuer.identity import accounts
-    from issuer.platform import audit, db, settings
     from issuer import bootstrap
-    from issuer.passes import phones as devices, passes, publish, signing
-    from issuer.network import routes
+    from issuer.identity import actions as identity_actions
+    from issuer.network import actions as network_actions
+    from issuer.passes import actions as pass_actions
+    from issuer.passes import passes, publish, signing
+    from issuer.passes import phones as devices
+    from issuer.platform import audit, db, settings
     from validator.device import Validator
     from validator.http import create_app as validator_app
     from validator.sync import Syncer, connect
@@ -151,8 +153,7 @@ def _run(data_dir: Path, redis_url: str | None, port: int, once: bool, stack: Ex
     with db.session(config["DATABASE_URL"]) as session:
         # The office sets up routes, accounts and passes: operator actions, in the audit log.
         for code, name in ROUTES:
-            with audit.action(session, DEMO_ACTOR, "route.add", now=now, target=code):
-                routes.add(session, code, name, now=now)
+            network_actions.add_route(session, DEMO_ACTOR, code, name, now=now)
         riders = [("Nguyễn Văn An", "1990-04-12", "single", "32", None),
                   ("Trần Thị Bình", "1985-09-30", "multi", None, None),
                   ("Lê Văn Cường", "1948-01-15", "free", None, "elderly"),
@@ -160,13 +161,11 @@ def _run(data_dir: Path, redis_url: str | None, port: int, once: bool, stack: Ex
         pass_ids = {}
         rider_tokens = {}  # rider name -> the token her card signs in with
         for name, born, product, route, category in riders:
-            with audit.action(session, DEMO_ACTOR, "account.create", now=now) as entry:
-                account, rider_tokens[name] = accounts.create(session, name, born, now=now)
-                entry.target = account.id
-            with audit.action(session, DEMO_ACTOR, "pass.issue", now=now) as entry:
-                p = passes.issue(session, account.id, product, now=now, route=route,
-                                 category=category)
-                entry.target = p.id
+            account, rider_tokens[name] = identity_actions.create_account(
+                session, DEMO_ACTOR, name, born, now=now, national_id=None,
+                national_id_key=None)
+            p = pass_actions.issue(session, DEMO_ACTOR, account.id, product, now=now,
+                                   route=route, category=category)
             pass_ids[name] = p.id
             kind = {"single": f"single-route {route}", "multi": "multi-route",
                     "free": f"free ({category})"}[product]

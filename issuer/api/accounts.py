@@ -3,11 +3,11 @@ without an e-ID sign-in). The rider token is in the answer once."""
 
 import flask
 
-from issuer.identity import accounts, operators
-from issuer.platform import audit, db
-from issuer.web import auth
-from issuer.platform.errors import Invalid
 from issuer.api import json_body, text_field
+from issuer.identity import accounts, actions, operators
+from issuer.platform import db
+from issuer.platform.errors import Invalid
+from issuer.web import auth
 from shared import clock
 
 bp = flask.Blueprint("accounts", __name__, url_prefix="/api/accounts")
@@ -23,10 +23,8 @@ def create():
         raise Invalid("field 'identity_level' must be an integer")
     session = db.get_session()
     now = clock.now()
-    with audit.action(session, auth.caller(), "account.create", now=now) as entry:
-        account, token = accounts.create(
-            session, text_field(data, "full_name"), text_field(data, "birth_date"),
-            now=now, national_id=text_field(data, "national_id"),
-            national_id_key=flask.current_app.config["NATIONAL_ID_KEY"], identity_level=level)
-        entry.target = account.id
+    account, token = actions.create_account(
+        session, auth.caller(), text_field(data, "full_name"), text_field(data, "birth_date"),
+        now=now, national_id=text_field(data, "national_id"),
+        national_id_key=flask.current_app.config["NATIONAL_ID_KEY"], identity_level=level)
     return {**accounts.as_dict(account), "rider_token": token}, 201

@@ -6,13 +6,13 @@ import binascii
 
 import flask
 
-from issuer.sales import applications
-from issuer.platform import audit, db
-from issuer.web import auth
+from issuer.api import json_body, text_field
 from issuer.identity import operators
 from issuer.passes import passes
+from issuer.platform import db
 from issuer.platform.errors import Invalid
-from issuer.api import json_body, text_field
+from issuer.sales import actions, applications
+from issuer.web import auth
 from shared import clock
 
 bp = flask.Blueprint("applications", __name__, url_prefix="/api")
@@ -92,13 +92,9 @@ def _decide(application_id: str, approve: bool):
     data = json_body(required=() if approve else ("reason",), optional=("reason",))
     session = db.get_session()
     now = clock.now()
-    who = auth.caller()
-    with audit.action(session, who, "application.approve" if approve else "application.reject",
-                      now=now, target=application_id) as entry:
-        application = applications.decide(session, application_id, approve=approve,
-                                          reason=text_field(data, "reason"),
-                                          decided_by=who.actor, now=now)
-        entry.reason = application.decision_reason
+    application = actions.decide_application(session, auth.caller(), application_id,
+                                             approve=approve, reason=text_field(data, "reason"),
+                                             now=now)
     return applications.as_dict(application)
 
 

@@ -2,11 +2,10 @@
 
 import flask
 
-from issuer.platform import audit, db
-from issuer.web import auth
 from issuer.identity import operators
-from issuer.passes import signing
-from issuer.web.publishing import publish_now
+from issuer.passes import actions, signing
+from issuer.platform import db
+from issuer.web import auth, publishing
 from shared import clock
 
 bp = flask.Blueprint("keys", __name__, url_prefix="/api/keys")
@@ -26,10 +25,10 @@ def index():
 def rotate():
     session = db.get_session()
     now = clock.now()
-    with audit.action(session, auth.caller(), "key.rotate", now=now) as entry:
-        row = signing.create(session, sealing_key=flask.current_app.config["SEALING_KEY"], now=now)
-        entry.target = row.kid
-    return {**signing.as_dict(row, row.kid), **publish_now(session, now)}, 201
+    config = flask.current_app.config
+    row, published = actions.rotate_key(session, auth.caller(), sealing_key=config["SEALING_KEY"],
+                                        now=now, redis_url=config["REDIS_URL"])
+    return {**signing.as_dict(row, row.kid), **publishing.answer(published)}, 201
 
 
 @bp.post("/<kid>/retire")
@@ -37,7 +36,7 @@ def rotate():
 def retire(kid: str):
     session = db.get_session()
     now = clock.now()
-    with audit.action(session, auth.caller(), "key.retire", now=now, target=kid):
-        row = signing.retire(session, kid, now=now)
+    row, published = actions.retire_key(session, auth.caller(), kid, now=now,
+                                        redis_url=flask.current_app.config["REDIS_URL"])
     current = signing.current(session)
-    return {**signing.as_dict(row, current and current.kid), **publish_now(session, now)}
+    return {**signing.as_dict(row, current and current.kid), **publishing.answer(published)}

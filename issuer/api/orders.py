@@ -3,15 +3,14 @@ cancel and refund. ``/api/catalogue``: what is on sale, for anyone."""
 
 import flask
 
-from issuer.platform import audit, db
-from issuer.web import auth
-from issuer.passes import catalogue
-from issuer.identity import operators
-from issuer.sales import orders
-from issuer.network import routes
-from issuer.platform.errors import Invalid
 from issuer.api import json_body, text_field
-from issuer.web.publishing import publish_now
+from issuer.identity import operators
+from issuer.network import routes
+from issuer.passes import catalogue
+from issuer.platform import db
+from issuer.platform.errors import Invalid
+from issuer.sales import actions, orders
+from issuer.web import auth, publishing
 from shared import clock
 
 bp = flask.Blueprint("orders", __name__, url_prefix="/api")
@@ -77,8 +76,7 @@ def cancel(order_id: str):
     session = db.get_session()
     now = clock.now()
     if who.is_operator:
-        with audit.action(session, who, "order.cancel", now=now, target=order.id):
-            order = orders.cancel(session, order.id, now=now)
+        order = actions.cancel(session, who, order.id, now=now)
     else:
         order = orders.cancel(session, order.id, now=now)
         session.commit()
@@ -94,10 +92,7 @@ def pay(order_id: str):
         raise Invalid("field 'amount_vnd' must be an integer")
     session = db.get_session()
     now = clock.now()
-    who = auth.caller()
-    with audit.action(session, who, "order.pay", now=now, target=order_id) as entry:
-        order = orders.pay(session, order_id, amount_vnd=amount, handled_by=who.actor, now=now)
-        entry.reason = f"{order.price_vnd} VND, receipt {order.payment_ref}"
+    order = actions.take_payment(session, auth.caller(), order_id, amount, now=now)
     return orders.as_dict(session, order)
 
 
@@ -107,9 +102,7 @@ def refund(order_id: str):
     data = json_body(required=("reason",))
     session = db.get_session()
     now = clock.now()
-    who = auth.caller()
-    with audit.action(session, who, "order.refund", now=now, target=order_id) as entry:
-        order = orders.refund(session, order_id, text_field(data, "reason"),
-                              refunded_by=who.actor, now=now)
-        entry.reason = order.refund_reason
-    return {**orders.as_dict(session, order), **publish_now(session, now)}
+    order, published = actions.refund(session, auth.caller(), order_id,
+                                      text_field(data, "reason"), now=now,
+                                      redis_url=flask.current_app.config["REDIS_URL"])
+    return {**orders.as_dict(session, order), **publishing.answer(published)}

@@ -4,12 +4,12 @@ the counter, audited)."""
 
 import flask
 
-from issuer.platform import audit, db
-from issuer.web import auth, limits
-from issuer.passes import phones, passes, qr
-from issuer.identity import operators
-from issuer.platform.errors import Invalid
 from issuer.api import json_body, text_field
+from issuer.identity import operators
+from issuer.passes import actions, passes, phones, qr
+from issuer.platform import db
+from issuer.platform.errors import Invalid
+from issuer.web import auth, limits, publishing
 from issuer.web.publishing import publish_now
 from shared import clock
 
@@ -44,11 +44,9 @@ def issue():
     data = json_body(required=("account_id", "product"), optional=("route", "month", "category"))
     session = db.get_session()
     now = clock.now()
-    with audit.action(session, auth.caller(), "pass.issue", now=now) as entry:
-        p = passes.issue(session, text_field(data, "account_id"), text_field(data, "product"),
-                         now=now, route=text_field(data, "route"),
-                         month=text_field(data, "month"), category=text_field(data, "category"))
-        entry.target = p.id
+    p = actions.issue(session, auth.caller(), text_field(data, "account_id"),
+                      text_field(data, "product"), now=now, route=text_field(data, "route"),
+                      month=text_field(data, "month"), category=text_field(data, "category"))
     return passes.as_dict(session, p), 201
 
 
@@ -64,10 +62,9 @@ def revoke(pass_id: str):
     data = json_body(required=("reason",))
     session = db.get_session()
     now = clock.now()
-    with audit.action(session, auth.caller(), "pass.revoke", now=now, target=pass_id) as entry:
-        p = passes.revoke(session, pass_id, text_field(data, "reason"), now=now)
-        entry.reason = p.revoke_reason
-    return {**passes.as_dict(session, p), **publish_now(session, now)}
+    p, published = actions.revoke(session, auth.caller(), pass_id, text_field(data, "reason"),
+                                  now=now, redis_url=flask.current_app.config["REDIS_URL"])
+    return {**passes.as_dict(session, p), **publishing.answer(published)}
 
 
 @bp.post("/<pass_id>/device")

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import flask
 
-from issuer.platform import audit, db
-from issuer.web import auth
-from issuer.passes import catalogue
-from issuer.identity import operators
-from issuer.web import params
-from issuer.platform.errors import Invalid
-from backoffice import clones, heartbeats, reports
+from backoffice import actions, clones, heartbeats, reports
 from issuer.api import json_body
-from issuer.web.publishing import publish_now
+from issuer.identity import operators
+from issuer.passes import catalogue
+from issuer.platform import db
+from issuer.platform.errors import Invalid
+from issuer.web import auth, params, publishing
 from shared import clock
 
 bp = flask.Blueprint("ridership_api", __name__, url_prefix="/api/ridership")
@@ -130,12 +128,10 @@ def revoke(alert_id: int):
     json_body()
     session = db.get_session()
     now = clock.now()
-    with audit.action(session, auth.caller(), "alert.revoke", now=now,
-                      reason=f"cloned-pass alert {alert_id}") as entry:
-        alert = clones.revoke(session, params.alert_id(alert_id), by=auth.caller().actor,
-                              now=now)
-        entry.target = f"pass:{alert.pass_id}"
-    return {**clones.as_dict(alert), **publish_now(session, now)}
+    alert, published = actions.resolve_alert(session, auth.caller(), params.alert_id(alert_id),
+                                             revoke=True, now=now,
+                                             redis_url=flask.current_app.config["REDIS_URL"])
+    return {**clones.as_dict(alert), **publishing.answer(published)}
 
 
 @bp.post("/alerts/<int:alert_id>/dismiss")
@@ -144,9 +140,7 @@ def dismiss(alert_id: int):
     json_body()
     session = db.get_session()
     now = clock.now()
-    with audit.action(session, auth.caller(), "alert.dismiss", now=now,
-                      reason=f"cloned-pass alert {alert_id}") as entry:
-        alert = clones.dismiss(session, params.alert_id(alert_id), by=auth.caller().actor,
-                               now=now)
-        entry.target = f"pass:{alert.pass_id}"
+    alert, _ = actions.resolve_alert(session, auth.caller(), params.alert_id(alert_id),
+                                     revoke=False, now=now,
+                                     redis_url=flask.current_app.config["REDIS_URL"])
     return clones.as_dict(alert)

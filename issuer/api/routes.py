@@ -2,11 +2,11 @@
 
 import flask
 
-from issuer.platform import audit, db
-from issuer.web import auth
-from issuer.identity import operators
-from issuer.network import routes
 from issuer.api import json_body, text_field
+from issuer.identity import operators
+from issuer.network import actions, routes
+from issuer.platform import db
+from issuer.web import auth
 from shared import clock
 
 bp = flask.Blueprint("routes", __name__, url_prefix="/api/routes")
@@ -18,9 +18,8 @@ def add():
     data = json_body(required=("code", "name"))
     session = db.get_session()
     now = clock.now()
-    with audit.action(session, auth.caller(), "route.add", now=now) as entry:
-        route = routes.add(session, text_field(data, "code"), text_field(data, "name"), now=now)
-        entry.target = route.code
+    route = actions.add_route(session, auth.caller(), text_field(data, "code"),
+                              text_field(data, "name"), now=now)
     return routes.as_dict(route), 201
 
 

@@ -103,7 +103,7 @@ def static(filename: str):
 def vendor(name: str):
     path = VENDOR.get(name)
     if path is None or not path.exists():
-        flask.abort(404, f"front-end file missing from {web.VENDOR}: run `make install`")
+        flask.abort(404, f"front-end file missing from {browser.VENDOR}: run `make install`")
     return _file(path)
 
 

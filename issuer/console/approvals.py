@@ -6,11 +6,11 @@ from __future__ import annotations
 import flask
 
 from issuer.identity import accounts, operators
-from issuer.sales import applications
-from issuer.platform import audit, db
-from issuer.web import auth, browser
 from issuer.passes import catalogue
+from issuer.platform import db
 from issuer.platform.errors import IssuerError
+from issuer.sales import actions, applications
+from issuer.web import auth, browser
 from shared import clock
 
 bp = flask.Blueprint("approvals", __name__, url_prefix="/console/approvals")
@@ -39,12 +39,8 @@ def decide(application_id: str):
     approve = flask.request.form.get("decision") == "approve"
     reason = flask.request.form.get("reason", "").strip() or None
     try:
-        with audit.action(session, who,
-                          "application.approve" if approve else "application.reject",
-                          now=now, target=application_id) as entry:
-            done = applications.decide(session, application_id, approve=approve, reason=reason,
-                                       decided_by=who.actor, now=now)
-            entry.reason = done.decision_reason
+        done = actions.decide_application(session, who, application_id, approve=approve,
+                                          reason=reason, now=now)
     except IssuerError as exc:
         flask.flash(str(exc), "error")
         return flask.redirect(flask.url_for("approvals.index"))

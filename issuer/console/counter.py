@@ -14,12 +14,12 @@ import base64
 import flask
 
 from issuer.identity import accounts, operators
-from issuer.platform import audit, db
-from issuer.web import auth, browser
-from issuer.passes import phones, passes, qr
-from issuer.sales import orders
+from issuer.passes import actions as pass_actions
+from issuer.passes import passes, qr
+from issuer.platform import db
 from issuer.platform.errors import IssuerError
-from issuer.web.publishing import publish_now
+from issuer.sales import actions, orders
+from issuer.web import auth, browser, publishing
 from shared import clock
 
 bp = flask.Blueprint("counter", __name__, url_prefix="/console/counter")
@@ -65,10 +65,7 @@ def pay(order_id: str):
     except ValueError:
         amount = -1
     try:
-        with audit.action(session, who, "order.pay", now=now, target=order_id) as entry:
-            done = orders.pay(session, order_id, amount_vnd=amount, handled_by=who.actor,
-                              now=now)
-            entry.reason = f"{done.price_vnd} VND, receipt {done.payment_ref}"
+        done = actions.take_payment(session, who, order_id, amount, now=now)
     except IssuerError as exc:
         flask.flash(str(exc), "error")
         return flask.redirect(flask.url_for("counter.order", order_id=order_id))
@@ -81,8 +78,7 @@ def cancel(order_id: str):
     session = db.get_session()
     now = clock.now()
     try:
-        with audit.action(session, auth.caller(), "order.cancel", now=now, target=order_id):
-            done = orders.cancel(session, order_id, now=now)
+        done = actions.cancel(session, auth.caller(), order_id, now=now)
         flask.flash(f"Đã hủy đơn {done.id}. Order {done.id} cancelled.", "ok")
     except IssuerError as exc:
         flask.flash(str(exc), "error")
@@ -96,14 +92,13 @@ def refund(order_id: str):
     who = auth.caller()
     now = clock.now()
     try:
-        with audit.action(session, who, "order.refund", now=now, target=order_id) as entry:
-            done = orders.refund(session, order_id, flask.request.form.get("reason", ""),
-                                 refunded_by=who.actor, now=now)
-            entry.reason = done.refund_reason
+        done, result = actions.refund(session, who, order_id,
+                                      flask.request.form.get("reason", ""), now=now,
+                                      redis_url=flask.current_app.config["REDIS_URL"])
     except IssuerError as exc:
         flask.flash(str(exc), "error")
         return flask.redirect(flask.url_for("counter.order", order_id=order_id))
-    published = publish_now(session, now)
+    published = publishing.answer(result)
     flask.flash(f"Đã hoàn tiền đơn {done.id}, vé bị thu hồi. Order {done.id} refunded, pass "
                 "revoked." + ("" if published["published"] else " " + published["warning"]),
                 "ok")
@@ -137,14 +132,9 @@ def custodial_qr(pass_id: str):
     config = flask.current_app.config
     now = clock.now()
     try:
-        reason = passes.check_reason(flask.request.form.get("reason"), "taking a rider's QR")
-        with audit.action(session, auth.caller(), "pass.custodial_qr", now=now, target=pass_id,
-                          reason=reason) as entry:
-            text, bound = phones.ensure_custodial_qr(
-                session, pass_id, at=now, sealing_key=config["SEALING_KEY"],
-                lifetime=config["CREDENTIAL_LIFETIME"])
-            if bound:
-                entry.action = "pass.custodial"
+        text = pass_actions.take_custodial_qr(
+            session, auth.caller(), pass_id, flask.request.form.get("reason"), at=now, now=now,
+            sealing_key=config["SEALING_KEY"], lifetime=config["CREDENTIAL_LIFETIME"])
     except IssuerError as exc:
         flask.flash(str(exc), "error")
         return _pass_page(pass_id), exc.status

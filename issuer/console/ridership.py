@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import flask
 
-from issuer.platform import audit, db
-from issuer.web import auth, browser
-from issuer.passes import catalogue
+from backoffice import actions, clones, heartbeats, reports
 from issuer.identity import operators
-from issuer.web import params
+from issuer.passes import catalogue
+from issuer.platform import db
 from issuer.platform.errors import IssuerError
-from backoffice import clones, heartbeats, reports
-from issuer.web.publishing import publish_now
+from issuer.web import auth, browser, params, publishing
 from shared import clock
 
 bp = flask.Blueprint("ridership_console", __name__, url_prefix="/console/ridership",
@@ -315,17 +313,15 @@ def alert_action(alert_id: int, action: str):
     session = db.get_session()
     now = clock.now()
     who = auth.caller()
-    resolve = clones.revoke if action == "revoke" else clones.dismiss
     try:
-        with audit.action(session, who, f"alert.{action}", now=now,
-                          reason=f"cloned-pass alert {alert_id}") as entry:
-            alert = resolve(session, params.alert_id(alert_id), by=who.actor, now=now)
-            entry.target = f"pass:{alert.pass_id}"
+        alert, result = actions.resolve_alert(session, who, params.alert_id(alert_id),
+                                              revoke=action == "revoke", now=now,
+                                              redis_url=flask.current_app.config["REDIS_URL"])
     except IssuerError as exc:
         flask.flash(str(exc), "error")
         return flask.redirect(flask.url_for("ridership_console.alerts"))
-    if action == "revoke":
-        published = publish_now(session, now)
+    if result is not None:
+        published = publishing.answer(result)
         message = f"Đã thu hồi thẻ {alert.pass_id}. Pass {alert.pass_id} revoked."
         if not published["published"]:
             message += f" {published['warning']}"

@@ -68,7 +68,7 @@ def create(session: Session, username: str, roles, *, now: float,
     operator = Operator(username=username, password_hash=password_hash, roles=" ".join(roles),
                         created_at=int(now))
     session.add(operator)
-    session.commit()
+    session.flush()  # committed with its audit entry (issuer.identity.actions)
     return operator
 
 
@@ -95,14 +95,14 @@ def set_roles(session: Session, username: str, roles, *, now: float) -> Operator
                            OperatorToken.role.not_in(roles),
                            OperatorToken.revoked_at.is_(None))
                     .values(revoked_at=int(now)))
-    session.commit()
+    session.flush()  # committed with its audit entry (issuer.identity.actions)
     return operator
 
 
 def set_password(session: Session, username: str, password: str) -> Operator:
     operator = get(session, username)
     operator.password_hash = generate_password_hash(_check_password(password))
-    session.commit()
+    session.flush()  # committed with its audit entry (issuer.identity.actions)
     return operator
 
 
@@ -112,7 +112,7 @@ def disable(session: Session, username: str, *, now: float) -> Operator:
     if operator.disabled_at is not None:
         raise Conflict(f"operator {username} is already disabled")
     operator.disabled_at = int(now)
-    session.commit()
+    session.flush()  # committed with its audit entry (issuer.identity.actions)
     return operator
 
 
@@ -142,7 +142,7 @@ def issue_token(session: Session, username: str, role: str, *, now: float) -> tu
     row = OperatorToken(operator_id=operator.id, role=role, token_hash=ids.token_hash(token),
                         created_at=int(now))
     session.add(row)
-    session.commit()
+    session.flush()  # committed with its audit entry (issuer.identity.actions)
     return row, token
 
 
@@ -193,7 +193,7 @@ def revoke_token(session: Session, token_id: int, *, now: float) -> OperatorToke
     if row.revoked_at is not None:
         raise Conflict(f"operator token {token_id} is already revoked")
     row.revoked_at = int(now)
-    session.commit()
+    session.flush()  # committed with its audit entry (issuer.identity.actions)
     return row
 
 

@@ -22,7 +22,7 @@ csrf = CSRFProtect()
 
 # The front-end packages' files (package.json pins them): setup.py copies them here from
 # node_modules when the package is built or installed, so a wheel and a checkout serve the same.
-VENDOR = Path(__file__).resolve().parent / "static" / "vendor"
+VENDOR = Path(__file__).resolve().parents[1] / "static" / "vendor"  # issuer/static/vendor
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 

@@ -297,6 +297,7 @@ def _up(requests, base: str) -> bool:
 @pytest.fixture
 def operator_client(app, session):
     operators.create(session, "root", list(operators.ROLES), now=clock.now(), password=PASSWORD)
+    session.commit()
     client = app.test_client()
     assert sign_in(client, "root").status_code == 302
     return client
@@ -326,6 +327,7 @@ def test_every_page_form_refuses_a_post_without_the_token(app, operator_client):
 
 def test_a_token_from_another_session_is_refused(app, session, operator_client):
     operators.create(session, "other", [operators.CLERK], now=clock.now(), password=PASSWORD)
+    session.commit()
     other = app.test_client()
     sign_in(other, "other")
     theirs = csrf(other, "/console/")
@@ -336,6 +338,7 @@ def test_a_token_from_another_session_is_refused(app, session, operator_client):
 
 def test_the_session_cookie_flags(app, session, initialised):
     operators.create(session, "flags", [operators.CLERK], now=clock.now(), password=PASSWORD)
+    session.commit()
     plain = sign_in(app.test_client(), "flags").headers["Set-Cookie"]
     assert "HttpOnly" in plain and "SameSite=Lax" in plain and "Secure" not in plain
     forced = create_app({**initialised, "TESTING": True, "SESSION_COOKIE_SECURE": True})

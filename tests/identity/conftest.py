@@ -42,14 +42,18 @@ class Staff:
         self.session = session
 
     def create(self, username: str, *roles: str, password: str | None = PASSWORD):
-        return operators.create(self.session, username, roles, now=clock.now(), password=password)
+        made = operators.create(self.session, username, roles, now=clock.now(), password=password)
+        self.session.commit()
+        return made
 
     def token(self, username: str, role: str) -> str:
         """A new operator holding ``role``, and an API token scoped to it."""
         if self.session.scalar(operators.sa.select(operators.Operator.id)
                                .where(operators.Operator.username == username)) is None:
             self.create(username, role)
-        return operators.issue_token(self.session, username, role, now=clock.now())[1]
+        token = operators.issue_token(self.session, username, role, now=clock.now())[1]
+        self.session.commit()
+        return token
 
     def browser(self, username: str, *roles: str):
         """A test client signed in on the web as a new operator with ``roles``."""

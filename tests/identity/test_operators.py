@@ -59,6 +59,7 @@ class TestTokens:
         from issuer.identity import operators
         from shared import clock
         _, clerk_token = operators.issue_token(session, "mai", "clerk", now=clock.now())
+        session.commit()
         response = api.call("POST", "/api/routes", token=clerk_token, json={"code": "9", "name": "x"})
         assert response.status_code == 403
 

@@ -27,6 +27,7 @@ def tokens(session):
     for role in operators.ROLES:
         operators.create(session, f"op-{role}", [role], now=clock.now())
         out[role] = operators.issue_token(session, f"op-{role}", role, now=clock.now())[1]
+    session.commit()
     return out
 
 

@@ -47,8 +47,9 @@ def admin(redis_url):
 @pytest.fixture
 def tokens(session):
     operators.create(session, "op-analyst", [operators.ANALYST], now=clock.now())
-    return {"analyst": operators.issue_token(session, "op-analyst", operators.ANALYST,
-                                             now=clock.now())[1]}
+    token = operators.issue_token(session, "op-analyst", operators.ANALYST, now=clock.now())[1]
+    session.commit()
+    return {"analyst": token}
 
 
 def get(client, path: str, token: str):

@@ -54,6 +54,7 @@ def server(app):
 def staff(session):
     for role in operators.ROLES:
         operators.create(session, role, [role], now=clock.now(), password=PASSWORD)
+    session.commit()
 
 
 @pytest.fixture

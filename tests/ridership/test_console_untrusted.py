@@ -40,6 +40,7 @@ def browsers(app, session):
     out = {}
     for role in (operators.ANALYST, operators.CLERK):
         operators.create(session, f"web-{role}", [role], now=clock.now(), password=PASSWORD)
+        session.commit()
         out[role] = app.test_client()
         assert sign_in(out[role], f"web-{role}", PASSWORD).status_code == 302
     return out
@@ -47,9 +48,11 @@ def browsers(app, session):
 
 @pytest.fixture
 def tokens(session):
-    return {role: operators.issue_token(
+    out = {role: operators.issue_token(
         session, operators.create(session, f"api-{role}", [role], now=clock.now()).username,
         role, now=clock.now())[1] for role in (operators.ANALYST, operators.CLERK)}
+    session.commit()
+    return out
 
 
 class TestTimesFromNoClock:

@@ -1,0 +1,65 @@
+"""What an operator does to passes and keys, each as one unit of work.
+
+Each function makes the change and its audit entry in one transaction
+(:func:`issuer.platform.audit.action`), then, once that is committed, publishes to Redis what
+validators must know (the denylist, the trust list). The command line, the JSON API and the
+console call these functions, never the pieces. Publishing is rebuilt whole from the
+database, so a publication that failed is repaired by the next one (``vexe publish``); the
+:class:`~issuer.passes.publish.Published` returned says whether it reached Redis.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from issuer.passes import passes, phones, publish, signing
+from issuer.passes.publish import Published
+from issuer.platform import audit
+from issuer.platform.models import Pass, SigningKey
+
+
+def issue(session: Session, actor, account_id: str, product: str, *, now: float,
+          route: str | None = None, month: str | None = None,
+          category: str | None = None) -> Pass:
+    with audit.action(session, actor, "pass.issue", now=now) as entry:
+        issued = passes.issue(session, account_id, product, now=now, route=route, month=month,
+                              category=category)
+        entry.target = issued.id
+    return issued
+
+
+def revoke(session: Session, actor, pass_id: str, reason: str, *, now: float,
+           redis_url: str) -> tuple[Pass, Published]:
+    with audit.action(session, actor, "pass.revoke", now=now, target=pass_id) as entry:
+        revoked = passes.revoke(session, pass_id, reason, now=now)
+        entry.reason = revoked.revoke_reason
+    return revoked, publish.publish(session, redis_url, now=now)
+
+
+def take_custodial_qr(session: Session, actor, pass_id: str, reason: str, *, at: float,
+                      now: float, sealing_key: str | None, lifetime: int) -> str:
+    """The rider's rotating QR, made by the issuer for the rider (a pass on no phone becomes
+    custodial): an operator acting for the rider, audited with the operator's reason."""
+    reason = passes.check_reason(reason, "taking a rider's QR")
+    with audit.action(session, actor, "pass.custodial_qr", now=now, target=pass_id,
+                      reason=reason) as entry:
+        text, bound = phones.ensure_custodial_qr(session, pass_id, at=at,
+                                                 sealing_key=sealing_key, lifetime=lifetime)
+        if bound:
+            entry.action = "pass.custodial"
+    return text
+
+
+def rotate_key(session: Session, actor, *, sealing_key: str | None, now: float,
+               redis_url: str) -> tuple[SigningKey, Published]:
+    with audit.action(session, actor, "key.rotate", now=now) as entry:
+        row = signing.create(session, sealing_key=sealing_key, now=now)
+        entry.target = row.kid
+    return row, publish.publish(session, redis_url, now=now)
+
+
+def retire_key(session: Session, actor, kid: str, *, now: float,
+               redis_url: str) -> tuple[SigningKey, Published]:
+    with audit.action(session, actor, "key.retire", now=now, target=kid):
+        row = signing.retire(session, kid, now=now)
+    return row, publish.publish(session, redis_url, now=now)

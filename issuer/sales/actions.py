@@ -1,0 +1,52 @@
+"""What a clerk or an approver does to orders and applications, each as one unit of work:
+the change and its audit entry in one transaction (:func:`issuer.platform.audit.action`),
+then what validators must know published after commit. The command line, the JSON API and
+the console call these functions, never the pieces."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from issuer.passes import publish
+from issuer.passes.publish import Published
+from issuer.platform import audit
+from issuer.platform.models import Application, Order
+from issuer.sales import applications, orders
+
+
+def take_payment(session: Session, actor, order_id: str, amount_vnd: int, *,
+                 now: float) -> Order:
+    """A clerk took the order's price in cash: the order is paid and its pass issued."""
+    with audit.action(session, actor, "order.pay", now=now, target=order_id) as entry:
+        paid = orders.pay(session, order_id, amount_vnd=amount_vnd,
+                          handled_by=getattr(actor, "actor", actor), now=now)
+        entry.reason = f"{paid.price_vnd} VND, receipt {paid.payment_ref}"
+    return paid
+
+
+def cancel(session: Session, actor, order_id: str, *, now: float) -> Order:
+    """An operator cancels a pending order (a rider cancelling her own is not audited:
+    :func:`issuer.sales.orders.cancel`)."""
+    with audit.action(session, actor, "order.cancel", now=now, target=order_id):
+        return orders.cancel(session, order_id, now=now)
+
+
+def refund(session: Session, actor, order_id: str, reason: str, *, now: float,
+           redis_url: str) -> tuple[Order, Published]:
+    """The money given back and the order's pass revoked, in one unit; the denylist
+    published after."""
+    with audit.action(session, actor, "order.refund", now=now, target=order_id) as entry:
+        refunded = orders.refund(session, order_id, reason,
+                                 refunded_by=getattr(actor, "actor", actor), now=now)
+        entry.reason = refunded.refund_reason
+    return refunded, publish.publish(session, redis_url, now=now)
+
+
+def decide_application(session: Session, actor, application_id: str, *, approve: bool,
+                       reason: str | None, now: float) -> Application:
+    name = "application.approve" if approve else "application.reject"
+    with audit.action(session, actor, name, now=now, target=application_id) as entry:
+        decided = applications.decide(session, application_id, approve=approve, reason=reason,
+                                      decided_by=getattr(actor, "actor", actor), now=now)
+        entry.reason = decided.decision_reason
+    return decided
