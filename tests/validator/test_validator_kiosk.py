@@ -301,7 +301,7 @@ def test_fare_categories_are_named_as_the_issuer_names_them():
     """The issuer seeds its categories in a migration; the screen names them the same."""
     import ast
     from validator.screen import CATEGORY_NAMES
-    versions = Path(__file__).resolve().parents[2] / "issuer" / "migrations" / "versions"
+    versions = Path(__file__).resolve().parents[2] / "issuer/platform/migrations/versions"
     seeded = {}
     for path in versions.glob("*.py"):
         for node in ast.parse(path.read_text()).body:
