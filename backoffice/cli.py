@@ -87,7 +87,7 @@ def ingest_run(consumer: str | None, batch: int, claim_idle: float, clone_window
             total = worker.once(clock.now())
         except redis.OutOfMemoryError:
             fail("Redis is at maxmemory and the consumer group does not exist yet: "
-                  "nothing can be read until Redis has room", 1)
+                 "nothing can be read until Redis has room", 1)
         emit({"consumer": worker.consumer, "entries": total})
         return
     health = None

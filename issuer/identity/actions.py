@@ -1,6 +1,6 @@
-"""What an administrator does to riders' accounts and to operators, as one unit of work each: the change and
-its audit entry in one transaction (:func:`issuer.platform.audit.action`). The command line
-and the JSON API call these functions, never the pieces."""
+"""What an administrator does to riders' accounts and to operators, as one unit of work
+each: the change and its audit entry in one transaction (:func:`issuer.platform.audit.action`).
+The command line and the JSON API call these functions, never the pieces."""
 
 from __future__ import annotations
 

@@ -30,10 +30,10 @@ class Command(click.Command):
             fail(str(exc), 1)
         except sa.exc.OperationalError as exc:
             fail(f"database unavailable or not set up (run `vexe init`): "
-                  f"{str(exc.orig).strip().splitlines()[0]}", 1)
+                 f"{str(exc.orig).strip().splitlines()[0]}", 1)
         except sa.exc.ProgrammingError as exc:
             fail(f"database not set up (run `vexe init`): "
-                  f"{str(exc.orig).strip().splitlines()[0]}", 1)
+                 f"{str(exc.orig).strip().splitlines()[0]}", 1)
         except sa.exc.IntegrityError:
             fail("a concurrent change conflicted with this one; run the command again", 1)
         except OSError as exc:  # a data directory or image file that can't be written
