@@ -32,10 +32,6 @@ class Cluster(RedisCluster):
                 node.redis_connection.connection_pool.disconnect()
 
 
-def is_cluster_url(url: str) -> bool:
-    return url.split("://", 1)[0] in CLUSTER_SCHEMES
-
-
 def is_cluster(client) -> bool:
     return isinstance(client, RedisCluster)
 

@@ -7,69 +7,33 @@ never a stack trace.
 from __future__ import annotations
 
 import logging
+from typing import TypeVar
 
 import flask
 import sqlalchemy as sa
 from werkzeug.exceptions import HTTPException
 
 from issuer.platform.errors import Invalid, IssuerError, Unsaved
+from shared import jsonbody
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
-def json_body(required: tuple[str, ...] = (), optional: tuple[str, ...] = ()) -> dict:
-    """The request's JSON object, holding the ``required`` fields and nothing unknown.
-
-    Unknown fields are refused rather than ignored: a misspelt "route_code" should not
-    silently issue a pass without a route.
-    """
-    raw = flask.request.get_data(cache=True)
-    if not raw.strip():
-        data = {}
-    else:
-        try:
-            data = flask.request.get_json(force=True, silent=True)
-        except RecursionError:  # nested thousands deep: not a ValueError, so not "silent"
-            data = None
-        if data is None:
-            raise Invalid("request body is not valid JSON")
-    if not isinstance(data, dict):
-        raise Invalid("request body must be a JSON object")
-    _check_text(data, "field")
-    unknown = sorted(set(data) - set(required) - set(optional))
-    if unknown:
-        raise Invalid(f"unknown field {unknown[0]!r}; expected "
-                      f"{', '.join(required + optional) or 'no fields'}")
-    for name in required:
-        if data.get(name) is None:
-            raise Invalid(f"field {name!r} is required")
-    return data
-
-
-def _check_text(value, what: str) -> None:
-    """Every string in ``value`` (a JSON value: names and values, at any depth) is text a
-    database can hold: UTF-8 without NUL. JSON can spell a lone surrogate ("\\ud800"), which
-    no UTF-8 encodes (the database driver failed on it), and PostgreSQL text refuses NUL."""
-    if isinstance(value, dict):
-        for name, item in value.items():
-            _check_text(name, "a field name")
-            _check_text(item, f"field {name!r}")
-    elif isinstance(value, list):
-        for item in value:
-            _check_text(item, what)
-    elif isinstance(value, str):
-        check_text(value, what)
+def json_body(shape: type[T]) -> T:
+    """The request's JSON object as ``shape`` (one of :mod:`issuer.api.shapes`): a 400 with
+    the reason when it is not JSON, not text, or not the shape."""
+    try:
+        return jsonbody.read(flask.request.get_data(cache=True), shape)
+    except jsonbody.BodyError as exc:
+        raise Invalid(str(exc)) from None
 
 
 def check_text(value: str, what: str) -> None:
     """Invalid unless ``value`` is UTF-8 text without a NUL character."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise Invalid(f"{what} is not text: it holds a lone surrogate, which is not "
-                      "Unicode text") from None
-    if "\x00" in value:
-        raise Invalid(f"{what} is not text: it holds a NUL character")
+    problem = jsonbody.text_problem(value)
+    if problem:
+        raise Invalid(f"{what} is not text: {problem}")
 
 
 def check_request_text() -> None:
@@ -87,14 +51,6 @@ def check_request_text() -> None:
 
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
-
-
-def text_field(data: dict, name: str) -> str | None:
-    """A string field, or None when absent; a 400 for any other JSON type."""
-    value = data.get(name)
-    if value is not None and not isinstance(value, str):
-        raise Invalid(f"field {name!r} must be a string")
-    return value
 
 
 DATABASE_RETRY_AFTER = 5  # seconds: a database restart takes about this long

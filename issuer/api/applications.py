@@ -6,7 +6,7 @@ import binascii
 
 import flask
 
-from issuer.api import json_body, text_field
+from issuer.api import json_body, shapes
 from issuer.identity import operators
 from issuer.passes import passes
 from issuer.platform import db
@@ -23,10 +23,10 @@ APPROVER = operators.APPROVER
 @bp.post("/free-passes")
 @auth.require_rider
 def grant():
-    data = json_body(required=("category",))
+    data = json_body(shapes.FreePassRequest)
     session = db.get_session()
     p = applications.grant_free_pass(session, auth.caller().account_id,
-                                     text_field(data, "category"), now=clock.now())
+                                     data.category, now=clock.now())
     return passes.as_dict(session, p), 201
 
 
@@ -35,9 +35,8 @@ def grant():
 def apply():
     # Evidence arrives base64-encoded in the JSON: a photo of a card or certificate.
     flask.request.max_content_length = 3 * 1024 * 1024
-    data = json_body(required=("category", "evidence_note"),
-                     optional=("evidence", "evidence_type"))
-    evidence = text_field(data, "evidence")
+    data = json_body(shapes.ApplicationRequest)
+    evidence = data.evidence
     if evidence is not None:
         try:
             evidence = base64.b64decode(evidence, validate=True)
@@ -45,9 +44,8 @@ def apply():
             raise Invalid("field 'evidence' must be base64") from None
     session = db.get_session()
     application = applications.apply(
-        session, auth.caller().account_id, text_field(data, "category"),
-        text_field(data, "evidence_note"), now=clock.now(), evidence=evidence,
-        evidence_type=text_field(data, "evidence_type"))
+        session, auth.caller().account_id, data.category, data.evidence_note,
+        now=clock.now(), evidence=evidence, evidence_type=data.evidence_type)
     return applications.as_dict(application), 201
 
 
@@ -89,11 +87,11 @@ def evidence(application_id: str):
 
 
 def _decide(application_id: str, approve: bool):
-    data = json_body(required=() if approve else ("reason",), optional=("reason",))
+    data = json_body(shapes.Decision if approve else shapes.Reason)
     session = db.get_session()
     now = clock.now()
     application = actions.decide_application(session, auth.caller(), application_id,
-                                             approve=approve, reason=text_field(data, "reason"),
+                                             approve=approve, reason=data.reason,
                                              now=now)
     return applications.as_dict(application)
 

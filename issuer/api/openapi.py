@@ -1,35 +1,42 @@
 """The OpenAPI document of the JSON API, served at ``/openapi.json``.
 
-Written by hand next to the views it describes; the schema test (schemathesis) sends what it
-allows to the app and fails on any 5xx, and a test checks that every ``/api`` route is in it.
+Bodies come from :mod:`issuer.api.shapes`, the same classes the views read requests with, so
+the document and the checks cannot drift apart; paths and query parameters are written here,
+next to the views. The schema test (schemathesis) sends what the document allows and what it
+forbids, and checks each answer's status, type and body against it; another test checks that
+every ``/api`` route is in it.
 """
 
 from __future__ import annotations
 
-from issuer.web.params import MOST_OFFSET
 from backoffice.reports import PAGE, VALIDATOR_COLUMNS
+from issuer.api import audit_log, shapes
+from issuer.platform.audit import MAX_ENTRIES
+from issuer.sales.orders import MAX_SEARCH
+from issuer.web.params import MOST_OFFSET
 
 ID = {"type": "string", "minLength": 1, "maxLength": 40}
 ERROR = {"description": "refused, with a message",
-         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+         "content": {"application/json": {"schema": shapes.ref(shapes.Error)}}}
 OBJ = {"description": "done", "content": {"application/json": {"schema": {"type": "object"}}}}
 
 
-def _op(summary: str, *, ok: str = "200", body: dict | None = None, params=(),
-        security: bool = True, tag: str = "riders", answer: dict | None = None,
+def _op(summary: str, *, ok: str = "200", body: type | None = None, params=(),
+        security: bool = True, tag: str = "riders", answer: type | None = None,
         limited: bool = False) -> dict:
-    """``answer``: the schema of the success body, when it is more than "an object";
-    ``limited``: the route is rate-limited per caller (a 429 with Retry-After)."""
+    """``body``, ``answer``: the shapes of the request and of the success answer (an answer
+    not described is "an object"); ``limited``: the route is rate-limited per caller (a 429
+    with Retry-After)."""
     done = OBJ if answer is None else {"description": "done", "content": {
-        "application/json": {"schema": answer}}}
+        "application/json": {"schema": shapes.ref(answer)}}}
     op = {"summary": summary, "tags": [tag], "responses": {ok: done, "400": ERROR, "401": ERROR,
                                                            "403": ERROR, "404": ERROR,
                                                            "409": ERROR}}
     if limited:
         op["responses"]["429"] = ERROR
     if body is not None:
-        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": {
-            "type": "object", "additionalProperties": False, **body}}}}
+        op["requestBody"] = {"required": body is not shapes.Empty, "content": {
+            "application/json": {"schema": shapes.ref(body)}}}
     if params:
         op["parameters"] = list(params)
     if not security:
@@ -49,22 +56,6 @@ def _query(name: str, schema: dict, description: str | None = None) -> dict:
 
 
 TEXT = {"type": "string", "maxLength": 600}
-
-# What a phone sends as its key: WebCrypto exports the raw point or a JWK; either is taken.
-DEVICE_POINT = {"type": "string", "maxLength": 200,
-                "description": "base64url of a P-256 SEC1 point, compressed (33 bytes) or "
-                               "uncompressed (65 bytes)"}
-DEVICE_JWK = {"type": "object", "description": "a P-256 public key as a JWK; other members "
-                                               "(key_ops, ext) are ignored",
-              "required": ["kty", "crv", "x", "y"],
-              "properties": {"kty": {"type": "string", "enum": ["EC"]},
-                             "crv": {"type": "string", "enum": ["P-256"]},
-                             "x": {"type": "string", "maxLength": 64},
-                             "y": {"type": "string", "maxLength": 64}}}
-CREDENTIAL = {"$ref": "#/components/schemas/Credential"}
-BOUND = {"allOf": [CREDENTIAL, {"$ref": "#/components/schemas/Published"}]}
-REASON = {"properties": {"reason": {"type": "string", "minLength": 1, "maxLength": 500}},
-          "required": ["reason"]}
 P, O, A = _path("pass_id"), _path("order_id"), _path("application_id")
 
 
@@ -146,7 +137,7 @@ READERS_NOTE = "analyst or administrator"
 def _table_op(summary: str, params, columns, covers=(), extra: dict | None = None,
               roles: str = READERS_NOTE) -> dict:
     """A console table: JSON (what it covers, and its rows) or CSV with ``format=csv``."""
-    row = {"type": "object", "properties": {c: {"nullable": True} for c in columns}}
+    row = {"type": "object", "properties": {c: {} for c in columns}}  # any JSON value
     body = {"type": "object", "required": ["rows"], "properties": {
         **{c: {"type": "string"} for c in covers},
         "rows": {"type": "array", "items": row}, **(extra or {})}}
@@ -180,7 +171,7 @@ def ridership_paths() -> dict:
                             ("dismiss", "Dismiss an alert: not a clone")):
         op = _op(f"{summary} (administrator)", params=[alert], tag="ridership")
         op["requestBody"] = {"required": False, "content": {"application/json": {
-            "schema": {"type": "object", "additionalProperties": False}}}}
+            "schema": shapes.ref(shapes.Empty)}}}
         paths[f"/api/ridership/alerts/{{alert_id}}/{action}"] = {"post": op}
     return paths
 
@@ -189,69 +180,57 @@ PATHS = {
     "/api/catalogue": {"get": _op("Products, prices, fare categories, routes, months on sale",
                                   security=False)},
     "/api/me": {"get": _op("The signed-in rider's account")},
-    "/api/me/passes": {"get": _op("The rider's passes")},
-    "/api/me/orders": {"get": _op("The rider's orders")},
+    "/api/me/passes": {"get": _op("The rider's passes", answer=shapes.Passes)},
+    "/api/me/orders": {"get": _op("The rider's orders", answer=shapes.Orders)},
     "/api/me/applications": {"get": _op("The rider's applications and their decisions")},
     "/api/orders": {
-        "post": _op("Order a monthly pass (rider)", ok="201", body={
-            "properties": {"product": {"type": "string", "enum": ["single", "multi"]},
-                           "month": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"},
-                           "route": TEXT, "category": TEXT},
-            "required": ["product", "month"]}),
-        "get": _op("Find orders (clerk)", tag="counter", params=[
-            _query("q", TEXT),
+        "post": _op("Order a monthly pass (rider)", ok="201", body=shapes.OrderRequest,
+                    answer=shapes.Order),
+        "get": _op("Find orders (clerk)", tag="counter", answer=shapes.Orders, params=[
+            _query("q", {"type": "string", "maxLength": MAX_SEARCH}),
             _query("status", {"type": "string",
                               "enum": ["pending", "paid", "cancelled", "refunded"]})])},
-    "/api/orders/{order_id}": {"get": _op("An order (its rider, or a clerk)", params=[O])},
-    "/api/orders/{order_id}/cancel": {"post": _op("Cancel a pending order", params=[O])},
+    "/api/orders/{order_id}": {"get": _op("An order (its rider, or a clerk)", params=[O],
+                                          answer=shapes.Order)},
+    "/api/orders/{order_id}/cancel": {"post": _op("Cancel a pending order", params=[O],
+                                                  body=shapes.Empty, answer=shapes.Order)},
     "/api/orders/{order_id}/pay": {"post": _op(
         "Record the cash taken at the counter; the pass is issued (clerk)", tag="counter",
-        params=[O], body={"properties": {"amount_vnd": {"type": "integer"}},
-                          "required": ["amount_vnd"]})},
+        params=[O], body=shapes.Payment, answer=shapes.Order)},
     "/api/orders/{order_id}/refund": {"post": _op(
         "Refund a paid order and revoke its pass (clerk)", tag="counter", params=[O],
-        body=REASON)},
+        body=shapes.Reason, answer=shapes.Order)},
     "/api/free-passes": {"post": _op(
         "A free pass for a category the date of birth decides (rider)", ok="201",
-        body={"properties": {"category": TEXT}, "required": ["category"]})},
+        body=shapes.FreePassRequest, answer=shapes.Pass)},
     "/api/applications": {
-        "post": _op("Apply for a fare category with evidence (rider)", ok="201", body={
-            "properties": {"category": TEXT, "evidence_note": {"type": "string",
-                                                               "maxLength": 1000},
-                           "evidence": {"type": "string", "maxLength": 4096,
-                                        "description": "base64 of a PNG, JPEG or PDF"},
-                           "evidence_type": {"type": "string",
-                                             "enum": ["image/png", "image/jpeg",
-                                                      "application/pdf"]}},
-            "required": ["category", "evidence_note"]}),
+        "post": _op("Apply for a fare category with evidence (rider)", ok="201",
+                    body=shapes.ApplicationRequest),
         "get": _op("Applications waiting for a decision (approver)", tag="approvals")},
     "/api/applications/{application_id}": {"get": _op("An application", params=[A])},
     "/api/applications/{application_id}/evidence": {"get": _op(
         "The evidence file (its rider, or an approver)", params=[A])},
     "/api/applications/{application_id}/approve": {"post": _op(
-        "Approve (approver)", tag="approvals", params=[A],
-        body={"properties": {"reason": {"type": "string", "maxLength": 500}}})},
+        "Approve (approver)", tag="approvals", params=[A], body=shapes.Decision)},
     "/api/applications/{application_id}/reject": {"post": _op(
         "Reject with a reason the rider sees (approver)", tag="approvals", params=[A],
-        body=REASON)},
-    "/api/passes/{pass_id}": {"get": _op("A pass (its rider, or an operator)", params=[P])},
+        body=shapes.Reason)},
+    "/api/passes/{pass_id}": {"get": _op("A pass (its rider, or an operator)", params=[P],
+                                         answer=shapes.Pass)},
     "/api/passes/{pass_id}/devices": {"get": _op(
         "The phones the pass has been on, and when each was activated (its rider, or an "
         "operator)", params=[P])},
     "/api/passes/{pass_id}/lost-device": {"post": _op(
-        "Report the phone holding the pass lost (rider)", params=[P], body=REASON)},
+        "Report the phone holding the pass lost (rider)", params=[P], body=shapes.Reason)},
     "/api/passes/{pass_id}/device": {"post": _op(
         "Activate the pass on a phone: bind its P-256 key (rider)", ok="201", params=[P],
-        body={"properties": {"public_key": {"oneOf": [DEVICE_POINT, DEVICE_JWK]},
-                             "label": {"type": "string", "maxLength": 100}},
-              "required": ["public_key"]}, answer=BOUND, limited=True)},
+        body=shapes.DeviceRequest, answer=shapes.Bound, limited=True)},
     "/api/passes/{pass_id}/revoke": {"post": _op(
-        "Revoke a pass (administrator)", tag="operators", params=[P], body=REASON)},
-    "/api/routes": {"get": _op("Routes (any operator)", tag="operators"),
-                    "post": _op("Add a route (administrator)", ok="201", tag="operators", body={
-                        "properties": {"code": {"type": "string", "maxLength": 20},
-                                       "name": {"type": "string", "maxLength": 250}},
-                        "required": ["code", "name"]})},
+        "Revoke a pass (administrator)", tag="operators", params=[P], body=shapes.Reason,
+        answer=shapes.Pass)},
+    "/api/routes": {"get": _op("Routes (any operator)", tag="operators", answer=shapes.Routes),
+                    "post": _op("Add a route (administrator)", ok="201", tag="operators",
+                                body=shapes.RouteRequest, answer=shapes.Route)},
     "/api/keys": {"get": _op("Signing keys (administrator)", tag="operators")},
     "/api/keys/rotate": {"post": _op("Add a signing key (administrator)", ok="201",
                                      tag="operators")},
@@ -259,40 +238,33 @@ PATHS = {
                                            tag="operators", params=[_path("kid")])},
     "/api/accounts": {"post": _op(
         "Create an account by hand, with a rider token (administrator)", ok="201",
-        tag="operators", body={"properties": {
-            "full_name": {"type": "string", "maxLength": 250},
-            "birth_date": {"type": "string", "maxLength": 12},
-            "national_id": {"type": "string", "maxLength": 20},
-            "identity_level": {"type": "integer"}}, "required": ["full_name", "birth_date"]})},
+        tag="operators", body=shapes.AccountRequest, answer=shapes.NewAccount)},
     "/api/passes": {"post": _op(
         "Issue a pass directly (administrator; riders buy through orders)", ok="201",
-        tag="operators", body={"properties": {
-            "account_id": TEXT, "product": TEXT, "route": TEXT, "month": TEXT,
-            "category": TEXT}, "required": ["account_id", "product"]})},
+        tag="operators", body=shapes.IssueRequest, answer=shapes.Pass)},
     "/api/passes/{pass_id}/credential": {"post": _op(
         "A fresh credential for the phone the pass is on (its rider)", params=[P],
-        answer=CREDENTIAL,
-        limited=True)},
+        body=shapes.Empty, answer=shapes.Credential, limited=True)},
     "/api/passes/{pass_id}/custodial": {"post": _op(
         "Activate the pass with a device key the issuer keeps (its rider)", ok="201",
-        params=[P],
-        limited=True)},
+        params=[P], body=shapes.Empty, answer=shapes.Custodial, limited=True)},
     "/api/passes/{pass_id}/qr": {"get": _op(
         "The rotating QR of the rider's own custodial pass (text, png or svg)", params=[
             P, _query("format", {"type": "string", "enum": ["text", "png", "svg"]})],
         limited=True)},
     "/api/me/photo": {"get": _op("The rider's photo from the e-ID")},
     "/api/audit": {"get": _op("The audit log, newest first (administrator)", tag="operators",
-                              params=[_query("actor", TEXT), _query("target", TEXT),
-                                      _query("action", TEXT),
+                              params=[*(_query(name, {"type": "string",
+                                                      "maxLength": audit_log.FILTER_LENGTH})
+                                        for name in ("actor", "target", "action")),
                                       _query("limit", {"type": "integer", "minimum": 1,
-                                                       "maximum": 500})])},
+                                                       "maximum": MAX_ENTRIES})])},
 }
 
 PATHS.update(ridership_paths())
 
 DOCUMENT = {
-    "openapi": "3.0.3",
+    "openapi": "3.1.0",
     "info": {"title": "vexe issuer API", "version": "1",
              "description": "Riders sign in with the national e-ID (a session cookie; changes "
                             "need the X-CSRFToken header) or use a rider token; operators use "
@@ -306,28 +278,6 @@ DOCUMENT = {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"},
                             "session": {"type": "apiKey", "in": "cookie",
                                         "name": "vexe_session"}},
-        "schemas": {
-            "Error": {"type": "object", "required": ["error"],
-                      "properties": {"error": {"type": "string"}}},
-            "Credential": {
-                "type": "object",
-                "required": ["pass_id", "credential", "expires", "device_key", "custodial",
-                             "qr_body_head"],
-                "properties": {
-                    "pass_id": {"type": "string"},
-                    "credential": {"type": "string", "description": "compact JWS (EdDSA)"},
-                    "expires": {"type": "integer", "description": "Unix seconds"},
-                    "device_key": {"type": "string",
-                                   "description": "the bound key, base64url compressed point"},
-                    "custodial": {"type": "boolean"},
-                    "qr_body_head": {"type": "string", "description":
-                                     "base64url of the QR body's head (the DEFLATEd credential "
-                                     "and its signature): the phone appends the time and its "
-                                     "proof signature, then base45-encodes after VX1:"}}},
-            "Published": {"type": "object", "properties": {
-                "published": {"type": "boolean",
-                              "description": "the denylist reached the validators (only when "
-                                             "the pass left another device)"},
-                "warning": {"type": "string"}}}}},
+        "schemas": shapes.components()},
     "security": [{"bearer": []}, {"session": []}],
 }

@@ -3,12 +3,11 @@ cancel and refund. ``/api/catalogue``: what is on sale, for anyone."""
 
 import flask
 
-from issuer.api import json_body, text_field
+from issuer.api import json_body, shapes
 from issuer.identity import operators
 from issuer.network import routes
 from issuer.passes import catalogue
 from issuer.platform import db
-from issuer.platform.errors import Invalid
 from issuer.sales import actions, orders
 from issuer.web import auth, publishing
 from shared import clock
@@ -32,12 +31,11 @@ def show_catalogue():
 @bp.post("/orders")
 @auth.require_rider
 def create():
-    data = json_body(required=("product", "month"), optional=("route", "category"))
+    data = json_body(shapes.OrderRequest)
     session = db.get_session()
-    order = orders.create(session, auth.caller().account_id, text_field(data, "product"),
-                          text_field(data, "month"), now=clock.now(),
-                          open_day=flask.current_app.config["SALES_OPEN_DAY"],
-                          route=text_field(data, "route"), category=text_field(data, "category"))
+    order = orders.create(session, auth.caller().account_id, data.product, data.month,
+                          now=clock.now(), open_day=flask.current_app.config["SALES_OPEN_DAY"],
+                          route=data.route, category=data.category)
     return orders.as_dict(session, order), 201
 
 
@@ -72,7 +70,7 @@ def show(order_id: str):
 @bp.post("/orders/<order_id>/cancel")
 def cancel(order_id: str):
     who, order = _visible_order(order_id)
-    json_body()
+    json_body(shapes.Empty)
     session = db.get_session()
     now = clock.now()
     if who.is_operator:
@@ -86,23 +84,19 @@ def cancel(order_id: str):
 @bp.post("/orders/<order_id>/pay")
 @auth.require_roles(CLERK)
 def pay(order_id: str):
-    data = json_body(required=("amount_vnd",))
-    amount = data["amount_vnd"]
-    if type(amount) is not int:
-        raise Invalid("field 'amount_vnd' must be an integer")
+    data = json_body(shapes.Payment)
     session = db.get_session()
     now = clock.now()
-    order = actions.take_payment(session, auth.caller(), order_id, amount, now=now)
+    order = actions.take_payment(session, auth.caller(), order_id, data.amount_vnd, now=now)
     return orders.as_dict(session, order)
 
 
 @bp.post("/orders/<order_id>/refund")
 @auth.require_roles(CLERK)
 def refund(order_id: str):
-    data = json_body(required=("reason",))
+    data = json_body(shapes.Reason)
     session = db.get_session()
     now = clock.now()
-    order, published = actions.refund(session, auth.caller(), order_id,
-                                      text_field(data, "reason"), now=now,
+    order, published = actions.refund(session, auth.caller(), order_id, data.reason, now=now,
                                       redis_url=flask.current_app.config["REDIS_URL"])
     return {**orders.as_dict(session, order), **publishing.answer(published)}

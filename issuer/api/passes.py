@@ -4,7 +4,7 @@ the counter, audited)."""
 
 import flask
 
-from issuer.api import json_body, text_field
+from issuer.api import json_body, shapes
 from issuer.identity import operators
 from issuer.passes import actions, passes, phones, qr
 from issuer.platform import db
@@ -41,12 +41,11 @@ def _own_pass(pass_id: str):
 @bp.post("")
 @auth.require_roles(operators.ADMINISTRATOR)
 def issue():
-    data = json_body(required=("account_id", "product"), optional=("route", "month", "category"))
+    data = json_body(shapes.IssueRequest)
     session = db.get_session()
     now = clock.now()
-    p = actions.issue(session, auth.caller(), text_field(data, "account_id"),
-                      text_field(data, "product"), now=now, route=text_field(data, "route"),
-                      month=text_field(data, "month"), category=text_field(data, "category"))
+    p = actions.issue(session, auth.caller(), data.account_id, data.product, now=now,
+                      route=data.route, month=data.month, category=data.category)
     return passes.as_dict(session, p), 201
 
 
@@ -59,10 +58,10 @@ def show(pass_id: str):
 @bp.post("/<pass_id>/revoke")
 @auth.require_roles(operators.ADMINISTRATOR)
 def revoke(pass_id: str):
-    data = json_body(required=("reason",))
+    data = json_body(shapes.Reason)
     session = db.get_session()
     now = clock.now()
-    p, published = actions.revoke(session, auth.caller(), pass_id, text_field(data, "reason"),
+    p, published = actions.revoke(session, auth.caller(), pass_id, data.reason,
                                   now=now, redis_url=flask.current_app.config["REDIS_URL"])
     return {**passes.as_dict(session, p), **publishing.answer(published)}
 
@@ -71,14 +70,13 @@ def revoke(pass_id: str):
 @limits.credential
 def bind_device(pass_id: str):
     _own_pass(pass_id)
-    data = json_body(required=("public_key",), optional=("label",))
-    key = data["public_key"]
-    if not isinstance(key, (str, dict)):
-        raise Invalid("field 'public_key' must be a base64url string or a JWK object")
+    data = json_body(shapes.DeviceRequest)
+    key = data.public_key if isinstance(data.public_key, str) else shapes.as_builtins(
+        data.public_key)
     session = db.get_session()
     replacing = phones.active_binding(session, pass_id) is not None
     now = clock.now()
-    issued = phones.bind_device(session, pass_id, key, now=now, label=text_field(data, "label"),
+    issued = phones.bind_device(session, pass_id, key, now=now, label=data.label,
                                  **_credential_settings())
     session.commit()
     return {**issued.as_dict(), **_retire_old_device(session, replacing, now)}, 201
@@ -88,7 +86,7 @@ def bind_device(pass_id: str):
 @limits.credential
 def refresh(pass_id: str):
     auth.caller()  # a 401 before anything about the pass
-    json_body()
+    json_body(shapes.Empty)
     # The rider's own pass only (403), checked on the pass as refresh_credential locks it:
     # the busiest request reads the pass once.
     session = db.get_session()
@@ -102,7 +100,7 @@ def refresh(pass_id: str):
 @limits.credential
 def bind_custodial(pass_id: str):
     _own_pass(pass_id)
-    json_body()
+    json_body(shapes.Empty)
     session = db.get_session()
     replacing = phones.active_binding(session, pass_id) is not None
     now = clock.now()
@@ -125,10 +123,10 @@ def device_history(pass_id: str):
 def lost_device(pass_id: str):
     """The rider's phone is lost: the pass leaves it now, and validators hear of it."""
     _own_pass(pass_id)
-    data = json_body(required=("reason",))
+    data = json_body(shapes.Reason)
     session = db.get_session()
     now = clock.now()
-    binding = phones.report_lost(session, pass_id, text_field(data, "reason"), now=now)
+    binding = phones.report_lost(session, pass_id, data.reason, now=now)
     session.commit()
     return {**phones.binding_as_dict(binding), **publish_now(session, now)}
 

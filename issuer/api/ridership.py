@@ -9,7 +9,7 @@ from __future__ import annotations
 import flask
 
 from backoffice import actions, clones, heartbeats, reports
-from issuer.api import json_body
+from issuer.api import json_body, shapes
 from issuer.identity import operators
 from issuer.passes import catalogue
 from issuer.platform import db
@@ -125,7 +125,7 @@ def pass_history(pass_id: str):
 @bp.post("/alerts/<int:alert_id>/revoke")
 @auth.require_roles(operators.ADMINISTRATOR)
 def revoke(alert_id: int):
-    json_body()
+    json_body(shapes.Empty)
     session = db.get_session()
     now = clock.now()
     alert, published = actions.resolve_alert(session, auth.caller(), params.alert_id(alert_id),
@@ -137,7 +137,7 @@ def revoke(alert_id: int):
 @bp.post("/alerts/<int:alert_id>/dismiss")
 @auth.require_roles(operators.ADMINISTRATOR)
 def dismiss(alert_id: int):
-    json_body()
+    json_body(shapes.Empty)
     session = db.get_session()
     now = clock.now()
     alert, _ = actions.resolve_alert(session, auth.caller(), params.alert_id(alert_id),

@@ -2,7 +2,7 @@
 
 import flask
 
-from issuer.api import json_body, text_field
+from issuer.api import json_body, shapes
 from issuer.identity import operators
 from issuer.network import actions, routes
 from issuer.platform import db
@@ -15,11 +15,10 @@ bp = flask.Blueprint("routes", __name__, url_prefix="/api/routes")
 @bp.post("")
 @auth.require_roles(operators.ADMINISTRATOR)
 def add():
-    data = json_body(required=("code", "name"))
+    data = json_body(shapes.RouteRequest)
     session = db.get_session()
     now = clock.now()
-    route = actions.add_route(session, auth.caller(), text_field(data, "code"),
-                              text_field(data, "name"), now=now)
+    route = actions.add_route(session, auth.caller(), data.code, data.name, now=now)
     return routes.as_dict(route), 201
 
 

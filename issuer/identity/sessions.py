@@ -50,10 +50,3 @@ def end(session: Session, sid: str, *, now: float) -> bool:
                              .values(ended_at=int(now)))
     session.commit()
     return result.rowcount > 0
-
-
-def end_all_of_operator(session: Session, operator_id: int, *, now: float) -> None:
-    session.execute(sa.update(WebSession)
-                    .where(WebSession.operator_id == operator_id, WebSession.ended_at.is_(None))
-                    .values(ended_at=int(now)))
-    session.commit()

@@ -26,6 +26,8 @@ CANCELLED = "cancelled"
 REFUNDED = "refunded"
 MONTHLY_PRODUCTS = ("single", "multi")
 
+MAX_SEARCH = 200  # characters in a clerk's search for an order
+
 
 def months_on_sale(now: float, open_day: int) -> list[str]:
     """The months a pass can be bought for at ``now``: this one, and the next from the
@@ -164,8 +166,8 @@ def search(session: Session, *, status: str | None = None, query: str | None = N
         stmt = stmt.where(Order.status == status)
     if query:
         q = query.strip()
-        if len(q) > 200:
-            raise Invalid("a search is at most 200 characters")
+        if len(q) > MAX_SEARCH:
+            raise Invalid(f"a search is at most {MAX_SEARCH} characters")
         like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         stmt = stmt.where(sa.or_(Order.id == q.upper(), Order.account_id == q.upper(),
                                  Account.full_name.ilike(like, escape="\\")))

@@ -89,13 +89,14 @@ def _whole(text: str) -> int | None:
 
 
 def text_arg(name: str, required: bool = False, most: int = 32) -> str | None:
-    value = flask.request.args.get(name, "").strip()
+    raw = flask.request.args.get(name, "")
+    if len(raw) > most:  # before stripping: the bound the OpenAPI document states
+        raise Invalid(f"{name} is at most {most} characters")
+    value = raw.strip()
     if not value:
         if required:
             raise Invalid(f"the parameter {name!r} is required")
         return None
-    if len(value) > most:
-        raise Invalid(f"{name} is at most {most} characters")
     return value
 
 
