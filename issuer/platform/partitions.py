@@ -141,6 +141,12 @@ def drop_before(conn: sa.Connection, cutoff_ms: int) -> list[str]:
     return dropped
 
 
+def drop_table(conn: sa.Connection) -> None:
+    """Drop the partitioned trips table with every partition (before a restore replaces it)."""
+    if partitioned(conn):
+        conn.exec_driver_sql(f"DROP TABLE {TABLE}")  # its partitions with it
+
+
 def months_with_rows(conn: sa.Connection, table: str, before_ms: int) -> list[tuple[int, int]]:
     """The Hanoi months in which ``table`` has trips timed before ``before_ms`` (the
     migration's: the months the rows already there need)."""

@@ -143,6 +143,11 @@ def restore(config: Mapping, src: Path, *, force: bool) -> dict:
         _private(target)
         _sqlite_copy(str(src / SQLITE_FILE), target)
     else:
+        # pg_restore --clean drops a partition's primary key before its parent's, which
+        # PostgreSQL refuses (the key is the parent's): the partitioned trips go first.
+        with db.engine(url).begin() as conn:
+            partitions.drop_table(conn)
+        db.dispose(url)
         _pg(["pg_restore", "--no-owner", "--clean", "--if-exists", "--exit-on-error"], url,
             str(src / PG_FILE))
     # The keys last: a database that could not be restored leaves the keys as they were.

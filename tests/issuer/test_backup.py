@@ -40,12 +40,16 @@ def counts(url: str) -> dict[str, int]:
     return found
 
 
+def trip_at(pass_id: str, at_ms: int, n: int) -> Trip:
+    return Trip(id=f"{at_ms:012x}{n:08x}", validator="V-29B-100.01-front", vehicle="29B-100.01",
+                route="32", stop="S01", at_ms=at_ms, decision=ACCEPT, reason="ok",
+                pass_id=pass_id, product="multi", category=None, proof_at=at_ms // 1000,
+                mode=BOARD)
+
+
 def trips_for(pass_id: str, n: int, *, ago_s: float) -> list[Trip]:
     at = int((time.time() - ago_s) * 1000)
-    return [Trip(id=f"{at + i:012x}{i:08x}", validator="V-29B-100.01-front", vehicle="29B-100.01",
-                 route="32", stop="S01", at_ms=at + i * 600_000, decision=ACCEPT, reason="ok",
-                 pass_id=pass_id, product="multi", category=None, proof_at=(at // 1000) + i * 600,
-                 mode=BOARD) for i in range(n)]
+    return [trip_at(pass_id, at + i * 600_000, i) for i in range(n)]
 
 
 def ingested(config, trips: list[Trip]) -> None:
@@ -144,13 +148,6 @@ def test_a_restore_refuses_a_tampered_backup_or_a_live_installation(cli, initial
     line = cli.fails("backup", tmp_path / "backup", code=2)
     assert "not empty" in line
     assert cli.json("restore", tmp_path / "backup", "--force")["up_to_date"] is True
-
-
-def trip_at(pass_id: str, at_ms: int, n: int) -> Trip:
-    return Trip(id=f"{at_ms:012x}{n:08x}", validator="V-29B-100.01-front", vehicle="29B-100.01",
-                route="32", stop="S01", at_ms=at_ms, decision=ACCEPT, reason="ok",
-                pass_id=pass_id, product="multi", category=None, proof_at=at_ms // 1000,
-                mode=BOARD)
 
 
 class TestRetention:
