@@ -148,7 +148,7 @@ def baseline(kind: str, day: list[tuple[int, str]], workdir: Path, per: int = 50
             if kind == "sqlite":
                 store.tune_sqlite(conn)
                 conn.exec_driver_sql(f"INSERT INTO trips ({columns}) VALUES "
-                                     f"({', '.join('?' * 16)}) ON CONFLICT (id) DO NOTHING",
+                                     f"({', '.join('?' * 16)}) ON CONFLICT (id, at_ms) DO NOTHING",
                                      chunk)
             else:
                 cursor = conn.connection.dbapi_connection.cursor()
@@ -157,7 +157,8 @@ def baseline(kind: str, day: list[tuple[int, str]], workdir: Path, per: int = 50
                 with cursor.copy(f"COPY b ({columns}) FROM STDIN") as copy:
                     for row in chunk:
                         copy.write_row(row)
-                cursor.execute("INSERT INTO trips SELECT * FROM b ON CONFLICT (id) DO NOTHING")
+                cursor.execute("INSERT INTO trips SELECT * FROM b "
+                               "ON CONFLICT (id, at_ms) DO NOTHING")
                 cursor.close()
     elapsed = time.perf_counter() - start
     base.drop()
