@@ -44,7 +44,7 @@ from pathlib import Path
 import redis
 import sqlalchemy as sa
 
-from issuer.platform import db
+from issuer.platform import db, partitions
 from backoffice import ingest, store
 from shared.redis_keys import TRIPS_STREAM
 
@@ -115,6 +115,10 @@ class Database:
                 conn.execute(sa.text(f"CREATE SCHEMA {self.schema}"))
             self.url = f"{PG_URL}?options=-csearch_path%3D{self.schema}"
         db.migrate(self.url)
+        # The day's month gets its partition on PostgreSQL, as a worker makes the months
+        # it may still take trips of: its trips do not wait in DEFAULT.
+        with db.engine(self.url).begin() as conn:
+            partitions.ensure(conn, now_ms=int(time.time() * 1000), back_ms=REPLAY["max_age_ms"])
 
     def drop(self) -> None:
         db.dispose(self.url)
