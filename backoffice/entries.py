@@ -171,6 +171,11 @@ def parse(entry_id: str, fields, *, oldest_ms: int = 0) -> Row:
     if at_ms < oldest_ms:
         raise NotATrip(f"at_ms {at_ms} is before {oldest_ms}, the oldest time the ingest "
                        f"counts (VEXE_INGEST_MAX_AGE_DAYS)")
+    if not t.id.startswith(f"{at_ms:012x}"):
+        # The key of trips is (id, at_ms) (PostgreSQL partitions them by at_ms): a trip sent
+        # again with another time would be a second row, counted twice.
+        raise NotATrip(f"the id {t.id!r} does not begin with at_ms {at_ms} in hex "
+                       f"({at_ms:012x}): a validator's id begins with the scan's time")
     return Row(t.id, t.validator, t.vehicle, t.route, t.stop, at_ms, t.decision, t.reason,
                t.pass_id, t.product, t.category, t.proof_at, t.mode, t.company,
                arrived_ms, hour_of(at_ms), day_of(at_ms),

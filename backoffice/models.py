@@ -18,8 +18,10 @@ Count = sa.BigInteger
 
 
 class Trip(Base):
-    """One scan, as the validator journaled it. The id is minted on the validator: the same
-    trip arriving twice is one row."""
+    """One scan, as the validator journaled it. The id is minted on the validator and begins
+    with the scan time (the ingest refuses one that does not): the same trip arriving twice
+    is one row. The key holds ``at_ms`` too, because on PostgreSQL the table is partitioned
+    by month on it (issuer.platform.partitions) and a key must hold the partitions' column."""
 
     __tablename__ = "trips"
 
@@ -28,7 +30,7 @@ class Trip(Base):
     vehicle: Mapped[str] = mapped_column(sa.String(32))
     route: Mapped[str] = mapped_column(sa.String(16))
     stop: Mapped[str | None] = mapped_column(sa.String(32))
-    at_ms: Mapped[int] = mapped_column(Time)
+    at_ms: Mapped[int] = mapped_column(Time, primary_key=True)
     decision: Mapped[str] = mapped_column(sa.String(8))
     reason: Mapped[str] = mapped_column(sa.String(32))
     pass_id: Mapped[str | None] = mapped_column(sa.String(16))
@@ -40,8 +42,13 @@ class Trip(Base):
     stream_ms: Mapped[int] = mapped_column(Time)  # when Redis took it (the entry id's time)
     ingested_ms: Mapped[int] = mapped_column(Time)
 
-    # A pass's history, and the neighbours of a new scan for pairing and clone checks.
-    __table_args__ = (sa.Index("ix_trips_pass_id_at_ms", "pass_id", "at_ms"),)
+    __table_args__ = (
+        # A pass's history, and the neighbours of a new scan for pairing and clone checks.
+        sa.Index("ix_trips_pass_id_at_ms", "pass_id", "at_ms"),
+        # The trips older than the retention (issuer.platform.upkeep.prune_trips).
+        sa.Index("ix_trips_at_ms", "at_ms"),
+        {"postgresql_partition_by": "RANGE (at_ms)"},
+    )
 
 
 class Journey(Base):

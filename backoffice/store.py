@@ -190,8 +190,10 @@ def _insert_postgresql(conn: sa.Connection, values: list[tuple]) -> set[str] | N
     finally:
         cursor.close()
     # Some were there already: the slow way, which tells the new ones.
+    # The key is (id, at_ms), the month's partition's column with the id (an id begins
+    # with its time, entries.parse: one id, one at_ms).
     return set(insert_rows(conn, "trips", TRIP_COLUMNS, values, order="id",
-                           tail="ON CONFLICT (id) DO NOTHING", returning="id"))
+                           tail="ON CONFLICT (id, at_ms) DO NOTHING", returning="id"))
 
 
 def _companies(conn: sa.Connection, fresh: list[Row]) -> dict[str, str]:
