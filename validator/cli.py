@@ -53,7 +53,7 @@ def validator_group() -> None:
 _FLAG_SETTINGS = {"validator_id": "validator_id", "vehicle": "vehicle", "route": "route",
                   "stop": "stop", "data_dir": "data_dir", "redis_url": "redis_url",
                   "http_port": "http_port", "http_host": "http_host", "freshness": "freshness",
-                  "passback": "passback", "mode": "mode", "camera": "camera"}
+                  "passback": "passback", "mode": "mode", "camera": "camera", "gps": "gps"}
 
 
 @validator_group.command("run")
@@ -81,6 +81,9 @@ _FLAG_SETTINGS = {"validator_id": "validator_id", "vehicle": "vehicle", "route":
               help="Seconds in which the same pass is refused again on this vehicle; 0 = off.")
 @click.option("--camera", default=None, metavar="PATH",
               help="Raw grey camera frames (a FIFO); size and region in the config file.")
+@click.option("--gps", default=None, metavar="SOURCE",
+              help="Take the stop from a GPS: nmea:/dev/ttyUSB0 (a serial NMEA receiver) or "
+                   "gpsd://127.0.0.1:2947; the route's stops come from Redis.")
 @click.option("--no-stdin", is_flag=True, help="Don't read scans from standard input.")
 @click.pass_context
 def run(ctx, config_file, no_stdin, **flags) -> None:
