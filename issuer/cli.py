@@ -160,7 +160,7 @@ def network_import(feed: Path, dry_run: bool) -> None:
         if not published.ok:
             click.echo(f"vexe: warning: stops not published: {published.error}; run "
                        "`vexe publish` later", err=True)
-        emit({**summary, "dry_run": False, "stops": published.as_dict()})
+        emit({**summary, "dry_run": False, "stops_published": published.as_dict()})
 
 
 # -- vexe account --------------------------------------------------------------------------
