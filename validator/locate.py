@@ -31,7 +31,9 @@ DEFAULT_MAX_DISTANCE = 150.0  # metres from a stop for the bus to be at it
 DEFAULT_HYSTERESIS = 15.0  # metres nearer a stop ahead must be before the bus moves on to it
 DIRECTION_FIXES = 8  # fixes looked at to tell the direction of travel
 DIRECTION_MOVE = 30.0  # metres of headway along a direction before the bus is believed on it
-WINDOW_BEHIND, WINDOW_AHEAD = 3, 4  # segments searched around the last one, before all
+# Segments searched around the last fix's, before the whole line: a bus moves about a
+# segment between two fixes at most (a fix a second, stops hundreds of metres apart).
+WINDOW_BEHIND, WINDOW_AHEAD = 1, 2
 EARTH = 6_371_000.0  # metres
 
 
@@ -50,8 +52,14 @@ class _Line:
         self.along = [0.0]
         for i in range(1, len(xs)):
             self.along.append(self.along[-1] + math.hypot(xs[i] - xs[i - 1], ys[i] - ys[i - 1]))
+        # Each segment's vector and the inverse of its squared length, computed once.
+        self.dx = [xs[i + 1] - xs[i] for i in range(len(xs) - 1)]
+        self.dy = [ys[i + 1] - ys[i] for i in range(len(ys) - 1)]
+        self.inv2 = [1 / (dx * dx + dy * dy) if dx or dy else 0.0
+                     for dx, dy in zip(self.dx, self.dy)]
         self.last_segment: int | None = None
         self.history: deque[float] = deque(maxlen=DIRECTION_FIXES)
+        self.headway = 0.0  # metres along this line over the last fixes (see note_along)
 
     def project(self, x: float, y: float, max_distance: float) -> tuple[float, float, int]:
         """(distance along, distance across, segment) of the nearest point of the line: near
@@ -68,29 +76,38 @@ class _Line:
         return self._nearest(x, y, 0, segments)
 
     def _nearest(self, x: float, y: float, lo: int, hi: int) -> tuple[float, float, int]:
-        xs, ys = self.xs, self.ys
-        best_across, best_along, best_segment = math.inf, 0.0, lo
+        xs, ys, dxs, dys, inv2 = self.xs, self.ys, self.dx, self.dy, self.inv2
+        best_across, best_t, best_segment = math.inf, 0.0, lo
         for i in range(lo, hi):
-            ax, ay = xs[i], ys[i]
-            dx, dy = xs[i + 1] - ax, ys[i + 1] - ay
-            length2 = dx * dx + dy * dy
-            t = 0.0 if length2 == 0 else max(0.0, min(1.0, ((x - ax) * dx + (y - ay) * dy)
-                                                       / length2))
+            ax, ay, dx, dy = xs[i], ys[i], dxs[i], dys[i]
+            t = ((x - ax) * dx + (y - ay) * dy) * inv2[i]
+            if t < 0.0:
+                t = 0.0
+            elif t > 1.0:
+                t = 1.0
             px, py = ax + t * dx - x, ay + t * dy - y
             across = px * px + py * py
             if across < best_across:
-                best_across, best_segment = across, i
-                best_along = self.along[i] + t * math.sqrt(length2)
-        return best_along, math.sqrt(best_across), best_segment
+                best_across, best_t, best_segment = across, t, i
+        along = self.along[best_segment] + best_t * (self.along[best_segment + 1]
+                                                     - self.along[best_segment])
+        return along, math.sqrt(best_across), best_segment
 
-    def headway(self) -> float:
-        """Metres the bus made along this line over the last fixes (negative: against it)."""
-        if len(self.history) < 2:
-            return 0.0
-        half = len(self.history) // 2
-        older = list(self.history)[:half]
-        newer = list(self.history)[-half:]
-        return sum(newer) / half - sum(older) / half
+    def note_along(self, along: float) -> None:
+        """Keep ``along`` among the last fixes and the headway they show: the mean of the
+        newer half of them less the mean of the older half (noise averages out)."""
+        history = self.history
+        history.append(along)
+        n = len(history)
+        half = n // 2
+        if half == 0:
+            self.headway = 0.0
+            return
+        older = newer = 0.0
+        for i in range(half):
+            older += history[i]
+            newer += history[n - 1 - i]
+        self.headway = (newer - older) / half
 
     def distance(self, index: int, x: float, y: float) -> float:
         return math.hypot(x - self.xs[index], y - self.ys[index])
@@ -128,7 +145,7 @@ class Locator:
         for line in self.lines:
             along, across, segment = line.project(x, y, self.max_distance)
             line.last_segment = segment
-            line.history.append(along)
+            line.note_along(along)
             projected[line.direction] = (along, across, segment)
         line = self._direction(projected)
         if line is not self._line:
@@ -143,9 +160,9 @@ class Locator:
     def _direction(self, projected) -> _Line:
         """The line the bus drives along: the one with headway, else the one it was on, else
         (a first fix) the nearest."""
-        moving = [line for line in self.lines if line.headway() >= DIRECTION_MOVE]
+        moving = [line for line in self.lines if line.headway >= DIRECTION_MOVE]
         if len(moving) == 1 or (moving and self._line not in moving):
-            return max(moving, key=_Line.headway)
+            return max(moving, key=lambda line: line.headway)
         if self._line is not None:
             return self._line
         return min(self.lines, key=lambda line: (projected[line.direction][1], line.direction))
@@ -153,9 +170,11 @@ class Locator:
     def _move(self, line: _Line, segment: int, along: float, x: float, y: float) -> None:
         """Take the nearest stop near ``segment`` within reach, or stay (see the module)."""
         last = len(line.ids) - 1
-        near = range(max(0, segment - 1), min(last, segment + 2) + 1)
-        candidate = min(near, key=lambda i: line.distance(i, x, y))
-        distance = line.distance(candidate, x, y)
+        candidate, distance = segment, math.inf
+        for i in range(max(0, segment - 1), min(last, segment + 2) + 1):
+            d = line.distance(i, x, y)
+            if d < distance:
+                candidate, distance = i, d
         if distance > self.max_distance:
             return  # between stops: the last one reached stays
         current = self._index
