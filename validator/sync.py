@@ -287,14 +287,25 @@ class Syncer:
             pipe.get(DENYLIST)
             if stops_key is not None:
                 pipe.get(stops_key)
-            trust_raw, deny_raw, *stops_raw = pipe.execute()
+            # An error on the stops alone (a Redis user made before they existed may not
+            # read them) must not hold back the trust list and the denylist.
+            trust_raw, deny_raw, *stops_raw = pipe.execute(raise_on_error=False)
+        for raw in (trust_raw, deny_raw):
+            if isinstance(raw, Exception):
+                raise raw
         self._heard = time.monotonic()
         outcome = {"trust": self._apply("trust list", trust_raw, self.lists.update_trust),
                    "denylist": self._apply("denylist", deny_raw, self.lists.update_denylist)}
         if route is not None:
-            outcome["stops"] = "none" if stops_key is None else self._apply(
-                f"stops of route {route}", stops_raw[0],
-                lambda text: self.lists.update_stops(route, text))
+            if stops_key is None:
+                outcome["stops"] = "none"
+            elif isinstance(stops_raw[0], Exception):
+                outcome["stops"] = "refused"
+                log.warning("the stops of route %s not read (%s): does this validator's "
+                            "Redis user need `vexe validator acl update`?", route, stops_raw[0])
+            else:
+                outcome["stops"] = self._apply(f"stops of route {route}", stops_raw[0],
+                                               lambda text: self.lists.update_stops(route, text))
             self.stops_pulled_for = route
         for name, result in outcome.items():
             if result in ("changed", "same"):  # what the validator holds is Redis's, as of now
