@@ -8,7 +8,9 @@ The direction of travel comes from the last fixes: each is projected onto each d
 line of stops, and the direction along which the bus made headway (the mean of the newer
 half of the fixes ahead of the older half by ``DIRECTION_MOVE``) is the one it drives. A bus
 standing still keeps its direction, so GPS noise at a stop does not flip it to the stop of
-the other direction across the road.
+the other direction across the road; and it turns to the other direction at the end of the
+line, or elsewhere once the fixes have shown it for a while (a sharp bend looks like a turn
+for a few fixes).
 
 No flapping between two close stops: the bus moves on to a stop ahead only once that stop is
 nearer than the current one by ``hysteresis`` metres, and never back to a stop behind
@@ -134,9 +136,11 @@ class Locator:
         self.stop_count = len(points)
         self._line: _Line | None = None  # the direction of travel, once known
         self._index: int | None = None  # the current stop on it
+        self._against = 0  # fixes in a row showing headway against the direction
 
     def plane(self, lat: float, lon: float) -> tuple[float, float]:
-        return (math.radians(lon) - self._lon0) * self._kx, (math.radians(lat) - self._lat0) * EARTH
+        return ((math.radians(lon) - self._lon0) * self._kx,
+                (math.radians(lat) - self._lat0) * EARTH)
 
     def fix(self, lat: float, lon: float) -> Located:
         """Where the bus is, given a new fix (degrees, WGS 84)."""
@@ -159,13 +163,25 @@ class Locator:
 
     def _direction(self, projected) -> _Line:
         """The line the bus drives along: the one with headway, else the one it was on, else
-        (a first fix) the nearest."""
+        (a first fix) the nearest. Once known, the direction turns at the end of its line
+        at once, and elsewhere only after DIRECTION_FIXES fixes in a row show headway the
+        other way: where a road turns sharply, a fix past the turn projects onto the leg
+        before it for a few fixes, which looks like driving the other way."""
         moving = [line for line in self.lines if line.headway >= DIRECTION_MOVE]
-        if len(moving) == 1 or (moving and self._line not in moving):
-            return max(moving, key=lambda line: line.headway)
-        if self._line is not None:
+        if self._line is None:
+            if moving:
+                return max(moving, key=lambda line: line.headway)
+            return min(self.lines,
+                       key=lambda line: (projected[line.direction][1], line.direction))
+        if not moving or self._line in moving:
+            self._against = 0
             return self._line
-        return min(self.lines, key=lambda line: (projected[line.direction][1], line.direction))
+        self._against += 1
+        at_end = self._index is not None and self._index >= len(self._line.ids) - 2
+        if at_end or self._against >= DIRECTION_FIXES:
+            self._against = 0
+            return max(moving, key=lambda line: line.headway)
+        return self._line
 
     def _move(self, line: _Line, segment: int, along: float, x: float, y: float) -> None:
         """Take the nearest stop near ``segment`` within reach, or stay (see the module)."""

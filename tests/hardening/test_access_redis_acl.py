@@ -471,8 +471,9 @@ def test_a_validator_reads_the_routes_stops_and_cannot_write_them(redis_server, 
     from shared.stops import Direction, RouteStops
     from shared.stops import Stop as RouteStop
 
-    stops = RouteStops(ROUTE, [Direction(0, [RouteStop("S1_0", "S1_0", "Cầu Giấy", 21.03, 105.80),
-                                             RouteStop("S2_0", "S2_0", "Kim Mã", 21.031, 105.81)])])
+    stops = RouteStops(ROUTE, [Direction(0, [
+        RouteStop("S1_0", "S1_0", "Cầu Giấy", 21.03, 105.80),
+        RouteStop("S2_0", "S2_0", "Kim Mã", 21.031, 105.81)])])
     admin.set(route_stops(ROUTE), stops.dumps())
     admin.set(TRUST_LIST, Issuer().trust.dumps())
     password = create(redis_server, tmp_path, "V-0043")

@@ -120,8 +120,9 @@ class Gpsd:
 
 
 def tpv(lat, lon, mode=3) -> bytes:
-    return json.dumps({"class": "TPV", "device": "/dev/ttyUSB0", "mode": mode,
-                       "time": "2026-12-03T08:35:59.000Z", "lat": lat, "lon": lon}).encode() + b"\n"
+    report = {"class": "TPV", "device": "/dev/ttyUSB0", "mode": mode,
+              "time": "2026-12-03T08:35:59.000Z", "lat": lat, "lon": lon}
+    return json.dumps(report).encode() + b"\n"
 
 
 class TestGpsd:

@@ -198,3 +198,4 @@ def test_fuzzing_fixes_never_breaks_a_scan(client, validator, issuer, body):
     now = clock.now()
     assert client.post("/scan", json={"qr": issuer.rider(now=now, routes=("*",)).qr(now)}) \
         .get_json()["reason"] == "ok"
+

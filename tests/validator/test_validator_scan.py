@@ -125,7 +125,8 @@ def test_status(make_validator, issuer):
     validator.scan("junk", NOW)
     assert validator.status() == {"validator": "V3", "vehicle": "BUS3", "company": "bus-co",
                                   "route": ROUTE, "stop": None, "stop_by": None,
-                                  "mode": "board", "stops_known": 0, "storage": "ok", "backlog": 1, "trust_list_size": 1,
+                                  "mode": "board", "stops_known": 0, "storage": "ok",
+                                  "backlog": 1, "trust_list_size": 1,
                                   "denylist_size": 0, "clock_offset": None,
                                   "clock_offset_applied": 0.0, "clock_checked_at": None,
                                   "clock_state": "unchecked", "clock_step": None}
