@@ -197,8 +197,8 @@ def journal_repair(config_file, validator_id, data_dir) -> None:
 @validator_group.group("acl")
 def acl_group() -> None:
     """Each validator's own Redis user: it may add trips to its own inbox through the
-    functions ``acl create`` loads, read the trust list and the denylist, and nothing else
-    (validator.sync.ACL_RULES)."""
+    functions ``acl create`` loads, read the trust list, the denylist and the routes' stops,
+    and nothing else (validator.sync.ACL_RULES)."""
 
 
 @acl_group.command("create")
@@ -242,7 +242,8 @@ def acl_create(validator_id, password_file, replace, shard, redis_url) -> None:
               help="Redis as a user that may run ACL commands.")
 def acl_update(validator_ids, shard, redis_url) -> None:
     """Give existing users this version's rules (a user made by an earlier version can
-    neither push nor beat without them), each keeping its password; load the functions. One line of JSON per user; stops at the first that
+    neither push nor beat, nor read the routes' stops, without them), each keeping its
+    password; load the functions. One line of JSON per user; stops at the first that
     fails, those before it updated."""
     from validator import acl
 
