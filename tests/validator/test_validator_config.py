@@ -212,6 +212,8 @@ def test_validator_run_with_a_config_file_and_a_redis_acl_user(tmp_path, issuer,
 @pytest.mark.parametrize("args, message", [
     (["--config", "nope.toml"], "cannot read configuration nope.toml"),
     (["--vehicle", "B"], "--id and --route required, or --config FILE"),
+    (["--id", "V1", "--vehicle", "B", "--route", "32", "--gps", "/dev/ttyUSB0"],
+     "[position] gps must be nmea:DEVICE or gpsd://HOST:PORT"),
 ])
 def test_run_errors_are_one_line(tmp_path, args, message):
     result = CliRunner().invoke(main, ["validator", "run", "--data-dir", str(tmp_path), *args])
