@@ -56,12 +56,15 @@ def init() -> None:
 
 @click.command("publish", cls=Command)
 def publish_command() -> None:
-    """Publish the trust list and the denylist to Redis again."""
+    """Publish the trust list, the denylist and each route's stops to Redis again."""
     with command_session() as (config, session):
         result = publish.publish(session, config["REDIS_URL"], now=clock.now())
+        network_result = publish.publish_network(session, config["REDIS_URL"])
     if not result.ok:
         fail(f"not published: {result.error}", 1)
-    emit(result.as_dict())
+    if not network_result.ok:
+        fail(f"stops not published: {network_result.error}", 1)
+    emit({**result.as_dict(), "stops": network_result.as_dict()})
 
 
 @click.command(cls=Command)
@@ -154,16 +157,21 @@ def network_group() -> None:
               help="Report what the import would change; change nothing.")
 def network_import(feed: Path, dry_run: bool) -> None:
     """Import a GTFS feed (a zip): a newer feed applies the difference, a route gone from it
-    is retired. A feed with errors is refused whole, with the list of them."""
+    is retired. A feed with errors is refused whole, with the list of them. Each route's
+    stops are then published to Redis for its validators."""
     now = clock.now()
     read = gtfs.read(feed, now=now)
-    with command_session() as (_, session):
+    with command_session() as (config, session):
         if dry_run:
             emit({**network.plan(session, read), "dry_run": True})
             return
         summary = network_actions.import_feed(session, cli_actor(), read, source=feed.name,
                                               now=now)
-        emit({**summary, "dry_run": False})
+        published = publish.publish_network(session, config["REDIS_URL"])
+        if not published.ok:
+            click.echo(f"vexe: warning: stops not published: {published.error}; run "
+                       "`vexe publish` later", err=True)
+        emit({**summary, "dry_run": False, "stops_published": published.as_dict()})
 
 
 # -- vexe account --------------------------------------------------------------------------
