@@ -39,16 +39,16 @@ def test_the_map_draws_places_by_boardings_and_the_routes_paths(sign_in, server,
     page.goto(f"{server}/console/ridership/map")
     svg = page.locator("#map svg[role=img]")
     assert svg.is_visible()
-    places = page.locator("#map circle.place")
+    places = page.locator("#map svg[role=img] circle.place")
     assert sorted(places.evaluate_all("cs => cs.map(c => c.dataset.stop)")) == [
         "S1_0", "S2_0", "S4_0"]
     radius = {c["stop"]: float(c["r"]) for c in places.evaluate_all(
         "cs => cs.map(c => ({stop: c.dataset.stop, r: c.getAttribute('r')}))")}
     assert radius["S1_0"] == radius["S2_0"] > radius["S4_0"]  # 2 boardings against 1
-    assert page.locator("#map circle.dot").evaluate_all(
+    assert page.locator("#map svg[role=img] circle.dot").evaluate_all(
         "cs => cs.map(c => c.dataset.stop)") == ["S3_0"]  # no riders there today
-    assert page.locator("#map polyline").count() == 2  # route 32's two paths; 31 has none
-    title = page.locator("#map circle.place[data-stop=S2_0] title").text_content()
+    assert page.locator("#map svg[role=img] polyline").count() == 2  # route 32's two paths; 31 has none
+    title = page.locator("#map svg[role=img] circle.place[data-stop=S2_0] title").text_content()
     assert title.startswith("Điểm dừng S2: 2 lượt lên")
     box = svg.bounding_box()
     assert box["width"] > 0.8 * min(size["width"], 1100) and box["x"] >= 0
@@ -67,12 +67,12 @@ def test_one_route_and_a_period_with_no_riders(sign_in, server, seeded):
     page = sign_in("administrator")
     page.goto(f"{server}/console/ridership/map?route=31")
     assert "Bách Khoa - Chèm" in page.locator("#map h2").inner_text()
-    assert page.locator("#map circle.place").evaluate_all(
+    assert page.locator("#map svg[role=img] circle.place").evaluate_all(
         "cs => cs.map(c => c.dataset.stop)") == ["S2_0"]
-    assert page.locator("#map polyline").count() == 0
+    assert page.locator("#map svg[role=img] polyline").count() == 0
     page.goto(f"{server}/console/ridership/map?from=2026-01-01&to=2026-01-02")
-    assert page.locator("#map circle.place").count() == 0
-    assert page.locator("#map circle.dot").count() == 4  # the network, with no riders
+    assert page.locator("#map svg[role=img] circle.place").count() == 0
+    assert page.locator("#map svg[role=img] circle.dot").count() == 4  # the network, with no riders
     assert "No riders in this period" in page.locator("#places").inner_text()
 
 
@@ -80,7 +80,7 @@ def test_a_bad_period_is_said_and_today_shown(sign_in, server, seeded):
     page = sign_in("analyst")
     page.goto(f"{server}/console/ridership/map?from=2026-02-10&to=2026-02-01")
     assert "ends before it starts" in page.locator(".flash.error").inner_text()
-    assert page.locator("#map circle.place").count() == 3
+    assert page.locator("#map svg[role=img] circle.place").count() == 3
 
 
 def test_the_map_is_for_analysts_and_administrators(sign_in, server, seeded):
