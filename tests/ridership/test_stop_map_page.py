@@ -8,6 +8,8 @@ import os
 import pytest
 
 from network_testkit import seed
+from ridership_testkit import TripMaker
+from shared import clock
 from test_console_pages import CHROMIUM, browser, server, sign_in, staff  # noqa: F401
 from tests.issuer.conftest import api, app, cli, client, config, initialised, session  # noqa: F401
 
@@ -17,6 +19,7 @@ pytestmark = [
     pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
 ]
 
+MAP = "#map svg[role=img]"  # the map itself, not the legend's circles
 LAPTOP = {"width": 1366, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
@@ -37,18 +40,19 @@ def test_the_map_draws_places_by_boardings_and_the_routes_paths(sign_in, server,
     page = sign_in("analyst")
     page.set_viewport_size(size)
     page.goto(f"{server}/console/ridership/map")
-    svg = page.locator("#map svg[role=img]")
+    svg = page.locator(MAP)
     assert svg.is_visible()
-    places = page.locator("#map svg[role=img] circle.place")
+    places = page.locator(f"{MAP} circle.place")
     assert sorted(places.evaluate_all("cs => cs.map(c => c.dataset.stop)")) == [
         "S1_0", "S2_0", "S4_0"]
     radius = {c["stop"]: float(c["r"]) for c in places.evaluate_all(
         "cs => cs.map(c => ({stop: c.dataset.stop, r: c.getAttribute('r')}))")}
     assert radius["S1_0"] == radius["S2_0"] > radius["S4_0"]  # 2 boardings against 1
-    assert page.locator("#map svg[role=img] circle.dot").evaluate_all(
+    assert page.locator(f"{MAP} circle.dot").evaluate_all(
         "cs => cs.map(c => c.dataset.stop)") == ["S3_0"]  # no riders there today
-    assert page.locator("#map svg[role=img] polyline").count() == 2  # route 32's two paths; 31 has none
-    title = page.locator("#map svg[role=img] circle.place[data-stop=S2_0] title").text_content()
+    # Route 32's two paths; 31 has none.
+    assert page.locator(f"{MAP} polyline").count() == 2
+    title = page.locator(f"{MAP} circle.place[data-stop=S2_0] title").text_content()
     assert title.startswith("Điểm dừng S2: 2 lượt lên")
     box = svg.bounding_box()
     assert box["width"] > 0.8 * min(size["width"], 1100) and box["x"] >= 0
@@ -67,12 +71,12 @@ def test_one_route_and_a_period_with_no_riders(sign_in, server, seeded):
     page = sign_in("administrator")
     page.goto(f"{server}/console/ridership/map?route=31")
     assert "Bách Khoa - Chèm" in page.locator("#map h2").inner_text()
-    assert page.locator("#map svg[role=img] circle.place").evaluate_all(
+    assert page.locator(f"{MAP} circle.place").evaluate_all(
         "cs => cs.map(c => c.dataset.stop)") == ["S2_0"]
-    assert page.locator("#map svg[role=img] polyline").count() == 0
+    assert page.locator(f"{MAP} polyline").count() == 0
     page.goto(f"{server}/console/ridership/map?from=2026-01-01&to=2026-01-02")
-    assert page.locator("#map svg[role=img] circle.place").count() == 0
-    assert page.locator("#map svg[role=img] circle.dot").count() == 4  # the network, with no riders
+    assert page.locator(f"{MAP} circle.place").count() == 0
+    assert page.locator(f"{MAP} circle.dot").count() == 4  # the network, no riders
     assert "No riders in this period" in page.locator("#places").inner_text()
 
 
@@ -80,7 +84,7 @@ def test_a_bad_period_is_said_and_today_shown(sign_in, server, seeded):
     page = sign_in("analyst")
     page.goto(f"{server}/console/ridership/map?from=2026-02-10&to=2026-02-01")
     assert "ends before it starts" in page.locator(".flash.error").inner_text()
-    assert page.locator("#map svg[role=img] circle.place").count() == 3
+    assert page.locator(f"{MAP} circle.place").count() == 3
 
 
 def test_the_map_is_for_analysts_and_administrators(sign_in, server, seeded):
@@ -106,3 +110,19 @@ def test_named_stops_on_the_dashboard_od_and_history(sign_in, server, seeded):
     page.goto(f"{server}/console/ridership/history?pass_id=P000000001")
     cells = page.locator("#history tbody tr").first.inner_text()
     assert "Điểm dừng S1" in cells and "Giáp Bát - Nhổn" in cells
+
+
+def test_a_stop_text_from_a_bus_is_text_on_the_map_page(sign_in, server, seeded, stream,
+                                                        worker_factory):
+    """A bus names its stop itself: markup in it is shown, never run."""
+    hostile = '<img src=x onerror="document.title=1">"'
+    stream.push(TripMaker().board(at_ms=seeded["t0"] + 10 * 60_000, stop=hostile[:32],
+                                  pass_id="P000000042"))
+    worker_factory().drain(clock.now())
+    page = sign_in("analyst")
+    dialogs = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(f"{server}/console/ridership/map")
+    assert page.locator("#places tbody img").count() == 0 and not dialogs
+    assert hostile[:32] in page.locator("#places").inner_text()
+    assert page.title().startswith("Bản đồ điểm dừng")
