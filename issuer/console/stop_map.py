@@ -18,7 +18,10 @@ MAX_HEIGHT = 1200.0
 MIN_SPAN = 0.005  # degrees: a network of one place still gets a map around it
 DOT = 2.2  # a place with no boardings in the period
 SMALLEST, LARGEST = 3.5, 22.0  # radii of a place with boardings
-STEP = 1.0  # viewBox units: closer points of a path are not drawn (a city's paths stay small)
+# viewBox units (about a pixel on a laptop; some 50 m across a city): closer points of a path
+# are not drawn, and a path's points are whole units. A city's 200 paths then weigh a few
+# hundred kilobytes, not megabytes.
+STEP = 2.0
 # Line colours for routes, told apart by hue and lightness (readable on white).
 COLOURS = ("#1f77b4", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
            "#ff7f0e", "#7f7f7f", "#2ca02c")
@@ -113,12 +116,12 @@ def _radius(boardings: int, peak: int) -> float:
 
 
 def _polyline(project, path: list[tuple[float, float]]) -> str:
-    kept: list[tuple[float, float]] = []
+    kept: list[tuple[int, int]] = []
     for lat, lon in path:
         x, y = project(lat, lon)
         if not kept or abs(x - kept[-1][0]) + abs(y - kept[-1][1]) >= STEP:
-            kept.append((x, y))
-    last = project(*path[-1])
-    if kept[-1] != last:
-        kept.append(last)
-    return " ".join(f"{x:g},{y:g}" for x, y in kept)
+            kept.append((round(x), round(y)))
+    x, y = project(*path[-1])
+    if kept[-1] != (round(x), round(y)):
+        kept.append((round(x), round(y)))
+    return " ".join(f"{x},{y}" for x, y in kept)
