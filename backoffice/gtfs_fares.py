@@ -89,7 +89,9 @@ def export(session: Session, out: Path, eligibility_url: str | None = None) -> d
     out.mkdir(parents=True, exist_ok=True)
     for name, lines in rows.items():
         aside = out / f".{name}.txt.{os.getpid()}.tmp"
-        with open(aside, "w", encoding="utf-8", newline="") as file:
+        fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0),
+                     0o644)  # public data; never through a file or link left under that name
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as file:
             csv.writer(file, lineterminator="\r\n").writerows(lines)
         os.replace(aside, out / f"{name}.txt")
     return {"out": str(out), **{f"{name}.txt": len(lines) - 1 for name, lines in rows.items()}}

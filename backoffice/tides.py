@@ -63,6 +63,7 @@ DEVICE_MODEL = "vexe validator"
 ACTION = {BOARD: "Enter"}  # any other mode: "Exit"
 EVENT = {BOARD: "Passenger boarded"}  # any other mode: "Passenger alighted"
 WHERE = {frozenset({BOARD}): "Boarding door", frozenset({ALIGHT}): "Alighting door"}
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 BATCH = 5000  # rows read from the database at a time: an export of a month streams
 
 
@@ -89,38 +90,53 @@ def export(session: Session, period: Period, out: Path,
                   t.c.pass_id, t.c.product, t.c.category)
         .where(within).order_by(t.c.vehicle, t.c.at_ms, t.c.id)
         .execution_options(yield_per=BATCH))
-    fares, events, table = (_Writer(out, name) for name in TABLES)
+    writers: list[_Writer] = []
     try:
+        for name in TABLES:
+            writers.append(_Writer(out, name))
+        fares, events, table = writers
         for scan, day, sequence in _sequenced(scans):
-            stop = stops[scan.stop].stop_id or ""
-            when = _timestamp(scan.at_ms)
-            fares.row((scan.id, day, when, "", 0, CURRENCY, ACTION.get(scan.mode, "Exit"),
-                       "", "", "", sequence, "", scan.vehicle, scan.validator, "", stop, 1,
-                       FARE_MEDIUM, scan.category or GENERAL,
-                       fare_product_id(scan.product, scan.category) if scan.product else "",
-                       "", "false", pseudonym(scan.pass_id) if scan.pass_id else "", ""))
-            events.row((scan.id, day, when, "", "", "", sequence, "",
-                        EVENT.get(scan.mode, "Passenger alighted"), scan.vehicle,
-                        scan.validator, "", stop, "", 1))
-            device = devices.get(scan.validator)
-            if device is None:
-                device = devices[scan.validator] = _Device(scan.vehicle, scan.at_ms)
-            elif scan.at_ms >= device.at_ms:  # where it was last: a validator may move
-                device.vehicle, device.at_ms = scan.vehicle, scan.at_ms
-            device.modes.add(scan.mode)
+            fare, event = _rows(scan, day, sequence, stops[scan.stop].stop_id or "",
+                                pseudonym)
+            fares.row(fare)
+            events.row(event)
+            _seen(devices, scan)
         for name, device in sorted(devices.items()):
             table.row((name, "", device.vehicle, "", DEVICE_TYPE, "", DEVICE_MODEL,
                        WHERE.get(frozenset(device.modes), "Boarding and alighting doors")))
     except BaseException:
-        for writer in (fares, events, table):
+        for writer in writers:
             writer.discard()
         raise
-    for writer in (fares, events, table):
+    for writer in writers:
         writer.keep()
     return {"from": period.start.isoformat(), "to": period.end.isoformat(),
             "out": str(out), "fare_transactions": fares.count,
             "passenger_events": events.count, "devices": table.count,
             "token_id": "pseudonym: HMAC-SHA256 of the pass id under the server's key"}
+
+
+def _rows(scan, day: str, sequence: int, stop: str, pseudonym) -> tuple[tuple, tuple]:
+    """A scan's row of fare_transactions and of passenger_events, in their columns' order."""
+    when = _timestamp(scan.at_ms)
+    product = fare_product_id(scan.product, scan.category) if scan.product else ""
+    token = pseudonym(scan.pass_id) if scan.pass_id else ""
+    fare = (scan.id, day, when, "", 0, CURRENCY, ACTION.get(scan.mode, "Exit"), "", "", "",
+            sequence, "", scan.vehicle, scan.validator, "", stop, 1, FARE_MEDIUM,
+            scan.category or GENERAL, product, "", "false", token, "")
+    event = (scan.id, day, when, "", "", "", sequence, "",
+             EVENT.get(scan.mode, "Passenger alighted"), scan.vehicle, scan.validator, "",
+             stop, "", 1)
+    return fare, event
+
+
+def _seen(devices: dict[str, _Device], scan) -> None:
+    device = devices.get(scan.validator)
+    if device is None:
+        device = devices[scan.validator] = _Device(scan.vehicle, scan.at_ms)
+    elif scan.at_ms >= device.at_ms:  # where it was last: a validator may move
+        device.vehicle, device.at_ms = scan.vehicle, scan.at_ms
+    device.modes.add(scan.mode)
 
 
 def _sequenced(scans) -> Iterator[tuple]:
@@ -151,7 +167,8 @@ class _Writer:
         self.path = out / f"{name}.csv"
         self.aside = out / f".{name}.csv.{os.getpid()}.tmp"
         self.count = 0
-        fd = os.open(self.aside, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        # Never through a file or link someone else left there under that name.
+        fd = os.open(self.aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o600)
         self.file = os.fdopen(fd, "w", encoding="utf-8", newline="")
         self.writer = csv.writer(self.file, lineterminator="\r\n")
         self.writer.writerow(TABLES[name])

@@ -1,7 +1,8 @@
 """``/console/ridership``: the operator's ridership pages.
 
 Each panel is a chart drawn by Chart.js from data in the page, the same data as a table
-beneath it (readable without JavaScript, and by screen readers), and a link to its CSV.
+beneath it (readable without JavaScript, and by screen readers), and a link to its CSV. The
+map of stops is an SVG drawn on the server (``stop_map``), with its table too.
 """
 
 from __future__ import annotations
