@@ -185,6 +185,20 @@ class TestTides:
            "--out", again)
         assert read(again / "fare_transactions.csv") == read(out / "fare_transactions.csv")
 
+    def test_products_and_categories_join_the_gtfs_fares_export(self, env, seeded, tmp_path):
+        """What each transaction says was used is a product and category the GTFS-Fares
+        export lists, at the price a planner reads there."""
+        ok(env, "export", "tides", "--since", today(seeded), "--until", today(seeded),
+           "--out", tmp_path / "tides")
+        ok(env, "export", "gtfs-fares", "--out", tmp_path / "fares")
+        offered = {(p["fare_product_id"], p["rider_category_id"])
+                   for p in read(tmp_path / "fares" / "fare_products.txt")}
+        used = {(f["fare_product"], f["rider_category"])
+                for f in read(tmp_path / "tides" / "fare_transactions.csv")}
+        assert used == {("multi", "general"), ("single", "general"), ("single", "student"),
+                        ("free:elderly", "elderly")}
+        assert used <= offered
+
     def test_a_period_without_trips_is_headers_only_and_valid(self, env, seeded, tmp_path):
         out = tmp_path / "empty"
         summary = ok(env, "export", "tides", "--since", "2026-01-01", "--until", "2026-01-31",
