@@ -54,6 +54,10 @@ def test_the_map_draws_places_by_boardings_and_the_routes_paths(sign_in, server,
     assert page.locator(f"{MAP} polyline").count() == 2
     title = page.locator(f"{MAP} circle.place[data-stop=S2_0] title").text_content()
     assert title.startswith("Điểm dừng S2: 2 lượt lên")
+    # The legend's largest circle is drawn as large as the busiest place, on any screen.
+    busiest = page.locator(f"{MAP} circle.place[data-stop=S1_0]").bounding_box()["width"]
+    legend = page.locator("#map .legend svg.size circle").first.bounding_box()["width"]
+    assert abs(busiest - legend) < 1.5, (busiest, legend)
     box = svg.bounding_box()
     assert box["width"] > 0.8 * min(size["width"], 1100) and box["x"] >= 0
     assert box["x"] + box["width"] <= size["width"]
