@@ -18,6 +18,9 @@ What vexe knows and how it maps:
 - vexe has no schedule and no vehicle locations: ``trip_id_performed`` is empty, and
   ``trip_stop_sequence`` numbers the stops a vehicle served (as its validators saw them)
   through its service day, from 1, one more at each change of stop.
+- ``pattern_id`` is ``<route>:<direction>`` (``32:0``), the stop sequence the network import
+  keeps for each route and direction, when the stop is on exactly one of its route's two;
+  empty otherwise. It tells planners which way the rider was going.
 - ``fare_product`` and ``rider_category`` are the ids of ``backoffice.gtfs_fares``
   (``multi``, ``free:elderly``; ``general`` for full fare), so the two exports join.
 """
@@ -38,6 +41,7 @@ from backoffice import models, places
 from backoffice.buckets import date_of, day_of
 from backoffice.gtfs_fares import GENERAL, fare_product_id
 from backoffice.reports import Period
+from issuer.platform.models import RouteStop
 from shared.trip import ACCEPT, ALIGHT, BOARD
 
 FARE_TRANSACTIONS = (
@@ -84,9 +88,10 @@ def export(session: Session, period: Period, out: Path,
     within = sa.and_(t.c.decision == ACCEPT, t.c.at_ms >= lo, t.c.at_ms < hi)
     stops = places.lookup(session, session.scalars(sa.select(t.c.stop).where(within)
                                                    .distinct()))
+    pattern = _patterns(session)
     devices: dict[str, _Device] = {}
     scans = session.execute(
-        sa.select(t.c.id, t.c.validator, t.c.vehicle, t.c.stop, t.c.at_ms, t.c.mode,
+        sa.select(t.c.id, t.c.validator, t.c.vehicle, t.c.route, t.c.stop, t.c.at_ms, t.c.mode,
                   t.c.pass_id, t.c.product, t.c.category)
         .where(within).order_by(t.c.vehicle, t.c.at_ms, t.c.id)
         .execution_options(yield_per=BATCH))
@@ -96,7 +101,8 @@ def export(session: Session, period: Period, out: Path,
             writers.append(_Writer(out, name))
         fares, events, table = writers
         for scan, day, sequence in _sequenced(scans):
-            fare, event = _rows(scan, day, sequence, stops[scan.stop].stop_id or "",
+            stop = stops[scan.stop].stop_id or ""
+            fare, event = _rows(scan, day, sequence, stop, pattern.get((scan.route, stop), ""),
                                 pseudonym)
             fares.row(fare)
             events.row(event)
@@ -116,17 +122,28 @@ def export(session: Session, period: Period, out: Path,
             "token_id": "pseudonym: HMAC-SHA256 of the pass id under the server's key"}
 
 
-def _rows(scan, day: str, sequence: int, stop: str, pseudonym) -> tuple[tuple, tuple]:
+def _patterns(session: Session) -> dict[tuple[str, str], str]:
+    """(route, stop id) -> the pattern id of the one direction of the route serving it."""
+    directions: dict[tuple[str, str], set[int]] = {}
+    for route, direction, stop in session.execute(
+            sa.select(RouteStop.route_code, RouteStop.direction, RouteStop.stop_id)):
+        directions.setdefault((route, stop), set()).add(direction)
+    return {key: f"{key[0]}:{min(found)}" for key, found in directions.items()
+            if len(found) == 1}
+
+
+def _rows(scan, day: str, sequence: int, stop: str, pattern: str,
+          pseudonym) -> tuple[tuple, tuple]:
     """A scan's row of fare_transactions and of passenger_events, in their columns' order."""
     when = _timestamp(scan.at_ms)
     product = fare_product_id(scan.product, scan.category) if scan.product else ""
     token = pseudonym(scan.pass_id) if scan.pass_id else ""
-    fare = (scan.id, day, when, "", 0, CURRENCY, ACTION.get(scan.mode, "Exit"), "", "", "",
-            sequence, "", scan.vehicle, scan.validator, "", stop, 1, FARE_MEDIUM,
+    fare = (scan.id, day, when, "", 0, CURRENCY, ACTION.get(scan.mode, "Exit"), "", "",
+            pattern, sequence, "", scan.vehicle, scan.validator, "", stop, 1, FARE_MEDIUM,
             scan.category or GENERAL, product, "", "false", token, "")
     event = (scan.id, day, when, "", "", "", sequence, "",
              EVENT.get(scan.mode, "Passenger alighted"), scan.vehicle, scan.validator, "",
-             stop, "", 1)
+             stop, pattern, 1)
     return fare, event
 
 

@@ -150,6 +150,13 @@ class TestTides:
         assert [(s, n) for _, s, n in sorted(by_vehicle[B])] == [
             ("S4_1", 1), ("S2_1", 2), ("S1_1", 3), ("S1_1", 3)]
         assert [(s, n) for _, s, n in sorted(by_vehicle[C])] == [("S2_0", 1)]
+        # Which way each rider went: the route and direction whose stops the stop is.
+        assert {(e["stop_id"], e["pattern_id"]) for e in events} == {
+            ("S1_0", "32:0"), ("S4_0", "32:0"), ("S4_1", "32:1"), ("S2_1", "32:1"),
+            ("S1_1", "32:1"), ("S2_0", "31:0"), ("", "")}
+        fares = {f["transaction_id"]: f["pattern_id"]
+                 for f in read(out / "fare_transactions.csv")}
+        assert fares == {e["passenger_event_id"]: e["pattern_id"] for e in events}
         devices = {d["device_id"]: d for d in read(out / "devices.csv")}
         assert set(devices) == {"V-29B-100.01-front", "V-29B-100.01-rear",
                                 "V-29B-200.02-front", "V-29B-200.02-rear",
