@@ -197,8 +197,8 @@ def od_rows(session: Session, route: str, p: Period) -> list[dict]:
     still_open = {row.stop: row.boardings for row in boarded}
     for origin, _, journeys in closed:
         still_open[origin] = still_open.get(origin, 0) - journeys
-    # Counted by place: the two directions' stops at one place, or a stop the driver typed
-    # and the same stop the GPS found, are one origin.
+    # Counted by place: the two directions' stop ids at one place are one origin (and one
+    # destination); a stop the network lacks is its own.
     found = places.lookup(session, [r[0] for r in closed] + [r[1] for r in closed]
                           + list(still_open))
     cells: dict[tuple[str, str | None], int] = {}
