@@ -164,12 +164,6 @@ class Validator:
 
     # -- where the bus is ------------------------------------------------------------------
 
-    def set_route(self, route: str) -> None:
-        self.set_position(route, self.stop)
-
-    def set_stop(self, stop: str | None) -> None:
-        self.set_position(self.route, stop)
-
     def set_position(self, route: str, stop: str | None) -> None:
         """Route and stop together: no scan sees the new route with the old stop. A stop set
         this way is "manual"; it holds until the GPS finds the bus at another stop."""

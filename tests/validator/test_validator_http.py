@@ -77,7 +77,7 @@ def test_wrong_method_and_unknown_path_answer_json(client):
 
 
 def test_status_and_health(client, validator):
-    validator.set_stop("S1")
+    validator.set_position(validator.route, "S1")
     client.post("/scan", json={"qr": "junk"})
     status = client.get("/status").get_json()
     assert status == {"validator": "H1", "vehicle": "29B-777", "company": None, "route": "32",

@@ -14,7 +14,7 @@ from tests.testkit import ROUTE
 def test_an_accepted_scan_is_journaled_as_a_trip_naming_the_pass_not_the_person(
         make_validator, issuer):
     validator = make_validator(vehicle="29B-12345")
-    validator.set_stop("S17")
+    validator.set_position(validator.route, "S17")
     rider = issuer.rider(now=NOW, pass_id="7K3M9QX2TB", product="F", routes=("*",),
                          category="elderly")
 
@@ -84,8 +84,7 @@ def test_history_survives_a_restart(make_validator, issuer, tmp_path):
 def test_route_and_stop_change_at_runtime(make_validator, issuer):
     validator = make_validator(route="32")
     rider = issuer.rider(now=NOW, routes=("32",))
-    validator.set_route("09")
-    validator.set_stop("Cau Giay")
+    validator.set_position("09", "Cau Giay")
     scan = validator.scan(rider.qr(NOW), NOW)
     assert scan.reason == "wrong_route"
     assert (scan.trip.route, scan.trip.stop) == ("09", "Cau Giay")
