@@ -37,7 +37,7 @@ def read(raw: bytes, shape: type[T]) -> T:
         try:
             data = json.loads(raw)
         except (ValueError, RecursionError):
-            raise BodyError("request body is not valid JSON (a JSON object is expected)") from None
+            raise BodyError("request body is not valid JSON") from None
     if not isinstance(data, dict):
         raise BodyError("request body must be a JSON object")
     check_text(data, "field")

@@ -97,7 +97,9 @@ def test_cli_revoke_with_redis_away_warns_and_exits_0(cli, redis_server):
     assert "not published" in cli.fails("publish", code=1, env=env)
     redis_server.start()
     published = cli.json("publish", env=env)
-    assert published == {"published": True, "trust_keys": 1, "denylist_entries": 1}
+    assert published == {"published": True, "trust_keys": 1, "denylist_entries": 1,
+                         "stops": {"published": True, "routes_with_stops": 0,
+                                   "routes_removed": 0}}
     assert redis_denylist(redis_server.url).is_revoked(p["id"])
     assert Denylist.loads(cli.ok("pass", "denylist").stdout).entries == redis_denylist(
         redis_server.url).entries
