@@ -208,7 +208,7 @@ def report(results: dict, trips: float, sent: list[str], args) -> None:
     print(f"CPU of the issuer's workers per refresh: {refresh_cpu:.2f} ms")
     print(f"database round trips per refresh (over HTTP, a rider's token): {trips:g}")
     for line in sent:
-        print(f"  {line}")
+        print(f"  {line[:96]}")
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
 
 _engines: dict[str, sa.Engine] = {}
+_autocommit: dict[str, sa.Engine] = {}
 _engines_lock = threading.Lock()  # the server runs requests in threads
 
 
@@ -46,6 +47,35 @@ def engine(url: str) -> sa.Engine:
                 sa.event.listen(eng, "connect", _sqlite_foreign_keys)
             _engines[url] = eng
         return _engines[url]
+
+
+def autocommit_engine(url: str) -> sa.Engine:
+    """An engine whose connections commit each statement on its own, with no pre-ping: for
+    work done in one statement (a credential refresh), where ``BEGIN``, ``COMMIT`` and a
+    ``SELECT 1`` before it would be three round trips more than the work. A connection the
+    server dropped is found by the statement itself: :func:`retry_dropped` runs it again on
+    a new connection, once."""
+    with _engines_lock:
+        if url not in _autocommit:
+            _autocommit[url] = sa.create_engine(url, isolation_level="AUTOCOMMIT",
+                                                pool_pre_ping=False)
+        return _autocommit[url]
+
+
+def retry_dropped(url: str, work):
+    """``work(connection)`` on an autocommit connection; once more on a new connection if the
+    first was dropped (the server restarted, an idle connection was cut). Only for work that
+    may be done twice: a statement that failed on a dead socket did nothing, but one whose
+    answer was lost might have been done."""
+    eng = autocommit_engine(url)
+    for attempt in (1, 2):
+        try:
+            with eng.connect() as conn:
+                return work(conn)
+        except sa.exc.DBAPIError as exc:
+            # SQLAlchemy has invalidated the pool's connections older than this one already.
+            if attempt == 2 or not exc.connection_invalidated:
+                raise
 
 
 def _create_private(path: str | None) -> None:
@@ -69,10 +99,11 @@ def _sqlite_foreign_keys(dbapi_connection, _record) -> None:
 def dispose(url: str | None = None) -> None:
     """Close pooled connections (of one URL, or all): tests drop their databases after."""
     with _engines_lock:
-        for key in [url] if url else list(_engines):
-            eng = _engines.pop(key, None)
-            if eng is not None:
-                eng.dispose()
+        for engines in (_engines, _autocommit):
+            for key in [url] if url else list(engines):
+                eng = engines.pop(key, None)
+                if eng is not None:
+                    eng.dispose()
 
 
 @contextmanager

@@ -29,7 +29,10 @@ class RoundTrips:
         return len(self.sent)
 
     def _dbapi(self, conn):
-        return conn.connection.dbapi_connection
+        try:
+            return conn.connection.dbapi_connection
+        except sa.exc.SQLAlchemyError:  # invalidated (the server dropped it): nothing is sent
+            return None
 
     def _in_transaction(self, dbapi) -> bool:
         info = getattr(dbapi, "info", None)
@@ -43,11 +46,12 @@ class RoundTrips:
         if (info is not None and hasattr(info, "transaction_status")
                 and not dbapi.autocommit and int(info.transaction_status) == IDLE):
             self.sent.append("BEGIN")
-        self.sent.append(" ".join(statement.split())[:120])
+        self.sent.append(" ".join(statement.split()))
 
     def _end(self, word: str):
         def note(conn):
-            if self._in_transaction(self._dbapi(conn)):
+            dbapi = self._dbapi(conn)
+            if dbapi is not None and self._in_transaction(dbapi):
                 self.sent.append(word)
         return note
 

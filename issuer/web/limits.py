@@ -16,11 +16,18 @@ lockout in the database (issuer.console.signin) holds either way.
   belongs to (not the bytes of either: one token spelt thirty ways, or a cookie signed again
   every second, is one caller), so riders behind one mobile carrier's address don't share a
   limit; per address when nobody is signed in, or the token is not valid.
+- A credential refresh with a bearer token is counted per token, read from the header with
+  no database lookup: the refresh checks the token in the same statement as the pass
+  (issuer.passes.refresh), and a rider holds one token, so per token is per rider. A token
+  spelt another way is another string, which no account holds: it is refused (401) and
+  mints nothing. A session cookie is counted per caller, as above.
 
 A refusal is a 429 with Retry-After, in JSON for the API and as a page for pages.
 """
 
 from __future__ import annotations
+
+import hashlib
 
 import flask
 from flask_limiter import Limiter
@@ -52,6 +59,16 @@ def caller_key() -> str:
     return "caller:" + who.actor  # "rider:<account id>" or the operator's username
 
 
+def credential_key() -> str:
+    """Per bearer token (its hash: the limiter's keys never hold a token), else per caller."""
+    from issuer.web import auth  # auth -> web -> limits: imported when first asked
+
+    token = auth.bearer_token()
+    if token is None:
+        return caller_key()
+    return "token:" + hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
 def address_key() -> str:
     return "address:" + get_remote_address()
 
@@ -69,7 +86,7 @@ sign_in = limiter.limit(SIGN_IN, key_func=address_key, methods=["POST"], scope="
                         deduct_when=_failed_sign_in)
 sign_in_redirect = limiter.limit(E_ID, key_func=address_key, scope="e-id")
 qr = limiter.limit(QR, key_func=caller_key, scope="qr")
-credential = limiter.limit(CREDENTIAL, key_func=caller_key, scope="credential")
+credential = limiter.limit(CREDENTIAL, key_func=credential_key, scope="credential")
 
 
 def init_app(app: flask.Flask) -> None:
