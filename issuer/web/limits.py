@@ -28,6 +28,8 @@ A refusal is a 429 with Retry-After, in JSON for the API and as a page for pages
 from __future__ import annotations
 
 import hashlib
+import math
+import time
 
 import flask
 from flask_limiter import Limiter
@@ -73,7 +75,10 @@ def address_key() -> str:
     return "address:" + get_remote_address()
 
 
-limiter = Limiter(key_func=address_key, default_limits=[], headers_enabled=True,
+# One call to the limiter's storage a request: the count. flask-limiter's X-RateLimit-*
+# headers would ask the storage again after every answer to fill them in; only a refusal
+# carries Retry-After (:func:`_retry_after`), which asks once, when it happens.
+limiter = Limiter(key_func=address_key, default_limits=[], headers_enabled=False,
                   key_prefix="vexe:ratelimit", in_memory_fallback_enabled=True,
                   strategy="moving-window", on_breach=monitoring.rate_limited)
 
@@ -98,3 +103,19 @@ def init_app(app: flask.Flask) -> None:
     if proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     limiter.init_app(app)
+    app.after_request(_retry_after)
+
+
+def _retry_after(response: flask.Response) -> flask.Response:
+    """A 429 of the limiter says when to come back: when its window lets one more through."""
+    if response.status_code != 429 or "Retry-After" in response.headers:
+        return response
+    seconds = 60
+    current = limiter.current_limit
+    if current is not None:
+        try:
+            seconds = max(1, math.ceil(current.reset_at - time.time()))
+        except Exception:  # noqa: BLE001 (the storage away: its in-memory fallback counts)
+            pass
+    response.headers["Retry-After"] = str(seconds)
+    return response
