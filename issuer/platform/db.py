@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import select
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -40,7 +41,9 @@ _engines_lock = threading.Lock()  # the server runs requests in threads
 def engine(url: str) -> sa.Engine:
     with _engines_lock:
         if url not in _engines:
-            eng = sa.create_engine(url, pool_pre_ping=True)
+            eng = sa.create_engine(url, pool_pre_ping=not _is_postgresql(url))
+            if eng.dialect.name == "postgresql":
+                sa.event.listen(eng.pool, "checkout", _check_socket)
             if eng.dialect.name == "sqlite":
                 _create_private(eng.url.database)
                 # SQLite enforces foreign keys only when asked, per connection.
@@ -57,9 +60,29 @@ def autocommit_engine(url: str) -> sa.Engine:
     a new connection, once."""
     with _engines_lock:
         if url not in _autocommit:
-            _autocommit[url] = sa.create_engine(url, isolation_level="AUTOCOMMIT",
-                                                pool_pre_ping=False)
+            eng = sa.create_engine(url, isolation_level="AUTOCOMMIT", pool_pre_ping=False)
+            if eng.dialect.name == "postgresql":
+                sa.event.listen(eng.pool, "checkout", _check_socket)
+            _autocommit[url] = eng
         return _autocommit[url]
+
+
+def _is_postgresql(url: str) -> bool:
+    return sa.make_url(url).get_backend_name() == "postgresql"
+
+
+def _check_socket(dbapi_connection, _record, _proxy) -> None:
+    """The pre-ping without a round trip: an idle pooled connection has nothing to read, so
+    one whose socket is readable was closed by the server (a restart, an idle connection
+    cut, pg_terminate_backend: PostgreSQL says why, then closes). SQLAlchemy then takes
+    another connection. A connection cut with no word (a cable pulled) is still found by
+    the statement that fails on it: retry_dropped sends that once more."""
+    try:
+        readable, _, _ = select.select([dbapi_connection.pgconn.socket], [], [], 0)
+    except Exception:  # noqa: BLE001 (psycopg: "the connection is closed"; a bad descriptor)
+        raise sa.exc.DisconnectionError("the connection is closed") from None
+    if readable:
+        raise sa.exc.DisconnectionError("the server closed the connection")
 
 
 def retry_dropped(url: str, work):
