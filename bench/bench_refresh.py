@@ -1,7 +1,7 @@
 """A credential refresh against a bare Flask route, both under gunicorn, in one run.
 
     .venv/bin/python bench/bench_refresh.py [--riders 1000] [--time 20] [--rounds 2]
-        [--users 40] [--workers 4]
+        [--users 40] [--workers 4] [--target-rate 347]
 
 Starts the issuer as a load run does (loadtests.system.System: gunicorn with the issuer's
 settings, PostgreSQL, Redis, riders whose passes are bound to phone keys) and, with the same
@@ -9,11 +9,12 @@ gunicorn settings and workers, a bare Flask app that answers "hello" (bench/hell
 Then, round after round, it drives each with the same Locust user shape (headless, no wait,
 ``--users`` users, ``--time`` seconds): the hello route, credential refreshes only
 (bench/refresh_users.py), the hello route again, the riders' mix (loadtests.riders with no
-wait). It prints requests/s, p50 and p95, the ratios to the hello route run just before,
-the CPU seconds the gunicorn workers spent per request (their /proc stat), and the database
-round trips of one refresh (counted on the wire by issuer.platform.roundtrips, in this
-process, on the same database). The load average is printed with every phase: figures
-taken on a busy machine say so.
+wait). It prints requests/s, p50 and p95, the ratios to the hello route run just before, the CPU
+seconds the gunicorn workers spent per request (their /proc stat), and the database round
+trips of one refresh (counted on the wire by issuer.platform.roundtrips, in this process, on
+the same database). Last, refreshes paced at ``--target-rate`` a second (ten times Hanoi's
+peak: 347) for ``--time`` seconds: their p95 and failures at that rate. The load average is
+printed with every phase: figures taken on a busy machine say so.
 
 The database is ``VEXE_LOAD_PG_URL`` (default: the database vexe_perf, a schema of its own
 dropped after); Redis is ``VEXE_LOAD_REDIS_URL`` (default database 4, flushed at the start).
@@ -107,7 +108,8 @@ def count_round_trips(system: System, pool: dict, times: int = 5) -> tuple[float
 
     app = create_app()
     client = app.test_client()
-    engine = db.engine(app.config["DATABASE_URL"])
+    url = app.config["DATABASE_URL"]
+    engines = [db.engine(url), db.autocommit_engine(url)]
     riders = [r for r in pool["riders"] if not r["custodial"]][-times - 1:]
     sent: list[str] = []
 
@@ -119,10 +121,10 @@ def count_round_trips(system: System, pool: dict, times: int = 5) -> tuple[float
     refresh(riders[0])  # the signing key unsealed in this process, a connection pooled
     counts = []
     for rider in riders[1:]:
-        with RoundTrips(engine) as seen:
+        with RoundTrips(engines[0]) as general, RoundTrips(engines[1]) as one:
             refresh(rider)
-        counts.append(seen.count)
-        sent = seen.sent
+        counts.append(general.count + one.count)
+        sent = general.sent + one.sent
     db.dispose()
     return statistics.mean(counts), sent
 
@@ -134,6 +136,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--users", type=int, default=40)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--target-rate", type=float, default=347)
     args = parser.parse_args()
 
     out = Path(tempfile.mkdtemp(prefix="vexe-bench-refresh-"))
@@ -178,12 +181,21 @@ def main() -> None:
                     print(f"round {n + 1} {kind:8} {figures['rps']:8.1f} req/s "
                           f"p50 {figures['p50']:5.0f} p95 {figures['p95']:5.0f} ms  "
                           f"failures {figures['failures']}  load {load}", flush=True)
+            for key in limits.scan_iter("vexe:ratelimit*"):
+                limits.delete(key)
+            per_user = str(args.target_rate / args.users)
+            paced = locust(out, "paced", "PacedRefresher", HERE / "refresh_users.py",
+                           system.issuer_url, args, {**env, "VEXE_REFRESH_PER_USER": per_user})
+            paced["load"] = loadavg()
             pool = json.loads(system.pool_file.read_text())
             trips, sent = count_round_trips(system, pool)
         finally:
             hello.terminate()
             hello.wait(15)
     report(results, trips, sent, args)
+    print(f"paced at {args.target_rate:g} refreshes/s: {paced['rps']:.1f}/s achieved, "
+          f"p50 {paced['p50']:.0f} ms, p95 {paced['p95']:.0f} ms (goal 100), "
+          f"failures {paced['failures']}, load {paced['load']}")
 
 
 def report(results: dict, trips: float, sent: list[str], args) -> None:

@@ -1,16 +1,17 @@
 """Locust users for bench/bench_refresh.py, all of one shape: no wait between requests.
 
-``Refresher`` is a phone refreshing its credential (a rider drawn from the pool for each
-request, as in loadtests/riders.py); ``Hello`` posts the same empty JSON body to the bare
-Flask app (bench/hello_app.py). The riders' mix is loadtests.riders.Rider with
-``VEXE_RIDER_WAIT=0``.
+``Refresher`` (and ``PacedRefresher``, at a fixed rate) is a phone refreshing its credential
+(a rider drawn from the pool for each request, as in loadtests/riders.py); ``Hello`` posts
+the same empty JSON body to the bare Flask app (bench/hello_app.py). The riders' mix is
+loadtests.riders.Rider with ``VEXE_RIDER_WAIT=0``.
 """
 
 from __future__ import annotations
 
+import os
 import random
 
-from locust import FastHttpUser, constant, task
+from locust import FastHttpUser, constant, constant_throughput, task
 
 from loadtests.system import load_pool
 
@@ -33,6 +34,13 @@ class Refresher(FastHttpUser):
         self.client.post(f"/api/passes/{rider['pass_id']}/credential", json={},
                          headers={"Authorization": f"Bearer {rider['rider_token']}"},
                          name="/api/passes/[id]/credential")
+
+
+class PacedRefresher(Refresher):
+    """Refreshes at a fixed rate (``VEXE_REFRESH_PER_USER`` a second each): the target
+    rate, to see its latencies rather than the ceiling."""
+
+    wait_time = constant_throughput(float(os.environ.get("VEXE_REFRESH_PER_USER", "1")))
 
 
 class Hello(FastHttpUser):

@@ -2,10 +2,11 @@
 
 A statement is one exchange; so is what the driver sends around it: psycopg sends ``BEGIN``
 before the first statement of a transaction (unless the connection is in autocommit),
-``COMMIT`` or ``ROLLBACK`` when a transaction is open, and the pool's pre-ping (a ``SELECT 1`` in autocommit) is one more.
-The counter reads the driver's own transaction status, so what it counts is what went on the
-wire. On SQLite, where nothing goes on a wire, it counts statements, commits and rollbacks:
-calls into the library. The test of a refresh's cost and bench/bench_refresh.py use it.
+``COMMIT`` or ``ROLLBACK`` when a transaction is open, and the pool's pre-ping (a ``SELECT
+1`` in autocommit) is one more. The counter reads the driver's own transaction status, so
+what it counts is what went on the wire. On SQLite, where nothing goes on a wire, it counts
+statements, commits and rollbacks: calls into the library. The test of a refresh's cost and
+bench/bench_refresh.py use it.
 """
 
 from __future__ import annotations
