@@ -51,12 +51,31 @@ def workers_of(master: int) -> list[int]:
     return [int(pid) for pid in path.read_text().split()]
 
 
+def _cpu_of_living(pids: list[int]) -> float:
+    return cpu_seconds([pid for pid in pids if Path(f"/proc/{pid}/stat").exists()])
+
+
 def cpu_seconds(pids: list[int]) -> float:
     total = 0
     for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:  # gone since it was listed
+            continue
         total += int(fields[11]) + int(fields[12])  # utime, stime
     return total / TICKS
+
+
+def backends(url: str) -> list[int]:
+    """The PostgreSQL server processes serving the run's database (they share the cores)."""
+    import sqlalchemy as sa
+    engine = sa.create_engine(url.split("?")[0], poolclass=sa.pool.NullPool)
+    with engine.connect() as conn:
+        pids = list(conn.execute(sa.text(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()")).scalars())
+    engine.dispose()
+    return [pid for pid in pids if Path(f"/proc/{pid}/stat").exists()]
 
 
 def loadavg() -> str:
@@ -172,10 +191,13 @@ def main() -> None:
                     for key in limits.scan_iter("vexe:ratelimit*"):
                         limits.delete(key)
                     pids = workers_of(masters["hello" if kind == "hello" else "issuer"])
-                    before, load = cpu_seconds(pids), loadavg()
+                    pg = backends(system.database_url) if kind != "hello" else []
+                    before, pg_before, load = cpu_seconds(pids), cpu_seconds(pg), loadavg()
                     figures = locust(out, f"{kind}-{n}-{len(results[kind])}", user,
                                      locustfile, host, args, env)
                     figures["cpu"] = cpu_seconds(pids) - before
+                    # Backends still there at the end (the pools keep theirs): a lower bound.
+                    figures["pg_cpu"] = _cpu_of_living(pg) - pg_before
                     figures["load"] = load
                     results[kind].append(figures)
                     print(f"round {n + 1} {kind:8} {figures['rps']:8.1f} req/s "
@@ -217,7 +239,9 @@ def report(results: dict, trips: float, sent: list[str], args) -> None:
     refresh_cpu = statistics.mean(1000 * f["cpu"] / f["requests"] for f in results["refresh"])
     print(f"\nrefresh / hello: {ratio['refresh']:.3f} (goal 0.5); "
           f"mix / hello: {ratio['mix']:.3f} (goal 0.35)")
-    print(f"CPU of the issuer's workers per refresh: {refresh_cpu:.2f} ms")
+    pg_cpu = statistics.mean(1000 * f["pg_cpu"] / f["requests"] for f in results["refresh"])
+    print(f"CPU of the issuer's workers per refresh: {refresh_cpu:.2f} ms; of PostgreSQL's "
+          f"backends at least {pg_cpu:.2f} ms")
     print(f"database round trips per refresh (over HTTP, a rider's token): {trips:g}")
     for line in sent:
         print(f"  {line[:96]}")
