@@ -3,10 +3,11 @@ the pass locked and checked usable, its phone binding locked, the signing key's 
 credential recorded and the pass's ``credentials_until`` moved on, in one statement that
 commits on its own (autocommit). It is the issuer's busiest request.
 
-The statement changes nothing unless every rule holds: the token is a rider's and the pass
-is hers, her account stands at the level a pass needs, the pass is not revoked and has not
-ended, it is bound to a phone (not a key the issuer holds), and a key signs. It answers with
-what it read, so each refusal is told as the general path tells it
+The pass is locked only when the token is its rider's: a caller with any other token holds
+up nobody's refresh. The statement changes nothing unless every rule holds: the token is a
+rider's and the pass is hers, her account stands at the level a pass needs, the pass is not
+revoked and has not ended, it is bound to a phone (not a key the issuer holds), and a key
+signs. It answers with what it read, so each refusal is told as the general path tells it
 (:func:`issuer.passes.phones.refresh_credential`), in the same order.
 
 Why it is as safe as locking in a transaction: the pass row is locked ``FOR NO KEY UPDATE``
@@ -42,7 +43,7 @@ WITH rider AS (
            (SELECT kid FROM signing_keys WHERE retired_at IS NULL
             ORDER BY id DESC LIMIT 1) AS kid
     FROM passes JOIN accounts ON accounts.id = passes.account_id
-    WHERE passes.id = :pass_id
+    WHERE passes.id = :pass_id AND passes.account_id = (SELECT id FROM rider)
     FOR NO KEY UPDATE OF passes
 ), b AS (
     SELECT device_bindings.id AS binding_id, device_key, custodial FROM device_bindings
@@ -71,8 +72,8 @@ FROM (SELECT 1) AS one LEFT JOIN rider ON true LEFT JOIN p ON true LEFT JOIN b O
 
 @dataclass(frozen=True)
 class Outcome:
-    """What the statement saw: the rider (None: not a rider's token), the pass (None: no such
-    pass), and the credential's id when one was recorded."""
+    """What the statement saw: the rider (None: not a rider's token), her pass (None: no such
+    pass of hers; nothing was locked), and the credential's id when one was recorded."""
 
     rider_id: str | None
     row: sa.Row | None
