@@ -188,7 +188,7 @@ def main() -> None:
                 for kind, user, locustfile, host in phases:
                     # Each phase starts with the limiter's counts cleared: the pool's riders
                     # are few phones asking often, the limiter is not what is measured here.
-                    for key in limits.scan_iter("vexe:ratelimit*"):
+                    for key in limits.scan_iter("*vexe:ratelimit*"):
                         limits.delete(key)
                     pids = workers_of(masters["hello" if kind == "hello" else "issuer"])
                     pg = backends(system.database_url) if kind != "hello" else []
@@ -203,7 +203,7 @@ def main() -> None:
                     print(f"round {n + 1} {kind:8} {figures['rps']:8.1f} req/s "
                           f"p50 {figures['p50']:5.0f} p95 {figures['p95']:5.0f} ms  "
                           f"failures {figures['failures']}  load {load}", flush=True)
-            for key in limits.scan_iter("vexe:ratelimit*"):
+            for key in limits.scan_iter("*vexe:ratelimit*"):
                 limits.delete(key)
             per_user = str(args.target_rate / args.users)
             paced = locust(out, "paced", "PacedRefresher", HERE / "refresh_users.py",
