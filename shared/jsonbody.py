@@ -29,14 +29,15 @@ class BodyError(ValueError):
 
 
 def read(raw: bytes, shape: type[T]) -> T:
-    """``raw`` as a ``shape``; an empty body is an empty object (for shapes that need nothing)."""
+    """``raw`` as a ``shape``; an empty body is an empty object (for shapes that need nothing).
+    ``dict`` as the shape: any object, its fields checked by the caller."""
     if not raw.strip():
         data: object = {}
     else:
         try:
             data = json.loads(raw)
         except (ValueError, RecursionError):
-            raise BodyError("request body is not valid JSON") from None
+            raise BodyError("request body is not valid JSON (a JSON object is expected)") from None
     if not isinstance(data, dict):
         raise BodyError("request body must be a JSON object")
     check_text(data, "field")

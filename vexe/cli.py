@@ -16,6 +16,7 @@ PARTS = (
     ("vexe.demo", "demo", ("demo",)),
     ("idp.cli", "commands", ("idp",)),
     ("backoffice.cli", "commands", ("ingest", "company", "vehicle")),
+    ("backoffice.export_cli", "commands", ("export",)),
     ("issuer.upkeep_cli", "commands", ("secret", "backup", "restore", "trips")),
     ("issuer.cli", "commands", None),
 )
