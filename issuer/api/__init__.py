@@ -103,7 +103,8 @@ def register_error_handlers(app: flask.Flask) -> None:
     @app.errorhandler(sa.exc.OperationalError)
     @app.errorhandler(sa.exc.InterfaceError)
     def database_down(exc: sa.exc.DBAPIError):
-        # The database restarting or unreachable: the pool reconnects by itself (pre-ping),
+        # The database restarting or unreachable: the pool reconnects by itself (a closed
+        # connection is seen at checkout: issuer.platform.db),
         # so the client is told when to come back rather than shown a failure.
         log.error("database error: %s", str(exc.orig).strip().splitlines()[0] if exc.orig
                   else exc)

@@ -244,6 +244,24 @@ def _check_label(label) -> str | None:
     return label
 
 
+def mint_recorded(session: Session, row, *, now: int, sealing_key: str | None,
+                  lifetime: int) -> Issued | None:
+    """Sign the credential :mod:`issuer.passes.refresh` has just recorded (``row``: the pass,
+    its binding, the signing key's id and the credential's id, as the statement answered).
+    None if the key it named was retired since: the caller takes the general path."""
+    private = signing.signer(session, row.kid, sealing_key=sealing_key)
+    if keys.key_id(private) != row.kid:
+        return None
+    credential = ticket.mint_credential(
+        private, jti=row.jti, pass_id=row.id, product=ticket.PRODUCTS[row.product],
+        routes=[row.route_code] if row.route_code else [ticket.ALL_ROUTES],
+        valid_from=row.valid_from, valid_until=row.valid_until, device_key=row.device_key,
+        now=now, lifetime=lifetime, category=row.category)
+    metrics.credential_minted(False)
+    return Issued(row.id, credential, row.jti, min(now + lifetime, row.valid_until),
+                  row.device_key, False)
+
+
 def _mint(session: Session, p: Pass, binding: DeviceBinding, kid: str | None, *, now: float,
           sealing_key: str | None, lifetime: int) -> Issued:
     private = signing.signer(session, kid, sealing_key=sealing_key)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import select
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,19 +34,71 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
 
 _engines: dict[str, sa.Engine] = {}
+_autocommit: dict[str, sa.Engine] = {}
 _engines_lock = threading.Lock()  # the server runs requests in threads
 
 
 def engine(url: str) -> sa.Engine:
     with _engines_lock:
         if url not in _engines:
-            eng = sa.create_engine(url, pool_pre_ping=True)
+            eng = sa.create_engine(url, pool_pre_ping=not _is_postgresql(url))
+            if eng.dialect.name == "postgresql":
+                sa.event.listen(eng.pool, "checkout", _check_socket)
             if eng.dialect.name == "sqlite":
                 _create_private(eng.url.database)
                 # SQLite enforces foreign keys only when asked, per connection.
                 sa.event.listen(eng, "connect", _sqlite_foreign_keys)
             _engines[url] = eng
         return _engines[url]
+
+
+def autocommit_engine(url: str) -> sa.Engine:
+    """An engine whose connections commit each statement on its own, with no pre-ping: for
+    work done in one statement (a credential refresh), where ``BEGIN``, ``COMMIT`` and a
+    ``SELECT 1`` before it would be three round trips more than the work. A connection the
+    server dropped is found by the statement itself: :func:`retry_dropped` runs it again on
+    a new connection, once."""
+    with _engines_lock:
+        if url not in _autocommit:
+            eng = sa.create_engine(url, isolation_level="AUTOCOMMIT", pool_pre_ping=False)
+            if eng.dialect.name == "postgresql":
+                sa.event.listen(eng.pool, "checkout", _check_socket)
+            _autocommit[url] = eng
+        return _autocommit[url]
+
+
+def _is_postgresql(url: str) -> bool:
+    return sa.make_url(url).get_backend_name() == "postgresql"
+
+
+def _check_socket(dbapi_connection, _record, _proxy) -> None:
+    """The pre-ping without a round trip: an idle pooled connection has nothing to read, so
+    one whose socket is readable was closed by the server (a restart, an idle connection
+    cut, pg_terminate_backend: PostgreSQL says why, then closes). SQLAlchemy then takes
+    another connection. A connection cut with no word (a cable pulled) is still found by
+    the statement that fails on it: retry_dropped sends that once more."""
+    try:
+        readable, _, _ = select.select([dbapi_connection.pgconn.socket], [], [], 0)
+    except Exception:  # noqa: BLE001 (psycopg: "the connection is closed"; a bad descriptor)
+        raise sa.exc.DisconnectionError("the connection is closed") from None
+    if readable:
+        raise sa.exc.DisconnectionError("the server closed the connection")
+
+
+def retry_dropped(url: str, work):
+    """``work(connection)`` on an autocommit connection; once more on a new connection if the
+    first was dropped (the server restarted, an idle connection was cut). Only for work that
+    may be done twice: a statement that failed on a dead socket did nothing, but one whose
+    answer was lost might have been done."""
+    eng = autocommit_engine(url)
+    for attempt in (1, 2):
+        try:
+            with eng.connect() as conn:
+                return work(conn)
+        except sa.exc.DBAPIError as exc:
+            # SQLAlchemy has invalidated the pool's connections older than this one already.
+            if attempt == 2 or not exc.connection_invalidated:
+                raise
 
 
 def _create_private(path: str | None) -> None:
@@ -69,10 +122,11 @@ def _sqlite_foreign_keys(dbapi_connection, _record) -> None:
 def dispose(url: str | None = None) -> None:
     """Close pooled connections (of one URL, or all): tests drop their databases after."""
     with _engines_lock:
-        for key in [url] if url else list(_engines):
-            eng = _engines.pop(key, None)
-            if eng is not None:
-                eng.dispose()
+        for engines in (_engines, _autocommit):
+            for key in [url] if url else list(engines):
+                eng = engines.pop(key, None)
+                if eng is not None:
+                    eng.dispose()
 
 
 @contextmanager

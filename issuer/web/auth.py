@@ -83,6 +83,20 @@ def current_caller() -> Caller | None:
     return who
 
 
+def bearer_token() -> str | None:
+    """The bearer token this request sends, or None (no header, or not a bearer token: who
+    is calling then says why)."""
+    scheme, _, token = flask.request.headers.get("Authorization", "").partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
+def rider_is(account_id: str) -> None:
+    """This request's caller is the rider ``account_id``, as a statement that checked her
+    token has just said (issuer.passes.refresh)."""
+    flask.g.caller = Caller(RIDER, account_id=account_id)
+
+
 def _from_bearer(header: str) -> Caller:
     scheme, _, token = header.partition(" ")
     token = token.strip()

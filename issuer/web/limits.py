@@ -16,11 +16,20 @@ lockout in the database (issuer.console.signin) holds either way.
   belongs to (not the bytes of either: one token spelt thirty ways, or a cookie signed again
   every second, is one caller), so riders behind one mobile carrier's address don't share a
   limit; per address when nobody is signed in, or the token is not valid.
+- A credential refresh with a bearer token is counted per token, read from the header with
+  no database lookup: the refresh checks the token in the same statement as the pass
+  (issuer.passes.refresh), and a rider holds one token, so per token is per rider. A token
+  spelt another way is another string, which no account holds: it is refused (401) and
+  mints nothing. A session cookie is counted per caller, as above.
 
 A refusal is a 429 with Retry-After, in JSON for the API and as a page for pages.
 """
 
 from __future__ import annotations
+
+import hashlib
+import math
+import time
 
 import flask
 from flask_limiter import Limiter
@@ -52,11 +61,24 @@ def caller_key() -> str:
     return "caller:" + who.actor  # "rider:<account id>" or the operator's username
 
 
+def credential_key() -> str:
+    """Per bearer token (its hash: the limiter's keys never hold a token), else per caller."""
+    from issuer.web import auth  # auth -> web -> limits: imported when first asked
+
+    token = auth.bearer_token()
+    if token is None:
+        return caller_key()
+    return "token:" + hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
 def address_key() -> str:
     return "address:" + get_remote_address()
 
 
-limiter = Limiter(key_func=address_key, default_limits=[], headers_enabled=True,
+# One call to the limiter's storage a request: the count. flask-limiter's X-RateLimit-*
+# headers would ask the storage again after every answer to fill them in; only a refusal
+# carries Retry-After (:func:`_retry_after`), which asks once, when it happens.
+limiter = Limiter(key_func=address_key, default_limits=[], headers_enabled=False,
                   key_prefix="vexe:ratelimit", in_memory_fallback_enabled=True,
                   strategy="moving-window", on_breach=monitoring.rate_limited)
 
@@ -69,7 +91,7 @@ sign_in = limiter.limit(SIGN_IN, key_func=address_key, methods=["POST"], scope="
                         deduct_when=_failed_sign_in)
 sign_in_redirect = limiter.limit(E_ID, key_func=address_key, scope="e-id")
 qr = limiter.limit(QR, key_func=caller_key, scope="qr")
-credential = limiter.limit(CREDENTIAL, key_func=caller_key, scope="credential")
+credential = limiter.limit(CREDENTIAL, key_func=credential_key, scope="credential")
 
 
 def init_app(app: flask.Flask) -> None:
@@ -81,3 +103,19 @@ def init_app(app: flask.Flask) -> None:
     if proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     limiter.init_app(app)
+    app.after_request(_retry_after)
+
+
+def _retry_after(response: flask.Response) -> flask.Response:
+    """A 429 of the limiter says when to come back: when its window lets one more through."""
+    if response.status_code != 429 or "Retry-After" in response.headers:
+        return response
+    seconds = 60
+    current = limiter.current_limit
+    if current is not None:
+        try:
+            seconds = max(1, math.ceil(current.reset_at - time.time()))
+        except Exception:  # noqa: BLE001 (the storage away: its in-memory fallback counts)
+            pass
+    response.headers["Retry-After"] = str(seconds)
+    return response

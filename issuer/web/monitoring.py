@@ -95,12 +95,14 @@ def _finish(response: flask.Response) -> flask.Response:
     REQUESTS.labels(request.method, endpoint, str(response.status_code)).inc()
     LATENCY.labels(request.method, endpoint).observe(took)
     response.headers[REQUEST_ID_HEADER] = flask.g.request_id
-    path = _printable(request.path)
-    access_log.info("%s %s %s %.1f ms", request.method, path, response.status_code,
-                    took * 1000, extra={
-                        "fields": ("method", "rule", "path", "status", "duration_ms"),
-                        "method": request.method, "rule": endpoint, "path": path,
-                        "status": response.status_code, "duration_ms": round(took * 1000, 1)})
+    if access_log.isEnabledFor(logging.INFO):  # the line is built only if someone reads it
+        path = _printable(request.path)
+        access_log.info("%s %s %s %.1f ms", request.method, path, response.status_code,
+                        took * 1000, extra={
+                            "fields": ("method", "rule", "path", "status", "duration_ms"),
+                            "method": request.method, "rule": endpoint, "path": path,
+                            "status": response.status_code,
+                            "duration_ms": round(took * 1000, 1)})
     return response
 
 
