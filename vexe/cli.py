@@ -15,6 +15,7 @@ PARTS = (
     ("validator.cli", "commands", ("validator", "validate")),
     ("vexe.demo", "demo", ("demo",)),
     ("idp.cli", "commands", ("idp",)),
+    ("gateway.cli", "commands", ("gateway",)),
     ("backoffice.cli", "commands", ("ingest", "company", "vehicle")),
     ("issuer.upkeep_cli", "commands", ("secret", "backup", "restore", "trips")),
     ("issuer.cli", "commands", None),
@@ -22,7 +23,7 @@ PARTS = (
 
 
 # vexe's own packages: one of them missing is a broken install, not a missing extra.
-OWN = ("issuer", "backoffice", "validator", "shared", "vexe", "idp", "loadtests")
+OWN = ("issuer", "backoffice", "validator", "shared", "vexe", "idp", "gateway", "loadtests")
 
 
 class NotInstalled(click.ClickException):

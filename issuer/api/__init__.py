@@ -144,8 +144,8 @@ def register_error_handlers(app: flask.Flask) -> None:
 
 def blueprints() -> list[flask.Blueprint]:
     """The JSON API's blueprints, for the app to register."""
-    from issuer.api import (accounts, applications, audit_log, keys, me, orders, passes, public,
-                            ridership, routes)
+    from issuer.api import (accounts, applications, audit_log, keys, me, orders, passes,
+                            payments, public, ridership, routes)
 
     return [module.bp for module in (public, routes, accounts, passes, keys, me, orders,
-                                     applications, audit_log, ridership)]
+                                     applications, audit_log, ridership, payments)]

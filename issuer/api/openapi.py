@@ -12,7 +12,7 @@ from __future__ import annotations
 from backoffice.reports import PAGE, VALIDATOR_COLUMNS
 from issuer.api import audit_log, shapes
 from issuer.platform.audit import MAX_ENTRIES
-from issuer.sales.orders import MAX_SEARCH
+from issuer.sales.orders import MAX_SEARCH, STATUSES
 from issuer.web.params import MOST_OFFSET
 
 ID = {"type": "string", "minLength": 1, "maxLength": 40}
@@ -56,6 +56,9 @@ def _query(name: str, schema: dict, description: str | None = None) -> dict:
 
 
 TEXT = {"type": "string", "maxLength": 600}
+VNPAY_FIELDS = ("vnp_Amount", "vnp_BankCode", "vnp_BankTranNo", "vnp_CardType",
+                "vnp_OrderInfo", "vnp_PayDate", "vnp_ResponseCode", "vnp_TmnCode",
+                "vnp_TransactionNo", "vnp_TransactionStatus", "vnp_TxnRef", "vnp_SecureHash")
 P, O, A = _path("pass_id"), _path("order_id"), _path("application_id")
 
 
@@ -189,7 +192,7 @@ PATHS = {
         "get": _op("Find orders (clerk)", tag="counter", answer=shapes.Orders, params=[
             _query("q", {"type": "string", "maxLength": MAX_SEARCH}),
             _query("status", {"type": "string",
-                              "enum": ["pending", "paid", "cancelled", "refunded"]})])},
+                              "enum": list(STATUSES)})])},
     "/api/orders/{order_id}": {"get": _op("An order (its rider, or a clerk)", params=[O],
                                           answer=shapes.Order)},
     "/api/orders/{order_id}/cancel": {"post": _op("Cancel a pending order", params=[O],
@@ -259,6 +262,12 @@ PATHS = {
                                         for name in ("actor", "target", "action")),
                                       _query("limit", {"type": "integer", "minimum": 1,
                                                        "maximum": MAX_ENTRIES})])},
+    "/api/payments/vnpay/ipn": {"get": _op(
+        "The card gateway's payment notification (VNPay 2.1 IPN, signed with the hash "
+        "secret); always 200 with RspCode and Message", tag="payments", security=False,
+        answer=shapes.IpnAnswer, params=[
+            _query(name, {"type": "string", "maxLength": 255})
+            for name in VNPAY_FIELDS])},
 }
 
 PATHS.update(ridership_paths())

@@ -122,6 +122,14 @@ class Error(Answer):
     error: str
 
 
+class IpnAnswer(Answer):
+    """The merchant's answer to a gateway's IPN (VNPay 2.1): 00 confirmed, 01 order not
+    found, 02 already confirmed, 04 wrong amount, 97 bad signature, 99 not recorded (call
+    again)."""
+    RspCode: Literal["00", "01", "02", "04", "97", "99"]
+    Message: str
+
+
 class Credential(Answer):
     pass_id: str
     credential: Annotated[str, Meta(description="compact JWS (EdDSA)")]
@@ -206,6 +214,7 @@ class Order(Answer):
     refunded_at: int | None
     refund_reason: str | None
     pass_id: str | None
+    expires_at: int | None = None
     payment_instructions: dict | None = None
     refund_instructions: dict | None = None
     published: bool | None = None
@@ -232,7 +241,7 @@ class NewAccount(Account):
 REQUESTS = (Empty, Reason, Decision, OrderRequest, Payment, FreePassRequest,
             ApplicationRequest, DeviceRequest, RouteRequest, AccountRequest, IssueRequest)
 ANSWERS = (Error, Credential, Bound, Custodial, Routes, Route, Pass, Passes, Order, Orders,
-           Account, NewAccount)
+           Account, NewAccount, IpnAnswer)
 
 
 def components() -> dict:

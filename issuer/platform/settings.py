@@ -164,6 +164,15 @@ SETTINGS = (
     Setting("LOG_LEVEL", choice("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"), "INFO"),
     # Trips older than this lose their pass id (`vexe trips prune`); 0 keeps everything.
     Setting("TRIPS_RETENTION_DAYS", integer(0, 36_500, "days"), 0),
+    # An order not paid within this many minutes expires; money for it afterwards is held
+    # for a clerk (issuer.sales.settlement).
+    Setting("ORDER_EXPIRY_MINUTES", integer(5, 7 * 24 * 60, "minutes"), 60),
+    # The card and e-wallet gateway (VNPay's 2.1 protocol, issuer.sales.gateway): its payment
+    # URL, this merchant's terminal code and the hash secret it signs with. Unset: no card
+    # payments offered.
+    Setting("GATEWAY_URL", text, None),
+    Setting("GATEWAY_TMN_CODE", text, None),
+    Setting("GATEWAY_HASH_SECRET", text, None),
 )
 
 

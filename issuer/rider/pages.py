@@ -75,14 +75,19 @@ def buy():
                                   form.get("month", ""), now=clock.now(),
                                   open_day=flask.current_app.config["SALES_OPEN_DAY"],
                                   route=form.get("route") or None,
-                                  category=form.get("category") or None)
+                                  category=form.get("category") or None,
+                                  expires_in=_order_expiry())
         except IssuerError as exc:
             session.rollback()
             flask.flash(str(exc), "error")
             return _buy_page(session, rider), exc.status
         flask.flash(f"Đã tạo đơn {order.id}. Order {order.id} created.", "ok")
-        return flask.redirect(flask.url_for("rider_pages.home"))
+        return flask.redirect(flask.url_for("rider_payments.order_page", order_id=order.id))
     return _buy_page(session, rider)
+
+
+def _order_expiry() -> int:
+    return flask.current_app.config["ORDER_EXPIRY_MINUTES"] * 60
 
 
 def _buy_page(session, rider):

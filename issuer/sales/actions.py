@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 from issuer.passes import publish
 from issuer.passes.publish import Published
 from issuer.platform import audit
-from issuer.platform.models import Application, Order
-from issuer.sales import applications, orders
+from issuer.platform.models import Application, Order, Payment
+from issuer.sales import applications, gateway, orders, payments, settlement
 
 
 def take_payment(session: Session, actor, order_id: str, amount_vnd: int, *,
@@ -50,3 +50,34 @@ def decide_application(session: Session, actor, application_id: str, *, approve:
                                       decided_by=getattr(actor, "actor", actor), now=now)
         entry.reason = decided.decision_reason
     return decided
+
+
+def apply_held_payment(session: Session, actor, payment_id: int, order_id: str | None, *,
+                       now: float) -> Payment:
+    """Held money applied to an order by a clerk: the order paid and its pass issued."""
+    with audit.action(session, actor, "payment.apply", now=now,
+                      target=str(payment_id)) as entry:
+        applied = settlement.apply_held(session, payment_id, order_id,
+                                        decided_by=getattr(actor, "actor", actor), now=now)
+        entry.reason = applied.reason
+    return applied
+
+
+def refund_held_payment(session: Session, actor, payment_id: int, reason: str, *,
+                        now: float, config, ip: str = "127.0.0.1") -> Payment:
+    """Held money given back: through the gateway for a card payment (its refund command),
+    else recorded as the bank transfer the clerk made. If the gateway refuses, nothing
+    changes here."""
+    with audit.action(session, actor, "payment.refund", now=now,
+                      target=str(payment_id)) as entry:
+        who = getattr(actor, "actor", actor)
+        held = settlement.get(session, payment_id)
+        refunded = settlement.refund_held(session, payment_id, reason, decided_by=who,
+                                          now=now)
+        if held.provider == payments.GATEWAY:
+            answer = gateway.refund(gateway.Gateway.from_config(config), held,
+                                    held.amount_vnd, by=who, ip=ip, now=now)
+            refunded.reason = (f"{refunded.reason} (gateway refund "
+                               f"{answer.get('vnp_TransactionNo')})")[:500]
+        entry.reason = refunded.reason
+    return refunded
