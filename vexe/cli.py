@@ -18,6 +18,7 @@ PARTS = (
     ("gateway.cli", "commands", ("gateway",)),
     ("backoffice.cli", "commands", ("ingest", "company", "vehicle")),
     ("issuer.upkeep_cli", "commands", ("secret", "backup", "restore", "trips")),
+    ("issuer.payments_cli", "commands", ("bank", "payments")),
     ("issuer.cli", "commands", None),
 )
 

@@ -56,7 +56,7 @@ FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 DATABASE_RETRY_AFTER = 5  # seconds: a database restart takes about this long
 
 # Paths of the pages people read; everything else answers errors in JSON.
-PAGE_PREFIXES = ("/console", "/my", "/signin", "/signout")
+PAGE_PREFIXES = ("/console", "/my", "/signin", "/signout", "/pay")
 
 ERROR_TITLES = {
     400: ("Yêu cầu không hợp lệ", "Bad request"),

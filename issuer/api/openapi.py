@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from backoffice.reports import PAGE, VALIDATOR_COLUMNS
 from issuer.api import audit_log, shapes
+from issuer.api.payments import MAX_FIELD
 from issuer.platform.audit import MAX_ENTRIES
 from issuer.sales.orders import MAX_SEARCH, STATUSES
 from issuer.web.params import MOST_OFFSET
@@ -41,6 +42,13 @@ def _op(summary: str, *, ok: str = "200", body: type | None = None, params=(),
         op["parameters"] = list(params)
     if not security:
         op["security"] = []
+    return op
+
+
+def _with_503(op: dict) -> dict:
+    """An operation that a database outage answers 503 (with Retry-After), so that the
+    caller, a bank's service, sends it again."""
+    op["responses"]["503"] = ERROR
     return op
 
 
@@ -262,11 +270,22 @@ PATHS = {
                                         for name in ("actor", "target", "action")),
                                       _query("limit", {"type": "integer", "minimum": 1,
                                                        "maximum": MAX_ENTRIES})])},
+    "/api/payments/bank-notifications": {"post": {**_with_503(_op(
+        "A bank-statement notification of a transfer (VietQR), signed: X-Bank-Signature is "
+        "sha256= and the hex HMAC-SHA256, with the webhook secret, of X-Bank-Timestamp (Unix "
+        "seconds, within 5 minutes), a dot and the body", tag="payments", security=False,
+        answer=shapes.BankAnswer, params=[
+            {"name": "X-Bank-Timestamp", "in": "header", "required": True,
+             "schema": {"type": "string", "pattern": "^[0-9]{1,12}$"}},
+            {"name": "X-Bank-Signature", "in": "header", "required": True,
+             "schema": {"type": "string", "maxLength": 128}}])),
+        "requestBody": {"required": True, "content": {"application/json": {
+            "schema": shapes.ref(shapes.BankCredit)}}}}},
     "/api/payments/vnpay/ipn": {"get": _op(
         "The card gateway's payment notification (VNPay 2.1 IPN, signed with the hash "
         "secret); always 200 with RspCode and Message", tag="payments", security=False,
         answer=shapes.IpnAnswer, params=[
-            _query(name, {"type": "string", "maxLength": 255})
+            _query(name, {"type": "string", "maxLength": MAX_FIELD})
             for name in VNPAY_FIELDS])},
 }
 

@@ -21,6 +21,7 @@ import msgspec
 from msgspec import Meta, Struct
 
 from issuer.sales.applications import MAX_EVIDENCE
+from issuer.sales.bank import Credit as BankCredit
 
 Text = Annotated[str, Meta(max_length=600)]
 Name = Annotated[str, Meta(max_length=200, description="1 to 200 characters")]
@@ -120,6 +121,13 @@ class Answer(Struct, forbid_unknown_fields=True):
 
 class Error(Answer):
     error: str
+
+
+class BankAnswer(Answer):
+    outcome: Literal["paid", "duplicate", "not_found", "wrong_amount", "not_payable",
+                     "declined", "outgoing"]
+    detail: str
+    payment_id: int | None
 
 
 class IpnAnswer(Answer):
@@ -239,9 +247,10 @@ class NewAccount(Account):
 
 
 REQUESTS = (Empty, Reason, Decision, OrderRequest, Payment, FreePassRequest,
-            ApplicationRequest, DeviceRequest, RouteRequest, AccountRequest, IssueRequest)
+            ApplicationRequest, DeviceRequest, RouteRequest, AccountRequest, IssueRequest,
+            BankCredit)
 ANSWERS = (Error, Credential, Bound, Custodial, Routes, Route, Pass, Passes, Order, Orders,
-           Account, NewAccount, IpnAnswer)
+           Account, NewAccount, IpnAnswer, BankAnswer)
 
 
 def components() -> dict:

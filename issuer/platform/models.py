@@ -385,6 +385,10 @@ class PaymentNotification(Base):
     provider_txn: Mapped[str | None] = mapped_column(sa.String(64), index=True)
     payment_id: Mapped[int | None] = mapped_column(sa.ForeignKey("payments.id"))
     outcome: Mapped[str | None] = mapped_column(sa.String(200))  # None: not yet settled
+    # A webhook's signature, once accepted: the same signed message again is a replay.
+    signature: Mapped[str | None] = mapped_column(sa.String(128))
+
+    __table_args__ = (sa.UniqueConstraint("provider", "signature"),)
 
 
 class Company(Base):

@@ -173,6 +173,13 @@ SETTINGS = (
     Setting("GATEWAY_URL", text, None),
     Setting("GATEWAY_TMN_CODE", text, None),
     Setting("GATEWAY_HASH_SECRET", text, None),
+    # The operator's bank account riders transfer to by VietQR (issuer.sales.bank): the
+    # bank's NAPAS BIN, the account number and its holder's name; and the secret the
+    # bank-statement notification service signs its webhook with. Unset: no VietQR offered.
+    Setting("BANK_BIN", text, None),
+    Setting("BANK_ACCOUNT", text, None),
+    Setting("BANK_ACCOUNT_NAME", text, None),
+    Setting("BANK_WEBHOOK_SECRET", text, None),
 )
 
 

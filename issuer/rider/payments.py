@@ -3,12 +3,17 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+
 import flask
 
 from issuer.identity import accounts
 from issuer.platform import db
 from issuer.platform.errors import IssuerError
-from issuer.sales import gateway, orders, settlement
+from issuer.passes import qr
+from issuer.sales import bank, gateway, orders, settlement
 from issuer.web import auth, browser
 from shared import clock
 
@@ -35,7 +40,44 @@ def order_page(order_id: str):
         "rider/order.html", rider=accounts.get(session, order.account_id),
         order=orders.as_dict(session, order),
         payments=[settlement.as_dict(p) for p in settlement.payments_of(session, order.id)],
-        card=gateway.Gateway.configured(flask.current_app.config))
+        card=gateway.Gateway.configured(flask.current_app.config),
+        transfer=_transfer(order), share_url=flask.url_for(
+            "rider_payments.shared", order_id=order.id, token=share_token(order.id),
+            _external=True))
+
+
+def share_token(order_id: str) -> str:
+    """What makes a payment page's link hard to guess: whoever has it sees the amount, the
+    operator's account and the reference, never who the rider is."""
+    key = flask.current_app.config["SECRET_KEY"]
+    key = key.encode() if isinstance(key, str) else key
+    return base64.urlsafe_b64encode(hmac.new(key, b"share-order:" + order_id.encode(),
+                                             hashlib.sha256).digest()[:16]).decode().rstrip("=")
+
+
+def _transfer(order) -> dict | None:
+    """How to pay a pending order by bank transfer: the VietQR and the same as text."""
+    config = flask.current_app.config
+    if order.status != orders.PENDING or not bank.Account.configured(config):
+        return None
+    account = bank.Account.from_config(config)
+    text = bank.qr_text(account, order)
+    return {"qr_text": text, "qr_png": base64.b64encode(qr.png(text)).decode(),
+            "bank_bin": account.bin, "account": account.number, "name": account.name,
+            "amount": order.price_vnd, "reference": bank.reference(order)}
+
+
+@bp.get("/pay/<order_id>/<token>")
+def shared(order_id: str, token: str):
+    """The payment page a rider shares: anyone with the link can pay the order by transfer
+    (a parent, an employer); it shows nothing of the rider."""
+    if not hmac.compare_digest(token.encode(), share_token(order_id).encode()):
+        flask.abort(404, "no such payment page")
+    session = db.get_session()
+    order = orders.get(session, order_id)
+    return flask.render_template("rider/shared.html", rider=None,
+                                 order=orders.as_dict(session, order),
+                                 transfer=_transfer(order))
 
 
 @bp.post("/my/orders/<order_id>/pay/card")

@@ -125,7 +125,7 @@ def _settle(session: Session, notice: Notice, notification_id: int | None,
         else:
             payment = done or _claim_attempt(session, notice) or Payment(
                 provider=notice.provider, reference=notice.reference[:100],
-                created_at=int(now))
+                state=HELD, created_at=int(now))  # until decided below
             payment.order_id = order.id if order is not None else None
             payment.amount_vnd = notice.amount_vnd
             payment.provider_txn = notice.provider_txn or payment.provider_txn

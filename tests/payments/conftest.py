@@ -37,6 +37,9 @@ from tests.testkit import free_port, wait_for
 
 TMN_CODE = "VEXETEST"
 HASH_SECRET = "TESTSECRETTESTSECRETTESTSECRET12"
+BANK = {"BANK_BIN": "970436", "BANK_ACCOUNT": "0011001234567",
+        "BANK_ACCOUNT_NAME": "Trung tâm Quản lý và Điều hành Giao thông",
+        "BANK_WEBHOOK_SECRET": "test-webhook-secret-0123456789"}
 AN = "vn-7f3a9c21"  # a level-2 test citizen of the development e-ID
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -170,7 +173,8 @@ def served_shop(settings: dict, database_url: str, issuer_port: int | None = Non
     issuer = Served(create_app({
         **settings, "OIDC_ISSUER": provider_url, "OIDC_CLIENT_ID": CLIENT_ID,
         "OIDC_CLIENT_SECRET": CLIENT_SECRET, "GATEWAY_URL": gateway.url,
-        "GATEWAY_TMN_CODE": TMN_CODE, "GATEWAY_HASH_SECRET": HASH_SECRET}), issuer_port)
+        "GATEWAY_TMN_CODE": TMN_CODE, "GATEWAY_HASH_SECRET": HASH_SECRET, **BANK}),
+        issuer_port)
     shop = Shop(issuer, provider, gateway, database_url)
     try:
         yield shop
