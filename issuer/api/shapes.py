@@ -223,6 +223,7 @@ class Order(Answer):
     refund_reason: str | None
     pass_id: str | None
     expires_at: int | None = None
+    refund_vnd: int | None = None
     payment_instructions: dict | None = None
     refund_instructions: dict | None = None
     published: bool | None = None

@@ -9,7 +9,7 @@ import flask
 from issuer.identity import operators
 from issuer.platform import db
 from issuer.platform.errors import IssuerError
-from issuer.sales import actions, settlement
+from issuer.sales import actions, refunds, settlement
 from issuer.web import auth, browser
 from shared import clock
 
@@ -25,7 +25,8 @@ def held_page():
     session = db.get_session()
     return flask.render_template(
         "console/payments.html", operator=auth.caller(),
-        held=[settlement.as_dict(p) for p in settlement.held(session)])
+        held=[settlement.as_dict(p) for p in settlement.held(session)],
+        owed=[settlement.as_dict(p) for p in refunds.owed(session)])
 
 
 def _payment_id(payment_id: str) -> int:
@@ -59,6 +60,22 @@ def refund(payment_id: str):
             flask.request.form.get("reason", ""), now=clock.now(),
             config=flask.current_app.config, ip=flask.request.remote_addr or "127.0.0.1")
         flask.flash(f"Đã hoàn tiền: {done.reason}. Refunded: {done.reason}.", "ok")
+    except IssuerError as exc:
+        session.rollback()
+        flask.flash(str(exc), "error")
+    return flask.redirect(flask.url_for("console_payments.held"), 303)
+
+
+@bp.post("/<payment_id>/transferred")
+@auth.require_roles(CLERK)
+def transferred(payment_id: str):
+    """A clerk made a refund's bank transfer."""
+    session = db.get_session()
+    try:
+        done = actions.record_refund_transfer(session, auth.caller(), _payment_id(payment_id),
+                                              flask.request.form.get("note", ""),
+                                              now=clock.now())
+        flask.flash(f"Đã ghi nhận chuyển khoản. Transfer recorded: {done.reason}.", "ok")
     except IssuerError as exc:
         session.rollback()
         flask.flash(str(exc), "error")

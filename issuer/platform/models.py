@@ -330,6 +330,7 @@ class Order(Base):
     pass_id: Mapped[str | None] = mapped_column(sa.ForeignKey("passes.id"), unique=True)
     # Unpaid by then, the order expires: money arriving later is held for a clerk.
     expires_at: Mapped[int | None] = mapped_column(Time)
+    refund_vnd: Mapped[int | None] = mapped_column(sa.BigInteger)  # what the policy gave back
 
     __table_args__ = (
         sa.CheckConstraint("status IN ('pending', 'paid', 'cancelled', 'refunded', 'expired')",
@@ -366,7 +367,7 @@ class Payment(Base):
     __table_args__ = (
         sa.UniqueConstraint("provider", "provider_txn"),
         sa.CheckConstraint("state IN ('started', 'paid', 'held', 'failed', 'applied', "
-                           "'refunded')", name="state"),
+                           "'refunding', 'refunded')", name="state"),
     )
 
 

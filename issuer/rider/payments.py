@@ -13,8 +13,8 @@ from issuer.identity import accounts
 from issuer.platform import db
 from issuer.platform.errors import IssuerError
 from issuer.passes import qr
-from issuer.sales import bank, gateway, orders, settlement
-from issuer.web import auth, browser
+from issuer.sales import actions, bank, gateway, orders, refunds, settlement
+from issuer.web import auth, browser, headers
 from shared import clock
 
 bp = flask.Blueprint("rider_payments", __name__)
@@ -36,14 +36,19 @@ def order_page(order_id: str):
     if order.status == orders.PENDING and orders.is_expired(order, now):
         orders.expire_one(session, order, now=now)
         session.commit()
-    return flask.render_template(
+    card = gateway.Gateway.configured(flask.current_app.config)
+    page = flask.make_response(flask.render_template(
         "rider/order.html", rider=accounts.get(session, order.account_id),
         order=orders.as_dict(session, order),
         payments=[settlement.as_dict(p) for p in settlement.payments_of(session, order.id)],
-        card=gateway.Gateway.configured(flask.current_app.config),
+        card=card,
+        refund_quote=refunds.quote(order, now) if order.status == orders.PAID else None,
         transfer=_transfer(order), share_url=flask.url_for(
             "rider_payments.shared", order_id=order.id, token=share_token(order.id),
-            _external=True))
+            _external=True)))
+    if card and order.status == orders.PENDING:
+        headers.allow_form_to(page, flask.current_app.config["GATEWAY_URL"])
+    return page
 
 
 def share_token(order_id: str) -> str:
@@ -120,4 +125,26 @@ def card_return():
     else:
         flask.flash("Đang chờ cổng thanh toán xác nhận. "
                     "Waiting for the gateway to confirm the payment.", "ok")
+    return flask.redirect(flask.url_for("rider_payments.order_page", order_id=order.id), 303)
+
+
+@bp.post("/my/orders/<order_id>/refund")
+@auth.require_rider
+def ask_refund(order_id: str):
+    """The rider asks for a refund; the policy sets the amount (shown before she asks)."""
+    session = db.get_session()
+    order = _own_order(order_id)
+    try:
+        done, published = actions.rider_refund(
+            session, auth.caller().account_id, order.id, flask.request.form.get("reason", ""),
+            now=clock.now(), redis_url=flask.current_app.config["REDIS_URL"],
+            config=flask.current_app.config, ip=flask.request.remote_addr or "127.0.0.1")
+    except IssuerError as exc:
+        session.rollback()
+        flask.flash(str(exc), "error")
+        return flask.redirect(flask.url_for("rider_payments.order_page", order_id=order.id),
+                              303)
+    flask.flash(f"Đã hoàn {done.refund_vnd:,} đồng; vé {done.pass_id} đã bị thu hồi. "
+                f"{done.refund_vnd:,} VND refunded; pass {done.pass_id} is revoked."
+                .replace(",", "."), "ok")
     return flask.redirect(flask.url_for("rider_payments.order_page", order_id=order.id), 303)

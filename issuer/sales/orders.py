@@ -219,7 +219,7 @@ def as_dict(session: Session, order: Order) -> dict:
            "payment_ref": order.payment_ref, "handled_by": order.handled_by,
            "cancelled_at": order.cancelled_at, "refunded_at": order.refunded_at,
            "refund_reason": order.refund_reason, "pass_id": order.pass_id,
-           "expires_at": order.expires_at}
+           "expires_at": order.expires_at, "refund_vnd": order.refund_vnd}
     if order.status == PENDING:
         out["payment_instructions"] = pay.instructions(order)
     if order.status == REFUNDED:

@@ -33,8 +33,9 @@ PAID = "paid"  # this payment paid its order
 HELD = "held"  # money arrived that paid nothing: a clerk decides
 FAILED = "failed"  # the gateway says the payer declined or gave up: no money moved
 APPLIED = "applied"  # a held payment a clerk applied to an order
-REFUNDED = "refunded"  # a held payment given back
-STATES = (STARTED, PAID, HELD, FAILED, APPLIED, REFUNDED)
+REFUNDING = "refunding"  # a refund owed by bank transfer: a clerk makes it and records it
+REFUNDED = "refunded"  # given back (a held payment, or a refund the rider asked for)
+STATES = (STARTED, PAID, HELD, FAILED, APPLIED, REFUNDING, REFUNDED)
 
 # What a settlement came to; the channels answer from it (a gateway's response codes).
 SETTLED = "paid"

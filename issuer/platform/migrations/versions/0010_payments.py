@@ -1,5 +1,6 @@
 """Cashless sales: payments (each attempt or transfer, unique per provider transaction),
-every payment notification as received, and orders that expire unpaid.
+every payment notification as received, orders that expire unpaid and the amount a refund
+gave back.
 
 Revision ID: 0010
 Revises: 0009
@@ -21,6 +22,7 @@ NEW_STATUS = "status IN ('pending', 'paid', 'cancelled', 'refunded', 'expired')"
 def upgrade() -> None:
     with op.batch_alter_table("orders") as batch:
         batch.add_column(sa.Column("expires_at", sa.BigInteger(), nullable=True))
+        batch.add_column(sa.Column("refund_vnd", sa.BigInteger(), nullable=True))
         batch.drop_constraint(op.f("ck_orders_status"), type_="check")
         batch.create_check_constraint(op.f("ck_orders_status"), NEW_STATUS)
     op.create_table(
@@ -38,7 +40,7 @@ def upgrade() -> None:
         sa.Column("decided_by", sa.String(100), nullable=True),
         sa.Column("decided_at", sa.BigInteger(), nullable=True),
         sa.CheckConstraint("state IN ('started', 'paid', 'held', 'failed', 'applied', "
-                           "'refunded')", name=op.f("ck_payments_state")),
+                           "'refunding', 'refunded')", name=op.f("ck_payments_state")),
         sa.ForeignKeyConstraint(["order_id"], ["orders.id"],
                                 name=op.f("fk_payments_order_id_orders")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_payments")),
@@ -86,4 +88,5 @@ def downgrade() -> None:
     with op.batch_alter_table("orders") as batch:
         batch.drop_constraint(op.f("ck_orders_status"), type_="check")
         batch.create_check_constraint(op.f("ck_orders_status"), OLD_STATUS)
+        batch.drop_column("refund_vnd")
         batch.drop_column("expires_at")
