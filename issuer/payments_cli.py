@@ -12,7 +12,7 @@ import requests
 from issuer.platform import settings
 from issuer.platform.commandline import Group, command_session, emit, fail
 from issuer.platform.errors import NotReady
-from issuer.sales import bank, orders, settlement
+from issuer.sales import bank, orders, reconcile, settlement
 from shared import clock
 
 WEBHOOK_PATH = "/api/payments/bank-notifications"
@@ -82,6 +82,15 @@ def payments_held() -> None:
     """The payments held for a clerk's decision (apply or refund at /console/payments)."""
     with command_session() as (_, session):
         emit({"held": [settlement.as_dict(p) for p in settlement.held(session)]})
+
+
+@payments_group.command("reconcile")
+@click.option("--date", "day", required=True, help="The Hanoi day, YYYY-MM-DD.")
+def payments_reconcile(day: str) -> None:
+    """The day's reconciliation per provider as CSV: orders paid and refunded, notifications,
+    money held; then every mismatch to look at, one line each."""
+    with command_session() as (_, session):
+        click.echo(reconcile.as_csv(reconcile.rows(session, day)), nl=False)
 
 
 commands = [bank_group, payments_group]

@@ -9,7 +9,7 @@ import flask
 from issuer.identity import operators
 from issuer.platform import db
 from issuer.platform.errors import IssuerError
-from issuer.sales import actions, refunds, settlement
+from issuer.sales import actions, reconcile, refunds, settlement
 from issuer.web import auth, browser
 from shared import clock
 
@@ -80,3 +80,20 @@ def transferred(payment_id: str):
         session.rollback()
         flask.flash(str(exc), "error")
     return flask.redirect(flask.url_for("console_payments.held"), 303)
+
+
+@bp.get("/reconcile")
+@auth.require_roles(CLERK)
+def reconciliation():
+    """One day's reconciliation per provider; ?format=csv for the file."""
+    day = flask.request.args.get("date") or clock.iso(clock.now())[:10]
+    session = db.get_session()
+    found = reconcile.rows(session, day)
+    if flask.request.args.get("format") == "csv":
+        response = flask.make_response(reconcile.as_csv(found))
+        response.content_type = "text/csv; charset=utf-8"
+        response.headers["Content-Disposition"] = (
+            f'attachment; filename="reconciliation-{day}.csv"')
+        return response
+    return flask.render_template("console/reconcile.html", operator=auth.caller(), day=day,
+                                 rows=found)

@@ -180,6 +180,12 @@ SETTINGS = (
     Setting("BANK_ACCOUNT", text, None),
     Setting("BANK_ACCOUNT_NAME", text, None),
     Setting("BANK_WEBHOOK_SECRET", text, None),
+    # Who sells, as receipts say it (issuer.rider.payments): the seller's name, tax code and
+    # address, and the VAT rate included in the prices, in percent.
+    Setting("SELLER_NAME", text, "Trung tâm Quản lý và Điều hành Giao thông đô thị Hà Nội"),
+    Setting("SELLER_TAX_CODE", text, None),
+    Setting("SELLER_ADDRESS", text, None),
+    Setting("VAT_PERCENT", number(0, 100, "percent"), 0),
 )
 
 

@@ -148,3 +148,28 @@ def ask_refund(order_id: str):
                 f"{done.refund_vnd:,} VND refunded; pass {done.pass_id} is revoked."
                 .replace(",", "."), "ok")
     return flask.redirect(flask.url_for("rider_payments.order_page", order_id=order.id), 303)
+
+
+@bp.get("/my/orders/<order_id>/receipt")
+@auth.require_rider
+def receipt(order_id: str):
+    """A printable receipt of a paid (or since refunded) order: the seller, what was
+    bought, the amount and the VAT in it, how it was paid and the payment's reference."""
+    session = db.get_session()
+    order = _own_order(order_id)
+    if order.status not in (orders.PAID, orders.REFUNDED):
+        flask.abort(409, f"order {order.id} is {order.status}: no receipt")
+    config = flask.current_app.config
+    rate = config["VAT_PERCENT"]
+    vat = round(order.price_vnd * rate / (100 + rate))
+    return flask.render_template(
+        "rider/receipt.html", rider=accounts.get(session, order.account_id),
+        order=orders.as_dict(session, order), vat=vat, rate=rate,
+        seller={"name": config["SELLER_NAME"], "tax_code": config["SELLER_TAX_CODE"],
+                "address": config["SELLER_ADDRESS"]},
+        method=METHODS.get(order.provider, (order.provider, order.provider)))
+
+
+METHODS = {"counter": ("Tiền mặt tại quầy", "Cash at a counter"),
+           "vnpay": ("Thẻ, ví điện tử qua cổng thanh toán", "Card or e-wallet (gateway)"),
+           "vietqr": ("Chuyển khoản VietQR", "VietQR bank transfer")}

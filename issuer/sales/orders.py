@@ -17,7 +17,7 @@ from issuer.sales import applications, payments
 from issuer.passes import catalogue, passes
 from issuer.platform import ids, metrics
 from issuer.platform.errors import Conflict, Forbidden, Invalid, NotFound
-from issuer.platform.models import Account, Order
+from issuer.platform.models import Account, Order, Pass
 from shared import clock
 
 PENDING = "pending"
@@ -72,6 +72,37 @@ def create(session: Session, account_id: str, product: str, month: str, *, now: 
     session.commit()
     metrics.order_state(PENDING)
     return order
+
+
+def _month_after(pass_: Pass) -> str:
+    year, month = clock.hanoi_month(pass_.valid_until)  # the month its end falls in
+    return f"{year:04d}-{month:02d}"
+
+
+def renewable(session: Session, pass_: Pass, *, now: float, open_day: int) -> bool:
+    """An active monthly pass whose next month is on sale and not yet ordered."""
+    if pass_.product not in MONTHLY_PRODUCTS or pass_.status != passes.ACTIVE:
+        return False
+    month = _month_after(pass_)
+    if month not in months_on_sale(now, open_day):
+        return False
+    return session.scalar(sa.select(Order.id).where(
+        Order.account_id == pass_.account_id, Order.product == pass_.product,
+        Order.month == month, Order.status.in_((PENDING, PAID)),
+        Order.route_code.is_(None) if pass_.route_code is None
+        else Order.route_code == pass_.route_code)) is None
+
+
+def renew(session: Session, pass_: Pass, *, now: float, open_day: int,
+          expires_in: int | None) -> Order:
+    """An order for the month after ``pass_``, same product, route and fare category."""
+    if pass_.product not in MONTHLY_PRODUCTS:
+        raise Invalid("only a monthly pass is renewed this way")
+    if pass_.status != passes.ACTIVE:
+        raise Conflict(f"pass {pass_.id} is {pass_.status}: buy a new one instead")
+    return create(session, pass_.account_id, pass_.product, _month_after(pass_), now=now,
+                  open_day=open_day, route=pass_.route_code, category=pass_.category,
+                  expires_in=expires_in)
 
 
 def _check_no_duplicate(session: Session, account: Account, product: str, route: str | None,

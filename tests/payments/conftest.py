@@ -173,7 +173,8 @@ def served_shop(settings: dict, database_url: str, issuer_port: int | None = Non
     issuer = Served(create_app({
         **settings, "OIDC_ISSUER": provider_url, "OIDC_CLIENT_ID": CLIENT_ID,
         "OIDC_CLIENT_SECRET": CLIENT_SECRET, "GATEWAY_URL": gateway.url,
-        "GATEWAY_TMN_CODE": TMN_CODE, "GATEWAY_HASH_SECRET": HASH_SECRET, **BANK}),
+        "GATEWAY_TMN_CODE": TMN_CODE, "GATEWAY_HASH_SECRET": HASH_SECRET, **BANK,
+        "SELLER_TAX_CODE": "0100100000", "SELLER_ADDRESS": "Hà Nội", "VAT_PERCENT": 8}),
         issuer_port)
     shop = Shop(issuer, provider, gateway, database_url)
     try:
