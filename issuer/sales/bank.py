@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -132,7 +133,7 @@ def notified(session: Session, account: Account, body: bytes, *, timestamp: str 
     the word for one that settled nothing ("outgoing"). Raises Forbidden (bad signature or
     time), Invalid (not a credit notification) or Conflict-like Replay after recording it.
     A database error propagates: the service is answered 5xx and sends it again."""
-    text = body.decode("utf-8", "replace")
+    text = _kept(body)
     refused = _verdict(account, timestamp, signature, body, now)
     note = settlement.record(session, PROVIDER, "webhook", text, signature_ok=refused is None,
                              provider_txn=None, now=now)
@@ -163,6 +164,24 @@ def notified(session: Session, account: Account, body: bytes, *, timestamp: str 
     ref, order_id = order_of(credit.content)
     notice = settlement.Notice(PROVIDER, ref, order_id, credit.transferAmount, txn)
     return settlement.settle(session, notice, notification_id=note, now=now)
+
+
+def _kept(body: bytes) -> str:
+    """What is recorded of a notification: the body as sent, except that an account number
+    other than the operator's own (a service may name the payer's) keeps its last four
+    digits only. The signature was checked on the body as sent, before this."""
+    text = body.decode("utf-8", "replace")
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text
+    if not isinstance(data, dict):
+        return text
+    for key, value in data.items():
+        if (key != "accountNumber" and "account" in key.lower() and isinstance(value, str)
+                and len(value) > 4):
+            data[key] = "*" * (len(value) - 4) + value[-4:]
+    return json.dumps(data, ensure_ascii=False)
 
 
 class Replay(Forbidden):

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from issuer.passes import passes
 from issuer.platform import audit, metrics
-from issuer.platform.errors import Conflict, Invalid, NotFound
+from issuer.platform.errors import Conflict, Invalid, IssuerError, NotFound
 from issuer.platform.models import Order, Payment, PaymentNotification
 from issuer.sales import orders
 
@@ -95,7 +95,13 @@ def settle(session: Session, notice: Notice, *, notification_id: int | None,
            now: float) -> Outcome:
     """Settle a verified notification in one transaction (see the module's docstring)."""
     try:
-        outcome = _settle(session, notice, notification_id, now)
+        try:
+            outcome = _settle(session, notice, notification_id, now)
+        except IssuerError as exc:
+            # The money matched but the pass cannot be issued (the rider's account can no
+            # longer hold one, the month is over): held for a clerk, not lost, not retried.
+            outcome = _settle(session, notice, notification_id, now,
+                              hold=f"the pass could not be issued: {exc}")
     except sa.exc.IntegrityError:
         # The same transaction settled by another notification at the same moment: its
         # payment row won the unique index; this one is the duplicate.
@@ -112,7 +118,7 @@ def settle(session: Session, notice: Notice, *, notification_id: int | None,
 
 
 def _settle(session: Session, notice: Notice, notification_id: int | None,
-            now: float) -> Outcome:
+            now: float, hold: str | None = None) -> Outcome:
     actor = f"payments:{notice.provider}"
     with audit.action(session, actor, "payment.settle", now=now,
                       target=notice.order_id or notice.reference) as entry:
@@ -131,7 +137,7 @@ def _settle(session: Session, notice: Notice, notification_id: int | None,
             payment.amount_vnd = notice.amount_vnd
             payment.provider_txn = notice.provider_txn or payment.provider_txn
             session.add(payment)
-            outcome = _decide(session, notice, order, payment, now)
+            outcome = _decide(session, notice, order, payment, now, hold)
             session.flush()  # a duplicate transaction id fails here, inside the unit
             outcome = Outcome(outcome.result, payment.id, outcome.order_id, outcome.detail)
         entry.reason = _describe(outcome)[:500]
@@ -174,12 +180,12 @@ def _claim_attempt(session: Session, notice: Notice) -> Payment | None:
 
 
 def _decide(session: Session, notice: Notice, order: Order | None, payment: Payment,
-            now: float) -> Outcome:
+            now: float, hold: str | None = None) -> Outcome:
     order_id = order.id if order is not None else None
     if not notice.succeeded:
         payment.state, payment.reason = FAILED, "the gateway reports the payment declined"
         return Outcome(DECLINED, None, order_id, payment.reason)
-    held = _why_held(order, notice.amount_vnd, now)
+    held = (NOT_PAYABLE, hold) if hold else _why_held(order, notice.amount_vnd, now)
     if held is None and not _pay(session, order, payment, now):
         held = (NOT_PAYABLE, f"order {order.id} is no longer pending")
     if held is not None:

@@ -170,3 +170,15 @@ class TestTheWebhook:
         broken = notify(shop, b'{"id": 1}')
         assert broken.status_code == 400 and "not a bank credit" in broken.json()["error"]
         assert shop.payments() == [] and len(shop.notifications()) == 2
+
+
+def test_a_payers_account_number_is_not_kept(shop):
+    """A service that names the payer's account: the record keeps its last four digits."""
+    rider = shop.rider()
+    order_id = shop.order(rider)
+    answer = notify(shop, credit(id="FT800", content=f"VX{order_id}",
+                                 counterAccountNumber="0451000123456789"))
+    assert answer.json()["outcome"] == "paid"
+    [note] = shop.notifications()
+    assert "0451000123456789" not in note.body and "6789" in note.body
+    assert BANK["BANK_ACCOUNT"] in note.body  # the operator's own account stays
