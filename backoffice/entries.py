@@ -5,23 +5,22 @@ NUL character, which PostgreSQL's text cannot hold) would fail the whole batch. 
 is not a trip is turned away here, with the reason, and the rest of the batch goes on. (A
 row the database refuses anyway is found by the worker, which splits the batch.)
 
-The trip's JSON is decoded and checked against :class:`Wire` in one pass of msgspec's C
+The trip's JSON is decoded and checked against :class:`shared.trip.Trip` (the one definition
+of a trip's shape, which validators build) in one pass of msgspec's C
 decoder (types, lengths, allowed values, UTF-8 without lone surrogates); the rules between
 fields, and the trip's time against when it reached Redis, follow in Python.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, NamedTuple
+from typing import NamedTuple
 
 import msgspec
 
 from backoffice.buckets import day_of, hour_of
-from shared.reasons import REASONS
 from shared.ticket import DEFAULT_FRESHNESS
-from shared.trip import ACCEPT, BOARD
+from shared.trip import ACCEPT, DECODER, Trip
 
-MAX_MS = 2**53  # past any clock; keeps the value exact in JSON and in every database
 # A trip is some hundreds of bytes; one much longer is not decoded at all.
 MAX_TRIP_BYTES = 4096
 # How far a trip's time may be past the moment its entry reached Redis: the validator's clock
@@ -32,46 +31,13 @@ AHEAD_MS = DEFAULT_FRESHNESS * 1000
 MAX_AGE_DAYS = 35
 
 
-def _text(limit: int):
-    return Annotated[str, msgspec.Meta(min_length=1, max_length=limit)]
-
-
-# Column widths of backoffice.models.Trip.
-Id, Name, Plate, Route, Stop = _text(32), _text(64), _text(32), _text(16), _text(32)
-Code, PassId, Product, Category, Company = _text(32), _text(16), _text(16), _text(32), _text(16)
-Millis = Annotated[int, msgspec.Meta(ge=0, lt=MAX_MS)]  # a bool is not an int here
-
-
-class Wire(msgspec.Struct, kw_only=True, gc=False):
-    """A trip as validators send it (``shared.trip.Trip``). Fields this version does not
-    know are ignored: validators may be updated first."""
-
-    id: Id
-    validator: Name
-    vehicle: Plate
-    route: Route
-    stop: Stop | None = None
-    at_ms: Millis
-    decision: Literal["accept", "refuse"]
-    reason: Literal[REASONS]
-    pass_id: PassId | None = None
-    product: Literal["single", "multi", "free"] | None = None
-    category: Category | None = None
-    proof_at: Millis | None = None
-    mode: Literal["board", "alight"] = BOARD
-    company: Company | None = None
-
-
-DECODER = msgspec.json.Decoder(Wire)
-
-
 class NotATrip(ValueError):
     """A stream entry that cannot be counted; the message says why."""
 
 
 class Row(NamedTuple):
-    """A trip as the ingest writes it, with its rollup keys. A tuple, not a dataclass: a
-    worker makes tens of thousands a second."""
+    """A trip (:class:`shared.trip.Trip`) as the ingest writes it, with its rollup keys. A
+    tuple, not a dataclass: a worker makes tens of thousands a second."""
 
     id: str
     validator: str
@@ -91,6 +57,7 @@ class Row(NamedTuple):
     hour: int  # rollup buckets (buckets.hour_of, day_of)
     day: int
     product_key: str  # free passes count by category: "free:elderly"
+    stop_by: str | None = None  # "gps", "manual", or None (an older validator, or no stop)
 
     @property
     def accepted(self) -> bool:
@@ -171,13 +138,18 @@ def parse(entry_id: str, fields, *, oldest_ms: int = 0) -> Row:
     if at_ms < oldest_ms:
         raise NotATrip(f"at_ms {at_ms} is before {oldest_ms}, the oldest time the ingest "
                        f"counts (VEXE_INGEST_MAX_AGE_DAYS)")
+    if not t.id.startswith(f"{at_ms:012x}"):
+        # The key of trips is (id, at_ms) (PostgreSQL partitions them by at_ms): a trip sent
+        # again with another time would be a second row, counted twice.
+        raise NotATrip(f"the id {t.id!r} does not begin with at_ms {at_ms} in hex "
+                       f"({at_ms:012x}): a validator's id begins with the scan's time")
     return Row(t.id, t.validator, t.vehicle, t.route, t.stop, at_ms, t.decision, t.reason,
                t.pass_id, t.product, t.category, t.proof_at, t.mode, t.company,
                arrived_ms, hour_of(at_ms), day_of(at_ms),
-               product_key(t.product, t.category))
+               product_key(t.product, t.category), t.stop_by)
 
 
-def _no_nul(t: Wire) -> None:
+def _no_nul(t: Trip) -> None:
     """NotATrip if a text field holds a NUL character: PostgreSQL's text cannot."""
     for name in _TEXT_FIELDS:
         value = getattr(t, name)

@@ -16,7 +16,9 @@ Several workers share the stream, each under its own consumer name. A worker:
   committed batch count nothing;
 - first re-reads its own pending entries when it starts or after a failed batch;
 - trims the stream below what every group still needs and what is older than ``retain_ms``,
-  every round: Redis's memory comes back as fast as entries are acknowledged.
+  every round: Redis's memory comes back as fast as entries are acknowledged;
+- on PostgreSQL, makes the trips' monthly partitions ahead (:mod:`issuer.platform.partitions`)
+  when it starts and every hour after.
 
 An entry that is not a trip is kept in ``ingest_rejects`` with the reason and acknowledged.
 So is one the database refuses (a value the decoder let through): a batch the database
@@ -43,7 +45,7 @@ import redis
 import sqlalchemy as sa
 from redis.backoff import ExponentialBackoff
 
-from issuer.platform import db
+from issuer.platform import db, partitions
 from backoffice import entries, inbox, ingest_metrics, store
 from backoffice.health import HealthFile
 from shared import clock, redis_client
@@ -67,6 +69,10 @@ CLAIM_EVERY = 10.0
 # needs, and all acknowledged entries past the retention go: no fixed count a minute.
 TRIM_EVERY = 1.0
 RETAIN_MS = 3600_000  # acknowledged entries stay an hour in Redis, for a person to look at
+# The trips' monthly partitions are made a month ahead: once an hour is often enough, and a
+# worker that could not (the database user may not create tables) tries again after a minute.
+PARTITIONS_EVERY = 3600.0
+PARTITIONS_RETRY = 60.0
 MAX_AGE_MS = entries.MAX_AGE_DAYS * 86400_000
 REJECT_RAW = 2000  # characters of a bad entry kept
 RETRY_CAP = 5.0  # seconds between tries, at most, while the database or Redis is away
@@ -167,6 +173,28 @@ class Worker:
         if not self.client.exists(self.stream):
             return False
         return any(_text(g["name"]) == TRIPS_GROUP for g in self.client.xinfo_groups(self.stream))
+
+    def ensure_partitions(self, now: float) -> list[str]:
+        """PostgreSQL: the trips' partitions from the oldest month a trip may still be taken
+        for to the next month; the names of those made. Trips of a month with none are not
+        lost meanwhile: they wait in the DEFAULT partition and move into their month's when
+        it is made."""
+        with self.engine.begin() as conn:
+            made = partitions.ensure(conn, now_ms=int(now * 1000), back_ms=self.max_age_ms)
+        if made:
+            log.info("trips' partitions made: %s", ", ".join(made))
+        return made
+
+    def _partitions_tick(self, now: float) -> float:
+        """:meth:`ensure_partitions`, never fatal: the trips are written all the same (into
+        DEFAULT). When to try next."""
+        try:
+            self.ensure_partitions(now)
+        except sa.exc.DBAPIError as exc:
+            log.error("the trips' monthly partitions could not be made (%s); trips of a month "
+                      "with none go to %s until they are", _first_line(exc), partitions.DEFAULT)
+            return now + PARTITIONS_RETRY
+        return now + PARTITIONS_EVERY
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -304,6 +332,7 @@ class Worker:
         ``claim_idle_ms`` (all of them, batch after batch), this consumer's own, and the new
         ones up to the newest entry now. The number of entries."""
         self.ensure_group()
+        self._partitions_tick(now)
         # What the validators sent until now, all of it: an inbox may hold more than a batch.
         while inbox.move(self.client, self.shard, self.batch) >= self.batch:
             pass
@@ -347,7 +376,7 @@ class Worker:
         # Capped at a few seconds: after a long outage the worker is back within that of
         # the database or Redis, and the trips waiting are what the dashboard lacks.
         backoff = ExponentialBackoff(cap=RETRY_CAP, base=0.5)
-        next_claim = next_trim = 0.0
+        next_claim = next_trim = next_partitions = 0.0
         stalled = Stall(self.client, ingest_stall(self.consumer, self.shard))
         last_batch = error = None
         log.info("ingest worker %s reading %s", self.consumer, self.stream)
@@ -357,6 +386,8 @@ class Worker:
             try:
                 self.ensure_group()  # in the loop: Redis may be full or away at the start
                 now = clock.now()
+                if now >= next_partitions:
+                    next_partitions = self._partitions_tick(now)
                 if now >= next_claim:
                     claimed = self.claim()
                     if claimed:

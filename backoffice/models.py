@@ -18,8 +18,10 @@ Count = sa.BigInteger
 
 
 class Trip(Base):
-    """One scan, as the validator journaled it. The id is minted on the validator: the same
-    trip arriving twice is one row."""
+    """One scan, as the validator journaled it. The id is minted on the validator and begins
+    with the scan time (the ingest refuses one that does not): the same trip arriving twice
+    is one row. The key holds ``at_ms`` too, because on PostgreSQL the table is partitioned
+    by month on it (issuer.platform.partitions) and a key must hold the partitions' column."""
 
     __tablename__ = "trips"
 
@@ -27,8 +29,8 @@ class Trip(Base):
     validator: Mapped[str] = mapped_column(sa.String(64))
     vehicle: Mapped[str] = mapped_column(sa.String(32))
     route: Mapped[str] = mapped_column(sa.String(16))
-    stop: Mapped[str | None] = mapped_column(sa.String(32))
-    at_ms: Mapped[int] = mapped_column(Time)
+    stop: Mapped[str | None] = mapped_column(sa.String(64))  # a GTFS stop_id (shared.trip)
+    at_ms: Mapped[int] = mapped_column(Time, primary_key=True)
     decision: Mapped[str] = mapped_column(sa.String(8))
     reason: Mapped[str] = mapped_column(sa.String(32))
     pass_id: Mapped[str | None] = mapped_column(sa.String(16))
@@ -37,11 +39,17 @@ class Trip(Base):
     proof_at: Mapped[int | None] = mapped_column(Time)
     mode: Mapped[str] = mapped_column(sa.String(8))
     company: Mapped[str | None] = mapped_column(sa.String(16))  # as the validator named it
+    stop_by: Mapped[str | None] = mapped_column(sa.String(8))  # "gps", "manual"; None: unknown
     stream_ms: Mapped[int] = mapped_column(Time)  # when Redis took it (the entry id's time)
     ingested_ms: Mapped[int] = mapped_column(Time)
 
-    # A pass's history, and the neighbours of a new scan for pairing and clone checks.
-    __table_args__ = (sa.Index("ix_trips_pass_id_at_ms", "pass_id", "at_ms"),)
+    __table_args__ = (
+        # A pass's history, and the neighbours of a new scan for pairing and clone checks.
+        sa.Index("ix_trips_pass_id_at_ms", "pass_id", "at_ms"),
+        # The trips older than the retention (issuer.platform.upkeep.prune_trips).
+        sa.Index("ix_trips_at_ms", "at_ms"),
+        {"postgresql_partition_by": "RANGE (at_ms)"},
+    )
 
 
 class Journey(Base):
@@ -55,10 +63,10 @@ class Journey(Base):
     vehicle: Mapped[str] = mapped_column(sa.String(32))
     route: Mapped[str] = mapped_column(sa.String(16))
     day: Mapped[int] = mapped_column(Time)
-    origin_stop: Mapped[str] = mapped_column(sa.String(32))
+    origin_stop: Mapped[str] = mapped_column(sa.String(64))
     boarded_ms: Mapped[int] = mapped_column(Time)
     alighting_id: Mapped[str | None] = mapped_column(sa.String(32))
-    destination_stop: Mapped[str | None] = mapped_column(sa.String(32))
+    destination_stop: Mapped[str | None] = mapped_column(sa.String(64))
     alighted_ms: Mapped[int | None] = mapped_column(Time)
 
     __table_args__ = (sa.Index("ix_journeys_pass_id_boarded_ms", "pass_id", "boarded_ms"),)
@@ -80,7 +88,7 @@ RIDE_HOUR_ROUTE = _counted("ride_hour_route",
 RIDE_DAY_ROUTE = _counted("ride_day_route",
                           [("day", Time), ("route", sa.String(16)), ("product", Product)])
 RIDE_DAY_STOP = _counted("ride_day_stop",
-                         [("day", Time), ("route", sa.String(16)), ("stop", sa.String(32))])
+                         [("day", Time), ("route", sa.String(16)), ("stop", sa.String(64))])
 RIDE_DAY_VEHICLE = _counted("ride_day_vehicle",
                             [("day", Time), ("vehicle", sa.String(32)), ("product", Product)])
 # The company the validator named, else the vehicle's when the trip was ingested: a later
@@ -93,8 +101,8 @@ REFUSAL_HOUR = _counted("refusal_hour", [("hour", Time), ("reason", sa.String(32
                         ("refusals",))
 # Closed journeys by boarding day ("" for an alighting scan with no stop). The open ones are
 # the boardings at a stop (RIDE_DAY_STOP) less the journeys closed from it.
-OD_DAY = _counted("od_day", [("day", Time), ("route", sa.String(16)), ("origin", sa.String(32)),
-                             ("destination", sa.String(32))], ("journeys",))
+OD_DAY = _counted("od_day", [("day", Time), ("route", sa.String(16)), ("origin", sa.String(64)),
+                             ("destination", sa.String(64))], ("journeys",))
 # The matrix is asked for one route over a period: without this, a month's rows of every route.
 sa.Index("ix_od_day_route_day", OD_DAY.c.route, OD_DAY.c.day)
 

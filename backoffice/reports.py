@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from issuer.passes import catalogue
 from issuer.platform.errors import Invalid
 from issuer.platform.models import Company
-from backoffice import models
+from backoffice import models, places
 from backoffice.buckets import DAY, HOUR, date_of, day_start
 from shared import reasons
 
@@ -88,22 +88,49 @@ def hourly(session: Session, day: dt.date) -> list[dict]:
 # -- per route, stop, product --------------------------------------------------------------
 
 def by_route(session: Session, p: Period, limit: int | None = None) -> list[dict]:
+    """Per route, with the route's name as the network has it (None: a route it lacks)."""
     t = models.RIDE_DAY_ROUTE
     query = (sa.select(t.c.route, *_sum(t, *THREE)).where(t.c.day >= p.lo, t.c.day < p.hi)
              .group_by(t.c.route).order_by(sa.desc("boardings"), t.c.route).limit(limit))
-    return [row._asdict() for row in session.execute(query)]
+    rows = list(session.execute(query))
+    names = places.route_names(session, (row.route for row in rows))
+    return [{"route": row.route, "route_name": names.get(row.route),
+             "boardings": row.boardings, "alightings": row.alightings,
+             "refusals": row.refusals} for row in rows]
+
+
+# A place's row of the stops table, in the CSV's column order.
+STOP_COLUMNS = ("stop", "stop_name", "routes", *THREE, "lat", "lon")
 
 
 def by_stop(session: Session, p: Period, route: str | None = None,
             limit: int | None = None) -> list[dict]:
+    """Per place (``backoffice.places``): the stops at one place, of every route and
+    direction, counted once; ``routes``: the route codes counted there. A stop the network
+    lacks is its own place, without coordinates. The busiest first."""
     t = models.RIDE_DAY_STOP
     query = (sa.select(t.c.route, t.c.stop, *_sum(t, *THREE))
-             .where(t.c.day >= p.lo, t.c.day < p.hi)
-             .group_by(t.c.route, t.c.stop).order_by(sa.desc("boardings"), t.c.route, t.c.stop)
-             .limit(limit))
+             .where(t.c.day >= p.lo, t.c.day < p.hi).group_by(t.c.route, t.c.stop))
     if route is not None:
         query = query.where(t.c.route == route)
-    return [row._asdict() for row in session.execute(query)]
+    rows = list(session.execute(query))
+    found = places.lookup(session, (row.stop for row in rows))
+    merged: dict[str, dict] = {}
+    routes: dict[str, set] = {}
+    for row in rows:
+        place = found[row.stop]
+        entry = merged.get(place.key)
+        if entry is None:
+            entry = merged[place.key] = dict(zip(STOP_COLUMNS, (
+                place.key, place.name, "", 0, 0, 0, place.lat, place.lon)))
+            routes[place.key] = set()
+        routes[place.key].add(row.route)
+        for measure in THREE:
+            entry[measure] += getattr(row, measure)
+    for key, entry in merged.items():
+        entry["routes"] = ", ".join(sorted(routes[key]))
+    out = sorted(merged.values(), key=lambda r: (-r["boardings"], r["stop"]))
+    return out[:limit] if limit is not None else out
 
 
 def by_product(session: Session, p: Period) -> list[dict]:
@@ -170,23 +197,44 @@ def od_rows(session: Session, route: str, p: Period) -> list[dict]:
     still_open = {row.stop: row.boardings for row in boarded}
     for origin, _, journeys in closed:
         still_open[origin] = still_open.get(origin, 0) - journeys
-    rows = closed + [(origin, None, n) for origin, n in still_open.items() if n > 0]
-    rows.sort(key=lambda r: (r[0], r[1] is None, r[1] or ""))
-    return [{"origin": origin or "(no stop)",
-             "destination": "(open)" if destination is None else destination or "(no stop)",
+    # Counted by place: the two directions' stop ids at one place are one origin (and one
+    # destination); a stop the network lacks is its own.
+    found = places.lookup(session, [r[0] for r in closed] + [r[1] for r in closed]
+                          + list(still_open))
+    cells: dict[tuple[str, str | None], int] = {}
+    for origin, destination, journeys in closed:
+        key = (found[origin].key, found[destination].key)
+        cells[key] = cells.get(key, 0) + journeys
+    for origin, n in still_open.items():
+        key = (found[origin].key, None)
+        cells[key] = cells.get(key, 0) + n
+    names = {place.key: place.name for place in found.values()}
+    rows = sorted(((o, d, n) for (o, d), n in cells.items() if n > 0),
+                  key=lambda r: (r[0], r[1] is None, r[1] or ""))
+    return [{"origin": origin, "origin_name": names[origin],
+             "destination": OPEN if destination is None else destination,
+             "destination_name": OPEN if destination is None else names[destination],
              "journeys": journeys} for origin, destination, journeys in rows]
 
 
+OPEN = "(open)"  # the destination of a boarding no alighting scan has closed
+
+
 def od_matrix(rows: list[dict]) -> dict:
-    """Boarding stop by alighting stop; "(open)" counts journeys with no alighting scan."""
+    """Boarding place by alighting place; "(open)" counts journeys with no alighting scan.
+    ``origin_names`` and ``destination_names``: the places' names, in the same order."""
+    names = {r["origin"]: r["origin_name"] for r in rows}
+    names.update({r["destination"]: r["destination_name"] for r in rows})
     origins = sorted({r["origin"] for r in rows})
-    closed = sorted({r["destination"] for r in rows} - {"(open)"})
-    destinations = closed + (["(open)"] if any(r["destination"] == "(open)" for r in rows) else [])
+    closed = sorted({r["destination"] for r in rows} - {OPEN})
+    destinations = closed + ([OPEN] if any(r["destination"] == OPEN for r in rows) else [])
     cells = {(r["origin"], r["destination"]): r["journeys"] for r in rows}
     return {"origins": origins, "destinations": destinations,
+            "origin_names": [names[o] for o in origins],
+            "destination_names": [names[d] for d in destinations],
             "counts": [[cells.get((o, d), 0) for d in destinations] for o in origins],
             "journeys": sum(r["journeys"] for r in rows),
-            "open": sum(r["journeys"] for r in rows if r["destination"] == "(open)")}
+            "open": sum(r["journeys"] for r in rows if r["destination"] == OPEN)}
 
 
 # -- settlement ----------------------------------------------------------------------------
@@ -429,11 +477,16 @@ def pass_history(session: Session, pass_id: str, limit: int = 500) -> list[dict]
              .limit(limit))
     rows = list(session.execute(query))
     rows.reverse()
+    found = places.lookup(session, [r.stop for r in rows] + [r.destination_stop for r in rows])
+    routes = places.route_names(session, (r.route for r in rows))
     return [{"id": row.id, "at_ms": row.at_ms, "mode": row.mode, "decision": row.decision,
              "reason": row.reason, **_message(row.reason), "vehicle": row.vehicle,
-             "route": row.route, "stop": row.stop, "validator": row.validator,
-             "product": row.product, "category": row.category,
-             "closed_by": row.alighting_id, "destination": row.destination_stop}
+             "route": row.route, "route_name": routes.get(row.route), "stop": row.stop,
+             "stop_name": found[row.stop].stop_name if row.stop else None,
+             "validator": row.validator, "product": row.product, "category": row.category,
+             "closed_by": row.alighting_id, "destination": row.destination_stop,
+             "destination_name": (found[row.destination_stop].stop_name
+                                  if row.destination_stop else None)}
             for row in rows]
 
 

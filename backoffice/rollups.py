@@ -51,7 +51,7 @@ def count(rows: Sequence[Row], companies: Mapping[str, str]) -> Counted:
     # Columns, then Counter over zipped columns: the loops over trips run in C. Four counts
     # over the trips; the other rollups are folds of them (a day is whole hours).
     (_, validator, vehicle, route, stop, _, decision, reason, _, _, _, _, mode, company,
-     _, hour, day, pkey) = zip(*rows)
+     _, hour, day, pkey, _) = zip(*rows)
     # Which of boardings (0), alightings (1), refusals (2) each trip adds to.
     kind = [2 if d != ACCEPT else 0 if m == BOARD else 1 for d, m in zip(decision, mode)]
     by_hour_route = Counter(zip(hour, route, pkey, kind))

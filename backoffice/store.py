@@ -37,7 +37,7 @@ import sqlalchemy as sa
 from backoffice import clones, pairing, rollups
 from backoffice.entries import Row
 from backoffice.sql import append_rows, copy_rows, fetch, insert_rows
-from shared.trip import BOARD
+from shared.trip import BOARD, Trip
 
 LOCK_KEY = 0x76657865  # "vexe": the ingest's advisory lock on PostgreSQL
 # Pages SQLite keeps in memory for the ingest's connection (default: 2 MB): a day's trips
@@ -59,8 +59,9 @@ OFFSET_MOST = 2**31 - 1
 
 TRIP_COLUMNS = ("id", "validator", "vehicle", "route", "stop", "at_ms", "decision", "reason",
                 "pass_id", "product", "category", "proof_at", "mode", "company", "stream_ms",
-                "ingested_ms")
+                "ingested_ms", "stop_by")
 assert Row._fields[:15] == TRIP_COLUMNS[:15]  # a Row starts with the trip's columns
+assert set(Trip.__struct_fields__) <= set(Row._fields)  # and holds every field of a trip
 COLUMNS = ", ".join(TRIP_COLUMNS)
 
 JOURNEY_COLUMNS = ("boarding_id", "pass_id", "vehicle", "route", "day", "origin_stop",
@@ -108,7 +109,7 @@ def write(conn: sa.Connection, rows: Sequence[Row], *, now_ms: int,
     companies = _companies(conn, unique)
     counted = rollups.count(unique, companies)
     validators = _validators(unique, now_ms)
-    values = [(*r[:15], now_ms) for r in unique]
+    values = [(*r[:15], now_ms, r.stop_by) for r in unique]
     ids = {row.id for row in unique}
     if not postgres:
         tune_sqlite(conn)
@@ -190,8 +191,10 @@ def _insert_postgresql(conn: sa.Connection, values: list[tuple]) -> set[str] | N
     finally:
         cursor.close()
     # Some were there already: the slow way, which tells the new ones.
+    # The key is (id, at_ms), the month's partition's column with the id (an id begins
+    # with its time, entries.parse: one id, one at_ms).
     return set(insert_rows(conn, "trips", TRIP_COLUMNS, values, order="id",
-                           tail="ON CONFLICT (id) DO NOTHING", returning="id"))
+                           tail="ON CONFLICT (id, at_ms) DO NOTHING", returning="id"))
 
 
 def _companies(conn: sa.Connection, fresh: list[Row]) -> dict[str, str]:

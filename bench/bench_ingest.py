@@ -44,7 +44,7 @@ from pathlib import Path
 import redis
 import sqlalchemy as sa
 
-from issuer.platform import db
+from issuer.platform import db, partitions
 from backoffice import ingest, store
 from shared.redis_keys import TRIPS_STREAM
 
@@ -115,6 +115,10 @@ class Database:
                 conn.execute(sa.text(f"CREATE SCHEMA {self.schema}"))
             self.url = f"{PG_URL}?options=-csearch_path%3D{self.schema}"
         db.migrate(self.url)
+        # The day's month gets its partition on PostgreSQL, as a worker makes the months
+        # it may still take trips of: its trips do not wait in DEFAULT.
+        with db.engine(self.url).begin() as conn:
+            partitions.ensure(conn, now_ms=int(time.time() * 1000), back_ms=REPLAY["max_age_ms"])
 
     def drop(self) -> None:
         db.dispose(self.url)
@@ -148,7 +152,7 @@ def baseline(kind: str, day: list[tuple[int, str]], workdir: Path, per: int = 50
             if kind == "sqlite":
                 store.tune_sqlite(conn)
                 conn.exec_driver_sql(f"INSERT INTO trips ({columns}) VALUES "
-                                     f"({', '.join('?' * 16)}) ON CONFLICT (id) DO NOTHING",
+                                     f"({', '.join('?' * 16)}) ON CONFLICT (id, at_ms) DO NOTHING",
                                      chunk)
             else:
                 cursor = conn.connection.dbapi_connection.cursor()
@@ -157,7 +161,8 @@ def baseline(kind: str, day: list[tuple[int, str]], workdir: Path, per: int = 50
                 with cursor.copy(f"COPY b ({columns}) FROM STDIN") as copy:
                     for row in chunk:
                         copy.write_row(row)
-                cursor.execute("INSERT INTO trips SELECT * FROM b ON CONFLICT (id) DO NOTHING")
+                cursor.execute("INSERT INTO trips SELECT * FROM b "
+                               "ON CONFLICT (id, at_ms) DO NOTHING")
                 cursor.close()
     elapsed = time.perf_counter() - start
     base.drop()

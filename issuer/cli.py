@@ -20,7 +20,7 @@ from issuer.network import feed as network
 from issuer.network import gtfs, routes
 from issuer.passes import actions as pass_actions
 from issuer.passes import passes, publish, qr, signing
-from issuer.platform import audit, db, settings
+from issuer.platform import audit, db, partitions, settings
 from issuer.platform.commandline import Command, Group, command_session, emit, fail
 from shared import clock, logs
 
@@ -56,12 +56,15 @@ def init() -> None:
 
 @click.command("publish", cls=Command)
 def publish_command() -> None:
-    """Publish the trust list and the denylist to Redis again."""
+    """Publish the trust list, the denylist and each route's stops to Redis again."""
     with command_session() as (config, session):
         result = publish.publish(session, config["REDIS_URL"], now=clock.now())
+        network_result = publish.publish_network(session, config["REDIS_URL"])
     if not result.ok:
         fail(f"not published: {result.error}", 1)
-    emit(result.as_dict())
+    if not network_result.ok:
+        fail(f"stops not published: {network_result.error}", 1)
+    emit({**result.as_dict(), "stops": network_result.as_dict()})
 
 
 @click.command(cls=Command)
@@ -87,22 +90,33 @@ def db_group() -> None:
 
 @db_group.command("status")
 def db_status() -> None:
-    """The schema's revision against this version's newest (head); exit 0 either way."""
-    status = db.schema_status(settings.load()["DATABASE_URL"])
+    """The schema's revision against this version's newest (head); exit 0 either way. On
+    PostgreSQL, the trips' monthly partitions too."""
+    url = settings.load()["DATABASE_URL"]
+    status = db.schema_status(url)
     status["problem"] = db.schema_problem(status)
+    with db.engine(url).connect() as conn:
+        if partitions.partitioned(conn):
+            status["trips_partitions"] = partitions.existing(conn)
     emit(status)
 
 
 @db_group.command("upgrade")
 def db_upgrade() -> None:
-    """Bring the schema to this version's newest revision (stop the ingest workers first)."""
-    url = settings.load()["DATABASE_URL"]
+    """Bring the schema to this version's newest revision (stop the ingest workers first);
+    on PostgreSQL, make the trips' monthly partitions that are due."""
+    config = settings.load()
+    url = config["DATABASE_URL"]
     before = db.schema_status(url)
     if before["current"] is not None and not db.known_revision(before["current"]):
         fail(db.schema_problem(before), 1)  # a newer version's: nothing here upgrades it
     db.migrate(url)
+    with db.engine(url).begin() as conn:  # what the ingest makes, as it would (its max age)
+        made = partitions.ensure(conn, now_ms=int(clock.now() * 1000),
+                                 back_ms=int(config["INGEST_MAX_AGE_DAYS"] * 86400_000))
     emit({"database": before["database"], "from": before["current"],
-           "to": db.current_revision(url), "changed": before["current"] != before["head"]})
+          "to": db.current_revision(url), "changed": before["current"] != before["head"],
+          "partitions_made": made})
 
 
 # -- vexe route ----------------------------------------------------------------------------
@@ -143,16 +157,21 @@ def network_group() -> None:
               help="Report what the import would change; change nothing.")
 def network_import(feed: Path, dry_run: bool) -> None:
     """Import a GTFS feed (a zip): a newer feed applies the difference, a route gone from it
-    is retired. A feed with errors is refused whole, with the list of them."""
+    is retired. A feed with errors is refused whole, with the list of them. Each route's
+    stops are then published to Redis for its validators."""
     now = clock.now()
     read = gtfs.read(feed, now=now)
-    with command_session() as (_, session):
+    with command_session() as (config, session):
         if dry_run:
             emit({**network.plan(session, read), "dry_run": True})
             return
         summary = network_actions.import_feed(session, cli_actor(), read, source=feed.name,
                                               now=now)
-        emit({**summary, "dry_run": False})
+        published = publish.publish_network(session, config["REDIS_URL"])
+        if not published.ok:
+            click.echo(f"vexe: warning: stops not published: {published.error}; run "
+                       "`vexe publish` later", err=True)
+        emit({**summary, "dry_run": False, "stops_published": published.as_dict()})
 
 
 # -- vexe account --------------------------------------------------------------------------

@@ -59,10 +59,12 @@ def trips() -> None:
               help="Trips older than this lose their pass id; 0 keeps everything "
                    "(default: the setting VEXE_TRIPS_RETENTION_DAYS, 0).")
 def trips_prune(days: int | None) -> None:
-    """Forget which pass made the old trips; every count and rollup stays."""
+    """Forget which pass made the old trips; every rollup stays. On PostgreSQL, months
+    wholly past the retention and the ingest's oldest (VEXE_INGEST_MAX_AGE_DAYS) are dropped."""
     config = settings.load()
     days = config["TRIPS_RETENTION_DAYS"] if days is None else days
-    emit(upkeep.prune_trips(config["DATABASE_URL"], days=days, now=clock.now()))
+    emit(upkeep.prune_trips(config["DATABASE_URL"], days=days, now=clock.now(),
+                            ingest_days=config["INGEST_MAX_AGE_DAYS"]))
 
 
 commands = [secret, backup, restore, trips]

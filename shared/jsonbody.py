@@ -16,6 +16,7 @@ document is made from the same shapes. Every way a body can be wrong ends in
 from __future__ import annotations
 
 import json
+import re
 from typing import TypeVar
 
 import msgspec
@@ -28,21 +29,22 @@ class BodyError(ValueError):
 
 
 def read(raw: bytes, shape: type[T]) -> T:
-    """``raw`` as a ``shape``; an empty body is an empty object (for shapes that need nothing)."""
+    """``raw`` as a ``shape``; an empty body is an empty object (for shapes that need nothing).
+    ``dict`` as the shape: any object, its fields checked by the caller."""
     if not raw.strip():
         data: object = {}
     else:
         try:
             data = json.loads(raw)
         except (ValueError, RecursionError):
-            raise BodyError("request body is not valid JSON") from None
+            raise BodyError("request body is not valid JSON (a JSON object is expected)") from None
     if not isinstance(data, dict):
         raise BodyError("request body must be a JSON object")
     check_text(data, "field")
     try:
         return msgspec.convert(data, shape, strict=True)
     except msgspec.ValidationError as exc:
-        raise BodyError(_sentence(str(exc))) from None
+        raise BodyError(_sentence(str(exc), getattr(shape, "messages", {}))) from None
 
 
 def check_text(value: object, what: str) -> None:
@@ -72,18 +74,44 @@ def text_problem(value: str) -> str | None:
     return None
 
 
-def _sentence(message: str) -> str:
-    """msgspec's message, in the API's words: ``Object contains unknown field `x` - at `$```
-    becomes ``unknown field 'x'``; ``Expected `str`, got `int` - at `$.route``` names the
-    field first."""
+# msgspec's words for a type, in the words the API's messages use.
+_TYPES = {"str": "a string", "int": "an integer", "bool": "true or false",
+          "float": "a number", "object": "a JSON object", "array": "a JSON array"}
+_BOUNDS = ((re.compile(r"^Expected `[^`]*` of length <= (\d+)$"), "must be at most {} characters"),
+           (re.compile(r"^Expected `[^`]*` of length >= (\d+)$"), "must be at least {} characters"),
+           (re.compile(r"^Expected `[^`]*` >= (-?\d+)$"), "must be at least {}"),
+           (re.compile(r"^Expected `[^`]*` <= (-?\d+)$"), "must be at most {}"),
+           (re.compile(r"^Expected `[^`]*` matching regex '(.*)'$"), "must match {}"),
+           (re.compile(r"^Invalid enum value (.*)$"), "is not one of the values allowed ({})"))
+
+
+def _sentence(message: str, messages: dict[str, str]) -> str:
+    """msgspec's message in the API's words, naming the field: ``Expected `str`, got `int` -
+    at `$.route``` becomes ``field 'route' must be a string``. A shape may say what a bad
+    value of one of its fields means in its own words (its ``messages``)."""
     text, _, where = message.partition(" - at `")
-    where = where.rstrip("`")
-    field = where.removeprefix("$.").removeprefix("$")
-    text = text.replace("`", "'")
-    if text.startswith("Object contains unknown field"):
-        return "unknown " + text.removeprefix("Object contains unknown ")
-    if text.startswith("Object missing required field"):
-        name = text.removeprefix("Object missing required field ").strip("'")
-        return f"field {'.'.join(filter(None, (field, name)))!r} is required"
-    text = text[0].lower() + text[1:] if text else text
-    return f"field {field!r}: {text}" if field else text
+    field = where.rstrip("`").removeprefix("$").removeprefix(".")
+    name = f"field {field!r}" if field else "the body"
+    wrong = re.match(r"^Expected `([^`]*)`, got `([^`]*)`$", text)
+    wanted = [t.strip() for t in wrong[1].split("|") if t.strip() != "null"] if wrong else []
+    own = messages.get(field.split(".", 1)[0]) if field else None
+    # The shape's own words for a bad value, within the field too (a JWK missing its x is
+    # still "not a P-256 key"); a plain wrong type says so in the plain words below.
+    if own and not (len(wanted) == 1 and wanted[0] in _TYPES):
+        return own
+    missing = re.match(r"^Object missing required field `(.*)`$", text)
+    if missing:
+        return f"field {'.'.join(filter(None, (field, missing[1])))!r} is required"
+    unknown = re.match(r"^Object contains unknown field `(.*)`$", text)
+    if unknown:
+        return f"unknown field {'.'.join(filter(None, (field, unknown[1])))!r}"
+    if wrong:
+        words = " or ".join(_TYPES.get(t, t) for t in wanted)
+        return f"{name} must be {words}"
+    if re.match(r"^Expected `[^`]*` of length >= 1$", text):
+        return f"{name} must not be empty"
+    for pattern, sentence in _BOUNDS:
+        bound = pattern.match(text)
+        if bound:
+            return f"{name} {sentence.format(bound[1])}"
+    return f"{name}: {text.replace('`', chr(39))}"

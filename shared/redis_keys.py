@@ -19,6 +19,8 @@ TRIPS_STREAM = "vexe:{trips}:stream"
 TRIPS_HWM = "vexe:{trips}:hwm"  # hash: "<validator>/<journal epoch>" -> last pushed seq
 TRUST_LIST = "vexe:trust"  # the JWKS, as a JSON string
 DENYLIST = "vexe:deny"  # the denylist, as a JSON string
+STOPS_PREFIX = "vexe:stops:"  # + a route code: that route's stops (shared.stops), JSON
+STOPS = STOPS_PREFIX + "*"  # every route's (SCAN MATCH, and the validators' ACL pattern)
 TRIPS_GROUP = "ingest"  # the consumer group of the ingest workers on TRIPS_STREAM
 
 SHARD = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}")
@@ -69,3 +71,15 @@ def ingest_stall(consumer: str, shard: str | None = None) -> str:
     """An ingest worker's record of failing round after round (JSON, with a time to live),
     beside the stream it reads: ``vexe ingest status`` shows it."""
     return f"vexe:{{{_tag(shard)}}}:ingest-stall:{consumer}"
+
+
+# A route code as the network keeps it (issuer.network.routes.CODE): only such a route has
+# stops in Redis, and its key holds no glob character.
+ROUTE_CODE = re.compile(r"[0-9A-Z][0-9A-Z-]{0,15}")
+
+
+def route_stops(route: str) -> str | None:
+    """The key of ``route``'s stops; None for a route the network cannot have."""
+    if not isinstance(route, str) or not ROUTE_CODE.fullmatch(route):
+        return None
+    return STOPS_PREFIX + route

@@ -199,7 +199,8 @@ def test_a_bus_runs_the_validator_from_the_wheel_without_the_issuers_dependencie
     packages = {p["name"].lower() for p in json.loads(names.stdout)}
     assert "vexe" in packages
     assert not packages & {"sqlalchemy", "alembic", "gunicorn", "authlib", "psycopg", "pillow",
-                           "flask-limiter", "msgspec"}
+                           "flask-limiter"}
+    assert {"msgspec", "pynmeagps"} <= packages  # the trip's shape; the GPS's sentences
 
     usage = _run([str(bin_dir / "python"), "-m", "validator", "--help"], env=env, cwd=tmp_path)
     assert "run" in usage.stdout

@@ -53,7 +53,7 @@ def validator_group() -> None:
 _FLAG_SETTINGS = {"validator_id": "validator_id", "vehicle": "vehicle", "route": "route",
                   "stop": "stop", "data_dir": "data_dir", "redis_url": "redis_url",
                   "http_port": "http_port", "http_host": "http_host", "freshness": "freshness",
-                  "passback": "passback", "mode": "mode", "camera": "camera"}
+                  "passback": "passback", "mode": "mode", "camera": "camera", "gps": "gps"}
 
 
 @validator_group.command("run")
@@ -81,6 +81,9 @@ _FLAG_SETTINGS = {"validator_id": "validator_id", "vehicle": "vehicle", "route":
               help="Seconds in which the same pass is refused again on this vehicle; 0 = off.")
 @click.option("--camera", default=None, metavar="PATH",
               help="Raw grey camera frames (a FIFO); size and region in the config file.")
+@click.option("--gps", default=None, metavar="SOURCE",
+              help="Take the stop from a GPS: nmea:/dev/ttyUSB0 (a serial NMEA receiver) or "
+                   "gpsd://127.0.0.1:2947; the route's stops come from Redis.")
 @click.option("--no-stdin", is_flag=True, help="Don't read scans from standard input.")
 @click.pass_context
 def run(ctx, config_file, no_stdin, **flags) -> None:
@@ -194,8 +197,8 @@ def journal_repair(config_file, validator_id, data_dir) -> None:
 @validator_group.group("acl")
 def acl_group() -> None:
     """Each validator's own Redis user: it may add trips to its own inbox through the
-    functions ``acl create`` loads, read the trust list and the denylist, and nothing else
-    (validator.sync.ACL_RULES)."""
+    functions ``acl create`` loads, read the trust list, the denylist and the routes' stops,
+    and nothing else (validator.sync.ACL_RULES)."""
 
 
 @acl_group.command("create")
@@ -239,7 +242,8 @@ def acl_create(validator_id, password_file, replace, shard, redis_url) -> None:
               help="Redis as a user that may run ACL commands.")
 def acl_update(validator_ids, shard, redis_url) -> None:
     """Give existing users this version's rules (a user made by an earlier version can
-    neither push nor beat without them), each keeping its password; load the functions. One line of JSON per user; stops at the first that
+    neither push nor beat, nor read the routes' stops, without them), each keeping its
+    password; load the functions. One line of JSON per user; stops at the first that
     fails, those before it updated."""
     from validator import acl
 

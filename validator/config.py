@@ -10,8 +10,10 @@
     [position]
     route = "32"
     stop = "S17"                  # optional
-    stop_source = "position"      # "position": the bus posts stops (POST /position);
-                                  # "fixed": this stop always (a station gate)
+    stop_source = "position"      # "position": the bus posts stops or GPS fixes
+                                  # (POST /position); "fixed": this stop always (a gate)
+    gps = "nmea:/dev/ttyUSB0"     # optional: the GPS, or "gpsd://127.0.0.1:2947" (gpsd)
+    max_stop_distance = 150       # metres from a stop for a GPS fix to be at it
 
     [redis]
     url = "redis://10.8.0.1:6379/0"
@@ -59,7 +61,9 @@ from shared.redis_keys import SHARD
 from shared.text import MAX_NAME, is_safe, name_problem
 from shared.trip import ALIGHT, BOARD
 from validator.check import DEFAULT_FRESHNESS, DEFAULT_PASSBACK
+from validator.gps import GpsError, parse_source
 from validator.heartbeat import BEAT_EVERY
+from validator.locate import DEFAULT_MAX_DISTANCE
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_DATA_DIR = "var"
@@ -86,6 +90,8 @@ class Config:
     mode: str = BOARD
     stop: str | None = None
     stop_source: str = "position"
+    gps: str | None = None
+    max_stop_distance: float = DEFAULT_MAX_DISTANCE
     redis_url: str = DEFAULT_REDIS_URL
     redis_username: str | None = None
     redis_password: str | None = field(default=None, repr=False)  # never printed
@@ -127,7 +133,7 @@ class Config:
 
 _TABLES = {
     "validator": {"id", "vehicle", "company", "data_dir", "mode"},
-    "position": {"route", "stop", "stop_source"},
+    "position": {"route", "stop", "stop_source", "gps", "max_stop_distance"},
     "redis": {"url", "username", "password_file", "shard", "heartbeat_seconds"},
     "windows": {"freshness", "passback", "retention_days"},
     "journal": {"max_mb"},
@@ -180,6 +186,8 @@ def load(path: str | os.PathLike, environ: dict[str, str] | None = None) -> Conf
         mode=get("validator", "mode", BOARD),
         stop=get("position", "stop"),
         stop_source=get("position", "stop_source", "position"),
+        gps=get("position", "gps"),
+        max_stop_distance=get("position", "max_stop_distance", DEFAULT_MAX_DISTANCE),
         redis_url=get("redis", "url", DEFAULT_REDIS_URL),
         redis_username=get("redis", "username"),
         redis_password=_password(where, get("redis", "password_file"), environ),
@@ -273,6 +281,14 @@ def check(config: Config) -> None:
                                        f"got {_show(config.stop_source)}")
     if config.stop_source == "fixed" and config.stop is None:
         fail("[position] stop", "is required when stop_source is \"fixed\"")
+    if config.gps is not None:
+        try:
+            parse_source(config.gps)
+        except GpsError as exc:
+            fail("[position] gps", f"{exc}, got {_show(config.gps)}")
+        if config.stop_source == "fixed":
+            fail("[position] gps", "has no use when stop_source is \"fixed\"")
+    number("[position] max_stop_distance", config.max_stop_distance, 0, 5000)
     _check_redis(config, fail)
     number("[redis] heartbeat_seconds", config.heartbeat_seconds, 0, 3600)
     integer("[windows] freshness", config.freshness, 1, 3600)

@@ -6,9 +6,12 @@ All of the validator's state lives in its data directory::
     <data dir>/journal.db.seen the journal's epoch and highest seq committed
     <data dir>/trust.json      the last good trust list pulled from Redis
     <data dir>/denylist.json   the last good denylist
+    <data dir>/stops/<route>.json  the stops of each route it ran (validator.locate)
 
 Where the bus is (route, stop) and which door the validator serves (boarding or alighting)
-change while it runs; every trip records the values in force at its scan.
+change while it runs; every trip records the values in force at its scan. The stop is set
+by hand (the driver, the bus's systems, the configuration: ``stop_by`` "manual") or found
+from GPS fixes along the route's stops (``stop_by`` "gps").
 """
 
 from __future__ import annotations
@@ -23,10 +26,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shared import ticket
-from shared.trip import ACCEPT, ALIGHT, BOARD, REFUSE, Trip, new_trip_id
+from shared.trip import ACCEPT, ALIGHT, BOARD, BY_GPS, BY_HAND, REFUSE, Trip, new_trip_id
 from validator.check import DEFAULT_FRESHNESS, DEFAULT_PASSBACK, Decision, check
 from validator.journal import Journal, JournalDamaged, StorageFull
 from validator.lists import Lists
+from validator.locate import DEFAULT_MAX_DISTANCE, Located, Locator
 from validator.timekeeping import Clock
 
 log = logging.getLogger(__name__)
@@ -82,6 +86,10 @@ class Changes:
             return self.version
 
 
+class NoStops(Exception):
+    """A GPS fix on a route whose stops the validator does not hold (yet)."""
+
+
 class Validator:
     """One validator: its place in the network, its lists, its journal."""
 
@@ -89,7 +97,7 @@ class Validator:
                  stop: str | None = None, freshness: int = DEFAULT_FRESHNESS,
                  passback: int = DEFAULT_PASSBACK, mode: str = BOARD,
                  company: str | None = None, journal_max_bytes: int | None = None,
-                 clock: Clock | None = None):
+                 clock: Clock | None = None, max_stop_distance: float = DEFAULT_MAX_DISTANCE):
         if mode not in MODES:
             raise ValueError(f"mode must be {' or '.join(MODES)}, got {mode!r}")
         self.validator_id = validator_id
@@ -97,6 +105,10 @@ class Validator:
         self.company = company
         self.route = route
         self.stop = stop
+        self.stop_by = BY_HAND if stop is not None else None
+        self.max_stop_distance = max_stop_distance
+        self._locator: Locator | None = None
+        self._located: str | None = None  # the locator's last stop: a new one replaces the stop
         self.mode = mode
         self.freshness = freshness
         self.passback = passback
@@ -152,17 +164,40 @@ class Validator:
 
     # -- where the bus is ------------------------------------------------------------------
 
-    def set_route(self, route: str) -> None:
-        self.set_position(route, self.stop)
-
-    def set_stop(self, stop: str | None) -> None:
-        self.set_position(self.route, stop)
-
     def set_position(self, route: str, stop: str | None) -> None:
-        """Route and stop together: no scan sees the new route with the old stop."""
+        """Route and stop together: no scan sees the new route with the old stop. A stop set
+        this way is "manual"; it holds until the GPS finds the bus at another stop."""
         with self._scan_lock:
+            if route != self.route:
+                self._locator, self._located = None, None
             self.route, self.stop = route, stop
+            self.stop_by = BY_HAND if stop is not None else None
         self.changes.bump()
+
+    def locate(self, lat: float, lon: float, route: str | None = None) -> Located:
+        """Take a GPS fix (on ``route`` if given, a route change first): the stop becomes
+        the locator's when it finds the bus at a stop other than the last it found, so a
+        driver's manual stop holds until the bus reaches the next one. NoStops if the route's
+        stops are not known here, and then nothing changes."""
+        route = self.route if route is None else route
+        stops = self.lists.stops(route)
+        if stops is None:
+            raise NoStops(f"no stops known for route {route!r}: they come from Redis with "
+                          "the trust list (vexe network import, vexe publish)")
+        with self._scan_lock:
+            if route != self.route:
+                self.route, self.stop, self.stop_by = route, None, None
+                self._locator, self._located = None, None
+            if self._locator is None or self._locator.stops is not stops:
+                self._locator = Locator(stops, max_distance=self.max_stop_distance)
+                self._located = None
+            located = self._locator.fix(lat, lon)
+            changed = located.stop is not None and located.stop != self._located
+            if changed:
+                self.stop, self.stop_by, self._located = located.stop, BY_GPS, located.stop
+        if changed:
+            self.changes.bump()
+        return located
 
     def set_mode(self, mode: str) -> None:
         if mode not in MODES:
@@ -181,6 +216,7 @@ class Validator:
         """
         with self._scan_lock:
             route, stop, mode = self.route, self.stop, self.mode
+            stop_by = self.stop_by if stop is not None else None
             decision = None
             try:
                 # A journal that lost its WAL, or is damaged, is found before the decision:
@@ -190,7 +226,7 @@ class Validator:
                                  route=route, vehicle=self.vehicle, now=now,
                                  history=self.journal, freshness=self.freshness,
                                  passback=self.passback if mode == BOARD else 0)
-                trip = self._trip(decision, route, stop, mode, now)
+                trip = self._trip(decision, route, stop, stop_by, mode, now)
                 seq = self.journal.record(trip)
             except JournalDamaged as exc:
                 scan = self._unjournaled(decision, mode, STORAGE_DAMAGED, exc)
@@ -224,8 +260,8 @@ class Validator:
             return Scan(STORAGE_REASONS[storage], mode=mode)
         return Scan(STORAGE_REASONS[storage], decision.claims, decision.proof_at, mode=mode)
 
-    def _trip(self, decision: Decision, route: str, stop: str | None, mode: str,
-              now: float) -> Trip:
+    def _trip(self, decision: Decision, route: str, stop: str | None, stop_by: str | None,
+              mode: str, now: float) -> Trip:
         at_ms = int(now * 1000)
         claims = decision.claims
         return Trip(
@@ -235,7 +271,7 @@ class Validator:
             pass_id=claims.pid if claims else None,
             product=ticket.PRODUCT_NAMES[claims.product] if claims else None,
             category=claims.category if claims else None,
-            proof_at=decision.proof_at, mode=mode, company=self.company)
+            proof_at=decision.proof_at, mode=mode, company=self.company, stop_by=stop_by)
 
     # -- upkeep ----------------------------------------------------------------------------
 
@@ -281,10 +317,18 @@ class Validator:
 
     def status(self) -> dict:
         return {"validator": self.validator_id, "vehicle": self.vehicle, "company": self.company,
-                "route": self.route, "stop": self.stop, "mode": self.mode,
+                "route": self.route, "stop": self.stop, "stop_by": self.stop_by,
+                "mode": self.mode,
+                "stops_known": self._stops_known(),
                 "storage": self.storage, "backlog": self.backlog(),
                 "trust_list_size": len(self.lists.trust), "denylist_size": len(self.lists.denylist),
                 **self.clock.status()}
+
+
+    def _stops_known(self) -> int:
+        """How many stops of its route the validator holds (0: it cannot locate itself)."""
+        stops = self.lists.stops(self.route)
+        return sum(len(d.stops) for d in stops.directions) if stops is not None else 0
 
 
 class DataDirInUse(Exception):

@@ -2,7 +2,8 @@
 
     GET  /             the passenger screen (validator.screen)
     POST /scan         {"qr": "<QR text>"}  ->  the decision, with the trip id it was journaled as
-    POST /position     {"route": "32", "stop": "S17"}  (either; "stop": null between stops)
+    POST /position     {"route": "32", "stop": "S17"}  (either; "stop": null between stops), or
+                       {"lat": 21.0285, "lon": 105.8048} (a GPS fix; "route" may come with it)
     POST /mode         {"mode": "board"} or {"mode": "alight"}: the driver switches the door
     GET  /status       where the validator is, its journal, how far its sync has got
     GET  /healthz      200 while the journal takes scans and the sync runs, else 503
@@ -22,15 +23,16 @@ a CORS preflight, which is never granted; a form cannot send it at all.
 from __future__ import annotations
 
 import ipaddress
+import math
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from werkzeug.exceptions import HTTPException
 
-from shared import text
+from shared import jsonbody, text
 from validator import metrics, screen
-from validator.device import MODES, STORAGE_OK, Validator
+from validator.device import MODES, STORAGE_OK, NoStops, Validator
 from validator.sync import Syncer
 
 MAX_BODY = 16 * 1024  # a QR text is at most 1000 characters
@@ -79,8 +81,6 @@ def create_app(validator: Validator, syncer: Syncer | None = None, *,
     @app.post("/scan")
     def scan():
         body = _json_body()
-        if not isinstance(body, dict):
-            return _error(400, "body must be a JSON object like {\"qr\": \"VX1:...\"}")
         if "qr" not in body:
             return _error(400, "body has no \"qr\" field")
         if not isinstance(body["qr"], str):
@@ -89,20 +89,29 @@ def create_app(validator: Validator, syncer: Syncer | None = None, *,
 
     @app.post("/position")
     def position():
-        # The vehicle's own systems say when it changes route or reaches a stop.
+        # The vehicle's own systems say when it changes route or reaches a stop, or where
+        # it is (a GPS fix: validator.locate finds the stop).
         body = _json_body()
-        if not isinstance(body, dict) or not body.keys() & {"route", "stop"}:
-            return _error(400, "body must be a JSON object with \"route\" and/or \"stop\"")
-        unknown = body.keys() - {"route", "stop"}
+        if not body.keys() & {"route", "stop", "lat", "lon"}:
+            return _error(400, "body must be a JSON object with \"route\" and/or \"stop\", "
+                               "or \"lat\" and \"lon\"")
+        unknown = body.keys() - {"route", "stop", "lat", "lon"}
         if unknown:
-            return _error(400, f"unknown field {sorted(unknown)[0]!r}; only \"route\" and "
-                               "\"stop\"")
+            return _error(400, f"unknown field {sorted(unknown)[0]!r}; only \"route\", "
+                               "\"stop\", \"lat\" and \"lon\"")
+        fix = body.keys() & {"lat", "lon"}
+        if fix and "stop" in body:
+            return _error(400, "either a \"stop\" or a position (\"lat\", \"lon\"), not both")
+        if fix and fix != {"lat", "lon"}:
+            return _error(400, "a position needs both \"lat\" and \"lon\"")
         route = body.get("route", validator.route)
-        stop = body.get("stop", validator.stop)
         # Checked before it is kept: every trip carries it to SQLite, Redis and SQL.
         problem = text.name_problem(route)
         if problem:
             return _error(400, f"\"route\" {problem}")
+        if fix:
+            return _locate(route, body["lat"], body["lon"])
+        stop = body.get("stop", validator.stop)
         problem = None if stop is None else text.name_problem(stop)
         if problem:
             return _error(400, f"\"stop\" {problem} (or null between stops)")
@@ -110,12 +119,31 @@ def create_app(validator: Validator, syncer: Syncer | None = None, *,
             return _error(409, "this validator's stop is fixed by its configuration "
                                "(stop_source = \"fixed\")")
         validator.set_position(route, stop)
-        return jsonify({"route": validator.route, "stop": validator.stop})
+        return jsonify(_where())
+
+    def _locate(route, lat, lon):
+        for name, value, limit in (("lat", lat, 90), ("lon", lon, 180)):
+            problem = coordinate_problem(value, limit)
+            if problem:
+                return _error(400, f"\"{name}\" {problem}")
+        if stop_source == "fixed":
+            return _error(409, "this validator's stop is fixed by its configuration "
+                               "(stop_source = \"fixed\")")
+        try:
+            located = validator.locate(float(lat), float(lon), route)
+        except NoStops as exc:
+            return _error(409, str(exc))
+        return jsonify({**_where(), "located": {"stop": located.stop,
+                                                "direction": located.direction,
+                                                "distance_m": located.distance}})
+
+    def _where():
+        return {"route": validator.route, "stop": validator.stop, "stop_by": validator.stop_by}
 
     @app.post("/mode")
     def mode():
         body = _json_body()
-        if not isinstance(body, dict) or "mode" not in body:
+        if "mode" not in body:
             return _error(400, "body must be a JSON object like {\"mode\": \"alight\"}")
         if len(body) != 1:
             return _error(400, "only \"mode\" may be set here")
@@ -137,6 +165,9 @@ def create_app(validator: Validator, syncer: Syncer | None = None, *,
         camera = getattr(service, "camera", None)
         if camera is not None:
             out["camera"] = vars(camera.stats)
+        gps = getattr(service, "gps", None)
+        if gps is not None:
+            out["gps"] = vars(gps.stats)
         return jsonify(out)
 
     @app.get("/healthz")
@@ -158,6 +189,10 @@ def create_app(validator: Validator, syncer: Syncer | None = None, *,
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         return _error(exc.code or 500, exc.description or exc.name)
+
+    @app.errorhandler(jsonbody.BodyError)
+    def bad_body(exc: jsonbody.BodyError):
+        return _error(400, str(exc))
 
     return app
 
@@ -183,17 +218,23 @@ def _names_this_validator(host_header: str, listen: str) -> bool:
     return False
 
 
-def _json_body():
-    """The request's JSON, or None when it is not JSON: never an exception.
+def coordinate_problem(value, limit: int) -> str | None:
+    """Why ``value`` is not a latitude (``limit`` 90) or longitude (180), as the end of a
+    sentence; None if it is one. JSON's reader lets NaN and Infinity through: refused."""
+    if type(value) not in (int, float):  # a bool is an int to Python, not to us
+        return "must be a number of degrees"
+    # (isfinite of a huge int overflows: the range is checked first, and holds no NaN)
+    if not -limit <= value <= limit or not math.isfinite(value):
+        return f"must be a finite number of degrees from -{limit} to {limit}"
+    return None
 
-    force: a reader that forgets the Content-Type still gets an answer; silent: a body that
-    is not JSON is our 400, not Flask's HTML page. A body nested thousands deep (``[[[[...``)
-    overflows the parser's recursion, which ``silent`` does not cover.
-    """
-    try:
-        return request.get_json(force=True, silent=True)
-    except RecursionError:
-        return None
+
+def _json_body() -> dict:
+    """The request's JSON object, read as the issuer reads its bodies (shared.jsonbody): a
+    body that is not JSON, not an object, or holds text no journal or database keeps (NUL,
+    lone surrogates) is a 400 with the reason. Read whatever the Content-Type says: a reader
+    that forgets it still gets an answer."""
+    return jsonbody.read(request.get_data(cache=True), dict)
 
 
 def _error(status: int, message: str):

@@ -61,7 +61,11 @@ CREATE TABLE IF NOT EXISTS meta (
 CREATE TABLE IF NOT EXISTS probe (data BLOB);
 """
 
-PROBE_BYTES = 4096  # a write the size of a few scans: it needs pages of its own
+# A write that needs more new pages than any one scan: a scan may split a leaf of the scans
+# table and of each of its two indexes at once (3 pages, and their parents rarely), so a
+# journal that takes the probe takes the next scan. (One page was too few: a journal full
+# by one page let the probe in and refused the scan after it.)
+PROBE_BYTES = 4 * 4096
 
 # The WAL is cut back to this after a checkpoint: without a limit it keeps its largest size.
 WAL_SIZE_LIMIT = 1024 * 1024

@@ -4,6 +4,7 @@ Threads, each allowed to fail without taking the others down:
 
 - the scanner: one QR text a line, from standard input or a serial device;
 - the camera: raw frames from a FIFO (validator.camera);
+- the GPS: fixes from a serial NMEA receiver or gpsd, each locating the bus (validator.gps);
 - HTTP: the kiosk page, ``POST /scan``, ``/position``, ``/mode``, ``GET /status``, ``/healthz``;
 - the sync to Redis (validator.sync);
 - upkeep: a WAL file deleted between scans is found, the journal notes what it has committed
@@ -159,6 +160,7 @@ class Service:
         self.threads: list[threading.Thread] = []
         self.server = None
         self.camera = None
+        self.gps = None
         try:
             self.client = connect(config.redis_url, username=config.redis_username,
                                   password=config.redis_password)
@@ -172,7 +174,7 @@ class Service:
                 validator_id=config.validator_id, vehicle=config.vehicle, route=config.route,
                 stop=config.stop, data_dir=home, freshness=config.freshness,
                 passback=config.passback, mode=config.mode, company=config.company,
-                journal_max_bytes=max_bytes)
+                journal_max_bytes=max_bytes, max_stop_distance=config.max_stop_distance)
         except JournalDamaged as exc:
             self.client.close()
             where = (f"--id {config.validator_id} --data-dir {config.data_dir}"
@@ -187,7 +189,8 @@ class Service:
                              validator_id=config.validator_id,
                              keep=config.retention_days * 86400, clock=self.device.clock,
                              shard=config.redis_shard,
-                             heartbeat=Heartbeat(self.device, every=config.heartbeat_seconds))
+                             heartbeat=Heartbeat(self.device, every=config.heartbeat_seconds),
+                             route=lambda: self.device.route)
 
     # -- starting --------------------------------------------------------------------------
 
@@ -199,6 +202,11 @@ class Service:
         self._thread("upkeep", self._upkeep)
         if config.camera is not None:
             self._start_camera()
+        if config.gps is not None:
+            from validator.gps import GpsInput
+
+            self.gps = GpsInput(config.gps, self._gps_fix)
+            self._thread("gps", self.gps.run, self.stopping)
         if config.scanner not in ("stdin", "none"):
             self._thread("scanner", self._serial_scanner)
         log.info("validator %s on vehicle %s, route %s, %s: journal in %s, %s scans to push, "
@@ -246,6 +254,16 @@ class Service:
 
     def _camera_decide(self, text: str, read_at: float) -> None:
         self.decisions.write(self.device.scan(text, self.device.clock.now()))
+
+    def _gps_fix(self, lat: float, lon: float) -> None:
+        from validator.device import NoStops
+
+        try:
+            self.device.locate(lat, lon)
+        except NoStops as exc:
+            if not getattr(self, "_told_no_stops", False):
+                log.warning("GPS: %s", exc)
+                self._told_no_stops = True
 
     def _serial_scanner(self) -> None:
         path = self.config.scanner

@@ -37,7 +37,8 @@ from redis.retry import Retry
 
 from shared import clock
 from shared import redis_client
-from shared.redis_keys import DENYLIST, TRIPS_HWM, TRUST_LIST, inbox, ready, trips_hwm
+from shared.redis_keys import (DENYLIST, STOPS, TRIPS_HWM, TRUST_LIST, inbox, ready,
+                               route_stops, trips_hwm)
 from shared.redis_keys import heartbeat as heartbeat_key
 from validator.heartbeat import Heartbeat
 from validator.journal import Journal
@@ -62,8 +63,8 @@ def acl_rules(shard: str | None = None, validator_id: str | None = None) -> str:
     caller's rights, so each command is granted on the one key it is for, in a selector of
     its own: RPUSH on its inbox, HGET and HSET on its marks, SADD on its shard's ready set,
     XADD and EXPIRE on its heartbeat. No key of another validator, and not the trips stream:
-    nothing it may do by hand reaches another validator's trips. Besides: read the trust list
-    and the denylist, ask the server's time (validator.timekeeping) and wait for a replica
+    nothing it may do by hand reaches another validator's trips. Besides: read the trust list,
+    the denylist and the routes' stops (any route's: a bus changes route), ask the server's time (validator.timekeeping) and wait for a replica
     (WAIT), neither of which reads a key; on a cluster, also read the cluster's layout and the
     command table, which the cluster client needs to route.
 
@@ -72,7 +73,7 @@ def acl_rules(shard: str | None = None, validator_id: str | None = None) -> str:
     who = "*" if validator_id is None else validator_id
     own_inbox, marks = inbox(who, shard), marks_key(who, shard)
     waiting, beat = ready(shard), heartbeat_key(who, shard)
-    rules = (f"resetkeys %R~{TRUST_LIST} %R~{DENYLIST} resetchannels -@all "
+    rules = (f"resetkeys %R~{TRUST_LIST} %R~{DENYLIST} %R~{STOPS} resetchannels -@all "
              "+get +time +wait")
     if shard is not None:
         rules += " +cluster|slots +cluster|shards +cluster|nodes +command +readonly"
@@ -141,8 +142,12 @@ class Syncer:
                  keep: float = KEEP, backoff: AbstractBackoff | None = None,
                  clock: Clock | None = None, shard: str | None = None,
                  min_replicas: int | None = None, replica_wait_ms: int = REPLICA_WAIT_MS,
-                 heartbeat: Heartbeat | None = None):
+                 heartbeat: Heartbeat | None = None, route=None):
         self.journal = journal
+        # A callable naming the route the bus runs now: its stops are pulled with the lists,
+        # and at once after the route changes. None: no stops (benches, some tests).
+        self.route = route
+        self.stops_pulled_for: str | None = None
         self.lists = lists
         self.client = client
         self.cluster = redis_client.is_cluster(client)
@@ -270,17 +275,38 @@ class Syncer:
     # -- pull ------------------------------------------------------------------------------
 
     def pull_once(self, now: float) -> dict[str, str]:
-        """Fetch the trust list and the denylist; each is "changed", "same", "missing" or "bad".
+        """Fetch the trust list, the denylist and the route's stops; each is "changed",
+        "same", "missing" or "bad" (the stops also "none": a route the network can't have).
 
         A list missing from Redis or one that does not parse leaves the last good one in use.
         """
+        route = self.route() if self.route is not None else None
+        stops_key = route_stops(route) if route is not None else None
         with self.client.pipeline(transaction=False) as pipe:
             pipe.get(TRUST_LIST)
             pipe.get(DENYLIST)
-            trust_raw, deny_raw = pipe.execute()
+            if stops_key is not None:
+                pipe.get(stops_key)
+            # An error on the stops alone (a Redis user made before they existed may not
+            # read them) must not hold back the trust list and the denylist.
+            trust_raw, deny_raw, *stops_raw = pipe.execute(raise_on_error=False)
+        for raw in (trust_raw, deny_raw):
+            if isinstance(raw, Exception):
+                raise raw
         self._heard = time.monotonic()
         outcome = {"trust": self._apply("trust list", trust_raw, self.lists.update_trust),
                    "denylist": self._apply("denylist", deny_raw, self.lists.update_denylist)}
+        if route is not None:
+            if stops_key is None:
+                outcome["stops"] = "none"
+            elif isinstance(stops_raw[0], Exception):
+                outcome["stops"] = "refused"
+                log.warning("the stops of route %s not read (%s): does this validator's "
+                            "Redis user need `vexe validator acl update`?", route, stops_raw[0])
+            else:
+                outcome["stops"] = self._apply(f"stops of route {route}", stops_raw[0],
+                                               lambda text: self.lists.update_stops(route, text))
+            self.stops_pulled_for = route
         for name, result in outcome.items():
             if result in ("changed", "same"):  # what the validator holds is Redis's, as of now
                 self.fetched_at[name] = now
@@ -355,8 +381,10 @@ class Syncer:
         while not stop.is_set():
             now, tick = self._now(), time.monotonic()
             try:
-                # A step of the device clock (noticed by self._now()) is measured at once.
-                if tick >= next_pull or (self.clock is not None and self.clock.step is not None):
+                # A step of the device clock (noticed by self._now()) is measured at once; a
+                # new route's stops are pulled at once.
+                if tick >= next_pull or (self.clock is not None and self.clock.step is not None) \
+                        or (self.route is not None and self.route() != self.stops_pulled_for):
                     self.pull_once(now)
                     next_pull = tick + self.pull_every
                 # After a failure, one batch per round: on a slow link a full round may not

@@ -17,6 +17,7 @@ PARTS = (
     ("idp.cli", "commands", ("idp",)),
     ("gateway.cli", "commands", ("gateway",)),
     ("backoffice.cli", "commands", ("ingest", "company", "vehicle")),
+    ("backoffice.export_cli", "commands", ("export",)),
     ("issuer.upkeep_cli", "commands", ("secret", "backup", "restore", "trips")),
     ("issuer.payments_cli", "commands", ("bank", "payments")),
     ("issuer.cli", "commands", None),

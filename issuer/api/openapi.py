@@ -9,7 +9,7 @@ every ``/api`` route is in it.
 
 from __future__ import annotations
 
-from backoffice.reports import PAGE, VALIDATOR_COLUMNS
+from backoffice.reports import PAGE, STOP_COLUMNS, VALIDATOR_COLUMNS
 from issuer.api import audit_log, shapes
 from issuer.api.payments import MAX_FIELD
 from issuer.platform.audit import MAX_ENTRIES
@@ -103,10 +103,15 @@ RIDERSHIP_TABLES = {
         "type": "string", "enum": ["open", "dismissed", "revoked", "all"]}, "default open"),),
         ("id", "pass_id", "status", "first_trip", "first_vehicle", "first_at_ms",
          "second_trip", "second_vehicle", "second_at_ms", "gap_s", "resolved_by")),
-    "routes": ("Boardings, alightings and refusals per route", (*PERIOD, LIMIT),
-               ("route", *COUNTS)),
-    "stops": ("Per stop", (*PERIOD, _query("route", ROUTE, "one route's stops only"), LIMIT),
-              ("route", "stop", *COUNTS)),
+    "routes": ("Boardings, alightings and refusals per route, with the route's name as the "
+               "network has it (null: a route the network lacks)", (*PERIOD, LIMIT),
+               ("route", "route_name", *COUNTS)),
+    "stops": ("Per place, the busiest first: the stops within a few metres of one another "
+              "(of every route and direction) are one place, keyed by its station's GTFS "
+              "stop id and named as the feed names it, with its coordinates and the routes "
+              "counted there; a stop the network lacks (text a driver set) is its own place, "
+              "without coordinates", (*PERIOD, _query("route", ROUTE, "one route's stops only"),
+                                      LIMIT), STOP_COLUMNS),
     "products": ("Per product, free passes per category: the code (free:<category>) and "
                  "the catalogue's names", PERIOD, ("product", "name_vi", "name_en", *COUNTS)),
     "vehicles": ("Per vehicle", (*PERIOD, LIMIT), ("vehicle", *COUNTS)),
@@ -115,14 +120,16 @@ RIDERSHIP_TABLES = {
     "settlement": ("Per day, company and product: what each company is paid for", PERIOD,
                    ("date", "company", "company_name", "product", "name_vi", "name_en",
                     "boardings", "alightings")),
-    "od": ("Journeys from each origin stop to each destination on one route",
+    "od": ("Journeys from each origin place to each destination place on one route (places "
+           "as in the stops table), with the places' names",
            (*PERIOD, {**_query("route", {**ROUTE, "maxLength": 16}), "required": True}),
-           ("origin", "destination", "journeys")),
+           ("origin", "origin_name", "destination", "destination_name", "journeys")),
 }
 # What a table's JSON holds beside its rows.
 EXTRA = {
     "od": {"matrix": {"type": "object", "description": "the rows as a matrix: origins, "
-                      "destinations, counts, journeys, open (boardings no alighting closed)"}},
+                      "destinations, origin_names, destination_names (in the same order), "
+                      "counts, journeys, open (boardings no alighting closed)"}},
     "validators": {
         "heartbeats": {"type": "string", "enum": ["read", "unavailable"],
                        "description": "unavailable: Redis could not be read; the rows are "
@@ -136,9 +143,11 @@ EXTRA = {
         "flagged": {"type": "integer", "description": "validators with a flag besides "
                                                       "stale, in the whole table"}},
 }
+# ``stop`` and ``destination``: what the validator recorded (a GTFS stop id, or text);
+# ``stop_name``, ``destination_name``, ``route_name``: as the network's feed names them.
 HISTORY_COLUMNS = ("id", "at_ms", "mode", "decision", "reason", "message_vi", "message_en",
-                   "vehicle", "route", "stop", "validator", "product", "category", "closed_by",
-                   "destination")
+                   "vehicle", "route", "route_name", "stop", "stop_name", "validator",
+                   "product", "category", "closed_by", "destination", "destination_name")
 FORMAT = _query("format", {"type": "string", "enum": ["json", "csv"]},
                 "csv: the rows as a CSV file to download (UTF-8 with a BOM, so spreadsheets "
                 "read Vietnamese), one column per row key; default json")

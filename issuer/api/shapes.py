@@ -15,7 +15,7 @@ still checks what only it can (a route that exists, a price that matches).
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 import msgspec
 from msgspec import Meta, Struct
@@ -32,7 +32,9 @@ EVIDENCE_CHARS = 4 * -(-MAX_EVIDENCE // 3)
 
 
 class Request(Struct, forbid_unknown_fields=True):
-    """A request body: a misspelt field is refused, never ignored."""
+    """A request body: a misspelt field is refused, never ignored. ``messages``: what a bad
+    value of a field means, in the words the domain uses for it (read by shared.jsonbody)."""
+    messages: ClassVar[dict[str, str]] = {}
 
 
 # -- requests -------------------------------------------------------------------------------
@@ -50,6 +52,9 @@ class Decision(Request):
 
 
 class OrderRequest(Request):
+    messages = {"product": "an order is for a monthly pass: product must be one of single, "
+                           "multi",
+                "month": "month must be one on sale now, written YYYY-MM"}
     product: Literal["single", "multi"]
     month: Month
     route: Text | None = None
@@ -65,6 +70,8 @@ class FreePassRequest(Request):
 
 
 class ApplicationRequest(Request):
+    messages = {"evidence_type": "evidence must be one of image/png, image/jpeg, "
+                                 "application/pdf"}
     category: Text
     evidence_note: Annotated[str, Meta(max_length=1000)]
     evidence: Annotated[str, Meta(max_length=EVIDENCE_CHARS,
@@ -88,11 +95,14 @@ DevicePoint = Annotated[str, Meta(max_length=200, description=(
 
 class DeviceRequest(Request):
     """What a phone sends as its key: WebCrypto exports the raw point or a JWK."""
+    messages = {"public_key": "public_key must be a base64url string or a JWK object holding "
+                              "a P-256 public key (kty EC, crv P-256, x, y)"}
     public_key: DevicePoint | Jwk
     label: Annotated[str, Meta(max_length=100)] | None = None
 
 
 class RouteRequest(Request):
+    messages = {"code": "route code must be 1 to 16 letters, digits or dashes"}
     code: Annotated[str, Meta(min_length=1, max_length=16,
                               description="upper-case letters, digits and dashes")]
     name: Name

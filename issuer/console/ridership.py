@@ -1,14 +1,16 @@
 """``/console/ridership``: the operator's ridership pages.
 
 Each panel is a chart drawn by Chart.js from data in the page, the same data as a table
-beneath it (readable without JavaScript, and by screen readers), and a link to its CSV.
+beneath it (readable without JavaScript, and by screen readers), and a link to its CSV. The
+map of stops is an SVG drawn on the server (``stop_map``), with its table too.
 """
 
 from __future__ import annotations
 
 import flask
 
-from backoffice import actions, clones, heartbeats, reports
+from backoffice import actions, clones, heartbeats, places, reports
+from issuer.console import stop_map as stop_map_drawing
 from issuer.identity import operators
 from issuer.passes import catalogue
 from issuer.platform import db
@@ -28,6 +30,7 @@ READERS = (operators.ANALYST, operators.ADMINISTRATOR)
 MENU = [
     ("ridership_console.dashboard", "Lượt đi", "Ridership"),
     ("ridership_console.od", "Điểm đi – điểm đến", "Origin–destination"),
+    ("ridership_console.stop_map", "Bản đồ điểm dừng", "Map of stops"),
     ("ridership_console.settlement", "Thanh toán cho doanh nghiệp", "Settlement"),
     ("ridership_console.validators", "Máy soát vé", "Validators"),
     ("ridership_console.history", "Lịch sử thẻ", "Pass history"),
@@ -81,8 +84,7 @@ def dashboard():
     hourly = reports.hourly(session, day)
     products = [{**r, "name": _name(r)} for r in reports.by_product(session, p)]
     routes = reports.by_route(session, p, limit=15)
-    stops = [{**r, "where": f"{r['route']} · {r['stop'] or '—'}"}
-             for r in reports.by_stop(session, p, limit=15)]
+    stops = reports.by_stop(session, p, limit=15)
     refusals = reports.refusals(session, p)
     arg = {"from": p.start.isoformat(), "to": p.end.isoformat()}
     panels = [
@@ -100,14 +102,17 @@ def dashboard():
                _bars(products, "name", [("boardings", "Lên xe · Boardings")], "doughnut"),
                _api("products", **arg)),
         _panel("routes", "Tuyến đông khách nhất", "Top routes", routes,
-               [("route", "Tuyến", "Route"), *COUNTS],
+               [("route", "Tuyến", "Route"), ("route_name", "Tên tuyến", "Route name"),
+                *COUNTS],
                _bars(routes, "route", [("boardings", "Lên xe · Boardings"),
                                        ("alightings", "Xuống xe · Alightings")], horizontal=True),
                _api("routes", **arg)),
         _panel("stops", "Điểm dừng đông khách nhất", "Top stops", stops,
-               [("route", "Tuyến", "Route"), ("stop", "Điểm dừng", "Stop"), *COUNTS],
-               _bars(stops, "where", [("boardings", "Lên xe · Boardings"),
-                                      ("alightings", "Xuống xe · Alightings")], horizontal=True),
+               [("stop_name", "Điểm dừng", "Stop"), ("routes", "Các tuyến", "Routes"),
+                *COUNTS, ("stop", "Mã", "Id")],
+               _bars(stops, "stop_name", [("boardings", "Lên xe · Boardings"),
+                                          ("alightings", "Xuống xe · Alightings")],
+                     horizontal=True),
                _api("stops", **arg)),
         _panel("refusals", "Từ chối theo lý do", "Refusals by reason", refusals,
                [("reason", "Mã", "Code"), ("message_vi", "Lý do", "Reason"),
@@ -138,12 +143,34 @@ def _period_or_today() -> reports.Period:
 def od():
     p = _period_or_today()
     route = flask.request.args.get("route", "").strip()[:16]
-    rows = reports.od_rows(db.get_session(), route, p) if route else []
+    session = db.get_session()
+    rows = reports.od_rows(session, route, p) if route else []
     matrix = reports.od_matrix(rows)
     peak = max((max(line) for line in matrix["counts"] if line), default=0)
-    return _render("od.html", p=p, route=route, rows=rows, matrix=matrix, peak=peak,
+    route_name = places.route_names(session, [route]).get(route) if route else None
+    return _render("od.html", p=p, route=route, route_name=route_name, rows=rows,
+                   matrix=matrix, peak=peak,
                    csv=_api("od", route=route, **{"from": p.start.isoformat(),
                                                   "to": p.end.isoformat()}) if route else None)
+
+
+@bp.get("/map")
+@auth.require_roles(*READERS)
+def stop_map():
+    """The network's places on a map, sized by boardings over a period (of one route, or of
+    all), with the routes' paths; the same places as a table beneath it."""
+    p = _period_or_today()
+    session = db.get_session()
+    route = flask.request.args.get("route", "").strip().upper()[:16] or None
+    rows = reports.by_stop(session, p, route)
+    names = places.route_names(session)
+    drawing = stop_map_drawing.draw(places.stations(session), rows,
+                                    places.shapes(session, route), names)
+    return _render("map.html", p=p, route=route or "", route_name=names.get(route or ""),
+                   rows=rows, drawing=drawing, unmapped=[r for r in rows if r["lat"] is None],
+                   total=sum(r["boardings"] for r in rows),
+                   csv=_api("stops", **{"from": p.start.isoformat(), "to": p.end.isoformat(),
+                                        **({"route": route} if route else {})}))
 
 
 @bp.get("/settlement")

@@ -1,5 +1,5 @@
 """Keeping an installation alive: rotating its secret keys, backing it up and restoring it,
-and forgetting whose trips are old enough.
+and forgetting whose trips are old enough (on PostgreSQL, dropping whole old months).
 
 docs/operations.md says when to run each of these and in what order.
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from issuer.platform import db, keyring, settings, vault
+from issuer.platform import db, keyring, partitions, settings, vault
 from issuer.platform.errors import Invalid, NotReady
 from issuer.platform.models import DeviceBinding, SigningKey
 
@@ -143,6 +143,11 @@ def restore(config: Mapping, src: Path, *, force: bool) -> dict:
         _private(target)
         _sqlite_copy(str(src / SQLITE_FILE), target)
     else:
+        # pg_restore --clean drops a partition's primary key before its parent's, which
+        # PostgreSQL refuses (the key is the parent's): the partitioned trips go first.
+        with db.engine(url).begin() as conn:
+            partitions.drop_table(conn)
+        db.dispose(url)
         _pg(["pg_restore", "--no-owner", "--clean", "--if-exists", "--exit-on-error"], url,
             str(src / PG_FILE))
     # The keys last: a database that could not be restored leaves the keys as they were.
@@ -226,14 +231,27 @@ def _sha256(path: Path) -> str:
 
 # -- retention -----------------------------------------------------------------------------
 
-def prune_trips(url: str, *, days: int, now: float) -> dict:
-    """Forget which pass made the trips older than ``days``: their pass id becomes NULL (and
-    a journey's, which may not be NULL, ''), so no one can tell whose they were; every
-    count stays, the rollups are not touched. ``days`` 0 keeps everything."""
+def prune_trips(url: str, *, days: int, now: float, ingest_days: float = 0) -> dict:
+    """Forget which pass made the trips older than ``days``; every count stays, the rollups
+    are not touched. ``days`` 0 keeps everything.
+
+    On PostgreSQL a month wholly older than that goes whole: its partition is detached and
+    dropped (issuer.platform.partitions), a catalogue change where deleting or rewriting its
+    rows would leave as many dead rows for vacuum. A month is dropped only once it is also
+    older than what the ingest still takes (``ingest_days``, VEXE_INGEST_MAX_AGE_DAYS): a
+    late trip must find its month, and a trip sent again the first copy, or it would be
+    counted twice. The trips older than ``days`` that are left (the month at the boundary,
+    and every trip on SQLite) lose their pass id, which becomes NULL (and a journey's, which
+    may not be NULL, ''), so no one can tell whose they were."""
     if days <= 0:
-        return {"days": 0, "trips": 0, "journeys": 0}
+        return {"days": 0, "trips": 0, "journeys": 0, "partitions_dropped": []}
     cutoff = int((now - days * 86400) * 1000)
-    with db.engine(url).begin() as conn:
+    engine = db.engine(url)
+    # Its own short transaction: detaching locks the whole table, and the ingest waits.
+    with engine.begin() as conn:
+        dropped = partitions.drop_before(
+            conn, min(cutoff, int((now - ingest_days * 86400) * 1000)))
+    with engine.begin() as conn:
         trips = conn.execute(sa.text("UPDATE trips SET pass_id = NULL "
                                      "WHERE at_ms < :cutoff AND pass_id IS NOT NULL"),
                              {"cutoff": cutoff}).rowcount
@@ -241,4 +259,4 @@ def prune_trips(url: str, *, days: int, now: float) -> dict:
                                         "WHERE boarded_ms < :cutoff AND pass_id <> ''"),
                                 {"cutoff": cutoff}).rowcount
     return {"days": days, "before": dt.datetime.fromtimestamp(cutoff / 1000, dt.UTC).isoformat(),
-            "trips": trips, "journeys": journeys}
+            "trips": trips, "journeys": journeys, "partitions_dropped": dropped}

@@ -51,3 +51,26 @@ def national_id_hash(national_id_key: str | None, national_id: str) -> str:
         raise NotReady("no national-ID key: run `vexe init` or set VEXE_NATIONAL_ID_KEY")
     key = bytes.fromhex(national_id_key)
     return hmac.new(key, national_id.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+# The label of the key that pseudonymises pass ids in exports (backoffice.tides). Derived
+# from the national-ID key because that key is never rotated: a pass keeps its pseudonym from
+# one export to the next. The label keeps the two uses apart: no pseudonym is ever a
+# national-ID hash of the same text.
+PSEUDONYM_LABEL = b"vexe export pseudonym v1"
+PSEUDONYM_HEX = 32  # 128 bits: no two passes of a city share one
+
+
+def pseudonymiser(national_id_key: str | None):
+    """A function from a pass id to its keyed pseudonym: HMAC-SHA256 under a key derived
+    from the national-ID key, cut to 128 bits. Without the key, a pseudonym names no pass,
+    and a guessed pass id cannot be checked against one."""
+    if not national_id_key:
+        raise NotReady("no national-ID key: run `vexe init` or set VEXE_NATIONAL_ID_KEY")
+    key = hmac.new(bytes.fromhex(national_id_key), PSEUDONYM_LABEL, hashlib.sha256).digest()
+
+    def pseudonym(pass_id: str) -> str:
+        digest = hmac.new(key, pass_id.encode("utf-8"), hashlib.sha256).hexdigest()
+        return digest[:PSEUDONYM_HEX]
+
+    return pseudonym

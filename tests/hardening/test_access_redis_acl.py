@@ -461,3 +461,68 @@ def test_a_validator_cannot_fill_redis_or_the_ingest(redis_server, admin, tmp_pa
     assert len(raw) <= ingest.REJECT_RAW and "x" * redis_functions.KEEP_RAW in raw
     # The trip it pushed by hand and by the push: counted once.
     assert rows(database, "SELECT id FROM trips") == [(trip.id,)]
+
+
+def test_a_validator_reads_the_routes_stops_and_cannot_write_them(redis_server, admin,
+                                                                   tmp_path):
+    """The stops are public, but what a bus locates itself by: a stolen password must not
+    move every bus of a route to another stop."""
+    from shared.redis_keys import route_stops
+    from shared.stops import Direction, RouteStops
+    from shared.stops import Stop as RouteStop
+
+    stops = RouteStops(ROUTE, [Direction(0, [
+        RouteStop("S1_0", "S1_0", "Cầu Giấy", 21.03, 105.80),
+        RouteStop("S2_0", "S2_0", "Kim Mã", 21.031, 105.81)])])
+    admin.set(route_stops(ROUTE), stops.dumps())
+    admin.set(TRUST_LIST, Issuer().trust.dumps())
+    password = create(redis_server, tmp_path, "V-0043")
+    device = Validator(validator_id="V-0043", vehicle="29B-043.00", route=ROUTE,
+                       data_dir=tmp_path / "validator")
+    client = connect(redis_server.url, username="V-0043", password=password)
+    try:
+        syncer = Syncer(device.journal, device.lists, client, validator_id="V-0043",
+                        route=lambda: device.route)
+        assert syncer.pull_once(clock.now())["stops"] == "changed"
+        assert device.lists.stops(ROUTE) == stops
+        assert (device.data_dir / "stops" / f"{ROUTE}.json").read_text() == stops.dumps()
+        for command in [("SET", route_stops(ROUTE), "{}"), ("DEL", route_stops(ROUTE)),
+                        ("SET", route_stops("99"), "{}"), ("APPEND", route_stops(ROUTE), "x"),
+                        ("RENAME", route_stops(ROUTE), "vexe:stops:X"),
+                        ("KEYS", "vexe:stops:*"), ("SCAN", "0")]:
+            refused(client, *command)
+        assert admin.get(route_stops(ROUTE)) == stops.dumps().encode()
+    finally:
+        client.close()
+        device.close()
+
+
+def test_a_user_of_the_version_before_stops_still_gets_its_lists_until_acl_update(
+        redis_server, admin, tmp_path):
+    """The rules before this version had no stops: such a user is refused them, keeps
+    pulling the trust list and denylist, and reads the stops once ``acl update`` ran."""
+    from shared.redis_keys import route_stops
+    from shared.stops import Direction, RouteStops
+    from shared.stops import Stop as RouteStop
+
+    before = acl_rules(None, "V9").replace(" %R~vexe:stops:*", "")
+    admin.execute_command("ACL", "SETUSER", "V9", "reset", "on", ">secret", *before.split())
+    stops = RouteStops(ROUTE, [Direction(0, [RouteStop("S1_0", "S1_0", "Kim Mã", 21.03, 105.8)])])
+    admin.set(route_stops(ROUTE), stops.dumps())
+    admin.set(TRUST_LIST, Issuer().trust.dumps())
+    device = Validator(validator_id="V9", vehicle="29B-009.00", route=ROUTE,
+                       data_dir=tmp_path / "validator")
+    client = connect(redis_server.url, username="V9", password="secret")
+    try:
+        syncer = Syncer(device.journal, device.lists, client, validator_id="V9",
+                        route=lambda: device.route)
+        pulled = syncer.pull_once(clock.now())
+        assert (pulled["trust"], pulled["stops"]) == ("changed", "refused")
+        assert device.lists.stops(ROUTE) is None
+        out = vexe("validator", "acl", "update", "V9", redis_url=redis_server.url)
+        assert out.returncode == 0, out.stderr
+        assert syncer.pull_once(clock.now())["stops"] == "changed"
+        assert device.lists.stops(ROUTE) == stops
+    finally:
+        client.close()
+        device.close()

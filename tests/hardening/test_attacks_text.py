@@ -29,6 +29,12 @@ def database_url(tmp_path):
         yield url
 
 
+def _resolve(schema: dict) -> dict:
+    """The schema a ``$ref`` points at, in the document's components."""
+    ref = schema.get("$ref")
+    return DOCUMENT["components"]["schemas"][ref.rsplit("/", 1)[1]] if ref else schema
+
+
 def _writes() -> list[tuple[str, str, dict]]:
     """(path template, method, body schema) of every JSON body the API takes."""
     found = []
@@ -36,7 +42,7 @@ def _writes() -> list[tuple[str, str, dict]]:
         for method, op in item.items():
             body = op.get("requestBody", {}).get("content", {}).get("application/json")
             if body is not None:
-                found.append((path, method.upper(), body["schema"]))
+                found.append((path, method.upper(), _resolve(body["schema"])))
     return found
 
 
@@ -59,12 +65,21 @@ def _schema(path: str, method: str) -> dict:
     return next(s for p, m, s in WRITES if (p, m) == (path, method))
 
 
+def test_the_sweep_reaches_every_field():
+    """The sweep reads the document's bodies: a change of how they are written must not
+    leave it with nothing to send."""
+    assert len(WRITES) >= 15 and len(FIELDS) >= 25
+    assert ("POST", "/api/routes", "code") in {(m, p, n) for p, m, n in FIELDS}
+
+
 @pytest.fixture
 def world(api):
     """Ids for every path parameter: a pass, an order, an application, an alert."""
     api.route()
     token, issued = api.rider_pass("multi")
-    return {"token": token, "ids": {"pass_id": issued["id"], "order_id": "NOORDER",
+    month = api.ok("GET", "/api/catalogue", token=None)["months_on_sale"][-1]
+    order = api.ok("POST", "/api/orders", token=token, json={"product": "multi", "month": month})
+    return {"token": token, "ids": {"pass_id": issued["id"], "order_id": order["id"],
                                     "application_id": "NOAPP", "alert_id": "1",
                                     "kid": "NOKEY"}, "account_id": issued["account_id"]}
 

@@ -57,6 +57,9 @@ def test_a_validator_user_on_a_cluster_is_kept_to_its_shard(cluster, tmp_path):
     admin = redis_client.from_url(cluster.url)
     admin.set(TRUST_LIST, issuer.trust.dumps())
     admin.set(DENYLIST, '{"issued_at": 1, "entries": []}')
+    stops = ('{"route":"%s","directions":[{"direction":0,"stops":[{"id":"S1","place":"S1",'
+             '"name":"Kim Mã","lat":21.03,"lon":105.8}]}]}' % ROUTE)
+    admin.set(f"vexe:stops:{ROUTE}", stops)  # in a slot of its own, on either master
     made = subprocess.run(
         [VEXE, "validator", "acl", "create", "C9", "--shard", shards[0], "--password-file",
          str(tmp_path / "C9.password")], capture_output=True, text=True, timeout=60,
@@ -73,8 +76,10 @@ def test_a_validator_user_on_a_cluster_is_kept_to_its_shard(cluster, tmp_path):
     client = connect(cluster.url, username="C9", password=password)
     try:
         syncer = Syncer(device.journal, device.lists, client, validator_id="C9",
-                        shard=shards[0], clock=device.clock)
-        assert syncer.pull_once(clock.now())["trust"] == "changed"
+                        shard=shards[0], clock=device.clock, route=lambda: device.route)
+        pulled = syncer.pull_once(clock.now())
+        assert (pulled["trust"], pulled["stops"]) == ("changed", "changed")
+        assert device.lists.stops(ROUTE).directions[0].stops[0].name == "Kim Mã"
         now = clock.now()
         device.scan(issuer.rider(now=now).qr(now), now)
         assert syncer.push_all(clock.now()) == 1
@@ -99,11 +104,15 @@ def test_the_issuer_publishes_to_a_cluster(cluster, tmp_path):
     db.migrate(url)
     with db.session(url) as session:
         result = publish.publish(session, cluster.url, now=clock.now())
+        admin = redis_client.from_url(cluster.url)
+        admin.set("vexe:stops:GONE", "{}")  # a route no longer in service, on some master
+        stops = publish.publish_network(session, cluster.url)  # every master scanned
     db.dispose(url)
     assert result.ok, result.error
-    admin = redis_client.from_url(cluster.url)
+    assert stops.ok and (stops.routes, stops.removed) == (0, 1), stops.error
     try:
         assert admin.get(TRUST_LIST) is not None and admin.get(DENYLIST) is not None
+        assert admin.get("vexe:stops:GONE") is None
     finally:
         admin.close()
 

@@ -11,16 +11,18 @@ import redis
 import sqlalchemy as sa
 
 from issuer import create_app
-from issuer.platform import db
+from issuer.platform import db, partitions
 from issuer.identity import operators
 from issuer.platform.models import Base
 from backoffice import ingest
+from backoffice.models import ROLLUPS
 from issuer_testkit import QR, assert_passes_still_verify, verify_qr
 from shared import clock, keys
 from shared.redis_keys import TRIPS_STREAM
 from shared.trip import ACCEPT, BOARD, Trip
 
 PASSWORD = "correct horse battery"
+DAY_MS = 86400_000
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -38,12 +40,16 @@ def counts(url: str) -> dict[str, int]:
     return found
 
 
+def trip_at(pass_id: str, at_ms: int, n: int) -> Trip:
+    return Trip(id=f"{at_ms:012x}{n:08x}", validator="V-29B-100.01-front", vehicle="29B-100.01",
+                route="32", stop="S01", at_ms=at_ms, decision=ACCEPT, reason="ok",
+                pass_id=pass_id, product="multi", category=None, proof_at=at_ms // 1000,
+                mode=BOARD)
+
+
 def trips_for(pass_id: str, n: int, *, ago_s: float) -> list[Trip]:
     at = int((time.time() - ago_s) * 1000)
-    return [Trip(id=f"{at + i:012x}{i:08x}", validator="V-29B-100.01-front", vehicle="29B-100.01",
-                 route="32", stop="S01", at_ms=at + i * 600_000, decision=ACCEPT, reason="ok",
-                 pass_id=pass_id, product="multi", category=None, proof_at=(at // 1000) + i * 600,
-                 mode=BOARD) for i in range(n)]
+    return [trip_at(pass_id, at + i * 600_000, i) for i in range(n)]
 
 
 def ingested(config, trips: list[Trip]) -> None:
@@ -147,23 +153,74 @@ def test_a_restore_refuses_a_tampered_backup_or_a_live_installation(cli, initial
 class TestRetention:
     def test_prune_forgets_whose_old_trips_were_and_keeps_the_counts(self, api, app, cli,
                                                                     initialised):
+        """Trips of four months ago, of two months ago on each side of the retention's
+        cutoff, and of an hour ago. Past the retention, a trip loses its pass; on PostgreSQL a
+        month wholly past it is dropped whole (its partition), the month at the cutoff row by
+        row. Every rollup stays as it was."""
         _, p = api.rider_pass()
-        ingested(initialised, trips_for(p["id"], 2, ago_s=40 * 86400)
-                 + trips_for(p["id"], 1, ago_s=3600))
+        now = time.time()
+        month = partitions.month_of(int(now * 1000))
+        for _ in range(2):
+            month = (month[0] - 1, 12) if month[1] == 1 else (month[0], month[1] - 1)
+        start = partitions.bounds_ms(*month)[0]  # of the month before last
+        # The cutoff falls on the 3rd of that month, whatever today is.
+        days = int((now * 1000 - (start + 2 * DAY_MS)) // DAY_MS)
+        older_month = (month[0] - 1, month[1] + 10) if month[1] <= 2 else (month[0],
+                                                                           month[1] - 2)
+        trips = [trip_at(p["id"], partitions.bounds_ms(*older_month)[0] + DAY_MS, 0),
+                 trip_at(p["id"], start + 3600_000, 1),  # before the cutoff
+                 trip_at(p["id"], start + 10 * DAY_MS, 2),  # after it
+                 trip_at(p["id"], int((now - 3600) * 1000), 3)]
+        ingested(initialised, trips)
         url = initialised["DATABASE_URL"]
+        postgres = url.startswith("postgresql")
         before = counts(url)
         client = app.test_client()
-        assert len(history(client, p["id"])) == 3
+        assert len(history(client, p["id"])) == 4
 
         assert cli.json("trips", "prune")["trips"] == 0  # off by default: keep everything
-        out = cli.json("trips", "prune", env={"VEXE_TRIPS_RETENTION_DAYS": "30"})
-        assert out["days"] == 30 and out["trips"] == 2
-        assert counts(url) == before  # rollups, journeys, every row: all still there
+        out = cli.json("trips", "prune", env={"VEXE_TRIPS_RETENTION_DAYS": str(days)})
+        assert out["days"] == days
         with db.engine(url).connect() as conn:
-            ids = conn.execute(sa.text("SELECT pass_id FROM trips ORDER BY at_ms")).scalars().all()
-        assert ids == [None, None, p["id"]]
-        assert len(history(client, p["id"])) == 1
-        assert cli.json("trips", "prune", "--older-than-days", "30")["trips"] == 0
+            kept = conn.execute(sa.text("SELECT id, pass_id FROM trips ORDER BY at_ms")).all()
+        after = counts(url)
+        rollups = [t.name for t in ROLLUPS]
+        assert {k: v for k, v in after.items() if k.split(".")[0] in rollups} == {
+            k: v for k, v in before.items() if k.split(".")[0] in rollups}
+        if postgres:  # the oldest month dropped whole, and the one after (empty)
+            dropped = set(out["partitions_dropped"])
+            assert {partitions.name_of(*older_month),
+                    partitions.name_of(*partitions.following(*older_month))} <= dropped
+            assert partitions.name_of(*month) not in dropped
+            assert partitions.DEFAULT not in dropped
+            assert out["trips"] == 1
+            assert kept == [(trips[1].id, None), (trips[2].id, p["id"]), (trips[3].id, p["id"])]
+        else:  # every row stays
+            assert out["partitions_dropped"] == [] and out["trips"] == 2
+            assert after == before
+            assert kept == [(trips[0].id, None), (trips[1].id, None), (trips[2].id, p["id"]),
+                            (trips[3].id, p["id"])]
+        assert len(history(client, p["id"])) == 2
+        again = cli.json("trips", "prune", "--older-than-days", str(days))
+        assert again["trips"] == 0 and again["partitions_dropped"] == []
+
+    def test_a_month_the_ingest_still_takes_is_not_dropped(self, api, cli, initialised):
+        """A month past the retention but within VEXE_INGEST_MAX_AGE_DAYS keeps its
+        partition (a late trip must find its month, a trip sent again its first copy); its
+        trips lose their pass all the same."""
+        _, p = api.rider_pass()
+        now = time.time()
+        this = partitions.month_of(int(now * 1000))
+        last = (this[0] - 1, 12) if this[1] == 1 else (this[0], this[1] - 1)
+        trip = trip_at(p["id"], partitions.bounds_ms(*last)[0], 0)  # the 1st, 00:00 +07
+        ingested(initialised, [trip])
+        out = cli.json("trips", "prune", "--older-than-days", "1",
+                       env={"VEXE_INGEST_MAX_AGE_DAYS": "365"})
+        assert out["trips"] == 1
+        assert partitions.name_of(*last) not in out["partitions_dropped"]
+        with db.engine(initialised["DATABASE_URL"]).connect() as conn:
+            assert conn.execute(sa.text("SELECT id, pass_id FROM trips")).all() == [
+                (trip.id, None)]
 
 
 def test_a_new_host_with_the_database_in_the_data_directory(bare_cli, tmp_path):

@@ -29,7 +29,9 @@ def test_operator_workflow(cli):
     assert revoked["status"] == "revoked" and revoked["published"] is True
     deny = Denylist.loads(cli.ok("pass", "denylist").stdout)
     assert list(deny.entries) == [multi["id"]]
-    assert cli.json("publish") == {"published": True, "trust_keys": 1, "denylist_entries": 1}
+    assert cli.json("publish") == {"published": True, "trust_keys": 1, "denylist_entries": 1,
+                                   "stops": {"published": True, "routes_with_stops": 0,
+                                             "routes_removed": 0}}
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -12,7 +12,7 @@ from alembic.runtime.migration import MigrationContext
 from cryptography.fernet import Fernet
 
 from issuer import create_app
-from issuer.platform import db, settings
+from issuer.platform import db, partitions, settings
 from issuer.platform.models import Base
 from issuer_testkit import QR
 from shared import ticket
@@ -89,7 +89,11 @@ class TestMigrations:
         assert db.migrate(database_url) is True
         assert db.migrate(database_url) is False
         with db.engine(database_url).connect() as conn:
-            assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+            # The trips' partitions (PostgreSQL) are the ingest's, month by month.
+            context = MigrationContext.configure(conn, opts={
+                "include_name": lambda name, kind, _: not (
+                    kind == "table" and partitions.is_partition(name))})
+            assert compare_metadata(context, Base.metadata) == []
             assert TABLES <= set(sa.inspect(conn).get_table_names())
             products = conn.execute(sa.text("SELECT code, price_vnd FROM products")).all()
         assert dict(products) == {"single": 100_000, "multi": 200_000, "free": 0}

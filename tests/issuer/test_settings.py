@@ -15,8 +15,9 @@ import pytest
 from alembic import command
 
 from issuer import create_app
-from issuer.platform import db, settings
+from issuer.platform import db, partitions, settings
 from issuer.platform.errors import NotReady
+from shared import clock
 from tests.testkit import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -148,12 +149,28 @@ class TestSchemaAtHead:
 
         upgraded = run_vexe("db", "upgrade", env=env)
         assert upgraded.returncode == 0, upgraded.stderr
-        assert json.loads(upgraded.stdout) | {"database": None} == {
-            "database": None, "from": older, "to": head, "changed": True}
+        out = json.loads(upgraded.stdout)
+        assert out | {"database": None, "partitions_made": None} == {
+            "database": None, "from": older, "to": head, "changed": True,
+            "partitions_made": None}
+        # PostgreSQL: the migration made this month's and the next; the upgrade, the months
+        # back to the ingest's oldest (35 days by default), as the ingest would.
+        postgres = url.startswith("postgresql")
+        now_ms = int(clock.now() * 1000)
+        current = partitions.month_of(now_ms)
+        back = [partitions.name_of(*m) for m in partitions.months(
+            partitions.month_of(now_ms - 35 * 86400_000), current) if m != current]
+        assert out["partitions_made"] == (back if postgres else [])
         status = json.loads(run_vexe("db", "status", env=env).stdout)
         assert status["up_to_date"] is True and status["problem"] is None
+        if postgres:
+            assert status["trips_partitions"] == sorted([
+                *back, partitions.name_of(*current),
+                partitions.name_of(*partitions.following(*current)), "trips_default"])
+        else:
+            assert "trips_partitions" not in status
         again = json.loads(run_vexe("db", "upgrade", env=env).stdout)
-        assert again["changed"] is False
+        assert again["changed"] is False and again["partitions_made"] == []
 
         assert create_app({**initialised, "TESTING": True}).test_client().get(
             "/readyz").status_code == 200

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+import msgspec
 import pytest
 import sqlalchemy as sa
 
@@ -312,3 +313,46 @@ class TestPostgreSQLPlans:
             trips = conn.exec_driver_sql("SELECT COUNT(*) FROM trips").scalar()
         assert trips == 8 and any("INSERT INTO" in p for p in prepared)
         assert not [p for p in prepared if "ANY(" in p]
+
+
+class TestStops:
+    """Trips name GTFS stop ids (up to 64 characters) and how the validator knew the stop;
+    trips of validators from before ``stop_by`` still count."""
+
+    def test_a_located_stop_and_how_it_was_known_are_stored(self, worker, stream, maker,
+                                                            migrated):
+        stop = "HN_" + "7" * 61  # a GTFS stop_id as long as the stops table allows
+        trip = msgspec.structs.replace(maker.board(stop=stop), stop_by="gps")
+        stream.push(trip)
+        worker.drain(NOW)
+        with db.engine(migrated).connect() as conn:
+            assert conn.execute(sa.text("SELECT stop, stop_by FROM trips")).one() == (stop,
+                                                                                      "gps")
+            assert conn.execute(sa.text("SELECT stop FROM ride_day_stop")).scalar() == stop
+
+    def test_a_trip_of_an_older_validator_without_stop_by_still_counts(self, worker, stream,
+                                                                       maker, migrated):
+        import json
+
+        data = json.loads(maker.board().to_json())
+        del data["stop_by"]
+        stream.push_fields({"trip": json.dumps(data)})
+        worker.drain(NOW)
+        with db.engine(migrated).connect() as conn:
+            assert conn.execute(sa.text("SELECT stop, stop_by FROM trips")).one() == ("S01",
+                                                                                      None)
+
+    @pytest.mark.parametrize("change, error", [
+        ({"stop_by": "satellite"}, "Invalid enum value 'satellite' - at `$.stop_by`"),
+        ({"stop_by": 1}, "at `$.stop_by`"),
+        ({"stop": "S" * 65}, "Expected `str` of length <= 64 - at `$.stop`"),
+    ])
+    def test_a_bad_stop_is_a_reject(self, worker, stream, maker, migrated, change, error):
+        import json
+
+        data = {**json.loads(maker.board().to_json()), **change}
+        stream.push_fields({"trip": json.dumps(data)})
+        worker.drain(NOW)
+        assert count(migrated, "SELECT COUNT(*) FROM trips") == 0
+        with db.engine(migrated).connect() as conn:
+            assert error in conn.execute(sa.text("SELECT error FROM ingest_rejects")).scalar()

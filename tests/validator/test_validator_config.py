@@ -109,6 +109,13 @@ REQUIRED = "[validator]\nid = \"V1\"\nvehicle = \"B1\"\n[position]\nroute = \"32
     (REQUIRED.replace("\"V1\"", "\"V1\"\nmode = \"exit\""), "[validator] mode must be"),
     (REQUIRED + "stop_source = \"gps\"", "[position] stop_source must be one of"),
     (REQUIRED + "stop_source = \"fixed\"", "[position] stop is required when stop_source"),
+    (REQUIRED + "gps = \"/dev/ttyUSB0\"", "[position] gps must be nmea:DEVICE or gpsd://"),
+    (REQUIRED + "gps = \"gpsd://h:99999\"", "[position] gps gpsd://HOST:PORT has a bad port"),
+    (REQUIRED + "gps = 3", "[position] gps must be nmea:DEVICE"),
+    (REQUIRED + "stop = \"S1\"\nstop_source = \"fixed\"\ngps = \"nmea:/dev/ttyUSB0\"",
+     "[position] gps has no use when stop_source is \"fixed\""),
+    (REQUIRED + "max_stop_distance = 0", "[position] max_stop_distance must be a number"),
+    (REQUIRED + "max_stop_distance = \"150 m\"", "got \"150 m\""),
     (REQUIRED + "[input]\ncamera_size = [640]", "[input] camera_size must be [width, height]"),
     (REQUIRED + "[input]\ncamera = \"/dev/video0\"\ncamera_roi = [600, 0, 100, 100]",
      "[input] camera_roi must be [x, y, width, height] inside the 640x480 frame"),
@@ -205,6 +212,8 @@ def test_validator_run_with_a_config_file_and_a_redis_acl_user(tmp_path, issuer,
 @pytest.mark.parametrize("args, message", [
     (["--config", "nope.toml"], "cannot read configuration nope.toml"),
     (["--vehicle", "B"], "--id and --route required, or --config FILE"),
+    (["--id", "V1", "--vehicle", "B", "--route", "32", "--gps", "/dev/ttyUSB0"],
+     "[position] gps must be nmea:DEVICE or gpsd://HOST:PORT"),
 ])
 def test_run_errors_are_one_line(tmp_path, args, message):
     result = CliRunner().invoke(main, ["validator", "run", "--data-dir", str(tmp_path), *args])

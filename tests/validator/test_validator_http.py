@@ -77,11 +77,12 @@ def test_wrong_method_and_unknown_path_answer_json(client):
 
 
 def test_status_and_health(client, validator):
-    validator.set_stop("S1")
+    validator.set_position(validator.route, "S1")
     client.post("/scan", json={"qr": "junk"})
     status = client.get("/status").get_json()
     assert status == {"validator": "H1", "vehicle": "29B-777", "company": None, "route": "32",
-                      "stop": "S1", "mode": "board", "storage": "ok", "backlog": 1,
+                      "stop": "S1", "stop_by": "manual", "mode": "board", "stops_known": 0,
+                      "storage": "ok", "backlog": 1,
                       "trust_list_size": 1, "denylist_size": 0, "last_push_at": None,
                       "last_pull_at": None, "last_error": "sync is off", "online": False,
                       "clock_offset": None, "clock_offset_applied": 0.0,
@@ -93,9 +94,10 @@ def test_status_and_health(client, validator):
 
 def test_position_changes_route_and_stop(client, validator, issuer):
     assert client.post("/position", json={"stop": "S4"}).get_json() == {"route": "32",
+                                                                         "stop_by": "manual",
                                                                          "stop": "S4"}
     assert client.post("/position", json={"route": "09", "stop": None}).get_json() == {
-        "route": "09", "stop": None}
+        "route": "09", "stop": None, "stop_by": None}
     now = clock.now()
     body = client.post("/scan", json={"qr": issuer.rider(now=now).qr(now)}).get_json()
     assert body["reason"] == "wrong_route"

@@ -1,7 +1,8 @@
 """Validator.scan: the decision, with the journal as its memory, journaled before it returns."""
 
-import dataclasses
 import threading
+
+import msgspec
 
 from shared.denylist import DenyEntry, Denylist
 from validator.check import Decision
@@ -13,7 +14,7 @@ from tests.testkit import ROUTE
 def test_an_accepted_scan_is_journaled_as_a_trip_naming_the_pass_not_the_person(
         make_validator, issuer):
     validator = make_validator(vehicle="29B-12345")
-    validator.set_stop("S17")
+    validator.set_position(validator.route, "S17")
     rider = issuer.rider(now=NOW, pass_id="7K3M9QX2TB", product="F", routes=("*",),
                          category="elderly")
 
@@ -23,11 +24,11 @@ def test_an_accepted_scan_is_journaled_as_a_trip_naming_the_pass_not_the_person(
     assert scan.to_dict()["decision"] == "accept" and scan.to_dict()["trip_id"] == scan.trip.id
     [journaled] = validator.journal.trips()
     assert journaled == scan.trip
-    assert dataclasses.asdict(journaled) == {
+    assert msgspec.structs.asdict(journaled) == {
         "id": scan.trip.id, "validator": "V1", "vehicle": "29B-12345", "route": ROUTE,
         "stop": "S17", "at_ms": NOW * 1000, "decision": "accept", "reason": "ok",
         "pass_id": "7K3M9QX2TB", "product": "free", "category": "elderly", "proof_at": NOW - 3,
-        "mode": "board", "company": None}
+        "mode": "board", "company": None, "stop_by": "manual"}
 
 
 def test_the_journal_is_written_before_the_decision_is_returned(make_validator, issuer):
@@ -83,8 +84,7 @@ def test_history_survives_a_restart(make_validator, issuer, tmp_path):
 def test_route_and_stop_change_at_runtime(make_validator, issuer):
     validator = make_validator(route="32")
     rider = issuer.rider(now=NOW, routes=("32",))
-    validator.set_route("09")
-    validator.set_stop("Cau Giay")
+    validator.set_position("09", "Cau Giay")
     scan = validator.scan(rider.qr(NOW), NOW)
     assert scan.reason == "wrong_route"
     assert (scan.trip.route, scan.trip.stop) == ("09", "Cau Giay")
@@ -123,8 +123,9 @@ def test_status(make_validator, issuer):
     validator = make_validator(validator_id="V3", vehicle="BUS3", company="bus-co")
     validator.scan("junk", NOW)
     assert validator.status() == {"validator": "V3", "vehicle": "BUS3", "company": "bus-co",
-                                  "route": ROUTE, "stop": None, "mode": "board",
-                                  "storage": "ok", "backlog": 1, "trust_list_size": 1,
+                                  "route": ROUTE, "stop": None, "stop_by": None,
+                                  "mode": "board", "stops_known": 0, "storage": "ok",
+                                  "backlog": 1, "trust_list_size": 1,
                                   "denylist_size": 0, "clock_offset": None,
                                   "clock_offset_applied": 0.0, "clock_checked_at": None,
                                   "clock_state": "unchecked", "clock_step": None}

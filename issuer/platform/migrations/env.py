@@ -9,6 +9,7 @@ from logging.config import fileConfig
 import sqlalchemy as sa
 from alembic import context
 
+from issuer.platform import partitions
 from issuer.platform.models import Base
 from backoffice import models as _ridership  # noqa: F401  its tables are on Base too
 
@@ -26,9 +27,15 @@ def database_url() -> str:
     return settings.load()["DATABASE_URL"]
 
 
+def include_name(name, type_, _parents) -> bool:
+    """The trips' partitions are made by the ingest, month by month, not by the models: a
+    comparison of the schema with the models (autogenerate) leaves them out."""
+    return not (type_ == "table" and partitions.is_partition(name))
+
+
 def run_offline() -> None:
     context.configure(url=database_url(), target_metadata=Base.metadata,
-                      literal_binds=True, render_as_batch=True)
+                      literal_binds=True, render_as_batch=True, include_name=include_name)
     with context.begin_transaction():
         context.run_migrations()
 
@@ -39,7 +46,8 @@ def run_online() -> None:
         with engine.connect() as connection:
             # SQLite cannot ALTER most things; batch mode copies the table instead.
             context.configure(connection=connection, target_metadata=Base.metadata,
-                              render_as_batch=connection.dialect.name == "sqlite")
+                              render_as_batch=connection.dialect.name == "sqlite",
+                              include_name=include_name)
             with context.begin_transaction():
                 context.run_migrations()
     finally:

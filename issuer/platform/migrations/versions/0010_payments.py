@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0007"  # MERGE: down_revision becomes "0009"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
