@@ -15,15 +15,17 @@ PARTS = (
     ("validator.cli", "commands", ("validator", "validate")),
     ("vexe.demo", "demo", ("demo",)),
     ("idp.cli", "commands", ("idp",)),
+    ("gateway.cli", "commands", ("gateway",)),
     ("backoffice.cli", "commands", ("ingest", "company", "vehicle")),
     ("backoffice.export_cli", "commands", ("export",)),
     ("issuer.upkeep_cli", "commands", ("secret", "backup", "restore", "trips")),
+    ("issuer.payments_cli", "commands", ("bank", "payments")),
     ("issuer.cli", "commands", None),
 )
 
 
 # vexe's own packages: one of them missing is a broken install, not a missing extra.
-OWN = ("issuer", "backoffice", "validator", "shared", "vexe", "idp", "loadtests")
+OWN = ("issuer", "backoffice", "validator", "shared", "vexe", "idp", "gateway", "loadtests")
 
 
 class NotInstalled(click.ClickException):

@@ -56,7 +56,7 @@ FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 DATABASE_RETRY_AFTER = 5  # seconds: a database restart takes about this long
 
 # Paths of the pages people read; everything else answers errors in JSON.
-PAGE_PREFIXES = ("/console", "/my", "/signin", "/signout")
+PAGE_PREFIXES = ("/console", "/my", "/signin", "/signout", "/pay")
 
 ERROR_TITLES = {
     400: ("Yêu cầu không hợp lệ", "Bad request"),
@@ -145,8 +145,8 @@ def register_error_handlers(app: flask.Flask) -> None:
 
 def blueprints() -> list[flask.Blueprint]:
     """The JSON API's blueprints, for the app to register."""
-    from issuer.api import (accounts, applications, audit_log, keys, me, orders, passes, public,
-                            ridership, routes)
+    from issuer.api import (accounts, applications, audit_log, keys, me, orders, passes,
+                            payments, public, ridership, routes)
 
     return [module.bp for module in (public, routes, accounts, passes, keys, me, orders,
-                                     applications, audit_log, ridership)]
+                                     applications, audit_log, ridership, payments)]

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from backoffice.reports import PAGE, STOP_COLUMNS, VALIDATOR_COLUMNS
 from issuer.api import audit_log, shapes
+from issuer.api.payments import MAX_FIELD
 from issuer.platform.audit import MAX_ENTRIES
-from issuer.sales.orders import MAX_SEARCH
+from issuer.sales.orders import MAX_SEARCH, STATUSES
 from issuer.web.params import MOST_OFFSET
 
 ID = {"type": "string", "minLength": 1, "maxLength": 40}
@@ -44,6 +45,13 @@ def _op(summary: str, *, ok: str = "200", body: type | None = None, params=(),
     return op
 
 
+def _with_503(op: dict) -> dict:
+    """An operation that a database outage answers 503 (with Retry-After), so that the
+    caller, a bank's service, sends it again."""
+    op["responses"]["503"] = ERROR
+    return op
+
+
 def _path(name: str) -> dict:
     return {"name": name, "in": "path", "required": True, "schema": ID}
 
@@ -56,6 +64,9 @@ def _query(name: str, schema: dict, description: str | None = None) -> dict:
 
 
 TEXT = {"type": "string", "maxLength": 600}
+VNPAY_FIELDS = ("vnp_Amount", "vnp_BankCode", "vnp_BankTranNo", "vnp_CardType",
+                "vnp_OrderInfo", "vnp_PayDate", "vnp_ResponseCode", "vnp_TmnCode",
+                "vnp_TransactionNo", "vnp_TransactionStatus", "vnp_TxnRef", "vnp_SecureHash")
 P, O, A = _path("pass_id"), _path("order_id"), _path("application_id")
 
 
@@ -198,7 +209,7 @@ PATHS = {
         "get": _op("Find orders (clerk)", tag="counter", answer=shapes.Orders, params=[
             _query("q", {"type": "string", "maxLength": MAX_SEARCH}),
             _query("status", {"type": "string",
-                              "enum": ["pending", "paid", "cancelled", "refunded"]})])},
+                              "enum": list(STATUSES)})])},
     "/api/orders/{order_id}": {"get": _op("An order (its rider, or a clerk)", params=[O],
                                           answer=shapes.Order)},
     "/api/orders/{order_id}/cancel": {"post": _op("Cancel a pending order", params=[O],
@@ -268,6 +279,23 @@ PATHS = {
                                         for name in ("actor", "target", "action")),
                                       _query("limit", {"type": "integer", "minimum": 1,
                                                        "maximum": MAX_ENTRIES})])},
+    "/api/payments/bank-notifications": {"post": {**_with_503(_op(
+        "A bank-statement notification of a transfer (VietQR), signed: X-Bank-Signature is "
+        "sha256= and the hex HMAC-SHA256, with the webhook secret, of X-Bank-Timestamp (Unix "
+        "seconds, within 5 minutes), a dot and the body", tag="payments", security=False,
+        answer=shapes.BankAnswer, params=[
+            {"name": "X-Bank-Timestamp", "in": "header", "required": True,
+             "schema": {"type": "string", "pattern": "^[0-9]{1,12}$"}},
+            {"name": "X-Bank-Signature", "in": "header", "required": True,
+             "schema": {"type": "string", "maxLength": 128}}])),
+        "requestBody": {"required": True, "content": {"application/json": {
+            "schema": shapes.ref(shapes.BankCredit)}}}}},
+    "/api/payments/vnpay/ipn": {"get": _op(
+        "The card gateway's payment notification (VNPay 2.1 IPN, signed with the hash "
+        "secret); always 200 with RspCode and Message", tag="payments", security=False,
+        answer=shapes.IpnAnswer, params=[
+            _query(name, {"type": "string", "maxLength": MAX_FIELD})
+            for name in VNPAY_FIELDS])},
 }
 
 PATHS.update(ridership_paths())

@@ -35,7 +35,8 @@ def create():
     session = db.get_session()
     order = orders.create(session, auth.caller().account_id, data.product, data.month,
                           now=clock.now(), open_day=flask.current_app.config["SALES_OPEN_DAY"],
-                          route=data.route, category=data.category)
+                          route=data.route, category=data.category,
+                          expires_in=flask.current_app.config["ORDER_EXPIRY_MINUTES"] * 60)
     return orders.as_dict(session, order), 201
 
 

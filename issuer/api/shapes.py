@@ -21,6 +21,7 @@ import msgspec
 from msgspec import Meta, Struct
 
 from issuer.sales.applications import MAX_EVIDENCE
+from issuer.sales.bank import Credit as BankCredit
 
 Text = Annotated[str, Meta(max_length=600)]
 Name = Annotated[str, Meta(max_length=200, description="1 to 200 characters")]
@@ -132,6 +133,21 @@ class Error(Answer):
     error: str
 
 
+class BankAnswer(Answer):
+    outcome: Literal["paid", "duplicate", "not_found", "wrong_amount", "not_payable",
+                     "declined", "outgoing"]
+    detail: str
+    payment_id: int | None
+
+
+class IpnAnswer(Answer):
+    """The merchant's answer to a gateway's IPN (VNPay 2.1): 00 confirmed, 01 order not
+    found, 02 already confirmed, 04 wrong amount, 97 bad signature, 99 not recorded (call
+    again)."""
+    RspCode: Literal["00", "01", "02", "04", "97", "99"]
+    Message: str
+
+
 class Credential(Answer):
     pass_id: str
     credential: Annotated[str, Meta(description="compact JWS (EdDSA)")]
@@ -216,6 +232,8 @@ class Order(Answer):
     refunded_at: int | None
     refund_reason: str | None
     pass_id: str | None
+    expires_at: int | None = None
+    refund_vnd: int | None = None
     payment_instructions: dict | None = None
     refund_instructions: dict | None = None
     published: bool | None = None
@@ -240,9 +258,10 @@ class NewAccount(Account):
 
 
 REQUESTS = (Empty, Reason, Decision, OrderRequest, Payment, FreePassRequest,
-            ApplicationRequest, DeviceRequest, RouteRequest, AccountRequest, IssueRequest)
+            ApplicationRequest, DeviceRequest, RouteRequest, AccountRequest, IssueRequest,
+            BankCredit)
 ANSWERS = (Error, Credential, Bound, Custodial, Routes, Route, Pass, Passes, Order, Orders,
-           Account, NewAccount)
+           Account, NewAccount, IpnAnswer, BankAnswer)
 
 
 def components() -> dict:

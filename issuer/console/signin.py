@@ -26,6 +26,7 @@ LOCKOUT_FAILURES = 5
 # registered and the operator has the role.
 CONSOLE_LINKS = [
     ("counter.orders", operators.CLERK, "Quầy bán vé", "Counter"),
+    ("console_payments.held", operators.CLERK, "Thanh toán chờ xử lý", "Held payments"),
     ("approvals.index", operators.APPROVER, "Duyệt thẻ miễn phí", "Free-pass approvals"),
     ("ridership_console.dashboard", operators.ANALYST, "Lượt đi", "Ridership"),
 ]

@@ -328,11 +328,68 @@ class Order(Base):
     refunded_by: Mapped[str | None] = mapped_column(sa.String(100))
     refund_reason: Mapped[str | None] = mapped_column(sa.String(500))
     pass_id: Mapped[str | None] = mapped_column(sa.ForeignKey("passes.id"), unique=True)
+    # Unpaid by then, the order expires: money arriving later is held for a clerk.
+    expires_at: Mapped[int | None] = mapped_column(Time)
+    refund_vnd: Mapped[int | None] = mapped_column(sa.BigInteger)  # what the policy gave back
 
     __table_args__ = (
-        sa.CheckConstraint("status IN ('pending', 'paid', 'cancelled', 'refunded')",
+        sa.CheckConstraint("status IN ('pending', 'paid', 'cancelled', 'refunded', 'expired')",
                            name="status"),
     )
+
+
+class Payment(Base):
+    """Money for an order, one row per attempt or transfer, whichever way it came: a
+    gateway's transaction, a bank transfer, cash. Only what matches the order to the dong
+    pays it; anything else is ``held`` for a clerk to apply or refund. Nothing of the
+    payer's card, wallet or full account is kept: the provider's transaction id is enough
+    to find it again there."""
+
+    __tablename__ = "payments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(sa.String(16))  # vnpay, vietqr, counter
+    # What the payer quoted (the gateway's TxnRef, the transfer's description); the order
+    # it names, None when it names none.
+    reference: Mapped[str] = mapped_column(sa.String(100), index=True)
+    order_id: Mapped[str | None] = mapped_column(sa.ForeignKey("orders.id"), index=True)
+    amount_vnd: Mapped[int] = mapped_column(sa.BigInteger)
+    # The provider's own id of the money movement: one payment per transaction, even when
+    # its notification comes twice.
+    provider_txn: Mapped[str | None] = mapped_column(sa.String(64))
+    state: Mapped[str] = mapped_column(sa.String(16), index=True)
+    reason: Mapped[str | None] = mapped_column(sa.String(500))  # why held, refused, refunded
+    created_at: Mapped[int] = mapped_column(Time)
+    settled_at: Mapped[int | None] = mapped_column(Time)
+    decided_by: Mapped[str | None] = mapped_column(sa.String(100))  # the clerk, when held
+    decided_at: Mapped[int | None] = mapped_column(Time)
+
+    __table_args__ = (
+        sa.UniqueConstraint("provider", "provider_txn"),
+        sa.CheckConstraint("state IN ('started', 'paid', 'held', 'failed', 'applied', "
+                           "'refunding', 'refunded')", name="state"),
+    )
+
+
+class PaymentNotification(Base):
+    """Every notification a gateway or bank sent, written before it is answered, whatever
+    its signature's verdict: the evidence when a payment is disputed."""
+
+    __tablename__ = "payment_notifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(sa.String(16))
+    channel: Mapped[str] = mapped_column(sa.String(16))  # ipn, return, querydr, webhook
+    received_at: Mapped[int] = mapped_column(Time, index=True)
+    body: Mapped[str] = mapped_column(sa.Text)  # as received
+    signature_ok: Mapped[bool] = mapped_column(sa.Boolean)
+    provider_txn: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    payment_id: Mapped[int | None] = mapped_column(sa.ForeignKey("payments.id"))
+    outcome: Mapped[str | None] = mapped_column(sa.String(200))  # None: not yet settled
+    # A webhook's signature, once accepted: the same signed message again is a replay.
+    signature: Mapped[str | None] = mapped_column(sa.String(128))
+
+    __table_args__ = (sa.UniqueConstraint("provider", "signature"),)
 
 
 class Company(Base):

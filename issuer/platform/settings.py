@@ -164,6 +164,28 @@ SETTINGS = (
     Setting("LOG_LEVEL", choice("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"), "INFO"),
     # Trips older than this lose their pass id (`vexe trips prune`); 0 keeps everything.
     Setting("TRIPS_RETENTION_DAYS", integer(0, 36_500, "days"), 0),
+    # An order not paid within this many minutes expires; money for it afterwards is held
+    # for a clerk (issuer.sales.settlement).
+    Setting("ORDER_EXPIRY_MINUTES", integer(5, 7 * 24 * 60, "minutes"), 60),
+    # The card and e-wallet gateway (VNPay's 2.1 protocol, issuer.sales.gateway): its payment
+    # URL, this merchant's terminal code and the hash secret it signs with. Unset: no card
+    # payments offered.
+    Setting("GATEWAY_URL", text, None),
+    Setting("GATEWAY_TMN_CODE", text, None),
+    Setting("GATEWAY_HASH_SECRET", text, None),
+    # The operator's bank account riders transfer to by VietQR (issuer.sales.bank): the
+    # bank's NAPAS BIN, the account number and its holder's name; and the secret the
+    # bank-statement notification service signs its webhook with. Unset: no VietQR offered.
+    Setting("BANK_BIN", text, None),
+    Setting("BANK_ACCOUNT", text, None),
+    Setting("BANK_ACCOUNT_NAME", text, None),
+    Setting("BANK_WEBHOOK_SECRET", text, None),
+    # Who sells, as receipts say it (issuer.rider.payments): the seller's name, tax code and
+    # address, and the VAT rate included in the prices, in percent.
+    Setting("SELLER_NAME", text, "Trung tâm Quản lý và Điều hành Giao thông đô thị Hà Nội"),
+    Setting("SELLER_TAX_CODE", text, None),
+    Setting("SELLER_ADDRESS", text, None),
+    Setting("VAT_PERCENT", number(0, 100, "percent"), 0),
 )
 
 

@@ -58,6 +58,8 @@ def home():
         "rider/home.html", rider=rider,
         may_hold=rider.identity_level >= passes.HOLDING_LEVEL,
         passes=[(passes.as_dict(session, p), phones.history(session, p.id)) for p in held],
+        renewable={p.id for p in held if orders.renewable(
+            session, p, now=clock.now(), open_day=flask.current_app.config["SALES_OPEN_DAY"])},
         orders=[orders.as_dict(session, o) for o in orders.of_account(session, rider.id)],
         applications=[applications.as_dict(a) for a in applications.of_account(session, rider.id)],
         categories={c["code"]: c for c in catalogue.as_dict(session)["categories"]})
@@ -75,14 +77,19 @@ def buy():
                                   form.get("month", ""), now=clock.now(),
                                   open_day=flask.current_app.config["SALES_OPEN_DAY"],
                                   route=form.get("route") or None,
-                                  category=form.get("category") or None)
+                                  category=form.get("category") or None,
+                                  expires_in=_order_expiry())
         except IssuerError as exc:
             session.rollback()
             flask.flash(str(exc), "error")
             return _buy_page(session, rider), exc.status
         flask.flash(f"Đã tạo đơn {order.id}. Order {order.id} created.", "ok")
-        return flask.redirect(flask.url_for("rider_pages.home"))
+        return flask.redirect(flask.url_for("rider_payments.order_page", order_id=order.id))
     return _buy_page(session, rider)
+
+
+def _order_expiry() -> int:
+    return flask.current_app.config["ORDER_EXPIRY_MINUTES"] * 60
 
 
 def _buy_page(session, rider):
@@ -90,6 +97,26 @@ def _buy_page(session, rider):
         "rider/buy.html", rider=rider, catalogue=catalogue.as_dict(session),
         routes=routes.list_routes(session),
         months=orders.months_on_sale(clock.now(), flask.current_app.config["SALES_OPEN_DAY"]))
+
+
+@bp.post("/my/passes/<pass_id>/renew")
+@auth.require_rider
+def renew(pass_id: str):
+    """Renew for next month in one tap: an order for the same product, route and fare
+    category as this pass, for the month after it; then its page, to pay."""
+    session = db.get_session()
+    p = passes.get(session, pass_id)
+    auth.check_own_pass(p)
+    try:
+        order = orders.renew(session, p, now=clock.now(),
+                             open_day=flask.current_app.config["SALES_OPEN_DAY"],
+                             expires_in=_order_expiry())
+    except IssuerError as exc:
+        session.rollback()
+        flask.flash(str(exc), "error")
+        return flask.redirect(flask.url_for("rider_pages.home"), 303)
+    flask.flash(f"Đã tạo đơn gia hạn {order.id}. Renewal order {order.id} created.", "ok")
+    return flask.redirect(flask.url_for("rider_payments.order_page", order_id=order.id), 303)
 
 
 @bp.route("/my/free", methods=["GET", "POST"])

@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 from issuer.passes import publish
 from issuer.passes.publish import Published
 from issuer.platform import audit
-from issuer.platform.models import Application, Order
-from issuer.sales import applications, orders
+from issuer.platform.models import Application, Order, Payment
+from issuer.sales import applications, gateway, orders, payments, refunds, settlement
 
 
 def take_payment(session: Session, actor, order_id: str, amount_vnd: int, *,
@@ -50,3 +50,64 @@ def decide_application(session: Session, actor, application_id: str, *, approve:
                                       decided_by=getattr(actor, "actor", actor), now=now)
         entry.reason = decided.decision_reason
     return decided
+
+
+def apply_held_payment(session: Session, actor, payment_id: int, order_id: str | None, *,
+                       now: float) -> Payment:
+    """Held money applied to an order by a clerk: the order paid and its pass issued."""
+    with audit.action(session, actor, "payment.apply", now=now,
+                      target=str(payment_id)) as entry:
+        applied = settlement.apply_held(session, payment_id, order_id,
+                                        decided_by=getattr(actor, "actor", actor), now=now)
+        entry.reason = applied.reason
+    return applied
+
+
+def refund_held_payment(session: Session, actor, payment_id: int, reason: str, *,
+                        now: float, config, ip: str = "127.0.0.1") -> Payment:
+    """Held money given back: through the gateway for a card payment (its refund command),
+    else recorded as the bank transfer the clerk made. If the gateway refuses, nothing
+    changes here."""
+    with audit.action(session, actor, "payment.refund", now=now,
+                      target=str(payment_id)) as entry:
+        who = getattr(actor, "actor", actor)
+        held = settlement.get(session, payment_id)
+        refunded = settlement.refund_held(session, payment_id, reason, decided_by=who,
+                                          now=now)
+        if held.provider == payments.GATEWAY:
+            answer = gateway.refund(gateway.Gateway.from_config(config), held,
+                                    held.amount_vnd, by=who, ip=ip, now=now)
+            refunded.reason = (f"{refunded.reason} (gateway refund "
+                               f"{answer.get('vnp_TransactionNo')})")[:500]
+        entry.reason = refunded.reason
+    return refunded
+
+
+def rider_refund(session: Session, account_id: str, order_id: str, reason: str, *,
+                 now: float, redis_url: str, config,
+                 ip: str = "127.0.0.1") -> tuple[Order, Published]:
+    """A rider's own refund (policy in :mod:`issuer.sales.refunds`): the money sent back
+    or owed, the pass revoked, the order refunded and the audit entry in one transaction;
+    the denylist published after."""
+    actor = f"rider:{account_id}"
+
+    def by_gateway(payment: Payment, amount: int) -> dict:
+        return gateway.refund(gateway.Gateway.from_config(config), payment, amount, by=actor,
+                              ip=ip, now=now)
+
+    with audit.action(session, actor, "order.refund", now=now, target=order_id) as entry:
+        refunded = refunds.refund(session, order_id, account_id, reason, now=now,
+                                  refund_by_gateway=by_gateway)
+        entry.reason = f"{refunded.refund_vnd} VND: {refunded.refund_reason}"
+    return refunded, publish.publish(session, redis_url, now=now)
+
+
+def record_refund_transfer(session: Session, actor, payment_id: int, note: str, *,
+                           now: float) -> Payment:
+    """A clerk made a refund's bank transfer and records it."""
+    with audit.action(session, actor, "payment.refund_transfer", now=now,
+                      target=str(payment_id)) as entry:
+        done = refunds.record_transfer(session, payment_id, note,
+                                       decided_by=getattr(actor, "actor", actor), now=now)
+        entry.reason = done.reason
+    return done

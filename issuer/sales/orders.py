@@ -17,13 +17,15 @@ from issuer.sales import applications, payments
 from issuer.passes import catalogue, passes
 from issuer.platform import ids, metrics
 from issuer.platform.errors import Conflict, Forbidden, Invalid, NotFound
-from issuer.platform.models import Account, Order
+from issuer.platform.models import Account, Order, Pass
 from shared import clock
 
 PENDING = "pending"
 PAID = "paid"
 CANCELLED = "cancelled"
 REFUNDED = "refunded"
+EXPIRED = "expired"  # not paid in time (the setting ORDER_EXPIRY_MINUTES)
+STATUSES = (PENDING, PAID, CANCELLED, REFUNDED, EXPIRED)
 MONTHLY_PRODUCTS = ("single", "multi")
 
 MAX_SEARCH = 200  # characters in a clerk's search for an order
@@ -42,8 +44,9 @@ def months_on_sale(now: float, open_day: int) -> list[str]:
 
 def create(session: Session, account_id: str, product: str, month: str, *, now: float,
            open_day: int, route: str | None = None, category: str | None = None,
-           provider: str = payments.DEFAULT) -> Order:
-    """A pending order. Everything that would stop the pass being issued is checked now."""
+           provider: str = payments.DEFAULT, expires_in: int | None = None) -> Order:
+    """A pending order. Everything that would stop the pass being issued is checked now.
+    Unpaid ``expires_in`` seconds from now, it expires (None: never, as before)."""
     account = accounts.get(session, account_id)
     passes.check_may_hold(account)
     if product not in MONTHLY_PRODUCTS:
@@ -59,14 +62,47 @@ def create(session: Session, account_id: str, product: str, month: str, *, now: 
         applications.check_eligible(session, account.id, category, at=start)
     price = catalogue.price(session, product, category)
     pay = payments.provider(provider)
+    expire(session, now=now, account_id=account.id)  # a stale order blocks nothing
     _check_no_duplicate(session, account, product, route_code, month)
     order = Order(id=_free_id(session), account_id=account.id, product=product,
                   route_code=route_code, month=month, category=category, price_vnd=price,
-                  provider=pay.name, status=PENDING, created_at=int(now))
+                  provider=pay.name, status=PENDING, created_at=int(now),
+                  expires_at=None if expires_in is None else int(now) + expires_in)
     session.add(order)
     session.commit()
     metrics.order_state(PENDING)
     return order
+
+
+def _month_after(pass_: Pass) -> str:
+    year, month = clock.hanoi_month(pass_.valid_until)  # the month its end falls in
+    return f"{year:04d}-{month:02d}"
+
+
+def renewable(session: Session, pass_: Pass, *, now: float, open_day: int) -> bool:
+    """An active monthly pass whose next month is on sale and not yet ordered."""
+    if pass_.product not in MONTHLY_PRODUCTS or pass_.status != passes.ACTIVE:
+        return False
+    month = _month_after(pass_)
+    if month not in months_on_sale(now, open_day):
+        return False
+    return session.scalar(sa.select(Order.id).where(
+        Order.account_id == pass_.account_id, Order.product == pass_.product,
+        Order.month == month, Order.status.in_((PENDING, PAID)),
+        Order.route_code.is_(None) if pass_.route_code is None
+        else Order.route_code == pass_.route_code)) is None
+
+
+def renew(session: Session, pass_: Pass, *, now: float, open_day: int,
+          expires_in: int | None) -> Order:
+    """An order for the month after ``pass_``, same product, route and fare category."""
+    if pass_.product not in MONTHLY_PRODUCTS:
+        raise Invalid("only a monthly pass is renewed this way")
+    if pass_.status != passes.ACTIVE:
+        raise Conflict(f"pass {pass_.id} is {pass_.status}: buy a new one instead")
+    return create(session, pass_.account_id, pass_.product, _month_after(pass_), now=now,
+                  open_day=open_day, route=pass_.route_code, category=pass_.category,
+                  expires_in=expires_in)
 
 
 def _check_no_duplicate(session: Session, account: Account, product: str, route: str | None,
@@ -123,6 +159,37 @@ def pay(session: Session, order_id: str, *, amount_vnd: int, handled_by: str,
     return order
 
 
+def is_expired(order: Order, now: float) -> bool:
+    """Past its time to be paid (whether or not its status says so yet)."""
+    return order.expires_at is not None and order.expires_at <= now
+
+
+def expire_one(session: Session, order: Order, *, now: float) -> bool:
+    """Mark one pending order past its time expired; False if it was not pending."""
+    moved = session.execute(sa.update(Order).where(Order.id == order.id,
+                                                   Order.status == PENDING)
+                            .values(status=EXPIRED, cancelled_at=int(now))
+                            .execution_options(synchronize_session=False))
+    if moved.rowcount == 1:
+        metrics.order_state(EXPIRED)
+        session.refresh(order)
+    return moved.rowcount == 1
+
+
+def expire(session: Session, *, now: float, account_id: str | None = None) -> int:
+    """Every pending order past its time becomes expired (of one account, or all); the
+    caller commits. Money that comes for one later is held, never activates it."""
+    stmt = sa.update(Order).where(Order.status == PENDING, Order.expires_at.is_not(None),
+                                  Order.expires_at <= int(now))
+    if account_id is not None:
+        stmt = stmt.where(Order.account_id == account_id)
+    moved = session.execute(stmt.values(status=EXPIRED, cancelled_at=int(now))
+                            .execution_options(synchronize_session=False)).rowcount
+    for _ in range(moved):
+        metrics.order_state(EXPIRED)
+    return moved
+
+
 def cancel(session: Session, order_id: str, *, now: float) -> Order:
     """Cancel a pending order; the caller commits."""
     order = get(session, order_id)
@@ -161,8 +228,8 @@ def search(session: Session, *, status: str | None = None, query: str | None = N
     """For the counter: by order number, account id, or part of the rider's name."""
     stmt = sa.select(Order).join(Account, Account.id == Order.account_id)
     if status is not None:
-        if status not in (PENDING, PAID, CANCELLED, REFUNDED):
-            raise Invalid("status must be one of pending, paid, cancelled, refunded")
+        if status not in STATUSES:
+            raise Invalid(f"status must be one of {', '.join(STATUSES)}")
         stmt = stmt.where(Order.status == status)
     if query:
         q = query.strip()
@@ -182,7 +249,8 @@ def as_dict(session: Session, order: Order) -> dict:
            "created_at": order.created_at, "paid_at": order.paid_at,
            "payment_ref": order.payment_ref, "handled_by": order.handled_by,
            "cancelled_at": order.cancelled_at, "refunded_at": order.refunded_at,
-           "refund_reason": order.refund_reason, "pass_id": order.pass_id}
+           "refund_reason": order.refund_reason, "pass_id": order.pass_id,
+           "expires_at": order.expires_at, "refund_vnd": order.refund_vnd}
     if order.status == PENDING:
         out["payment_instructions"] = pay.instructions(order)
     if order.status == REFUNDED:

@@ -54,7 +54,34 @@ class CounterPayments(PaymentProvider):
                 "en": "The cash is paid back at the sales counter."}
 
 
-PROVIDERS: dict[str, PaymentProvider] = {p.name: p for p in (CounterPayments(),)}
+class OnlinePayments(PaymentProvider):
+    """Money that arrives by itself, announced by a signed notification and settled by
+    :mod:`issuer.sales.settlement`: never confirmed by a clerk's hand."""
+
+    def __init__(self, name: str, refund_vi: str, refund_en: str):
+        self.name = name
+        self._refund = {"vi": refund_vi, "en": refund_en}
+
+    def instructions(self, order: Order) -> dict:
+        return {"vi": "Thanh toán trực tuyến trên trang đơn hàng.",
+                "en": "Pay online on the order's page."}
+
+    def confirm(self, order: Order, *, amount_vnd: int) -> str:
+        raise Invalid(f"order {order.id} is paid online ({self.name}): the payment settles "
+                      "when the notification arrives, not at the counter")
+
+    def refund_instructions(self, order: Order) -> dict:
+        return dict(self._refund)
+
+
+GATEWAY = "vnpay"
+BANK = "vietqr"
+PROVIDERS: dict[str, PaymentProvider] = {p.name: p for p in (
+    CounterPayments(),
+    OnlinePayments(GATEWAY, "Tiền được hoàn về thẻ hoặc ví đã thanh toán.",
+                   "The money goes back to the card or wallet that paid."),
+    OnlinePayments(BANK, "Tiền được chuyển khoản trả về tài khoản đã chuyển.",
+                   "The money is transferred back to the account that paid."))}
 DEFAULT = CounterPayments.name
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from urllib.parse import urlsplit
 
 import flask
 
@@ -55,6 +56,17 @@ HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
 }
+
+
+def allow_form_to(response: flask.Response, url: str) -> flask.Response:
+    """The page's policy, with its forms also allowed to lead to ``url``'s origin: a Pay
+    button whose answer redirects to the payment gateway (Chromium applies form-action to
+    the redirect too)."""
+    parts = urlsplit(url)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    response.headers["Content-Security-Policy"] = POLICY.replace(
+        "form-action 'self'", f"form-action 'self' {origin}")
+    return response
 
 
 def add_headers(response: flask.Response) -> flask.Response:

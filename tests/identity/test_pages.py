@@ -46,7 +46,9 @@ def test_rider_buys_clerk_takes_cash(eid_world, browser, staff, tmp_path):
     rider.click("text=Mua vé tháng")
     rider.select_option("#product", "multi")
     rider.click("#buy button[type=submit]")
-    rider.wait_for_url(base + "/my/")
+    rider.wait_for_url(re.compile(r".*/my/orders/[0-9A-Z]{10}$"))  # the order, to pay
+    assert rider.inner_text("#status") == "pending"
+    rider.goto(base + "/my/")
     row = rider.locator("tr.order").first
     order_id = row.get_attribute("data-order")
     assert row.locator(".status").inner_text() == "pending"
