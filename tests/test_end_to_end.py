@@ -4,6 +4,7 @@ the scan, and its sync puts the trip in Redis. Runs on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import csv
 import os
 import subprocess
 import sys
@@ -19,7 +20,9 @@ from issuer.passes import publish, signing
 from shared import clock, keys, ticket
 from validator.device import Validator
 from validator.sync import Syncer, connect
+import vexe
 from tests.testkit import stream_trips
+from validator.journal import Journal
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -160,8 +163,37 @@ def _run_demo(env: dict, tmp_path: Path) -> subprocess.CompletedProcess:
                           env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
 
 
+def _demo_feed(route_code: str) -> tuple[int, dict[str, str]]:
+    """The GTFS feed the demo ships: its number of stops, and the stops of ``route_code``'s
+    trips (id -> name)."""
+    feed = Path(vexe.__file__).parent / "demo_feed"
+
+    def rows(name: str) -> list[dict]:
+        with open(feed / name, encoding="utf-8", newline="") as file:
+            return list(csv.DictReader(file))
+
+    routes = {r["route_id"] for r in rows("routes.txt") if r["route_short_name"] == route_code}
+    trips = {t["trip_id"] for t in rows("trips.txt") if t["route_id"] in routes}
+    served = {st["stop_id"] for st in rows("stop_times.txt") if st["trip_id"] in trips}
+    stops = rows("stops.txt")
+    return len(stops), {s["stop_id"]: s["stop_name"] for s in stops if s["stop_id"] in served}
+
+
+def _assert_located_by_gps(result: subprocess.CompletedProcess, trips: list) -> None:
+    """The demo imported its feed and its bus took its stop, one of route 32's in the feed,
+    from the GPS fix: every scan's trip names that stop, and the output names it."""
+    count, route_stops = _demo_feed("32")
+    assert f"(GTFS): 3 routes, {count} stops" in result.stdout
+    assert len(trips) == 10
+    assert {trip.stop_by for trip in trips} == {"gps"}
+    (stop,) = {trip.stop for trip in trips}
+    assert stop in route_stops
+    assert f"at stop {stop} {route_stops[stop]}, direction 0" in result.stdout
+
+
 def test_demo_runs_scans_and_sends_trips_to_redis(tmp_path, redis_url):
-    """`vexe demo --once`: each decision shown, the trips arrive in Redis exactly once."""
+    """`vexe demo --once`: each decision shown, the trips arrive in Redis exactly once, each
+    at the GTFS stop the bus's GPS fix found."""
     result = _run_demo({**os.environ, "VEXE_REDIS_URL": redis_url}, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     for reason in ("ok", "passback", "stale_proof", "wrong_route", "bad_proof", "bad_signature",
@@ -172,10 +204,13 @@ def test_demo_runs_scans_and_sends_trips_to_redis(tmp_path, redis_url):
     client.close()
     assert len(trips) == 10 and len({trip.id for trip in trips}) == 10
     assert sum(trip.decision == "accept" for trip in trips) == 3
+    _assert_located_by_gps(result, trips)
+    assert "stops of 3 routes published to Redis: True" in result.stdout
 
 
 def test_demo_without_any_redis_still_validates_and_journals(tmp_path):
-    """No Redis and no redis-server to start: scans go on, and the demo says what to install."""
+    """No Redis and no redis-server to start: scans go on, and the demo says what to install;
+    the bus takes its route's stops as a depot loads them, and locates itself."""
     env = {**os.environ, "VEXE_REDIS_URL": "redis://127.0.0.1:1/0",
            "PATH": str(Path(sys.executable).parent)}
     result = _run_demo(env, tmp_path)
@@ -183,6 +218,12 @@ def test_demo_without_any_redis_still_validates_and_journals(tmp_path):
     assert "apt-get install redis-server" in result.stdout
     assert "10 scans waiting to be pushed" in result.stdout
     assert result.stdout.count("ACCEPT") == 3
+    journal = Journal(tmp_path / "demo" / "validator-demo-bus-1" / "journal.db")
+    try:
+        trips = journal.trips()
+    finally:
+        journal.close()
+    _assert_located_by_gps(result, trips)
 
 
 def test_the_old_phone_is_refused_as_soon_as_the_denylist_arrives(system):

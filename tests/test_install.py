@@ -219,3 +219,15 @@ def test_a_bus_runs_the_validator_from_the_wheel_without_the_issuers_dependencie
                     str(VECTORS / "jwks.json"), "--denylist", str(VECTORS / "denylist.json")],
                    env=env, cwd=tmp_path)
     assert json.loads(decided.stdout)["reason"] == "ok"
+
+
+def test_the_installed_wheel_runs_the_demo_on_the_feed_it_ships(wheel, tmp_path, redis_url):
+    """`vexe demo --once` from the wheel: the GTFS feed it imports is the wheel's own package
+    data, and the bus finds its stop in it from a GPS fix."""
+    bin_dir = _venv(tmp_path / "venv", f"{wheel}[issuer]")
+    env = _env(tmp_path / "data", redis_url)
+    result = _run([str(bin_dir / "vexe"), "demo", "--once", "--data-dir",
+                   str(tmp_path / "demo")], env=env, cwd=tmp_path)
+    assert "network imported from demo-feed.zip (GTFS): 3 routes" in result.stdout
+    assert "stop_by gps" in result.stdout
+    assert result.stdout.count("(gps)") == 10  # each trip in Redis, at the GPS's stop

@@ -1,14 +1,16 @@
 """``vexe demo``: the whole system on one machine, on its embedded defaults.
 
-It creates a signing key, routes, three riders (single-route, multi-route and free passes),
-starts the issuer, a validator and its sync to Redis, runs a handful of scans (good ones
-and refused ones), shows the trips arriving in Redis, then shows a live rotating QR in the
-terminal until Ctrl-C.
+It creates a signing key, imports the network from a small GTFS feed shipped with the
+package (``vexe/demo_feed``), creates riders (single-route, multi-route and free passes),
+starts the issuer, a validator and its sync to Redis, places the bus at its stop from a GPS
+fix, runs a handful of scans (good ones and refused ones), shows the trips arriving in Redis,
+then shows a live rotating QR in the terminal until Ctrl-C.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import logging
 import shutil
 import signal
@@ -17,6 +19,8 @@ import subprocess
 import tempfile
 import threading
 import time
+import urllib.request
+import zipfile
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -26,12 +30,17 @@ import redis
 
 from shared import clock, keys, redis_functions, redis_keys, ticket
 
-ROUTES = [("32", "Giáp Bát – Nhổn"), ("34", "BX Mỹ Đình – BX Gia Lâm"),
-          ("09", "Bờ Hồ – Cầu Giấy – Bờ Hồ")]
+# The demo's network: routes 32, 34 and 09 of Hanoi with a handful of stops each, as GTFS
+# text files. The names are Hanoi's; the stop ids and coordinates are illustrative, not the
+# operator's feed.
+FEED_DIR = Path(__file__).parent / "demo_feed"
+FEED_FILES = ("agency.txt", "calendar.txt", "routes.txt", "shapes.txt", "stop_times.txt",
+              "stops.txt", "trips.txt")
 VALIDATOR_ID = "demo-bus-1"
 VEHICLE = "29B-100.01"
 ROUTE = "32"
-STOP = "Cầu Giấy"
+# The bus's GPS fix: on Xuân Thủy, about 20 m short of the Cầu Giấy stop towards Nhổn.
+GPS_FIX = (21.03322, 105.79838)
 DEMO_ACTOR = "demo"  # who the audit log names for what the demo does as the office
 
 
@@ -132,6 +141,8 @@ def _run(data_dir: Path, redis_url: str | None, port: int, once: bool, stack: Ex
     from issuer import bootstrap
     from issuer.identity import actions as identity_actions
     from issuer.network import actions as network_actions
+    from issuer.network import gtfs
+    from issuer.network import stops as network_stops
     from issuer.passes import actions as pass_actions
     from issuer.passes import passes, publish, signing
     from issuer.passes import phones as devices
@@ -141,7 +152,7 @@ def _run(data_dir: Path, redis_url: str | None, port: int, once: bool, stack: Ex
     from validator.sync import Syncer, connect
 
     now = clock.now()
-    heading("1. The issuer: database, signing key, routes, riders and their passes")
+    heading("1. The issuer: database, signing key, the network from GTFS, riders and passes")
     config = settings.load({"DATA_DIR": str(data_dir / "issuer"),
                             "REDIS_URL": redis_url or "redis://127.0.0.1:6379/0"})
     result = bootstrap.init(config, now=now)
@@ -151,9 +162,22 @@ def _run(data_dir: Path, redis_url: str | None, port: int, once: bool, stack: Ex
     phones = {}  # rider name -> the phone's device key
     credentials = {}  # rider name -> the credential the phone stores
     with db.session(config["DATABASE_URL"]) as session:
-        # The office sets up routes, accounts and passes: operator actions, in the audit log.
-        for code, name in ROUTES:
-            network_actions.add_route(session, DEMO_ACTOR, code, name, now=now)
+        # The office imports the network and sets up accounts and passes: operator actions,
+        # in the audit log, as `vexe network import` and the console do them.
+        read = gtfs.read(_feed_zip(data_dir), now=now)
+        summary = network_actions.import_feed(session, DEMO_ACTOR, read, source=FEED_ZIP,
+                                              now=now)
+        say(f"   network imported from {FEED_ZIP} (GTFS): {summary['routes']['in_feed']} "
+            f"routes, {summary['stops']['in_feed']} stops in "
+            f"{summary['stops']['stations']} places, {summary['patterns']['count']} "
+            "route directions")
+        stop_name = {stop_id: name for stop_id, (name, _lat, _lon) in read.stops.items()}
+        for (code, direction), stops in sorted(read.patterns.items()):
+            say(f"     route {code} direction {direction}: {len(stops)} stops, "
+                f"{stop_name[stops[0]]} ({stops[0]}) → {stop_name[stops[-1]]} ({stops[-1]})")
+        for warning in summary["warnings"]:
+            say(f"     note: {warning}")
+        route_stops = network_stops.by_route(session)
         riders = [("Nguyễn Văn An", "1990-04-12", "single", "32", None),
                   ("Trần Thị Bình", "1985-09-30", "multi", None, None),
                   ("Lê Văn Cường", "1948-01-15", "free", None, "elderly"),
@@ -188,7 +212,9 @@ def _run(data_dir: Path, redis_url: str | None, port: int, once: bool, stack: Ex
         trust = signing.trust_list(session)
         if redis_url:
             published = publish.publish(session, redis_url, now=now)
-            say(f"   trust list and denylist published to Redis: {published.ok}")
+            network = publish.publish_network(session, redis_url)
+            say(f"   trust list, denylist and the stops of {network.routes} routes published "
+                f"to Redis: {published.ok and network.ok}")
 
     app = issuer.create_app({"DATA_DIR": config["DATA_DIR"], "REDIS_URL": config["REDIS_URL"]})
     issuer_port = _serve(app, port, stack)
@@ -196,8 +222,8 @@ def _run(data_dir: Path, redis_url: str | None, port: int, once: bool, stack: Ex
     say(f"   issuer running at {issuer_url}  (trust list: {issuer_url}/.well-known/jwks.json; "
         f"operator token in {Path(config['DATA_DIR']) / settings.OPERATOR_TOKEN_FILE})")
 
-    heading(f"2. A validator on bus {VEHICLE}, route {ROUTE}, at {STOP}")
-    device = Validator(validator_id=VALIDATOR_ID, vehicle=VEHICLE, route=ROUTE, stop=STOP,
+    heading(f"2. A validator on bus {VEHICLE}, route {ROUTE}; its stop from its GPS")
+    device = Validator(validator_id=VALIDATOR_ID, vehicle=VEHICLE, route=ROUTE,
                        data_dir=data_dir / f"validator-{VALIDATOR_ID}")
     stack.callback(device.close)
     syncer = None
@@ -205,21 +231,37 @@ def _run(data_dir: Path, redis_url: str | None, port: int, once: bool, stack: Ex
         client = connect(redis_url)
         stack.callback(client.close)
         redis_functions.load(client)  # the push the validator calls, as the operator loads it
-        syncer = Syncer(device.journal, device.lists, client, validator_id=VALIDATOR_ID)
+        syncer = Syncer(device.journal, device.lists, client, validator_id=VALIDATOR_ID,
+                        route=lambda: device.route)
         syncer.pull_once(now)
         stopping = threading.Event()
         sync_thread = threading.Thread(target=syncer.run, args=(stopping,), daemon=True)
         sync_thread.start()
         stack.callback(sync_thread.join, 10)
         stack.callback(stopping.set)
-        say(f"   pulled the trust list from Redis ({len(device.lists.trust)} key); "
+        say(f"   pulled the trust list and route {ROUTE}'s stops from Redis "
+            f"({len(device.lists.trust)} key, {device.status()['stops_known']} stops); "
             "sync running")
+        if device.lists.stops(ROUTE) is None:  # the stops' publication failed above
+            device.lists.update_stops(ROUTE, route_stops[ROUTE].dumps())
+            say(f"   route {ROUTE}'s stops not in Redis: loaded from the issuer directly")
     else:
-        device.lists.update_trust(trust.dumps())  # as a depot would load it, by hand
-        say("   no Redis: trust list loaded from the issuer directly")
+        # As a depot would load them, by hand: the trust list and the route's stops.
+        device.lists.update_trust(trust.dumps())
+        device.lists.update_stops(ROUTE, route_stops[ROUTE].dumps())
+        say(f"   no Redis: trust list and route {ROUTE}'s stops "
+            f"({device.status()['stops_known']}) loaded from the issuer directly")
     scan_port = _serve(validator_app(device, syncer), 0, stack)
-    say(f"   validator screen API: POST http://127.0.0.1:{scan_port}/scan  {{\"qr\": \"...\"}}"
+    scan_url = f"http://127.0.0.1:{scan_port}"
+    say(f"   validator screen API: POST {scan_url}/scan  {{\"qr\": \"...\"}}"
         "  (with the header X-Vexe-Client: <your program>)")
+    # The bus's GPS reports its position; the validator finds the stop on its route.
+    located = _post(f"{scan_url}/position", {"lat": GPS_FIX[0], "lon": GPS_FIX[1]})["located"]
+    names = {s.id: s.name for d in route_stops[ROUTE].directions for s in d.stops}
+    say(f"   GPS fix {GPS_FIX[0]}, {GPS_FIX[1]} (POST {scan_url}/position): at stop "
+        f"{located['stop']} {names.get(located['stop'], '?')}, direction "
+        f"{located['direction']}, {located['distance_m']} m away; "
+        f"stop_by {device.stop_by}")
 
     heading("3. Scans")
 
@@ -228,8 +270,6 @@ def _run(data_dir: Path, redis_url: str | None, port: int, once: bool, stack: Ex
 
     def custodial_qr(name: str) -> str:
         """The QR the issuer makes for the rider's custodial pass, as her card fetches it."""
-        import urllib.request
-
         request = urllib.request.Request(f"{issuer_url}/api/passes/{pass_ids[name]}/qr",
                                          headers={"Authorization":
                                                   f"Bearer {rider_tokens[name]}"})
@@ -272,13 +312,34 @@ def _run(data_dir: Path, redis_url: str | None, port: int, once: bool, stack: Ex
     if syncer is not None:
         try:
             syncer.push_all(clock.now())
-            _show_trips(client)
+            _show_trips(client, names)
         except redis.RedisError as exc:
             say(f"   Redis went away ({exc}); the trips wait in the journal")
     if once:
         return
     heading("5. An's card: the QR rotates every 30 s. Ctrl-C stops everything.")
     _live_qr(lambda at: phone_qr("Nguyễn Văn An", at))
+
+
+FEED_ZIP = "demo-feed.zip"
+
+
+def _feed_zip(data_dir: Path) -> Path:
+    """The demo's GTFS text files as the feed an operator imports: one zip archive."""
+    path = data_dir / FEED_ZIP
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name in FEED_FILES:
+            archive.write(FEED_DIR / name, name)
+    return path
+
+
+def _post(url: str, body: dict) -> dict:
+    """POST ``body`` as JSON, as a program on the bus calls the validator's door."""
+    request = urllib.request.Request(url, data=json.dumps(body).encode("utf-8"), method="POST",
+                                     headers={"Content-Type": "application/json",
+                                              "X-Vexe-Client": "vexe-demo"})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return json.loads(response.read())
 
 
 def _edit_route(text: str) -> str:
@@ -289,7 +350,7 @@ def _edit_route(text: str) -> str:
                               parts.issuer_signature, parts.proof_time, parts.proof_signature)
 
 
-def _show_trips(client: redis.Redis) -> None:
+def _show_trips(client: redis.Redis, stop_names: dict[str, str]) -> None:
     from backoffice import inbox
 
     moved = inbox.move(client)
@@ -303,7 +364,8 @@ def _show_trips(client: redis.Redis) -> None:
     mine = [Trip.from_json(fields[b"trip"]) for _id, fields in entries]
     mine = [trip for trip in mine if trip.validator == VALIDATOR_ID][:10]
     for trip in reversed(mine):
-        say(f"   {trip.id}  {trip.vehicle}  route {trip.route}  pass {trip.pass_id or '-':10}"
+        say(f"   {trip.id}  {trip.vehicle}  route {trip.route}  stop {trip.stop} "
+            f"{stop_names.get(trip.stop, '')} ({trip.stop_by})  pass {trip.pass_id or '-':10}"
             f"  {trip.decision:6} {trip.reason}")
 
 
