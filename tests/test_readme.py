@@ -82,8 +82,11 @@ def test_the_laptop_block_starts_an_issuer_riders_and_operators_can_sign_in_to(t
                                  env=env, stdout=log, stderr=subprocess.STDOUT,
                                  start_new_session=True)
         try:
-            wait_for(lambda: _answers("http://127.0.0.1:8000/healthz") or shell.poll() is not None,
-                     timeout=60, what="the laptop's issuer")
+            # Both servers of the block: the e-ID stand-in may come up after the issuer on a
+            # busy machine, and /signin needs it (a 502 until then).
+            wait_for(lambda: (_answers("http://127.0.0.1:8000/healthz") and _answers(
+                "http://127.0.0.1:8100/.well-known/openid-configuration"))
+                     or shell.poll() is not None, timeout=60, what="the laptop's issuer and e-ID")
             assert shell.poll() is None, (tmp_path / "laptop.log").read_text()
             signin = requests.get("http://127.0.0.1:8000/signin", allow_redirects=False,
                                   timeout=10)

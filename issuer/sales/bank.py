@@ -29,6 +29,7 @@ from vietnam_qr_pay import QRPay
 from issuer.platform.errors import Forbidden, Invalid, NotReady
 from issuer.platform.models import Order, PaymentNotification
 from issuer.sales import payments, settlement
+from shared import jsonbody
 
 PROVIDER = payments.BANK
 PREFIX = "VX"  # before the order id in a transfer's description: "VX7K3M9QX2TB"
@@ -151,6 +152,13 @@ def notified(session: Session, account: Account, body: bytes, *, timestamp: str 
     except msgspec.DecodeError:
         settlement.note_outcome(session, note, "refused: not JSON")
         raise Invalid("not a bank credit notification: the body is not JSON") from None
+    for name in ("id", "gateway", "transactionDate", "accountNumber", "content",
+                 "transferType", "referenceCode"):
+        value = getattr(credit, name)
+        problem = jsonbody.text_problem(value) if isinstance(value, str) else None
+        if problem:
+            settlement.note_outcome(session, note, f"refused: {name} is not text")
+            raise Invalid(f"not a bank credit notification: {name} is not text: {problem}")
     txn = str(credit.id)[:64]
     session.execute(sa.update(PaymentNotification).where(PaymentNotification.id == note)
                     .values(provider_txn=txn))
@@ -181,7 +189,9 @@ def _kept(body: bytes) -> str:
         if (key != "accountNumber" and "account" in key.lower() and isinstance(value, str)
                 and len(value) > 4):
             data[key] = "*" * (len(value) - 4) + value[-4:]
-    return json.dumps(data, ensure_ascii=False)
+    kept = json.dumps(data, ensure_ascii=False)
+    # A lone surrogate ("\\ud800" in the JSON) has no UTF-8: keep it escaped, as it came.
+    return kept if jsonbody.text_problem(kept) is None else json.dumps(data)
 
 
 class Replay(Forbidden):

@@ -35,10 +35,17 @@ def _resolve(schema: dict) -> dict:
     return DOCUMENT["components"]["schemas"][ref.rsplit("/", 1)[1]] if ref else schema
 
 
+# Bodies the sweep cannot reach unsigned: each is refused (403) before it is read, and its
+# own tests send such text signed (tests/payments/test_bank_transfers.py).
+SIGNED = {"/api/payments/bank-notifications": "signed by the bank (HMAC over the body)"}
+
+
 def _writes() -> list[tuple[str, str, dict]]:
     """(path template, method, body schema) of every JSON body the API takes."""
     found = []
     for path, item in DOCUMENT["paths"].items():
+        if path in SIGNED:
+            continue
         for method, op in item.items():
             body = op.get("requestBody", {}).get("content", {}).get("application/json")
             if body is not None:
