@@ -35,51 +35,44 @@ def _payment_id(payment_id: str) -> int:
     return int(payment_id)
 
 
-@bp.post("/<payment_id>/apply")
-@auth.require_roles(CLERK)
-def apply(payment_id: str):
+def _decide(act, said: str):
+    """Run a clerk's action on held money, flash what it did (``said`` in Vietnamese and
+    English, with the action's own words) or why it was refused, and go back to the list."""
     session = db.get_session()
-    order_id = flask.request.form.get("order_id", "").strip().upper() or None
     try:
-        done = actions.apply_held_payment(session, auth.caller(), _payment_id(payment_id),
-                                          order_id, now=clock.now())
-        flask.flash(f"Đã áp dụng: {done.reason}. Applied: {done.reason}.", "ok")
+        done = act(session)
+        flask.flash(said.format(done.reason), "ok")
     except IssuerError as exc:
         session.rollback()
         flask.flash(str(exc), "error")
     return flask.redirect(flask.url_for("console_payments.held"), 303)
+
+
+@bp.post("/<payment_id>/apply")
+@auth.require_roles(CLERK)
+def apply(payment_id: str):
+    order_id = flask.request.form.get("order_id", "").strip().upper() or None
+    return _decide(lambda session: actions.apply_held_payment(
+        session, auth.caller(), _payment_id(payment_id), order_id, now=clock.now()),
+        "Đã áp dụng: {0}. Applied: {0}.")
 
 
 @bp.post("/<payment_id>/refund")
 @auth.require_roles(CLERK)
 def refund(payment_id: str):
-    session = db.get_session()
-    try:
-        done = actions.refund_held_payment(
-            session, auth.caller(), _payment_id(payment_id),
-            flask.request.form.get("reason", ""), now=clock.now(),
-            config=flask.current_app.config, ip=flask.request.remote_addr or "127.0.0.1")
-        flask.flash(f"Đã hoàn tiền: {done.reason}. Refunded: {done.reason}.", "ok")
-    except IssuerError as exc:
-        session.rollback()
-        flask.flash(str(exc), "error")
-    return flask.redirect(flask.url_for("console_payments.held"), 303)
+    return _decide(lambda session: actions.refund_held_payment(
+        session, auth.caller(), _payment_id(payment_id), flask.request.form.get("reason", ""),
+        now=clock.now(), config=flask.current_app.config,
+        ip=flask.request.remote_addr or "127.0.0.1"), "Đã hoàn tiền: {0}. Refunded: {0}.")
 
 
 @bp.post("/<payment_id>/transferred")
 @auth.require_roles(CLERK)
 def transferred(payment_id: str):
     """A clerk made a refund's bank transfer."""
-    session = db.get_session()
-    try:
-        done = actions.record_refund_transfer(session, auth.caller(), _payment_id(payment_id),
-                                              flask.request.form.get("note", ""),
-                                              now=clock.now())
-        flask.flash(f"Đã ghi nhận chuyển khoản. Transfer recorded: {done.reason}.", "ok")
-    except IssuerError as exc:
-        session.rollback()
-        flask.flash(str(exc), "error")
-    return flask.redirect(flask.url_for("console_payments.held"), 303)
+    return _decide(lambda session: actions.record_refund_transfer(
+        session, auth.caller(), _payment_id(payment_id), flask.request.form.get("note", ""),
+        now=clock.now()), "Đã ghi nhận chuyển khoản. Transfer recorded: {0}.")
 
 
 @bp.get("/reconcile")
