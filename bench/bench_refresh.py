@@ -148,7 +148,22 @@ def count_round_trips(system: System, pool: dict, times: int = 5) -> tuple[float
     return statistics.mean(counts), sent
 
 
+def ensure_database(url: str) -> None:
+    """Create the bench's own database on a machine that has never run it."""
+    import sqlalchemy as sa
+
+    server, _, name = url.partition("?")[0].rpartition("/")
+    engine = sa.create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        known = conn.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                            {"name": name})
+        if not known:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+
+
 def main() -> None:
+    ensure_database(os.environ["VEXE_LOAD_PG_URL"])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--riders", type=int, default=1000)
     parser.add_argument("--time", type=int, default=20, help="Seconds per phase.")

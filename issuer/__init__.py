@@ -11,7 +11,7 @@ import flask
 
 from issuer.platform import db, settings
 from issuer.identity import oidc
-from issuer.web import browser, monitoring
+from issuer.web import browser, language, monitoring
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +26,7 @@ def create_app(test_config: dict | None = None) -> flask.Flask:
     db.init_app(app)
     monitoring.init_app(app)  # first: its request id and clock start before any other check
     browser.init_app(app)
+    language.init_app(app)  # before the faces: their pages and errors are in its language
     oidc.init_app(app)
 
     # The faces: the JSON API, the operators' console, the rider's pages and card.

@@ -1,7 +1,9 @@
 """The HTTP API's blueprints, and what they share: reading JSON bodies and answering errors.
 
-Every error is JSON, ``{"error": "..."}``, with a 4xx or 5xx status: never an HTML page,
-never a stack trace.
+Every error is JSON, ``{"error": "...", "message": "..."}``, with a 4xx or 5xx status: never
+an HTML page, never a stack trace. ``error`` is English and stable, for programs and logs;
+``message`` is the same in the caller's language (Accept-Language or the language cookie), for
+people.
 """
 
 from __future__ import annotations
@@ -11,10 +13,12 @@ from typing import TypeVar
 
 import flask
 import sqlalchemy as sa
+from flask_babel import gettext
 from werkzeug.exceptions import HTTPException
 
 from issuer.platform.errors import Invalid, IssuerError, Unsaved
 from shared import jsonbody
+from shared.i18n import N_
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -59,12 +63,27 @@ DATABASE_RETRY_AFTER = 5  # seconds: a database restart takes about this long
 PAGE_PREFIXES = ("/console", "/my", "/signin", "/signout", "/pay")
 
 ERROR_TITLES = {
-    400: ("Yêu cầu không hợp lệ", "Bad request"),
-    401: ("Cần đăng nhập", "Sign-in needed"),
-    403: ("Không có quyền", "Not allowed"),
-    404: ("Không tìm thấy", "Not found"),
-    409: ("Không thực hiện được", "Not possible now"),
-    429: ("Quá nhiều yêu cầu", "Too many requests"),
+    400: N_("Bad request"),
+    401: N_("Sign-in needed"),
+    403: N_("Not allowed"),
+    404: N_("Not found"),
+    409: N_("Not possible now"),
+    429: N_("Too many requests"),
+    500: N_("Something went wrong"),
+    503: N_("Unavailable for a moment"),
+}
+OTHER_ERROR = N_("Error")
+# What the web framework's own refusals say, in words a person can act on.
+HTTP_MESSAGES = {
+    400: N_("The request could not be understood."),
+    401: N_("Sign in first."),
+    403: N_("You may not do this."),
+    404: N_("There is nothing at this address."),
+    405: N_("This address does not take this kind of request."),
+    413: N_("What was sent is too large."),
+    415: N_("What was sent is not in a form this address takes."),
+    429: N_("Too many requests: wait a little and try again."),
+    500: N_("Something went wrong on our side; try again shortly."),
 }
 
 
@@ -73,13 +92,16 @@ def is_page_request() -> bool:
     return path == "/" or any(path == p or path.startswith(p + "/") for p in PAGE_PREFIXES)
 
 
-def error_response(status: int, message: str) -> flask.Response:
+def error_response(status: int, message: str, localized: str | None = None) -> flask.Response:
+    """``message`` is the English text (the API's stable ``error``); ``localized`` the same in
+    the request's language (a page shows it, the API gives it as ``message``), when known."""
+    shown = localized if localized is not None else gettext(message)
     if is_page_request():
-        title_vi, title_en = ERROR_TITLES.get(status, ("Lỗi", "Error"))
-        body = flask.render_template("error.html", status=status, title_vi=title_vi,
-                                     title_en=title_en, message=message)
+        body = flask.render_template("error.html", status=status,
+                                     title=gettext(ERROR_TITLES.get(status, OTHER_ERROR)),
+                                     message=shown)
         return flask.make_response(body, status)
-    response = flask.jsonify(error=message)
+    response = flask.jsonify(error=message, message=shown)
     response.status_code = status
     return response
 
@@ -89,13 +111,17 @@ def register_error_handlers(app: flask.Flask) -> None:
 
     @app.errorhandler(IssuerError)
     def issuer_error(exc: IssuerError):
-        return error_response(exc.status, str(exc))
+        return error_response(exc.status, str(exc), exc.localized(gettext))
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         # Keep the status and headers (WWW-Authenticate, Allow); replace the body.
         response = exc.get_response()
-        own = error_response(exc.code or 500, exc.description)
+        status = exc.code or 500
+        described = exc.description
+        if described == type(exc).description and status in HTTP_MESSAGES:
+            described = HTTP_MESSAGES[status]  # the framework's default text: ours instead
+        own = error_response(status, described)
         response.set_data(own.get_data())
         response.content_type = own.content_type
         return response

@@ -130,7 +130,10 @@ class Answer(Struct, forbid_unknown_fields=True):
 
 
 class Error(Answer):
+    """``error``: English, stable, for programs and logs. ``message``: the same in the caller's
+    language, for people."""
     error: str
+    message: str | None = None
 
 
 class BankAnswer(Answer):

@@ -3,9 +3,25 @@ the command line turns the input errors into exit code 2 and the rest into 1."""
 
 
 class IssuerError(Exception):
-    """Something the caller asked for cannot be done; the message says why, for people."""
+    """Something the caller asked for cannot be done; the message says why, for people.
+
+    The message is English, marked for the catalogues with ``N_``, its values given apart:
+    ``Invalid(N_("no route %(code)s"), code=code)``. ``str()`` is the English text (logs, the
+    command line, the API's ``error``); :meth:`localized` is the same in the caller's language
+    (the API's ``message``, the pages).
+    """
 
     status = 400
+
+    def __init__(self, message: str = "", **params):
+        self.template = message
+        self.params = params
+        super().__init__(message % params if params else message)
+
+    def localized(self, gettext) -> str:
+        """The message through ``gettext`` (the request's language), its values filled in."""
+        text = gettext(self.template) if self.template else ""
+        return text % self.params if self.params else text
 
 
 class Invalid(IssuerError):

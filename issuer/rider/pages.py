@@ -25,20 +25,6 @@ def _rider():
     return accounts.get(db.get_session(), auth.caller().account_id)
 
 
-def _vnd(amount: int) -> str:
-    return f"{amount:,}".replace(",", ".") + " ₫"
-
-
-@bp.app_template_filter("vnd")
-def vnd_filter(amount: int) -> str:
-    return _vnd(amount)
-
-
-@bp.app_template_filter("local")
-def local_filter(at: int | None) -> str:
-    return "" if at is None else clock.iso(at).replace("T", " ")[:16]
-
-
 @bp.get("/")
 def start():
     who = auth.current_caller() if flask.session.get(auth.SESSION_KEY) else None
