@@ -11,8 +11,9 @@ from __future__ import annotations
 import urllib.parse
 
 import flask
-from flask_babel import Babel, Domain, get_locale
+from flask_babel import Babel, Domain, get_locale, gettext
 
+from issuer.web import words
 from shared import i18n
 
 COOKIE = "vexe_lang"
@@ -92,3 +93,10 @@ def init_app(app: flask.Flask) -> None:
     filters["local"] = lambda at: i18n.moment(at, current())
     filters["month"] = lambda text: i18n.month(text, current()) if text else ""
     filters["day"] = lambda date: "" if date is None else i18n.day(date, current())
+    filters["word"] = words.word
+    filters["named"] = lambda thing: words.named(thing, current())
+
+
+def said(exc) -> str:
+    """An IssuerError's message in the request's language, for a flash or a page."""
+    return exc.localized(gettext) if hasattr(exc, "localized") else str(exc)
