@@ -8,12 +8,10 @@ Views and templates translate with Flask-Babel's ``_``/``gettext``; the catalogu
 
 from __future__ import annotations
 
-import urllib.parse
-
 import flask
 from flask_babel import Babel, Domain, get_locale, gettext
 
-from issuer.web import words
+from issuer.web import browser, words
 from shared import i18n
 
 COOKIE = "vexe_lang"
@@ -41,24 +39,13 @@ class CatalogueDomain(Domain):
         return i18n.translations(current())
 
 
-def _same_site(target: str | None) -> str:
-    """Where the switch returns to: a path on this site, never another host."""
-    if not target:
-        return "/"
-    parts = urllib.parse.urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") \
-            or "\\" in target:
-        return "/"
-    return target
-
-
 @bp.get("/lang/<code>")
 def switch(code: str):
     """The switch: remember the language and go back to the page it was pressed on. A link,
     so it works with JavaScript off."""
     if code not in i18n.LANGUAGES:
         flask.abort(404)
-    response = flask.redirect(_same_site(flask.request.args.get("next")), 303)
+    response = flask.redirect(browser.safe_next(flask.request.args.get("next"), "/"), 303)
     response.set_cookie(COOKIE, code, max_age=COOKIE_AGE, samesite="Lax",
                         secure=flask.request.is_secure, httponly=True)
     return response
