@@ -14,6 +14,7 @@ from typing import TypeVar
 import flask
 import sqlalchemy as sa
 from flask_babel import gettext
+from flask_limiter import RateLimitExceeded
 from werkzeug.exceptions import HTTPException
 
 from issuer.platform.errors import Invalid, IssuerError, Unsaved
@@ -119,8 +120,10 @@ def register_error_handlers(app: flask.Flask) -> None:
         response = exc.get_response()
         status = exc.code or 500
         described = exc.description
-        if described == type(exc).description and status in HTTP_MESSAGES:
-            described = HTTP_MESSAGES[status]  # the framework's default text: ours instead
+        if status in HTTP_MESSAGES and (described == type(exc).description
+                                        or isinstance(exc, RateLimitExceeded)):
+            # The framework's default text, or the limiter's ("20 per 1 minute"): ours.
+            described = HTTP_MESSAGES[status]
         own = error_response(status, described)
         response.set_data(own.get_data())
         response.content_type = own.content_type

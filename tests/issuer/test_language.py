@@ -58,3 +58,21 @@ def test_an_error_page_is_in_one_language(client):
     page = client.get("/my/nothing-here", headers={"Accept-Language": "vi"})
     assert page.status_code == 404
     assert "Không tìm thấy" in page.text and "Not found" not in page.text
+
+
+def test_too_many_refreshes_are_refused_in_words_not_the_limiters_notation(api, device):
+    from shared import keys
+
+    token, p = api.rider_pass()
+    api.ok("POST", f"/api/passes/{p['id']}/device", token=token,
+           json={"public_key": keys.device_public_compressed(device)})
+    for _ in range(40):
+        answer = api.client.post(f"/api/passes/{p['id']}/credential",
+                                 headers={"Authorization": f"Bearer {token}",
+                                          "Accept-Language": "vi"})
+        if answer.status_code == 429:
+            break
+    assert answer.status_code == 429
+    assert "per" not in answer.json["error"]
+    assert answer.json["message"] == "Quá nhiều yêu cầu: hãy đợi một chút rồi thử lại."
+    assert int(answer.headers["Retry-After"]) >= 1
