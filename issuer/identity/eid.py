@@ -59,7 +59,8 @@ def _account_from_claims(session: Session, *, issuer: str, claims: dict, photo: 
     birthdate = claims.get("birthdate")
     level = claims.get("identity_level")
     if type(level) is not int or level not in accounts.IDENTITY_LEVELS:
-        raise Invalid(N_("the e-ID sent identity level %(level)s; expected 1 or 2"), level=repr(level))
+        raise Invalid(N_("the e-ID sent identity level %(level)s; expected 1 or 2"),
+                      level=repr(level))
     national_id = claims.get("national_id")
     if national_id is None and level >= 2:
         raise Invalid(N_("the e-ID sent no national ID number for a level-2 account"))

@@ -33,9 +33,9 @@ class IssuerError(Exception):
 class Word(str):
     """A code inside a message (a status, a product) that a person reads as a word.
 
-    ``str()`` is the code itself, so the English ``error`` keeps it; in :meth:`IssuerError.localized`
-    it becomes its word in the reader's language (``issuer.web.words``): ``paid`` is "đã thanh
-    toán" to a Vietnamese reader.
+    ``str()`` is the code itself, so the English ``error`` keeps it; in
+    :meth:`IssuerError.localized` it becomes its word in the reader's language
+    (``issuer.web.words``): ``paid`` is "đã thanh toán" to a Vietnamese reader.
     """
 
     def __new__(cls, code: str, kind: str):
@@ -43,10 +43,12 @@ class Word(str):
         word.kind = kind
         return word
 
-    def said(self, gettext) -> str:
-        from issuer.web.words import WORDS  # the words live with the pages that show them
+    # {kind: {code: English word}}: the words live with the pages that show them
+    # (issuer.web.words, a layer above); the app puts them here when it starts.
+    words: dict[str, dict[str, str]] = {}
 
-        known = WORDS.get(self.kind, {}).get(str(self))
+    def said(self, gettext) -> str:
+        known = Word.words.get(self.kind, {}).get(str(self))
         return gettext(known) if known else str(self)
 
 

@@ -31,7 +31,8 @@ def day_bounds(day: str) -> tuple[int, int]:
     try:
         date = dt.date.fromisoformat(day)
     except (TypeError, ValueError):
-        raise Invalid(N_("the date must look like YYYY-MM-DD, got %(got)s"), got=repr(day)) from None
+        raise Invalid(N_("the date must look like YYYY-MM-DD, got %(got)s"),
+                      got=repr(day)) from None
     start = dt.datetime(date.year, date.month, date.day, tzinfo=clock.HANOI)
     return int(start.timestamp()), int((start + dt.timedelta(days=1)).timestamp())
 
