@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from issuer.identity import accounts
-from issuer.platform.errors import Invalid, Named, Word
+from issuer.platform.errors import Invalid, Named
 from shared.i18n import N_
 from issuer.platform.models import Account, FareCategory, Product, ProductPrice
 from shared import clock
@@ -55,7 +55,7 @@ def price(session: Session, product_code: str, category_code: str | None) -> int
     reduced = session.get(ProductPrice, (product_code, category_code))
     if reduced is None:
         raise Invalid(N_("product %(product)s has no reduced price for %(category)s"),
-                      product=Word(product_code, "product"), category=repr(category_code))
+                      product=product_code, category=repr(category_code))
     return reduced.price_vnd
 
 

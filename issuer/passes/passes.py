@@ -9,7 +9,7 @@ from issuer.identity import accounts
 from issuer.passes import catalogue
 from issuer.platform import ids
 from issuer.network import routes
-from issuer.platform.errors import Conflict, Forbidden, Invalid, NotFound, Phrase, Word
+from issuer.platform.errors import Conflict, Forbidden, Invalid, NotFound, Phrase
 from shared.i18n import N_
 from issuer.platform.models import DeviceBinding, Pass
 from shared import clock
@@ -67,8 +67,12 @@ def check_route(session: Session, product: str, route: str | None) -> str | None
     """The route code a pass of ``product`` runs on: one for a single-route pass, else None."""
     if product != "single":
         if route is not None:
+            if product == "multi":
+                raise Invalid(N_("an all-routes pass covers no single route: leave the route out"))
+            if product == "free":
+                raise Invalid(N_("a free pass covers no single route: leave the route out"))
             raise Invalid(N_("a %(product)s pass covers no single route: leave the route out"),
-                          product=Word(product, "product"))
+                          product=product)
         return None
     if route is None:
         raise Invalid(N_("a single-route pass needs a route"))
