@@ -23,6 +23,7 @@ from issuer.passes import passes, publish, qr, signing
 from issuer.platform import audit, db, partitions, settings
 from issuer.platform.commandline import Command, Group, command_session, emit, fail
 from shared import clock, logs
+from shared.i18n import N_
 
 
 def _warn_unpublished(result: publish.Published) -> None:
@@ -380,7 +381,7 @@ def pass_qr(pass_id: str, at: int | None, png_path: Path | None, svg_path: Path 
         # Checked first, so that a typo in a path binds nothing.
         if path is not None and not os.access(path.resolve().parent, os.W_OK):
             fail(f"cannot write {path}: no such directory, or not writable", 2)
-    reason = passes.check_reason(reason, "taking a rider's QR")  # before any database work
+    reason = passes.check_reason(reason, N_("taking a rider's QR"))  # before any database work
     at = clock.now() if at is None else at
     with command_session() as (config, session):
         text = pass_actions.take_custodial_qr(session, cli_actor(), pass_id, reason, at=at,

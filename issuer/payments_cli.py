@@ -12,6 +12,7 @@ import requests
 from issuer.platform import settings
 from issuer.platform.commandline import Group, command_session, emit, fail
 from issuer.platform.errors import NotReady
+from shared.i18n import N_
 from issuer.sales import bank, orders, reconcile, settlement
 from shared import clock
 
@@ -40,7 +41,7 @@ def bank_notify(reference: str, amount: int, txn_id: str | None, url: str,
     config = settings.load()
     account, secret = config.get("BANK_ACCOUNT"), config.get("BANK_WEBHOOK_SECRET")
     if not account or not secret:
-        raise NotReady("set VEXE_BANK_ACCOUNT and VEXE_BANK_WEBHOOK_SECRET to sign with")
+        raise NotReady(N_("set VEXE_BANK_ACCOUNT and VEXE_BANK_WEBHOOK_SECRET to sign with"))
     body = json.dumps({
         "id": txn_id or f"FT{secrets.randbelow(10**12):012d}", "gateway": "Test bank",
         "transactionDate": clock.iso(clock.now()), "accountNumber": account,

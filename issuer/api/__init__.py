@@ -17,7 +17,8 @@ from flask_babel import gettext
 from flask_limiter import RateLimitExceeded
 from werkzeug.exceptions import HTTPException
 
-from issuer.platform.errors import Invalid, IssuerError, Unsaved
+from issuer.platform.errors import Invalid, IssuerError, Unsaved, Word
+from issuer.web import words
 from shared import jsonbody
 from shared.i18n import N_
 
@@ -31,28 +32,29 @@ def json_body(shape: type[T]) -> T:
     try:
         return jsonbody.read(flask.request.get_data(cache=True), shape)
     except jsonbody.BodyError as exc:
-        raise Invalid(str(exc)) from None
+        raise Invalid(exc.template, **exc.params) from None
 
 
-def check_text(value: str, what: str) -> None:
+def check_text(value: str, what: jsonbody.Said) -> None:
     """Invalid unless ``value`` is UTF-8 text without a NUL character."""
     problem = jsonbody.text_problem(value)
     if problem:
-        raise Invalid(f"{what} is not text: {problem}")
+        raise Invalid(N_("%(what)s is not text: %(problem)s"), what=what, problem=problem)
 
 
 def check_request_text() -> None:
     """For every request, before its view: the query, the form and the path's parts are text
     (a NUL is spelt %00 in any of them; werkzeug replaces bytes that are not UTF-8)."""
     request = flask.request
-    for kind, items in (("query parameter", request.args.items(multi=True)),
-                        ("path part", (request.view_args or {}).items()),
-                        ("form field", request.form.items(multi=True)
+    for kind, items in ((N_("query parameter"), request.args.items(multi=True)),
+                        (N_("path part"), (request.view_args or {}).items()),
+                        (N_("form field"), request.form.items(multi=True)
                          if request.mimetype in FORM_TYPES else ())):
         for name, value in items:
-            check_text(name, f"{kind} name")
+            check_text(name, jsonbody.Said(N_("%(kind)s name"), kind=jsonbody.Said(kind)))
             if isinstance(value, str):
-                check_text(value, f"{kind} {name!r}")
+                check_text(value, jsonbody.Said(N_("%(kind)s %(name)s"), kind=jsonbody.Said(kind),
+                                                name=repr(name)))
 
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -109,6 +111,7 @@ def error_response(status: int, message: str, localized: str | None = None) -> f
 
 def register_error_handlers(app: flask.Flask) -> None:
     app.before_request(check_request_text)
+    Word.words = words.WORDS  # the statuses inside messages, said as on the pages
 
     @app.errorhandler(IssuerError)
     def issuer_error(exc: IssuerError):
@@ -137,7 +140,7 @@ def register_error_handlers(app: flask.Flask) -> None:
         # so the client is told when to come back rather than shown a failure.
         log.error("database error: %s", str(exc.orig).strip().splitlines()[0] if exc.orig
                   else exc)
-        response = error_response(503, "the database is unavailable; try again shortly")
+        response = error_response(503, N_("the database is unavailable; try again shortly"))
         response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER)
         return response
 
@@ -145,7 +148,7 @@ def register_error_handlers(app: flask.Flask) -> None:
     def action_unsaved(exc: Unsaved):
         # The database failed inside an operator's action: the answer says whether it stands.
         log.error("database error during an action (saved: %s): %s", exc.saved, exc.__cause__)
-        response = error_response(503, str(exc))
+        response = error_response(503, str(exc), exc.localized(gettext))
         response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER)
         return response
 
@@ -153,7 +156,7 @@ def register_error_handlers(app: flask.Flask) -> None:
     def integrity_error(exc: sa.exc.IntegrityError):
         # Two requests raced for one thing (two devices bound at once, one id twice).
         log.warning("integrity error: %s", exc.orig)
-        return error_response(409, "a concurrent change conflicted with this request; retry")
+        return error_response(409, N_("a concurrent change conflicted with this request; retry"))
 
     @app.errorhandler(sa.exc.DataError)
     def data_error(exc: sa.exc.DataError):
@@ -163,13 +166,13 @@ def register_error_handlers(app: flask.Flask) -> None:
         session = flask.g.get("db")
         if session is not None:
             session.rollback()
-        return error_response(400, "a value in the request is not one the issuer can store "
-                                   "or look up (a NUL character, or a number out of range)")
+        return error_response(400, N_("a value in the request is not one the issuer can store "
+                                      "or look up (a NUL character, or a number out of range)"))
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
         log.exception("unhandled error on %s %s", flask.request.method, flask.request.path)
-        return error_response(500, "internal error; it has been logged")
+        return error_response(500, N_("internal error; it has been logged"))
 
 
 def blueprints() -> list[flask.Blueprint]:

@@ -11,6 +11,7 @@ from issuer.identity import operators
 from issuer.passes import passes
 from issuer.platform import db
 from issuer.platform.errors import Invalid
+from shared.i18n import N_
 from issuer.sales import actions, applications
 from issuer.web import auth
 from shared import clock
@@ -41,7 +42,7 @@ def apply():
         try:
             evidence = base64.b64decode(evidence, validate=True)
         except (binascii.Error, ValueError):
-            raise Invalid("field 'evidence' must be base64") from None
+            raise Invalid(N_("field 'evidence' must be base64")) from None
     session = db.get_session()
     application = applications.apply(
         session, auth.caller().account_id, data.category, data.evidence_note,

@@ -10,6 +10,7 @@ from issuer.passes import actions, passes, phones, qr
 from issuer.passes import refresh as refresh_sql
 from issuer.platform import db
 from issuer.platform.errors import Invalid
+from shared.i18n import N_
 from issuer.web import auth, limits, publishing
 from issuer.web.publishing import publish_now
 from shared import clock, jsonbody
@@ -176,7 +177,7 @@ def show_qr(pass_id: str):
     _, p = _own_pass(pass_id)
     fmt = flask.request.args.get("format", "text")
     if fmt not in QR_FORMATS:
-        raise Invalid(f"format must be one of {', '.join(QR_FORMATS)}")
+        raise Invalid(N_("format must be one of %(formats)s"), formats=", ".join(QR_FORMATS))
     session = db.get_session()
     text = phones.custodial_qr(session, p.id, at=clock.now(), **_credential_settings())
     session.commit()  # a credential renewed for the QR

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from issuer.platform import db
 from issuer.platform.errors import Forbidden, Invalid, IssuerError, NotReady
+from shared.i18n import N_
 from issuer.sales import bank, gateway
 from shared import clock, vnpay
 
@@ -38,7 +39,8 @@ def vnpay_ipn():
     fields = {k: v for k, v in flask.request.args.items() if isinstance(v, str)}
     too_long = sorted(k for k, v in fields.items() if len(v) > MAX_FIELD)
     if too_long:  # no gateway sends these: refused, not acknowledged, nothing to record
-        raise Invalid(f"fields longer than {MAX_FIELD} characters: {', '.join(too_long)}")
+        raise Invalid(N_("fields longer than %(most)s characters: %(fields)s"), most=MAX_FIELD,
+                      fields=", ".join(too_long))
     try:
         card_gateway = gateway.Gateway.from_config(flask.current_app.config)
     except NotReady:
@@ -72,7 +74,7 @@ def bank_notification():
     replay; 400 not a credit notification; 503 when the database is down (the service sends
     it again)."""
     if not bank.Account.configured(flask.current_app.config):
-        raise Forbidden("bank transfers are not set up here: nothing is paid by transfer")
+        raise Forbidden(N_("bank transfers are not set up here: nothing is paid by transfer"))
     account = bank.Account.from_config(flask.current_app.config)
     session = db.get_session()
     outcome = bank.notified(session, account, flask.request.get_data(cache=True),

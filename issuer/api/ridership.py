@@ -14,6 +14,7 @@ from issuer.identity import operators
 from issuer.passes import catalogue
 from issuer.platform import db
 from issuer.platform.errors import Invalid
+from shared.i18n import N_
 from issuer.web import auth, params, publishing
 from shared import clock
 
@@ -37,7 +38,7 @@ def _table(name: str) -> tuple:
     if name == "alerts":
         status = flask.request.args.get("status", "open")
         if status not in ("open", "dismissed", "revoked", "all"):
-            raise Invalid("status must be open, dismissed, revoked or all")
+            raise Invalid(N_("status must be open, dismissed, revoked or all"))
         rows = reports.alerts(session, None if status == "all" else status)
         return {"status": status}, [_flat_alert(a) for a in rows]
     p = params.period_arg()
@@ -117,7 +118,7 @@ def table(name: str):
 @auth.require_roles(operators.CLERK, *READERS)
 def pass_history(pass_id: str):
     if len(pass_id) > 16:
-        raise Invalid("a pass id is at most 16 characters")
+        raise Invalid(N_("a pass id is at most 16 characters"))
     rows = reports.pass_history(db.get_session(), pass_id)
     return respond("history", {"pass_id": pass_id}, rows)
 

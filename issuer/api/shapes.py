@@ -22,6 +22,7 @@ from msgspec import Meta, Struct
 
 from issuer.sales.applications import MAX_EVIDENCE
 from issuer.sales.bank import Credit as BankCredit
+from shared.i18n import N_
 
 Text = Annotated[str, Meta(max_length=600)]
 Name = Annotated[str, Meta(max_length=200, description="1 to 200 characters")]
@@ -52,9 +53,9 @@ class Decision(Request):
 
 
 class OrderRequest(Request):
-    messages = {"product": "an order is for a monthly pass: product must be one of single, "
-                           "multi",
-                "month": "month must be one on sale now, written YYYY-MM"}
+    messages = {"product": N_("an order is for a monthly pass: product must be one of single, "
+                              "multi"),
+                "month": N_("month must be one on sale now, written YYYY-MM")}
     product: Literal["single", "multi"]
     month: Month
     route: Text | None = None
@@ -70,8 +71,8 @@ class FreePassRequest(Request):
 
 
 class ApplicationRequest(Request):
-    messages = {"evidence_type": "evidence must be one of image/png, image/jpeg, "
-                                 "application/pdf"}
+    messages = {"evidence_type": N_("evidence must be one of image/png, image/jpeg, "
+                                    "application/pdf")}
     category: Text
     evidence_note: Annotated[str, Meta(max_length=1000)]
     evidence: Annotated[str, Meta(max_length=EVIDENCE_CHARS,
@@ -95,14 +96,14 @@ DevicePoint = Annotated[str, Meta(max_length=200, description=(
 
 class DeviceRequest(Request):
     """What a phone sends as its key: WebCrypto exports the raw point or a JWK."""
-    messages = {"public_key": "public_key must be a base64url string or a JWK object holding "
-                              "a P-256 public key (kty EC, crv P-256, x, y)"}
+    messages = {"public_key": N_("public_key must be a base64url string or a JWK object "
+                                 "holding a P-256 public key (kty EC, crv P-256, x, y)")}
     public_key: DevicePoint | Jwk
     label: Annotated[str, Meta(max_length=100)] | None = None
 
 
 class RouteRequest(Request):
-    messages = {"code": "route code must be 1 to 16 letters, digits or dashes"}
+    messages = {"code": N_("route code must be 1 to 16 letters, digits or dashes")}
     code: Annotated[str, Meta(min_length=1, max_length=16,
                               description="upper-case letters, digits and dashes")]
     name: Name

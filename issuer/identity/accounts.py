@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from issuer.platform import ids, vault
 from issuer.platform.errors import Conflict, Invalid, NotFound
+from shared.i18n import N_
 from issuer.platform.models import Account
 from shared import clock
 
@@ -27,17 +28,17 @@ def create(session: Session, full_name: str, birth_date: str | dt.date, *, now: 
     caller commits."""
     full_name = full_name.strip() if isinstance(full_name, str) else ""
     if not 0 < len(full_name) <= 200:
-        raise Invalid("full name must be 1 to 200 characters")
+        raise Invalid(N_("full name must be 1 to 200 characters"))
     born = parse_birth_date(birth_date, now)
     if identity_level not in IDENTITY_LEVELS:
-        raise Invalid(f"identity level must be one of {IDENTITY_LEVELS}")
+        raise Invalid(N_("identity level must be one of %(levels)s"), levels=IDENTITY_LEVELS)
     id_hash = None
     if national_id is not None:
         if not (isinstance(national_id, str) and national_id.isdigit() and len(national_id) == 12):
-            raise Invalid("national ID number must be 12 digits")
+            raise Invalid(N_("national ID number must be 12 digits"))
         id_hash = vault.national_id_hash(national_id_key, national_id)
         if session.scalar(sa.select(Account.id).where(Account.national_id_hash == id_hash)):
-            raise Conflict("an account for this national ID number already exists")
+            raise Conflict(N_("an account for this national ID number already exists"))
     token = ids.new_token()
     account = Account(id=_free_id(session), full_name=full_name, birth_date=born, photo=photo,
                       identity_level=identity_level, national_id_hash=id_hash,
@@ -51,7 +52,8 @@ def parse_birth_date(value: str | dt.date, now: float) -> dt.date:
     born = value if isinstance(value, dt.date) else _iso_date(value)
     today = dt.datetime.fromtimestamp(now, clock.HANOI).date()
     if not dt.date(1900, 1, 1) <= born <= today:
-        raise Invalid(f"birth date {born.isoformat()} is not a plausible date of birth")
+        raise Invalid(N_("birth date %(date)s is not a plausible date of birth"),
+                      date=born.isoformat())
     return born
 
 
@@ -62,7 +64,7 @@ def _iso_date(text: object) -> dt.date:
             return dt.date.fromisoformat(text)
         except ValueError:
             pass
-    raise Invalid(f"birth date must be a date written YYYY-MM-DD, got {text!r}")
+    raise Invalid(N_("birth date must be a date written YYYY-MM-DD, got %(got)s"), got=repr(text))
 
 
 def age_on(account: Account, day: dt.date) -> int:
@@ -73,7 +75,7 @@ def age_on(account: Account, day: dt.date) -> int:
 def get(session: Session, account_id: str) -> Account:
     account = session.get(Account, account_id) if isinstance(account_id, str) else None
     if account is None:
-        raise NotFound(f"no account {account_id!r}")
+        raise NotFound(N_("no account %(id)s"), id=repr(account_id))
     return account
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from issuer.identity import accounts
 from issuer.platform import vault
 from issuer.platform.errors import Conflict, Forbidden, Invalid
+from shared.i18n import N_
 from issuer.platform.models import Account
 
 MAX_PHOTO = 512 * 1024
@@ -53,34 +54,35 @@ def _account_from_claims(session: Session, *, issuer: str, claims: dict, photo: 
                          national_id_key: str | None, now: float) -> Account:
     sub = claims.get("sub")
     if not isinstance(sub, str) or not 0 < len(sub) <= 255:
-        raise Invalid("the e-ID sent no usable subject")
+        raise Invalid(N_("the e-ID sent no usable subject"))
     name = claims.get("name")
     birthdate = claims.get("birthdate")
     level = claims.get("identity_level")
     if type(level) is not int or level not in accounts.IDENTITY_LEVELS:
-        raise Invalid(f"the e-ID sent identity level {level!r}; expected 1 or 2")
+        raise Invalid(N_("the e-ID sent identity level %(level)s; expected 1 or 2"),
+                      level=repr(level))
     national_id = claims.get("national_id")
     if national_id is None and level >= 2:
-        raise Invalid("the e-ID sent no national ID number for a level-2 account")
+        raise Invalid(N_("the e-ID sent no national ID number for a level-2 account"))
     subject = subject_key(issuer, sub)
     account = session.scalar(sa.select(Account).where(Account.oidc_subject == subject))
     id_hash = None
     if national_id is not None:
         if not (isinstance(national_id, str) and national_id.isdigit() and len(national_id) == 12):
-            raise Invalid("the e-ID sent a national ID number that is not 12 digits")
+            raise Invalid(N_("the e-ID sent a national ID number that is not 12 digits"))
         id_hash = vault.national_id_hash(national_id_key, national_id)
         holder = session.scalar(sa.select(Account).where(Account.national_id_hash == id_hash))
         if holder is not None and holder is not account:
             # Made by hand before the e-ID, or by this very subject a moment ago (its
             # subject is written just after the account): this sign-in's account.
             if account is not None or holder.oidc_subject not in (None, subject):
-                raise Conflict("an account for this national ID number already exists, "
-                               "signed in with another e-ID")
+                raise Conflict(N_("an account for this national ID number already exists, "
+                                  "signed in with another e-ID"))
             account = holder
     if account is not None and level < account.identity_level:
-        raise LowerLevel(f"this e-ID is level {level} and the account for this person is level "
-                         f"{account.identity_level}: sign in with a level-{account.identity_level}"
-                         " e-ID")
+        raise LowerLevel(N_("this e-ID is level %(level)s and the account for this person is "
+                            "level %(account_level)s: sign in with a level-%(account_level)s e-ID"),
+                         level=level, account_level=account.identity_level)
     if level < accounts.VERIFIED_LEVEL:
         national_id = id_hash = None  # the holder's word: it claims no number
     if account is None:
@@ -90,7 +92,7 @@ def _account_from_claims(session: Session, *, issuer: str, claims: dict, photo: 
         session.commit()
         return account
     if not isinstance(name, str) or not 0 < len(name.strip()) <= 200:
-        raise Invalid("full name must be 1 to 200 characters")
+        raise Invalid(N_("full name must be 1 to 200 characters"))
     account.full_name = name.strip()
     account.birth_date = accounts.parse_birth_date(birthdate, now)
     account.identity_level = level

@@ -21,6 +21,7 @@ import requests
 from authlib.integrations.flask_client import OAuth
 
 from issuer.platform.errors import NotReady
+from shared.i18n import N_
 
 NAME = "eid"
 SCOPE = "openid profile national_id"
@@ -48,9 +49,9 @@ def check_issuer(url: str) -> str:
         return url
     if parts.scheme == "http" and is_loopback(parts.hostname):
         return url
-    raise NotReady(f"OIDC_ISSUER must be an https:// URL (plain http only on 127.0.0.1, ::1 "
-                   f"or localhost), got {url!r}: over plain HTTP anyone on the path could "
-                   "answer as the e-ID provider, for any citizen")
+    raise NotReady(N_("OIDC_ISSUER must be an https:// URL (plain http only on 127.0.0.1, ::1 "
+                      "or localhost), got %(url)s: over plain HTTP anyone on the path could "
+                      "answer as the e-ID provider, for any citizen"), url=repr(url))
 
 
 def is_loopback(host: str | None) -> bool:
@@ -68,8 +69,8 @@ def is_loopback(host: str | None) -> bool:
 def client():
     config = flask.current_app.config
     if not (config.get("OIDC_ISSUER") and config.get("OIDC_CLIENT_ID")):
-        raise NotReady("e-ID sign-in is not configured: set VEXE_OIDC_ISSUER, "
-                       "VEXE_OIDC_CLIENT_ID and VEXE_OIDC_CLIENT_SECRET")
+        raise NotReady(N_("e-ID sign-in is not configured: set VEXE_OIDC_ISSUER, "
+                          "VEXE_OIDC_CLIENT_ID and VEXE_OIDC_CLIENT_SECRET"))
     return flask.current_app.extensions["vexe_oauth"].create_client(NAME)
 
 

@@ -15,6 +15,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from issuer.platform import ids
 from issuer.platform.errors import Conflict, Invalid, NotFound
+from shared.i18n import N_
 from issuer.platform.models import Operator, OperatorToken
 
 CLERK = "clerk"
@@ -35,11 +36,12 @@ _DUMMY_HASH = generate_password_hash("not a password of anyone")
 
 def check_roles(roles) -> list[str]:
     if isinstance(roles, str) or not roles:
-        raise Invalid(f"give one or more roles: {', '.join(ROLES)}")
+        raise Invalid(N_("give one or more roles: %(roles)s"), roles=", ".join(ROLES))
     out = []
     for role in roles:
         if role not in ROLES:
-            raise Invalid(f"role must be one of {', '.join(ROLES)}, got {role!r}")
+            raise Invalid(N_("role must be one of %(roles)s, got %(got)s"), roles=", ".join(ROLES),
+                          got=repr(role))
         if role not in out:
             out.append(role)
     return sorted(out, key=ROLES.index)
@@ -47,14 +49,15 @@ def check_roles(roles) -> list[str]:
 
 def check_username(username) -> str:
     if not isinstance(username, str) or not USERNAME.fullmatch(username):
-        raise Invalid("username must be 2 to 64 lower-case letters, digits, dots, dashes "
-                      "or underscores, starting with a letter or digit")
+        raise Invalid(N_("username must be 2 to 64 lower-case letters, digits, dots, dashes "
+                         "or underscores, starting with a letter or digit"))
     return username
 
 
 def _check_password(password) -> str:
     if not isinstance(password, str) or not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
-        raise Invalid(f"password must be {MIN_PASSWORD} to {MAX_PASSWORD} characters")
+        raise Invalid(N_("password must be %(least)s to %(most)s characters"), least=MIN_PASSWORD,
+                      most=MAX_PASSWORD)
     return password
 
 
@@ -64,7 +67,7 @@ def create(session: Session, username: str, roles, *, now: float,
     roles = check_roles(roles)
     password_hash = None if password is None else generate_password_hash(_check_password(password))
     if session.scalar(sa.select(Operator.id).where(Operator.username == username)):
-        raise Conflict(f"operator {username} already exists")
+        raise Conflict(N_("operator %(username)s already exists"), username=username)
     operator = Operator(username=username, password_hash=password_hash, roles=" ".join(roles),
                         created_at=int(now))
     session.add(operator)
@@ -77,7 +80,7 @@ def get(session: Session, username: str) -> Operator:
     if isinstance(username, str):
         operator = session.scalar(sa.select(Operator).where(Operator.username == username))
     if operator is None:
-        raise NotFound(f"no operator {username!r}")
+        raise NotFound(N_("no operator %(username)s"), username=repr(username))
     return operator
 
 
@@ -110,7 +113,7 @@ def disable(session: Session, username: str, *, now: float) -> Operator:
     """No more sign-in, tokens or sessions for this operator; the audit trail keeps the name."""
     operator = get(session, username)
     if operator.disabled_at is not None:
-        raise Conflict(f"operator {username} is already disabled")
+        raise Conflict(N_("operator %(username)s is already disabled"), username=username)
     operator.disabled_at = int(now)
     session.flush()  # committed with its audit entry (issuer.identity.actions)
     return operator
@@ -134,10 +137,11 @@ def issue_token(session: Session, username: str, role: str, *, now: float) -> tu
     """A new API token for one of the operator's roles; returned once, kept as a hash."""
     operator = get(session, username)
     if operator.disabled_at is not None:
-        raise Conflict(f"operator {username} is disabled")
+        raise Conflict(N_("operator %(username)s is disabled"), username=username)
     if role not in roles_of(operator):
-        raise Invalid(f"operator {username} does not have the role {role!r} "
-                      f"(has: {', '.join(check_roles(roles_of(operator)))})")
+        raise Invalid(N_("operator %(username)s does not have the role %(role)s "
+                         "(has: %(roles)s)"), username=username, role=repr(role),
+                      roles=", ".join(check_roles(roles_of(operator))))
     token = ids.new_token()
     row = OperatorToken(operator_id=operator.id, role=role, token_hash=ids.token_hash(token),
                         created_at=int(now))
@@ -162,8 +166,8 @@ def register_bootstrap_token(session: Session, token: str, *,
         session.add(operator)
         session.flush()
     elif operator.disabled_at is not None or ADMINISTRATOR not in roles_of(operator):
-        raise Conflict(f"operator {BOOTSTRAP} is disabled or no administrator: "
-                       "the bootstrap token is not registered")
+        raise Conflict(N_("operator %(username)s is disabled or no administrator: "
+                          "the bootstrap token is not registered"), username=BOOTSTRAP)
     row = OperatorToken(operator_id=operator.id, role=ADMINISTRATOR,
                         token_hash=ids.token_hash(token), created_at=int(now))
     session.add(row)
@@ -189,9 +193,9 @@ def by_token(session: Session, token: str) -> tuple[Operator, str] | None:
 def revoke_token(session: Session, token_id: int, *, now: float) -> OperatorToken:
     row = session.get(OperatorToken, token_id) if isinstance(token_id, int) else None
     if row is None:
-        raise NotFound(f"no operator token {token_id!r}")
+        raise NotFound(N_("no operator token %(id)s"), id=repr(token_id))
     if row.revoked_at is not None:
-        raise Conflict(f"operator token {token_id} is already revoked")
+        raise Conflict(N_("operator token %(id)s is already revoked"), id=token_id)
     row.revoked_at = int(now)
     session.flush()  # committed with its audit entry (issuer.identity.actions)
     return row

@@ -7,7 +7,8 @@ import re
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from issuer.platform.errors import Conflict, Invalid, NotFound
+from issuer.platform.errors import Conflict, Invalid, NotFound, Phrase
+from shared.i18n import N_
 from issuer.platform.models import Company, Vehicle
 
 COMPANY_CODE = re.compile(r"[0-9A-Z][0-9A-Z_-]{0,15}")
@@ -18,17 +19,18 @@ VEHICLE_CODE = re.compile(r"[0-9A-Z][0-9A-Z.-]{0,31}")
 def _code(value, pattern: re.Pattern, what: str) -> str:
     code = value.strip().upper() if isinstance(value, str) else ""
     if not pattern.fullmatch(code):
-        raise Invalid(f"{what} must match {pattern.pattern}, got {value!r}")
+        raise Invalid(N_("%(what)s must match %(pattern)s, got %(got)s"), what=Phrase(what),
+                      pattern=pattern.pattern, got=repr(value))
     return code
 
 
 def add_company(session: Session, code: str, name: str, *, now: float) -> Company:
-    code = _code(code, COMPANY_CODE, "company code")
+    code = _code(code, COMPANY_CODE, N_("company code"))
     name = name.strip() if isinstance(name, str) else ""
     if not 0 < len(name) <= 200:
-        raise Invalid("company name must be 1 to 200 characters")
+        raise Invalid(N_("company name must be 1 to 200 characters"))
     if session.get(Company, code) is not None:
-        raise Conflict(f"company {code} already exists")
+        raise Conflict(N_("company %(company)s already exists"), company=code)
     company = Company(code=code, name=name, created_at=int(now))
     session.add(company)
     session.commit()
@@ -36,10 +38,10 @@ def add_company(session: Session, code: str, name: str, *, now: float) -> Compan
 
 
 def add_vehicle(session: Session, code: str, company: str, *, now: float) -> Vehicle:
-    code = _code(code, VEHICLE_CODE, "vehicle code")
+    code = _code(code, VEHICLE_CODE, N_("vehicle code"))
     owner = get_company(session, company)
     if session.get(Vehicle, code) is not None:
-        raise Conflict(f"vehicle {code} already exists")
+        raise Conflict(N_("vehicle %(vehicle)s already exists"), vehicle=code)
     vehicle = Vehicle(code=code, company_code=owner.code, created_at=int(now))
     session.add(vehicle)
     session.commit()
@@ -49,7 +51,7 @@ def add_vehicle(session: Session, code: str, company: str, *, now: float) -> Veh
 def get_company(session: Session, code: str) -> Company:
     company = session.get(Company, code.strip().upper()) if isinstance(code, str) else None
     if company is None:
-        raise NotFound(f"no company {code!r}")
+        raise NotFound(N_("no company %(company)s"), company=repr(code))
     return company
 
 

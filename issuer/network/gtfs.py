@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from issuer.network import routes
 from issuer.platform.errors import Invalid
+from shared.i18n import N_
 from issuer.network.fleet import COMPANY_CODE
 from shared.text import name_problem
 
@@ -47,9 +48,15 @@ class FeedRefused(Invalid):
 
     def __init__(self, errors: list[str], total: int):
         self.errors = errors
-        more = f"; and {total - len(errors)} more" if total > len(errors) else ""
-        super().__init__(f"feed refused, {total} error{'s' * (total != 1)}: "
-                         + "; ".join(errors) + more)
+        listed = "; ".join(errors)
+        if total > len(errors):
+            super().__init__(N_("feed refused, %(total)s errors: %(errors)s; and %(more)s more"),
+                             total=total, errors=listed, more=total - len(errors))
+        elif total == 1:
+            super().__init__(N_("feed refused, 1 error: %(errors)s"), errors=listed)
+        else:
+            super().__init__(N_("feed refused, %(total)s errors: %(errors)s"), total=total,
+                             errors=listed)
 
 
 @dataclass
@@ -88,7 +95,8 @@ def read(path: Path, *, now: float) -> Feed:
     try:
         archive = zipfile.ZipFile(path)
     except (OSError, zipfile.BadZipFile) as exc:
-        raise Invalid(f"{path}: not a zip archive ({exc})") from None
+        raise Invalid(N_("%(path)s: not a zip archive (%(problem)s)"), path=str(path),
+                      problem=str(exc)) from None
     with archive:
         names = _check_archive(archive)
         problems = _Problems()
@@ -104,7 +112,8 @@ def read(path: Path, *, now: float) -> Feed:
         try:
             return _Reader(archive, names, problems, now).read()
         except (csv.Error, UnicodeDecodeError, zipfile.BadZipFile) as exc:
-            raise Invalid(f"{path}: unreadable ({exc})") from None
+            raise Invalid(N_("%(path)s: unreadable (%(problem)s)"), path=str(path),
+                          problem=str(exc)) from None
 
 
 def _check_archive(archive: zipfile.ZipFile) -> set[str]:
@@ -112,10 +121,12 @@ def _check_archive(archive: zipfile.ZipFile) -> set[str]:
     its directory declares are what reading will decompress at most (zipfile stops there)."""
     infos = archive.infolist()
     if len(infos) > MAX_FILES:
-        raise Invalid(f"feed refused: {len(infos)} files in the archive, at most {MAX_FILES}")
+        raise Invalid(N_("feed refused: %(count)s files in the archive, at most %(most)s"),
+                      count=len(infos), most=MAX_FILES)
     size = sum(info.file_size for info in infos)
     if size > MAX_UNCOMPRESSED:
-        raise Invalid(f"feed refused: {size} bytes uncompressed, at most {MAX_UNCOMPRESSED}")
+        raise Invalid(N_("feed refused: %(size)s bytes uncompressed, at most %(most)s"),
+                      size=size, most=MAX_UNCOMPRESSED)
     return {info.filename for info in infos if not info.is_dir()}
 
 

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from issuer.platform.errors import Conflict, Invalid, NotFound
+from shared.i18n import N_
 from issuer.platform.models import Route
 
 # Hanoi route codes: "32", "E05A", "BRT01". Upper-case letters, digits and dashes; at most
@@ -19,9 +20,9 @@ def add(session: Session, code: str, name: str, *, now: float) -> Route:
     code = normalize_code(code)
     name = (name or "").strip()
     if not 0 < len(name) <= 200:
-        raise Invalid("route name must be 1 to 200 characters")
+        raise Invalid(N_("route name must be 1 to 200 characters"))
     if session.get(Route, code) is not None:
-        raise Conflict(f"route {code} already exists")
+        raise Conflict(N_("route %(route)s already exists"), route=code)
     route = Route(code=code, name=name, created_at=int(now))
     session.add(route)
     session.flush()  # the caller commits
@@ -31,14 +32,15 @@ def add(session: Session, code: str, name: str, *, now: float) -> Route:
 def normalize_code(code: str) -> str:
     code = (code or "").strip().upper() if isinstance(code, str) else ""
     if not CODE.fullmatch(code):
-        raise Invalid(f"route code must be 1 to 16 letters, digits or dashes, got {code!r}")
+        raise Invalid(N_("route code must be 1 to 16 letters, digits or dashes, got %(got)s"),
+                      got=repr(code))
     return code
 
 
 def get(session: Session, code: str) -> Route:
     route = session.get(Route, normalize_code(code))
     if route is None:
-        raise NotFound(f"no route {code!r}")
+        raise NotFound(N_("no route %(route)s"), route=repr(code))
     return route
 
 

@@ -16,6 +16,7 @@ from issuer.passes import passes, phones, publish, signing
 from issuer.passes.publish import Published
 from issuer.platform import audit
 from issuer.platform.models import Pass, SigningKey
+from shared.i18n import N_
 
 
 def issue(session: Session, actor, account_id: str, product: str, *, now: float,
@@ -40,7 +41,7 @@ def take_custodial_qr(session: Session, actor, pass_id: str, reason: str, *, at:
                       now: float, sealing_key: str | None, lifetime: int) -> str:
     """The rider's rotating QR, made by the issuer for the rider (a pass on no phone becomes
     custodial): an operator acting for the rider, audited with the operator's reason."""
-    reason = passes.check_reason(reason, "taking a rider's QR")
+    reason = passes.check_reason(reason, N_("taking a rider's QR"))
     with audit.action(session, actor, "pass.custodial_qr", now=now, target=pass_id,
                       reason=reason) as entry:
         text, bound = phones.ensure_custodial_qr(session, pass_id, at=at,

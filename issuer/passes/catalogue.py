@@ -10,7 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from issuer.identity import accounts
-from issuer.platform.errors import Invalid
+from issuer.platform.errors import Invalid, Named
+from shared.i18n import N_
 from issuer.platform.models import Account, FareCategory, Product, ProductPrice
 from shared import clock
 
@@ -23,7 +24,8 @@ def product(session: Session, code: str) -> Product:
     found = session.get(Product, code) if isinstance(code, str) else None
     if found is None:
         names = ", ".join(session.scalars(sa.select(Product.code).order_by(Product.code)))
-        raise Invalid(f"product must be one of {names}, got {code!r}")
+        raise Invalid(N_("product must be one of %(products)s, got %(got)s"), products=names,
+                      got=repr(code))
     return found
 
 
@@ -33,9 +35,15 @@ def category(session: Session, code: str, kind: str | None = None) -> FareCatego
         query = sa.select(FareCategory.code).order_by(FareCategory.code)
         if kind is not None:
             query = query.where(FareCategory.kind == kind)
-        what = f"a {kind} fare category" if kind else "a fare category"
-        raise Invalid(f"{what} must be one of {', '.join(session.scalars(query))}, "
-                      f"got {code!r}")
+        known = ", ".join(session.scalars(query))
+        if kind == FREE:
+            raise Invalid(N_("a free fare category must be one of %(categories)s, got %(got)s"),
+                          categories=known, got=repr(code))
+        if kind == REDUCED:
+            raise Invalid(N_("a reduced fare category must be one of %(categories)s, "
+                             "got %(got)s"), categories=known, got=repr(code))
+        raise Invalid(N_("a fare category must be one of %(categories)s, got %(got)s"),
+                      categories=known, got=repr(code))
     return found
 
 
@@ -46,7 +54,8 @@ def price(session: Session, product_code: str, category_code: str | None) -> int
         return full.price_vnd
     reduced = session.get(ProductPrice, (product_code, category_code))
     if reduced is None:
-        raise Invalid(f"product {product_code} has no reduced price for {category_code!r}")
+        raise Invalid(N_("product %(product)s has no reduced price for %(category)s"),
+                      product=product_code, category=repr(category_code))
     return reduced.price_vnd
 
 
@@ -65,8 +74,16 @@ def check_age(rule: FareCategory, account: Account, at: float) -> None:
     age = accounts.age_on(account, dt.datetime.fromtimestamp(at, clock.HANOI).date())
     if ((rule.min_age is not None and age < rule.min_age)
             or (rule.max_age is not None and age > rule.max_age)):
-        raise Invalid(f"category {rule.code} is for {age_rule_text(rule)}; "
-                      f"the account holder is {age}")
+        said = {"category": Named(rule.code, rule), "least": rule.min_age,
+                "most": rule.max_age, "age": age}
+        if rule.min_age is not None and rule.max_age is not None:
+            raise Invalid(N_("category %(category)s is for ages %(least)s to %(most)s; "
+                             "the account holder is %(age)s"), **said)
+        if rule.min_age is not None:
+            raise Invalid(N_("category %(category)s is for ages %(least)s and over; "
+                             "the account holder is %(age)s"), **said)
+        raise Invalid(N_("category %(category)s is for ages up to %(most)s; "
+                         "the account holder is %(age)s"), **said)
 
 
 def as_dict(session: Session) -> dict:

@@ -9,7 +9,8 @@ from issuer.identity import accounts
 from issuer.passes import catalogue
 from issuer.platform import ids
 from issuer.network import routes
-from issuer.platform.errors import Conflict, Forbidden, Invalid, NotFound
+from issuer.platform.errors import Conflict, Forbidden, Invalid, NotFound, Phrase
+from shared.i18n import N_
 from issuer.platform.models import DeviceBinding, Pass
 from shared import clock
 from shared.denylist import DenyEntry, Denylist
@@ -38,7 +39,8 @@ def issue(session: Session, account_id: str, product: str, *, now: float,
     valid_from = clock.month_bounds(year, mon)[0]
     valid_until = clock.month_bounds(*_add_months(year, mon, months - 1))[1]
     if valid_until <= now:
-        raise Invalid(f"month {year:04d}-{mon:02d} is over: a pass must still be valid")
+        raise Invalid(N_("month %(month)s is over: a pass must still be valid"),
+                      month=f"{year:04d}-{mon:02d}")
     if rule is not None:
         catalogue.check_age(rule, account, valid_from)
     p = Pass(id=_free_id(session), account_id=account.id, product=product, route_code=route_code,
@@ -57,22 +59,27 @@ def check_level(identity_level: int) -> None:
     """Every product needs the same level: issuing a pass, binding it to a phone and each
     credential for it check it, so an account that stands lower gets nothing more."""
     if identity_level < HOLDING_LEVEL:
-        raise Forbidden("a pass needs a level-2 e-ID account; this one is level "
-                        f"{identity_level}")
+        raise Forbidden(N_("a pass needs a level-2 e-ID account; this one is level %(level)s"),
+                        level=identity_level)
 
 
 def check_route(session: Session, product: str, route: str | None) -> str | None:
     """The route code a pass of ``product`` runs on: one for a single-route pass, else None."""
     if product != "single":
         if route is not None:
-            raise Invalid(f"a {product} pass covers no single route: leave the route out")
+            if product == "multi":
+                raise Invalid(N_("an all-routes pass covers no single route: leave the route out"))
+            if product == "free":
+                raise Invalid(N_("a free pass covers no single route: leave the route out"))
+            raise Invalid(N_("a %(product)s pass covers no single route: leave the route out"),
+                          product=product)
         return None
     if route is None:
-        raise Invalid("a single-route pass needs a route")
+        raise Invalid(N_("a single-route pass needs a route"))
     found = routes.get(session, route)
     if found.retired_at is not None:
-        raise Conflict(f"route {found.code} is retired (gone from the network): "
-                       "it sells no new pass")
+        raise Conflict(N_("route %(route)s is retired (gone from the network): "
+                          "it sells no new pass"), route=found.code)
     return found.code
 
 
@@ -80,10 +87,10 @@ def _check_category_given(session: Session, product: str, category: str | None):
     """The free pass's category rule; None for a monthly pass (which has no category)."""
     if product != catalogue.FREE_PRODUCT:
         if category is not None:
-            raise Invalid("only a free pass has a category")
+            raise Invalid(N_("only a free pass has a category"))
         return None
     if category is None:
-        raise Invalid("a free pass needs a category")
+        raise Invalid(N_("a free pass needs a category"))
     return catalogue.category(session, category, catalogue.FREE)
 
 
@@ -91,11 +98,11 @@ def _month(month: str | None, now: float) -> tuple[int, int]:
     if month is None:
         return clock.hanoi_month(now)
     if not isinstance(month, str):
-        raise Invalid("month must look like YYYY-MM")
+        raise Invalid(N_("month must look like YYYY-MM"))
     try:
         return clock.parse_month(month)
-    except ValueError as exc:
-        raise Invalid(str(exc)) from None
+    except ValueError:
+        raise Invalid(N_("month must look like YYYY-MM, got %(got)s"), got=repr(month)) from None
 
 
 def _add_months(year: int, month: int, count: int) -> tuple[int, int]:
@@ -109,7 +116,7 @@ def get(session: Session, pass_id: str, *, for_update: bool = False) -> Pass:
         # A lock reloads the row: a copy read earlier in this session may be stale.
         p = session.get(Pass, pass_id, with_for_update=for_update, populate_existing=for_update)
     if p is None:
-        raise NotFound(f"no pass {pass_id!r}")
+        raise NotFound(N_("no pass %(id)s"), id=repr(pass_id))
     return p
 
 
@@ -119,15 +126,16 @@ def revoke(session: Session, pass_id: str, reason: str, *, now: float) -> Pass:
     reason = check_reason(reason)
     p = get(session, pass_id, for_update=True)
     if p.status == REVOKED:
-        raise Conflict(f"pass {p.id} is already revoked")
+        raise Conflict(N_("pass %(id)s is already revoked"), id=p.id)
     p.status, p.revoked_at, p.revoke_reason = REVOKED, int(now), reason
     return p
 
 
-def check_reason(reason, what: str = "a revocation") -> str:
+def check_reason(reason, what: str = N_("a revocation")) -> str:
+    """``reason`` stripped; Invalid unless 1 to 500 characters. ``what`` is marked with ``N_``."""
     reason = reason.strip() if isinstance(reason, str) else ""
     if not 0 < len(reason) <= 500:
-        raise Invalid(f"{what} needs a reason of 1 to 500 characters")
+        raise Invalid(N_("%(what)s needs a reason of 1 to 500 characters"), what=Phrase(what))
     return reason
 
 

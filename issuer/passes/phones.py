@@ -23,6 +23,7 @@ from issuer.identity import accounts
 from issuer.platform import ids, metrics, vault
 from issuer.passes import passes, signing
 from issuer.platform.errors import Conflict, Invalid, NotFound
+from shared.i18n import N_
 from issuer.platform.models import Account, Credential, DeviceBinding, Pass
 from shared import b64, clock, keys, ticket
 
@@ -60,8 +61,8 @@ def bind_device(session: Session, pass_id: str, device_public_key: str | dict, *
     try:
         device_key = keys.device_public_compressed(keys.load_device_public(device_public_key))
     except (ValueError, TypeError):
-        raise Invalid("public_key must be a P-256 public key: a base64url point or an EC JWK") \
-            from None
+        raise Invalid(N_("public_key must be a P-256 public key: a base64url point or an "
+                         "EC JWK")) from None
     label = _check_label(label)
     p, old, kid = _lock_usable(session, pass_id, now)
     binding = _bind(session, p, old, device_key, now=now, label=label)
@@ -91,7 +92,7 @@ def refresh_credential(session: Session, pass_id: str, *, now: float, sealing_ke
     """
     p, binding, kid = _lock_usable(session, pass_id, now, may_use)
     if binding is None:
-        raise Conflict(f"pass {p.id} is not bound to a device: bind one first")
+        raise Conflict(N_("pass %(id)s is not bound to a device: bind one first"), id=p.id)
     return _mint(session, p, binding, kid, now=now, sealing_key=sealing_key, lifetime=lifetime)
 
 
@@ -105,19 +106,21 @@ def custodial_qr(session: Session, pass_id: str, *, at: float, sealing_key: str 
     """
     p = passes.get(session, pass_id)
     if p.status == passes.REVOKED:
-        raise Conflict(f"pass {p.id} is revoked")
+        raise Conflict(N_("pass %(id)s is revoked"), id=p.id)
     passes.check_may_hold(accounts.get(session, p.account_id))
     binding = active_binding(session, p.id)
     if binding is None:
-        raise Conflict(f"pass {p.id} is not bound to a device: bind it custodially first")
+        raise Conflict(N_("pass %(id)s is not bound to a device: bind it custodially first"),
+                       id=p.id)
     if not binding.custodial:
-        raise Conflict(f"pass {p.id} is held by a phone: its QR is shown on that phone")
+        raise Conflict(N_("pass %(id)s is held by a phone: its QR is shown on that phone"),
+                       id=p.id)
     credential = binding.credential
     if (_needs_refresh(credential, at, lifetime, p.valid_until)
             or _kid(credential) != session.scalar(sa.select(signing.current_kid()))):
         p, binding, kid = _lock_usable(session, p.id, at)
         if binding is None or not binding.custodial:
-            raise Conflict(f"pass {p.id} was moved off the issuer's key just now")
+            raise Conflict(N_("pass %(id)s was moved off the issuer's key just now"), id=p.id)
         credential = _mint(session, p, binding, kid, now=at, sealing_key=sealing_key,
                            lifetime=lifetime).credential
     device = keys.load_device_private_pem(vault.unseal(sealing_key, binding.sealed_private_key))
@@ -172,16 +175,16 @@ def _lock_usable(session: Session, pass_id: str, now: float,
             .where(Pass.id == pass_id).with_for_update(of=Pass)
             .execution_options(populate_existing=True)).first()
     if row is None:
-        raise NotFound(f"no pass {pass_id!r}")
+        raise NotFound(N_("no pass %(id)s"), id=repr(pass_id))
     p, binding, kid, level = row
     if may_use is not None:
         may_use(p)
     passes.check_level(level)
     if p.status == passes.REVOKED:
-        raise Conflict(f"pass {p.id} is revoked: no credential is issued for it")
+        raise Conflict(N_("pass %(id)s is revoked: no credential is issued for it"), id=p.id)
     if p.valid_until <= now:
-        raise Conflict(f"pass {p.id} ended at {clock.iso(p.valid_until)}: "
-                       "no credential is issued for it")
+        raise Conflict(N_("pass %(id)s ended at %(until)s: no credential is issued for it"),
+                       id=p.id, until=clock.iso(p.valid_until))
     return p, binding, kid
 
 
@@ -208,13 +211,13 @@ def report_lost(session: Session, pass_id: str, reason: str, *, now: float) -> D
     """The rider's phone is lost or stolen: the pass leaves it at once. Until the rider
     activates the pass on another phone the denylist refuses it on every device; the pass
     itself stays the rider's (it was paid for)."""
-    reason = passes.check_reason(reason, "reporting a lost phone")
+    reason = passes.check_reason(reason, N_("reporting a lost phone"))
     p = passes.get(session, pass_id, for_update=True)
     if p.status == passes.REVOKED:
-        raise Conflict(f"pass {p.id} is revoked")
+        raise Conflict(N_("pass %(id)s is revoked"), id=p.id)
     binding = active_binding(session, p.id)
     if binding is None:
-        raise Conflict(f"pass {p.id} is on no device")
+        raise Conflict(N_("pass %(id)s is on no device"), id=p.id)
     _retire(session, p, binding, now)
     binding.retire_reason = reason
     session.flush()
@@ -240,7 +243,7 @@ def _check_label(label) -> str | None:
         return None
     label = label.strip() if isinstance(label, str) else ""
     if not 0 < len(label) <= 100:
-        raise Invalid("a device label must be 1 to 100 characters")
+        raise Invalid(N_("a device label must be 1 to 100 characters"))
     return label
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from issuer.platform import vault
 from issuer.platform.errors import Conflict, NotFound, NotReady
+from shared.i18n import N_
 from issuer.platform.models import SigningKey
 from shared import keys
 
@@ -40,11 +41,12 @@ def retire(session: Session, kid: str, *, now: float) -> SigningKey:
     row = session.scalar(sa.select(SigningKey).where(SigningKey.kid == kid).with_for_update()
                          .execution_options(populate_existing=True))
     if row is None:
-        raise NotFound(f"no signing key {kid!r}")
+        raise NotFound(N_("no signing key %(kid)s"), kid=repr(kid))
     if row.retired_at is not None:
-        raise Conflict(f"signing key {kid} is already retired")
+        raise Conflict(N_("signing key %(kid)s is already retired"), kid=kid)
     if len(_unretired(session)) == 1:
-        raise Conflict(f"signing key {kid} is the only active key: rotate first, then retire it")
+        raise Conflict(N_("signing key %(kid)s is the only active key: rotate first, then "
+                          "retire it"), kid=kid)
     row.retired_at = int(now)
     session.flush()
     return row
@@ -65,7 +67,7 @@ def private_key(session: Session, *, sealing_key: str | None) -> ed25519.Ed25519
     """The current key, unsealed now (``vexe init`` checks the sealing key opens it)."""
     row = current(session)
     if row is None:
-        raise NotReady("no signing key: run `vexe init`")
+        raise NotReady(N_("no signing key: run `vexe init`"))
     return keys.load_private_pem(vault.unseal(sealing_key, row.sealed_private_key))
 
 
@@ -88,7 +90,7 @@ def signer(session: Session, kid: str | None, *,
     """The private key of ``kid``, which the caller has just read as the current key."""
     global _unsealed
     if kid is None:
-        raise NotReady("no signing key: run `vexe init`")
+        raise NotReady(N_("no signing key: run `vexe init`"))
     cached = _unsealed.get((sealing_key, kid)) if sealing_key else None
     if cached is not None:
         return cached
@@ -97,10 +99,11 @@ def signer(session: Session, kid: str | None, *,
     if row is None:  # retired since it was read: the newest key left signs
         row = current(session)
         if row is None:
-            raise NotReady("no signing key: run `vexe init`")
+            raise NotReady(N_("no signing key: run `vexe init`"))
     private = keys.load_private_pem(vault.unseal(sealing_key, row.sealed_private_key))
     if keys.key_id(private) != row.kid:
-        raise NotReady(f"signing key {row.kid} holds another key: the database was altered")
+        raise NotReady(N_("signing key %(kid)s holds another key: the database was altered"),
+                       kid=row.kid)
     _unsealed = {(sealing_key, row.kid): private}  # one assignment: threads see old or new
     return private
 

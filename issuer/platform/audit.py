@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from issuer.platform.errors import Invalid, Unsaved
+from shared.i18n import N_
 from issuer.platform.models import AuditEntry
 
 MAX_ENTRIES = 500  # one page of the log; older entries are reached with ``before``
@@ -77,7 +78,7 @@ def entries(session: Session, *, actor: str | None = None, target: str | None = 
             limit: int = MAX_ENTRIES) -> list[AuditEntry]:
     """The newest entries first, optionally only one actor's, target's or action's."""
     if not 1 <= limit <= MAX_ENTRIES:
-        raise Invalid(f"limit must be 1 to {MAX_ENTRIES}")
+        raise Invalid(N_("limit must be 1 to %(most)s"), most=MAX_ENTRIES)
     query = sa.select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
     if actor is not None:
         query = query.where(AuditEntry.actor == actor)

@@ -27,6 +27,7 @@ from alembic.util import CommandError
 from sqlalchemy.orm import Session
 
 from issuer.platform.errors import NotReady
+from shared.i18n import N_
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Alembic says "Context impl PostgresqlImpl." at INFO each time the revision is looked at,
@@ -227,8 +228,10 @@ def refuse_unless_at_head(url: str) -> None:
         if sa.make_url(url).get_backend_name() != "sqlite":
             return
         line = str(exc.orig).strip().splitlines()[0]
-        raise NotReady(f"the database {sa.make_url(url).render_as_string(hide_password=True)} "
-                       f"can't be opened ({line}): run `vexe init`") from None
+        raise NotReady(N_("the database %(database)s can't be opened (%(problem)s): "
+                          "run `vexe init`"),
+                       database=sa.make_url(url).render_as_string(hide_password=True),
+                       problem=line) from None
     problem = schema_problem(status)
     if problem:
         raise NotReady(problem)

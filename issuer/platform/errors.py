@@ -1,6 +1,8 @@
 """Errors the issuer's services raise. Each carries the HTTP status the API answers with;
 the command line turns the input errors into exit code 2 and the rest into 1."""
 
+from shared.i18n import N_
+
 
 class IssuerError(Exception):
     """Something the caller asked for cannot be done; the message says why, for people.
@@ -19,9 +21,63 @@ class IssuerError(Exception):
         super().__init__(message % params if params else message)
 
     def localized(self, gettext) -> str:
-        """The message through ``gettext`` (the request's language), its values filled in."""
+        """The message through ``gettext`` (the request's language), its values filled in; a
+        value that is a :class:`Word` is said in that language too."""
         text = gettext(self.template) if self.template else ""
-        return text % self.params if self.params else text
+        if not self.params:
+            return text
+        return text % {name: value.said(gettext) if hasattr(value, "said") else value
+                       for name, value in self.params.items()}
+
+
+class Word(str):
+    """A code inside a message (a status, a product) that a person reads as a word.
+
+    ``str()`` is the code itself, so the English ``error`` keeps it; in
+    :meth:`IssuerError.localized` it becomes its word in the reader's language
+    (``issuer.web.words``): ``paid`` is "đã thanh toán" to a Vietnamese reader.
+    """
+
+    def __new__(cls, code: str, kind: str):
+        word = super().__new__(cls, code)
+        word.kind = kind
+        return word
+
+    # {kind: {code: English word}}: the words live with the pages that show them
+    # (issuer.web.words, a layer above); the app puts them here when it starts.
+    words: dict[str, dict[str, str]] = {}
+
+    def said(self, gettext) -> str:
+        known = Word.words.get(self.kind, {}).get(str(self))
+        return gettext(known) if known else str(self)
+
+
+class Phrase(str):
+    """A piece of English inside a message (``"a refund"``), marked with ``N_`` where it is
+    written and said through the catalogues."""
+
+    def said(self, gettext) -> str:
+        return gettext(str(self))
+
+
+class Named(str):
+    """A fare category or product inside a message: ``str()`` is its code (the English
+    ``error``), said by its name in the reader's language (``name_vi`` / ``name_en``)."""
+
+    def __new__(cls, code: str, thing=None):
+        named = super().__new__(cls, code)
+        named.names = {language: getattr(thing, f"name_{language}", None) or code
+                       for language in ("vi", "en")}
+        return named
+
+    def said(self, gettext) -> str:
+        from flask_babel import get_locale  # only a request asks for a message in a language
+
+        try:
+            locale = get_locale()
+        except RuntimeError:  # outside a request: English
+            locale = None
+        return self.names.get(locale.language if locale else "en", str(self))
 
 
 class Invalid(IssuerError):
@@ -68,9 +124,14 @@ class Unsaved(Exception):
     def __init__(self, saved: bool | None):
         self.saved = saved
         if saved is False:
-            message = ("the database failed before the change was saved: nothing was saved "
-                       "and nothing was written to the audit log; try again shortly")
+            message = N_("the database failed before the change was saved: nothing was saved "
+                         "and nothing was written to the audit log; try again shortly")
         else:
-            message = ("the database failed while saving: the change and its audit entry "
-                       "were saved together or not at all; look before doing it again")
+            message = N_("the database failed while saving: the change and its audit entry "
+                         "were saved together or not at all; look before doing it again")
+        self.template = message
         super().__init__(message)
+
+    def localized(self, gettext) -> str:
+        """The message in the request's language."""
+        return gettext(self.template)

@@ -29,6 +29,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet
 
 from issuer.platform.errors import NotReady
+from shared.i18n import N_
 
 SEALING, NATIONAL_ID, COOKIE = "SEALING_KEY", "NATIONAL_ID_KEY", "COOKIE_KEY"
 FILES = {SEALING: "sealing.key", NATIONAL_ID: "national-id.key", COOKIE: "cookie.key"}
@@ -86,7 +87,8 @@ def legacy_keys(secret: str) -> dict[str, str]:
     try:
         Fernet(secret)
     except (ValueError, TypeError):
-        raise NotReady("the secret key is not a Fernet key (32 url-safe base64 bytes)") from None
+        raise NotReady(N_("the secret key is not a Fernet key (32 url-safe base64 bytes)")) \
+            from None
     derived = {name: hmac.new(secret.encode("ascii"), label, hashlib.sha256).hexdigest()
                for name, label in LEGACY_LABELS.items()}
     return {SEALING: secret, **derived}
@@ -98,7 +100,7 @@ def _hex_key(name: str, value: str) -> bytes:
     except ValueError:
         key = b""
     if len(key) != 32:
-        raise NotReady(f"{name} must be 64 hexadecimal digits (32 bytes)")
+        raise NotReady(N_("%(name)s must be 64 hexadecimal digits (32 bytes)"), name=name)
     return key
 
 

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 
 from issuer.platform import keyring
 from issuer.platform.errors import NotReady
+from shared.i18n import N_
 from shared.ticket import DEFAULT_CREDENTIAL_LIFETIME, DEFAULT_FRESHNESS, DEFAULT_ROTATION
 
 ENV_PREFIX = "VEXE_"
@@ -58,15 +59,16 @@ def database_url(name: str, value) -> str:
     try:
         sa.make_url(str(value))
     except sa.exc.ArgumentError:
-        raise NotReady(f"{ENV_PREFIX}{name} must be a database URL such as "
-                       f"postgresql+psycopg://USER@HOST/DB, got {_shown(value)}") from None
+        raise NotReady(N_("%(name)s must be a database URL such as "
+                          "postgresql+psycopg://USER@HOST/DB, got %(got)s"),
+                       name=ENV_PREFIX + name, got=_shown(value)) from None
     return str(value)
 
 
 def redis_url(name: str, value) -> str:
     if urlsplit(str(value)).scheme not in ("redis", "rediss", "unix", "redis+cluster"):
-        raise NotReady(f"{ENV_PREFIX}{name} must be a Redis URL such as "
-                       f"redis://HOST:6379/0, got {_shown(value)}")
+        raise NotReady(N_("%(name)s must be a Redis URL such as redis://HOST:6379/0, got %(got)s"),
+                       name=ENV_PREFIX + name, got=_shown(value))
     return str(value)
 
 
@@ -78,7 +80,8 @@ def flag(name: str, value) -> bool:
         return True
     if word in ("0", "false", "no", "off"):
         return False
-    raise NotReady(f"{ENV_PREFIX}{name} must be true or false, got {value!r}")
+    raise NotReady(N_("%(name)s must be true or false, got %(got)s"), name=ENV_PREFIX + name,
+                   got=repr(value))
 
 
 def choice(*values: str) -> Callable[[str, object], str]:
@@ -86,8 +89,8 @@ def choice(*values: str) -> Callable[[str, object], str]:
     def parse(name: str, value) -> str:
         word = str(value).strip().lower()
         if word not in (v.lower() for v in values):
-            raise NotReady(f"{ENV_PREFIX}{name} must be one of {', '.join(values)}, "
-                           f"got {value!r}")
+            raise NotReady(N_("%(name)s must be one of %(values)s, got %(got)s"),
+                           name=ENV_PREFIX + name, values=", ".join(values), got=repr(value))
         return word
     return parse
 
@@ -112,8 +115,9 @@ def _bounded(name: str, value, kind: type, low, high, unit: str):
     except (TypeError, ValueError):
         parsed = None
     if parsed is None or parsed != parsed or not low <= parsed <= high:  # NaN too
-        raise NotReady(f"{ENV_PREFIX}{name} must be {unit}, {_plain(low)} to {_plain(high)}, "
-                       f"got {value!r}")
+        raise NotReady(N_("%(name)s must be %(unit)s, %(low)s to %(high)s, got %(got)s"),
+                       name=ENV_PREFIX + name, unit=unit, low=_plain(low), high=_plain(high),
+                       got=repr(value))
     return parsed
 
 
@@ -236,8 +240,9 @@ def read_secret_file(path: Path) -> str | None:
     with os.fdopen(fd, "rb") as file:
         mode = stat.S_IMODE(os.fstat(file.fileno()).st_mode)
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise NotReady(f"{path} can be read or changed by other users (mode {mode:o}); "
-                           f"run chmod 600 {path}, and replace the secret if others had it")
+            raise NotReady(N_("%(path)s can be read or changed by other users (mode %(mode)s); "
+                              "run chmod 600 %(path)s, and replace the secret if others had it"),
+                           path=str(path), mode=f"{mode:o}")
         return file.read().decode("ascii").strip() or None
 
 

@@ -21,10 +21,11 @@ import sqlalchemy as sa
 
 from issuer.platform import db, keyring, partitions, settings, vault
 from issuer.platform.errors import Invalid, NotReady
+from shared.i18n import N_
 from issuer.platform.models import DeviceBinding, SigningKey
 
 ROTATABLE = {"sealing": keyring.SEALING, "cookies": keyring.COOKIE}
-NATIONAL_ID_REFUSAL = (
+NATIONAL_ID_REFUSAL = N_(
     "the national-ID key is never rotated by a command: a new key matches none of the stored "
     "hashes and the numbers are not kept to hash again, so every rider would get a second "
     "account; docs/operations.md (Secrets) says how to replace it deliberately")
@@ -34,12 +35,15 @@ NATIONAL_ID_REFUSAL = (
 
 def _key_file(config: Mapping, kind: str) -> tuple[Path, list[str]]:
     if kind not in ROTATABLE:
-        raise Invalid(NATIONAL_ID_REFUSAL if kind == "national-id" else f"no key {kind!r}")
+        if kind == "national-id":
+            raise Invalid(NATIONAL_ID_REFUSAL)
+        raise Invalid(N_("no key %(kind)s"), kind=repr(kind))
     path = Path(config["DATA_DIR"]) / keyring.FILES[ROTATABLE[kind]]
     found = settings.read_secret_file(path)
     if not found:
-        raise NotReady(f"{path} is missing: to rotate a key set in VEXE_{ROTATABLE[kind]}, "
-                       "move it into that file first (docs/operations.md, Secrets)")
+        raise NotReady(N_("%(path)s is missing: to rotate a key set in %(variable)s, "
+                          "move it into that file first (docs/operations.md, Secrets)"),
+                       path=str(path), variable=f"VEXE_{ROTATABLE[kind]}")
     return path, found.split()
 
 
@@ -98,12 +102,13 @@ def backup(config: Mapping, dest: Path, *, now: float) -> dict:
     url = config["DATABASE_URL"]
     revision = db.current_revision(url)
     if revision is None:
-        raise NotReady("the database is not set up: nothing to back up")
+        raise NotReady(N_("the database is not set up: nothing to back up"))
     try:
         dest.mkdir(mode=0o700, parents=True)
     except FileExistsError:
         if any(dest.iterdir()):
-            raise Invalid(f"{dest} is not empty: back up into a new directory") from None
+            raise Invalid(N_("%(path)s is not empty: back up into a new directory"),
+                          path=str(dest)) from None
     kind = sa.make_url(url).get_backend_name()
     database = dest / (SQLITE_FILE if kind == "sqlite" else PG_FILE)
     _private(database)
@@ -128,14 +133,14 @@ def restore(config: Mapping, src: Path, *, force: bool) -> dict:
     url, data_dir = config["DATABASE_URL"], Path(config["DATA_DIR"])
     kind = sa.make_url(url).get_backend_name()
     if manifest["database"] != kind:
-        raise Invalid(f"the backup holds a {manifest['database']} database; "
-                      f"this installation's is {kind}")
+        raise Invalid(N_("the backup holds a %(held)s database; this installation's is %(kind)s"),
+                      held=manifest["database"], kind=kind)
     present = [f for f in SECRETS.values() if (data_dir / f).exists()]
     if _has_database(url):
         present.append("database")
     if present and not force:
-        raise Invalid(f"this installation is not empty ({', '.join(present)}): "
-                      "restore over it with --force")
+        raise Invalid(N_("this installation is not empty (%(present)s): "
+                         "restore over it with --force"), present=", ".join(present))
     db.dispose(url)
     if kind == "sqlite":
         target = Path(sa.make_url(url).database)
@@ -173,11 +178,13 @@ def _checked(src: Path) -> dict:
         manifest = json.loads((src / MANIFEST).read_text())
         files = manifest["files"]
     except (OSError, ValueError, KeyError, TypeError):
-        raise Invalid(f"{src} is not a vexe backup (no readable {MANIFEST})") from None
+        raise Invalid(N_("%(path)s is not a vexe backup (no readable %(manifest)s)"),
+                      path=str(src), manifest=MANIFEST) from None
     for name, digest in files.items():
         path = src / Path(name).name
         if not path.is_file() or _sha256(path) != digest:
-            raise Invalid(f"{path} is missing or differs from the manifest: nothing restored")
+            raise Invalid(N_("%(path)s is missing or differs from the manifest: nothing restored"),
+                          path=str(path))
     return manifest
 
 
@@ -204,7 +211,8 @@ def _pg(command: list[str], url: str, *args: str) -> None:
     never on the command line. A search_path in the URL's options limits the dump to that
     schema, which the dump then creates again."""
     if shutil.which(command[0]) is None:
-        raise NotReady(f"{command[0]} is not on PATH: install PostgreSQL's client programs")
+        raise NotReady(N_("%(program)s is not on PATH: install PostgreSQL's client programs"),
+                       program=command[0])
     parsed = sa.make_url(url)
     env = {**os.environ}
     if parsed.password:
@@ -218,7 +226,8 @@ def _pg(command: list[str], url: str, *args: str) -> None:
                           capture_output=True, text=True, check=False)
     if done.returncode != 0:
         lines = done.stderr.strip().splitlines() or [f"exit status {done.returncode}"]
-        raise NotReady(f"{command[0]} failed: {lines[-1]}")
+        raise NotReady(N_("%(program)s failed: %(problem)s"), program=command[0],
+                       problem=lines[-1])
 
 
 def _sha256(path: Path) -> str:

@@ -12,16 +12,18 @@ import hmac
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from issuer.platform.errors import NotReady
+from shared.i18n import N_
 
 
 def _fernet(sealing_key: str | None) -> MultiFernet:
     """The sealing key's Fernet keys, the first sealing, every one opening."""
     if not sealing_key:
-        raise NotReady("no sealing key: run `vexe init` or set VEXE_SEALING_KEY")
+        raise NotReady(N_("no sealing key: run `vexe init` or set VEXE_SEALING_KEY"))
     try:
         return MultiFernet([Fernet(key) for key in sealing_key.split()])
     except (ValueError, TypeError):
-        raise NotReady("the sealing key is not a Fernet key (32 url-safe base64 bytes)") from None
+        raise NotReady(N_("the sealing key is not a Fernet key (32 url-safe base64 bytes)")) \
+            from None
 
 
 def seal(sealing_key: str | None, data: bytes) -> str:
@@ -32,8 +34,8 @@ def unseal(sealing_key: str | None, token: str) -> bytes:
     try:
         return _fernet(sealing_key).decrypt(token)
     except InvalidToken:
-        raise NotReady("a sealed key does not open with this sealing key: "
-                       "is it the one the database was set up with?") from None
+        raise NotReady(N_("a sealed key does not open with this sealing key: "
+                          "is it the one the database was set up with?")) from None
 
 
 def reseal(sealing_key: str | None, token: str) -> str:
@@ -41,14 +43,14 @@ def reseal(sealing_key: str | None, token: str) -> str:
     try:
         return _fernet(sealing_key).rotate(token).decode("ascii")
     except InvalidToken:
-        raise NotReady("a sealed key does not open with this sealing key: "
-                       "is it the one the database was set up with?") from None
+        raise NotReady(N_("a sealed key does not open with this sealing key: "
+                          "is it the one the database was set up with?")) from None
 
 
 def national_id_hash(national_id_key: str | None, national_id: str) -> str:
     """Keyed HMAC-SHA256 of a national ID number."""
     if not national_id_key:
-        raise NotReady("no national-ID key: run `vexe init` or set VEXE_NATIONAL_ID_KEY")
+        raise NotReady(N_("no national-ID key: run `vexe init` or set VEXE_NATIONAL_ID_KEY"))
     key = bytes.fromhex(national_id_key)
     return hmac.new(key, national_id.encode("utf-8"), hashlib.sha256).hexdigest()
 
@@ -66,7 +68,7 @@ def pseudonymiser(national_id_key: str | None):
     from the national-ID key, cut to 128 bits. Without the key, a pseudonym names no pass,
     and a guessed pass id cannot be checked against one."""
     if not national_id_key:
-        raise NotReady("no national-ID key: run `vexe init` or set VEXE_NATIONAL_ID_KEY")
+        raise NotReady(N_("no national-ID key: run `vexe init` or set VEXE_NATIONAL_ID_KEY"))
     key = hmac.new(bytes.fromhex(national_id_key), PSEUDONYM_LABEL, hashlib.sha256).digest()
 
     def pseudonym(pass_id: str) -> str:

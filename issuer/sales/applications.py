@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 from issuer.identity import accounts
 from issuer.passes import catalogue, passes
 from issuer.platform import ids
-from issuer.platform.errors import Conflict, Forbidden, Invalid, NotFound
+from issuer.platform.errors import Conflict, Forbidden, Invalid, Named, NotFound, Word
+from shared.i18n import N_
 from issuer.platform.models import Application, FareCategory, Pass
 from shared import clock
 
@@ -34,7 +35,8 @@ def grant_free_pass(session: Session, account_id: str, category: str, *, now: fl
     passes.check_may_hold(account)
     rule = catalogue.category(session, category, catalogue.FREE)
     if rule.needs_approval:
-        raise Invalid(f"category {rule.code} needs evidence: apply, and an approver decides")
+        raise Invalid(N_("category %(category)s needs evidence: apply, and an approver decides"),
+                      category=Named(rule.code, rule))
     p = passes.issue(session, account.id, catalogue.FREE_PRODUCT, now=now,
                      month=_free_pass_start(session, account.id, rule.code, now),
                      category=rule.code)
@@ -53,8 +55,8 @@ def _free_pass_start(session: Session, account_id: str, category: str, now: floa
         year, month = clock.hanoi_month(now)
     else:
         if current.valid_until - now > RENEW_WINDOW:
-            raise Conflict(f"free pass {current.id} runs until "
-                           f"{clock.iso(current.valid_until)}; renew it in its last month")
+            raise Conflict(N_("free pass %(id)s runs until %(until)s; renew it in its last month"),
+                           id=current.id, until=clock.iso(current.valid_until))
         year, month = clock.hanoi_month(current.valid_until)
     return f"{year:04d}-{month:02d}"
 
@@ -65,18 +67,21 @@ def apply(session: Session, account_id: str, category: str, evidence_note: str, 
     passes.check_may_hold(account)
     rule = catalogue.category(session, category)
     if not rule.needs_approval:
-        raise Invalid(f"category {rule.code} follows from the date of birth: "
-                      "ask for the free pass, no application is needed")
+        raise Invalid(N_("category %(category)s follows from the date of birth: "
+                         "ask for the free pass, no application is needed"),
+                      category=Named(rule.code, rule))
     note = evidence_note.strip() if isinstance(evidence_note, str) else ""
     if not 0 < len(note) <= 1000:
-        raise Invalid("say what the evidence is (card or certificate number): 1 to 1000 characters")
+        raise Invalid(N_("say what the evidence is (card or certificate number): "
+                         "1 to 1000 characters"))
     _check_evidence(evidence, evidence_type)
     if rule.kind == catalogue.FREE:
         _free_pass_start(session, account.id, rule.code, now)  # Conflict if one runs long
     if session.scalar(sa.select(Application.id).where(
             Application.account_id == account.id, Application.category == rule.code,
             Application.status == PENDING)):
-        raise Conflict(f"an application for {rule.code} is already waiting for a decision")
+        raise Conflict(N_("an application for %(category)s is already waiting for a decision"),
+                       category=Named(rule.code, rule))
     application = Application(id=_free_id(session), account_id=account.id, category=rule.code,
                               evidence_note=note, evidence=evidence, evidence_type=evidence_type,
                               status=PENDING, created_at=int(now))
@@ -88,16 +93,17 @@ def apply(session: Session, account_id: str, category: str, evidence_note: str, 
 def _check_evidence(evidence: bytes | None, evidence_type: str | None) -> None:
     if evidence is None:
         if evidence_type is not None:
-            raise Invalid("an evidence type without evidence")
+            raise Invalid(N_("an evidence type without evidence"))
         return
     if evidence_type not in EVIDENCE_TYPES:
-        raise Invalid(f"evidence must be one of {', '.join(EVIDENCE_TYPES)}")
+        raise Invalid(N_("evidence must be one of %(types)s"), types=", ".join(EVIDENCE_TYPES))
     if not 0 < len(evidence) <= MAX_EVIDENCE:
-        raise Invalid(f"evidence must be at most {MAX_EVIDENCE // (1024 * 1024)} MiB")
+        raise Invalid(N_("evidence must be at most %(most)s MiB"),
+                      most=MAX_EVIDENCE // (1024 * 1024))
     # What the browser says is checked against what the file is: an approver's browser
     # opens it, so an HTML page sent as "image/png" must not pass.
     if not evidence.startswith(_MAGIC[evidence_type]):
-        raise Invalid(f"the evidence is not a {evidence_type} file")
+        raise Invalid(N_("the evidence is not a %(type)s file"), type=evidence_type)
 
 
 def decide(session: Session, application_id: str, *, approve: bool, reason: str | None,
@@ -106,9 +112,10 @@ def decide(session: Session, application_id: str, *, approve: bool, reason: str 
     the rider reads it). The caller commits, with its audit entry."""
     application = get(session, application_id)
     if reason is not None or not approve:
-        reason = passes.check_reason(reason, "a rejection" if not approve else "a decision")
+        reason = passes.check_reason(reason, N_("a rejection") if not approve else N_("a decision"))
     if application.status != PENDING:
-        raise Conflict(f"application {application.id} is already {application.status}")
+        raise Conflict(N_("application %(id)s is already %(status)s"), id=application.id,
+                       status=Word(application.status, "application"))
     rule = session.get(FareCategory, application.category)
     values = {"status": APPROVED if approve else REJECTED, "decided_at": int(now),
               "decided_by": decided_by, "decision_reason": reason}
@@ -128,7 +135,7 @@ def decide(session: Session, application_id: str, *, approve: bool, reason: str 
                              .values(**values).execution_options(synchronize_session=False))
     if result.rowcount != 1:
         session.rollback()
-        raise Conflict(f"application {application.id} was decided meanwhile")
+        raise Conflict(N_("application %(id)s was decided meanwhile"), id=application.id)
     session.refresh(application)
     return application
 
@@ -139,20 +146,21 @@ def check_eligible(session: Session, account_id: str, category: str, *, at: floa
         Application.account_id == account_id, Application.category == category,
         Application.status == APPROVED, Application.eligible_until > int(at)))
     if held is None:
-        raise Forbidden(f"the reduced price for {category} needs an approved application "
-                        "valid for that month")
+        raise Forbidden(N_("the reduced price for %(category)s needs an approved application "
+                           "valid for that month"),
+                        category=Named(category, session.get(FareCategory, category)))
 
 
 def get(session: Session, application_id: str) -> Application:
     found = session.get(Application, application_id) if isinstance(application_id, str) else None
     if found is None:
-        raise NotFound(f"no application {application_id!r}")
+        raise NotFound(N_("no application %(id)s"), id=repr(application_id))
     return found
 
 
 def check_owner(application: Application, account_id: str) -> None:
     if application.account_id != account_id:
-        raise Forbidden("this application belongs to another account")
+        raise Forbidden(N_("this application belongs to another account"))
 
 
 def of_account(session: Session, account_id: str) -> list[Application]:

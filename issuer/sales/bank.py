@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from vietnam_qr_pay import QRPay
 
 from issuer.platform.errors import Forbidden, Invalid, NotReady
+from shared.i18n import N_
 from issuer.platform.models import Order, PaymentNotification
 from issuer.sales import payments, settlement
 from shared import jsonbody
@@ -67,8 +68,8 @@ class Account:
         bin_, number, name = (config.get(k) for k in ("BANK_BIN", "BANK_ACCOUNT",
                                                       "BANK_ACCOUNT_NAME"))
         if not (bin_ and number and name):
-            raise NotReady("bank transfers are not set up: set VEXE_BANK_BIN, "
-                           "VEXE_BANK_ACCOUNT and VEXE_BANK_ACCOUNT_NAME")
+            raise NotReady(N_("bank transfers are not set up: set VEXE_BANK_BIN, "
+                              "VEXE_BANK_ACCOUNT and VEXE_BANK_ACCOUNT_NAME"))
         return cls(bin_, number, name, config.get("BANK_WEBHOOK_SECRET"))
 
     @staticmethod
@@ -114,17 +115,18 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
 
 
 def _verdict(account: Account, timestamp: str | None, signature: str | None, body: bytes,
-             now: float) -> str | None:
+             now: float) -> Forbidden | None:
     """Why the notification is refused, or None if its signature and time hold."""
     if not account.secret:
-        return "no webhook secret is set: every notification is refused"
+        return Forbidden(N_("no webhook secret is set: every notification is refused"))
     if not timestamp or not timestamp.isdigit() or len(timestamp) > 12:
-        return f"{TIMESTAMP_HEADER} must be Unix seconds"
+        return Forbidden(N_("%(header)s must be Unix seconds"), header=TIMESTAMP_HEADER)
     if abs(int(timestamp) - now) > MAX_SKEW:
-        return f"the timestamp is more than {MAX_SKEW} seconds from now: refused"
+        return Forbidden(N_("the timestamp is more than %(most)s seconds from now: refused"),
+                         most=MAX_SKEW)
     expected = sign(account.secret, timestamp, body)
     if not signature or not hmac.compare_digest(signature.encode(), expected.encode()):
-        return "the signature does not hold"
+        return Forbidden(N_("the signature does not hold"))
     return None
 
 
@@ -140,32 +142,33 @@ def notified(session: Session, account: Account, body: bytes, *, timestamp: str 
                              provider_txn=None, now=now)
     if refused is not None:
         settlement.note_outcome(session, note, f"refused: {refused}")
-        raise Forbidden(refused)
+        raise refused
     if not _claim_signature(session, note, signature):
         settlement.note_outcome(session, note, "refused: a replay of a message already taken")
-        raise Replay("this notification was delivered before: a replay is refused")
+        raise Replay(N_("this notification was delivered before: a replay is refused"))
     try:
         credit = msgspec.json.decode(body, type=Credit)
     except msgspec.ValidationError as exc:
         settlement.note_outcome(session, note, f"refused: {exc}")
-        raise Invalid(f"not a bank credit notification: {exc}") from None
+        raise Invalid(N_("not a bank credit notification: %(problem)s"), problem=str(exc)) from None
     except msgspec.DecodeError:
         settlement.note_outcome(session, note, "refused: not JSON")
-        raise Invalid("not a bank credit notification: the body is not JSON") from None
+        raise Invalid(N_("not a bank credit notification: the body is not JSON")) from None
     for name in ("id", "gateway", "transactionDate", "accountNumber", "content",
                  "transferType", "referenceCode"):
         value = getattr(credit, name)
         problem = jsonbody.text_problem(value) if isinstance(value, str) else None
         if problem:
             settlement.note_outcome(session, note, f"refused: {name} is not text")
-            raise Invalid(f"not a bank credit notification: {name} is not text: {problem}")
+            raise Invalid(N_("not a bank credit notification: %(field)s is not text: %(problem)s"),
+                          field=name, problem=problem)
     txn = str(credit.id)[:64]
     session.execute(sa.update(PaymentNotification).where(PaymentNotification.id == note)
                     .values(provider_txn=txn))
     session.commit()
     if credit.accountNumber != account.number:
         settlement.note_outcome(session, note, "refused: another account")
-        raise Invalid("the notification is for another account")
+        raise Invalid(N_("the notification is for another account"))
     if credit.transferType != "in" or credit.transferAmount <= 0:
         settlement.note_outcome(session, note, "ignored: money going out")
         return "outgoing"

@@ -26,7 +26,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from issuer.platform import ids
-from issuer.platform.errors import Conflict, Invalid, NotReady
+from issuer.platform.errors import Conflict, Invalid, NotReady, Word
+from shared.i18n import N_
 from issuer.platform.models import Order, Payment
 from issuer.sales import orders, payments, settlement
 from shared import clock, vnpay
@@ -54,8 +55,8 @@ class Gateway:
         url, tmn, secret = (config.get(k) for k in ("GATEWAY_URL", "GATEWAY_TMN_CODE",
                                                     "GATEWAY_HASH_SECRET"))
         if not (url and tmn and secret):
-            raise NotReady("card payments are not set up: set VEXE_GATEWAY_URL, "
-                           "VEXE_GATEWAY_TMN_CODE and VEXE_GATEWAY_HASH_SECRET")
+            raise NotReady(N_("card payments are not set up: set VEXE_GATEWAY_URL, "
+                              "VEXE_GATEWAY_TMN_CODE and VEXE_GATEWAY_HASH_SECRET"))
         return cls(url.rstrip("/"), tmn, secret)
 
     @staticmethod
@@ -87,13 +88,15 @@ def start(session: Session, gateway: Gateway, order_id: str, account_id: str, *,
         orders.expire_one(session, order, now=now)
         session.commit()
     if order.status != orders.PENDING:
-        raise Conflict(f"order {order.id} is {order.status}: only a pending order is paid")
+        raise Conflict(N_("order %(id)s is %(status)s: only a pending order is paid"),
+                       id=order.id, status=Word(order.status, "order"))
     attempt = _open_attempt(session, order, now)
     if attempt is None:
         made = session.scalar(sa.select(sa.func.count()).select_from(Payment).where(
             Payment.order_id == order.id, Payment.provider == PROVIDER)) or 0
         if made >= MAX_ATTEMPTS:
-            raise Conflict(f"order {order.id} has had {made} card attempts: make a new order")
+            raise Conflict(N_("order %(id)s has had %(made)s card attempts: make a new order"),
+                           id=order.id, made=made)
         attempt = Payment(provider=PROVIDER, reference=f"{order.id}{made + 1:02d}",
                           order_id=order.id, amount_vnd=order.price_vnd,
                           state=settlement.STARTED, created_at=int(now))
@@ -164,7 +167,7 @@ def returned(session: Session, gateway: Gateway, fields: dict[str, str], raw: st
     settlement.note_outcome(session, note, "shown to the rider" if verified else
                             "refused: the signature does not hold")
     if not verified:
-        raise Invalid("the gateway's answer is not signed by it: nothing was changed")
+        raise Invalid(N_("the gateway's answer is not signed by it: nothing was changed"))
     reference = fields.get("vnp_TxnRef", "")
     order = orders.get(session, _order_of(reference) or reference)
     if order.status == orders.PENDING:
@@ -181,10 +184,11 @@ def _call(gateway: Gateway, body: dict, answer_fields: tuple[str, ...]) -> dict:
         response = requests.post(gateway.url + vnpay.API_PATH, json=body, timeout=API_TIMEOUT)
         answer = response.json()
     except (requests.RequestException, ValueError) as exc:
-        raise NotReady(f"the payment gateway did not answer: {exc}") from None
+        raise NotReady(N_("the payment gateway did not answer: %(problem)s"),
+                       problem=str(exc)) from None
     if not isinstance(answer, dict) or not vnpay.check_api(answer, answer_fields,
                                                           gateway.secret):
-        raise NotReady("the payment gateway's answer is not signed by it")
+        raise NotReady(N_("the payment gateway's answer is not signed by it"))
     return answer
 
 
@@ -204,7 +208,8 @@ def settle_by_query(session: Session, gateway: Gateway, reference: str, *, ip: s
     attempt = session.scalar(sa.select(Payment).where(Payment.provider == PROVIDER,
                                                       Payment.reference == reference))
     if attempt is None:
-        raise Invalid(f"no card payment {reference!r} was started here")
+        raise Invalid(N_("no card payment %(reference)s was started here"),
+                      reference=repr(reference))
     body = _request(gateway, "querydr", reference, attempt.created_at, ip, now)
     body[vnpay.HASH_FIELD] = vnpay.sign_api(body, vnpay.QUERY_REQUEST, gateway.secret)
     answer = _call(gateway, body, vnpay.QUERY_ANSWER)
@@ -233,9 +238,10 @@ def refund(gateway: Gateway, payment: Payment, amount_vnd: int, *, by: str, ip: 
     """Give ``amount_vnd`` of a card payment back through the gateway; the signed answer.
     Conflict when the gateway refuses."""
     if payment.provider != PROVIDER or not payment.provider_txn:
-        raise Invalid(f"payment {payment.id} was not made through the card gateway")
+        raise Invalid(N_("payment %(id)s was not made through the card gateway"), id=payment.id)
     if not 0 < amount_vnd <= payment.amount_vnd:
-        raise Invalid(f"a refund is 1 to {payment.amount_vnd} VND of payment {payment.id}")
+        raise Invalid(N_("a refund is 1 to %(most)s VND of payment %(id)s"),
+                      most=payment.amount_vnd, id=payment.id)
     body = _request(gateway, "refund", payment.reference, payment.created_at, ip, now)
     body.update({"vnp_TransactionType": "02" if amount_vnd == payment.amount_vnd else "03",
                  "vnp_Amount": str(amount_vnd * vnpay.AMOUNT_FACTOR),
@@ -243,6 +249,6 @@ def refund(gateway: Gateway, payment: Payment, amount_vnd: int, *, by: str, ip: 
     body[vnpay.HASH_FIELD] = vnpay.sign_api(body, vnpay.REFUND_REQUEST, gateway.secret)
     answer = _call(gateway, body, vnpay.REFUND_ANSWER)
     if answer.get("vnp_ResponseCode") != vnpay.SUCCESS:
-        raise Conflict(f"the gateway refused the refund: {answer.get('vnp_ResponseCode')} "
-                       f"{answer.get('vnp_Message')}")
+        raise Conflict(N_("the gateway refused the refund: %(code)s %(said)s"),
+                       code=answer.get("vnp_ResponseCode"), said=answer.get("vnp_Message"))
     return answer

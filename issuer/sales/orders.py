@@ -16,7 +16,8 @@ from issuer.identity import accounts
 from issuer.sales import applications, payments
 from issuer.passes import catalogue, passes
 from issuer.platform import ids, metrics
-from issuer.platform.errors import Conflict, Forbidden, Invalid, NotFound
+from issuer.platform.errors import Conflict, Forbidden, Invalid, NotFound, Word
+from shared.i18n import N_
 from issuer.platform.models import Account, Order, Pass
 from shared import clock
 
@@ -50,12 +51,14 @@ def create(session: Session, account_id: str, product: str, month: str, *, now: 
     account = accounts.get(session, account_id)
     passes.check_may_hold(account)
     if product not in MONTHLY_PRODUCTS:
-        raise Invalid(f"an order is for a monthly pass: product must be one of "
-                      f"{', '.join(MONTHLY_PRODUCTS)}, got {product!r}")
+        raise Invalid(N_("an order is for a monthly pass: product must be one of "
+                         "%(products)s, got %(got)s"), products=", ".join(MONTHLY_PRODUCTS),
+                      got=repr(product))
     route_code = passes.check_route(session, product, route)
     on_sale = months_on_sale(now, open_day)
     if month not in on_sale:
-        raise Invalid(f"month must be one on sale now: {', '.join(on_sale)}, got {month!r}")
+        raise Invalid(N_("month must be one on sale now: %(months)s, got %(got)s"),
+                      months=", ".join(on_sale), got=repr(month))
     if category is not None:
         catalogue.category(session, category, catalogue.REDUCED)
         start = clock.month_bounds(*clock.parse_month(month))[0]
@@ -97,9 +100,10 @@ def renew(session: Session, pass_: Pass, *, now: float, open_day: int,
           expires_in: int | None) -> Order:
     """An order for the month after ``pass_``, same product, route and fare category."""
     if pass_.product not in MONTHLY_PRODUCTS:
-        raise Invalid("only a monthly pass is renewed this way")
+        raise Invalid(N_("only a monthly pass is renewed this way"))
     if pass_.status != passes.ACTIVE:
-        raise Conflict(f"pass {pass_.id} is {pass_.status}: buy a new one instead")
+        raise Conflict(N_("pass %(id)s is %(status)s: buy a new one instead"), id=pass_.id,
+                       status=Word(pass_.status, "pass"))
     return create(session, pass_.account_id, pass_.product, _month_after(pass_), now=now,
                   open_day=open_day, route=pass_.route_code, category=pass_.category,
                   expires_in=expires_in)
@@ -112,19 +116,19 @@ def _check_no_duplicate(session: Session, account: Account, product: str, route:
         Order.route_code.is_(None) if route is None else Order.route_code == route,
         Order.status.in_((PENDING, PAID))))
     if same is not None:
-        raise Conflict(f"order {same} is already for this pass and month")
+        raise Conflict(N_("order %(id)s is already for this pass and month"), id=same)
 
 
 def get(session: Session, order_id: str) -> Order:
     order = session.get(Order, order_id) if isinstance(order_id, str) else None
     if order is None:
-        raise NotFound(f"no order {order_id!r}")
+        raise NotFound(N_("no order %(id)s"), id=repr(order_id))
     return order
 
 
 def check_owner(order: Order, account_id: str) -> None:
     if order.account_id != account_id:
-        raise Forbidden("this order belongs to another account")
+        raise Forbidden(N_("this order belongs to another account"))
 
 
 def _transition(session: Session, order: Order, frm: str, **values) -> None:
@@ -135,7 +139,8 @@ def _transition(session: Session, order: Order, frm: str, **values) -> None:
     if result.rowcount != 1:
         session.rollback()
         session.refresh(order)
-        raise Conflict(f"order {order.id} is {order.status}, not {frm}")
+        raise Conflict(N_("order %(id)s is %(status)s, not %(expected)s"), id=order.id,
+                       status=Word(order.status, "order"), expected=Word(frm, "order"))
     metrics.order_state(values["status"])
 
 
@@ -144,7 +149,8 @@ def pay(session: Session, order_id: str, *, amount_vnd: int, handled_by: str,
     """Record the payment and issue the pass. The caller commits both, with its audit entry."""
     order = get(session, order_id)
     if order.status != PENDING:
-        raise Conflict(f"order {order.id} is {order.status}, not pending")
+        raise Conflict(N_("order %(id)s is %(status)s, not %(expected)s"), id=order.id,
+                       status=Word(order.status, "order"), expected=Word(PENDING, "order"))
     try:
         reference = payments.provider(order.provider).confirm(order, amount_vnd=amount_vnd)
     except Invalid:
@@ -194,8 +200,12 @@ def cancel(session: Session, order_id: str, *, now: float) -> Order:
     """Cancel a pending order; the caller commits."""
     order = get(session, order_id)
     if order.status != PENDING:
-        raise Conflict(f"order {order.id} is {order.status}: only a pending order is cancelled"
-                       + ("; a paid one is refunded" if order.status == PAID else ""))
+        if order.status == PAID:
+            raise Conflict(N_("order %(id)s is %(status)s: only a pending order is cancelled; "
+                              "a paid one is refunded"), id=order.id,
+                           status=Word(order.status, "order"))
+        raise Conflict(N_("order %(id)s is %(status)s: only a pending order is cancelled"),
+                       id=order.id, status=Word(order.status, "order"))
     _transition(session, order, PENDING, status=CANCELLED, cancelled_at=int(now))
     session.refresh(order)
     return order
@@ -205,10 +215,11 @@ def refund(session: Session, order_id: str, reason: str, *, refunded_by: str,
            now: float) -> Order:
     """Give the money back and revoke the pass; the caller commits, then publishes the
     denylist."""
-    reason = passes.check_reason(reason, "a refund")
+    reason = passes.check_reason(reason, N_("a refund"))
     order = get(session, order_id)
     if order.status != PAID:
-        raise Conflict(f"order {order.id} is {order.status}: only a paid order is refunded")
+        raise Conflict(N_("order %(id)s is %(status)s: only a paid order is refunded"),
+                       id=order.id, status=Word(order.status, "order"))
     if passes.get(session, order.pass_id).status != passes.REVOKED:  # e.g. revoked for fraud
         passes.revoke(session, order.pass_id, f"refund: {reason}", now=now)
     _transition(session, order, PAID, status=REFUNDED, refunded_at=int(now),
@@ -229,12 +240,12 @@ def search(session: Session, *, status: str | None = None, query: str | None = N
     stmt = sa.select(Order).join(Account, Account.id == Order.account_id)
     if status is not None:
         if status not in STATUSES:
-            raise Invalid(f"status must be one of {', '.join(STATUSES)}")
+            raise Invalid(N_("status must be one of %(statuses)s"), statuses=", ".join(STATUSES))
         stmt = stmt.where(Order.status == status)
     if query:
         q = query.strip()
         if len(q) > MAX_SEARCH:
-            raise Invalid(f"a search is at most {MAX_SEARCH} characters")
+            raise Invalid(N_("a search is at most %(most)s characters"), most=MAX_SEARCH)
         like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         stmt = stmt.where(sa.or_(Order.id == q.upper(), Order.account_id == q.upper(),
                                  Account.full_name.ilike(like, escape="\\")))

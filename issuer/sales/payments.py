@@ -11,7 +11,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 
 from issuer.platform import ids
-from issuer.platform.errors import Invalid
+from issuer.platform.errors import Invalid, Word
+from shared.i18n import N_
 from issuer.platform.models import Order
 
 
@@ -46,7 +47,8 @@ class CounterPayments(PaymentProvider):
         # The clerk types what the rider handed over, less change: it must be the price, so
         # a slip of the finger is caught at the counter rather than at the end of the day.
         if type(amount_vnd) is not int or amount_vnd != order.price_vnd:
-            raise Invalid(f"the amount taken must be the order's price, {order.price_vnd} VND")
+            raise Invalid(N_("the amount taken must be the order's price, %(price)s VND"),
+                          price=order.price_vnd)
         return f"Q{ids.new_id()}"
 
     def refund_instructions(self, order: Order) -> dict:
@@ -67,8 +69,9 @@ class OnlinePayments(PaymentProvider):
                 "en": "Pay online on the order's page."}
 
     def confirm(self, order: Order, *, amount_vnd: int) -> str:
-        raise Invalid(f"order {order.id} is paid online ({self.name}): the payment settles "
-                      "when the notification arrives, not at the counter")
+        raise Invalid(N_("order %(id)s is paid online (%(provider)s): the payment settles "
+                         "when the notification arrives, not at the counter"), id=order.id,
+                      provider=Word(self.name, "provider"))
 
     def refund_instructions(self, order: Order) -> dict:
         return dict(self._refund)
@@ -87,5 +90,6 @@ DEFAULT = CounterPayments.name
 
 def provider(name: str) -> PaymentProvider:
     if name not in PROVIDERS:
-        raise Invalid(f"payment provider must be one of {', '.join(PROVIDERS)}, got {name!r}")
+        raise Invalid(N_("payment provider must be one of %(providers)s, got %(got)s"),
+                      providers=", ".join(PROVIDERS), got=repr(name))
     return PROVIDERS[name]

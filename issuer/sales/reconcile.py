@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from issuer.platform.errors import Invalid
+from shared.i18n import N_
 from issuer.platform.models import Order, Payment, PaymentNotification
 from issuer.sales import orders, payments, settlement
 from shared import clock
@@ -30,7 +31,8 @@ def day_bounds(day: str) -> tuple[int, int]:
     try:
         date = dt.date.fromisoformat(day)
     except (TypeError, ValueError):
-        raise Invalid(f"the date must look like YYYY-MM-DD, got {day!r}") from None
+        raise Invalid(N_("the date must look like YYYY-MM-DD, got %(got)s"),
+                      got=repr(day)) from None
     start = dt.datetime(date.year, date.month, date.day, tzinfo=clock.HANOI)
     return int(start.timestamp()), int((start + dt.timedelta(days=1)).timestamp())
 

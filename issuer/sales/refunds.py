@@ -20,7 +20,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from issuer.platform.errors import Conflict, Invalid
+from issuer.platform.errors import Conflict, Invalid, Word
+from shared.i18n import N_
 from issuer.platform.models import Order, Payment
 from issuer.sales import orders, payments, settlement
 from shared import clock
@@ -54,14 +55,16 @@ def refund(session: Session, order_id: str, account_id: str, reason: str, *, now
     order = orders.get(session, order_id)
     orders.check_owner(order, account_id)
     if order.status != orders.PAID:
-        raise Conflict(f"order {order.id} is {order.status}: only a paid order is refunded")
+        raise Conflict(N_("order %(id)s is %(status)s: only a paid order is refunded"),
+                       id=order.id, status=Word(order.status, "order"))
     amount = quote(order, now)
     if amount <= 0:
-        raise Invalid(f"the month of order {order.id} is over or in its last day: "
-                      "nothing is left to refund")
+        raise Invalid(N_("the month of order %(id)s is over or in its last day: "
+                         "nothing is left to refund"), id=order.id)
     payment = paying_payment(session, order)
     if payment is None:
-        raise Conflict(f"order {order.id} was paid in cash: it is refunded at a counter")
+        raise Conflict(N_("order %(id)s was paid in cash: it is refunded at a counter"),
+                       id=order.id)
     refunded = orders.refund(session, order.id, reason, refunded_by=f"rider:{account_id}",
                              now=now)
     session.execute(sa.update(Order).where(Order.id == order.id).values(refund_vnd=amount)
@@ -93,8 +96,8 @@ def record_transfer(session: Session, payment_id: int, note: str, *, decided_by:
     payment = settlement.get(session, payment_id)
     note = note.strip() if isinstance(note, str) else ""
     if not 0 < len(note) <= 200:
-        raise Invalid("say which transfer gave the money back (its bank reference): "
-                      "1 to 200 characters")
+        raise Invalid(N_("say which transfer gave the money back (its bank reference): "
+                         "1 to 200 characters"))
     moved = session.execute(sa.update(Payment).where(Payment.id == payment.id,
                                                      Payment.state == settlement.REFUNDING)
                             .values(state=settlement.REFUNDED, decided_by=decided_by,
@@ -102,6 +105,7 @@ def record_transfer(session: Session, payment_id: int, note: str, *, decided_by:
                                     reason=f"{payment.reason} — transferred: {note}"[:500])
                             .execution_options(synchronize_session=False))
     if moved.rowcount != 1:
-        raise Conflict(f"payment {payment.id} is {payment.state}: no transfer is owed")
+        raise Conflict(N_("payment %(id)s is %(state)s: no transfer is owed"), id=payment.id,
+                       state=Word(payment.state, "payment"))
     session.refresh(payment)
     return payment

@@ -24,7 +24,8 @@ from sqlalchemy.orm import Session
 
 from issuer.passes import passes
 from issuer.platform import audit, metrics
-from issuer.platform.errors import Conflict, Invalid, IssuerError, NotFound
+from issuer.platform.errors import Conflict, Invalid, IssuerError, NotFound, Word
+from shared.i18n import N_
 from issuer.platform.models import Order, Payment, PaymentNotification
 from issuer.sales import orders
 
@@ -247,7 +248,7 @@ def _describe(outcome: Outcome) -> str:
 def get(session: Session, payment_id) -> Payment:
     found = session.get(Payment, payment_id) if type(payment_id) is int else None
     if found is None:
-        raise NotFound(f"no payment {payment_id!r}")
+        raise NotFound(N_("no payment %(id)s"), id=repr(payment_id))
     return found
 
 
@@ -258,26 +259,30 @@ def apply_held(session: Session, payment_id: int, order_id: str | None, *, decid
     long as the money covers its price. The caller commits, with its audit entry."""
     payment = get(session, payment_id)
     if payment.state != HELD:
-        raise Conflict(f"payment {payment.id} is {payment.state}, not held")
+        raise Conflict(N_("payment %(id)s is %(state)s, not held"), id=payment.id,
+                       state=Word(payment.state, "payment"))
     target = order_id or payment.order_id
     if target is None:
-        raise Invalid(f"payment {payment.id} names no order: say which order it pays")
+        raise Invalid(N_("payment %(id)s names no order: say which order it pays"), id=payment.id)
     order = _locked_order(session, target)
     if order is None:
-        raise NotFound(f"no order {target!r}")
+        raise NotFound(N_("no order %(id)s"), id=repr(target))
     if payment.order_id not in (None, order.id):
-        raise Conflict(f"payment {payment.id} is for order {payment.order_id}")
+        raise Conflict(N_("payment %(id)s is for order %(order)s"), id=payment.id,
+                       order=payment.order_id)
     if payment.amount_vnd < order.price_vnd:
-        raise Conflict(f"{payment.amount_vnd} VND does not cover order {order.id}'s price, "
-                       f"{order.price_vnd} VND: refund it instead")
+        raise Conflict(N_("%(amount)s VND does not cover order %(order)s's price, %(price)s VND: "
+                          "refund it instead"), amount=payment.amount_vnd, order=order.id,
+                       price=order.price_vnd)
     if order.status == orders.EXPIRED:  # the clerk's decision revives it
         session.execute(sa.update(Order).where(Order.id == order.id,
                                                Order.status == orders.EXPIRED)
                         .values(status=orders.PENDING, cancelled_at=None, expires_at=None)
                         .execution_options(synchronize_session=False))
     if not _pay(session, order, payment, now):
-        raise Conflict(f"order {order.id} is {order.status}: only a pending or expired order "
-                       "takes a held payment")
+        raise Conflict(N_("order %(id)s is %(status)s: only a pending or expired order "
+                          "takes a held payment"), id=order.id,
+                       status=Word(order.status, "order"))
     _decided(session, payment, APPLIED, f"applied to order {order.id}", decided_by, now)
     payment.order_id = order.id
     return payment
@@ -289,8 +294,9 @@ def refund_held(session: Session, payment_id: int, reason: str, *, decided_by: s
     the clerk made). The caller commits, with its audit entry."""
     payment = get(session, payment_id)
     if payment.state != HELD:
-        raise Conflict(f"payment {payment.id} is {payment.state}, not held")
-    _decided(session, payment, REFUNDED, passes.check_reason(reason, "a refund"), decided_by,
+        raise Conflict(N_("payment %(id)s is %(state)s, not held"), id=payment.id,
+                       state=Word(payment.state, "payment"))
+    _decided(session, payment, REFUNDED, passes.check_reason(reason, N_("a refund")), decided_by,
              now)
     return payment
 
@@ -303,7 +309,7 @@ def _decided(session: Session, payment: Payment, state: str, reason: str, decide
                                     decided_at=int(now), settled_at=int(now))
                             .execution_options(synchronize_session=False))
     if moved.rowcount != 1:
-        raise Conflict(f"payment {payment.id} was decided meanwhile")
+        raise Conflict(N_("payment %(id)s was decided meanwhile"), id=payment.id)
     session.refresh(payment)
 
 

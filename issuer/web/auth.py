@@ -27,6 +27,7 @@ from issuer.platform import db
 from issuer.web import browser
 from issuer.platform.models import Account, Operator, Pass
 from shared import clock
+from shared.i18n import N_
 
 OPERATOR = "operator"
 RIDER = "rider"
@@ -163,7 +164,7 @@ def require_roles(*roles: str):
                 return flask.redirect(flask.url_for("operator_login.login",
                                                     next=flask.request.full_path.rstrip("?")))
             if not who.has_role(*roles):
-                raise Forbidden(f"this needs the role {needed}")
+                raise Forbidden(N_("this needs the role %(roles)s"), roles=needed)
             return view(*args, **kwargs)
 
         return wrapped
@@ -183,7 +184,7 @@ def require_rider(view):
             return flask.redirect(flask.url_for("rider_login.login",
                                                 next=flask.request.full_path.rstrip("?")))
         if who.is_operator:
-            raise Forbidden("this is for riders, signed in with their e-ID")
+            raise Forbidden(N_("this is for riders, signed in with their e-ID"))
         return view(*args, **kwargs)
 
     return wrapped
@@ -194,7 +195,7 @@ def check_pass_access(p: Pass) -> Caller:
     their own."""
     who = caller()
     if not who.is_operator and p.account_id != who.account_id:
-        raise Forbidden("this pass belongs to another account")
+        raise Forbidden(N_("this pass belongs to another account"))
     return who
 
 
@@ -205,10 +206,10 @@ def check_own_pass(p: Pass) -> Caller:
     rider does so at the counter, as a named and audited action."""
     who = caller()
     if who.is_operator:
-        raise Forbidden("a pass's phone, credential and QR are its rider's own; a clerk acts "
-                        "for a rider at the counter (/console/counter/passes/<id>)")
+        raise Forbidden(N_("a pass's phone, credential and QR are its rider's own; a clerk "
+                           "acts for a rider at the counter (/console/counter/passes/<id>)"))
     if p.account_id != who.account_id:
-        raise Forbidden("this pass belongs to another account")
+        raise Forbidden(N_("this pass belongs to another account"))
     return who
 
 

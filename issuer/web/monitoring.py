@@ -31,6 +31,7 @@ from werkzeug.exceptions import Forbidden
 from issuer.identity import operators
 from issuer.platform.metrics import MULTIPROC_ENV
 from shared import logs
+from shared.i18n import N_
 
 REQUEST_ID_HEADER = "X-Request-Id"
 # A request id we take from the caller: a short plain token (a UUID, a proxy's hex id), so
@@ -63,7 +64,7 @@ def scrape():
     from issuer.web import auth  # auth -> browser -> limits -> monitoring
 
     if not auth.caller().has_role(operators.ADMINISTRATOR, operators.ANALYST):  # else 401
-        raise Forbidden("metrics need the role administrator or analyst")
+        raise Forbidden(N_("metrics need the role administrator or analyst"))
     return flask.Response(generate_latest(_registry()), mimetype=CONTENT_TYPE_LATEST)
 
 

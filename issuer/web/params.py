@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import flask
 
 from issuer.platform.errors import Invalid, NotFound
+from shared.i18n import N_
 from backoffice import buckets, reports
 from shared import clock
 
@@ -27,10 +28,12 @@ def date_arg(name: str, default: dt.date) -> dt.date:
         return default
     try:
         day = buckets.parse_date(text)
-    except ValueError as exc:
-        raise Invalid(f"{name}: {exc}") from None
+    except ValueError:
+        raise Invalid(N_("%(name)s: a date must look like YYYY-MM-DD, got %(got)s"), name=name,
+                      got=repr(text)) from None
     if not FIRST_DATE <= day <= LAST_DATE:
-        raise Invalid(f"{name}: a date from {FIRST_DATE} to {LAST_DATE}, got {text!r}")
+        raise Invalid(N_("%(name)s: a date from %(first)s to %(last)s, got %(got)s"), name=name,
+                      first=str(FIRST_DATE), last=str(LAST_DATE), got=repr(text))
     return day
 
 
@@ -51,7 +54,7 @@ MAX_ALERT_ID = 2**31 - 1
 
 def alert_id(value: int) -> int:
     if value > MAX_ALERT_ID:
-        raise NotFound(f"no alert {value}")
+        raise NotFound(N_("no alert %(id)s"), id=value)
     return value
 
 
@@ -61,7 +64,7 @@ def limit_arg(default: int | None = None, most: int = 1000) -> int | None:
         return default
     value = _whole(text)
     if value is None or not 1 <= value <= most:
-        raise Invalid(f"limit must be a whole number from 1 to {most}")
+        raise Invalid(N_("limit must be a whole number from 1 to %(most)s"), most=most)
     return value
 
 
@@ -76,7 +79,7 @@ def offset_arg() -> int:
         return 0
     value = _whole(text)
     if value is None or value > MOST_OFFSET:
-        raise Invalid(f"offset must be a whole number from 0 to {MOST_OFFSET}")
+        raise Invalid(N_("offset must be a whole number from 0 to %(most)s"), most=MOST_OFFSET)
     return value
 
 
@@ -91,11 +94,11 @@ def _whole(text: str) -> int | None:
 def text_arg(name: str, required: bool = False, most: int = 32) -> str | None:
     raw = flask.request.args.get(name, "")
     if len(raw) > most:  # before stripping: the bound the OpenAPI document states
-        raise Invalid(f"{name} is at most {most} characters")
+        raise Invalid(N_("%(name)s is at most %(most)s characters"), name=name, most=most)
     value = raw.strip()
     if not value:
         if required:
-            raise Invalid(f"the parameter {name!r} is required")
+            raise Invalid(N_("the parameter %(name)s is required"), name=repr(name))
         return None
     return value
 
@@ -103,7 +106,7 @@ def text_arg(name: str, required: bool = False, most: int = 32) -> str | None:
 def wants_csv() -> bool:
     fmt = flask.request.args.get("format", "json")
     if fmt not in ("json", "csv"):
-        raise Invalid("format must be json or csv")
+        raise Invalid(N_("format must be json or csv"))
     return fmt == "csv"
 
 
