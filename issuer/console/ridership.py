@@ -263,7 +263,7 @@ def validators():
 def _shown(r: dict) -> dict:
     """A row of the table with its cells as the page writes them."""
     r["last_beat"] = (_iso_ms(r["last_beat_ms"]) if r["last_beat_ms"] is not None
-                      else _(BEAT_TEXT[r["heartbeat"]]))
+                      else _beat_text(r))
     r["last_sync"] = _iso_ms(r["last_sync_ms"])
     r["last_scan"] = _iso_ms(r["last_scan_ms"])
     r["oldest_unsent"] = (_age(r["oldest_unsent_age_s"])
@@ -271,7 +271,8 @@ def _shown(r: dict) -> dict:
     r["storage_free"] = (f"{r['storage_free_bytes'] / 2**20:,.0f} MiB"
                          if r["storage_free_bytes"] is not None else None)
     if r["storage"] not in (None, "ok"):
-        r["storage_free"] = f"{r['storage_free'] or ''} ({_(FLAG_TEXT['storage'])})".strip()
+        # The validator's own word for its storage ("low", "failing"): kept as it says it.
+        r["storage_free"] = f"{r['storage_free'] or ''} ({r['storage']})".strip()
     r["flag_text"] = _flag_text(r["flags"])
     r["refusal_pct"] = (f"{r['refusal_rate_today'] * 100:.1f} %"
                         if r["refusal_rate_today"] is not None else "—")
@@ -279,7 +280,13 @@ def _shown(r: dict) -> dict:
 
 
 def _flag_text(flags: list[str]) -> str | None:
-    return ", ".join(_(FLAG_TEXT[f]) for f in flags) or None
+    said = [FLAG_TEXT.get(f, f) for f in flags]
+    return ", ".join(_(text) for text in said) or None
+
+
+def _beat_text(row: dict) -> str:
+    text = BEAT_TEXT[row["heartbeat"]]
+    return _(text)
 
 
 def _pager(total: int, offset: int, limit: int, shown: int) -> dict:
