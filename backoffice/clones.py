@@ -16,7 +16,7 @@ from itertools import groupby
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from issuer.passes import passes
+from issuer.passes import passes, revocation
 from issuer.platform.errors import Conflict, NotFound
 from backoffice.models import CloneAlert
 from backoffice.pairing import ORDER, PASS, Scan
@@ -97,9 +97,11 @@ def dismiss(session: Session, alert_id: int, *, by: str, now: float) -> CloneAle
     return alert
 
 
-def revoke(session: Session, alert_id: int, *, by: str, now: float) -> CloneAlert:
-    """Revoke the alert's pass and close every open alert about that pass; the caller
-    commits, then publishes the denylist."""
+def revoke(session: Session, alert_id: int, *, by: str, now: float,
+           code: str = revocation.CLONED_QR, note: str | None = None) -> CloneAlert:
+    """Revoke the alert's pass for ``code`` (the operator's note kept with it) and close
+    every open alert about that pass; the caller commits, then publishes the denylist."""
+    reason = revocation.get(code)
     alert = _open(session, alert_id)
     pass_id = alert.pass_id
     p = passes.get(session, pass_id)  # a 404 before anything changes
@@ -107,7 +109,8 @@ def revoke(session: Session, alert_id: int, *, by: str, now: float) -> CloneAler
                     .where(CloneAlert.pass_id == pass_id, CloneAlert.status == OPEN)
                     .values(status=REVOKED, resolved_at=int(now), resolved_by=by))
     if p.status != passes.REVOKED:
-        passes.revoke(session, pass_id, f"cloned QR: alert {alert_id}", now=now)
+        text = f"{reason.code}: alert {alert_id}" + (f": {note}" if note else "")
+        passes.revoke(session, pass_id, text, now=now, code=reason.code)
     return get(session, alert_id, for_update=False)
 
 

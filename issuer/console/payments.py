@@ -5,12 +5,13 @@ to an order or gives it back. Both are audited actions (issuer.sales.actions).""
 from __future__ import annotations
 
 import flask
+from flask_babel import gettext as _
 
 from issuer.identity import operators
 from issuer.platform import db
 from issuer.platform.errors import IssuerError
 from issuer.sales import actions, reconcile, refunds, settlement
-from issuer.web import auth, browser
+from issuer.web import auth, browser, language
 from shared import clock
 
 bp = flask.Blueprint("console_payments", __name__, url_prefix="/console/payments")
@@ -31,20 +32,21 @@ def held_page():
 
 def _payment_id(payment_id: str) -> int:
     if not payment_id.isdigit() or len(payment_id) > 18:
-        flask.abort(404, f"no payment {payment_id!r}")
+        flask.abort(404, _("No payment %(id)s.", id=payment_id))
     return int(payment_id)
 
 
 def _decide(act, said: str):
-    """Run a clerk's action on held money, flash what it did (``said`` in Vietnamese and
-    English, with the action's own words) or why it was refused, and go back to the list."""
+    """Run a clerk's action on held money, flash what it did (``said``, in the page's
+    language, with the action's own words as ``%(what)s``) or why it was refused, and go back
+    to the list."""
     session = db.get_session()
     try:
         done = act(session)
-        flask.flash(said.format(done.reason), "ok")
+        flask.flash(said % {"what": done.reason}, "ok")
     except IssuerError as exc:
         session.rollback()
-        flask.flash(str(exc), "error")
+        flask.flash(language.said(exc), "error")
     return flask.redirect(flask.url_for("console_payments.held"), 303)
 
 
@@ -54,7 +56,7 @@ def apply(payment_id: str):
     order_id = flask.request.form.get("order_id", "").strip().upper() or None
     return _decide(lambda session: actions.apply_held_payment(
         session, auth.caller(), _payment_id(payment_id), order_id, now=clock.now()),
-        "Đã áp dụng: {0}. Applied: {0}.")
+        _("Applied: %(what)s."))
 
 
 @bp.post("/<payment_id>/refund")
@@ -63,7 +65,7 @@ def refund(payment_id: str):
     return _decide(lambda session: actions.refund_held_payment(
         session, auth.caller(), _payment_id(payment_id), flask.request.form.get("reason", ""),
         now=clock.now(), config=flask.current_app.config,
-        ip=flask.request.remote_addr or "127.0.0.1"), "Đã hoàn tiền: {0}. Refunded: {0}.")
+        ip=flask.request.remote_addr or "127.0.0.1"), _("Refunded: %(what)s."))
 
 
 @bp.post("/<payment_id>/transferred")
@@ -72,7 +74,7 @@ def transferred(payment_id: str):
     """A clerk made a refund's bank transfer."""
     return _decide(lambda session: actions.record_refund_transfer(
         session, auth.caller(), _payment_id(payment_id), flask.request.form.get("note", ""),
-        now=clock.now()), "Đã ghi nhận chuyển khoản. Transfer recorded: {0}.")
+        now=clock.now()), _("Transfer recorded: %(what)s."))
 
 
 @bp.get("/reconcile")

@@ -7,16 +7,22 @@ map of stops is an SVG drawn on the server (``stop_map``), with its table too.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import flask
 
 from backoffice import actions, clones, heartbeats, places, reports
 from issuer.console import stop_map as stop_map_drawing
 from issuer.identity import operators
-from issuer.passes import catalogue
+from issuer.passes import catalogue, revocation
 from issuer.platform import db
 from issuer.platform.errors import IssuerError
-from issuer.web import auth, browser, params, publishing
-from shared import clock
+from flask_babel import gettext as _
+
+from issuer.web import auth, browser, language, params, publishing
+from issuer.web.language import said
+from shared import clock, i18n
+from shared.i18n import N_
 
 bp = flask.Blueprint("ridership_console", __name__, url_prefix="/console/ridership",
                      template_folder="templates", static_folder="static")
@@ -26,15 +32,15 @@ VENDOR = {"chart.js": browser.VENDOR / "chart.umd.min.js"}
 
 READERS = (operators.ANALYST, operators.ADMINISTRATOR)
 
-# (endpoint, Vietnamese, English): the ridership menu.
+# (endpoint, label): the ridership menu; the label is translated where shown.
 MENU = [
-    ("ridership_console.dashboard", "Lượt đi", "Ridership"),
-    ("ridership_console.od", "Điểm đi – điểm đến", "Origin–destination"),
-    ("ridership_console.stop_map", "Bản đồ điểm dừng", "Map of stops"),
-    ("ridership_console.settlement", "Thanh toán cho doanh nghiệp", "Settlement"),
-    ("ridership_console.validators", "Máy soát vé", "Validators"),
-    ("ridership_console.history", "Lịch sử thẻ", "Pass history"),
-    ("ridership_console.alerts", "Cảnh báo thẻ nhân bản", "Cloned-pass alerts"),
+    ("ridership_console.dashboard", N_("Ridership")),
+    ("ridership_console.od", N_("Origin–destination")),
+    ("ridership_console.stop_map", N_("Map of stops")),
+    ("ridership_console.settlement", N_("Settlement")),
+    ("ridership_console.validators", N_("Validators")),
+    ("ridership_console.history", N_("Pass history")),
+    ("ridership_console.alerts", N_("Cloned-pass alerts")),
 ]
 
 @bp.get("/vendor/<name>")
@@ -54,9 +60,11 @@ def _api(name: str, **args) -> str:
     return flask.url_for("ridership_api.table", name=name, format="csv", **args)
 
 
-def _panel(key: str, vi: str, en: str, rows: list[dict], columns: list[tuple[str, str, str]],
+def _panel(key: str, title: str, rows: list[dict], columns: list[tuple[str, str]],
            chart: dict | None, csv: str) -> dict:
-    return {"key": key, "vi": vi, "en": en, "rows": rows, "columns": columns, "chart": chart,
+    """A chart and its table; ``title`` and the columns' labels already in the page's
+    language."""
+    return {"key": key, "title": title, "rows": rows, "columns": columns, "chart": chart,
             "csv": csv}
 
 
@@ -66,8 +74,9 @@ def _bars(rows: list[dict], label: str, series: list[tuple[str, str]], kind: str
             "datasets": [{"label": name, "data": [r[key] for r in rows]} for key, name in series]}
 
 
-COUNTS = [("boardings", "Lên xe", "Boardings"), ("alightings", "Xuống xe", "Alightings"),
-          ("refusals", "Từ chối", "Refusals")]
+def _counts() -> list[tuple[str, str]]:
+    return [("boardings", _("Boardings")), ("alightings", _("Alightings")),
+            ("refusals", _("Refusals"))]
 
 
 @bp.get("/")
@@ -78,63 +87,65 @@ def dashboard():
         day = params.date_arg("date", params.today())
         p = reports.period(day, day)
     except IssuerError as exc:
-        flask.flash(str(exc), "error")
+        flask.flash(said(exc), "error")
         day = params.today()
         p = reports.period(day, day)
     hourly = reports.hourly(session, day)
     products = [{**r, "name": _name(r)} for r in reports.by_product(session, p)]
     routes = reports.by_route(session, p, limit=15)
     stops = reports.by_stop(session, p, limit=15)
-    refusals = reports.refusals(session, p)
+    refusals = [{**r, "message": r.get(f"message_{language.current()}") or r["reason"]}
+                for r in reports.refusals(session, p)]
     arg = {"from": p.start.isoformat(), "to": p.end.isoformat()}
     panels = [
-        _panel("hourly", "Lượt lên xe theo giờ, so với cùng ngày tuần trước",
-               "Boardings per hour, against the same weekday last week", hourly,
-               [("hour", "Giờ", "Hour"), ("boardings", "Lên xe", "Boardings"),
-                ("boardings_last_week", "Tuần trước", "Last week"),
-                ("alightings", "Xuống xe", "Alightings"), ("refusals", "Từ chối", "Refusals")],
-               _bars(hourly, "hour", [("boardings", "Hôm nay · Today"),
-                                      ("boardings_last_week", "Tuần trước · Last week")], "line"),
+        _panel("hourly", _("Boardings per hour, against the same weekday last week"), hourly,
+               [("hour", _("Hour")), ("boardings", _("Boardings")),
+                ("boardings_last_week", _("Last week")),
+                ("alightings", _("Alightings")), ("refusals", _("Refusals"))],
+               _bars(hourly, "hour", [("boardings", _("Today")),
+                                      ("boardings_last_week", _("Last week"))], "line"),
                _api("hourly", date=day.isoformat())),
-        _panel("products", "Theo loại vé", "By product", products,
-               [("name_vi", "Loại vé", "Product"), ("name_en", "", "Product (English)"),
-                ("product", "Mã", "Code"), *COUNTS],
-               _bars(products, "name", [("boardings", "Lên xe · Boardings")], "doughnut"),
+        _panel("products", _("By product"), products,
+               [("name", _("Product")), ("product", _("Code")), *_counts()],
+               _bars(products, "name", [("boardings", _("Boardings"))], "doughnut"),
                _api("products", **arg)),
-        _panel("routes", "Tuyến đông khách nhất", "Top routes", routes,
-               [("route", "Tuyến", "Route"), ("route_name", "Tên tuyến", "Route name"),
-                *COUNTS],
-               _bars(routes, "route", [("boardings", "Lên xe · Boardings"),
-                                       ("alightings", "Xuống xe · Alightings")], horizontal=True),
+        _panel("routes", _("Top routes"), routes,
+               [("route", _("Route")), ("route_name", _("Route name")), *_counts()],
+               _bars(routes, "route", [("boardings", _("Boardings")),
+                                       ("alightings", _("Alightings"))], horizontal=True),
                _api("routes", **arg)),
-        _panel("stops", "Điểm dừng đông khách nhất", "Top stops", stops,
-               [("stop_name", "Điểm dừng", "Stop"), ("routes", "Các tuyến", "Routes"),
-                *COUNTS, ("stop", "Mã", "Id")],
-               _bars(stops, "stop_name", [("boardings", "Lên xe · Boardings"),
-                                          ("alightings", "Xuống xe · Alightings")],
+        _panel("stops", _("Top stops"), stops,
+               [("stop_name", _("Stop")), ("routes", _("Routes")), *_counts(),
+                ("stop", _("Code"))],
+               _bars(stops, "stop_name", [("boardings", _("Boardings")),
+                                          ("alightings", _("Alightings"))],
                      horizontal=True),
                _api("stops", **arg)),
-        _panel("refusals", "Từ chối theo lý do", "Refusals by reason", refusals,
-               [("reason", "Mã", "Code"), ("message_vi", "Lý do", "Reason"),
-                ("message_en", "", "Reason (English)"), ("refusals", "Số lượt", "Count")],
-               _bars(refusals, "message_vi", [("refusals", "Từ chối · Refusals")],
-                     horizontal=True),
+        _panel("refusals", _("Refusals by reason"), refusals,
+               [("reason", _("Code")), ("message", _("Reason")), ("refusals", _("Count"))],
+               _bars(refusals, "message", [("refusals", _("Refusals"))], horizontal=True),
                _api("refusals", **arg)),
     ]
     return _render("dashboard.html", panels=panels, day=day,
-                   total=sum(r["boardings"] for r in hourly))
+                   total_text=_number(sum(r["boardings"] for r in hourly)))
+
+
+def _number(n: int) -> str:
+    """``1.234`` in Vietnamese, ``1,234`` in English."""
+    return i18n.money(n, language.current()).removesuffix(" ₫")
 
 
 def _name(row: dict) -> str:
-    """A product (free passes: their category) as the catalogue names it, in both languages."""
-    return f"{row['name_vi']} · {row['name_en']}"
+    """A product (free passes: their category) as the catalogue names it, in the page's
+    language."""
+    return row.get(f"name_{language.current()}") or row.get("name_vi") or row.get("product")
 
 
 def _period_or_today() -> reports.Period:
     try:
         return params.period_arg()
     except IssuerError as exc:
-        flask.flash(str(exc), "error")
+        flask.flash(said(exc), "error")
         return reports.period(params.today(), params.today())
 
 
@@ -168,7 +179,7 @@ def stop_map():
                                     places.shapes(session, route), names)
     return _render("map.html", p=p, route=route or "", route_name=names.get(route or ""),
                    rows=rows, drawing=drawing, unmapped=[r for r in rows if r["lat"] is None],
-                   total=sum(r["boardings"] for r in rows),
+                   total_text=_number(sum(r["boardings"] for r in rows)),
                    csv=_api("stops", **{"from": p.start.isoformat(), "to": p.end.isoformat(),
                                         **({"route": route} if route else {})}))
 
@@ -188,28 +199,27 @@ def settlement():
     chart = {"type": "bar", "stacked": True, "labels": list(by_company),
              "datasets": [{"label": name, "data": [c.get(prod, 0) for c in by_company.values()]}
                           for prod, name in products]}
-    panel = _panel("settlement", "Lượt lên xe theo doanh nghiệp và loại vé",
-                   "Boardings by company and product", rows,
-                   [("date", "Ngày", "Date"), ("company", "Doanh nghiệp", "Company"),
-                    ("company_name", "Tên", "Name"), ("name_vi", "Loại vé", "Product"),
-                    ("name_en", "", "Product (English)"), ("product", "Mã", "Code"),
-                    ("boardings", "Lên xe", "Boardings"), ("alightings", "Xuống xe", "Alightings")],
+    rows = [{**r, "name": _name(r)} for r in rows]
+    panel = _panel("settlement", _("Boardings by company and product"), rows,
+                   [("date", _("Date")), ("company", _("Company")),
+                    ("company_name", _("Name")), ("name", _("Product")),
+                    ("product", _("Code")),
+                    ("boardings", _("Boardings")), ("alightings", _("Alightings"))],
                    chart, _api("settlement", **{"from": p.start.isoformat(),
                                                 "to": p.end.isoformat()}))
     return _render("settlement.html", p=p, panel=panel)
 
 
-# Each flag as the page says it: (Vietnamese, English).
+# Each flag as the page says it (translated where shown).
 FLAG_TEXT = {
-    "stale": ("im lặng", "silent"),
-    "unreadable": ("tín hiệu không đọc được", "heartbeat unreadable"),
-    "storage": ("sắp hết bộ nhớ", "low storage"),
-    "backlog": ("nhiều chuyến chưa gửi", "large backlog"),
-    "unsent": ("chuyến chưa gửi quá lâu", "old unsent trips"),
-    "clock": ("đồng hồ lệch", "clock off"),
+    "stale": N_("silent"),
+    "unreadable": N_("heartbeat unreadable"),
+    "storage": N_("low storage"),
+    "backlog": N_("large backlog"),
+    "unsent": N_("old unsent trips"),
+    "clock": N_("clock off"),
 }
-BEAT_TEXT = {"unreadable": "không đọc được · unreadable", "none": "chưa có · none",
-             "unknown": "không rõ · unknown"}
+BEAT_TEXT = {"unreadable": N_("unreadable"), "none": N_("none"), "unknown": N_("unknown")}
 
 
 @bp.get("/validators")
@@ -218,7 +228,7 @@ def validators():
     try:
         offset, limit = params.offset_arg(), params.limit_arg(reports.PAGE)
     except IssuerError as exc:
-        flask.flash(str(exc), "error")
+        flask.flash(said(exc), "error")
         offset, limit = 0, reports.PAGE
     beats, notes = heartbeats.read_or_note(flask.current_app.config["REDIS_URL"])
     fleet = reports.validators(db.get_session(), now=clock.now(), beats=beats)
@@ -226,24 +236,23 @@ def validators():
     # The summaries are the whole fleet's, whichever page of the table is shown.
     worst = fleet.worst()
     chart = {"type": "bar", "horizontal": True, "labels": [r["validator"] for r in worst],
-             "datasets": [{"label": "Tỉ lệ từ chối hôm nay (%) · Refusal rate today (%)",
+             "datasets": [{"label": _("Refusal rate today (%)"),
                            "data": [round(r["refusal_rate_today"] * 100, 1) for r in worst]}]}
-    panel = _panel("validators", "Máy soát vé", "Validators", rows,
-                   [("validator", "Máy", "Validator"), ("vehicle", "Xe", "Vehicle"),
-                    ("route", "Tuyến", "Route"),
-                    ("last_beat", "Tín hiệu lần cuối", "Last heartbeat"),
-                    ("backlog", "Chuyến chưa gửi", "Backlog"),
-                    ("oldest_unsent", "Chờ gửi lâu nhất", "Oldest unsent"),
-                    ("clock_offset_redis_s", "Lệch đồng hồ so với Redis (s)",
-                     "Clock vs Redis (s)"),
-                    ("storage_free", "Bộ nhớ trống", "Storage free"),
-                    ("last_sync", "Đồng bộ lần cuối", "Last sync"),
-                    ("last_scan", "Quét lần cuối", "Last scan"),
-                    ("sync_delay_s", "Độ trễ đồng bộ (s)", "Sync delay (s)"),
-                    ("clock_offset_s", "Lệch đồng hồ theo vé (s)", "Clock offset by proofs (s)"),
-                    ("scans_today", "Lượt quét hôm nay", "Scans today"),
-                    ("refusal_pct", "Tỉ lệ từ chối", "Refusal rate"),
-                    ("flag_text", "Cảnh báo", "Flags")],
+    panel = _panel("validators", _("Validators"), rows,
+                   [("validator", _("Validator")), ("vehicle", _("Vehicle")),
+                    ("route", _("Route")),
+                    ("last_beat", _("Last heartbeat")),
+                    ("backlog", _("Backlog")),
+                    ("oldest_unsent", _("Oldest unsent")),
+                    ("clock_offset_redis_s", _("Clock vs Redis (s)")),
+                    ("storage_free", _("Storage free")),
+                    ("last_sync", _("Last sync")),
+                    ("last_scan", _("Last scan")),
+                    ("sync_delay_s", _("Sync delay (s)")),
+                    ("clock_offset_s", _("Clock offset by proofs (s)")),
+                    ("scans_today", _("Scans today")),
+                    ("refusal_pct", _("Refusal rate")),
+                    ("flag_text", _("Flags"))],
                    chart, _api("validators"))
     panel["pager"] = _pager(fleet.total, offset, limit, len(rows))
     flagged = [{**r, "flag_text": _flag_text(r["flags"])} for r in fleet.flagged()]
@@ -254,7 +263,7 @@ def validators():
 def _shown(r: dict) -> dict:
     """A row of the table with its cells as the page writes them."""
     r["last_beat"] = (_iso_ms(r["last_beat_ms"]) if r["last_beat_ms"] is not None
-                      else BEAT_TEXT[r["heartbeat"]])
+                      else _beat_text(r))
     r["last_sync"] = _iso_ms(r["last_sync_ms"])
     r["last_scan"] = _iso_ms(r["last_scan_ms"])
     r["oldest_unsent"] = (_age(r["oldest_unsent_age_s"])
@@ -262,6 +271,7 @@ def _shown(r: dict) -> dict:
     r["storage_free"] = (f"{r['storage_free_bytes'] / 2**20:,.0f} MiB"
                          if r["storage_free_bytes"] is not None else None)
     if r["storage"] not in (None, "ok"):
+        # The validator's own word for its storage ("low", "failing"): kept as it says it.
         r["storage_free"] = f"{r['storage_free'] or ''} ({r['storage']})".strip()
     r["flag_text"] = _flag_text(r["flags"])
     r["refusal_pct"] = (f"{r['refusal_rate_today'] * 100:.1f} %"
@@ -270,7 +280,13 @@ def _shown(r: dict) -> dict:
 
 
 def _flag_text(flags: list[str]) -> str | None:
-    return ", ".join(" · ".join(FLAG_TEXT[f]) for f in flags) or None
+    said = [FLAG_TEXT.get(f, f) for f in flags]
+    return ", ".join(_(text) for text in said) or None
+
+
+def _beat_text(row: dict) -> str:
+    text = BEAT_TEXT[row["heartbeat"]]
+    return _(text)
 
 
 def _pager(total: int, offset: int, limit: int, shown: int) -> dict:
@@ -292,16 +308,20 @@ def _iso_ms(ms: int | None) -> str | None:
     if ms is None:
         return None
     try:
-        return clock.iso(ms / 1000)
+        local = dt.datetime.fromtimestamp(ms / 1000, tz=clock.HANOI)
     except (OverflowError, ValueError, OSError):
-        return f"{ms} ms (not a date)"
+        return _("%(ms)s ms (not a date)", ms=ms)
+    # To the second: scans a few seconds apart must read apart.
+    lang = language.current()
+    hour, date = local.strftime("%H:%M:%S"), i18n.day(local.date(), lang)
+    return f"{hour} ngày {date}" if lang == "vi" else f"{hour}, {date}"
 
 
 def _age(seconds: int) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+    for unit, size in ((N_("%(n)s d"), 86400), (N_("%(n)s h"), 3600), (N_("%(n)s min"), 60)):
         if seconds >= size:
-            return f"{seconds // size} {unit}"
-    return f"{seconds} s"
+            return _(unit, n=seconds // size)
+    return _("%(n)s s", n=seconds)
 
 
 @bp.get("/history")
@@ -335,24 +355,63 @@ def alerts():
 @bp.post("/alerts/<int:alert_id>/<action>")
 @auth.require_roles(operators.ADMINISTRATOR)
 def alert_action(alert_id: int, action: str):
-    if action not in ("revoke", "dismiss"):
+    """Dismiss an alert in one click; revoking its pass takes a reason from the list, an
+    optional note and a confirmation (a page of its own: it works with JavaScript off)."""
+    if action == "revoke":
+        return _revoke_step(alert_id)
+    if action != "dismiss":
         flask.abort(404)
-    session = db.get_session()
-    now = clock.now()
-    who = auth.caller()
     try:
-        alert, result = actions.resolve_alert(session, who, params.alert_id(alert_id),
-                                              revoke=action == "revoke", now=now,
-                                              redis_url=flask.current_app.config["REDIS_URL"])
+        actions.resolve_alert(db.get_session(), auth.caller(), params.alert_id(alert_id),
+                              revoke=False, now=clock.now(),
+                              redis_url=flask.current_app.config["REDIS_URL"])
     except IssuerError as exc:
-        flask.flash(str(exc), "error")
+        flask.flash(said(exc), "error")
         return flask.redirect(flask.url_for("ridership_console.alerts"))
-    if result is not None:
-        published = publishing.answer(result)
-        message = f"Đã thu hồi thẻ {alert.pass_id}. Pass {alert.pass_id} revoked."
-        if not published["published"]:
-            message += f" {published['warning']}"
-    else:
-        message = f"Đã bỏ qua cảnh báo {alert_id}. Alert {alert_id} dismissed."
+    flask.flash(_("Alert %(id)s dismissed.", id=alert_id), "ok")
+    return flask.redirect(flask.url_for("ridership_console.alerts"))
+
+
+@bp.get("/alerts/<int:alert_id>/revoke")
+@auth.require_roles(operators.ADMINISTRATOR)
+def revoke_form(alert_id: int):
+    alert = _open_alert(alert_id)
+    return _render("revoke.html", alert=alert, choices=revocation.CHOICES, code="", note="",
+                   step="choose")
+
+
+def _open_alert(alert_id: int):
+    alert = clones.get(db.get_session(), params.alert_id(alert_id))
+    if alert.status != clones.OPEN:
+        flask.abort(409, _("Alert %(id)s is already closed.", id=alert_id))
+    return alert
+
+
+def _revoke_step(alert_id: int):
+    """The form's two steps: a valid choice is shown back for confirmation; the confirmed
+    one revokes. A missing or unknown reason changes nothing."""
+    alert = _open_alert(alert_id)
+    form = flask.request.form
+    code, note = form.get("reason", ""), form.get("note", "").strip()
+    try:
+        reason, _text = revocation.check_choice(code, note)
+    except IssuerError as exc:
+        flask.flash(said(exc), "error")
+        return _render("revoke.html", alert=alert, choices=revocation.CHOICES, code=code,
+                       note=note, step="choose"), 400
+    if form.get("confirmed") != "yes":
+        return _render("revoke.html", alert=alert, choices=revocation.CHOICES,
+                       code=reason.code, note=note, reason=reason, step="confirm")
+    try:
+        alert, result = actions.resolve_alert(
+            db.get_session(), auth.caller(), alert.id, revoke=True, now=clock.now(),
+            redis_url=flask.current_app.config["REDIS_URL"], code=reason.code, note=note)
+    except IssuerError as exc:
+        flask.flash(said(exc), "error")
+        return flask.redirect(flask.url_for("ridership_console.alerts"))
+    published = publishing.answer(result)
+    message = _("Pass %(id)s revoked: %(reason)s.", id=alert.pass_id, reason=_(reason.staff))
+    if not published["published"]:
+        message += " " + _("Validators have not been told yet; it will be retried.")
     flask.flash(message, "ok")
     return flask.redirect(flask.url_for("ridership_console.alerts"))

@@ -7,6 +7,7 @@ rest of the 15 minutes; each failure is in the audit log, which is what is count
 from __future__ import annotations
 
 import flask
+from flask_babel import gettext as _
 import sqlalchemy as sa
 
 from issuer.platform import audit, db, metrics
@@ -14,6 +15,7 @@ from issuer.web import auth, limits, browser
 from issuer.identity import operators
 from issuer.platform.models import AuditEntry
 from shared import clock
+from shared.i18n import N_
 
 bp = flask.Blueprint("operator_login", __name__, url_prefix="/console")
 bp.before_request(browser.protect_form)
@@ -22,13 +24,14 @@ FAILED = "operator.sign_in_failed"
 LOCKOUT_WINDOW = 15 * 60
 LOCKOUT_FAILURES = 5
 
-# The console's menu: (endpoint, role, Vietnamese, English). A link shows when its page is
-# registered and the operator has the role.
+# The console's menu: (endpoint, role, label). A link shows when its page is registered and
+# the operator has the role; the label is English, translated where shown (``_(label)``).
 CONSOLE_LINKS = [
-    ("counter.orders", operators.CLERK, "Quầy bán vé", "Counter"),
-    ("console_payments.held", operators.CLERK, "Thanh toán chờ xử lý", "Held payments"),
-    ("approvals.index", operators.APPROVER, "Duyệt thẻ miễn phí", "Free-pass approvals"),
-    ("ridership_console.dashboard", operators.ANALYST, "Lượt đi", "Ridership"),
+    ("counter.orders", operators.CLERK, N_("Counter")),
+    ("console_payments.held", operators.CLERK, N_("Held payments")),
+    ("approvals.index", operators.APPROVER, N_("Free-pass approvals")),
+    ("approvals.held", operators.CLERK, N_("Held accounts")),
+    ("ridership_console.dashboard", operators.ANALYST, N_("Ridership")),
 ]
 
 
@@ -38,7 +41,7 @@ def console_context() -> dict:
         who = flask.g.get("caller")
         if who is None or not who.is_operator:
             return []
-        return [(flask.url_for(endpoint), vi, en) for endpoint, role, vi, en in CONSOLE_LINKS
+        return [(flask.url_for(endpoint), label) for endpoint, role, label in CONSOLE_LINKS
                 if endpoint in flask.current_app.view_functions and who.has_role(role)]
 
     return {"console_links": console_links}
@@ -56,15 +59,15 @@ def login():
     now = clock.now()
     if _locked_out(session, username, now):
         metrics.signed_in(metrics.OPERATOR, ok=False)
-        flask.flash("Quá nhiều lần đăng nhập sai; thử lại sau 15 phút. "
-                    "Too many failed sign-ins; try again in 15 minutes.", "error")
+        flask.flash(_("Too many failed sign-ins; try again in %(minutes)s minutes.",
+                      minutes=LOCKOUT_WINDOW // 60), "error")
         return flask.render_template("console/login.html", next=next_url, username=username), 429
     operator = operators.verify_password(session, username, password)
     if operator is None:
         metrics.signed_in(metrics.OPERATOR, ok=False)
         if username:
             audit.event(session, "anonymous", FAILED, target=username[:64], now=now)
-        flask.flash("Sai tên đăng nhập hoặc mật khẩu. Wrong username or password.", "error")
+        flask.flash(_("Wrong username or password."), "error")
         return flask.render_template("console/login.html", next=next_url, username=username), 401
     auth.sign_in(operator=operator)
     metrics.signed_in(metrics.OPERATOR, ok=True)
@@ -87,7 +90,7 @@ def logout():
         audit.event(db.get_session(), who, "operator.sign_out", target=who.username,
                     now=clock.now())
     auth.sign_out()
-    flask.flash("Đã đăng xuất. Signed out.", "ok")
+    flask.flash(_("Signed out."), "ok")
     return flask.redirect(flask.url_for("operator_login.login"))
 
 

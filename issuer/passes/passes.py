@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from issuer.identity import accounts
-from issuer.passes import catalogue
+from issuer.passes import catalogue, revocation
 from issuer.platform import ids
 from issuer.network import routes
 from issuer.platform.errors import Conflict, Forbidden, Invalid, NotFound, Phrase
@@ -43,6 +43,7 @@ def issue(session: Session, account_id: str, product: str, *, now: float,
                       month=f"{year:04d}-{mon:02d}")
     if rule is not None:
         catalogue.check_age(rule, account, valid_from)
+        check_free_not_blocked(session, account.id)
     p = Pass(id=_free_id(session), account_id=account.id, product=product, route_code=route_code,
              category=category, valid_from=valid_from, valid_until=valid_until, status=ACTIVE,
              credentials_until=0, created_at=int(now))
@@ -120,15 +121,81 @@ def get(session: Session, pass_id: str, *, for_update: bool = False) -> Pass:
     return p
 
 
-def revoke(session: Session, pass_id: str, reason: str, *, now: float) -> Pass:
+def revoke(session: Session, pass_id: str, reason: str, *, now: float,
+           code: str = revocation.OTHER) -> Pass:
     """Revoke a pass. No credential is issued for it again. The caller commits, then
-    publishes the denylist so validators refuse the credentials already out there."""
+    publishes the denylist so validators refuse the credentials already out there.
+    ``code`` is why (:mod:`issuer.passes.revocation`), ``reason`` the staff's text."""
     reason = check_reason(reason)
+    code = revocation.get(code).code
     p = get(session, pass_id, for_update=True)
     if p.status == REVOKED:
         raise Conflict(N_("pass %(id)s is already revoked"), id=p.id)
     p.status, p.revoked_at, p.revoke_reason = REVOKED, int(now), reason
+    p.revoke_code, p.free_allowed_at = code, None
     return p
+
+
+def restore(session: Session, pass_id: str, *, now: float) -> Pass:
+    """Switch a pass revoked by mistake back on. Refused for any other reason, for a pass
+    whose time is over, and when the rider has since bought the same pass for its month
+    (two passes for one month would be paid once). The caller commits, then publishes the
+    denylist, from which the pass drops."""
+    p = get(session, pass_id, for_update=True)
+    if p.status != REVOKED:
+        raise Conflict(N_("pass %(id)s is not revoked"), id=p.id)
+    if not revocation.of_pass(p).restorable:
+        raise Conflict(N_("only a pass revoked by mistake can be restored; pass %(id)s was "
+                          "revoked for another reason"), id=p.id)
+    if p.valid_until <= now:
+        raise Conflict(N_("pass %(id)s has ended: there is nothing to restore"), id=p.id)
+    same = session.scalar(sa.select(Pass.id).where(
+        Pass.account_id == p.account_id, Pass.product == p.product, Pass.status == ACTIVE,
+        Pass.route_code.is_(None) if p.route_code is None else Pass.route_code == p.route_code,
+        Pass.valid_from < p.valid_until, Pass.valid_until > p.valid_from))
+    if same is not None:
+        raise Conflict(N_("the rider already has pass %(other)s for the same time: pass "
+                          "%(id)s is not restored"), other=same, id=p.id)
+    p.status, p.revoked_at, p.revoke_reason, p.revoke_code = ACTIVE, None, None, None
+    return p
+
+
+def free_blocked_by(session: Session, account_id: str) -> Pass | None:
+    """The account's pass revoked for fraud (or the like) that no clerk has decided on yet:
+    while there is one, the account gets no new free pass."""
+    return session.scalars(sa.select(Pass).where(
+        Pass.account_id == account_id, Pass.status == REVOKED,
+        Pass.revoke_code.in_(revocation.BLOCKS_FREE), Pass.free_allowed_at.is_(None))
+        .order_by(Pass.revoked_at.desc())).first()
+
+
+def check_free_not_blocked(session: Session, account_id: str) -> None:
+    blocked = free_blocked_by(session, account_id)
+    if blocked is not None:
+        raise Forbidden(N_("pass %(id)s of this account was revoked (%(why)s): a new free pass "
+                           "waits for a clerk's decision"), id=blocked.id,
+                        why=Phrase(revocation.REASONS[blocked.revoke_code].staff))
+
+
+def allow_free_again(session: Session, account_id: str, *, now: float) -> list[Pass]:
+    """A clerk's decision: the account may have a free pass again. Returns the passes that
+    blocked it; the caller commits (with the audit entry)."""
+    blocking = session.scalars(sa.select(Pass).where(
+        Pass.account_id == account_id, Pass.status == REVOKED,
+        Pass.revoke_code.in_(revocation.BLOCKS_FREE), Pass.free_allowed_at.is_(None))
+        .with_for_update()).all()
+    if not blocking:
+        raise Conflict(N_("account %(id)s is not waiting for a decision"), id=account_id)
+    for p in blocking:
+        p.free_allowed_at = int(now)
+    return blocking
+
+
+def blocked_accounts(session: Session, limit: int = 200) -> list[Pass]:
+    """Passes that keep their account from a free pass, newest revocation first."""
+    return list(session.scalars(sa.select(Pass).where(
+        Pass.status == REVOKED, Pass.revoke_code.in_(revocation.BLOCKS_FREE),
+        Pass.free_allowed_at.is_(None)).order_by(Pass.revoked_at.desc()).limit(limit)))
 
 
 def check_reason(reason, what: str = N_("a revocation")) -> str:
@@ -168,6 +235,7 @@ def as_dict(session: Session, p: Pass) -> dict:
            "valid_from_local": clock.iso(p.valid_from),
            "valid_until_local": clock.iso(p.valid_until),
            "status": p.status, "revoked_at": p.revoked_at, "revoke_reason": p.revoke_reason,
+           "revoke_code": p.revoke_code,
            "credentials_until": p.credentials_until or None, "created_at": p.created_at,
            "device": None}
     if binding is not None:

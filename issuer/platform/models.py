@@ -119,6 +119,10 @@ class Pass(Base):
     status: Mapped[str] = mapped_column(sa.String(16), default="active")
     revoked_at: Mapped[int | None] = mapped_column(Time)
     revoke_reason: Mapped[str | None] = mapped_column(sa.String(500))
+    # Why, as a code of issuer.passes.revocation (the rider is told its words).
+    revoke_code: Mapped[str | None] = mapped_column(sa.String(32))
+    # A clerk allowed the account a new free pass after this pass's revocation for fraud.
+    free_allowed_at: Mapped[int | None] = mapped_column(Time)
     # The latest exp of any credential issued: the denylist keeps a revoked pass until then.
     credentials_until: Mapped[int] = mapped_column(Time, default=0)
     # When the pass last moved to another device, and the latest exp of a credential issued

@@ -76,6 +76,7 @@ def apply(session: Session, account_id: str, category: str, evidence_note: str, 
                          "1 to 1000 characters"))
     _check_evidence(evidence, evidence_type)
     if rule.kind == catalogue.FREE:
+        passes.check_free_not_blocked(session, account.id)
         _free_pass_start(session, account.id, rule.code, now)  # Conflict if one runs long
     if session.scalar(sa.select(Application.id).where(
             Application.account_id == account.id, Application.category == rule.code,

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from issuer.identity import accounts
 from issuer.sales import applications, payments
-from issuer.passes import catalogue, passes
+from issuer.passes import catalogue, passes, revocation
 from issuer.platform import ids, metrics
 from issuer.platform.errors import Conflict, Forbidden, Invalid, NotFound, Word
 from shared.i18n import N_
@@ -111,10 +111,13 @@ def renew(session: Session, pass_: Pass, *, now: float, open_day: int,
 
 def _check_no_duplicate(session: Session, account: Account, product: str, route: str | None,
                         month: str) -> None:
-    same = session.scalar(sa.select(Order.id).where(
+    # A paid order whose pass was revoked (by mistake, a stolen phone...) no longer holds the
+    # month: the rider may buy it again.
+    same = session.scalar(sa.select(Order.id).outerjoin(Pass, Pass.id == Order.pass_id).where(
         Order.account_id == account.id, Order.product == product, Order.month == month,
         Order.route_code.is_(None) if route is None else Order.route_code == route,
-        Order.status.in_((PENDING, PAID))))
+        Order.status.in_((PENDING, PAID)),
+        sa.or_(Pass.id.is_(None), Pass.status != passes.REVOKED)))
     if same is not None:
         raise Conflict(N_("order %(id)s is already for this pass and month"), id=same)
 
@@ -221,7 +224,8 @@ def refund(session: Session, order_id: str, reason: str, *, refunded_by: str,
         raise Conflict(N_("order %(id)s is %(status)s: only a paid order is refunded"),
                        id=order.id, status=Word(order.status, "order"))
     if passes.get(session, order.pass_id).status != passes.REVOKED:  # e.g. revoked for fraud
-        passes.revoke(session, order.pass_id, f"refund: {reason}", now=now)
+        passes.revoke(session, order.pass_id, f"refund: {reason}", now=now,
+                      code=revocation.REFUND)
     _transition(session, order, PAID, status=REFUNDED, refunded_at=int(now),
                 refunded_by=refunded_by, refund_reason=reason)
     metrics.payment(order.provider, "refunded")

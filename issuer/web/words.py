@@ -41,6 +41,29 @@ WORDS: dict[str, dict[str, str]] = {
         "vnpay": N_("card or e-wallet"),
         "vietqr": N_("bank transfer (VietQR)"),
     },
+    # The console's words (operators' roles, cloned-pass alerts, the reconciliation).
+    "role": {
+        "clerk": N_("clerk"),
+        "approver": N_("approver"),
+        "analyst": N_("analyst"),
+        "administrator": N_("administrator"),
+    },
+    "alert": {
+        "open": N_("open"),
+        "dismissed": N_("dismissed"),
+        "revoked": N_("pass revoked"),
+        "all": N_("all"),
+    },
+    "reconcile": {
+        "summary": N_("summary"),
+        "mismatch": N_("to look at"),
+    },
+    "reconcile_item": {
+        "orders paid": N_("orders paid"),
+        "orders refunded": N_("orders refunded"),
+        "notifications": N_("payment notifications"),
+        "held": N_("payments held"),
+    },
 }
 
 
