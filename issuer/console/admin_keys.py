@@ -13,6 +13,7 @@ from issuer.platform import db
 from issuer.platform.errors import IssuerError, NotFound
 from issuer.web import auth, browser
 from shared import clock
+from shared.i18n import N_
 
 bp = flask.Blueprint("admin_keys", __name__, url_prefix="/console/admin/keys")
 bp.before_request(browser.protect_form)
@@ -69,7 +70,7 @@ def _key(session, kid: str) -> dict:
     for key in _keys(session):
         if key["kid"] == kid:
             return key
-    raise NotFound("no signing key %(kid)s", kid=kid)
+    raise NotFound(N_("no signing key %(kid)s"), kid=kid)
 
 
 @bp.get("/<kid>/retire")

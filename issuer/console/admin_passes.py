@@ -100,7 +100,7 @@ def revoke(pass_id: str):
         p = passes.get(session, pass_id)
         return page("confirm_pass.html", pass_=passes.as_dict(session, p),
                     rider=accounts.get(session, p.account_id), typed=typed, what="revoke",
-                    reason_words=_(REASONS[typed["reason"]]))
+                    reason_words=_(REASONS.get(typed["reason"], "")))
     now = clock.now()
     try:
         p, published = actions.revoke(session, auth.caller(), pass_id, reason, now=now,
