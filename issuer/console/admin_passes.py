@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 
 from issuer.console.admin_forms import ADMIN, done, form, page, refused
 from issuer.identity import accounts
-from issuer.passes import actions, passes, restore
+from issuer.passes import actions, catalogue, passes, restore
 from issuer.platform import db, vault
 from issuer.platform.errors import Invalid, IssuerError
 from issuer.platform.models import Account, Order, Pass
@@ -21,14 +21,16 @@ from shared.i18n import N_
 bp = flask.Blueprint("admin_passes", __name__, url_prefix="/console/admin/passes")
 bp.before_request(browser.protect_form)
 
-# Why a pass is revoked, said in words; the code and the note go to the audit log.
-# (issuer/passes/revocation.py will hold the one list; until then, this one.)
+# Why a pass is revoked, said in words; the code and the note go to the audit log. The codes
+# are those of issuer/passes/revocation.py (on the console branch, not yet on main): once it
+# is here, this list gives way to revocation.CHOICES and actions.revoke_with_reason.
 REASONS = {
-    "lost_card": N_("the rider lost the card or phone and asked for it"),
-    "fraud": N_("misuse: the pass was shared or forged"),
-    "duplicate": N_("issued twice by mistake"),
-    "wrong_holder": N_("issued to the wrong rider"),
-    "other": N_("another reason (say which in the note)"),
+    "cloned_qr": N_("A copied QR code: the pass was used in two places at once"),
+    "shared_pass": N_("The pass was lent to another person"),
+    "fraud": N_("False papers or false details"),
+    "lost_phone": N_("The rider's phone was lost or stolen (the rider asked)"),
+    "mistake": N_("Issued by mistake"),
+    "other": N_("Another reason (say which in the note)"),
 }
 LIMIT = 50
 
@@ -72,7 +74,10 @@ def show(pass_id: str):
 def _pass_page(pass_id: str, status: int = 200, typed: dict | None = None):
     session = db.get_session()
     p = passes.get(session, pass_id)
-    return page("pass.html", status, pass_=passes.as_dict(session, p), p=p,
+    year, month = clock.hanoi_month(p.valid_from)
+    monthly = p.product != catalogue.FREE_PRODUCT  # a free pass runs for months
+    return page("pass.html", status, pass_=passes.as_dict(session, p),
+                month=f"{year:04d}-{month:02d}" if monthly else None,
                 rider=accounts.get(session, p.account_id), reasons=REASONS,
                 typed=typed or {}, now=clock.now())
 

@@ -115,7 +115,7 @@ def test_revoke_with_javascript_off(chromium, served, staff, api):
     page.fill("#q", p["id"])
     page.click("#find button")
     page.click(f"text={p['id']}")
-    page.check("#revoke input[value=duplicate]")
+    page.check("#revoke input[value=mistake]")
     page.fill("#note", "sold twice at the counter")
     page.click("#revoke button[type=submit]")
     assert "Revoke pass" in page.inner_text("h1")

@@ -67,12 +67,19 @@ def test_a_short_national_id_is_said(admin):
     assert 'value="12345"' in page.text
 
 
+def clock_month_en() -> str:
+    from shared import i18n
+    year, month = clock.hanoi_month(clock.now())
+    return i18n.month(f"{year:04d}-{month:02d}", "en")
+
+
 def test_pass_page_says_holder_product_status_device(admin, api):
     p = a_pass(api)
     page = admin.get(f"/console/admin/passes/{p['id']}")
     assert page.status_code == 200
     assert "Nguyễn Văn An" in page.text and "all routes" in page.text
     assert "valid" in page.text and "on no device" in page.text
+    assert clock_month_en() in page.text
     assert page.headers["Cache-Control"] == "no-store"
     admin.client.set_cookie("vexe_lang", "vi")
     vi = admin.get(f"/console/admin/passes/{p['id']}")
@@ -82,17 +89,17 @@ def test_pass_page_says_holder_product_status_device(admin, api):
 def test_revoke_confirms_first_then_revokes_audits_publishes(admin, api, app):
     p = a_pass(api)
     asked = admin.post(f"/console/admin/passes/{p['id']}/revoke",
-                       {"reason": "fraud", "note": "shared with a friend"})
+                       {"reason": "shared_pass", "note": "lent to a friend"})
     assert asked.status_code == 200
     assert "Revoke pass" in asked.text and 'name="confirmed" value="yes"' in asked.text
     assert status_of(api, p["id"]) == "active"  # nothing done before the confirmation
     done = admin.post(f"/console/admin/passes/{p['id']}/revoke",
-                      {"reason": "fraud", "note": "shared with a friend", "confirmed": "yes"})
+                      {"reason": "shared_pass", "note": "lent to a friend", "confirmed": "yes"})
     assert done.status_code == 303
     assert status_of(api, p["id"]) == "revoked"
     [entry] = audit_entries(app, "pass.revoke")
     assert (entry.actor, entry.target) == ("quan-tri", p["id"])
-    assert entry.reason == "fraud: shared with a friend"
+    assert entry.reason == "shared_pass: lent to a friend"
     page = admin.get(done.headers["Location"])
     assert f"Pass {p['id']} is revoked." in page.text
     assert "Restore this pass" in page.text
