@@ -31,7 +31,7 @@ def _filters() -> dict:
     where = []
     for name in FILTERS:
         if len(typed[name]) > FILTER_LENGTH:
-            raise Invalid(N_("%(name)s is at most %(most)s characters"), name=name,
+            raise Invalid(N_("%(name)s: at most %(most)s characters"), name=name,
                           most=FILTER_LENGTH)
         if typed[name]:
             where.append(getattr(AuditEntry, name) == typed[name])

@@ -70,7 +70,7 @@ def _key(session, kid: str) -> dict:
     for key in _keys(session):
         if key["kid"] == kid:
             return key
-    raise NotFound(N_("no signing key %(kid)s"), kid=kid)
+    raise NotFound(N_("no key %(kid)s among the signing keys"), kid=kid)
 
 
 @bp.get("/<kid>/retire")
