@@ -36,6 +36,21 @@ WORDS: dict[str, dict[str, str]] = {
         "multi": N_("all routes"),
         "free": N_("free pass"),
     },
+    "key": {
+        "signing": N_("signs now"),
+        "verifying": N_("still accepted"),
+        "retired": N_("retired"),
+    },
+    "role": {
+        "clerk": N_("sales clerk"),
+        "approver": N_("free-pass approver"),
+        "administrator": N_("administrator"),
+        "analyst": N_("ridership analyst"),
+    },
+    "fare": {
+        "reduced": N_("reduced fare"),
+        "free": N_("rides free"),
+    },
     "provider": {
         "counter": N_("cash at a counter"),
         "vnpay": N_("card or e-wallet"),
