@@ -246,7 +246,7 @@ PATHS = {
         "Activate the pass on a phone: bind its P-256 key (rider)", ok="201", params=[P],
         body=shapes.DeviceRequest, answer=shapes.Bound, limited=True)},
     "/api/passes/{pass_id}/revoke": {"post": _op(
-        "Revoke a pass (administrator)", tag="operators", params=[P], body=shapes.Reason,
+        "Revoke a pass (administrator)", tag="operators", params=[P], body=shapes.Revocation,
         answer=shapes.Pass)},
     "/api/routes": {"get": _op("Routes (any operator)", tag="operators", answer=shapes.Routes),
                     "post": _op("Add a route (administrator)", ok="201", tag="operators",

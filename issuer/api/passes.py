@@ -60,11 +60,15 @@ def show(pass_id: str):
 @bp.post("/<pass_id>/revoke")
 @auth.require_roles(operators.ADMINISTRATOR)
 def revoke(pass_id: str):
-    data = json_body(shapes.Reason)
+    data = json_body(shapes.Revocation)
     session = db.get_session()
-    now = clock.now()
-    p, published = actions.revoke(session, auth.caller(), pass_id, data.reason,
-                                  now=now, redis_url=flask.current_app.config["REDIS_URL"])
+    now, redis_url = clock.now(), flask.current_app.config["REDIS_URL"]
+    if data.code is None:
+        p, published = actions.revoke(session, auth.caller(), pass_id, data.reason,
+                                      now=now, redis_url=redis_url)
+    else:
+        p, published = actions.revoke_with_reason(session, auth.caller(), pass_id, data.code,
+                                                  data.reason, now=now, redis_url=redis_url)
     return {**passes.as_dict(session, p), **publishing.answer(published)}
 
 

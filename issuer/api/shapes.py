@@ -48,6 +48,13 @@ class Reason(Request):
     reason: ReasonText
 
 
+class Revocation(Request):
+    """Why a pass is revoked: ``code`` one of issuer.passes.revocation's reasons (``other``
+    when left out), ``reason`` the operator's words, kept in the audit log."""
+    reason: ReasonText
+    code: Annotated[str, Meta(max_length=32)] | None = None
+
+
 class Decision(Request):
     reason: Annotated[str, Meta(max_length=500)] | None = None
 

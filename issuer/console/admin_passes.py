@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 
 from issuer.console.admin_forms import ADMIN, done, form, page, refused
 from issuer.identity import accounts
-from issuer.passes import actions, catalogue, passes, restore
+from issuer.passes import actions, catalogue, passes, revocation
 from issuer.platform import db, vault
 from issuer.platform.errors import Invalid, IssuerError
 from issuer.platform.models import Account, Order, Pass
@@ -21,17 +21,8 @@ from shared.i18n import N_
 bp = flask.Blueprint("admin_passes", __name__, url_prefix="/console/admin/passes")
 bp.before_request(browser.protect_form)
 
-# Why a pass is revoked, said in words; the code and the note go to the audit log. The codes
-# are those of issuer/passes/revocation.py (on the console branch, not yet on main): once it
-# is here, this list gives way to revocation.CHOICES and actions.revoke_with_reason.
-REASONS = {
-    "cloned_qr": N_("A copied QR code: the pass was used in two places at once"),
-    "shared_pass": N_("The pass was lent to another person"),
-    "fraud": N_("False papers or false details"),
-    "lost_phone": N_("The rider's phone was lost or stolen (the rider asked)"),
-    "mistake": N_("Issued by mistake"),
-    "other": N_("Another reason (say which in the note)"),
-}
+# Why a pass is revoked: the reasons an operator picks from (issuer/passes/revocation.py).
+REASONS = {r.code: r.staff for r in revocation.CHOICES}
 LIMIT = 50
 
 
@@ -79,16 +70,12 @@ def _pass_page(pass_id: str, status: int = 200, typed: dict | None = None):
     return page("pass.html", status, pass_=passes.as_dict(session, p),
                 month=f"{year:04d}-{month:02d}" if monthly else None,
                 rider=accounts.get(session, p.account_id), reasons=REASONS,
-                typed=typed or {}, now=clock.now())
+                why=revocation.of_pass(p), typed=typed or {}, now=clock.now())
 
 
 def _reason(typed: dict) -> str:
-    """The reason the audit log keeps: the chosen one's code, and the note."""
-    if typed["reason"] not in REASONS:
-        raise Invalid(N_("choose a reason from the list"))
-    if typed["reason"] == "other" and not typed["note"]:
-        raise Invalid(N_("say the reason in the note"))
-    return typed["reason"] + (f": {typed['note']}" if typed["note"] else "")
+    """The chosen reason's code, checked with its note (revocation.check_choice)."""
+    return revocation.check_choice(typed["reason"], typed["note"])[0].code
 
 
 @bp.post("/<pass_id>/revoke")
@@ -108,8 +95,9 @@ def revoke(pass_id: str):
                     reason_words=_(REASONS.get(typed["reason"], "")))
     now = clock.now()
     try:
-        p, published = actions.revoke(session, auth.caller(), pass_id, reason, now=now,
-                                      redis_url=flask.current_app.config["REDIS_URL"])
+        p, published = actions.revoke_with_reason(
+            session, auth.caller(), pass_id, reason, typed["note"], now=now,
+            redis_url=flask.current_app.config["REDIS_URL"])
     except IssuerError as exc:
         return _pass_page(pass_id, refused(exc), typed)
     done(_("Pass %(id)s is revoked.", id=p.id), published)
@@ -128,7 +116,7 @@ def restore_(pass_id: str):
         return page("confirm_pass.html", pass_=passes.as_dict(session, p),
                     rider=accounts.get(session, p.account_id), typed=typed, what="restore")
     try:
-        p, published = restore.restore_pass(session, auth.caller(), pass_id, typed["why"],
+        p, published = actions.restore_pass(session, pass_id, auth.caller(), typed["why"],
                                             now=clock.now(),
                                             redis_url=flask.current_app.config["REDIS_URL"])
     except IssuerError as exc:

@@ -52,9 +52,11 @@ def restore_pass(session: Session, pass_id: str, operator, note: str | None, *, 
     """Switch a pass revoked by mistake back on, audited with the operator's note; the
     denylist republished so validators accept it again."""
     note = _note(note, required=False)
-    with audit.action(session, operator, "pass.restore", now=now, target=pass_id,
-                      reason=note or revocation.MISTAKE):
+    with audit.action(session, operator, "pass.restore", now=now, target=pass_id) as entry:
+        was = passes.get(session, pass_id).revoke_reason
         restored = passes.restore(session, pass_id, now=now)
+        # The audit entry keeps what the revocation said, since the pass forgets it.
+        entry.reason = f"{note or revocation.MISTAKE} (was revoked: {was})"
     return restored, publish.publish(session, redis_url, now=now)
 
 

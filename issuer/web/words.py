@@ -56,13 +56,7 @@ WORDS: dict[str, dict[str, str]] = {
         "vnpay": N_("card or e-wallet"),
         "vietqr": N_("bank transfer (VietQR)"),
     },
-    # The console's words (operators' roles, cloned-pass alerts, the reconciliation).
-    "role": {
-        "clerk": N_("clerk"),
-        "approver": N_("approver"),
-        "analyst": N_("analyst"),
-        "administrator": N_("administrator"),
-    },
+    # The console's words (cloned-pass alerts, the reconciliation).
     "alert": {
         "open": N_("open"),
         "dismissed": N_("dismissed"),

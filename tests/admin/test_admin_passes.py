@@ -111,8 +111,8 @@ def test_revoke_refused_without_a_reason_or_with_an_unknown_one(admin, api, app)
                  {"reason": "other", "note": "", "confirmed": "yes"}):
         page = admin.post(f"/console/admin/passes/{p['id']}/revoke", data)
         assert page.status_code == 400, data
-        assert ("choose a reason from the list" in page.text
-                or "say the reason in the note" in page.text)
+        assert ("choose a reason for the revocation from the list" in page.text
+                or "say why in the note" in page.text)
         assert status_of(api, p["id"]) == "active"
     kept = admin.post(f"/console/admin/passes/{p['id']}/revoke", {"note": "typed here"})
     assert 'value="typed here"' in kept.text
@@ -130,7 +130,8 @@ def test_revoke_without_csrf_or_role_is_refused(admin, clerk, api, app):
 
 def test_restore_a_pass_revoked_by_mistake(admin, api, app):
     p = a_pass(api)
-    api.ok("POST", f"/api/passes/{p['id']}/revoke", json={"reason": "wrong rider"})
+    api.ok("POST", f"/api/passes/{p['id']}/revoke",
+           json={"reason": "wrong rider", "code": "mistake"})
     assert status_of(api, p["id"]) == "revoked"
     client = redis.Redis.from_url(app.config["REDIS_URL"])
     client.set(redis_keys.DENYLIST, "stale")  # what the restore must publish over
@@ -161,7 +162,7 @@ def test_restore_refuses_a_refunded_pass(admin, api, app):
     assert status_of(api, pass_id) == "revoked"
     refused = admin.post(f"/console/admin/passes/{pass_id}/restore",
                          {"why": "mistake", "confirmed": "yes"})
-    assert refused.status_code == 409 and "was refunded" in refused.text
+    assert refused.status_code == 409 and "only a pass revoked by mistake" in refused.text
     assert 'value="mistake"' in refused.text
     assert status_of(api, pass_id) == "revoked"
     assert audit_entries(app, "pass.restore") == []
