@@ -5,6 +5,6 @@ import flask
 
 
 def blueprints() -> list[flask.Blueprint]:
-    from issuer.console import approvals, counter, payments, ridership, signin
+    from issuer.console import approvals, counter, help, payments, ridership, signin
 
-    return [module.bp for module in (signin, counter, approvals, ridership, payments)]
+    return [module.bp for module in (signin, counter, approvals, ridership, payments, help)]
