@@ -65,9 +65,11 @@ def buy():
     form = {k: flask.request.form.get(k, "") for k in ("product", "route", "month", "category")}
     # A multi-route pass has no route: what the hidden field still sends is not a mistake.
     route = (form["route"] or None) if form["product"] == "single" else None
-    # One rider's orders are placed one at a time (a row lock on PostgreSQL), so a second
-    # press of the button finds the order the first one made and lands on it.
-    session.execute(sa.select(Account.id).where(Account.id == rider.id).with_for_update())
+    # One rider's orders are placed one at a time, so a second press of the button finds the
+    # order the first one made and lands on it: a write that changes nothing takes the
+    # account's row lock (PostgreSQL) or the database's write lock (SQLite) until the commit.
+    session.execute(sa.update(Account).where(Account.id == rider.id)
+                    .values(created_at=Account.created_at))
     same = _pending_like(session, rider.id, form["product"], route, form["month"])
     if same is not None:
         session.rollback()
