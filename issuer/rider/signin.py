@@ -14,7 +14,7 @@ from joserfc.errors import JoseError
 from issuer.web import auth, limits, browser
 from issuer.platform import db, metrics
 from issuer.identity import eid as identity, oidc
-from issuer.platform.errors import IssuerError
+from issuer.platform.errors import Conflict, IssuerError
 from shared import clock
 from shared.i18n import N_
 
@@ -32,6 +32,8 @@ REFUSED = N_("You are not signed in: the e-ID sign-in was cancelled or did not f
 # Levels are 1 (registered) and 2 (verified in person): a lower level is always 1 under 2.
 LOWER_LEVEL = N_("You signed in with a level-1 e-ID, but this account was verified at level 2. "
                  "Sign in with the level-2 e-ID of the account's holder.")
+ANOTHER_EID = N_("An account for your national ID number already exists, opened with another "
+                 "e-ID. Sign in with that e-ID, or call the hotline.")
 NO_ACCOUNT = N_("Your e-ID was accepted, but your account could not be opened. "
                 "Try again later, or call the hotline.")
 
@@ -82,7 +84,7 @@ def callback():
     except IssuerError as exc:
         session.rollback()
         log.info("e-ID sign-in: no account: %s", exc)
-        return _failed(NO_ACCOUNT, exc.status)
+        return _failed(ANOTHER_EID if isinstance(exc, Conflict) else NO_ACCOUNT, exc.status)
     next_url = flask.session.get(NEXT_KEY, "/my/")
     auth.sign_in(account=account)
     metrics.signed_in(metrics.RIDER, ok=True)

@@ -47,11 +47,13 @@ def test_rider_buys_clerk_takes_cash(eid_world, browser, staff, tmp_path):
     rider.select_option("#product", "multi")
     rider.click("#buy button[type=submit]")
     rider.wait_for_url(re.compile(r".*/my/orders/[0-9A-Z]{10}$"))  # the order, to pay
-    assert rider.inner_text("#status") == "pending"
+    assert rider.get_attribute("#status", "data-status") == "pending"
+    assert rider.inner_text("#status") == "chờ thanh toán"  # the code said as words
     rider.goto(base + "/my/")
     row = rider.locator("tr.order").first
     order_id = row.get_attribute("data-order")
-    assert row.locator(".status").inner_text() == "pending"
+    assert row.get_attribute("data-status") == "pending"
+    assert row.locator(".status").inner_text() == "chờ thanh toán"
     assert "200.000 ₫" in row.inner_text()
 
     clerk = browser.new_page()
@@ -75,7 +77,8 @@ def test_rider_buys_clerk_takes_cash(eid_world, browser, staff, tmp_path):
     clerk.screenshot(path=str(tmp_path / "receipt.png"))
 
     rider.reload()
-    assert rider.locator("tr.order .status").first.inner_text() == "paid"
+    assert rider.locator("tr.order").first.get_attribute("data-status") == "paid"
+    assert rider.locator("tr.order .status").first.inner_text() == "đã thanh toán"
     assert rider.locator(".card.pass").count() == 1
 
 
@@ -107,5 +110,6 @@ def test_approver_rejects_rider_reads_why(eid_world, browser, staff):
 
     rider.reload()
     row = rider.locator("tr.application").first
-    assert row.locator(".status").inner_text() == "rejected"
+    assert row.get_attribute("data-status") == "rejected"
+    assert row.locator(".status").inner_text() == "bị từ chối"
     assert row.locator(".reason").inner_text() == "Thẻ đã hết hạn · the card has expired"

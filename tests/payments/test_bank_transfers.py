@@ -91,7 +91,7 @@ class TestTheWebhook:
         assert json.loads(result.output)["outcome"] == "paid"
         paid = shop.order_row(order_id)
         assert paid.status == "paid" and paid.pass_id and paid.provider == "vietqr"
-        assert 'id="status">paid<' in order_page(shop, rider, order_id)
+        assert 'id="status" data-status="paid">đã thanh toán<' in order_page(shop, rider, order_id)
 
     def test_the_same_transaction_twice_pays_once(self, shop):
         rider = shop.rider()

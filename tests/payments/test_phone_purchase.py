@@ -35,13 +35,15 @@ def order_on_the_phone(phone: Phone, sub: str) -> str:
     phone.page.select_option("#product", "multi")
     phone.page.click("#buy button[type=submit]")
     phone.page.wait_for_url(re.compile(r".*/my/orders/[0-9A-Z]{10}$"))
-    assert phone.page.inner_text("#status") == "pending"
+    assert phone.page.get_attribute("#status", "data-status") == "pending"
+    assert phone.page.inner_text("#status") == "chờ thanh toán"
     return phone.page.url.rsplit("/", 1)[1]
 
 
 def pass_on_the_card(phone: Phone, order_id: str) -> None:
     phone.page.goto(f"{phone.base}/my/orders/{order_id}")
-    assert phone.page.inner_text("#status") == "paid"
+    assert phone.page.get_attribute("#status", "data-status") == "paid"
+    assert phone.page.inner_text("#status") == "đã thanh toán"
     phone.page.click("#pass")  # to the card
     phone.page.wait_for_url(phone.base + "/card/")
     phone.activate()
@@ -57,7 +59,8 @@ def test_a_rider_pays_by_card_through_the_gateway_pages(chromium, world):  # noq
         assert phone.page.inner_text("#amount").startswith("200.000")
         phone.page.click("button.pay")  # the tester pays; the IPN goes at once
         phone.page.wait_for_url(f"{phone.base}/my/orders/{order_id}")
-        assert phone.page.inner_text("#status") == "paid"
+        assert phone.page.get_attribute("#status", "data-status") == "paid"
+        assert phone.page.inner_text("#status") == "đã thanh toán"
         pass_on_the_card(phone, order_id)
         assert phone.errors == []
     finally:
