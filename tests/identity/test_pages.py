@@ -37,7 +37,7 @@ def test_rider_buys_clerk_takes_cash(eid_world, browser, staff, tmp_path):
     staff.create("thu-ngan", "clerk")
     base = eid_world.issuer.url
 
-    rider = browser.new_page()
+    rider = browser.new_page(locale="vi-VN")  # the rider reads Vietnamese
     rider.goto(base + "/")
     rider.click("#signin")
     rider.click('button[data-sub="vn-7f3a9c21"]')  # the provider's citizen chooser
@@ -56,7 +56,7 @@ def test_rider_buys_clerk_takes_cash(eid_world, browser, staff, tmp_path):
     assert row.locator(".status").inner_text() == "chờ thanh toán"
     assert "200.000 ₫" in row.inner_text()
 
-    clerk = browser.new_page()
+    clerk = browser.new_page(locale="en-US")  # the clerk reads English
     clerk.goto(base + "/console/counter/")
     clerk.wait_for_url(re.compile(r".*/console/login\?next=.*"))
     clerk.fill("#username", "thu-ngan")
@@ -73,7 +73,7 @@ def test_rider_buys_clerk_takes_cash(eid_world, browser, staff, tmp_path):
     clerk.click("#pay button")
     clerk.wait_for_url(re.compile(r".*/receipt$"))
     receipt = clerk.inner_text("#receipt")
-    assert order_id in receipt and "200.000 ₫" in receipt and "thu-ngan" in receipt
+    assert order_id in receipt and "200,000 ₫" in receipt and "thu-ngan" in receipt
     clerk.screenshot(path=str(tmp_path / "receipt.png"))
 
     rider.reload()
@@ -85,7 +85,7 @@ def test_rider_buys_clerk_takes_cash(eid_world, browser, staff, tmp_path):
 def test_approver_rejects_rider_reads_why(eid_world, browser, staff):
     staff.create("duyet", "approver")
     base = eid_world.issuer.url
-    rider = browser.new_page()
+    rider = browser.new_page(locale="vi-VN")  # the rider reads Vietnamese
     rider.goto(base + "/signin")
     rider.click('button[data-sub="vn-c41d7e88"]')
     rider.wait_for_url(base + "/my/")
