@@ -62,7 +62,8 @@ class TestTheQr:
         import io
         [found] = zxingcpp.read_barcodes(Image.open(io.BytesIO(base64.b64decode(png))))
         assert found.text == text  # the image draws exactly that text
-        for shown in (f"VX{order_id}", BANK["BANK_ACCOUNT"], "200000", "Ai cũng có thể trả đơn này"):
+        for shown in (f"VX{order_id}", BANK["BANK_ACCOUNT"], "200000",
+                      "Ai cũng có thể trả đơn này"):
             assert shown in page
 
     def test_the_shared_page_shows_the_transfer_to_anyone_and_nothing_of_the_rider(self, shop):
