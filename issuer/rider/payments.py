@@ -161,7 +161,7 @@ def receipt(order_id: str):
     session = db.get_session()
     order = _own_order(order_id)
     if order.status not in (orders.PAID, orders.REFUNDED):
-        flask.abort(409, f"order {order.id} is {order.status}: no receipt")
+        flask.abort(409, _("Order %(id)s is not paid: it has no receipt.", id=order.id))
     config = flask.current_app.config
     rate = config["VAT_PERCENT"]
     vat = round(order.price_vnd * rate / (100 + rate))
