@@ -15,6 +15,7 @@ from issuer.platform import db
 from issuer.sales import actions, orders
 from shared import clock
 from tests.a11y import assert_clean
+from tests.identity.conftest import PASSWORD
 from tests.identity.test_rider_forms import add_trips
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -159,3 +160,36 @@ def test_the_buy_form_by_keyboard_alone_hides_the_route_of_a_multi_route_pass(
     assert page.locator(".flash.ok").is_visible()
     page.goto(eid_world.issuer.url + "/my/")
     assert page.locator("tr.order").count() == 1
+
+
+@pytest.mark.parametrize("language", ["vi", "en"])
+def test_a_clerk_answers_from_the_help_queue(eid_world, chromium, staff, language):
+    """The clerk's queue at a desk's size: axe finds nothing, and the reply, typed and sent
+    from the keyboard, reaches the rider's trips page."""
+    page = signed_in(eid_world, chromium, language)
+    base = eid_world.issuer.url
+    page.goto(base + "/my/trips")
+    page.fill("#message", "Tôi bị trừ tiền hai lần")
+    with page.expect_navigation():
+        page.locator("#ask button[type=submit]").press("Enter")
+    assert page.locator(".help-request").get_attribute("data-status") == "open"
+    staff.create("thu-ngan", "clerk")
+    desk = chromium.new_context(viewport={"width": 1366, "height": 900}, bypass_csp=True,
+                                locale="vi-VN" if language == "vi" else "en-US")
+    clerk = desk.new_page()
+    clerk.goto(base + "/console/login")
+    clerk.fill("#username", "thu-ngan")
+    clerk.fill("#password", PASSWORD)
+    clerk.click("button[type=submit]")
+    clerk.goto(base + "/console/help/")
+    assert "Tôi bị trừ tiền hai lần" in clerk.inner_text("main")
+    assert_clean(clerk, f"/console/help/ in {language}")
+    clerk.locator(".help-request textarea").fill("Đã hoàn lại lần trừ thứ hai.")
+    clerk.locator(".help-request textarea").press("Tab")
+    with clerk.expect_navigation():
+        clerk.keyboard.press("Enter")
+    assert clerk.locator(".help-request").count() == 0
+    page.reload()
+    assert page.locator(".help-request").get_attribute("data-status") == "answered"
+    assert "Đã hoàn lại lần trừ thứ hai." in page.inner_text(".help-request .reply")
+    desk.close()
