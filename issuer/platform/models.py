@@ -396,6 +396,28 @@ class PaymentNotification(Base):
     __table_args__ = (sa.UniqueConstraint("provider", "signature"),)
 
 
+class HelpRequest(Base):
+    """A rider's question, or a problem reported with one of her trips, in a clerk's queue
+    until a clerk answers it; the rider reads the reply on her trips page."""
+
+    __tablename__ = "help_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[str] = mapped_column(sa.ForeignKey("accounts.id"), index=True)
+    # The trip it is about (a trips row's id; trips have no key to point at: they are
+    # partitioned), and that trip's pass; None for a question about nothing in particular.
+    trip_id: Mapped[str | None] = mapped_column(sa.String(32))
+    pass_id: Mapped[str | None] = mapped_column(sa.String(16))
+    message: Mapped[str] = mapped_column(sa.String(1000))
+    status: Mapped[str] = mapped_column(sa.String(16), index=True)
+    created_at: Mapped[int] = mapped_column(Time)
+    answered_at: Mapped[int | None] = mapped_column(Time)
+    answered_by: Mapped[str | None] = mapped_column(sa.String(100))
+    reply: Mapped[str | None] = mapped_column(sa.String(1000))
+
+    __table_args__ = (sa.CheckConstraint("status IN ('open', 'answered')", name="status"),)
+
+
 class Company(Base):
     """A bus company: the authority pays it for what its vehicles carried."""
 

@@ -190,6 +190,9 @@ SETTINGS = (
     Setting("SELLER_TAX_CODE", text, None),
     Setting("SELLER_ADDRESS", text, None),
     Setting("VAT_PERCENT", number(0, 100, "percent"), 0),
+    # The operator's telephone line for riders, shown wherever a page tells them to call
+    # (the rider's pages, the card). Empty: no number is shown.
+    Setting("HOTLINE", text, ""),
 )
 
 

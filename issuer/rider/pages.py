@@ -6,19 +6,23 @@ from __future__ import annotations
 
 import flask
 import sqlalchemy as sa
+from flask_babel import gettext as _
 
 from issuer.identity import accounts
 from issuer.sales import applications, orders
 from issuer.web import auth, browser
+from issuer.web.language import said
+from issuer.rider import common
 from issuer.passes import catalogue, phones, passes
 from issuer.platform import db
 from issuer.network import routes
 from issuer.platform.errors import IssuerError
-from issuer.platform.models import Pass
+from issuer.platform.models import Account, Order, Pass
 from shared import clock
 
 bp = flask.Blueprint("rider_pages", __name__)
 bp.before_request(browser.protect_form)
+common.init(bp)
 
 
 def _rider():
@@ -56,31 +60,52 @@ def home():
 def buy():
     session = db.get_session()
     rider = _rider()
-    if flask.request.method == "POST":
-        form = flask.request.form
-        try:
-            order = orders.create(session, rider.id, form.get("product", ""),
-                                  form.get("month", ""), now=clock.now(),
-                                  open_day=flask.current_app.config["SALES_OPEN_DAY"],
-                                  route=form.get("route") or None,
-                                  category=form.get("category") or None,
-                                  expires_in=_order_expiry())
-        except IssuerError as exc:
-            session.rollback()
-            flask.flash(str(exc), "error")
-            return _buy_page(session, rider), exc.status
-        flask.flash(f"Đã tạo đơn {order.id}. Order {order.id} created.", "ok")
-        return flask.redirect(flask.url_for("rider_payments.order_page", order_id=order.id))
-    return _buy_page(session, rider)
+    if flask.request.method == "GET":
+        return _buy_page(session, rider, {})
+    form = {k: flask.request.form.get(k, "") for k in ("product", "route", "month", "category")}
+    # A multi-route pass has no route: what the hidden field still sends is not a mistake.
+    route = (form["route"] or None) if form["product"] == "single" else None
+    # One rider's orders are placed one at a time, so a second press of the button finds the
+    # order the first one made and lands on it: a write that changes nothing takes the
+    # account's row lock (PostgreSQL) or the database's write lock (SQLite) until the commit.
+    session.execute(sa.update(Account).where(Account.id == rider.id)
+                    .values(created_at=Account.created_at))
+    same = _pending_like(session, rider.id, form["product"], route, form["month"])
+    if same is not None:
+        session.rollback()
+        flask.flash(_("Order %(id)s for this pass and month is already waiting for payment.",
+                      id=same.id), "ok")
+        return flask.redirect(flask.url_for("rider_payments.order_page", order_id=same.id), 303)
+    try:
+        order = orders.create(session, rider.id, form["product"], form["month"], now=clock.now(),
+                              open_day=flask.current_app.config["SALES_OPEN_DAY"],
+                              route=route, category=form["category"] or None,
+                              expires_in=_order_expiry())
+    except IssuerError as exc:
+        session.rollback()
+        flask.flash(said(exc), "error")
+        return _buy_page(session, rider, form), exc.status
+    flask.flash(_("Order %(id)s created.", id=order.id), "ok")
+    return flask.redirect(flask.url_for("rider_payments.order_page", order_id=order.id), 303)
+
+
+def _pending_like(session, account_id: str, product: str, route: str | None, month: str):
+    """The rider's order waiting for payment for this pass and month, if any."""
+    return session.scalar(sa.select(Order).where(
+        Order.account_id == account_id, Order.product == product, Order.month == month,
+        Order.route_code.is_(None) if route is None else Order.route_code == route,
+        Order.status == orders.PENDING,
+        sa.or_(Order.expires_at.is_(None), Order.expires_at > int(clock.now()))))
 
 
 def _order_expiry() -> int:
     return flask.current_app.config["ORDER_EXPIRY_MINUTES"] * 60
 
 
-def _buy_page(session, rider):
+def _buy_page(session, rider, form: dict):
+    """The form; after a refusal, with what the rider chose still chosen."""
     return flask.render_template(
-        "rider/buy.html", rider=rider, catalogue=catalogue.as_dict(session),
+        "rider/buy.html", rider=rider, catalogue=catalogue.as_dict(session), form=form,
         routes=routes.list_routes(session),
         months=orders.months_on_sale(clock.now(), flask.current_app.config["SALES_OPEN_DAY"]))
 
@@ -99,9 +124,9 @@ def renew(pass_id: str):
                              expires_in=_order_expiry())
     except IssuerError as exc:
         session.rollback()
-        flask.flash(str(exc), "error")
+        flask.flash(said(exc), "error")
         return flask.redirect(flask.url_for("rider_pages.home"), 303)
-    flask.flash(f"Đã tạo đơn gia hạn {order.id}. Renewal order {order.id} created.", "ok")
+    flask.flash(_("Renewal order %(id)s created.", id=order.id), "ok")
     return flask.redirect(flask.url_for("rider_payments.order_page", order_id=order.id), 303)
 
 
@@ -116,7 +141,7 @@ def free():
             if form.get("action") == "grant":
                 p = applications.grant_free_pass(session, rider.id, form.get("category", ""),
                                                  now=clock.now())
-                flask.flash(f"Đã cấp thẻ miễn phí {p.id}. Free pass {p.id} granted.", "ok")
+                flask.flash(_("Free pass %(id)s granted.", id=p.id), "ok")
             else:
                 upload = flask.request.files.get("evidence")
                 data = upload.read() if upload and upload.filename else None
@@ -124,17 +149,17 @@ def free():
                     session, rider.id, form.get("category", ""), form.get("evidence_note", ""),
                     now=clock.now(), evidence=data,
                     evidence_type=upload.mimetype if data is not None else None)
-                flask.flash(f"Đã gửi đơn {app_.id}. Application {app_.id} sent.", "ok")
+                flask.flash(_("Application %(id)s sent.", id=app_.id), "ok")
         except IssuerError as exc:
             session.rollback()
-            flask.flash(str(exc), "error")
-            return _free_page(session, rider), exc.status
+            flask.flash(said(exc), "error")
+            return _free_page(session, rider, form), exc.status
         return flask.redirect(flask.url_for("rider_pages.home"))
-    return _free_page(session, rider)
+    return _free_page(session, rider, {})
 
 
-def _free_page(session, rider):
-    return flask.render_template("rider/free.html", rider=rider,
+def _free_page(session, rider, form):
+    return flask.render_template("rider/free.html", rider=rider, form=form,
                                  categories=catalogue.as_dict(session)["categories"])
 
 
@@ -146,7 +171,7 @@ def cancel(order_id: str):
     orders.check_owner(order, auth.caller().account_id)
     orders.cancel(session, order.id, now=clock.now())
     session.commit()
-    flask.flash(f"Đã hủy đơn {order.id}. Order {order.id} cancelled.", "ok")
+    flask.flash(_("Order %(id)s cancelled.", id=order.id), "ok")
     return flask.redirect(flask.url_for("rider_pages.home"))
 
 
@@ -164,11 +189,12 @@ def lost_device(pass_id: str):
         session.commit()
     except IssuerError as exc:
         session.rollback()
-        flask.flash(str(exc), "error")
-        return flask.redirect(flask.url_for("rider_pages.home")), 303
+        flask.flash(said(exc), "error")
+        return flask.redirect(flask.url_for("rider_pages.home"), 303)
     published = publish_now(session, now)
-    flask.flash("Đã gỡ vé khỏi điện thoại bị mất. The pass has left the lost phone."
-                + ("" if published["published"] else " (" + published["warning"] + ")"), "ok")
+    flask.flash(_("The pass has left the lost phone.") if published["published"] else
+                _("The pass has left the lost phone. The buses will know within minutes."),
+                "ok")
     return flask.redirect(flask.url_for("rider_pages.home"))
 
 

@@ -8,17 +8,22 @@ import hashlib
 import hmac
 
 import flask
+from flask_babel import gettext as _
 
 from issuer.identity import accounts
 from issuer.platform import db
 from issuer.platform.errors import IssuerError
 from issuer.passes import qr
 from issuer.sales import actions, bank, gateway, orders, refunds, settlement
+from issuer.rider import common
 from issuer.web import auth, browser, headers
-from shared import clock
+from issuer.web.language import said
+from issuer.web import language
+from shared import clock, i18n
 
 bp = flask.Blueprint("rider_payments", __name__)
 bp.before_request(browser.protect_form)
+common.init(bp)
 
 
 def _own_order(order_id: str):
@@ -98,7 +103,7 @@ def pay_by_card(order_id: str):
                             ip=flask.request.remote_addr or "127.0.0.1", now=clock.now())
     except IssuerError as exc:
         session.rollback()
-        flask.flash(str(exc), "error")
+        flask.flash(said(exc), "error")
         return flask.redirect(flask.url_for("rider_payments.order_page", order_id=order.id),
                               303)
     return flask.redirect(url, 303)
@@ -117,14 +122,12 @@ def card_return():
                              now=clock.now())
     orders.check_owner(order, auth.caller().account_id)
     if order.status == orders.PAID:
-        flask.flash(f"Đã thanh toán đơn {order.id}; vé {order.pass_id} đã sẵn sàng. "
-                    f"Order {order.id} is paid; pass {order.pass_id} is ready.", "ok")
+        flask.flash(_("Order %(id)s is paid; pass %(pass_id)s is ready.", id=order.id,
+                      pass_id=order.pass_id), "ok")
     elif fields.get("vnp_ResponseCode") not in (None, "00"):
-        flask.flash("Giao dịch không thành công; bạn có thể thử lại. "
-                    "The payment did not go through; you may try again.", "error")
+        flask.flash(_("The payment did not go through; you may try again."), "error")
     else:
-        flask.flash("Đang chờ cổng thanh toán xác nhận. "
-                    "Waiting for the gateway to confirm the payment.", "ok")
+        flask.flash(_("Waiting for the payment gateway to confirm the payment."), "ok")
     return flask.redirect(flask.url_for("rider_payments.order_page", order_id=order.id), 303)
 
 
@@ -141,12 +144,12 @@ def ask_refund(order_id: str):
             config=flask.current_app.config, ip=flask.request.remote_addr or "127.0.0.1")
     except IssuerError as exc:
         session.rollback()
-        flask.flash(str(exc), "error")
+        flask.flash(said(exc), "error")
         return flask.redirect(flask.url_for("rider_payments.order_page", order_id=order.id),
                               303)
-    flask.flash(f"Đã hoàn {done.refund_vnd:,} đồng; vé {done.pass_id} đã bị thu hồi. "
-                f"{done.refund_vnd:,} VND refunded; pass {done.pass_id} is revoked."
-                .replace(",", "."), "ok")
+    flask.flash(_("%(amount)s refunded; pass %(pass_id)s is revoked.",
+                  amount=i18n.money(done.refund_vnd, language.current()),
+                  pass_id=done.pass_id), "ok")
     return flask.redirect(flask.url_for("rider_payments.order_page", order_id=order.id), 303)
 
 
@@ -158,7 +161,7 @@ def receipt(order_id: str):
     session = db.get_session()
     order = _own_order(order_id)
     if order.status not in (orders.PAID, orders.REFUNDED):
-        flask.abort(409, f"order {order.id} is {order.status}: no receipt")
+        flask.abort(409, _("Order %(id)s is not paid: it has no receipt.", id=order.id))
     config = flask.current_app.config
     rate = config["VAT_PERCENT"]
     vat = round(order.price_vnd * rate / (100 + rate))
@@ -167,9 +170,4 @@ def receipt(order_id: str):
         order=orders.as_dict(session, order), vat=vat, rate=rate,
         seller={"name": config["SELLER_NAME"], "tax_code": config["SELLER_TAX_CODE"],
                 "address": config["SELLER_ADDRESS"]},
-        method=METHODS.get(order.provider, (order.provider, order.provider)))
-
-
-METHODS = {"counter": ("Tiền mặt tại quầy", "Cash at a counter"),
-           "vnpay": ("Thẻ, ví điện tử qua cổng thanh toán", "Card or e-wallet (gateway)"),
-           "vietqr": ("Chuyển khoản VietQR", "VietQR bank transfer")}
+        method=order.provider)

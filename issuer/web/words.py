@@ -51,6 +51,46 @@ WORDS: dict[str, dict[str, str]] = {
         "reduced": N_("reduced fare"),
         "free": N_("rides free"),
     },
+    "payment": {
+        "started": N_("started, not finished"),
+        "paid": N_("paid"),
+        "held": N_("held for a clerk"),
+        "failed": N_("did not go through"),
+        "applied": N_("applied to the order"),
+        "refunding": N_("being refunded"),
+        "refunded": N_("refunded"),
+    },
+    # A scan on a bus, as the rider's trips page says it.
+    "scan": {
+        "board": N_("got on"),
+        "alight": N_("got off"),
+    },
+    "decision": {
+        "accept": N_("accepted"),
+        "refuse": N_("refused"),
+    },
+    # Why a validator refused a pass (shared.reasons), in words for the rider.
+    "refusal": {
+        "ok": N_("accepted"),
+        "malformed": N_("the QR code could not be read"),
+        "unsupported_version": N_("the app was too old for this validator: update it"),
+        "unknown_key": N_("the ticket on the phone was not recognised"),
+        "bad_signature": N_("the ticket on the phone was not recognised"),
+        "not_yet_valid": N_("the pass had not started yet"),
+        "expired": N_("the ticket on the phone was out of date: open the app while online"),
+        "outside_validity": N_("the pass was not valid on that day"),
+        "wrong_route": N_("the pass is not for that route"),
+        "bad_proof": N_("the code did not match the phone"),
+        "stale_proof": N_("the code shown was old: show a fresh one"),
+        "revoked": N_("the pass had been revoked"),
+        "replayed": N_("that code had already been used"),
+        "passback": N_("the pass had just been used on that bus"),
+        "device_replaced": N_("the pass was active on another phone"),
+    },
+    "help": {
+        "open": N_("waiting for an answer"),
+        "answered": N_("answered"),
+    },
     "provider": {
         "counter": N_("cash at a counter"),
         "vnpay": N_("card or e-wallet"),

@@ -63,9 +63,10 @@ class TestSignIn:
         """A second e-ID subject with the same national ID number is refused."""
         eid_world.sign_in(eid_world.browser(), AN)
         browser = eid_world.browser()
+        browser.cookies.set("vexe_lang", "en")
         response = eid_world.sign_in(browser, AN_AGAIN)
         assert response.status_code == 409
-        assert "already exists" in response.text
+        assert "already exists, opened with another e-ID" in response.text
         assert len(accounts_in(eid_world)) == 1
         assert me(eid_world, browser).status_code == 401
 
@@ -96,9 +97,10 @@ class TestSignIn:
         p = requests.post(f"{issuer.url}/api/passes", headers=operator, timeout=10,
                           json={"account_id": made["id"], "product": "multi"}).json()
         browser = eid_world.browser()
+        browser.cookies.set("vexe_lang", "en")
         response = eid_world.sign_in(browser, DUC)
         assert response.status_code == 403
-        assert "level 1" in response.text and "level-2 e-ID" in response.text
+        assert "level-1 e-ID" in response.text and "level-2 e-ID" in response.text
         assert me(eid_world, browser).status_code == 401
         [row] = accounts_in(eid_world)
         assert row.identity_level == 2 and row.oidc_subject is None
@@ -140,24 +142,31 @@ class TestRefused:
         ("signature", "BadSignature"),
         ("unknown_key", "BadSignature"),
     ])
-    def test_a_bad_id_token_is_refused(self, eid_world, fault, words):
+    def test_a_bad_id_token_is_refused(self, eid_world, fault, words, caplog):
         eid_world.fault(fault)
         browser = eid_world.browser()
-        response = eid_world.sign_in(browser, AN)
+        with caplog.at_level("INFO", logger="issuer.rider.signin"):
+            response = eid_world.sign_in(browser, AN)
         assert response.status_code == 400, response.text
-        assert "Sign-in failed" in response.text and words in response.text
+        # The rider reads what to do, in her language; the protocol's reason goes to the log.
+        assert "Bạn chưa đăng nhập được" in response.text and "BadSignature" not in response.text
+        assert any(words in r.getMessage() for r in caplog.records
+                   if r.name == "issuer.rider.signin")
         assert accounts_in(eid_world) == []
         assert me(eid_world, browser).status_code == 401
 
-    def test_a_state_not_ours_is_refused(self, eid_world):
+    def test_a_state_not_ours_is_refused(self, eid_world, caplog):
         browser = eid_world.browser()
         callback = eid_world.choose(browser, eid_world.start(browser), AN)
         parts = urlsplit(callback)
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
         query["state"] = "forged-" + query["state"]
         forged = urlunsplit(parts._replace(query=urlencode(query)))
-        response = browser.get(forged, allow_redirects=False, timeout=30)
-        assert response.status_code == 400 and "state" in response.text.lower()
+        with caplog.at_level("INFO", logger="issuer.rider.signin"):
+            response = browser.get(forged, allow_redirects=False, timeout=30)
+        assert response.status_code == 400 and "Bạn chưa đăng nhập được" in response.text
+        assert any("state" in r.getMessage().lower() for r in caplog.records
+                   if r.name == "issuer.rider.signin")
         assert accounts_in(eid_world) == []
 
     def test_a_callback_in_another_browser_is_refused(self, eid_world):

@@ -37,7 +37,7 @@ def test_rider_buys_clerk_takes_cash(eid_world, browser, staff, tmp_path):
     staff.create("thu-ngan", "clerk")
     base = eid_world.issuer.url
 
-    rider = browser.new_page()
+    rider = browser.new_page(locale="vi-VN")  # the rider reads Vietnamese
     rider.goto(base + "/")
     rider.click("#signin")
     rider.click('button[data-sub="vn-7f3a9c21"]')  # the provider's citizen chooser
@@ -47,14 +47,16 @@ def test_rider_buys_clerk_takes_cash(eid_world, browser, staff, tmp_path):
     rider.select_option("#product", "multi")
     rider.click("#buy button[type=submit]")
     rider.wait_for_url(re.compile(r".*/my/orders/[0-9A-Z]{10}$"))  # the order, to pay
-    assert rider.inner_text("#status") == "pending"
+    assert rider.get_attribute("#status", "data-status") == "pending"
+    assert rider.inner_text("#status") == "chờ thanh toán"  # the code said as words
     rider.goto(base + "/my/")
     row = rider.locator("tr.order").first
     order_id = row.get_attribute("data-order")
-    assert row.locator(".status").inner_text() == "pending"
+    assert row.get_attribute("data-status") == "pending"
+    assert row.locator(".status").inner_text() == "chờ thanh toán"
     assert "200.000 ₫" in row.inner_text()
 
-    clerk = browser.new_page()
+    clerk = browser.new_page(locale="en-US")  # the clerk reads English
     clerk.goto(base + "/console/counter/")
     clerk.wait_for_url(re.compile(r".*/console/login\?next=.*"))
     clerk.fill("#username", "thu-ngan")
@@ -71,18 +73,19 @@ def test_rider_buys_clerk_takes_cash(eid_world, browser, staff, tmp_path):
     clerk.click("#pay button")
     clerk.wait_for_url(re.compile(r".*/receipt$"))
     receipt = clerk.inner_text("#receipt")
-    assert order_id in receipt and "200.000 ₫" in receipt and "thu-ngan" in receipt
+    assert order_id in receipt and "200,000 ₫" in receipt and "thu-ngan" in receipt
     clerk.screenshot(path=str(tmp_path / "receipt.png"))
 
     rider.reload()
-    assert rider.locator("tr.order .status").first.inner_text() == "paid"
+    assert rider.locator("tr.order").first.get_attribute("data-status") == "paid"
+    assert rider.locator("tr.order .status").first.inner_text() == "đã thanh toán"
     assert rider.locator(".card.pass").count() == 1
 
 
 def test_approver_rejects_rider_reads_why(eid_world, browser, staff):
     staff.create("duyet", "approver")
     base = eid_world.issuer.url
-    rider = browser.new_page()
+    rider = browser.new_page(locale="vi-VN")  # the rider reads Vietnamese
     rider.goto(base + "/signin")
     rider.click('button[data-sub="vn-c41d7e88"]')
     rider.wait_for_url(base + "/my/")
@@ -107,5 +110,6 @@ def test_approver_rejects_rider_reads_why(eid_world, browser, staff):
 
     rider.reload()
     row = rider.locator("tr.application").first
-    assert row.locator(".status").inner_text() == "rejected"
+    assert row.get_attribute("data-status") == "rejected"
+    assert row.locator(".status").inner_text() == "bị từ chối"
     assert row.locator(".reason").inner_text() == "Thẻ đã hết hạn · the card has expired"

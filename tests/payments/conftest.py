@@ -83,7 +83,7 @@ class Shop:
         made = browser.post(f"{self.issuer.url}/my/buy", allow_redirects=False, timeout=10,
                             data={"csrf_token": CSRF.search(page.text).group(1),
                                   "product": "multi", "month": month})
-        assert made.status_code == 302, made.text
+        assert made.status_code == 303, made.text
         return made.headers["Location"].rstrip("/").rsplit("/", 1)[1]
 
     def press_pay(self, browser: requests.Session, order_id: str) -> requests.Response:

@@ -62,7 +62,8 @@ class TestTheQr:
         import io
         [found] = zxingcpp.read_barcodes(Image.open(io.BytesIO(base64.b64decode(png))))
         assert found.text == text  # the image draws exactly that text
-        for shown in (f"VX{order_id}", BANK["BANK_ACCOUNT"], "200000", "Anyone can pay this"):
+        for shown in (f"VX{order_id}", BANK["BANK_ACCOUNT"], "200000",
+                      "Ai cũng có thể trả đơn này"):
             assert shown in page
 
     def test_the_shared_page_shows_the_transfer_to_anyone_and_nothing_of_the_rider(self, shop):
@@ -91,7 +92,7 @@ class TestTheWebhook:
         assert json.loads(result.output)["outcome"] == "paid"
         paid = shop.order_row(order_id)
         assert paid.status == "paid" and paid.pass_id and paid.provider == "vietqr"
-        assert 'id="status">paid<' in order_page(shop, rider, order_id)
+        assert 'id="status" data-status="paid">đã thanh toán<' in order_page(shop, rider, order_id)
 
     def test_the_same_transaction_twice_pays_once(self, shop):
         rider = shop.rider()

@@ -41,7 +41,8 @@ class TestPaying:
         back = shop.back(rider, answer)
         assert back.status_code == 303
         page = rider.get(shop.issuer.url + back.headers["Location"], timeout=10)
-        assert 'id="status">paid<' in page.text and paid.pass_id in page.text
+        assert 'id="status" data-status="paid">đã thanh toán<' in page.text
+        assert paid.pass_id in page.text
         [payment] = shop.payments(order_id)
         assert payment.state == "paid" and payment.amount_vnd == paid.price_vnd
         assert [n.channel for n in shop.notifications()] == ["ipn", "return"]
@@ -101,7 +102,7 @@ class TestPaying:
         assert shop.order_row(order_id).status == "pending"
         back = shop.back(rider, declined)
         page = rider.get(shop.issuer.url + back.headers["Location"], timeout=10)
-        assert "did not go through" in page.text
+        assert "Giao dịch không thành công" in page.text
         assert [p.state for p in shop.payments(order_id)] == ["failed"]
         shop.pay(rider, order_id)  # a new attempt, a new transaction reference
         shop.wait_paid(order_id)

@@ -28,7 +28,7 @@ def test_renew_for_next_month_in_one_tap(early_sales):
     notify(shop, credit(id="FT-N1", content=f"VX{order_id}"))
     home = rider.get(f"{shop.issuer.url}/my/", timeout=10).text
     pass_id = shop.order_row(order_id).pass_id
-    assert f"/my/passes/{pass_id}/renew" in home and "Renew for next month" in home
+    assert f"/my/passes/{pass_id}/renew" in home and "Gia hạn tháng sau" in home
     renewed = rider.post(f"{shop.issuer.url}/my/passes/{pass_id}/renew", timeout=10,
                          allow_redirects=False,
                          data={"csrf_token": CSRF.search(home).group(1)})
@@ -38,9 +38,10 @@ def test_renew_for_next_month_in_one_tap(early_sales):
     next_month = orders.months_on_sale(clock.now(), 1)[1]
     assert (new.product, new.month, new.status) == ("multi", next_month, "pending")
     again = rider.get(f"{shop.issuer.url}/my/", timeout=10).text
-    assert "Renew for next month" not in again  # ordered already
+    assert "Gia hạn tháng sau" not in again  # ordered already
     twice = rider.post(f"{shop.issuer.url}/my/passes/{pass_id}/renew", timeout=10,
-                       data={"csrf_token": CSRF.search(again).group(1)})
+                       data={"csrf_token": CSRF.search(again).group(1)},
+                       cookies={"vexe_lang": "en"})
     assert "already" in twice.text and len(shop.payments()) == 1
 
 
@@ -50,7 +51,7 @@ def test_no_renewal_before_next_month_is_on_sale_nor_of_anothers_pass(shop):
     notify(shop, credit(id="FT-N2", content=f"VX{order_id}"))
     pass_id = shop.order_row(order_id).pass_id
     if len(orders.months_on_sale(clock.now(), 20)) == 1:  # before the 20th, Hanoi time
-        assert "Renew for next month" not in rider.get(f"{shop.issuer.url}/my/",
+        assert "Gia hạn tháng sau" not in rider.get(f"{shop.issuer.url}/my/",
                                                        timeout=10).text
     other = shop.rider("vn-c41d7e88")
     page = other.get(f"{shop.issuer.url}/my/", timeout=10).text
