@@ -8,10 +8,11 @@ import hashlib
 from pathlib import Path
 
 import flask
+from babel.messages.extract import extract
 from werkzeug.security import safe_join
 
 from issuer.web import browser
-from shared import clock, ticket
+from shared import clock, i18n, ticket
 
 # The card's files are served by the route below, not Flask's static folder: see _file.
 bp = flask.Blueprint("card", __name__, url_prefix="/card", template_folder="templates")
@@ -49,6 +50,33 @@ def _assets() -> tuple[str, list[str]]:
     return digest.hexdigest()[:16], urls
 
 
+@functools.cache
+def _msgids() -> tuple[str, ...]:
+    """Every message the card's scripts mark with ``_()`` or ``N_()``."""
+    found = set()
+    for path in sorted(STATIC.rglob("*.js")):
+        with path.open("rb") as handle:
+            for _line, message, _comments, _context in extract("javascript", handle):
+                if isinstance(message, str) and message:
+                    found.add(message)
+    return tuple(sorted(found))
+
+
+@functools.cache
+def strings() -> dict[str, dict[str, str]]:
+    """The card's words in every language but English (the messages are English), for the
+    page to carry: the card switches language without a reload and works offline, so it
+    holds both. Read from the same catalogues as the pages (a message the card shares with
+    them is translated once, wherever it is)."""
+    out = {}
+    for code in i18n.LANGUAGES:
+        if code == "en":
+            continue
+        table = i18n.translations(code)
+        out[code] = {m: table.gettext(m) for m in _msgids() if table.gettext(m) != m}
+    return out
+
+
 def _secured(response: flask.Response, *, cache: str = "no-cache") -> flask.Response:
     response.headers["Content-Security-Policy"] = CSP
     response.headers["Cache-Control"] = cache
@@ -62,7 +90,8 @@ def page():
     config = flask.current_app.config
     html = flask.render_template(
         "card/page.html", rotation=config["CARD_ROTATION"], freshness=ticket.DEFAULT_FRESHNESS,
-        refresh_after=REFRESH_AFTER, version=_assets()[0])
+        refresh_after=REFRESH_AFTER, version=_assets()[0], strings=strings(),
+        hotline=config.get("HOTLINE", ""))
     return _secured(flask.make_response(html), cache="no-cache, private")
 
 
