@@ -171,8 +171,7 @@ function choiceNote(pass, now) {
   return null;
 }
 
-// The passes as compact tabs, one short line each; the full name is the facts' and the
-// button's accessible name.
+// The passes as compact tabs, short words each: the full name is on the card below.
 function switcher(passes, selected, categories, onSelect, now) {
   if (passes.length < 2) return null;
   return el("nav", { class: "switcher", "aria-label": _("Your passes") },
@@ -181,13 +180,14 @@ function switcher(passes, selected, categories, onSelect, now) {
               const when = p.product === "free" ? i18n.shortMonth(p.valid_from) + "…"
                 : i18n.shortMonth(p.valid_from);
               const short = _(PRODUCTS_SHORT[p.product] ?? p.product);
+              const category = categoryName(p, categories);
               return el("button", {
-                type: "button", class: `pass-choice${note ? " inactive" : ""}`,
-                "aria-pressed": String(p.id === selected), "data-pass": p.id,
-                "aria-label": [productName(p, categories), validity(p), note].filter(Boolean).join(", "),
-                onclick: () => onSelect(p.id),
+                type: "button", class: "pass-choice", "aria-pressed": String(p.id === selected),
+                "data-pass": p.id, onclick: () => onSelect(p.id),
               }, el("span", { class: "choice-name", text: short }),
-              el("span", { class: "choice-when", text: note ? `${when} · ${note}` : when }));
+              el("span", { class: "choice-when", text: note ? `${when} · ${note}` : when }),
+              // Heard, not shown: the tab is too small for the fare category.
+              category && el("span", { class: "visually-hidden", text: ` · ${category}` }));
             }));
 }
 
