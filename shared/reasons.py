@@ -55,6 +55,6 @@ def message(code: str) -> dict[str, str]:
 
 # (Vietnamese, English) per code, as reports read them.
 MESSAGES: dict[str, tuple[str, str]] = {
-    code: (gettext("vi", english), english) for code, english in ENGLISH.items()}
+    code: (said(english)["vi"], english) for code, english in ENGLISH.items()}
 DEVICE_MESSAGES: dict[str, tuple[str, str]] = {
-    code: (gettext("vi", english), english) for code, english in DEVICE_ENGLISH.items()}
+    code: (said(english)["vi"], english) for code, english in DEVICE_ENGLISH.items()}

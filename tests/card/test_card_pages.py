@@ -52,6 +52,14 @@ class TestPage:
         client.set_cookie("vexe_lang", "en")
         assert '<html lang="en">' in client.get("/card/").text
 
+    def test_every_message_the_scripts_say_reaches_the_catalogues(self):
+        """A call the extractor cannot see (inside a `template ${literal}`) would stay
+        English on a Vietnamese card."""
+        written = set()
+        for path in pages.STATIC.rglob("*.js"):
+            written |= set(re.findall(r'\bN?_\("((?:[^"\\]|\\.)*)"', path.read_text()))
+        assert written and written <= set(pages._msgids()), written - set(pages._msgids())
+
     def test_the_hotline_setting_reaches_the_card(self, client, app):
         assert 'data-hotline=""' in client.get("/card/").text
         app.config["HOTLINE"] = "1900 1234"

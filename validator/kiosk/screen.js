@@ -3,7 +3,7 @@
 // clock is this device's own, shown in Hanoi time. No library: the page must load from the
 // validator alone, with no network.
 //
-// Its words are English, marked _("...") / N_("...") for the catalogues in shared/locale;
+// Its words are English, marked with _() / N_() for the catalogues in shared/locale;
 // the validator puts their translations and its languages (the [kiosk] languages setting:
 // one, or two with the first large) into #strings.
 

@@ -201,7 +201,7 @@ function holder(account) {
   return el("div", { class: "holder" }, photo,
             el("div", {},
                el("p", { class: "name", id: "holder-name", text: account.full_name }),
-               el("p", { class: "born", text: `${_("Born")}: ${born}` })));
+               el("p", { class: "born", text: _("Born: {date}", { date: born }) })));
 }
 
 function facts(pass, snapshot) {

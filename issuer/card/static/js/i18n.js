@@ -1,4 +1,4 @@
-// What the card says, in the rider's language. The messages are English, marked _("...") so
+// What the card says, in the rider's language. The messages are English, marked with _() so
 // that the catalogues in shared/locale carry their Vietnamese (the same catalogues as the
 // pages); the page embeds the translations (#strings), so switching needs no network.
 // Placeholders are {name}.
