@@ -104,7 +104,7 @@ def test_the_switch_is_remembered_and_the_screen_reader_follows_it(phones, eid_w
     # Vietnamese first (the browser asks for it), the live region too.
     page.wait_for_function("document.getElementById('announce').textContent.startsWith('Mã QR')")
     assert page.get_attribute("#announce", "lang") == "vi"
-    assert page.get_by_role("button", name="English").count() == 1
+    assert page.get_by_role("link", name="English").count() == 1
 
     page.click("#lang")
     page.wait_for_selector('html[lang="en"]')
@@ -113,11 +113,22 @@ def test_the_switch_is_remembered_and_the_screen_reader_follows_it(phones, eid_w
         "document.getElementById('announce').textContent.startsWith(\"The pass's QR code\")")
     assert page.get_attribute("#announce", "lang") == "en"
     assert "Monthly pass, all routes" in phone.text() and "All routes" in phone.text()
-    assert page.get_by_role("button", name="Tiếng Việt").count() == 1
+    assert page.get_by_role("link", name="Tiếng Việt").count() == 1
     # The issuer was told: the same cookie the other pages' switch sets.
     page.wait_for_function("() => !localStorage.getItem('vexe-card-lang')")
     cookies = {c["name"]: c["value"] for c in phone.context.cookies()}
     assert cookies.get("vexe_lang") == "en"
+    # The page the phone keeps for offline is in the new language too.
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
+    page.wait_for_function("""() => caches.keys().then((names) => Promise.all(
+        names.map((n) => caches.open(n).then((c) => c.match('/card/')))))
+      .then((hits) => hits.filter(Boolean).length ? hits.filter(Boolean)[0].text() : '')
+      .then((html) => html.includes('<html lang="en">'))""")
+    phone.context.set_offline(True)
+    assert page.reload().from_service_worker
+    page.wait_for_selector('html[lang="en"]')
+    phone.state("show")
+    phone.context.set_offline(False)
     page.reload()
     page.wait_for_selector('html[lang="en"]')
     phone.state("show")
@@ -136,6 +147,18 @@ def test_the_switch_is_remembered_and_the_screen_reader_follows_it(phones, eid_w
 
     # With JavaScript off, the switch is a plain link to /lang/en.
     assert page.get_attribute("#lang", "href") == "/lang/en?next=/card/"
+
+    # Switched with no network: the phone keeps the choice and tells the issuer later.
+    phone.context.set_offline(True)
+    page.wait_for_selector("#network.offline")
+    page.click("#lang")
+    page.wait_for_selector('html[lang="en"]')
+    assert page.evaluate("localStorage.getItem('vexe-card-lang')") == "en"
+    phone.context.set_offline(False)
+    page.reload()
+    page.wait_for_selector('html[lang="en"]')
+    page.wait_for_function("() => !localStorage.getItem('vexe-card-lang')")
+    assert {c["name"]: c["value"] for c in phone.context.cookies()}["vexe_lang"] == "en"
 
 
 @pytest.mark.parametrize("reason,words,absent", [

@@ -20,7 +20,7 @@ const PRODUCTS = {
 // Short, for the pass chooser.
 const PRODUCTS_SHORT = {
   single: N_("One route"),
-  multi: N_("All routes"),
+  multi: N_("Multi-route"),
   free: N_("Free"),
 };
 
@@ -177,8 +177,7 @@ function switcher(passes, selected, categories, onSelect, now) {
   return el("nav", { class: "switcher", "aria-label": _("Your passes") },
             ...passes.map((p) => {
               const note = choiceNote(p, now);
-              const when = p.product === "free" ? i18n.shortMonth(p.valid_from) + "…"
-                : i18n.shortMonth(p.valid_from);
+              const when = i18n.shortMonth(p.valid_from);
               const short = _(PRODUCTS_SHORT[p.product] ?? p.product);
               const category = categoryName(p, categories);
               return el("button", {
