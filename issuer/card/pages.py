@@ -9,9 +9,10 @@ from pathlib import Path
 
 import flask
 from babel.messages.extract import extract
+from flask_babel import gettext
 from werkzeug.security import safe_join
 
-from issuer.web import browser
+from issuer.web import browser, language
 from shared import clock, i18n, ticket
 
 # The card's files are served by the route below, not Flask's static folder: see _file.
@@ -107,9 +108,11 @@ def service_worker():
 
 @bp.get("/manifest.webmanifest")
 def manifest():
+    # In the language of the browser that installs the card (the cookie, else its languages).
     response = flask.jsonify({
-        "name": "Thẻ vé xe buýt Hà Nội", "short_name": "Thẻ vé", "lang": "vi",
-        "description": "Thẻ vé tháng và thẻ miễn phí đi xe buýt, có mã QR",
+        "name": gettext("Hanoi bus pass"), "short_name": gettext("Bus pass"),
+        "lang": language.current(),
+        "description": gettext("Monthly and free bus passes, with a QR code"),
         "start_url": flask.url_for("card.page"), "scope": flask.url_for("card.page"),
         "display": "standalone", "orientation": "portrait",
         "background_color": "#ffffff", "theme_color": "#0b5d3b",

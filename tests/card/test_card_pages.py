@@ -82,6 +82,10 @@ class TestPage:
         data = manifest.get_json()
         assert data["start_url"] == data["scope"] == "/card/"
         assert data["display"] == "standalone" and data["lang"] == "vi"
+        assert data["name"] == "Thẻ vé xe buýt Hà Nội"
+        english = client.get("/card/manifest.webmanifest",
+                             headers={"Accept-Language": "en"}).get_json()
+        assert (english["lang"], english["name"]) == ("en", "Hanoi bus pass")
         assert {icon["sizes"] for icon in data["icons"]} == {"192x192", "512x512"}
         for icon in data["icons"]:
             with client.get(icon["src"]) as image:
