@@ -120,6 +120,8 @@ def page_html(languages: tuple[str, ...]) -> str:
     data = data.replace("<", "\\u003c")
     text = (PAGE_DIR / "index.html").read_text(encoding="utf-8")
     text = text.replace('<html lang="vi">', f'<html lang="{html.escape(languages[0])}">', 1)
+    title = html.escape(i18n.gettext(languages[0], "Validator"))
+    text = text.replace("<title>Máy soát vé</title>", f"<title>{title}</title>", 1)
     start = text.index('<script type="application/json" id="strings">')
     end = text.index("</script>", start)
     return text[:start] + '<script type="application/json" id="strings">' + data + text[end:]
