@@ -182,7 +182,29 @@ def test_a_revoked_pass_says_why_in_words_and_the_hotline(phones, eid_world, ini
     assert f"gọi tổng đài {HOTLINE}" in text
     assert phone.page.get_attribute("#hotline", "href") == "tel:19001234"
     assert_clean(phone.page, "revoked, vi", enhanced_contrast=True)
+    assert phone.page.evaluate("document.documentElement.scrollWidth") <= SCREENS[1]["width"]
     phone.page.click("#lang")
     phone.page.wait_for_selector('html[lang="en"]')
     assert f"call the hotline {HOTLINE}" in phone.text()
     assert_clean(phone.page, "revoked, en", enhanced_contrast=True)
+
+
+def test_signed_out_and_passless_cards_are_clean_in_both_languages(phones, eid_world):
+    phone = phones(viewport=SCREENS[1], **AXE_ALLOWED)
+    page = phone.page
+    page.goto(phone.base + "/card/")
+    page.wait_for_selector('#notice[data-state="signin"]')
+    assert "Đăng nhập để xem thẻ" in page.inner_text("#notice")
+    for lang, words in (("vi", None), ("en", "Sign in to see your pass")):
+        if words:
+            page.click("#lang")
+            page.wait_for_selector(f'html[lang="{lang}"]')
+            assert words in page.inner_text("#notice")
+        assert_clean(page, f"card signed out, {lang}", enhanced_contrast=True)
+        assert page.evaluate("document.documentElement.scrollWidth") <= SCREENS[1]["width"]
+    page.click("#lang")
+    page.wait_for_selector('html[lang="vi"]')
+    phone.sign_in(ADULT)
+    page.wait_for_selector('#notice[data-state="no_pass"]')
+    assert_clean(page, "card with no pass, vi", enhanced_contrast=True)
+    assert phone.legibility()["lowest"]["ratio"] >= 7
