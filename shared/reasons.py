@@ -1,49 +1,60 @@
 """Decision reason codes, stable across versions, with the short screen messages.
 
+The messages are English, marked for the catalogues (their Vietnamese is in
+shared/locale/vi/LC_MESSAGES/validator.po); :func:`message` says one in every language.
+
 Codes are part of the product's contract: validators journal them, operators chart them,
 ``vexe validate`` prints them. Never rename one; add new ones at the end.
 """
 
+from shared.i18n import LANGUAGES, N_, gettext
+
 OK = "ok"
 
-MESSAGES: dict[str, tuple[str, str]] = {
-    # code: (Vietnamese, English)
-    OK: ("Hợp lệ. Mời lên xe", "Valid. Welcome aboard"),
-    "malformed": ("Mã QR không đọc được", "QR code cannot be read"),
-    "unsupported_version": ("Phiên bản mã QR không được hỗ trợ", "QR code version not supported"),
-    "unknown_key": ("Khóa ký không được tin cậy", "Signing key not trusted"),
-    "bad_signature": ("Chữ ký vé không hợp lệ", "Ticket signature invalid"),
-    "not_yet_valid": ("Vé chưa có hiệu lực", "Ticket not yet valid"),
-    "expired": ("Vé đã hết hạn, hãy mở ứng dụng khi có mạng", "Ticket expired, open the app online"),
-    "outside_validity": ("Thẻ không có hiệu lực trong thời gian này", "Pass not valid at this time"),
-    "wrong_route": ("Thẻ không dùng cho tuyến này", "Pass not valid on this route"),
-    "bad_proof": ("Mã QR không khớp với điện thoại", "QR code does not match the phone"),
-    "stale_proof": ("Mã QR đã cũ, hãy hiển thị mã mới", "QR code is old, show a fresh one"),
-    "revoked": ("Thẻ đã bị thu hồi", "Pass has been revoked"),
-    "replayed": ("Mã QR này đã được dùng", "This QR code was already used"),
-    "passback": ("Thẻ vừa được dùng trên xe này", "Pass just used on this bus"),
-    "device_replaced": ("Thẻ đã được kích hoạt trên điện thoại khác",
-                        "Pass activated on another phone"),
+ENGLISH: dict[str, str] = {
+    OK: N_("Valid. Welcome aboard"),
+    "malformed": N_("QR code cannot be read"),
+    "unsupported_version": N_("QR code version not supported"),
+    "unknown_key": N_("Signing key not trusted"),
+    "bad_signature": N_("Ticket signature invalid"),
+    "not_yet_valid": N_("Ticket not yet valid"),
+    "expired": N_("Ticket expired, open the app online"),
+    "outside_validity": N_("Pass not valid at this time"),
+    "wrong_route": N_("Pass not valid on this route"),
+    "bad_proof": N_("QR code does not match the phone"),
+    "stale_proof": N_("QR code is old, show a fresh one"),
+    "revoked": N_("Pass has been revoked"),
+    "replayed": N_("This QR code was already used"),
+    "passback": N_("Pass just used on this bus"),
+    "device_replaced": N_("Pass activated on another phone"),
 }
 
-REASONS = tuple(MESSAGES)
+REASONS = tuple(ENGLISH)
 
 # Refusals by the validator device itself, before or without a decision on the QR: they are
 # never journaled (that is why they happen), so they reach the screen and the local
 # interface only. Stable codes too; add new ones at the end.
-DEVICE_MESSAGES: dict[str, tuple[str, str]] = {
-    "storage_full": ("Máy soát vé hết bộ nhớ, tạm không nhận vé",
-                     "Validator storage full, not accepting tickets"),
-    "storage_error": ("Máy soát vé lỗi lưu trữ, tạm không nhận vé",
-                      "Validator storage error, not accepting tickets"),
-    "journal_damaged": ("Dữ liệu máy soát vé bị hỏng, tạm không nhận vé",
-                        "Validator records damaged, not accepting tickets"),
+DEVICE_ENGLISH: dict[str, str] = {
+    "storage_full": N_("Validator storage full, not accepting tickets"),
+    "storage_error": N_("Validator storage error, not accepting tickets"),
+    "journal_damaged": N_("Validator records damaged, not accepting tickets"),
 }
 
-DEVICE_REASONS = tuple(DEVICE_MESSAGES)
+DEVICE_REASONS = tuple(DEVICE_ENGLISH)
+
+
+def said(english: str) -> dict[str, str]:
+    """An English message in every language: ``{"vi": ..., "en": ...}``."""
+    return {language: gettext(language, english) for language in LANGUAGES}
 
 
 def message(code: str) -> dict[str, str]:
-    """The screen message for a reason code, in Vietnamese and English."""
-    vi, en = MESSAGES[code] if code in MESSAGES else DEVICE_MESSAGES[code]
-    return {"vi": vi, "en": en}
+    """The screen message for a reason code, in every language (``vi``, ``en``)."""
+    return said(ENGLISH[code] if code in ENGLISH else DEVICE_ENGLISH[code])
+
+
+# (Vietnamese, English) per code, as reports read them.
+MESSAGES: dict[str, tuple[str, str]] = {
+    code: (said(english)["vi"], english) for code, english in ENGLISH.items()}
+DEVICE_MESSAGES: dict[str, tuple[str, str]] = {
+    code: (said(english)["vi"], english) for code, english in DEVICE_ENGLISH.items()}

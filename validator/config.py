@@ -36,6 +36,10 @@
     host = "127.0.0.1"
     port = 8090                   # the kiosk page, POST /scan, /position, /mode; 0 = none
 
+    [kiosk]
+    languages = ["vi"]            # the passenger screen's: one ("vi" or "en"), or two, the
+                                  # first large and the second below it (["vi", "en"])
+
     [input]
     scanner = "stdin"             # "stdin", "none", or a serial device like "/dev/ttyACM0"
     camera = "/run/vexe/camera"   # optional: raw 8-bit grey frames (a FIFO or a device)
@@ -57,6 +61,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from shared.i18n import LANGUAGES
 from shared.redis_keys import SHARD
 from shared.text import MAX_NAME, is_safe, name_problem
 from shared.trip import ALIGHT, BOARD
@@ -107,6 +112,7 @@ class Config:
     camera: str | None = None
     camera_size: tuple[int, int] = (640, 480)
     camera_roi: tuple[int, int, int, int] | None = None
+    kiosk_languages: tuple[str, ...] = ("vi",)
     # Where the settings came from, for messages: the file, or "the command line".
     source: str = "the command line"
 
@@ -139,6 +145,7 @@ _TABLES = {
     "journal": {"max_mb"},
     "http": {"host", "port"},
     "input": {"scanner", "camera", "camera_size", "camera_roi"},
+    "kiosk": {"languages"},
 }
 
 
@@ -203,12 +210,13 @@ def load(path: str | os.PathLike, environ: dict[str, str] | None = None) -> Conf
         camera=get("input", "camera"),
         camera_size=get("input", "camera_size", [640, 480]),
         camera_roi=get("input", "camera_roi"),
+        kiosk_languages=get("kiosk", "languages", ["vi"]),
         source=where,
     )
     for name in ("data_dir",):
         if isinstance(settings[name], str):
             settings[name] = Path(settings[name])
-    for name in ("camera_size", "camera_roi"):
+    for name in ("camera_size", "camera_roi", "kiosk_languages"):
         if isinstance(settings[name], list):
             settings[name] = tuple(settings[name])
     return Config(**settings)
@@ -303,6 +311,12 @@ def check(config: Config) -> None:
                                 f"got {_show(config.scanner)}")
     text("[input] scanner", config.scanner, max_len=4096)
     _check_camera(config, fail, text)
+    languages = config.kiosk_languages
+    if (not isinstance(languages, tuple) or not 1 <= len(languages) <= len(LANGUAGES)
+            or not all(lang in LANGUAGES for lang in languages)
+            or len(set(languages)) != len(languages)):
+        fail("[kiosk] languages", f"must be one or two of {', '.join(LANGUAGES)}, e.g. "
+                                  f"[\"vi\"] or [\"vi\", \"en\"], got {_show(languages)}")
     if config.scanner == "none" and not config.http_port and config.camera is None:
         fail("[input]", "leaves nothing to read scans from: no scanner, no camera, no HTTP")
 

@@ -25,7 +25,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from shared import ticket
+from shared import reasons, ticket
+from shared.i18n import N_
 from shared.trip import ACCEPT, ALIGHT, BOARD, BY_GPS, BY_HAND, REFUSE, Trip, new_trip_id
 from validator.check import DEFAULT_FRESHNESS, DEFAULT_PASSBACK, Decision, check
 from validator.journal import Journal, JournalDamaged, StorageFull
@@ -41,8 +42,8 @@ STORAGE_OK, STORAGE_FULL, STORAGE_ERROR, STORAGE_DAMAGED = "ok", "full", "error"
 # The device refusal for each storage state but "ok" (shared.reasons.DEVICE_MESSAGES).
 STORAGE_REASONS = {STORAGE_FULL: "storage_full", STORAGE_ERROR: "storage_error",
                    STORAGE_DAMAGED: "journal_damaged"}
-# An accepted alighting must not say "welcome aboard".
-ALIGHT_OK_MESSAGE = {"vi": "Hợp lệ. Hẹn gặp lại", "en": "Valid. See you again"}
+# An accepted alighting must not say "welcome aboard" (in every language, as reasons.message).
+ALIGHT_OK_MESSAGE = reasons.said(N_("Valid. See you again"))
 
 
 @dataclass(frozen=True)

@@ -53,13 +53,15 @@ PAGE_HEADERS = {
 
 
 def create_app(validator: Validator, syncer: Syncer | None = None, *,
-               stop_source: str = "position", service=None, host: str = "127.0.0.1") -> Flask:
+               stop_source: str = "position", service=None, host: str = "127.0.0.1",
+               languages: tuple[str, ...] = ("vi",)) -> Flask:
     """The app; ``stop_source="fixed"`` refuses stop changes; ``service`` adds its health;
-    ``host`` is the address it listens on (which Host headers name it)."""
+    ``host`` is the address it listens on (which Host headers name it); ``languages``, the
+    passenger screen's."""
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     app.json.ensure_ascii = False  # the screen messages are Vietnamese
-    app.register_blueprint(screen.blueprint(validator, syncer))
+    app.register_blueprint(screen.blueprint(validator, syncer, languages))
 
     @app.before_request
     def door():

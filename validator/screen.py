@@ -10,17 +10,27 @@ when idle; a green or red panel for a few seconds after each scan; whether the v
 can reach Redis and how many trips wait to be sent; that its clock was changed and not yet
 checked against Redis; and, while the journal is full or damaged, that the validator is not
 accepting tickets, and why.
+
+Its languages are the ``[kiosk] languages`` setting: a bus shows one language (Vietnamese by
+default), or two if the city wants (``["vi", "en"]``: Vietnamese large, English below it).
+Decisions carry their message in every language (``{"vi": ..., "en": ...}``); the page shows
+the screen's own.
 """
 
 from __future__ import annotations
 
+import functools
+import html
 import json
 import time
 from pathlib import Path
 
+from babel.messages.extract import extract
 from flask import Blueprint, Response, abort, send_from_directory
 
-from shared.reasons import message
+from shared import i18n
+from shared.i18n import N_
+from shared.reasons import message, said
 from validator.device import STORAGE_REASONS, Validator
 from validator.sounds import SOUNDS, wav
 
@@ -66,32 +76,64 @@ CATEGORY_NAMES = {
 }
 
 
+PRODUCTS = {"single": N_("Monthly pass, one route"), "multi": N_("Monthly pass, all routes"),
+            "free": N_("Free pass")}
+
+
 def product_label(summary: dict) -> dict[str, str] | None:
-    """The pass as the rider knows it, in Vietnamese and English; None if unknown."""
+    """The pass as the rider knows it (the card's words for it), in every language; None if
+    unknown."""
     product = summary.get("product")
-    category = summary.get("category")
+    if product not in PRODUCTS:
+        return None
+    label = said(PRODUCTS[product])
     if product == "single":
         routes = ", ".join(summary.get("routes") or [])
-        label = {"vi": f"Vé tháng một tuyến · Tuyến {routes}",
-                 "en": f"Single-route monthly pass · Route {routes}"}
-    elif product == "multi":
-        label = {"vi": "Vé tháng liên tuyến", "en": "Multi-route monthly pass"}
-    elif product == "free":
-        label = {"vi": "Vé miễn phí", "en": "Free pass"}
-    else:
-        return None
+        label = {lang: f"{text} · " + i18n.gettext(lang, "Route {code}").replace("{code}", routes)
+                 for lang, text in label.items()}
+    category = summary.get("category")
     if category:  # a free pass's group, or a reduced fare's
         vi, en = CATEGORY_NAMES.get(category, (category, category))
-        label = {"vi": f"{label['vi']} · {vi}", "en": f"{label['en']} · {en}"}
+        names = {"vi": vi, "en": en}
+        label = {lang: f"{text} · {names[lang]}" for lang, text in label.items()}
     return label
 
 
-def blueprint(validator: Validator, syncer) -> Blueprint:
+@functools.cache
+def _msgids() -> tuple[str, ...]:
+    """Every message the screen's script marks with ``_()`` or ``N_()``."""
+    with (PAGE_DIR / "screen.js").open("rb") as handle:
+        return tuple(sorted({m for _line, m, _c, _x in extract("javascript", handle)
+                             if isinstance(m, str) and m}))
+
+
+@functools.cache
+def page_html(languages: tuple[str, ...]) -> str:
+    """The page, with its languages and their words in it (#strings: data, never run)."""
+    tables = {}
+    for lang in languages:
+        if lang != "en":
+            table = i18n.translations(lang)
+            tables[lang] = {m: table.gettext(m) for m in _msgids()}
+    data = json.dumps({"languages": list(languages), "tables": tables}, ensure_ascii=False)
+    # Safe inside <script>: no "</" can close it early.
+    data = data.replace("<", "\\u003c")
+    text = (PAGE_DIR / "index.html").read_text(encoding="utf-8")
+    text = text.replace('<html lang="vi">', f'<html lang="{html.escape(languages[0])}">', 1)
+    title = html.escape(i18n.gettext(languages[0], "Validator"))
+    text = text.replace("<title>Máy soát vé</title>", f"<title>{title}</title>", 1)
+    start = text.index('<script type="application/json" id="strings">')
+    end = text.index("</script>", start)
+    return text[:start] + '<script type="application/json" id="strings">' + data + text[end:]
+
+
+def blueprint(validator: Validator, syncer, languages: tuple[str, ...] = ("vi",)) -> Blueprint:
     bp = Blueprint("kiosk", __name__)
+    languages = tuple(languages)
 
     @bp.get("/")
     def page():
-        response = send_from_directory(PAGE_DIR, "index.html")
+        response = Response(page_html(languages), mimetype="text/html")
         response.headers["Cache-Control"] = "no-cache"
         return response
 

@@ -240,7 +240,8 @@ class Service:
             self.server = make_server(
                 config.http_host, config.http_port,
                 create_app(self.device, self.syncer, stop_source=config.stop_source,
-                           service=self, host=config.http_host),
+                           service=self, host=config.http_host,
+                           languages=config.kiosk_languages),
                 threaded=True, fd=listener.fileno())
         self._thread("http", self.server.serve_forever)
 

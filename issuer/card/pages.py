@@ -8,10 +8,12 @@ import hashlib
 from pathlib import Path
 
 import flask
+from babel.messages.extract import extract
+from flask_babel import gettext
 from werkzeug.security import safe_join
 
-from issuer.web import browser
-from shared import clock, ticket
+from issuer.web import browser, language
+from shared import clock, i18n, ticket
 
 # The card's files are served by the route below, not Flask's static folder: see _file.
 bp = flask.Blueprint("card", __name__, url_prefix="/card", template_folder="templates")
@@ -49,6 +51,33 @@ def _assets() -> tuple[str, list[str]]:
     return digest.hexdigest()[:16], urls
 
 
+@functools.cache
+def _msgids() -> tuple[str, ...]:
+    """Every message the card's scripts mark with ``_()`` or ``N_()``."""
+    found = set()
+    for path in sorted(STATIC.rglob("*.js")):
+        with path.open("rb") as handle:
+            for _line, message, _comments, _context in extract("javascript", handle):
+                if isinstance(message, str) and message:
+                    found.add(message)
+    return tuple(sorted(found))
+
+
+@functools.cache
+def strings() -> dict[str, dict[str, str]]:
+    """The card's words in every language but English (the messages are English), for the
+    page to carry: the card switches language without a reload and works offline, so it
+    holds both. Read from the same catalogues as the pages (a message the card shares with
+    them is translated once, wherever it is)."""
+    out = {}
+    for code in i18n.LANGUAGES:
+        if code == "en":
+            continue
+        table = i18n.translations(code)
+        out[code] = {m: table.gettext(m) for m in _msgids() if table.gettext(m) != m}
+    return out
+
+
 def _secured(response: flask.Response, *, cache: str = "no-cache") -> flask.Response:
     response.headers["Content-Security-Policy"] = CSP
     response.headers["Cache-Control"] = cache
@@ -62,7 +91,8 @@ def page():
     config = flask.current_app.config
     html = flask.render_template(
         "card/page.html", rotation=config["CARD_ROTATION"], freshness=ticket.DEFAULT_FRESHNESS,
-        refresh_after=REFRESH_AFTER, version=_assets()[0])
+        refresh_after=REFRESH_AFTER, version=_assets()[0], strings=strings(),
+        hotline=config.get("HOTLINE", ""))
     return _secured(flask.make_response(html), cache="no-cache, private")
 
 
@@ -78,9 +108,11 @@ def service_worker():
 
 @bp.get("/manifest.webmanifest")
 def manifest():
+    # In the language of the browser that installs the card (the cookie, else its languages).
     response = flask.jsonify({
-        "name": "Thẻ vé xe buýt Hà Nội", "short_name": "Thẻ vé", "lang": "vi",
-        "description": "Thẻ vé tháng và thẻ miễn phí đi xe buýt, có mã QR",
+        "name": gettext("Hanoi bus pass"), "short_name": gettext("Bus pass"),
+        "lang": language.current(),
+        "description": gettext("Monthly and free bus passes, with a QR code"),
         "start_url": flask.url_for("card.page"), "scope": flask.url_for("card.page"),
         "display": "standalone", "orientation": "portrait",
         "background_color": "#ffffff", "theme_color": "#0b5d3b",

@@ -25,12 +25,45 @@ class TestPage:
         assert f'data-rotation="{ROTATION}"' in html and 'data-freshness="45"' in html
         assert re.search(r'data-csrf="[^"]+"', html)
         scripts = re.findall(r"<script([^>]*)>(.*?)</script>", html, re.S)
-        assert scripts and all('src="/card/static/' in attrs and not body.strip()
-                               for attrs, body in scripts)
+        # Code only from the card's own files; the one inline element is data (the card's
+        # words), which the browser never runs.
+        code = [(attrs, body) for attrs, body in scripts if 'type="application/json"' not in attrs]
+        assert code and all('src="/card/static/' in attrs and not body.strip()
+                            for attrs, body in code)
+        data = [body for attrs, body in scripts if 'type="application/json"' in attrs]
+        assert len(data) == 1 and set(json.loads(data[0])) == {"vi"}
         assert " style=" not in html and "<style" not in html
         policy = response.headers["Content-Security-Policy"]
         assert "script-src 'self';" in policy and "unsafe" not in policy
         assert "no-cache" in response.headers["Cache-Control"]
+
+    def test_the_page_carries_the_vietnamese_of_every_message_of_the_card(self, client):
+        html = client.get("/card/", headers={"Accept-Language": "en"}).text
+        table = json.loads(re.search(r'<script type="application/json" id="strings">(.*?)</script>',
+                                     html, re.S).group(1))["vi"]
+        assert set(pages._msgids()) <= set(table)
+        assert table["The pass's QR code. Hold it to the validator when you board."] == \
+            "Mã QR của thẻ. Đưa mã vào máy soát vé khi lên xe."
+        # In the language the issuer chose for this browser, as every page is.
+        assert '<html lang="en">' in html and "<title>Bus pass</title>" in html
+        assert 'href="/lang/vi?next=/card/"' in html
+        vi = client.get("/card/").text
+        assert '<html lang="vi">' in vi and "<title>Thẻ vé xe buýt</title>" in vi
+        client.set_cookie("vexe_lang", "en")
+        assert '<html lang="en">' in client.get("/card/").text
+
+    def test_every_message_the_scripts_say_reaches_the_catalogues(self):
+        """A call the extractor cannot see (inside a `template ${literal}`) would stay
+        English on a Vietnamese card."""
+        written = set()
+        for path in pages.STATIC.rglob("*.js"):
+            written |= set(re.findall(r'\bN?_\("((?:[^"\\]|\\.)*)"', path.read_text()))
+        assert written and written <= set(pages._msgids()), written - set(pages._msgids())
+
+    def test_the_hotline_setting_reaches_the_card(self, client, app):
+        assert 'data-hotline=""' in client.get("/card/").text
+        app.config["HOTLINE"] = "1900 1234"
+        assert 'data-hotline="1900 1234"' in client.get("/card/").text
 
     def test_service_worker_caches_files_that_exist(self, client):
         response = client.get("/card/sw.js")
@@ -49,6 +82,10 @@ class TestPage:
         data = manifest.get_json()
         assert data["start_url"] == data["scope"] == "/card/"
         assert data["display"] == "standalone" and data["lang"] == "vi"
+        assert data["name"] == "Thẻ vé xe buýt Hà Nội"
+        english = client.get("/card/manifest.webmanifest",
+                             headers={"Accept-Language": "en"}).get_json()
+        assert (english["lang"], english["name"]) == ("en", "Hanoi bus pass")
         assert {icon["sizes"] for icon in data["icons"]} == {"192x192", "512x512"}
         for icon in data["icons"]:
             with client.get(icon["src"]) as image:

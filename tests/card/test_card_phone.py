@@ -50,7 +50,7 @@ def test_card_rides_online_offline_and_not_after_moving(phones, bus):
     assert page.get_by_role("img", name="Mã QR của thẻ. Đưa mã vào máy soát vé khi lên xe.") \
         .count() == 1
     assert page.get_by_role("img", name="Ảnh của Trần Thị Bình").count() == 1
-    assert page.get_by_role("button", name="English").count() == 1
+    assert page.get_by_role("link", name="English").count() == 1
     assert page.get_by_role("heading", name="Thẻ vé xe buýt").count() == 1
 
     first = phone.read_qr("vi")

@@ -80,6 +80,12 @@ def test_the_smallest_file_takes_the_defaults(tmp_path):
     """))
     assert (config.mode, config.passback, config.http_port, config.scanner) == (
         "board", 600, 8090, "stdin")
+    assert config.kiosk_languages == ("vi",)  # a bus shows one language: Vietnamese
+
+
+def test_the_screen_may_show_two_languages(tmp_path):
+    config = configuration.load(write(tmp_path, REQUIRED + "[kiosk]\nlanguages = [\"vi\", \"en\"]"))
+    assert config.kiosk_languages == ("vi", "en")
 
 
 REQUIRED = "[validator]\nid = \"V1\"\nvehicle = \"B1\"\n[position]\nroute = \"32\"\n"
@@ -120,6 +126,12 @@ REQUIRED = "[validator]\nid = \"V1\"\nvehicle = \"B1\"\n[position]\nroute = \"32
     (REQUIRED + "[input]\ncamera = \"/dev/video0\"\ncamera_roi = [600, 0, 100, 100]",
      "[input] camera_roi must be [x, y, width, height] inside the 640x480 frame"),
     (REQUIRED + "[input]\nscanner = \"none\"\n[http]\nport = 0", "nothing to read scans from"),
+    (REQUIRED + "[kiosk]\nlanguages = \"vi\"", "[kiosk] languages must be one or two of vi, en"),
+    (REQUIRED + "[kiosk]\nlanguages = []", "[kiosk] languages must be one or two"),
+    (REQUIRED + "[kiosk]\nlanguages = [\"fr\"]", "got [\"fr\"]"),
+    (REQUIRED + "[kiosk]\nlanguages = [\"vi\", \"vi\"]", "[kiosk] languages must be"),
+    (REQUIRED + "[kiosk]\nlanguages = [\"vi\", 1]", "[kiosk] languages must be"),
+    (REQUIRED + "[kiosk]\nlanguage = [\"vi\"]", "unknown key 'language' in [kiosk]"),
 ])
 def test_each_mistake_is_one_line_naming_the_file_and_the_key(tmp_path, text, message):
     path = write(tmp_path, text)

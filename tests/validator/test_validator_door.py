@@ -257,7 +257,7 @@ def test_the_kiosk_screen_works_under_its_policy(device, page, issuer):
             and reports.append(message.text))
     page.goto(device.base + "/")
     wait_js(page, "document.body.className === 'state-idle'")
-    assert page.inner_text("#route-vi") == "32"
+    assert page.inner_text("#route") == "32"
     now = clock.now()
     assert device.post("/scan", {"qr": issuer.rider(now=now).qr(now)})["reason"] == "ok"
     wait_js(page, "document.body.className === 'state-accept'")

@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 
 from shared import clock
+from tests.a11y import assert_clean
 from validator_testkit import publish_trust
 from tests.testkit import wait_for
 
@@ -96,11 +97,27 @@ class Device:
 
 @pytest.fixture
 def page(browser, tmp_path_factory):
+    """The screen under its own Content-Security-Policy: nothing it loads may be refused."""
     page = browser.new_page(viewport=VIEWPORT)
     page.screenshots = Path(os.environ.get("VEXE_SCREENSHOTS")
                             or tmp_path_factory.mktemp("screenshots"))
+    refused = []
+    page.on("console", lambda m: refused.append(m.text)
+            if m.type == "error" and "Content Security Policy" in m.text else None)
     yield page
     page.close()
+    assert not refused, refused
+
+
+@pytest.fixture
+def open_page(browser, tmp_path_factory):
+    """A page that lets the test add axe (the screen's own policy would refuse it)."""
+    context = browser.new_context(viewport=VIEWPORT, bypass_csp=True)
+    page = context.new_page()
+    page.screenshots = Path(os.environ.get("VEXE_SCREENSHOTS")
+                            or tmp_path_factory.mktemp("screenshots"))
+    yield page
+    context.close()
 
 
 def shot(page, name):
@@ -123,7 +140,8 @@ def wait_state(page, name):
     wait_js(page, f"document.body.className === 'state-{name}'")
 
 
-def test_the_screen_through_a_day(tmp_path, issuer, redis_server, browser, page):
+def test_the_screen_through_a_day(tmp_path, issuer, redis_server, browser, open_page):
+    page = open_page
     import redis
     client = redis.Redis.from_url(redis_server.url)
     publish_trust(client, issuer)
@@ -132,11 +150,16 @@ def test_the_screen_through_a_day(tmp_path, issuer, redis_server, browser, page)
         page.goto(device.base + "/")
         wait_state(page, "idle")
         page.wait_for_selector("#status.online", timeout=15000)
-        assert page.inner_text("#route-vi") == "32"
-        assert "Cầu Giấy" in page.inner_text("#stop")
-        assert page.inner_text("#mode-vi") == "LÊN XE"
-        assert page.inner_text("#net-en") == "Online"
+        # One language, Vietnamese (the default setting), everywhere on the screen.
+        assert page.locator("html").get_attribute("lang") == "vi"
+        assert page.locator('[lang="en"]').count() == 0
+        assert page.inner_text("#route") == "32" and page.inner_text("#route-label") == "Tuyến"
+        assert page.inner_text("#stop") == "Điểm dừng Cầu Giấy"
+        assert page.inner_text("#mode") == "LÊN XE"
+        assert page.inner_text("#net") == "Đang có mạng"
+        assert page.inner_text("#prompt") == "Mời quét mã QR trên ứng dụng"
         assert ":" in page.inner_text("#clock")
+        assert_clean(page, "kiosk idle, vi", enhanced_contrast=True)
         shot(page, "idle")
 
         now = clock.now()
@@ -145,41 +168,44 @@ def test_the_screen_through_a_day(tmp_path, issuer, redis_server, browser, page)
             "multi": issuer.rider(now=now, product="M", routes=("*",)),
             "free": issuer.rider(now=now, product="F", routes=("*",), category="elderly"),
         }
-        expected_product = {"single": "Vé tháng một tuyến · Tuyến 32",
+        # The pass in the card's words for it.
+        expected_product = {"single": "Vé tháng đơn tuyến · Tuyến 32",
                             "multi": "Vé tháng liên tuyến",
-                            "free": "Vé miễn phí · Người cao tuổi"}
+                            "free": "Thẻ miễn phí · Người cao tuổi"}
         for number, (name, rider) in enumerate(products.items(), start=1):
             now = clock.now()
             assert device.post("/scan", {"qr": rider.qr(now)})["decision"] == "accept"
             wait_js(page, f"document.body.dataset.scan === '{number}'")
             wait_state(page, "accept")
-            assert page.inner_text("#message-vi") == "Hợp lệ. Mời lên xe"
-            assert page.inner_text("#message-en") == "Valid. Welcome aboard"
-            assert page.inner_text("#product-vi") == expected_product[name]
+            assert page.inner_text("#message") == "Hợp lệ. Mời lên xe"
+            assert page.inner_text("#product") == expected_product[name]
             assert (body(page, "lastSound"), body(page, "sounds")) == ("accept", str(number))
+            if name == "free":
+                assert_clean(page, "kiosk accept, vi", enhanced_contrast=True)
             shot(page, f"accept-{name}")
 
-        # A refusal: the reason in both languages, the other sound.
+        # A refusal: the reason in words, the other sound.
         stale = issuer.rider(now=now).qr(clock.now() - 600)
         assert device.post("/scan", {"qr": stale})["reason"] == "stale_proof"
         wait_js(page, "document.body.dataset.scan === '4'")
         wait_state(page, "refuse")
-        assert page.inner_text("#message-vi") == "Mã QR đã cũ, hãy hiển thị mã mới"
-        assert page.inner_text("#message-en") == "QR code is old, show a fresh one"
+        assert page.inner_text("#message") == "Mã QR đã cũ, hãy hiển thị mã mới"
         assert (body(page, "lastSound"), body(page, "sounds")) == ("refuse", "4")
+        assert_clean(page, "kiosk refuse, vi", enhanced_contrast=True)
         shot(page, "refuse")
         wait_state(page, "idle")  # the panel goes by itself
 
         # The driver switches the validator to the rear door.
         device.post("/mode", {"mode": "alight"})
         wait_js(page, "document.body.dataset.mode === 'alight'")
-        assert page.inner_text("#mode-vi") == "XUỐNG XE"
+        assert page.inner_text("#mode") == "XUỐNG XE"
+        assert page.inner_text("#prompt") == "Mời quét mã QR khi xuống xe"
         shot(page, "alighting")
         now = clock.now()
         assert device.post("/scan", {"qr": issuer.rider(now=now).qr(now)})["reason"] == "ok"
         wait_js(page, "document.body.dataset.scan === '5'")
         wait_state(page, "accept")
-        assert page.inner_text("#message-en") == "Valid. See you again"
+        assert page.inner_text("#message") == "Hợp lệ. Hẹn gặp lại"
         device.post("/mode", {"mode": "board"})
 
         # Redis goes away: the screen says offline and counts the trips waiting.
@@ -190,12 +216,12 @@ def test_the_screen_through_a_day(tmp_path, issuer, redis_server, browser, page)
             now = clock.now()
             device.post("/scan", {"qr": issuer.rider(now=now).qr(now)})
         try:
-            wait_js(page, "document.getElementById('net-en').textContent === "
-                          f"'Offline · {waiting} trips waiting to sync'")
+            wait_js(page, "document.getElementById('net').textContent === "
+                          f"'Không có mạng · {waiting} lượt chờ gửi'")
         except Exception:
             raise AssertionError(page.inner_text("#status")) from None
         wait_state(page, "idle")
-        assert page.inner_text("#net-vi") == f"Ngoại tuyến · {waiting} lượt chờ đồng bộ"
+        assert_clean(page, "kiosk offline, vi", enhanced_contrast=True)
         shot(page, "offline")
 
         # The validator itself stops: the page says it is not responding.
@@ -208,7 +234,8 @@ def test_the_screen_through_a_day(tmp_path, issuer, redis_server, browser, page)
         client.close()
 
 
-def test_the_screen_when_the_journal_is_full(tmp_path, issuer, page):
+def test_the_screen_when_the_journal_is_full(tmp_path, issuer, open_page):
+    page = open_page
     device = Device(tmp_path, issuer, "redis://127.0.0.1:1/0", validator_id="F1",
                     extra="[journal]\nmax_mb = 0.1\n")
     try:
@@ -219,10 +246,12 @@ def test_the_screen_when_the_journal_is_full(tmp_path, issuer, page):
             if device.post("/scan", {"qr": issuer.rider(now=now).qr(now)})["reason"] != "ok":
                 break
         wait_state(page, "refuse")
-        assert page.inner_text("#message-en") == "Validator storage full, not accepting tickets"
+        assert page.inner_text("#message") == "Máy soát vé hết bộ nhớ, tạm không nhận vé"
         wait_state(page, "storage")  # after the refusal, the screen stays out of service
         assert page.is_visible("#storage") and not page.is_visible("#panel")
-        assert "Not accepting tickets" in page.inner_text("#storage")
+        assert "Tạm ngừng nhận vé" in page.inner_text("#storage")
+        assert "Bộ nhớ máy soát vé đã đầy" in page.inner_text("#storage-why")
+        assert_clean(page, "kiosk storage full, vi", enhanced_contrast=True)
         shot(page, "storage-full")
     finally:
         device.stop()
@@ -250,9 +279,53 @@ def test_the_screen_when_the_journal_is_damaged(tmp_path, issuer, page):
         assert device.post("/scan", {"qr": issuer.rider(now=now).qr(now)})["reason"] == \
             "journal_damaged"
         wait_state(page, "storage")
-        assert page.inner_text("#storage-en") == "Validator records damaged, not accepting tickets"
-        assert page.inner_text("#storage-vi") == "Dữ liệu máy soát vé bị hỏng, tạm không nhận vé"
+        assert page.inner_text("#storage-why") == "Dữ liệu máy soát vé bị hỏng, tạm không nhận vé"
         shot(page, "journal-damaged")
+    finally:
+        device.stop()
+
+
+def test_the_screen_in_two_languages_when_the_city_wants_them(tmp_path, issuer, open_page):
+    """``[kiosk] languages = ["vi", "en"]``: Vietnamese large, English below, each marked
+    with its language; ``["en"]``: English alone."""
+    page = open_page
+    device = Device(tmp_path, issuer, "redis://127.0.0.1:1/0", validator_id="L2",
+                    extra='[kiosk]\nlanguages = ["vi", "en"]\n')
+    try:
+        page.goto(device.base + "/")
+        wait_state(page, "idle")
+        assert page.locator("html").get_attribute("lang") == "vi"
+        assert page.inner_text('#prompt [lang="vi"]') == "Mời quét mã QR trên ứng dụng"
+        assert page.inner_text('#prompt [lang="en"]') == "Please scan the QR code in the app"
+        assert page.inner_text('#mode [lang="en"]') == "BOARDING".title()
+        now = clock.now()
+        rider = issuer.rider(now=now, product="F", routes=("*",), category="elderly")
+        assert device.post("/scan", {"qr": rider.qr(now)})["decision"] == "accept"
+        wait_state(page, "accept")
+        assert page.inner_text('#message [lang="vi"]') == "Hợp lệ. Mời lên xe"
+        assert page.inner_text('#message [lang="en"]') == "Valid. Welcome aboard"
+        assert page.inner_text('#product [lang="en"]') == "Free pass · Elderly people"
+        assert_clean(page, "kiosk accept, vi+en", enhanced_contrast=True)
+        shot(page, "accept-two-languages")
+        wait_state(page, "idle")
+        assert_clean(page, "kiosk idle, vi+en", enhanced_contrast=True)
+    finally:
+        device.stop()
+    device = Device(tmp_path, issuer, "redis://127.0.0.1:1/0", validator_id="L3",
+                    extra='[kiosk]\nlanguages = ["en"]\n')
+    try:
+        page.goto(device.base + "/")
+        wait_state(page, "idle")
+        assert page.locator("html").get_attribute("lang") == "en"
+        assert page.locator('[lang="vi"]').count() == 0
+        assert page.inner_text("#prompt") == "Please scan the QR code in the app"
+        assert page.inner_text("#route-label") == "Route"
+        now = clock.now()
+        stale = issuer.rider(now=now).qr(now - 600)
+        assert device.post("/scan", {"qr": stale})["reason"] == "stale_proof"
+        wait_state(page, "refuse")
+        assert page.inner_text("#message") == "QR code is old, show a fresh one"
+        assert_clean(page, "kiosk refuse, en", enhanced_contrast=True)
     finally:
         device.stop()
 

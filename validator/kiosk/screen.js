@@ -2,13 +2,58 @@
 // The passenger screen. What it shows comes from the validator's /kiosk/events stream; the
 // clock is this device's own, shown in Hanoi time. No library: the page must load from the
 // validator alone, with no network.
+//
+// Its words are English, marked with _() / N_() for the catalogues in shared/locale;
+// the validator puts their translations and its languages (the [kiosk] languages setting:
+// one, or two with the first large) into #strings.
 
 const SHOWN_FOR_MS = 4000; // a decision stays this long (the validator says the same)
 const FRESH_FOR_MS = 1500; // a decision older than this on arrival gets no sound
 const LOST_AFTER_MS = 3000; // the stream has been down this long: say so
 const TIME_ZONE = "Asia/Ho_Chi_Minh";
+const LOCALES = { vi: "vi-VN", en: "en-GB" };
+
+const N_ = (text) => text;
+// The words of the page itself (its data-say attributes), marked here for the catalogues.
+N_("Route");
+N_("Boarding");
+N_("Please scan the QR code in the app");
+N_("Not accepting tickets");
+N_("The validator's storage is full. Please tell the driver.");
+N_("Validator not responding");
+N_("Connecting…");
+N_("Clock changed, not yet checked");
 
 const $ = (id) => document.getElementById(id);
+const { languages: LANGUAGES, tables: TABLES } = JSON.parse($("strings").textContent);
+document.documentElement.lang = LANGUAGES[0];
+
+// ``text`` in ``lang``, its {name} placeholders filled from ``values``.
+function _(text, values = {}, lang = LANGUAGES[0]) {
+  const template = (TABLES[lang] && TABLES[lang][text]) || text;
+  return template.replace(/\{(\w+)\}/g, (whole, name) => String(values[name] ?? ""));
+}
+
+// The node says ``words(lang)`` in each of the screen's languages: the first as the node's
+// own text, the second in a smaller line of its own, marked with its language.
+function say(node, words) {
+  const parts = LANGUAGES.map((lang, index) => {
+    const span = document.createElement("span");
+    span.className = index === 0 ? "l1" : "l2";
+    span.lang = lang;
+    span.textContent = words(lang);
+    return span;
+  }).filter((span) => span.textContent);
+  node.replaceChildren(...parts);
+}
+
+const sayText = (node, text, values = {}) => say(node, (lang) => _(text, values, lang));
+// A message the validator sent in every language: {"vi": ..., "en": ...}.
+const sayEach = (node, message) => say(node, (lang) => (message ? message[lang] || "" : ""));
+
+document.querySelectorAll("[data-say]").forEach((node) => sayText(node, node.dataset.say));
+document.title = LANGUAGES.map((lang) => _("Validator", {}, lang)).join(" · ");
+
 const sounds = {
   accept: new Audio("/kiosk/sounds/accept.wav"),
   refuse: new Audio("/kiosk/sounds/refuse.wav"),
@@ -19,18 +64,16 @@ let shownScan = null; // the number of the scan on the panel (or last heard)
 let hideTimer = null;
 let lostTimer = null;
 let current = null; // the last state from the validator
-const storageFull = { vi: $("storage-vi").textContent, en: $("storage-en").textContent };
 
 const fmt = (locale, options) => new Intl.DateTimeFormat(locale, { timeZone: TIME_ZONE, ...options });
 const clockFormat = fmt("vi-VN", { hour: "2-digit", minute: "2-digit", hour12: false });
-const dateVi = fmt("vi-VN", { weekday: "long", day: "numeric", month: "numeric", year: "numeric" });
-const dateEn = fmt("en-GB", { weekday: "long", day: "numeric", month: "long", year: "numeric" });
+const dateFormats = Object.fromEntries(LANGUAGES.map((lang) => [lang, fmt(LOCALES[lang] || lang, {
+  weekday: "long", day: "numeric", month: lang === "vi" ? "numeric" : "long", year: "numeric" })]));
 
 function tick() {
   const now = new Date();
   $("clock").textContent = clockFormat.format(now);
-  $("date-vi").textContent = dateVi.format(now);
-  $("date-en").textContent = dateEn.format(now);
+  say($("date"), (lang) => dateFormats[lang].format(now));
 }
 
 function setState(name) {
@@ -53,10 +96,8 @@ function play(name) {
 function showScan(scan, ageMs) {
   const accepted = scan.decision === "accept";
   $("mark").textContent = accepted ? "✓" : "✕";
-  $("message-vi").textContent = scan.message.vi;
-  $("message-en").textContent = scan.message.en;
-  $("product-vi").textContent = scan.product_label ? scan.product_label.vi : "";
-  $("product-en").textContent = scan.product_label ? scan.product_label.en : "";
+  sayEach($("message"), scan.message);
+  sayEach($("product"), scan.product_label);
   $("panel").hidden = false;
   $("storage").hidden = true;
   setState(accepted ? "accept" : "refuse");
@@ -77,40 +118,41 @@ function renderIdle() {
   const full = current && current.storage !== "ok";
   if (full) {
     // A full disk has its own words; anything else, the validator says what it is.
-    const text = current.storage === "full" || !current.storage_message ? storageFull : current.storage_message;
-    $("storage-vi").textContent = text.vi;
-    $("storage-en").textContent = text.en;
+    if (current.storage === "full" || !current.storage_message) {
+      sayText($("storage-why"), "The validator's storage is full. Please tell the driver.");
+    } else {
+      sayEach($("storage-why"), current.storage_message);
+    }
   }
   $("storage").hidden = !full;
   setState(full ? "storage" : "idle");
+}
+
+function network(s) {
+  const n = s.backlog;
+  if (n === null) return s.online ? N_("Online") : N_("Offline"); // a journal too damaged to count in
+  if (s.online) {
+    if (!n) return N_("Online");
+    return n === 1 ? N_("Online · sending 1 trip") : N_("Online · sending {n} trips");
+  }
+  return n === 1 ? N_("Offline · 1 trip waiting to sync") : N_("Offline · {n} trips waiting to sync");
 }
 
 function render(s) {
   current = s;
   const alighting = s.mode === "alight";
   document.body.dataset.mode = s.mode;
-  $("route-vi").textContent = s.route;
-  $("route-en").textContent = s.route;
-  $("mode-vi").textContent = alighting ? "XUỐNG XE" : "LÊN XE";
-  $("mode-en").textContent = alighting ? "Alighting" : "Boarding";
-  $("prompt-vi").textContent = alighting ? "Mời quét mã QR khi xuống xe" : "Mời quét mã QR trên ứng dụng";
-  $("prompt-en").textContent = alighting ? "Please scan your QR code as you get off" : "Please scan the QR code in the app";
-  $("stop").textContent = s.stop ? `Điểm dừng ${s.stop} · Stop ${s.stop}` : "";
+  $("route").textContent = s.route;
+  sayText($("mode"), alighting ? N_("Alighting") : "Boarding");
+  sayText($("prompt"), alighting ? N_("Please scan your QR code as you get off")
+    : "Please scan the QR code in the app");
+  if (s.stop) sayText($("stop"), N_("Stop {stop}"), { stop: s.stop });
+  else $("stop").replaceChildren();
   $("device").textContent = `${s.vehicle} · ${s.validator}`;
 
-  const trips = `${s.backlog} trip${s.backlog === 1 ? "" : "s"}`;
   const status = $("status");
   status.className = "status " + (s.online ? "online" : "offline");
-  if (s.backlog === null) { // a journal too damaged to count in
-    $("net-vi").textContent = s.online ? "Trực tuyến" : "Ngoại tuyến";
-    $("net-en").textContent = s.online ? "Online" : "Offline";
-  } else if (s.online) {
-    $("net-vi").textContent = s.backlog ? `Trực tuyến · đang gửi ${s.backlog} lượt` : "Trực tuyến";
-    $("net-en").textContent = s.backlog ? `Online · sending ${trips}` : "Online";
-  } else {
-    $("net-vi").textContent = `Ngoại tuyến · ${s.backlog} lượt chờ đồng bộ`;
-    $("net-en").textContent = `Offline · ${trips} waiting to sync`;
-  }
+  sayText($("net"), network(s), { n: s.backlog });
   // The device clock was stepped and Redis has not yet confirmed the time.
   $("clock-state").hidden = s.clock !== "stepped";
 

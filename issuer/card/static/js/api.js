@@ -35,7 +35,8 @@ async function call(method, path, body, accept = "application/json") {
   if (!response.ok) {
     let message = "";
     try {
-      message = (await response.json()).error;
+      const answer = await response.json();
+      message = answer.message || answer.error; // the words for people, in their language
     } catch (ignored) {
       // not JSON (a proxy's page): the status says enough
     }

@@ -17,6 +17,8 @@ const REFRESH_AFTER = Number(settings.refreshAfter);
 const SYNC_EVERY = 60000; // ms: how soon an open card hears of a revocation or a new phone
 const FORGET_AFTER = 31 * 86400; // a pass over for longer leaves the card's list
 const SELECTED_KEY = "vexe-card-pass";
+const HOTLINE = settings.hotline ?? "";
+const { _ } = i18n;
 
 const app = {
   snapshot: null, // {account, passes, routes, categories, fetched_at}: the last one online
@@ -112,7 +114,7 @@ function tick() {
   const said = state && `${pass.id} ${state.kind} ${app.online}`;
   if (said && said !== app.said) {
     app.said = said;
-    view.announce([view.stateTitle(state), app.online ? "" : i18n.t("offline")].filter(Boolean).join(". "));
+    view.announce([view.stateTitle(state), app.online ? "" : _("No internet")].filter(Boolean).join(". "));
   }
   if (state && (state.kind === SHOW || state.kind === "custodial")) rotate(pass, state);
 }
@@ -122,12 +124,12 @@ function build(pass, state, list) {
   if (app.signedIn === false && !app.snapshot) return view.signIn();
   if (!app.snapshot) {
     if (app.error) return view.failed(app.error, () => sync());
-    if (!app.online && app.signedIn === null) return view.failed(i18n.t("offline"), () => sync());
+    if (!app.online && app.signedIn === null) return view.failed(_("No internet"), () => sync());
     return view.loading();
   }
   if (!pass) return view.noPasses();
   return view.card({ snapshot: app.snapshot, pass, state, passes: list, handlers,
-                     busy: app.busy, message: app.message, online: app.online,
+                     busy: app.busy, message: app.message, online: app.online, hotline: HOTLINE,
                      now: nowSeconds() + (app.clockOffset ?? 0) });
 }
 
@@ -242,7 +244,8 @@ async function keepCredential(record, issued) {
 function deviceLabel() {
   const ua = navigator.userAgent;
   const system = ["Android", "iPhone", "iPad", "Windows", "Mac OS", "Linux"].find((s) => ua.includes(s));
-  return `${system ?? "Điện thoại"} · ${i18n.day(nowSeconds())}`;
+  const name = system ?? _("Phone");
+  return `${name} · ${i18n.day(nowSeconds())}`;
 }
 
 async function activate(pass) {
@@ -268,8 +271,9 @@ async function activate(pass) {
       await api.postJson(`/api/passes/${encodeURIComponent(pass.id)}/custodial`);
     }
   } catch (error) {
-    app.message = error instanceof api.Offline ? i18n.t("activate_offline")
-      : i18n.t("activate_failed", { reason: error.message });
+    app.message = error instanceof api.Offline
+      ? _("Activating needs the internet. Turn on Wi-Fi or mobile data.")
+      : _("Not activated: {reason}. Please try again.", { reason: error.message });
   } finally {
     app.busy = false;
   }
@@ -279,10 +283,16 @@ async function activate(pass) {
 // -- start -------------------------------------------------------------------------------
 
 async function start() {
-  document.getElementById("lang").addEventListener("click", () => {
+  // The switch is a link to /lang/<code> (it works with JavaScript off); here it switches
+  // in place, the issuer is told, and the screen reader hears the card again in the new
+  // language.
+  document.getElementById("lang")?.addEventListener("click", (event) => {
+    event.preventDefault();
     i18n.toggle();
+    app.said = null;
     redraw();
   });
+  i18n.settle();
   if ("serviceWorker" in navigator && window.isSecureContext) {
     navigator.serviceWorker.register("/card/sw.js", { scope: "/card/" }).catch(() => {
       // The card still works while the page is open; it just won't open offline.

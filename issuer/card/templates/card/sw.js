@@ -26,7 +26,9 @@ self.addEventListener("fetch", (event) => {
   if (request.method !== "GET") return;
   const url = new URL(request.url);
   if (url.origin !== self.location.origin) return;
-  if (url.pathname === PAGE && request.mode === "navigate") {
+  // The page from the network when it answers, kept for offline: also when the card asks
+  // for it after a switch of language, so that it opens offline in the language chosen.
+  if (url.pathname === PAGE) {
     event.respondWith(networkFirst(request, PAGE));
   } else if (url.pathname === PHOTO) {
     event.respondWith(networkFirst(request, PHOTO));
