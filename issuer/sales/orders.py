@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from issuer.identity import accounts
 from issuer.sales import applications, payments
-from issuer.passes import catalogue, passes
+from issuer.passes import catalogue, next_month, passes
 from issuer.platform import ids, metrics
 from issuer.platform.errors import Conflict, Forbidden, Invalid, NotFound
 from issuer.platform.models import Account, Order, Pass
@@ -153,6 +153,7 @@ def pay(session: Session, order_id: str, *, amount_vnd: int, handled_by: str,
     metrics.payment(order.provider, "confirmed")
     p = passes.issue(session, order.account_id, order.product, now=now,
                         route=order.route_code, month=order.month)
+    next_month.follow_phone(session, p, now=now)
     _transition(session, order, PENDING, status=PAID, paid_at=int(now), payment_ref=reference,
                 handled_by=handled_by, pass_id=p.id)
     session.refresh(order)
