@@ -5,6 +5,6 @@ import flask
 
 
 def blueprints() -> list[flask.Blueprint]:
-    from issuer.rider import pages, payments, signin
+    from issuer.rider import pages, payments, reminders, signin
 
-    return [signin.bp, pages.bp, payments.bp]
+    return [signin.bp, pages.bp, payments.bp, reminders.bp]

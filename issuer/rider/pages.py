@@ -13,6 +13,7 @@ from issuer.web import auth, browser
 from issuer.passes import catalogue, phones, passes
 from issuer.platform import db
 from issuer.network import routes
+from issuer.rider import reminders
 from issuer.platform.errors import IssuerError
 from issuer.platform.models import Pass
 from shared import clock
@@ -48,7 +49,8 @@ def home():
             session, p, now=clock.now(), open_day=flask.current_app.config["SALES_OPEN_DAY"])},
         orders=[orders.as_dict(session, o) for o in orders.of_account(session, rider.id)],
         applications=[applications.as_dict(a) for a in applications.of_account(session, rider.id)],
-        categories={c["code"]: c for c in catalogue.as_dict(session)["categories"]})
+        categories={c["code"]: c for c in catalogue.as_dict(session)["categories"]},
+        reminding=reminders.for_page(session, rider.id))
 
 
 @bp.route("/my/buy", methods=["GET", "POST"])
