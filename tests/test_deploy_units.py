@@ -21,7 +21,7 @@ from shared.redis_keys import TRIPS_GROUP, TRIPS_STREAM
 from tests.testkit import free_port, wait_for
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
-UNITS = sorted(DEPLOY.glob("*.service"))
+UNITS = sorted([*DEPLOY.glob("*.service"), *DEPLOY.glob("*.timer")])
 INSTALLED = "/opt/vexe/.venv"  # where the units expect vexe's virtual environment
 
 needs_systemd = pytest.mark.skipif(shutil.which("systemd-analyze") is None,
@@ -56,7 +56,8 @@ class Service:
 
 def test_every_service_is_shipped():
     assert {unit.name for unit in UNITS} == {"vexe-validator.service", "vexe-issuer.service",
-                                             "vexe-ingest@.service"}
+                                             "vexe-ingest@.service", "vexe-reminders.service",
+                                             "vexe-reminders.timer"}
 
 
 @needs_systemd
@@ -77,6 +78,15 @@ def test_the_issuer_listens_on_localhost_for_the_proxy():
     assert service.settings["EnvironmentFile"] == ["/etc/vexe/issuer.env"]
     assert service.settings["ProtectSystem"] == ["strict"]
     assert service.settings["NoNewPrivileges"] == ["true"]
+
+
+def test_the_reminders_timer_runs_the_command_daily():
+    service = Service(DEPLOY / "vexe-reminders.service")
+    assert service.settings["Type"] == ["oneshot"]
+    assert service.command("ExecStart", {})[1:] == ["reminders", "send"]
+    assert service.settings["EnvironmentFile"] == ["/etc/vexe/issuer.env"]
+    timer = (DEPLOY / "vexe-reminders.timer").read_text()
+    assert "OnCalendar=*-*-* 08:00:00 Asia/Ho_Chi_Minh" in timer and "Persistent=true" in timer
 
 
 def _env(service: Service, tmp_path: Path, redis_url: str, **settings: str) -> dict[str, str]:

@@ -6,7 +6,7 @@ import flask
 
 from issuer.api import json_body, shapes
 from issuer.identity import operators
-from issuer.passes import actions, passes, phones, qr
+from issuer.passes import actions, next_month, passes, phones, qr
 from issuer.passes import refresh as refresh_sql
 from issuer.platform import db
 from issuer.platform.errors import Invalid
@@ -93,7 +93,11 @@ def bind_device(pass_id: str):
 def refresh(pass_id: str):
     issued = _refresh_in_one_round_trip(pass_id)
     if issued is not None:
-        return issued.as_dict()
+        if issued.follows is None:
+            return issued.as_dict()
+        answer = {**issued.as_dict(), **_next_month(db.get_session(), issued, clock.now())}
+        db.get_session().commit()
+        return answer
     # Everything else (SQLite, a session cookie, an operator's token, a refusal, a pass the
     # issuer holds the key of): the general path, which says why in the usual order.
     auth.caller()  # a 401 before anything about the pass
@@ -103,8 +107,16 @@ def refresh(pass_id: str):
     session = db.get_session()
     issued = phones.refresh_credential(session, pass_id, now=clock.now(),
                                         may_use=auth.check_own_pass, **_credential_settings())
+    answer = {**issued.as_dict(), **_next_month(session, issued, clock.now())}
     session.commit()
-    return issued.as_dict()
+    return answer
+
+
+def _next_month(session, issued, now: float) -> dict:
+    """``next``: a credential for the pass that follows this one on the same phone, minted
+    ahead in the pass's last days so the card switches at 00:00 on the 1st offline."""
+    later = next_month.credential_after(session, issued, now=now, **_credential_settings())
+    return {} if later is None else {"next": later.as_dict()}
 
 
 def _refresh_in_one_round_trip(pass_id: str):

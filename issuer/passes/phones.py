@@ -11,11 +11,13 @@ with its audit entry (:func:`issuer.platform.audit.action`).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+import sqlalchemy.orm
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -30,6 +32,10 @@ from shared import b64, clock, keys, ticket
 # A custodial credential is refreshed when it has less than this left: a QR printed or shown
 # now then still works for the rest of the day.
 CUSTODIAL_REFRESH_MARGIN = 24 * 3600
+# A pass this close to its end names the one after it on the same phone, so the phone gets
+# next month's credential ahead (issuer.passes.next_month). Sales of next month open on
+# SALES_OPEN_DAY, the 28th at the latest; on other days the refresh looks for nothing.
+NEXT_MONTH_AHEAD = 15 * 86400
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,8 @@ class Issued:
     expires: int
     device_key: str
     custodial: bool
+    # The pass after this one on the same phone, in this one's last days (next_month).
+    follows: str | None = None
 
     @property
     def qr_body_head(self) -> str:
@@ -64,15 +72,18 @@ def bind_device(session: Session, pass_id: str, device_public_key: str | dict, *
         raise Invalid(N_("public_key must be a P-256 public key: a base64url point or an "
                          "EC JWK")) from None
     label = _check_label(label)
-    p, old, kid = _lock_usable(session, pass_id, now)
+    p, old, kid, _ = _lock_usable(session, pass_id, now)
+    followers = _followers(session, p, old.device_key) if old and not old.custodial else []
     binding = _bind(session, p, old, device_key, now=now, label=label)
+    for later, its_binding in followers:  # next month's pass moves with this one
+        _bind(session, later, its_binding, device_key, now=now, label=label)
     return _mint(session, p, binding, kid, now=now, sealing_key=sealing_key, lifetime=lifetime)
 
 
 def bind_custodial(session: Session, pass_id: str, *, now: float, sealing_key: str | None,
                    lifetime: int = ticket.DEFAULT_CREDENTIAL_LIFETIME) -> Issued:
     """Generate a device key the issuer keeps (sealed) and bind the pass to it."""
-    p, old, kid = _lock_usable(session, pass_id, now)
+    p, old, kid, _ = _lock_usable(session, pass_id, now)
     private = keys.new_device_key()
     sealed = vault.seal(sealing_key, keys.device_private_pem(private))
     binding = _bind(session, p, old, keys.device_public_compressed(private), now=now,
@@ -90,10 +101,12 @@ def refresh_credential(session: Session, pass_id: str, *, now: float, sealing_ke
     test (the pass, its binding and the signing key's id in one; the credential logged; the
     pass's credentials_until; the caller's commit).
     """
-    p, binding, kid = _lock_usable(session, pass_id, now, may_use)
+    p, binding, kid, follows = _lock_usable(session, pass_id, now, may_use)
     if binding is None:
         raise Conflict(N_("pass %(id)s is not bound to a device: bind one first"), id=p.id)
-    return _mint(session, p, binding, kid, now=now, sealing_key=sealing_key, lifetime=lifetime)
+    issued = _mint(session, p, binding, kid, now=now, sealing_key=sealing_key,
+                   lifetime=lifetime)
+    return dataclasses.replace(issued, follows=follows)
 
 
 def custodial_qr(session: Session, pass_id: str, *, at: float, sealing_key: str | None,
@@ -118,7 +131,7 @@ def custodial_qr(session: Session, pass_id: str, *, at: float, sealing_key: str 
     credential = binding.credential
     if (_needs_refresh(credential, at, lifetime, p.valid_until)
             or _kid(credential) != session.scalar(sa.select(signing.current_kid()))):
-        p, binding, kid = _lock_usable(session, p.id, at)
+        p, binding, kid, _ = _lock_usable(session, p.id, at)
         if binding is None or not binding.custodial:
             raise Conflict(N_("pass %(id)s was moved off the issuer's key just now"), id=p.id)
         credential = _mint(session, p, binding, kid, now=at, sealing_key=sealing_key,
@@ -160,15 +173,17 @@ def _needs_refresh(credential: str | None, at: float, lifetime: int, valid_until
 
 def _lock_usable(session: Session, pass_id: str, now: float,
                  may_use: Callable[[Pass], object] | None = None,
-                 ) -> tuple[Pass, DeviceBinding | None, str | None]:
-    """The pass, locked and checked usable; its active binding; the signing key's id. One
-    round trip: a refresh is the issuer's busiest request."""
+                 ) -> tuple[Pass, DeviceBinding | None, str | None, str | None]:
+    """The pass, locked and checked usable; its active binding; the signing key's id; the
+    pass after it on the same phone (in its last days). One round trip: a refresh is the
+    issuer's busiest request."""
     row = None
     if isinstance(pass_id, str):
         # Locked (the pass only, not the binding), so a revocation can't slip in between this
         # check and credentials_until; a lock reloads the row, a copy read earlier may be stale.
         row = session.execute(
-            sa.select(Pass, DeviceBinding, signing.current_kid(), Account.identity_level)
+            sa.select(Pass, DeviceBinding, signing.current_kid(), Account.identity_level,
+                      _next_pass_id(now))
             .join(Account, Account.id == Pass.account_id)
             .outerjoin(DeviceBinding, sa.and_(DeviceBinding.pass_id == Pass.id,
                                               DeviceBinding.retired_at.is_(None)))
@@ -176,7 +191,7 @@ def _lock_usable(session: Session, pass_id: str, now: float,
             .execution_options(populate_existing=True)).first()
     if row is None:
         raise NotFound(N_("no pass %(id)s"), id=repr(pass_id))
-    p, binding, kid, level = row
+    p, binding, kid, level, follows = row
     if may_use is not None:
         may_use(p)
     passes.check_level(level)
@@ -185,7 +200,22 @@ def _lock_usable(session: Session, pass_id: str, now: float,
     if p.valid_until <= now:
         raise Conflict(N_("pass %(id)s ended at %(until)s: no credential is issued for it"),
                        id=p.id, until=clock.iso(p.valid_until))
-    return p, binding, kid
+    return p, binding, kid, follows
+
+
+def _next_pass_id(now: float):
+    """The id of the rider's pass that starts when the locked one ends, bound to the same
+    phone key; asked only in the locked pass's last NEXT_MONTH_AHEAD seconds."""
+    later, its_binding = sa.orm.aliased(Pass), sa.orm.aliased(DeviceBinding)
+    return (sa.select(later.id)
+            .join(its_binding, sa.and_(its_binding.pass_id == later.id,
+                                       its_binding.retired_at.is_(None),
+                                       its_binding.custodial.is_(False),
+                                       its_binding.device_key == DeviceBinding.device_key))
+            .where(later.account_id == Pass.account_id, later.valid_from == Pass.valid_until,
+                   later.status == passes.ACTIVE,
+                   Pass.valid_until - int(now) <= NEXT_MONTH_AHEAD)
+            .limit(1).scalar_subquery())
 
 
 def _bind(session: Session, p: Pass, old: DeviceBinding | None, device_key: str, *, now: float,
@@ -218,10 +248,23 @@ def report_lost(session: Session, pass_id: str, reason: str, *, now: float) -> D
     binding = active_binding(session, p.id)
     if binding is None:
         raise Conflict(N_("pass %(id)s is on no device"), id=p.id)
+    for later, its_binding in _followers(session, p, binding.device_key):
+        _retire(session, later, its_binding, now)  # next month's pass leaves the phone too
+        its_binding.retire_reason = reason
     _retire(session, p, binding, now)
     binding.retire_reason = reason
     session.flush()
     return binding
+
+
+def _followers(session: Session, p: Pass, device_key: str) -> list:
+    """The rider's passes after ``p`` bound to the same phone key (next month's, bound at
+    issue by :mod:`issuer.passes.next_month`): they go where ``p`` goes."""
+    return list(session.execute(
+        sa.select(Pass, DeviceBinding).join(DeviceBinding, DeviceBinding.pass_id == Pass.id)
+        .where(Pass.account_id == p.account_id, Pass.id != p.id,
+               Pass.valid_from >= p.valid_until, DeviceBinding.retired_at.is_(None),
+               DeviceBinding.custodial.is_(False), DeviceBinding.device_key == device_key)))
 
 
 def history(session: Session, pass_id: str) -> list[DeviceBinding]:
@@ -262,7 +305,7 @@ def mint_recorded(session: Session, row, *, now: int, sealing_key: str | None,
         now=now, lifetime=lifetime, category=row.category)
     metrics.credential_minted(False)
     return Issued(row.id, credential, row.jti, min(now + lifetime, row.valid_until),
-                  row.device_key, False)
+                  row.device_key, False, row.next_pass_id)
 
 
 def _mint(session: Session, p: Pass, binding: DeviceBinding, kid: str | None, *, now: float,

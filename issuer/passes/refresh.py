@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from issuer.identity import accounts  # noqa: F401  (the tables the statement reads)
-from issuer.passes import passes
+from issuer.passes import passes, phones
 from issuer.platform import ids
 
 # Written once as text: the hot path compiles nothing per request (SQLAlchemy caches a
@@ -65,7 +65,13 @@ WITH rider AS (
     ON CONFLICT (jti) DO NOTHING
     RETURNING jti
 )
-SELECT rider.id AS rider_id, p.*, b.*, (SELECT jti FROM logged) AS jti
+SELECT rider.id AS rider_id, p.*, b.*, (SELECT jti FROM logged) AS jti,
+       (SELECT later.id FROM passes AS later
+        JOIN device_bindings AS lb ON lb.pass_id = later.id AND lb.retired_at IS NULL
+             AND NOT lb.custodial AND lb.device_key = b.device_key
+        WHERE p.valid_until - :now <= :ahead AND later.account_id = p.account_id
+          AND later.valid_from = p.valid_until AND later.status = :active
+        LIMIT 1) AS next_pass_id
 FROM (SELECT 1) AS one LEFT JOIN rider ON true LEFT JOIN p ON true LEFT JOIN b ON true
 """)
 
@@ -87,7 +93,8 @@ def run(conn: sa.Connection, pass_id: str, token: str, *, now: int, lifetime: in
         row = conn.execute(STATEMENT, {
             "token_hash": ids.token_hash(token), "pass_id": pass_id, "now": now,
             "lifetime": lifetime, "jti": jti, "level": passes.HOLDING_LEVEL,
-            "revoked": passes.REVOKED}).one()
+            "revoked": passes.REVOKED,
+            "ahead": phones.NEXT_MONTH_AHEAD, "active": passes.ACTIVE}).one()
         if row.id is None or row.rider_id is None or row.rider_id != row.account_id:
             return Outcome(row.rider_id, row if row.id is not None else None, None)
         if row.jti is not None or not _usable(row, now):

@@ -104,6 +104,8 @@ class Account(Base):
     # "<issuer>|<sub>" of the e-ID the account signs in with; None for accounts made by hand.
     oidc_subject: Mapped[str | None] = mapped_column(sa.String(300), unique=True)
     created_at: Mapped[int] = mapped_column(Time)
+    # Where reminders to renew go, if the rider gave an address (issuer.sales.reminders).
+    email: Mapped[str | None] = mapped_column(sa.String(254))
 
 
 class Pass(Base):
@@ -434,3 +436,13 @@ class Vehicle(Base):
     code: Mapped[str] = mapped_column(sa.String(32), primary_key=True)  # plate, "29B-123.45"
     company_code: Mapped[str] = mapped_column(sa.ForeignKey("companies.code"), index=True)
     created_at: Mapped[int] = mapped_column(Time)
+
+
+class SentReminder(Base):
+    """A reminder to renew e-mailed for a pass: one a pass, however often the command runs."""
+
+    __tablename__ = "sent_reminders"
+
+    pass_id: Mapped[str] = mapped_column(sa.ForeignKey("passes.id"), primary_key=True)
+    address: Mapped[str] = mapped_column(sa.String(254))
+    sent_at: Mapped[int] = mapped_column(Time)

@@ -193,6 +193,18 @@ SETTINGS = (
     # The operator's telephone line for riders, shown wherever a page tells them to call
     # (the rider's pages, the card). Empty: no number is shown.
     Setting("HOTLINE", text, ""),
+    # Reminders to renew (issuer.sales.reminders): shown on the account page and e-mailed in
+    # a pass's last REMINDER_DAYS days when next month is not held; the e-mail links to
+    # PUBLIC_URL (the issuer's address as riders reach it).
+    Setting("REMINDER_DAYS", integer(1, 28, "days"), 5),
+    Setting("PUBLIC_URL", text, "http://127.0.0.1:8000"),
+    # The mail server reminders go through; unset SMTP_HOST: none are e-mailed.
+    Setting("SMTP_HOST", text, None),
+    Setting("SMTP_PORT", integer(1, 65535, "a port"), 587),
+    Setting("SMTP_USER", text, None),
+    Setting("SMTP_PASSWORD", text, None),
+    Setting("SMTP_FROM", text, "vexe@localhost"),
+    Setting("SMTP_STARTTLS", flag, True),
 )
 
 

@@ -5,6 +5,6 @@ import flask
 
 
 def blueprints() -> list[flask.Blueprint]:
-    from issuer.rider import history, pages, payments, signin
+    from issuer.rider import history, pages, payments, reminders, signin
 
-    return [signin.bp, pages.bp, payments.bp, history.bp]
+    return [signin.bp, pages.bp, payments.bp, history.bp, reminders.bp]

@@ -16,6 +16,7 @@ from issuer.rider import common
 from issuer.passes import catalogue, phones, passes
 from issuer.platform import db
 from issuer.network import routes
+from issuer.rider import reminders
 from issuer.platform.errors import IssuerError
 from issuer.platform.models import Account, Order, Pass
 from shared import clock
@@ -52,7 +53,8 @@ def home():
             session, p, now=clock.now(), open_day=flask.current_app.config["SALES_OPEN_DAY"])},
         orders=[orders.as_dict(session, o) for o in orders.of_account(session, rider.id)],
         applications=[applications.as_dict(a) for a in applications.of_account(session, rider.id)],
-        categories={c["code"]: c for c in catalogue.as_dict(session)["categories"]})
+        categories={c["code"]: c for c in catalogue.as_dict(session)["categories"]},
+        reminding=reminders.for_page(session, rider.id))
 
 
 @bp.route("/my/buy", methods=["GET", "POST"])

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from issuer.identity import accounts
 from issuer.sales import applications, payments
-from issuer.passes import catalogue, passes, revocation
+from issuer.passes import catalogue, next_month, passes, revocation
 from issuer.platform import ids, metrics
 from issuer.platform.errors import Conflict, Forbidden, Invalid, NotFound, Word
 from shared.i18n import N_
@@ -162,6 +162,7 @@ def pay(session: Session, order_id: str, *, amount_vnd: int, handled_by: str,
     metrics.payment(order.provider, "confirmed")
     p = passes.issue(session, order.account_id, order.product, now=now,
                         route=order.route_code, month=order.month)
+    next_month.follow_phone(session, p, now=now)
     _transition(session, order, PENDING, status=PAID, paid_at=int(now), payment_ref=reference,
                 handled_by=handled_by, pass_id=p.id)
     session.refresh(order)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from issuer.passes import passes
+from issuer.passes import next_month, passes
 from issuer.platform import audit, metrics
 from issuer.platform.errors import Conflict, Invalid, IssuerError, NotFound, Word
 from shared.i18n import N_
@@ -223,6 +223,7 @@ def _pay(session: Session, order: Order, payment: Payment, now: float) -> bool:
         return False
     p = passes.issue(session, order.account_id, order.product, now=now,
                      route=order.route_code, month=order.month, category=order.category)
+    next_month.follow_phone(session, p, now=now)
     session.execute(sa.update(Order).where(Order.id == order.id).values(pass_id=p.id)
                     .execution_options(synchronize_session=False))
     session.refresh(order)

@@ -7,6 +7,7 @@ import * as view from "./card_view.js";
 import * as deviceKey from "./device_key.js";
 import { draw } from "./draw_qr.js";
 import * as i18n from "./i18n.js";
+import * as nextMonth from "./next_month.js";
 import { credentialClaims, fromBase64url, proofMessage, qrText } from "./qr_text.js";
 import * as store from "./store.js";
 
@@ -66,7 +67,7 @@ function choosePass(list) {
   for (const wanted of [app.selected, new URLSearchParams(location.search).get("pass"),
                         storedChoice()]) {
     const found = list.find((p) => p.id === wanted);
-    if (found) return found;
+    if (found) return nextMonth.following(found, list, nowSeconds());
   }
   // Otherwise the pass this phone rides with, else any still running.
   const now = nowSeconds();
@@ -189,6 +190,8 @@ async function sync({ renew = false } = {}) {
         const record = app.devices.get(pass.id);
         if (record) await renewCredential(pass, record, renew);
       }
+      await nextMonth.adopt(app.snapshot.passes, app.devices,
+                            (pass, record) => renewCredential(pass, record, true));
     } catch (error) {
       if (error instanceof api.Offline) {
         app.online = false;
@@ -225,6 +228,7 @@ async function renewCredential(pass, record, force) {
       return;
     }
     await keepCredential(record, issued);
+    await nextMonth.carried(record, issued, keepCredential);
   } catch (error) {
     if (error instanceof api.Offline) app.online = false;
     // A refusal (revoked, ended) shows on the card from the pass itself at the next sync.
