@@ -7,8 +7,8 @@ rider's pages, the console, the card, the kiosk, the messages of the services) s
 translator edits one at a time. They are read with Babel and compiled in memory when first
 needed: there is no ``.mo`` to build or to forget to rebuild.
 
-The issuer reads them through Flask-Babel (``issuer.web.language``); the validator, the card's
-and the kiosk's JavaScript through :func:`translations` and :func:`strings`.
+The issuer reads them through Flask-Babel (``issuer.web.language``); the validator and the
+card's JavaScript (carried in its page) through :func:`translations`.
 """
 
 from __future__ import annotations
@@ -62,16 +62,6 @@ def translations(language: str) -> Translations:
     write_mo(buffer, merged)
     buffer.seek(0)
     return Translations(fp=buffer)
-
-
-@functools.cache
-def strings(language: str, area: str) -> dict[str, str]:
-    """``{msgid: translation}`` of one area's catalogue, for the JavaScript of the card and the
-    kiosk (English: empty, a page shows the msgid)."""
-    path = LOCALE_DIR / language / "LC_MESSAGES" / f"{area}.po"
-    if not path.is_file():
-        return {}
-    return {m.id: m.string for m in read(path) if m.id and m.string}
 
 
 def gettext(language: str, message: str, **params) -> str:

@@ -68,6 +68,13 @@ def test_a_translation_keeps_the_placeholders_of_its_message():
     assert not wrong, "\n".join(wrong)
 
 
+def test_no_translation_is_left_fuzzy():
+    """A fuzzy entry is skipped when the catalogues are compiled: the page would be English."""
+    fuzzy = [f"{path.name}: {m.id!r}" for path in i18n.files("vi") for m in i18n.read(path)
+             if m.id and m.fuzzy]
+    assert not fuzzy, "\n".join(fuzzy)
+
+
 def test_a_message_is_translated_once():
     seen: dict[str, Path] = {}
     twice = []
