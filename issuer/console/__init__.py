@@ -5,6 +5,8 @@ import flask
 
 
 def blueprints() -> list[flask.Blueprint]:
-    from issuer.console import approvals, counter, payments, ridership, signin
+    from issuer.console import (approvals, company_settlement, counter, payments, ridership,
+                                signin)
 
-    return [module.bp for module in (signin, counter, approvals, ridership, payments)]
+    return [module.bp for module in (signin, counter, approvals, ridership, payments,
+                                     company_settlement)]

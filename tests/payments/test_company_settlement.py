@@ -98,3 +98,29 @@ def test_largest_remainder_adds_up_exactly():
     parts = {"x": Fraction(10, 7), "y": Fraction(20, 7), "z": Fraction(40, 7)}
     got = company_settlement.whole_dong(parts)
     assert sum(got.values()) == 10 and got == {"x": 1, "y": 3, "z": 6}
+
+
+def test_the_console_page_states_the_rule_and_exports(shop):
+    from tests.payments.test_bank_transfers import credit, notify
+
+    rider = shop.rider()
+    order_id = shop.order(rider)
+    notify(shop, credit(id="FT-S1", content=f"VX{order_id}"))
+    today = dt.datetime.fromtimestamp(clock.now(), clock.HANOI).date().isoformat()
+    clerk = shop.clerk()
+    url = f"{shop.issuer.url}/console/settlement/companies/"
+    page = clerk.get(url, params={"day": today}, timeout=10,
+                     headers={"Accept-Language": "vi"})
+    assert page.status_code == 200 and "phương pháp số dư lớn nhất" in page.text
+    assert 'data-company="-"' in page.text  # the multi-route pass, not used today
+    english = clerk.get(url, params={"day": today}, timeout=10, cookies={"vexe_lang": "en"})
+    assert "largest remainder" in english.text
+    exported = clerk.get(url, params={"day": today, "format": "csv"}, timeout=10)
+    assert exported.headers["Content-Type"].startswith("text/csv")
+    assert exported.text.startswith("day,company,amount_vnd\n")
+    for params, said in (({"day": "2026-13-45"}, "không phải là một ngày"),
+                         ({"day": today, "company": "NOPE"}, "NOPE")):
+        refused = clerk.get(url, params=params, timeout=10, headers={"Accept-Language": "vi"})
+        assert refused.status_code == 400 and said in refused.text
+    # A rider is not an operator: refused.
+    assert rider.get(url, timeout=10, allow_redirects=False).status_code in (302, 403)
