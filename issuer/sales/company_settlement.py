@@ -21,7 +21,6 @@ from fractions import Fraction
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from backoffice.models import Trip
 from issuer.network import fleet
 from issuer.platform.errors import Invalid
 from issuer.platform.models import Order, Pass, Route, Vehicle
@@ -29,6 +28,10 @@ from issuer.sales import orders
 from shared import clock
 from shared.i18n import N_
 
+# The ridership the ingest writes (backoffice.models.Trip), as far as this reads it: the issuer
+# reads the table, it does not own it.
+Trip = sa.table("trips", sa.column("pass_id"), sa.column("vehicle"), sa.column("at_ms"),
+                sa.column("decision"), sa.column("mode"))
 UNALLOCATED = "-"  # the line of multi-route days with no boarding
 RULE = N_("A paid monthly pass earns each day its price divided by the days of its month. "
           "A single-route pass's day goes to the company running its route; a multi-route "
@@ -61,12 +64,13 @@ def shares(session: Session, day: dt.date) -> dict[str, Fraction]:
     boardings: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     if multi:
         for pass_id, company, count in session.execute(
-                sa.select(Trip.pass_id, Vehicle.company_code, sa.func.count())
-                .join(Vehicle, Vehicle.code == Trip.vehicle)
-                .where(Trip.pass_id.in_(multi), Trip.decision == "accept",
-                       Trip.mode == "board", Trip.at_ms >= start * 1000,
-                       Trip.at_ms < end * 1000)
-                .group_by(Trip.pass_id, Vehicle.company_code)):
+                sa.select(Trip.c.pass_id, Vehicle.company_code, sa.func.count())
+                .select_from(Trip)
+                .join(Vehicle, Vehicle.code == Trip.c.vehicle)
+                .where(Trip.c.pass_id.in_(multi), Trip.c.decision == "accept",
+                       Trip.c.mode == "board", Trip.c.at_ms >= start * 1000,
+                       Trip.c.at_ms < end * 1000)
+                .group_by(Trip.c.pass_id, Vehicle.company_code)):
             boardings[pass_id][company] += count
     out: dict[str, Fraction] = defaultdict(Fraction)
     for row in paid:
