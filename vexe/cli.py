@@ -20,7 +20,7 @@ PARTS = (
     ("backoffice.export_cli", "commands", ("export",)),
     ("issuer.upkeep_cli", "commands", ("secret", "backup", "restore", "trips")),
     ("issuer.payments_cli", "commands", ("bank", "payments")),
-    ("issuer.reminders_cli", "commands", ("reminders",)),
+    ("issuer.reminders_cli", "commands", ("reminders", "settlement")),
     ("issuer.cli", "commands", None),
 )
 

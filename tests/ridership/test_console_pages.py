@@ -164,11 +164,23 @@ def test_administrator_revokes_a_cloned_pass_from_its_alert(sign_in, server, see
     page.goto(f"{server}/console/ridership/alerts")
     row = page.locator("#alerts tbody tr").first
     assert "29B-100.01" in row.inner_text() and "29B-777.77" in row.inner_text()
-    row.locator("button", has_text="Thu hồi thẻ").click()
+    row.locator("a.revoke").click()  # a reason and a confirmation first, never one click
     page.wait_for_load_state()
-    assert f"Pass {seeded['id']} revoked" in page.locator(".flash.ok").inner_text()
+    page.locator("#reason-form button[type=submit]").click()  # no reason chosen: refused
+    assert page.locator("#reason-form").count() == 1
+    assert api.ok("GET", f"/api/passes/{seeded['id']}")["status"] == "active"
+    page.locator("#reason-cloned_qr").check()
+    page.locator("#reason-form button[type=submit]").click()
+    page.wait_for_load_state()
+    assert page.locator("#confirm").count() == 1
+    assert api.ok("GET", f"/api/passes/{seeded['id']}")["status"] == "active"
+    page.locator("#confirm button[type=submit]").click()
+    page.wait_for_load_state()
+    assert f"Đã thu hồi vé {seeded['id']}" in page.locator(".flash.ok").inner_text() or \
+        seeded["id"] in page.locator(".flash.ok").inner_text()
     assert page.locator("#alerts tbody tr").count() == 0
     assert api.ok("GET", f"/api/passes/{seeded['id']}")["status"] == "revoked"
+    assert api.ok("GET", f"/api/passes/{seeded['id']}")["revoke_code"] == "cloned_qr"
 
 
 def test_a_clerk_reads_a_pass_history_and_nothing_else(sign_in, server, seeded):
