@@ -20,10 +20,11 @@ from dataclasses import dataclass
 
 import flask
 from werkzeug.datastructures import WWWAuthenticate
-from werkzeug.exceptions import Forbidden, Unauthorized
+from werkzeug.exceptions import Unauthorized
 
 from issuer.identity import accounts, operators, sessions
 from issuer.platform import db
+from issuer.platform.errors import Forbidden
 from issuer.web import browser
 from issuer.platform.models import Account, Operator, Pass
 from shared import clock
