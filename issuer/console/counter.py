@@ -162,7 +162,7 @@ def restore(pass_id: str):
     """Switch a pass revoked by mistake back on (audited, the denylist republished)."""
     session = db.get_session()
     try:
-        _, result = pass_actions.restore_pass(
+        _restored, result = pass_actions.restore_pass(
             session, pass_id, auth.caller(), flask.request.form.get("note"), now=clock.now(),
             redis_url=flask.current_app.config["REDIS_URL"])
     except IssuerError as exc:
