@@ -214,6 +214,7 @@ class Pass(Answer):
     status: str
     revoked_at: int | None
     revoke_reason: str | None
+    revoke_code: str | None  # why, as issuer.passes.revocation names it
     credentials_until: int | None
     created_at: int
     device: Device | None
@@ -268,7 +269,7 @@ class NewAccount(Account):
     rider_token: Annotated[str, Meta(description="shown once, never again")]
 
 
-REQUESTS = (Empty, Reason, Decision, OrderRequest, Payment, FreePassRequest,
+REQUESTS = (Empty, Reason, Revocation, Decision, OrderRequest, Payment, FreePassRequest,
             ApplicationRequest, DeviceRequest, RouteRequest, AccountRequest, IssueRequest,
             BankCredit)
 ANSWERS = (Error, Credential, Bound, Custodial, Routes, Route, Pass, Passes, Order, Orders,

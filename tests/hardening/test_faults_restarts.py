@@ -24,7 +24,7 @@ VEXE = str(Path(sys.executable).parent / "vexe")
 
 
 def call(url: str, token: str | None = None, method: str = "GET", body: dict | None = None):
-    headers = {"Content-Type": "application/json"}
+    headers = {"Content-Type": "application/json", "Accept-Language": "en"}  # its words read in English
     if token:
         headers["Authorization"] = f"Bearer {token}"
     request = urllib.request.Request(url, method=method, headers=headers,

@@ -164,7 +164,7 @@ def test_a_pass_revoked_by_mistake_is_restored_and_leaves_the_denylist(api, staf
     restored = session.get(Pass, p["id"])
     assert (restored.status, restored.revoked_at, restored.revoke_code) == ("active", None, None)
     assert session.scalars(sa.select(AuditEntry).where(
-        AuditEntry.action == "pass.restore")).one().reason == "wrong pass chosen"
+        AuditEntry.action == "pass.restore")).one().reason.startswith("wrong pass chosen")
 
 
 def test_only_a_mistake_is_restored(api, staff, session, redis_url):

@@ -123,6 +123,7 @@ class TestAtTheCounter:
         url = f"/console/counter/passes/{p['id']}/custodial-qr"
         csrf = csrf_from(page.text)
 
+        clerk.set_cookie("vexe_lang", "en")  # the refusals read in English
         refused = clerk.post(url, data={"csrf_token": csrf, "reason": "  "})
         assert refused.status_code == 400 and "needs a reason" in refused.text
         assert api.ok("GET", f"/api/passes/{p['id']}")["device"] is None
@@ -143,6 +144,7 @@ class TestAtTheCounter:
                                                                    device, on_phone):
         _, p = on_phone
         clerk = staff.browser("quay-2", operators.CLERK)
+        clerk.set_cookie("vexe_lang", "en")  # the refusal read in English
         csrf = csrf_from(clerk.get(f"/console/counter/passes/{p['id']}").text)
         moved = clerk.post(f"/console/counter/passes/{p['id']}/custodial-qr",
                            data={"csrf_token": csrf, "reason": "rider asked"})

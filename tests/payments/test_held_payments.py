@@ -55,6 +55,7 @@ def test_a_clerk_applies_held_money_and_the_pass_is_issued(shop):
     assert [p.state for p in shop.payments(order_id)] == ["applied"]
     [entry] = audit(shop, "payment.apply")
     assert entry.actor == "thu-ngan" and entry.target == str(held.id)
+    clerk.cookies.set("vexe_lang", "en")  # the refusal read in English from here on
     again = shop.console_post(clerk, f"/console/payments/{held.id}/apply", order_id=order_id)
     assert "not held" in again.text and [p.state for p in shop.payments()] == ["applied"]
 
@@ -76,6 +77,7 @@ def test_a_clerk_refunds_held_card_money_through_the_gateway(shop):
 def test_a_refund_needs_a_reason_and_short_money_is_not_applied(shop):
     _, order_id, held, _ = held_after_expiry(shop)
     clerk = shop.clerk()
+    clerk.cookies.set("vexe_lang", "en")  # the refusals read in English
     refused = shop.console_post(clerk, f"/console/payments/{held.id}/refund", reason="")
     assert "reason" in refused.text
     wrong = shop.console_post(clerk, f"/console/payments/{held.id}/apply", order_id="NOSUCHORDR")

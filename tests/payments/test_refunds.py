@@ -97,6 +97,7 @@ def test_a_transfer_is_refunded_by_a_clerk_who_records_it(shop, initialised):
     clerk = shop.clerk()
     listed = clerk.get(f"{shop.issuer.url}/console/payments/", timeout=10).text
     assert f'class="refund" data-payment="{owed.id}"' in listed
+    clerk.cookies.set("vexe_lang", "en")  # the refusal read in English
     refused = shop.console_post(clerk, f"/console/payments/{owed.id}/transferred", note="")
     assert "bank reference" in refused.text and shop.payments()[0].state == "refunding"
     shop.console_post(clerk, f"/console/payments/{owed.id}/transferred", note="FT-BACK-1")
@@ -107,6 +108,7 @@ def test_a_transfer_is_refunded_by_a_clerk_who_records_it(shop, initialised):
 
 def test_only_ones_own_paid_order_is_refunded(shop):
     rider = shop.rider()
+    rider.cookies.set("vexe_lang", "en")  # the refusal read in English
     order_id = shop.order(rider)
     _, pending = ask(shop, rider, order_id)
     assert "only a paid order" in pending.text

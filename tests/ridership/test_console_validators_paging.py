@@ -135,6 +135,7 @@ def csv_rows(response) -> list[dict]:
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_the_page_shows_one_page_and_every_summary(sign_in, server, fleet):
     page = sign_in("analyst")
+    page.goto(f"{server}/lang/en")  # the page read in English
     page.goto(f"{server}/console/ridership/validators?limit=5&offset=5")
     page.click("#validators summary")
     assert shown(page) == ORDER[5:10]
@@ -169,6 +170,7 @@ def test_the_page_shows_one_page_and_every_summary(sign_in, server, fleet):
 def test_the_page_starts_with_the_silent_and_says_when_paging_is_wrong(sign_in, server,
                                                                        fleet):
     page = sign_in("analyst")
+    page.goto(f"{server}/lang/en")  # the page read in English
     page.goto(f"{server}/console/ridership/validators?limit=3&offset=-3")
     assert page.locator(".flash.error", has_text="offset must be a whole number").count() == 1
     page.click("#validators summary")
