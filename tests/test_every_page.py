@@ -94,7 +94,7 @@ STAFF_PAGES = [
 # Read at the bus door, in any light: these promise 7:1 (WCAG AAA) contrast.
 ENHANCED = {"card"}
 # The few docs/pages shows: (name, width, language).
-SHOTS = {*((name, 390, lang) for name in ("start", "home", "buy", "order-pending", "trips")
+SHOTS = {*((name, 390, lang) for name in ("home", "buy", "order-pending")
            for lang in ("vi", "en")),
          *((name, 1366, "vi") for name in ("counter", "approvals", "ridership-alerts",
                                            "admin-passes", "admin-keys", "admin-audit"))}
