@@ -13,7 +13,7 @@ from issuer.platform import settings
 from issuer.platform.commandline import Group, command_session, emit, fail
 from issuer.platform.errors import NotReady
 from shared.i18n import N_
-from issuer.sales import bank, orders, reconcile, settlement
+from issuer.sales import bank, company_settlement, orders, reconcile, settlement
 from shared import clock
 
 WEBHOOK_PATH = "/api/payments/bank-notifications"
@@ -94,4 +94,25 @@ def payments_reconcile(day: str) -> None:
         click.echo(reconcile.as_csv(reconcile.rows(session, day)), nl=False)
 
 
-commands = [bank_group, payments_group]
+@click.group("settlement", cls=Group)
+def settlement_group() -> None:
+    """Money owed to each bus company for what was sold and ridden."""
+
+
+@settlement_group.command("companies")
+@click.option("--day", required=True, help="The Hanoi day, YYYY-MM-DD.")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV instead of JSON.")
+def settlement_companies(day: str, as_csv: bool) -> None:
+    """Each bus company's revenue for the day, in whole dong adding up to the day's revenue
+    (the rule: issuer/sales/company_settlement.py, and the console's settlement page)."""
+    date = company_settlement.parse_day(day)
+    with command_session() as (_, session):
+        rows = company_settlement.day_rows(session, date)
+    if as_csv:
+        click.echo(company_settlement.as_csv(rows), nl=False)
+    else:
+        emit({"day": date.isoformat(), "revenue_vnd": sum(r["amount_vnd"] for r in rows),
+              "companies": rows})
+
+
+commands = [bank_group, payments_group, settlement_group]

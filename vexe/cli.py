@@ -19,7 +19,7 @@ PARTS = (
     ("backoffice.cli", "commands", ("ingest", "company", "vehicle")),
     ("backoffice.export_cli", "commands", ("export",)),
     ("issuer.upkeep_cli", "commands", ("secret", "backup", "restore", "trips")),
-    ("issuer.payments_cli", "commands", ("bank", "payments")),
+    ("issuer.payments_cli", "commands", ("bank", "payments", "settlement")),
     ("issuer.reminders_cli", "commands", ("reminders",)),
     ("issuer.cli", "commands", None),
 )
