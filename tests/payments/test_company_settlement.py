@@ -19,6 +19,7 @@ from issuer.passes import passes
 from issuer.platform.models import Company, Route, Vehicle
 from issuer.sales import company_settlement, orders
 from shared import clock
+from tests.issuer.conftest import Cli
 
 SINGLE, MULTI = 100_000, 200_000  # the seeded prices
 
@@ -46,8 +47,9 @@ class World:
         for plate, company in (("29B-100.01", "A"), ("29B-200.02", "B"), ("29B-300.03", "C")):
             session.add(Vehicle(code=plate, company_code=company, created_at=now))
         session.commit()
-        for code, company in (("32", "A"), ("E05", "B")):
+        for code in ("32", "E05"):
             api.route(code, f"Tuyến {code}")
+        for code, company in (("32", "A"), ("E05", "B")):
             session.execute(sa.update(Route).where(Route.code == code)
                             .values(company_code=company))
         session.commit()
@@ -86,8 +88,9 @@ def world(api, session):
 
 
 @pytest.fixture
-def vexe(cli):
+def vexe(initialised):
     """``vexe`` with the payments part's commands too."""
+    cli = Cli(initialised)
     for command in payments_cli.commands:
         cli.group.add_command(command)
     return cli
