@@ -3,6 +3,8 @@ operator's upkeep of orders and payments (issuer.sales; docs/payments.md)."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import secrets
 
@@ -13,7 +15,9 @@ from issuer.platform import settings
 from issuer.platform.commandline import Group, command_session, emit, fail
 from issuer.platform.errors import NotReady
 from shared.i18n import N_
-from issuer.sales import bank, company_settlement, orders, reconcile, settlement
+from backoffice import company_settlement
+from issuer.sales import bank, orders, reconcile, settlement
+from issuer.web.params import guarded
 from shared import clock
 
 WEBHOOK_PATH = "/api/payments/bank-notifications"
@@ -104,12 +108,17 @@ def settlement_group() -> None:
 @click.option("--csv", "as_csv", is_flag=True, help="CSV instead of JSON.")
 def settlement_companies(day: str, as_csv: bool) -> None:
     """Each bus company's revenue for the day, in whole dong adding up to the day's revenue
-    (the rule: issuer/sales/company_settlement.py, and the console's settlement page)."""
+    (the rule: backoffice/company_settlement.py, and the console's settlement page)."""
     date = company_settlement.parse_day(day)
     with command_session() as (_, session):
         rows = company_settlement.day_rows(session, date)
     if as_csv:
-        click.echo(company_settlement.as_csv(rows), nl=False)
+        # A company's name is typed by an operator: a spreadsheet must read it as text.
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(company_settlement.COLUMNS)
+        writer.writerows(guarded([[r[c] for c in company_settlement.COLUMNS] for r in rows]))
+        click.echo(out.getvalue(), nl=False)
     else:
         emit({"day": date.isoformat(), "revenue_vnd": sum(r["amount_vnd"] for r in rows),
               "companies": rows})

@@ -11,13 +11,12 @@ import datetime as dt
 
 import flask
 
-from backoffice import actions, clones, heartbeats, places, reports
+from backoffice import actions, clones, company_settlement, heartbeats, places, reports
 from issuer.console import stop_map as stop_map_drawing
 from issuer.identity import operators
 from issuer.passes import catalogue, revocation
 from issuer.platform import db
 from issuer.platform.errors import Invalid, IssuerError
-from issuer.sales import company_settlement
 from flask_babel import gettext as _
 
 from issuer.web import auth, browser, language, params, publishing

@@ -13,11 +13,12 @@ import io
 import pytest
 import sqlalchemy as sa
 
+from backoffice import company_settlement
 from backoffice.models import Trip
 from issuer import payments_cli
 from issuer.passes import passes
 from issuer.platform.models import Company, Route, Vehicle
-from issuer.sales import company_settlement, orders
+from issuer.sales import orders
 from shared import clock
 from tests.issuer.conftest import Cli
 

@@ -1,5 +1,7 @@
 """Settlement in money per bus company, for one Hanoi day, from the sales and the ridership
-already recorded (orders, passes, routes, trips, vehicles).
+already recorded (orders, passes, routes, trips, vehicles). It lives in the back office
+because it reads the trips (ridership's tables), beside :func:`backoffice.reports.settlement`,
+the boardings the page shows under it.
 
 The rule (the console's settlement page says it in words, ``RULE``):
 
@@ -24,9 +26,7 @@ The rule (the console's settlement page says it in words, ``RULE``):
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from collections import defaultdict
 from fractions import Fraction
 
@@ -184,13 +184,3 @@ def totals(rows: list[dict]) -> list[dict]:
             t[key] += r[key]
     return sorted(out.values(), key=lambda t: (t["company"] == UNALLOCATED, t["company"]))
 
-
-def as_csv(rows: list[dict]) -> str:
-    """The rows as CSV; a company name that a spreadsheet would run as a formula is text."""
-    from issuer.web.params import guarded  # the one rule for every CSV vexe writes
-
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
-    writer.writerows(guarded([[r[c] for c in COLUMNS] for r in rows]))
-    return out.getvalue()
