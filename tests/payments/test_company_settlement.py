@@ -9,18 +9,21 @@ import calendar
 import csv
 import datetime as dt
 import io
+import os
 
 import pytest
 import sqlalchemy as sa
 
 from backoffice import company_settlement
 from backoffice.models import Trip
-from issuer import payments_cli
+from issuer import create_app, payments_cli
 from issuer.passes import passes
 from issuer.platform.models import Company, Route, Vehicle
 from issuer.sales import orders
 from shared import clock
+from tests.identity.conftest import Served
 from tests.issuer.conftest import Cli
+from tests.testkit import free_port
 
 SINGLE, MULTI = 100_000, 200_000  # the seeded prices
 
@@ -260,3 +263,28 @@ def test_other_roles_are_refused(world, staff, role):
     other = staff.browser(f"nv-{role}", role)
     assert other.get("/console/ridership/settlement").status_code == 403
     assert other.get("/console/ridership/settlement.csv").status_code == 403
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_the_page_is_accessible_and_fits_a_staff_screen(world, staff, initialised, lang):
+    """In Chromium at 1366x900: axe finds nothing (WCAG 2.2 AA), nothing scrolls sideways."""
+    browser_test = pytest.importorskip("tests.admin.test_admin_browser")
+    if not os.path.exists(browser_test.CHROMIUM):
+        pytest.skip("no /usr/bin/chromium")
+    order = world.buy("multi")
+    world.ride(order.pass_id, "29B-100.01")
+    world.buy("single", route="E05")
+    staff.create("quan-tri", "analyst")  # the name the browser helper signs in with
+    server = Served(create_app(initialised), free_port())
+    try:
+        with browser_test.playwright_api.sync_playwright() as p:
+            chromium = p.chromium.launch(executable_path=browser_test.CHROMIUM,
+                                         args=browser_test.ARGS, headless=True)
+            page = browser_test.signed_in(chromium, server, lang)
+            page.goto(server.url + "/console/ridership/settlement")
+            page.locator("#money summary").click()
+            assert page.locator("#money tbody tr").count() == 2 + 2  # totals, then by day
+            browser_test.check(page, f"settlement ({lang})")
+            chromium.close()
+    finally:
+        server.stop()
