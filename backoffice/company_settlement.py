@@ -10,7 +10,8 @@ The rule (the console's settlement page says it in words, ``RULE``):
    ``price*(i+1)//n - price*i//n`` đồng, so the days of a pass add up to its price exactly.
    A free pass (no order, or a price of 0) brings nothing. A refunded order's pass earns
    nothing from the Hanoi day of the refund on; the days before it were ridden and stay
-   earned. An order that was never paid (pending, expired, cancelled) earns nothing.
+   earned. An order that was never paid (pending, expired, cancelled) earns nothing. A pass
+   revoked without a refund (fraud) keeps earning: the money was kept.
 2. A single-route pass's daily share goes to the company running its route
    (``routes.company_code``).
 3. A multi-route pass's daily share is split between companies in proportion to its
