@@ -63,6 +63,13 @@ def _msgids() -> tuple[str, ...]:
     return tuple(sorted(found))
 
 
+def _reason_words() -> dict[str, dict[str, str]]:
+    """Why a pass was revoked and what to do, per code: the issuer's one list of reasons."""
+    from issuer.passes import revocation
+
+    return {code: {"rider": r.rider, "todo": r.todo} for code, r in revocation.REASONS.items()}
+
+
 @functools.cache
 def strings() -> dict[str, dict[str, str]]:
     """The card's words in every language but English (the messages are English), for the
@@ -74,7 +81,10 @@ def strings() -> dict[str, dict[str, str]]:
         if code == "en":
             continue
         table = i18n.translations(code)
-        out[code] = {m: table.gettext(m) for m in _msgids() if table.gettext(m) != m}
+        messages = set(_msgids()) | {w for r in _reason_words().values() for w in r.values()}
+        out[code] = {m: table.gettext(m) for m in sorted(messages) if table.gettext(m) != m}
+    # The English of each revocation reason's words, by code (the tables above translate them).
+    out["reasons"] = _reason_words()
     return out
 
 

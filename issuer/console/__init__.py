@@ -10,5 +10,5 @@ def blueprints() -> list[flask.Blueprint]:
     from issuer.console import admin_operators, admin_passes
 
     return [module.bp for module in (signin, counter, approvals, ridership, payments, help,
-                                     admin_passes, admin_keys, admin_audit, admin_operators,
-                                     admin_network, admin_catalogue)]
+                                     admin_passes, admin_keys, admin_audit,
+                                     admin_operators, admin_network, admin_catalogue)]

@@ -31,7 +31,15 @@ CONSOLE_LINKS = [
     ("console_payments.held", operators.CLERK, N_("Held payments")),
     ("approvals.index", operators.APPROVER, N_("Free-pass approvals")),
     ("approvals.held", operators.CLERK, N_("Held accounts")),
+    ("console_help.queue", operators.CLERK, N_("Help requests")),
     ("ridership_console.dashboard", operators.ANALYST, N_("Ridership")),
+    ("ridership_console.settlement", operators.ANALYST, N_("Settlement per bus company")),
+    ("admin_passes.find", operators.ADMINISTRATOR, N_("Passes")),
+    ("admin_keys.index", operators.ADMINISTRATOR, N_("Signing keys")),
+    ("admin_audit.index", operators.ADMINISTRATOR, N_("Audit log")),
+    ("admin_operators.index", operators.ADMINISTRATOR, N_("Operators")),
+    ("admin_network.index", operators.ADMINISTRATOR, N_("Routes, companies and vehicles")),
+    ("admin_catalogue.index", operators.ADMINISTRATOR, N_("Products and fares")),
 ]
 
 

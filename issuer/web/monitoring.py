@@ -26,9 +26,9 @@ import uuid
 import flask
 from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter,
                                Histogram, generate_latest, multiprocess)
-from werkzeug.exceptions import Forbidden
 
 from issuer.identity import operators
+from issuer.platform.errors import Forbidden
 from issuer.platform.metrics import MULTIPROC_ENV
 from shared import logs
 from shared.i18n import N_

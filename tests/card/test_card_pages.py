@@ -31,7 +31,7 @@ class TestPage:
         assert code and all('src="/card/static/' in attrs and not body.strip()
                             for attrs, body in code)
         data = [body for attrs, body in scripts if 'type="application/json"' in attrs]
-        assert len(data) == 1 and set(json.loads(data[0])) == {"vi"}
+        assert len(data) == 1 and set(json.loads(data[0])) == {"vi", "reasons"}
         assert " style=" not in html and "<style" not in html
         policy = response.headers["Content-Security-Policy"]
         assert "script-src 'self';" in policy and "unsafe" not in policy

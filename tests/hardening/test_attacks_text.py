@@ -149,8 +149,13 @@ def test_a_nul_in_a_query_is_refused(api):
 
 def test_a_nul_in_a_form_is_refused(client):
     page = client.post("/console/login", data="username=a%00&password=x",
-                       content_type="application/x-www-form-urlencoded")
+                       content_type="application/x-www-form-urlencoded",
+                       headers={"Accept-Language": "en"})
     assert page.status_code == 400 and "&#39;username&#39; is not text" in page.text
+    page = client.post("/console/login", data="username=a%00&password=x",
+                       content_type="application/x-www-form-urlencoded",
+                       headers={"Accept-Language": "vi"})
+    assert page.status_code == 400 and "&#39;username&#39; không phải là văn bản" in page.text
 
 
 def test_bytes_that_are_not_utf8_in_a_query_are_replaced_not_a_500(api):

@@ -92,7 +92,8 @@ def test_a_crash_mid_payment_saves_both_or_neither(app, api, staff, crash, momen
     form = {"csrf_token": csrf_from(page.text), "amount_vnd": str(made["price_vnd"])}
 
     crash.arm(moment)
-    told = clerk.post(f"/console/counter/{made['id']}/pay", data=form)
+    told = clerk.post(f"/console/counter/{made['id']}/pay", data=form,
+                      headers={"Accept-Language": "en"})  # the English, as the test reads
     assert crash.fired == 1
     assert told.status_code == 503 and answer in told.text
     # Neither the payment nor its pass nor its entry: the clerk takes the payment again.

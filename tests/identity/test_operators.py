@@ -50,7 +50,7 @@ class TestTokens:
             assert response.status_code == 201
         else:
             assert response.status_code == 403
-            assert response.get_json() == {"error": "this needs the role administrator"}
+            assert response.get_json()["error"] == "this needs the role administrator"
             assert api.ok("GET", "/api/routes")["routes"] == []
 
     def test_token_is_scoped_to_one_role(self, api, staff, session):
@@ -149,7 +149,8 @@ class TestWebSignIn:
         cookie = response.headers["Set-Cookie"]
         assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
         home = client.get("/console/")
-        assert home.status_code == 200 and "linh" in home.text and "approver" in home.text
+        # One language at a time: Vietnamese by default, the role said as a word.
+        assert home.status_code == 200 and "linh" in home.text and "người duyệt" in home.text
 
     def test_cookie_is_secure_over_https(self, staff, app):
         staff.create("linh", "approver")
@@ -170,12 +171,12 @@ class TestWebSignIn:
     def test_wrong_password_is_401_and_audited(self, staff, app, session):
         staff.create("linh", "approver")
         response = sign_in(app.test_client(), "linh", "wrong password!")
-        assert response.status_code == 401 and "Wrong username or password" in response.text
+        assert response.status_code == 401 and "Sai tên đăng nhập hoặc mật khẩu" in response.text
         assert audit_actions(session, "linh") == [("anonymous", "operator.sign_in_failed", None)]
 
     def test_unknown_user_reads_like_a_wrong_password(self, app):
         response = sign_in(app.test_client(), "ghost", PASSWORD)
-        assert response.status_code == 401 and "Wrong username or password" in response.text
+        assert response.status_code == 401 and "Sai tên đăng nhập hoặc mật khẩu" in response.text
 
     def test_five_failures_lock_the_username(self, staff, app):
         staff.create("linh", "approver")
@@ -248,7 +249,7 @@ class TestSessionOnTheApi:
         client = staff.browser("an", "clerk")
         response = client.post("/api/keys/rotate", headers={"X-CSRFToken": page_csrf(client)})
         assert response.status_code == 403
-        assert response.get_json() == {"error": "this needs the role administrator"}
+        assert response.get_json()["error"] == "this needs the role administrator"
 
     def test_administrator_may_do_everything(self, staff):
         client = staff.browser("quan", "administrator")

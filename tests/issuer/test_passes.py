@@ -120,7 +120,7 @@ def test_bad_issue_is_refused_and_changes_nothing(api, session, rider, fields, s
 def test_unknown_account_is_404(api, session):
     response = api.call("POST", "/api/passes", json={"account_id": "0000000000", "product": "multi"})
     assert response.status_code == 404
-    assert response.get_json() == {"error": "no account '0000000000'"}
+    assert response.get_json()["error"] == "no account '0000000000'"
     assert pass_count(session) == 0
 
 
@@ -133,7 +133,7 @@ def test_unknown_account_is_404(api, session):
 def test_malformed_bodies_are_400(api, session, body, message):
     response = api.call("POST", "/api/passes", data=body, content_type="application/json")
     assert response.status_code == 400
-    assert response.get_json() == {"error": message}
+    assert response.get_json()["error"] == message
     assert pass_count(session) == 0
 
 
@@ -183,7 +183,7 @@ class TestNotFoundAndMethods:
     def test_unknown_pass_is_404(self, api):
         response = api.call("GET", "/api/passes/ZZZZZZZZZZ")
         assert response.status_code == 404
-        assert response.get_json() == {"error": "no pass 'ZZZZZZZZZZ'"}
+        assert response.get_json()["error"] == "no pass 'ZZZZZZZZZZ'"
 
     def test_unknown_url_is_a_json_404(self, api):
         response = api.call("GET", "/api/nothing-here")

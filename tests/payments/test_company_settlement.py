@@ -217,10 +217,28 @@ def test_the_command_writes_csv_a_spreadsheet_reads_as_text(world, vexe):
     assert list(rows[0]) == list(company_settlement.COLUMNS)
 
 
-@pytest.mark.parametrize("day", ["yesterday", "2026-02-30", "03/12/2026", ""])
+def test_one_companys_line(world, vexe):
+    world.buy("single", route="32")
+    world.buy("single", route="E05")
+    one = vexe.json("settlement", "companies", "--day", world.day.isoformat(), "--company", "b")
+    assert [r["company"] for r in one["companies"]] == ["B"]
+    assert one["revenue_vnd"] == 2 * share(SINGLE, world.day)  # the day's, all companies
+    none = vexe.json("settlement", "companies", "--day", world.day.isoformat(), "--company", "C")
+    assert none["companies"] == []
+
+
+@pytest.mark.parametrize("day", ["yesterday", "2026-02-30", "2026-13-01", "03/12/2026", ""])
 def test_a_bad_day_is_refused_with_a_clear_error(vexe, day):
     line = vexe.fails("settlement", "companies", "--day", day, code=2)
     assert "YYYY-MM-DD" in line
+
+
+def test_an_unknown_company_or_no_day_is_refused(world, vexe):
+    line = vexe.fails("settlement", "companies", "--day", world.day.isoformat(), "--company",
+                      "NOPE", code=2)
+    assert "no company" in line and "NOPE" in line
+    missing = vexe.run("settlement", "companies")
+    assert missing.exit_code == 2 and "Missing option '--day'" in missing.stderr
 
 
 def test_the_settlement_page_shows_each_companys_money_in_one_language(world, staff):

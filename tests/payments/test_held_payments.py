@@ -49,7 +49,7 @@ def test_a_clerk_applies_held_money_and_the_pass_is_issued(shop):
     page = clerk.get(f"{shop.issuer.url}/console/payments/", timeout=10)
     assert f'data-payment="{held.id}"' in page.text and "expired" in page.text
     done = shop.console_post(clerk, f"/console/payments/{held.id}/apply", order_id=order_id)
-    assert "Applied" in done.text
+    assert "Đã áp dụng" in done.text
     paid = shop.order_row(order_id)
     assert paid.status == "paid" and paid.pass_id
     assert [p.state for p in shop.payments(order_id)] == ["applied"]
@@ -64,7 +64,7 @@ def test_a_clerk_refunds_held_card_money_through_the_gateway(shop):
     clerk = shop.clerk()
     done = shop.console_post(clerk, f"/console/payments/{held.id}/refund",
                              reason="order expired; rider bought again")
-    assert "Refunded" in done.text
+    assert "Đã hoàn tiền" in done.text
     [payment] = shop.payments(order_id)
     assert payment.state == "refunded" and "gateway refund" in payment.reason
     listed = requests.get(f"{shop.gateway.url}/dev/transactions.json", timeout=10).json()

@@ -66,7 +66,7 @@ def test_the_map_draws_places_by_boardings_and_the_routes_paths(sign_in, server,
     rows = page.locator("#places tbody tr")
     assert rows.count() == 4
     typed = page.locator("#places tbody tr[data-stop='Cầu Giấy']")
-    assert "not on the map" in typed.inner_text() and "\t1\t" in typed.inner_text()
+    assert "không có trên bản đồ" in typed.inner_text() and "\t1\t" in typed.inner_text()
     assert "31, 32" in page.locator("#places tbody tr[data-stop=S2_0]").inner_text()
     page.screenshot(path=str(tmp_path / f"map-{size['width']}.png"), full_page=True)
 
@@ -81,7 +81,7 @@ def test_one_route_and_a_period_with_no_riders(sign_in, server, seeded):
     page.goto(f"{server}/console/ridership/map?from=2026-01-01&to=2026-01-02")
     assert page.locator(f"{MAP} circle.place").count() == 0
     assert page.locator(f"{MAP} circle.dot").count() == 4  # the network, no riders
-    assert "No riders in this period" in page.locator("#places").inner_text()
+    assert "Chưa có lượt đi nào" in page.locator("#places").inner_text()
 
 
 def test_a_bad_period_is_said_and_today_shown(sign_in, server, seeded):

@@ -10,7 +10,7 @@ export function decide({ pass, device, custodial, online, clockOffset, freshness
   // The issuer's time where the phone knows it: a wrong phone clock must not make a
   // valid pass look expired, nor hide that it has expired.
   const issuerNow = now + (clockOffset ?? 0);
-  if (pass.status === "revoked") return { kind: "revoked", reason: pass.revoke_reason };
+  if (pass.status === "revoked") return { kind: "revoked", reason: pass.revoke_reason, code: pass.revoke_code };
   if (issuerNow >= pass.valid_until) return { kind: "expired", at: pass.valid_until };
 
   if (custodial) {

@@ -24,10 +24,10 @@ const PRODUCTS_SHORT = {
   free: N_("Free"),
 };
 
-// Why a pass was revoked, in words the rider understands, and what to do. The issuer keeps
-// the reason as it was recorded: a code, or a note ("cloned QR: alert 12" from a clone
-// alert, "refund: ..." from a refund). An operator's own words (anything else) are shown as
-// written, since they were written for the rider.
+// Why a pass was revoked and what to do, when the pass carries no reason code the page knows
+// (the issuer's list, issuer/passes/revocation.py, comes with the page: i18n.reasonWords).
+// Read from the recorded text: "cloned QR: alert 12", "refund: ...", a code; an operator's
+// own sentence is shown as written.
 const REVOKED_WHY = {
   fraud: N_("The pass's QR code was used on two phones at the same time. To protect you, the pass was stopped."),
   refund: N_("The pass was refunded."),
@@ -284,6 +284,15 @@ function stateArea(state, model) {
                       : actionLink(BUY, _("Buy a monthly pass"), "buy")]);
     }
     case "revoked": {
+      // The issuer's words for the reason's code; a pass kept from before codes (or a card
+      // page older than the list) falls back to reading the recorded text.
+      const words = i18n.reasonWords(state.code);
+      if (words) {
+        return notice(state.kind, "bad", stateTitle(state),
+                      [_("Its QR code no longer works."), _(words.rider), _(words.todo),
+                       callOrCome(hotline)],
+                      [hotlineLink(hotline)].filter(Boolean));
+      }
       const { kind, note } = revocation(state.reason);
       return notice(state.kind, "bad", stateTitle(state),
                     [_("Its QR code no longer works."),

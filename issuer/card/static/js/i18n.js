@@ -45,6 +45,11 @@ export function nameOf(code) {
 // Marks a message where it is written; _() says it where it is shown.
 export const N_ = (text) => text;
 
+// Why a pass was revoked and what to do, per reason code, in English (the issuer's list).
+export function reasonWords(code) {
+  return (TABLES.reasons && TABLES.reasons[code]) || null;
+}
+
 export function _(text, values = {}) {
   const template = (TABLES[lang] && TABLES[lang][text]) || text;
   return template.replace(/\{(\w+)\}/g, (whole, name) => String(values[name] ?? ""));
