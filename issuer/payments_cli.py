@@ -3,17 +3,22 @@ operator's upkeep of orders and payments (issuer.sales; docs/payments.md)."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import secrets
 
 import click
 import requests
 
+from issuer.network import fleet
 from issuer.platform import settings
 from issuer.platform.commandline import Group, command_session, emit, fail
 from issuer.platform.errors import NotReady
 from shared.i18n import N_
+from backoffice import company_settlement
 from issuer.sales import bank, orders, reconcile, settlement
+from issuer.web.params import guarded
 from shared import clock
 
 WEBHOOK_PATH = "/api/payments/bank-notifications"
@@ -94,4 +99,33 @@ def payments_reconcile(day: str) -> None:
         click.echo(reconcile.as_csv(reconcile.rows(session, day)), nl=False)
 
 
-commands = [bank_group, payments_group]
+@click.group("settlement", cls=Group)
+def settlement_group() -> None:
+    """Money owed to each bus company for what was sold and ridden."""
+
+
+@settlement_group.command("companies")
+@click.option("--day", required=True, help="The Hanoi day, YYYY-MM-DD.")
+@click.option("--company", default=None, help="One company's line only (its code).")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV instead of JSON.")
+def settlement_companies(day: str, company: str | None, as_csv: bool) -> None:
+    """Each bus company's revenue for the day, in whole dong adding up to the day's revenue
+    (the rule: backoffice/company_settlement.py, and the console's settlement page)."""
+    date = company_settlement.parse_day(day)
+    with command_session() as (_, session):
+        only = None if company is None else fleet.get_company(session, company).code
+        rows = company_settlement.day_rows(session, date)
+    revenue = sum(r["amount_vnd"] for r in rows)
+    rows = [r for r in rows if only in (None, r["company"])]
+    if as_csv:
+        # A company's name is typed by an operator: a spreadsheet must read it as text.
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(company_settlement.COLUMNS)
+        writer.writerows(guarded([[r[c] for c in company_settlement.COLUMNS] for r in rows]))
+        click.echo(out.getvalue(), nl=False)
+    else:
+        emit({"day": date.isoformat(), "revenue_vnd": revenue, "companies": rows})
+
+
+commands = [bank_group, payments_group, settlement_group]

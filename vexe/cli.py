@@ -19,8 +19,8 @@ PARTS = (
     ("backoffice.cli", "commands", ("ingest", "company", "vehicle")),
     ("backoffice.export_cli", "commands", ("export",)),
     ("issuer.upkeep_cli", "commands", ("secret", "backup", "restore", "trips")),
-    ("issuer.payments_cli", "commands", ("bank", "payments")),
-    ("issuer.reminders_cli", "commands", ("reminders", "settlement")),
+    ("issuer.payments_cli", "commands", ("bank", "payments", "settlement")),
+    ("issuer.reminders_cli", "commands", ("reminders",)),
     ("issuer.cli", "commands", None),
 )
 

@@ -5,11 +5,10 @@ import flask
 
 
 def blueprints() -> list[flask.Blueprint]:
-    from issuer.console import approvals, company_settlement, counter, help, payments
-    from issuer.console import ridership, signin
+    from issuer.console import approvals, counter, help, payments, ridership, signin
     from issuer.console import admin_audit, admin_catalogue, admin_keys, admin_network
     from issuer.console import admin_operators, admin_passes
 
     return [module.bp for module in (signin, counter, approvals, ridership, payments, help,
-                                     company_settlement, admin_passes, admin_keys, admin_audit,
+                                     admin_passes, admin_keys, admin_audit,
                                      admin_operators, admin_network, admin_catalogue)]

@@ -11,12 +11,12 @@ import datetime as dt
 
 import flask
 
-from backoffice import actions, clones, heartbeats, places, reports
+from backoffice import actions, clones, company_settlement, heartbeats, places, reports
 from issuer.console import stop_map as stop_map_drawing
 from issuer.identity import operators
 from issuer.passes import catalogue, revocation
 from issuer.platform import db
-from issuer.platform.errors import IssuerError
+from issuer.platform.errors import Invalid, IssuerError
 from flask_babel import gettext as _
 
 from issuer.web import auth, browser, language, params, publishing
@@ -207,7 +207,42 @@ def settlement():
                     ("boardings", _("Boardings")), ("alightings", _("Alightings"))],
                    chart, _api("settlement", **{"from": p.start.isoformat(),
                                                 "to": p.end.isoformat()}))
-    return _render("settlement.html", p=p, panel=panel)
+    money = _money(session, p)
+    return _render("settlement.html", p=p, panel=panel, money=money,
+                   rule=_(company_settlement.RULE), money_days=MONEY_DAYS,
+                   money_csv=flask.url_for("ridership_console.settlement_csv",
+                                           **{"from": p.start.isoformat(),
+                                              "to": p.end.isoformat()}))
+
+
+# Money is worked out day by day from the trips and orders: a longer period is asked of
+# the CSV or the command, a day at a time, not of the page.
+MONEY_DAYS = 31
+
+
+def _money(session, p: reports.Period) -> dict | None:
+    """Each company's revenue over the period (None when the period is too long to show)."""
+    if (p.end - p.start).days >= MONEY_DAYS:
+        return None
+    days = company_settlement.period_rows(session, p.start, p.end)
+    return {"days": days, "totals": company_settlement.totals(days),
+            "total": sum(r["amount_vnd"] for r in days)}
+
+
+@bp.get("/settlement.csv")
+@auth.require_roles(*READERS)
+def settlement_csv():
+    """Each company's revenue, a row per day and company, for the period (at most
+    MONEY_DAYS days); the page's rule."""
+    try:
+        p = params.period_arg()
+        if (p.end - p.start).days >= MONEY_DAYS:
+            raise Invalid(N_("a period of money is at most %(days)s days"), days=MONEY_DAYS)
+    except IssuerError as exc:
+        flask.abort(400, said(exc))
+    rows = company_settlement.period_rows(db.get_session(), p.start, p.end)
+    return params.csv_response(rows, f"settlement-{p.start}-{p.end}",
+                               columns=list(company_settlement.COLUMNS))
 
 
 # Each flag as the page says it (translated where shown).

@@ -33,7 +33,7 @@ CONSOLE_LINKS = [
     ("approvals.held", operators.CLERK, N_("Held accounts")),
     ("console_help.queue", operators.CLERK, N_("Help requests")),
     ("ridership_console.dashboard", operators.ANALYST, N_("Ridership")),
-    ("console_company_settlement.page", operators.ANALYST, N_("Settlement per bus company")),
+    ("ridership_console.settlement", operators.ANALYST, N_("Settlement per bus company")),
     ("admin_passes.find", operators.ADMINISTRATOR, N_("Passes")),
     ("admin_keys.index", operators.ADMINISTRATOR, N_("Signing keys")),
     ("admin_audit.index", operators.ADMINISTRATOR, N_("Audit log")),

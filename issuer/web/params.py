@@ -147,6 +147,9 @@ def _guarded(rows: list[list]):
     return zip(*columns)
 
 
+guarded = _guarded  # for a CSV written outside a request (a command's --csv)
+
+
 # The characters of a download's file name; any other (a quote, a semicolon, a slash, a
 # line break in a route a caller gave) becomes "_": the name is in a header.
 UNSAFE_IN_FILENAME = re.compile(r"[^A-Za-z0-9._-]")
