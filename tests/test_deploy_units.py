@@ -57,7 +57,9 @@ class Service:
 def test_every_service_is_shipped():
     assert {unit.name for unit in UNITS} == {"vexe-validator.service", "vexe-issuer.service",
                                              "vexe-ingest@.service", "vexe-reminders.service",
-                                             "vexe-reminders.timer"}
+                                             "vexe-reminders.timer",
+                                             "vexe-payments-expire.service",
+                                             "vexe-payments-expire.timer"}
 
 
 @needs_systemd
@@ -87,6 +89,15 @@ def test_the_reminders_timer_runs_the_command_daily():
     assert service.settings["EnvironmentFile"] == ["/etc/vexe/issuer.env"]
     timer = (DEPLOY / "vexe-reminders.timer").read_text()
     assert "OnCalendar=*-*-* 08:00:00 Asia/Ho_Chi_Minh" in timer and "Persistent=true" in timer
+
+
+def test_the_expiry_timer_runs_the_command_every_five_minutes():
+    service = Service(DEPLOY / "vexe-payments-expire.service")
+    assert service.settings["Type"] == ["oneshot"]
+    assert service.command("ExecStart", {})[1:] == ["payments", "expire"]
+    assert service.settings["EnvironmentFile"] == ["/etc/vexe/issuer.env"]
+    timer = (DEPLOY / "vexe-payments-expire.timer").read_text()
+    assert "OnCalendar=*:0/5" in timer and "Persistent=true" in timer
 
 
 def _env(service: Service, tmp_path: Path, redis_url: str, **settings: str) -> dict[str, str]:
