@@ -217,8 +217,12 @@ PATHS = {
     "/api/orders/{order_id}/pay": {"post": _op(
         "Record the cash taken at the counter; the pass is issued (clerk)", tag="counter",
         params=[O], body=shapes.Payment, answer=shapes.Order)},
+    "/api/orders/{order_id}/pay/card": {"post": _op(
+        "Pay a pending order by card or e-wallet: the gateway's URL for the rider's browser "
+        "(rider)", params=[O], body=shapes.Empty, answer=shapes.CardPayment)},
     "/api/orders/{order_id}/refund": {"post": _op(
-        "Refund a paid order and revoke its pass (clerk)", tag="counter", params=[O],
+        "Refund a paid order and revoke its pass: a clerk at the counter, or the rider "
+        "herself for the amount the refund policy sets", tag="counter", params=[O],
         body=shapes.Reason, answer=shapes.Order)},
     "/api/free-passes": {"post": _op(
         "A free pass for a category the date of birth decides (rider)", ok="201",

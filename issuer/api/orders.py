@@ -1,5 +1,6 @@
-"""``/api/orders``: riders order monthly passes; sales clerks find orders, take the payment,
-cancel and refund. ``/api/catalogue``: what is on sale, for anyone."""
+"""``/api/orders``: riders order monthly passes, pay them by card through the gateway and
+ask for refunds; sales clerks find orders, take the payment, cancel and refund.
+``/api/catalogue``: what is on sale, for anyone."""
 
 import flask
 
@@ -8,7 +9,7 @@ from issuer.identity import operators
 from issuer.network import routes
 from issuer.passes import catalogue
 from issuer.platform import db
-from issuer.sales import actions, orders
+from issuer.sales import actions, gateway, orders
 from issuer.web import auth, publishing
 from shared import clock
 
@@ -92,12 +93,36 @@ def pay(order_id: str):
     return orders.as_dict(session, order)
 
 
+@bp.post("/orders/<order_id>/pay/card")
+@auth.require_rider
+def pay_by_card(order_id: str):
+    """Where the rider's browser goes to pay by card or e-wallet: the gateway's signed URL.
+    The gateway sends the rider back to the order's page, and its IPN settles the order
+    whether or not she comes back (the same attempt as the order page's Pay button)."""
+    json_body(shapes.Empty)
+    session = db.get_session()
+    url = gateway.start(session, gateway.Gateway.from_config(flask.current_app.config),
+                        order_id, auth.caller().account_id,
+                        return_url=flask.url_for("rider_payments.card_return", _external=True),
+                        ip=flask.request.remote_addr or "127.0.0.1", now=clock.now())
+    return {"order_id": order_id, "payment_url": url}
+
+
 @bp.post("/orders/<order_id>/refund")
-@auth.require_roles(CLERK)
 def refund(order_id: str):
+    """A clerk refunds at the counter; a rider asks for her own order's refund, the amount
+    set by the operator's policy (issuer.sales.refunds), sent back the way it was paid."""
+    who, order = _visible_order(order_id)
     data = json_body(shapes.Reason)
     session = db.get_session()
     now = clock.now()
-    order, published = actions.refund(session, auth.caller(), order_id, data.reason, now=now,
-                                      redis_url=flask.current_app.config["REDIS_URL"])
+    config = flask.current_app.config
+    if who.is_operator:
+        order, published = actions.refund(session, who, order.id, data.reason, now=now,
+                                          redis_url=config["REDIS_URL"])
+    else:
+        order, published = actions.rider_refund(
+            session, who.account_id, order.id, data.reason, now=now,
+            redis_url=config["REDIS_URL"], config=config,
+            ip=flask.request.remote_addr or "127.0.0.1")
     return {**orders.as_dict(session, order), **publishing.answer(published)}

@@ -256,6 +256,12 @@ class Orders(Answer):
     orders: list[Order]
 
 
+class CardPayment(Answer):
+    """Where the rider's browser goes to pay the order by card or e-wallet."""
+    order_id: str
+    payment_url: str
+
+
 class Account(Answer):
     id: str
     full_name: str

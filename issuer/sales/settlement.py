@@ -125,8 +125,12 @@ def _settle(session: Session, notice: Notice, notification_id: int | None,
                       target=notice.order_id or notice.reference) as entry:
         order = _locked_order(session, notice.order_id)
         # Read after the lock: a notification that waited for it sees what the first wrote.
-        done = None if notice.provider_txn is None else session.scalar(sa.select(Payment).where(
-            Payment.provider == notice.provider, Payment.provider_txn == notice.provider_txn))
+        # populate_existing: the session may hold the attempt as it read it before the lock
+        # (the rider's return reads it, then asks the gateway), and that copy is stale.
+        done = None if notice.provider_txn is None else session.scalar(
+            sa.select(Payment).where(Payment.provider == notice.provider,
+                                     Payment.provider_txn == notice.provider_txn)
+            .execution_options(populate_existing=True))
         if done is not None and done.state != STARTED:
             outcome = Outcome(DUPLICATE, done.id, done.order_id,
                               f"transaction {notice.provider_txn} already {done.state}")
@@ -168,7 +172,7 @@ def _claim_attempt(session: Session, notice: Notice) -> Payment | None:
     claimed by a conditional UPDATE: a notification that lost a race finds none."""
     attempt = session.scalar(sa.select(Payment).where(
         Payment.provider == notice.provider, Payment.reference == notice.reference,
-        Payment.state == STARTED).limit(1))
+        Payment.state == STARTED).limit(1).execution_options(populate_existing=True))
     if attempt is None:
         return None
     claimed = session.execute(sa.update(Payment).where(Payment.id == attempt.id,

@@ -9,8 +9,12 @@ from urllib.parse import urlencode
 
 import pytest
 import requests
+import sqlalchemy as sa
 
-from shared import vnpay
+from issuer.platform import db
+from issuer.platform.models import Payment
+from issuer.sales import settlement
+from shared import clock, vnpay
 from tests.payments.conftest import HASH_SECRET, TMN_CODE, query_of, served_shop
 from tests.testkit import wait_for
 
@@ -59,6 +63,28 @@ class TestPaying:
         ipns = [n for n in shop.notifications() if n.channel == "ipn"]
         assert len(ipns) == 2 and {n.outcome.split(":")[0] for n in ipns} == {"paid",
                                                                              "duplicate"}
+
+    def test_the_return_and_the_ipn_at_once_pay_once_and_hold_nothing(self, shop):
+        """The rider's return (querydr) read the attempt while the IPN was paying it: once
+        the IPN's unit is committed, the return's settlement is a duplicate, and the money
+        that paid the order is not also held for a clerk (who would give it back)."""
+        rider = shop.rider()
+        order_id = shop.order(rider)
+        reference = query_of(shop.to_gateway(rider, order_id))["vnp_TxnRef"]
+        notice = settlement.Notice("vnpay", reference, order_id, 200_000, "77000042")
+        with db.session(shop.database_url) as returning, db.session(shop.database_url) as ipn:
+            # The return's first read, as settle_by_query makes it before asking the gateway
+            # (and holds while it asks).
+            attempt = returning.scalar(sa.select(Payment).where(Payment.reference == reference))
+            returning.commit()
+            assert settlement.settle(ipn, notice, notification_id=None,
+                                     now=clock.now()).result == "paid"
+            ipn.commit()
+            late = settlement.settle(returning, notice, notification_id=None, now=clock.now())
+            returning.commit()
+        assert late.result == "duplicate" and attempt.state == "paid"
+        assert [(p.state, p.reason) for p in shop.payments()] == [("paid", None)]
+        assert shop.order_row(order_id).status == "paid"
 
     def test_pressing_pay_twice_is_one_gateway_payment(self, shop):
         rider = shop.rider()
