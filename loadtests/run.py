@@ -5,7 +5,10 @@
 
 SCENARIO is one of: validator-check (in-process, no servers), validator-http, riders,
 fleet (validators journaling and syncing, with the ingest behind them), console (operators
-on the console's pages and exports while the fleet feeds it).
+on the console's pages and exports while the fleet feeds it), renewal (the evenings before
+the month turns: riders order, pay by card and by transfer, and their phones pick up next
+month, while other riders refresh; the system's clock is set to 20:00 on the 28th, Hanoi
+time, and the development payment gateway runs beside the issuer).
 The issuer runs under gunicorn on PostgreSQL and Redis; Locust's CSV and HTML reports go to
 results/<scenario>-<time>/, and a summary is printed. With --peak the morning-peak shape
 (loadtests.shapes.MorningPeak, sized by VEXE_PEAK_USERS, VEXE_RAMP_S, VEXE_HOLD_S) drives
@@ -20,9 +23,11 @@ import datetime as dt
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from loadtests.system import System
+from shared import clock
 
 HERE = Path(__file__).resolve().parent
 SCENARIOS = {
@@ -32,6 +37,7 @@ SCENARIOS = {
     "riders": ("riders.py", "Rider", "issuer"),
     "fleet": ("fleet.py", "Bus", "ingest"),
     "console": ("operators.py", "Operator Bus", "ingest"),
+    "renewal": ("renewal.py", "Renewer Rider", "payments"),
 }
 
 
@@ -68,12 +74,21 @@ def main(argv: list[str] | None = None) -> int:
     if servers is None:
         return _run(command, env, out)
     with System(out / "system", workers=args.workers, riders=args.riders,
-                validator=servers == "validator", ingest=servers == "ingest") as system:
+                validator=servers == "validator", ingest=servers == "ingest",
+                payments=servers == "payments",
+                clock_at=month_turn_evening() if servers == "payments" else None) as system:
         env["VEXE_LOAD_POOL"] = str(system.pool_file)
         env.update({key: system.env[key] for key in ("VEXE_DATABASE_URL", "VEXE_REDIS_URL")})
         host = system.validator_url if servers == "validator" else system.issuer_url
         env["VEXE_LOAD_ISSUER"] = system.issuer_url
         return _run([*command, "--host", host], env, out)
+
+
+def month_turn_evening(now: float | None = None) -> float:
+    """20:00 Hanoi time on the 28th of this month: an evening before the month turns (the
+    28th is in every month), in the last days when phones are given next month's pass."""
+    today = dt.datetime.fromtimestamp(now if now is not None else time.time(), clock.HANOI)
+    return today.replace(day=28, hour=20, minute=0, second=0, microsecond=0).timestamp()
 
 
 def _run(command: list[str], env: dict, out: Path) -> int:

@@ -4,6 +4,11 @@ The issuer runs under gunicorn with several workers on PostgreSQL (a schema of i
 the ``test`` database) and Redis; riders with passes and phones are made through the
 issuer's own HTTP API, and written to a pool file the locustfiles read: pass ids, rider
 tokens, credentials and the phones' device keys (load-test keys, nothing else).
+
+With ``payments=True`` the development payment gateway runs beside the issuer and the issuer
+takes bank-transfer notifications, for the renewal rush; ``clock_at`` sets the clock of every
+process the system starts (libfaketime, an offset from the real clock), so that a run on
+any day can be the evening before the month turns.
 """
 
 from __future__ import annotations
@@ -28,6 +33,12 @@ PG_URL = os.environ.get("VEXE_LOAD_PG_URL", "postgresql+psycopg://postgres@127.0
 REDIS_URL = os.environ.get("VEXE_LOAD_REDIS_URL", "redis://127.0.0.1:6379/14")
 ROUTES = [(f"{n:02d}", f"Tuyến {n:02d}") for n in range(1, 21)]
 BIN = Path(sys.executable).parent
+FAKETIME_LIB = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1")
+# The load run's merchant: a terminal at the development gateway and a bank account whose
+# statement service posts notifications (the load run plays that service).
+TMN_CODE = "VEXELOAD"
+BANK = {"VEXE_BANK_BIN": "970436", "VEXE_BANK_ACCOUNT": "0011009999999",
+        "VEXE_BANK_ACCOUNT_NAME": "Trung tâm Quản lý và Điều hành Giao thông"}
 
 
 def free_port() -> int:
@@ -41,12 +52,15 @@ class System:
     ``system.pool_file``, optionally a validator at ``system.validator_url``."""
 
     def __init__(self, workdir: Path, *, workers: int = 4, riders: int = 50,
-                 validator: bool = False, ingest: bool = False, redis_url: str = REDIS_URL):
+                 validator: bool = False, ingest: bool = False, redis_url: str = REDIS_URL,
+                 payments: bool = False, clock_at: float | None = None):
         self.workdir = Path(workdir)
         self.workers = workers
         self.riders = riders
         self.with_validator = validator
         self.with_ingest = ingest
+        self.with_payments = payments
+        self.clock_offset = 0 if clock_at is None else round(clock_at - time.time())
         self.redis_url = redis_url
         self.schema = f"load_{uuid.uuid4().hex[:10]}"
         self.database_url = f"{PG_URL}?options=-csearch_path%3D{self.schema}"
@@ -55,6 +69,8 @@ class System:
         self.validator_url = ""
         self.operator_token = ""
         self.idp_url = ""
+        self.gateway_url = ""
+        self._secrets = {"gateway": uuid.uuid4().hex, "bank": uuid.uuid4().hex}
         self._procs: list[subprocess.Popen] = []
         self._oidc: dict[str, str] = {}
 
@@ -75,7 +91,26 @@ class System:
     def env(self) -> dict:
         return {**os.environ, "VEXE_DATA_DIR": str(self.workdir / "data"),
                 "VEXE_DATABASE_URL": self.database_url, "VEXE_REDIS_URL": self.redis_url,
-                **self._oidc}
+                **self._oidc, **self._payments_env(), **self._clock_env()}
+
+    def _clock_env(self) -> dict:
+        if not self.clock_offset:
+            return {}
+        if not FAKETIME_LIB.exists():
+            raise RuntimeError(f"{FAKETIME_LIB} is missing: install the Debian package "
+                               "faketime to run the system at another time")
+        # Monotonic clocks move by the same offset: with them left alone, this libfaketime
+        # makes Python's time.sleep fail (EINVAL), and only differences of them are used.
+        return {"LD_PRELOAD": str(FAKETIME_LIB), "FAKETIME": f"{self.clock_offset:+d}s"}
+
+    def _payments_env(self) -> dict:
+        if not (self.with_payments and self.gateway_url):
+            return {}
+        return {"VEXE_GATEWAY_URL": self.gateway_url, "VEXE_GATEWAY_TMN_CODE": TMN_CODE,
+                "VEXE_GATEWAY_HASH_SECRET": self._secrets["gateway"], **BANK,
+                "VEXE_BANK_WEBHOOK_SECRET": self._secrets["bank"],
+                # Next month on sale whatever day the run's clock shows.
+                "VEXE_SALES_OPEN_DAY": "1"}
 
     def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -108,6 +143,14 @@ class System:
         self._spawn([str(BIN / "vexe"), "idp", "serve", "--port", str(idp_port),
                      "--redirect-uri", f"http://127.0.0.1:{port}/signin/callback"], "idp.log")
         self._wait(f"{self.idp_url}/.well-known/openid-configuration")
+        if self.with_payments:
+            gateway_port = free_port()
+            self.gateway_url = f"http://127.0.0.1:{gateway_port}"
+            self._spawn([str(BIN / "vexe"), "gateway", "serve", "--port", str(gateway_port),
+                         "--tmn-code", TMN_CODE, "--ipn-delay", "0",
+                         "--ipn-url", f"http://127.0.0.1:{port}/api/payments/vnpay/ipn"],
+                        "gateway.log")
+            self._wait(f"{self.gateway_url}/dev/transactions.json")
         self._spawn([str(BIN / "gunicorn"), "-c", "python:issuer.gunicorn_conf", "--workers",
                      str(self.workers), "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
                      "issuer:create_app()"],
@@ -199,9 +242,15 @@ class System:
                 rider.update(custodial=False, credential=bound["credential"],
                              device_pem=keys.device_private_pem(phone).decode())
             pool.append(rider)
-        self.pool_file.write_text(json.dumps({"issuer": self.issuer_url, "idp": self.idp_url,
-                                              "analyst": ["analyst", self.analyst_password],
-                                              "riders": pool}))
+        sale = self._api("GET", "/api/catalogue")["months_on_sale"]
+        self.pool_file.write_text(json.dumps({
+            "issuer": self.issuer_url, "idp": self.idp_url, "gateway": self.gateway_url,
+            "analyst": ["analyst", self.analyst_password], "riders": pool,
+            # What the renewal rush needs: the system's clock and next month, and the bank
+            # statement service's secret and account, whose part the load run plays.
+            "clock_offset": self.clock_offset, "months_on_sale": sale,
+            "bank": {"secret": self._secrets["bank"], "account": BANK["VEXE_BANK_ACCOUNT"]}
+            if self.with_payments else None}))
 
 
 def load_pool(path: str | os.PathLike | None = None) -> dict:

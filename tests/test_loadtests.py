@@ -30,7 +30,7 @@ def run(tmp_path, *args, seconds: int = 4) -> tuple[int, list[dict], str]:
 
 
 @pytest.mark.parametrize("scenario", ["validator-check", "validator-http", "riders", "fleet",
-                                      "console"])
+                                      "console", "renewal"])
 def test_each_scenario_runs_clean(tmp_path, scenario):
     """The scenario starts what it needs, runs without a single failure, and writes reports.
 
@@ -39,11 +39,16 @@ def test_each_scenario_runs_clean(tmp_path, scenario):
     # The fleet's buses and the console's operators start slower than the others (a bus
     # opens its journal and its Redis user; an operator signs in): on a machine busy with
     # the rest of the suite, four seconds once ended before any of them had asked anything.
-    seconds = 10 if scenario in ("fleet", "console") else 4
+    # A renewal is a dozen requests and a payment: eight seconds make a few.
+    seconds = 10 if scenario in ("fleet", "console") else 8 if scenario == "renewal" else 4
     code, rows, output = run(tmp_path, scenario, "--max-p95-ms", "30000", seconds=seconds)
     assert code == 0, output[-3000:]
     total = next(row for row in rows if row["Name"] == "Aggregated")
     assert int(total["Request Count"]) > 10 and int(total["Failure Count"]) == 0
+    if scenario == "renewal":  # orders paid both ways, and next month reached the phones
+        counts = {row["Name"]: int(row["Request Count"]) for row in rows}
+        assert counts["/api/payments/bank-notifications"] > 0, output[-3000:]
+        assert counts["gateway: pay"] > 0 and counts["renewal: next month on the phone"] > 0
     assert any(path.name == "report.html" for path in tmp_path.rglob("report.html"))
 
 
