@@ -12,9 +12,15 @@ Then, round after round, it drives each with the same Locust user shape (headles
 wait). It prints requests/s, p50 and p95, the ratios to the hello route run just before, the CPU
 seconds the gunicorn workers spent per request (their /proc stat), and the database round
 trips of one refresh (counted on the wire by issuer.platform.roundtrips, in this process, on
-the same database). Last, refreshes paced at ``--target-rate`` a second (ten times Hanoi's
-peak: 347) for ``--time`` seconds: their p95 and failures at that rate. The load average is
-printed with every phase: figures taken on a busy machine say so.
+the same database). Then refreshes paced at ``--target-rate`` a second (ten times Hanoi's
+peak: 347) for ``--time`` seconds: their p95 and failures at that rate. Last, the renewal
+rush (loadtests.renewal, no wait, ``--time`` seconds): renewing riders order next month, pay
+by card through the development gateway or by VietQR notification and pick up next month's
+credential, while as many users refresh: paid orders a second and their p95 from Buy to
+paid, next to the same phase's refreshes. The system's clock shows 20:00 on the 28th,
+Hanoi time, for the whole bench (loadtests.system.month_turn_evening): every refresh is in
+its pass's last days, as on the evenings the rush happens. The load average is printed with
+every phase: figures taken on a busy machine say so.
 
 The database is ``VEXE_LOAD_PG_URL`` (default: the database vexe_perf, a schema of its own
 dropped after); Redis is ``VEXE_LOAD_REDIS_URL`` (default database 4, flushed at the start).
@@ -39,7 +45,8 @@ os.environ.setdefault("VEXE_LOAD_REDIS_URL", "redis://127.0.0.1:6379/4")
 
 import redis  # noqa: E402
 
-from loadtests.system import BIN, REDIS_URL, System, free_port  # noqa: E402
+from loadtests.system import (BIN, REDIS_URL, System, free_port,  # noqa: E402
+                              month_turn_evening)
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -102,7 +109,8 @@ def locust(out: Path, name: str, user: str, locustfile: Path, host: str, args,
     prefix = out / name
     command = [str(BIN / "locust"), "-f", str(locustfile), "--headless", "--only-summary",
                "--users", str(args.users), "--spawn-rate", str(args.users),
-               "--run-time", f"{args.time}s", "--csv", str(prefix), "--host", host, user]
+               "--run-time", f"{args.time}s", "--csv", str(prefix), "--host", host,
+               *user.split()]
     with open(f"{prefix}.log", "w") as log:
         subprocess.run(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
     rows = {row["Name"]: row for row in csv.DictReader(open(f"{prefix}_stats.csv"))}
@@ -113,7 +121,19 @@ def locust(out: Path, name: str, user: str, locustfile: Path, host: str, args,
             "p95": float(total["95%"]),
             "refreshes": int(refresh["Request Count"]) if refresh else 0,
             "refresh_rps": float(refresh["Requests/s"]) if refresh else 0.0,
-            "refresh_p95": float(refresh["95%"]) if refresh else 0.0}
+            "refresh_p95": float(refresh["95%"]) if refresh else 0.0,
+            **_rush(rows)}
+
+
+def _rush(rows: dict) -> dict:
+    """The renewal rush's own lines (loadtests.renewal), when the run has them."""
+    paid = rows.get("renewal: paid order")
+    picked = rows.get("renewal: next month on the phone")
+    if paid is None:
+        return {}
+    return {"paid": int(paid["Request Count"]), "paid_rps": float(paid["Requests/s"]),
+            "paid_p50": float(paid["50%"]), "paid_p95": float(paid["95%"]),
+            "next_p95": float(picked["95%"]) if picked else 0.0}
 
 
 def count_round_trips(system: System, pool: dict, times: int = 5) -> tuple[float, list[str]]:
@@ -177,20 +197,24 @@ def main() -> None:
     hello = None
     print(f"load average at the start: {Path('/proc/loadavg').read_text().strip()}")
     with System(out / "system", workers=args.workers, riders=args.riders,
-                redis_url=REDIS_URL) as system:
+                redis_url=REDIS_URL, payments=True, clock_at=month_turn_evening()) as system:
         port = free_port()
         hello = subprocess.Popen(
             [str(BIN / "gunicorn"), "-c", "python:issuer.gunicorn_conf", "--workers",
              str(args.workers), "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
              "bench.hello_app:create_app()"],
-            cwd=ROOT, env=system.env, stdout=open(out / "hello.log", "ab"),
+            cwd=ROOT, env={k: v for k, v in system.env.items() if k not in system.clock_env},
+            stdout=open(out / "hello.log", "ab"),
             stderr=subprocess.STDOUT)
         try:
             hello_url = f"http://127.0.0.1:{port}"
             wait_http(f"{hello_url}/hello")
             issuer_master = system._procs[-1].pid  # gunicorn, the last one started
             masters = {"hello": hello.pid, "issuer": issuer_master}
-            env = {**system.env, "VEXE_LOAD_POOL": str(system.pool_file),
+            # Locust and the hello app keep the real clock (the renewal users add the
+            # system's offset where a message carries the time).
+            real = {k: v for k, v in system.env.items() if k not in system.clock_env}
+            env = {**real, "VEXE_LOAD_POOL": str(system.pool_file),
                    "VEXE_LOAD_ISSUER": system.issuer_url, "VEXE_RIDER_WAIT": "0",
                    "PYTHONPATH": str(ROOT)}
             limits = redis.Redis.from_url(REDIS_URL)
@@ -226,6 +250,13 @@ def main() -> None:
             paced["load"] = loadavg()
             pool = json.loads(system.pool_file.read_text())
             trips, sent = count_round_trips(system, pool)
+            for key in limits.scan_iter("*vexe:ratelimit*"):
+                limits.delete(key)
+            pids = workers_of(masters["issuer"])
+            before, load = cpu_seconds(pids), loadavg()
+            rush = locust(out, "rush", "Renewer Rider", ROOT / "loadtests" / "renewal.py",
+                          system.issuer_url, args, env)
+            rush["cpu"], rush["load"] = cpu_seconds(pids) - before, load
         finally:
             hello.terminate()
             hello.wait(15)
@@ -233,6 +264,19 @@ def main() -> None:
     print(f"paced at {args.target_rate:g} refreshes/s: {paced['rps']:.1f}/s achieved, "
           f"p50 {paced['p50']:.0f} ms, p95 {paced['p95']:.0f} ms (goal 100), "
           f"failures {paced['failures']}, load {paced['load']}")
+    renewable = sum(1 for r in pool["riders"] if not r["custodial"])
+    if "paid" not in rush:
+        print(f"renewal rush: no order paid in {args.time} s ({rush['requests']} requests, "
+              f"failures {rush['failures']}, load {rush['load']}): run it longer")
+        return
+    print(f"renewal rush: {rush['paid_rps']:.1f} paid orders/s, Buy to paid p50 "
+          f"{rush['paid_p50']:.0f} ms p95 {rush['paid_p95']:.0f} ms, next month on the phone "
+          f"p95 {rush['next_p95']:.0f} ms; beside {rush['refresh_rps']:.1f} refreshes/s p95 "
+          f"{rush['refresh_p95']:.0f} ms; {rush['requests']} requests, failures "
+          f"{rush['failures']}, load {rush['load']}")
+    if rush["paid"] >= renewable:
+        print(f"  every renewable rider of the pool ({renewable}) renewed before the phase "
+              "ended: the rate is a floor; run with more --riders")
 
 
 def report(results: dict, trips: float, sent: list[str], args) -> None:

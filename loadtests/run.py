@@ -23,11 +23,9 @@ import datetime as dt
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-from loadtests.system import System
-from shared import clock
+from loadtests.system import System, month_turn_evening
 
 HERE = Path(__file__).resolve().parent
 SCENARIOS = {
@@ -82,13 +80,6 @@ def main(argv: list[str] | None = None) -> int:
         host = system.validator_url if servers == "validator" else system.issuer_url
         env["VEXE_LOAD_ISSUER"] = system.issuer_url
         return _run([*command, "--host", host], env, out)
-
-
-def month_turn_evening(now: float | None = None) -> float:
-    """20:00 Hanoi time on the 28th of this month: an evening before the month turns (the
-    28th is in every month), in the last days when phones are given next month's pass."""
-    today = dt.datetime.fromtimestamp(now if now is not None else time.time(), clock.HANOI)
-    return today.replace(day=28, hour=20, minute=0, second=0, microsecond=0).timestamp()
 
 
 def _run(command: list[str], env: dict, out: Path) -> int:

@@ -13,6 +13,7 @@ any day can be the evening before the month turns.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -27,7 +28,7 @@ from pathlib import Path
 import redis
 import sqlalchemy as sa
 
-from shared import keys, redis_functions
+from shared import clock, keys, redis_functions
 
 PG_URL = os.environ.get("VEXE_LOAD_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("VEXE_LOAD_REDIS_URL", "redis://127.0.0.1:6379/14")
@@ -91,9 +92,11 @@ class System:
     def env(self) -> dict:
         return {**os.environ, "VEXE_DATA_DIR": str(self.workdir / "data"),
                 "VEXE_DATABASE_URL": self.database_url, "VEXE_REDIS_URL": self.redis_url,
-                **self._oidc, **self._payments_env(), **self._clock_env()}
+                **self._oidc, **self._payments_env(), **self.clock_env}
 
-    def _clock_env(self) -> dict:
+    @property
+    def clock_env(self) -> dict:
+        """What sets the clock of a process the system starts (nothing: the real clock)."""
         if not self.clock_offset:
             return {}
         if not FAKETIME_LIB.exists():
@@ -251,6 +254,13 @@ class System:
             "clock_offset": self.clock_offset, "months_on_sale": sale,
             "bank": {"secret": self._secrets["bank"], "account": BANK["VEXE_BANK_ACCOUNT"]}
             if self.with_payments else None}))
+
+
+def month_turn_evening(now: float | None = None) -> float:
+    """20:00 Hanoi time on the 28th of this month: an evening before the month turns (the
+    28th is in every month), in the last days when phones are given next month's pass."""
+    today = dt.datetime.fromtimestamp(now if now is not None else time.time(), clock.HANOI)
+    return today.replace(day=28, hour=20, minute=0, second=0, microsecond=0).timestamp()
 
 
 def load_pool(path: str | os.PathLike | None = None) -> dict:
