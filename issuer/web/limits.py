@@ -103,6 +103,10 @@ def init_app(app: flask.Flask) -> None:
     if proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     limiter.init_app(app)
+    # Every limit is on its view (the decorators above), none app-wide: flask-limiter's own
+    # before_request pass would resolve each request's limits only to find none there, and
+    # the view's decorator resolves them again. One pass a request, the decorator's.
+    app.before_request_funcs[None].remove(limiter._check_request_limit)
     app.after_request(_retry_after)
 
 

@@ -271,3 +271,30 @@ def test_an_id_already_taken_is_drawn_again(app, api, bound, monkeypatch):
     with db.session(url) as s:
         after = {row.jti: (row.nbf, row.exp) for row in s.scalars(sa.select(Credential))}
     assert after == {**before, "NewId-01": (claims["nbf"], claims["exp"])}
+
+
+def test_a_refresh_costs_one_call_to_redis(app, api, bound, redis_url):
+    """The rate limiter asks Redis once a refresh (its count, keyed on the token: one script),
+    and nothing else on the way asks it at all: seen by Redis itself (MONITOR), on this test's
+    database."""
+    import redis
+
+    refresh(api, bound)  # the limiter's script loaded, its connection pooled
+    watcher, marker_client = redis.Redis.from_url(redis_url), redis.Redis.from_url(redis_url)
+    marker_client.ping()  # its connection made and its database selected before counting
+    database = marker_client.connection_pool.connection_kwargs.get("db", 0)
+    marker = f"refresh-cost-{time.monotonic_ns()}"
+    with watcher.monitor() as monitor:
+        refresh(api, bound)
+        marker_client.echo(marker)  # the end of what the refresh sent
+        seen = []
+        for command in monitor.listen():
+            if command["db"] != database or command.get("client_type") == "lua":
+                continue  # another test's database, or a command inside the limiter's script
+            if marker in command["command"]:
+                break
+            seen.append(command["command"])
+    watcher.close()
+    marker_client.close()
+    assert len(seen) == 1, seen
+    assert seen[0].startswith("EVALSHA") and "credential" in seen[0], seen
