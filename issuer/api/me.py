@@ -4,11 +4,12 @@ import flask
 import sqlalchemy as sa
 
 from issuer.identity import accounts
-from issuer.sales import applications, orders
+from issuer.sales import applications, orders, reminders
 from issuer.web import auth
 from issuer.platform import db
 from issuer.passes import passes
 from issuer.platform.models import Pass
+from shared import clock
 
 bp = flask.Blueprint("me", __name__, url_prefix="/api/me")
 
@@ -38,10 +39,15 @@ def photo():
 @bp.get("/passes")
 @auth.require_rider
 def my_passes():
+    """The rider's passes, each with what the card needs to remind her to renew it
+    (``renewal``): the card fetches this list and decides from it offline."""
     session = db.get_session()
     rows = session.scalars(sa.select(Pass).where(Pass.account_id == auth.caller().account_id)
                            .order_by(Pass.valid_from.desc(), Pass.id))
-    return {"passes": [passes.as_dict(session, p) for p in rows]}
+    days, now = flask.current_app.config["REMINDER_DAYS"], clock.now()
+    return {"passes": [{**passes.as_dict(session, p),
+                        "renewal": reminders.renewal(session, p, now=now, days=days)}
+                       for p in rows]}
 
 
 @bp.get("/orders")

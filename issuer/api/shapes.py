@@ -201,6 +201,18 @@ class Device(Answer):
     bound_at: int
 
 
+class RenewalOrder(Answer):
+    id: str
+    expires_at: int | None  # unpaid by then, it lapses (None: never)
+
+
+class Renewal(Answer):
+    """For the card's reminder to renew a monthly pass (issuer.sales.reminders.renewal)."""
+    remind_from: Annotated[int, Meta(description="the reminder shows from this moment")]
+    held: Annotated[bool, Meta(description="the rider holds next month's pass")]
+    order: RenewalOrder | None  # next month ordered, waiting for payment
+
+
 class Pass(Answer):
     id: str
     account_id: str
@@ -220,6 +232,8 @@ class Pass(Answer):
     device: Device | None
     published: bool | None = None
     warning: str | None = None
+    # In the rider's own list (/api/me/passes): null for a pass that is not renewed.
+    renewal: Renewal | None = None
 
 
 class Passes(Answer):

@@ -86,14 +86,24 @@ def renewable(session: Session, pass_: Pass, *, now: float, open_day: int) -> bo
     """An active monthly pass whose next month is on sale and not yet ordered."""
     if pass_.product not in MONTHLY_PRODUCTS or pass_.status != passes.ACTIVE:
         return False
-    month = _month_after(pass_)
-    if month not in months_on_sale(now, open_day):
+    if _month_after(pass_) not in months_on_sale(now, open_day):
         return False
-    return session.scalar(sa.select(Order.id).where(
+    return session.scalar(_renewal_orders(pass_, (PENDING, PAID))) is None
+
+
+def pending_renewal(session: Session, pass_: Pass, *, now: float) -> Order | None:
+    """The order for the month after ``pass_`` (same product and route) waiting for payment
+    and not lapsed, if the rider made one."""
+    return session.scalar(_renewal_orders(pass_, (PENDING,)).where(
+        sa.or_(Order.expires_at.is_(None), Order.expires_at > int(now))))
+
+
+def _renewal_orders(pass_: Pass, statuses: tuple[str, ...]):
+    return sa.select(Order).where(
         Order.account_id == pass_.account_id, Order.product == pass_.product,
-        Order.month == month, Order.status.in_((PENDING, PAID)),
+        Order.month == _month_after(pass_), Order.status.in_(statuses),
         Order.route_code.is_(None) if pass_.route_code is None
-        else Order.route_code == pass_.route_code)) is None
+        else Order.route_code == pass_.route_code).order_by(Order.created_at.desc())
 
 
 def renew(session: Session, pass_: Pass, *, now: float, open_day: int,

@@ -22,10 +22,12 @@ from sqlalchemy.orm import Session, aliased
 from issuer.platform.errors import Invalid
 from issuer.platform.models import Account, Pass, SentReminder
 from issuer.passes import passes
+from issuer.sales import orders
 from shared import clock, i18n
 from shared.i18n import N_
 
 MONTHLY = ("single", "multi")
+DAY = 86400
 # Enough to catch a typing slip; whether the address works is the mail server's to say.
 ADDRESS = re.compile(r"[^@\s]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,63}")
 
@@ -48,20 +50,32 @@ def set_email(session: Session, account: Account, address: str | None) -> None:
     session.flush()
 
 
-def _due_query(now: float, days: int):
-    """Monthly passes running now that end within ``days`` days, with no pass of the rider's
-    for the same product and route starting when they end."""
+def remind_from(valid_until, days: int):
+    """When the reminder for a pass ending at ``valid_until`` starts: its last ``days`` days.
+    The one rule for the account page, the e-mails and the card (which is handed the moment
+    and decides by its own clock, offline too); ``valid_until`` a number or a column."""
+    return valid_until - days * DAY
+
+
+def _renewed():
+    """Whether the rider holds the pass after ``Pass``'s: the same product and route,
+    starting when it ends (correlated with the query ``Pass`` is in)."""
     later = aliased(Pass)
     same_route = sa.or_(sa.and_(later.route_code.is_(None), Pass.route_code.is_(None)),
                         later.route_code == Pass.route_code)
-    renewed = sa.exists().where(later.account_id == Pass.account_id,
-                                later.product == Pass.product, same_route,
-                                later.valid_from == Pass.valid_until,
-                                later.status == passes.ACTIVE)
+    return sa.exists().where(later.account_id == Pass.account_id,
+                             later.product == Pass.product, same_route,
+                             later.valid_from == Pass.valid_until,
+                             later.status == passes.ACTIVE)
+
+
+def _due_query(now: float, days: int):
+    """Monthly passes running now whose reminder has started, with no pass of the rider's
+    for the same product and route starting when they end."""
     return (sa.select(Pass, Account).join(Account, Account.id == Pass.account_id)
             .where(Pass.product.in_(MONTHLY), Pass.status == passes.ACTIVE,
                    Pass.valid_from <= now, Pass.valid_until > now,
-                   Pass.valid_until <= now + days * 86400, ~renewed)
+                   remind_from(Pass.valid_until, days) <= now, ~_renewed())
             .order_by(Pass.valid_until, Pass.id))
 
 
@@ -69,6 +83,19 @@ def due_for(session: Session, account_id: str, *, now: float, days: int) -> list
     """The rider's passes to remind her of on her account page."""
     return [p for p, _ in session.execute(_due_query(now, days)
                                           .where(Pass.account_id == account_id))]
+
+
+def renewal(session: Session, p: Pass, *, now: float, days: int) -> dict | None:
+    """What the card needs to remind the rider of ``p`` by itself, with or without the
+    network: when the reminder starts, whether next month is held already, and the renewal
+    order waiting for payment if there is one (with when it lapses). None for a pass that is
+    not renewed (free, revoked)."""
+    if p.product not in MONTHLY or p.status != passes.ACTIVE:
+        return None
+    held = bool(session.scalar(sa.select(_renewed()).where(Pass.id == p.id)))
+    order = None if held else orders.pending_renewal(session, p, now=now)
+    return {"remind_from": remind_from(p.valid_until, days), "held": held,
+            "order": order and {"id": order.id, "expires_at": order.expires_at}}
 
 
 def message(p: Pass, account: Account, *, sender: str, public_url: str,

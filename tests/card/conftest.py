@@ -44,6 +44,8 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
 PHONE = {"viewport": {"width": 412, "height": 915}, "device_scale_factor": 2,
          "is_mobile": True, "has_touch": True, "locale": "vi-VN",
          "timezone_id": "Asia/Ho_Chi_Minh"}
+# The smaller phones the QR must be whole on, at the top of the page, with no scrolling.
+SCREENS = [{"width": 390, "height": 844}, {"width": 360, "height": 800}]
 ELDERLY = "vn-2b8e4d10"  # Trần Thị Bình, born 1955: her free pass is granted on request
 ADULT = "vn-7f3a9c21"  # Nguyễn Văn An
 
@@ -145,6 +147,20 @@ class Phone:
 
     def close(self) -> None:
         self.context.close()
+
+
+def qr_on_screen(phone, screen: dict, where: str) -> None:
+    """The QR's box inside the viewport, with the page at its top; no sideways scroll."""
+    page = phone.page
+    page.set_viewport_size(screen)
+    page.evaluate("window.scrollTo(0, 0)")
+    phone.wait_for_qr()
+    box = page.locator("#qr").bounding_box()
+    assert box and box["width"] >= 200, (where, box)
+    assert box["x"] >= 0 and box["y"] >= 0, (where, box)
+    assert box["x"] + box["width"] <= screen["width"], (where, screen, box)
+    assert box["y"] + box["height"] <= screen["height"], (where, screen, box)
+    assert page.evaluate("document.documentElement.scrollWidth") <= screen["width"], where
 
 
 # WCAG 2 relative luminance and contrast, over every element that shows text of its own;

@@ -9,12 +9,11 @@ from issuer import bootstrap
 from issuer.platform import settings
 from shared import clock
 from tests.a11y import assert_clean
-from tests.card.conftest import ADULT, ROTATION, operator_call
+from tests.card.conftest import ADULT, ROTATION, SCREENS, operator_call, qr_on_screen
 
 HOTLINE = "1900 1234"
 # axe is put into the page by the test: the card's policy would (rightly) refuse it.
 AXE_ALLOWED = {"bypass_csp": True}
-SCREENS = [{"width": 390, "height": 844}, {"width": 360, "height": 800}]
 
 
 @pytest.fixture(params=["sqlite"])
@@ -36,20 +35,6 @@ def issue(world, config, account_id: str, **fields) -> dict:
 def choose(phone, pass_id: str, kind: str) -> None:
     phone.page.click(f'.pass-choice[data-pass="{pass_id}"]')
     phone.page.wait_for_selector(f'#card[data-pass="{pass_id}"][data-state="{kind}"]')
-
-
-def qr_on_screen(phone, screen: dict, where: str) -> None:
-    """The QR's box inside the viewport, with the page at its top; no sideways scroll."""
-    page = phone.page
-    page.set_viewport_size(screen)
-    page.evaluate("window.scrollTo(0, 0)")
-    phone.wait_for_qr()
-    box = page.locator("#qr").bounding_box()
-    assert box and box["width"] >= 200, (where, box)
-    assert box["x"] >= 0 and box["y"] >= 0, (where, box)
-    assert box["x"] + box["width"] <= screen["width"], (where, screen, box)
-    assert box["y"] + box["height"] <= screen["height"], (where, screen, box)
-    assert page.evaluate("document.documentElement.scrollWidth") <= screen["width"], where
 
 
 def test_the_qr_is_whole_on_the_screen_with_one_two_or_three_passes(phones, eid_world,

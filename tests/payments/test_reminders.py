@@ -1,5 +1,6 @@
-"""Reminders to renew: on the account page in a pass's last days, and by e-mail through a
-real SMTP server (aiosmtpd on a free port) to riders who gave an address, once a pass."""
+"""Reminders to renew: on the account page in a pass's last days, handed to the card with the
+rider's passes (for it to remind offline), and by e-mail through a real SMTP server
+(aiosmtpd on a free port) to riders who gave an address, once a pass."""
 
 from __future__ import annotations
 
@@ -7,10 +8,13 @@ import email
 import email.policy
 import json
 
+import msgspec
 import pytest
 import sqlalchemy as sa
 
+from issuer.api import shapes
 from issuer.platform.models import Account, Pass, SentReminder
+from issuer.sales import orders
 from shared import clock
 from issuer import reminders_cli
 from tests.issuer.conftest import Cli
@@ -146,3 +150,36 @@ def test_the_account_page_reminds_and_keeps_an_address(shop):
     refused = rider.post(f"{shop.issuer.url}/my/email", data={"email": "x@example.vn"},
                          timeout=10)
     assert refused.status_code in (400, 403) and stored() == [None]
+
+
+def test_the_card_is_told_when_to_remind(api, session):
+    """The rider's list of passes (what the card fetches and keeps for offline) carries the
+    reminder's start, the same window as the account page's and the e-mails', and whether
+    next month is held or ordered; as documented. None for a pass that is not renewed."""
+    token, p = api.rider_pass("multi")
+    ending_in(session, p["id"], 3 * DAY)
+    until = session.get(Pass, p["id"]).valid_until
+
+    def renewal(pass_id: str):
+        answer = api.ok("GET", "/api/me/passes", token=token)
+        msgspec.convert(answer, shapes.Passes)  # unknown or mistyped fields are refused
+        return {x["id"]: x["renewal"] for x in answer["passes"]}[pass_id]
+
+    assert renewal(p["id"]) == {"remind_from": until - 5 * DAY, "held": False, "order": None}
+
+    # Ordered, not paid yet: the order, with when it lapses.
+    order = orders.create(session, p["account_id"], "multi", _month_of(until), now=clock.now(),
+                          open_day=1, expires_in=3600)
+    assert renewal(p["id"])["order"] == {"id": order.id, "expires_at": order.expires_at}
+    orders.cancel(session, order.id, now=clock.now())
+    session.commit()
+    assert renewal(p["id"])["order"] is None
+
+    # Next month held (the same product from the moment this one ends): said so.
+    later = api.issue(p["account_id"], "multi", month=_month_of(until + DAY))
+    session.execute(sa.update(Pass).where(Pass.id == later["id"]).values(valid_from=until))
+    session.commit()
+    assert renewal(p["id"]) == {"remind_from": until - 5 * DAY, "held": True, "order": None}
+
+    api.ok("POST", f"/api/passes/{p['id']}/revoke", json={"reason": "nhầm", "code": "mistake"})
+    assert renewal(p["id"]) is None

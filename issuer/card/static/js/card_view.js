@@ -328,14 +328,49 @@ function stateArea(state, model) {
   }
 }
 
+// The reminder to renew (renewal.js) in words, for the screen and the screen reader.
+// `ends` is the first second after the pass: its last day is the one before.
+export function reminderText(reminder) {
+  if (!reminder) return "";
+  const values = { day: i18n.day(reminder.ends - 1), month: i18n.month(reminder.ends) };
+  switch (reminder.kind) {
+    case "due": return _("Your pass ends on {day}. Renew it for {month}.", values);
+    case "ordered": return _("Your pass ends on {day}. The renewal for {month} is waiting for payment.", values);
+    case "ready": return _("Next month: ready. {month} is on this phone and shows here at 00:00 by itself.", values);
+    default: return "";
+  }
+}
+
+// Under the QR, never above it: at the bus door the code stays where it always is. Renewing
+// is the account page's one-tap form, posted from here with the session's CSRF token; it
+// needs the network, so offline the button waits.
+function renewalArea(reminder, online) {
+  if (!reminder) return null;
+  const text = el("p", { text: reminderText(reminder) });
+  if (reminder.kind === "ready") {
+    return el("div", { class: "renew ready", id: "renewal", "data-renewal": "ready" }, text);
+  }
+  if (reminder.kind === "ordered") {
+    return el("div", { class: "renew", id: "renewal", "data-renewal": "ordered" }, text,
+              actionLink(`/my/orders/${encodeURIComponent(reminder.order)}`, _("Pay for the renewal"), "renew-pay"));
+  }
+  const form = el("form", { method: "post", action: `/my/passes/${encodeURIComponent(reminder.pass)}/renew` },
+                  el("input", { type: "hidden", name: "csrf_token", value: document.body.dataset.csrf }),
+                  el("button", { class: "action", type: "submit", id: "renew", disabled: !online,
+                                 text: _("Renew for next month") }));
+  return el("div", { class: "renew", id: "renewal", "data-renewal": "due" }, text, form,
+            !online && el("p", { class: "renew-offline", text: _("Renewing needs the internet.") }));
+}
+
 export function card(model) {
-  const { snapshot, pass, state, passes, handlers, now } = model;
+  const { snapshot, pass, state, passes, handlers, now, reminder, online } = model;
   main().replaceChildren(
     switcher(passes, pass.id, snapshot.categories, handlers.select, now) ?? "",
     el("section", { class: "card", id: "card", "data-state": state.kind, "data-pass": pass.id,
                     "aria-labelledby": "holder-name" },
        el("p", { class: "card-band", "aria-hidden": "true", text: _("Bus pass") }),
        stateArea(state, model),
+       renewalArea(reminder, online),
        holder(snapshot.account),
        facts(pass, snapshot)));
 }

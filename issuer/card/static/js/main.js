@@ -8,6 +8,7 @@ import * as deviceKey from "./device_key.js";
 import { draw } from "./draw_qr.js";
 import * as i18n from "./i18n.js";
 import * as nextMonth from "./next_month.js";
+import * as renewal from "./renewal.js";
 import { credentialClaims, fromBase64url, proofMessage, qrText } from "./qr_text.js";
 import * as store from "./store.js";
 
@@ -103,24 +104,26 @@ function tick() {
   const list = passes();
   const pass = app.snapshot ? choosePass(list) : null;
   const state = pass ? stateOf(pass) : null;
+  const reminder = pass ? renewal.reminder(pass, list, app.devices, nowSeconds() + (app.clockOffset ?? 0)) : null;
   const key = JSON.stringify([i18n.current(), app.online, app.signedIn, app.busy, app.message,
                               app.error, pass, state && { ...state, until: undefined },
-                              list.map((p) => p.id), app.snapshot?.account]);
+                              list.map((p) => p.id), app.snapshot?.account, reminder]);
   if (key !== app.shownKey) {
     app.shownKey = key;
     app.shownT = null;
-    build(pass, state, list);
+    build(pass, state, list, reminder);
   }
   // Said aloud when what the card means changes, not at every rebuild or rotation.
-  const said = state && `${pass.id} ${state.kind} ${app.online}`;
+  const said = state && `${pass.id} ${state.kind} ${app.online} ${reminder?.kind}`;
   if (said && said !== app.said) {
     app.said = said;
-    view.announce([view.stateTitle(state), app.online ? "" : _("No internet")].filter(Boolean).join(". "));
+    view.announce([view.stateTitle(state), app.online ? "" : _("No internet"),
+                   view.reminderText(reminder)].filter(Boolean).join(". "));
   }
   if (state && (state.kind === SHOW || state.kind === "custodial")) rotate(pass, state);
 }
 
-function build(pass, state, list) {
+function build(pass, state, list, reminder) {
   view.chrome({ online: app.online });
   if (app.signedIn === false && !app.snapshot) return view.signIn();
   if (!app.snapshot) {
@@ -131,7 +134,7 @@ function build(pass, state, list) {
   if (!pass) return view.noPasses();
   return view.card({ snapshot: app.snapshot, pass, state, passes: list, handlers,
                      busy: app.busy, message: app.message, online: app.online, hotline: HOTLINE,
-                     now: nowSeconds() + (app.clockOffset ?? 0) });
+                     now: nowSeconds() + (app.clockOffset ?? 0), reminder });
 }
 
 function rotate(pass, state) {

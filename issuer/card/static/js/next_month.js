@@ -22,12 +22,17 @@ export async function adopt(passes, devices, renew) {
   }
 }
 
-// The pass to show instead of `pass` once it has ended: the one that starts when it ends,
-// the same product and route (the renewal), if the rider has it.
+// The renewal of `pass` in `list`: the pass that starts when it ends, the same product and
+// route, if the rider has it; else null.
+export function after(pass, list) {
+  return list.find((p) => p.status === "active" && p.valid_from === pass.valid_until
+                    && p.product === pass.product && p.route === pass.route) ?? null;
+}
+
+// The pass to show instead of `pass` once it has ended: its renewal, if the rider has it.
 export function following(pass, list, now) {
   if (!pass || pass.valid_until > now) return pass;
-  return list.find((p) => p.status === "active" && p.valid_from === pass.valid_until
-                    && p.product === pass.product && p.route === pass.route) ?? pass;
+  return after(pass, list) ?? pass;
 }
 
 function recordFor(passId, holder) {
