@@ -11,8 +11,9 @@ import click
 import redis
 
 from issuer.platform import db, settings
-from issuer.platform.commandline import Group, command_session, emit, fail
+from issuer.platform.commandline import Group, cli_actor, command_session, emit, fail
 from backoffice import ingest, ingest_metrics, reports, store
+from issuer.network import actions as network_actions
 from issuer.network import fleet
 from backoffice.clones import DEFAULT_WINDOW_MINUTES
 from backoffice.health import HealthFile
@@ -135,7 +136,8 @@ def company() -> None:
 def company_add(code: str, name: str) -> None:
     """Add a bus company."""
     with command_session() as (_, session):
-        emit(fleet.company_dict(fleet.add_company(session, code, name, now=clock.now())))
+        added = network_actions.add_company(session, cli_actor(), code, name, now=clock.now())
+        emit(fleet.company_dict(added))
 
 
 @company.command("list")
@@ -155,7 +157,9 @@ def vehicle() -> None:
 def vehicle_add(code: str, company_code: str) -> None:
     """Add a vehicle (its plate, as its validators name it) to a company."""
     with command_session() as (_, session):
-        emit(fleet.vehicle_dict(fleet.add_vehicle(session, code, company_code, now=clock.now())))
+        added = network_actions.add_vehicle(session, cli_actor(), code, company_code,
+                                            now=clock.now())
+        emit(fleet.vehicle_dict(added))
 
 
 @vehicle.command("list")

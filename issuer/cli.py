@@ -6,7 +6,6 @@ Output is JSON on stdout (a QR's text is printed as is). Errors are one line on 
 
 from __future__ import annotations
 
-import getpass
 import os
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from issuer.network import gtfs, routes
 from issuer.passes import actions as pass_actions
 from issuer.passes import passes, publish, qr, signing
 from issuer.platform import audit, db, partitions, settings
-from issuer.platform.commandline import Command, Group, command_session, emit, fail
+from issuer.platform.commandline import Command, Group, cli_actor, command_session, emit, fail
 from shared import clock, logs
 from shared.i18n import N_
 
@@ -197,14 +196,6 @@ def account_create(name: str, birth_date: str, national_id: str | None) -> None:
 
 
 # -- vexe operator / audit -----------------------------------------------------------------
-
-def cli_actor() -> str:
-    """Who the audit log names for a command: the system user running it."""
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli"
-
 
 def _read_password(path: Path | None) -> str | None:
     if path is None:

@@ -6,16 +6,30 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from issuer.network import feed, routes
+from issuer.network import feed, fleet, routes
 from issuer.network.gtfs import Feed
 from issuer.platform import audit
-from issuer.platform.models import Route
+from issuer.platform.models import Company, Route, Vehicle
 
 
 def add_route(session: Session, actor, code: str, name: str, *, now: float) -> Route:
     with audit.action(session, actor, "route.add", now=now) as entry:
         added = routes.add(session, code, name, now=now)
         entry.target = added.code
+    return added
+
+
+def add_company(session: Session, actor, code: str, name: str, *, now: float) -> Company:
+    with audit.action(session, actor, "company.add", now=now) as entry:
+        added = fleet.add_company(session, code, name, now=now)
+        entry.target = added.code
+    return added
+
+
+def add_vehicle(session: Session, actor, code: str, company: str, *, now: float) -> Vehicle:
+    with audit.action(session, actor, "vehicle.add", now=now) as entry:
+        added = fleet.add_vehicle(session, code, company, now=now)
+        entry.target, entry.reason = added.code, f"company {added.company_code}"
     return added
 
 

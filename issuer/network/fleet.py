@@ -33,7 +33,7 @@ def add_company(session: Session, code: str, name: str, *, now: float) -> Compan
         raise Conflict(N_("company %(company)s already exists"), company=code)
     company = Company(code=code, name=name, created_at=int(now))
     session.add(company)
-    session.commit()
+    session.flush()  # the caller commits, with its audit entry (network.actions)
     return company
 
 
@@ -44,7 +44,7 @@ def add_vehicle(session: Session, code: str, company: str, *, now: float) -> Veh
         raise Conflict(N_("vehicle %(vehicle)s already exists"), vehicle=code)
     vehicle = Vehicle(code=code, company_code=owner.code, created_at=int(now))
     session.add(vehicle)
-    session.commit()
+    session.flush()  # the caller commits, with its audit entry (network.actions)
     return vehicle
 
 

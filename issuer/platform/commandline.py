@@ -1,9 +1,10 @@
 """What every ``vexe`` command of the issuer and the back office shares: failures as one
 clear line (exit 2 for bad input, 1 when the issuer or its database is not ready), JSON on
-stdout, and a database session on the settings."""
+stdout, a database session on the settings, and who the audit log names for a command."""
 
 from __future__ import annotations
 
+import getpass
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -58,3 +59,11 @@ def command_session() -> Iterator[tuple[dict, Session]]:
     config = settings.load()
     with db.session(config["DATABASE_URL"]) as session:
         yield config, session
+
+
+def cli_actor() -> str:
+    """Who the audit log names for a command: the system user running it."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"

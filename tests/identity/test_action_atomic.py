@@ -1,7 +1,8 @@
 """An operator's change and its audit entry commit together (issue 23.8), on both
 databases: when the audit entry can't be written, the change is not saved either. The audit
-table refuses inserts through a trigger; the account, the pass or the payment must then be
-absent, and present with its one entry once the log takes entries again."""
+table refuses inserts through a trigger; the account, the pass, the payment, the bus company
+or the vehicle must then be absent, and present with its one entry once the log takes entries
+again."""
 
 from __future__ import annotations
 
@@ -10,13 +11,14 @@ import sqlalchemy as sa
 
 from issuer.platform import db
 from issuer.sales import orders
-from issuer.platform.models import Account, AuditEntry, Order, Pass
+from issuer.platform.models import Account, AuditEntry, Company, Order, Pass, Vehicle
 from shared import clock
+from tests.identity.conftest import page_csrf
 
 REFUSE = {
     "sqlite": ["CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log "
                "BEGIN SELECT RAISE(ABORT, 'audit log unavailable'); END"],
-    "postgresql": ["CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS "
+    "postgresql": ["CREATE OR REPLACE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS "
                    "$$ BEGIN RAISE EXCEPTION 'audit log unavailable'; END $$",
                    "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log "
                    "FOR EACH ROW EXECUTE FUNCTION refuse_audit()"],
@@ -87,3 +89,30 @@ def test_a_payment_is_not_taken_without_its_entry(api, staff, log):
     log.accept()
     assert api.ok("POST", f"/api/orders/{made['id']}/pay", token=clerk, json=pay)["pass_id"]
     assert log.count(AuditEntry, AuditEntry.action == "order.pay") == 1
+
+
+def test_a_company_and_a_vehicle_are_not_added_without_their_entries(staff, log):
+    admin = staff.browser("quan-tri", "administrator")
+
+    def add(what: str, **typed):
+        """The administrator's network page, its form for ``what`` posted."""
+        typed["csrf_token"] = page_csrf(admin, "/console/admin/network/")
+        return admin.post(f"/console/admin/network/{what}", data=typed)
+
+    company = {"company_code": "TP", "company_name": "Transerco"}
+    vehicle = {"vehicle_code": "29B-123.45", "vehicle_company": "TP"}
+    log.refuse()
+    assert add("companies", **company).status_code >= 400
+    assert log.count(Company) == 0
+    log.accept()
+    assert add("companies", **company).status_code == 303
+    log.refuse()
+    assert add("vehicles", **vehicle).status_code >= 400
+    assert log.count(Vehicle) == 0
+    log.accept()
+    assert add("vehicles", **vehicle).status_code == 303
+    assert log.count(Company) == 1 and log.count(Vehicle) == 1
+    assert log.count(AuditEntry, AuditEntry.action == "company.add",
+                     AuditEntry.target == "TP") == 1
+    assert log.count(AuditEntry, AuditEntry.action == "vehicle.add",
+                     AuditEntry.target == "29B-123.45") == 1

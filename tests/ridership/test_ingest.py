@@ -212,6 +212,7 @@ class TestRollupsAgainstRawTrips:
             for n in range(6):
                 fleet.add_vehicle(session, f"29B-100.0{n}", "TRANSERCO" if n < 4 else "BAOYEN",
                                   now=NOW)
+            session.commit()  # the fleet's services leave the transaction to their caller
         trips = []
         for _ in range(600):
             kind = rng.random()

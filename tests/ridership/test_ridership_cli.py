@@ -82,7 +82,7 @@ class TestKilledWorker:
 
 
 class TestFleet:
-    def test_companies_and_vehicles(self, env):
+    def test_companies_and_vehicles(self, env, migrated):
         assert json.loads(vexe(env, "company", "add", "transerco", "--name",
                                "Tổng công ty Vận tải Hà Nội").stdout)["code"] == "TRANSERCO"
         vehicle = json.loads(vexe(env, "vehicle", "add", "29b-123.45", "--company",
@@ -90,6 +90,9 @@ class TestFleet:
         assert vehicle == {"code": "29B-123.45", "company": "TRANSERCO"}
         listed = json.loads(vexe(env, "vehicle", "list", "--company", "transerco").stdout)
         assert listed == [vehicle]
+        # Each add is audited in the log, naming the system user who ran the command.
+        assert scalar(migrated, "SELECT COUNT(*) FROM audit_log WHERE actor LIKE 'cli%' AND "
+                      "action IN ('company.add', 'vehicle.add')") == 2
 
     @pytest.mark.parametrize("args, code, message", [
         (("company", "add", "a b", "--name", "X"), 2, "company code must match"),
@@ -105,6 +108,7 @@ class TestFleet:
         assert len(result.stderr.strip().splitlines()) == 1
         assert scalar(migrated, "SELECT COUNT(*) FROM companies") == 0
         assert scalar(migrated, "SELECT COUNT(*) FROM vehicles") == 0
+        assert scalar(migrated, "SELECT COUNT(*) FROM audit_log") == 0
 
     def test_a_company_twice_is_a_conflict(self, env):
         vexe(env, "company", "add", "BAOYEN", "--name", "Bảo Yến")
