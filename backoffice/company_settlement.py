@@ -8,10 +8,13 @@ The rule (the console's settlement page says it in words, ``RULE``):
 1. Revenue. A paid order's price is recognised evenly over the days its pass is valid (a
    monthly pass: the days of its calendar month). Day ``i`` of ``n`` earns
    ``price*(i+1)//n - price*i//n`` đồng, so the days of a pass add up to its price exactly.
-   A free pass (no order, or a price of 0) brings nothing. A refunded order's pass earns
-   nothing from the Hanoi day of the refund on; the days before it were ridden and stay
-   earned. An order that was never paid (pending, expired, cancelled) earns nothing. A pass
-   revoked without a refund (fraud) keeps earning: the money was kept.
+   A free pass (no order, or a price of 0) brings nothing. A refunded order earns what the
+   operator kept of it (its price less the refund; a refund at the counter gives the whole
+   price back): day by day as above, until that is used up, the Hanoi day of the refund
+   taking what is left of it (the refund policy keeps that day), and nothing after. So a
+   month's days add up to the money kept, to the đồng, as reconciliation counts it. An
+   order that was never paid (pending, expired, cancelled) earns nothing. A pass revoked
+   without a refund (fraud) keeps earning: the money was kept.
 2. A single-route pass's daily share goes to the company running its route
    (``routes.company_code``).
 3. A multi-route pass's daily share is split between companies in proportion to its
@@ -52,8 +55,9 @@ RULE = N_(
     "of its month, in whole đồng that add up to the price). A single-route pass's share of "
     "the day goes to the company running its route. A multi-route pass's share is split by "
     "its boardings that day on each company's vehicles; on a day it was not used, by its "
-    "boardings since it became valid. Free passes bring nothing; a refunded pass brings "
-    "nothing from the day of its refund. What cannot be given to a company (a pass not used "
+    "boardings since it became valid. Free passes bring nothing; a refunded pass brings only "
+    "the money kept (its price less the refund), day by day until the day of the refund, "
+    "and nothing after. What cannot be given to a company (a pass not used "
     "yet, a route or vehicle of no company) is shown as unallocated. Each company's amount "
     "is rounded to the đồng so that the day's amounts add up exactly to the day's revenue.")
 
@@ -85,6 +89,24 @@ def daily_share(price: int, valid_from: int, valid_until: int, day: dt.date) -> 
     return price * (i + 1) // n - price * i // n
 
 
+def earned(price: int, valid_from: int, valid_until: int, day: dt.date, *,
+           refunded_at: int | None = None, refund_vnd: int | None = None) -> int:
+    """What a paid order's pass earns on ``day``: its daily share; once refunded, out of the
+    money kept (``price - refund_vnd``; None: the whole price went back), the day of the
+    refund taking what is left of it."""
+    share = daily_share(price, valid_from, valid_until, day)
+    if refunded_at is None:
+        return share
+    refund_day = _date(refunded_at)
+    if day > refund_day:
+        return 0
+    kept = price - (price if refund_vnd is None else refund_vnd)
+    first, last = _date(valid_from), _date(valid_until - 1)
+    n, i = (last - first).days + 1, min(max((day - first).days, 0), (last - first).days + 1)
+    left = max(0, kept - price * i // n)  # kept less what the days before this one earned
+    return left if day == refund_day else min(share, left)
+
+
 def allocate(total: int, exact: dict[str, Fraction]) -> dict[str, int]:
     """Largest remainder: whole đồng per company adding up to ``total`` (= sum of exact)."""
     whole = {c: int(v) for c, v in exact.items()}  # Fractions here are >= 0: int() floors
@@ -100,19 +122,23 @@ def day_rows(session: Session, day: dt.date) -> list[dict]:
     start, end = bounds(day)
     earning = session.execute(
         sa.select(Pass.id, Order.price_vnd, Pass.valid_from, Pass.valid_until,
-                  Order.route_code, Route.company_code)
+                  Order.route_code, Route.company_code, Order.refunded_at, Order.refund_vnd)
         .select_from(Order)
         .join(Pass, Pass.id == Order.pass_id)
         .outerjoin(Route, Route.code == Order.route_code)
         .where(Order.status.in_((orders.PAID, orders.REFUNDED)), Order.price_vnd > 0,
-               Pass.valid_from < end, Pass.valid_until > start,
-               sa.or_(Order.refunded_at.is_(None), Order.refunded_at >= end))).all()
+               sa.or_(sa.and_(Pass.valid_from < end, Pass.valid_until > start),
+                      # the refund's day takes what is left of the money kept
+                      Order.refunded_at.between(start, end - 1)),
+               sa.or_(Order.refunded_at.is_(None), Order.refunded_at >= start))).all()
     single: dict[str, int] = defaultdict(int)
     multi: dict[str, Fraction] = defaultdict(Fraction)
     passes: dict[str, set] = defaultdict(set)
     shares = {}
-    for pass_id, price, valid_from, valid_until, route, company in earning:
-        share = daily_share(price, valid_from, valid_until, day)
+    for pass_id, price, valid_from, valid_until, route, company, refunded_at, refund_vnd \
+            in earning:
+        share = earned(price, valid_from, valid_until, day, refunded_at=refunded_at,
+                       refund_vnd=refund_vnd)
         if not share:
             continue
         if route is not None:

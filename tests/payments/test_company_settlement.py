@@ -1,7 +1,7 @@
 """Settlement in money per bus company (`vexe settlement companies`, and the console's
 settlement page with its CSV): single-route passes to their route's company, multi-route
-passes split by their boardings, free and refunded passes bring nothing, and each day's
-parts add up to the đồng. On SQLite and PostgreSQL (the ``database_url`` fixture)."""
+passes split by their boardings, free passes bring nothing, refunded ones the money kept,
+and each day's parts add up to the đồng. On SQLite and PostgreSQL (the ``database_url`` fixture)."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from backoffice import company_settlement
 from backoffice.models import Trip
 from issuer import create_app, payments_cli
 from issuer.passes import passes
-from issuer.platform.models import Company, Route, Vehicle
-from issuer.sales import orders
+from issuer.platform.models import Company, Order, Route, Vehicle
+from issuer.sales import orders, refunds
 from shared import clock
 from tests.identity.conftest import Served
 from tests.issuer.conftest import Cli
@@ -98,6 +98,12 @@ def vexe(initialised):
     for command in payments_cli.commands:
         cli.group.add_command(command)
     return cli
+
+
+def month_of(day: dt.date) -> list[dt.date]:
+    first = day.replace(day=1)
+    return [first + dt.timedelta(d)
+            for d in range(calendar.monthrange(first.year, first.month)[1])]
 
 
 def by_company(answer: dict) -> dict[str, dict]:
@@ -186,7 +192,7 @@ def test_rounding_gives_each_day_exactly_its_revenue(world, vexe):
     assert sum(totals) == MULTI + SINGLE
 
 
-def test_free_and_unpaid_passes_bring_nothing_and_a_refund_stops_the_revenue(world, vexe):
+def test_free_and_unpaid_passes_bring_nothing_and_a_counter_refund_nothing_at_all(world, vexe):
     elder = world.api.account(birth_date="1950-01-01")
     free = passes.issue(world.session, elder["id"], "free", now=clock.now(), category="elderly")
     world.session.commit()
@@ -198,13 +204,35 @@ def test_free_and_unpaid_passes_bring_nothing_and_a_refund_stops_the_revenue(wor
                                        "companies": []}
     paid = world.buy("single", route="32")
     assert by_company(settle(vexe, world.day))["A"]["amount_vnd"] == share(SINGLE, world.day)
+    # At the counter the whole price goes back in cash: no money kept, none to settle, on
+    # any day of the month, the days before the refund too.
     orders.refund(world.session, paid.id, "changed her mind", refunded_by="clerk:test",
                   now=clock.now())
     world.session.commit()
-    assert settle(vexe, world.day)["companies"] == []  # nothing from the day of the refund
-    if world.day.day > 1:  # the days before it were ridden and stay earned
-        before = world.day - dt.timedelta(days=1)
-        assert settle(vexe, before)["revenue_vnd"] == share(SINGLE, before)
+    assert [settle(vexe, d)["revenue_vnd"] for d in month_of(world.day)] == \
+        [0] * len(month_of(world.day))
+
+
+def test_a_refund_by_the_policy_settles_the_money_kept_to_the_dong(world, vexe):
+    """The rider's refund gives back the whole days left after the day she asks: the days
+    before earn their shares, the refund's day what is left of the money kept, none after;
+    the month adds up to the price less the refund, as reconciliation counts it."""
+    paid = world.buy("single", route="32")
+    now = clock.now()
+    back = refunds.quote(paid, now)
+    orders.refund(world.session, paid.id, "moving away", refunded_by="rider:test", now=now)
+    world.session.execute(sa.update(Order).where(Order.id == paid.id)
+                          .values(refund_vnd=back))  # as issuer.sales.refunds records it
+    world.session.commit()
+    earned = {d: settle(vexe, d)["revenue_vnd"] for d in month_of(world.day)}
+    assert sum(earned.values()) == SINGLE - back
+    for d, amount in earned.items():
+        if d < world.day:
+            assert amount == share(SINGLE, d)
+        elif d > world.day:
+            assert amount == 0
+    assert earned[world.day] == SINGLE - back - sum(share(SINGLE, d) for d in earned
+                                                   if d < world.day)
 
 
 def test_the_command_writes_csv_a_spreadsheet_reads_as_text(world, vexe):
