@@ -9,9 +9,11 @@ from issuer.identity import operators
 from issuer.network import routes
 from issuer.passes import catalogue
 from issuer.platform import db
+from issuer.platform.errors import Forbidden
 from issuer.sales import actions, gateway, orders
 from issuer.web import auth, publishing
 from shared import clock
+from shared.i18n import N_
 
 bp = flask.Blueprint("orders", __name__, url_prefix="/api")
 
@@ -100,6 +102,9 @@ def pay_by_card(order_id: str):
     The gateway sends the rider back to the order's page, and its IPN settles the order
     whether or not she comes back (the same attempt as the order page's Pay button)."""
     json_body(shapes.Empty)
+    if not gateway.Gateway.configured(flask.current_app.config):
+        raise Forbidden(N_("card payments are not offered here: pay by bank transfer or at "
+                           "a counter"))
     session = db.get_session()
     url = gateway.start(session, gateway.Gateway.from_config(flask.current_app.config),
                         order_id, auth.caller().account_id,

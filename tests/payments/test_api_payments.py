@@ -93,3 +93,15 @@ def test_the_doors_refuse_what_is_not_the_riders(shop, api):
     missing = requests.post(f"{shop.issuer.url}/api/orders/NOSUCHORDR/pay/card", json={},
                             headers=bearer(token), timeout=10)
     assert missing.status_code == 404
+
+
+def test_where_card_payments_are_not_offered_the_app_is_told(api):
+    """An issuer with no gateway set up: a clear refusal, the order still to pay."""
+    token = api.account()["rider_token"]
+    month = orders.months_on_sale(clock.now(), 28)[0]
+    order = api.ok("POST", "/api/orders", token=token, json={"product": "multi", "month": month})
+    refused = api.call("POST", f"/api/orders/{order['id']}/pay/card", token=token, json={})
+    assert refused.status_code == 403
+    assert "card payments are not offered here" in refused.get_json()["error"]
+    assert "không nhận thanh toán bằng thẻ" in refused.get_json()["message"]
+    assert api.ok("GET", f"/api/orders/{order['id']}", token=token)["status"] == "pending"
