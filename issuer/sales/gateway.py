@@ -219,7 +219,7 @@ def settle_by_query(session: Session, gateway: Gateway, reference: str, *, ip: s
                              now=now)
     if answer.get("vnp_ResponseCode") != vnpay.SUCCESS:
         settlement.note_outcome(session, note, Reason(
-            "gateway_answered", code=str(answer.get("vnp_ResponseCode")),
+            "gateway_answered", answer=str(answer.get("vnp_ResponseCode")),
             message=str(answer.get("vnp_Message"))[:150]))
         return None
     status = answer.get("vnp_TransactionStatus")

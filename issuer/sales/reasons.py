@@ -46,7 +46,7 @@ MESSAGES = {
     "other_account": N_("refused: another account"),
     "outgoing": N_("ignored: money going out"),
     "shown": N_("shown to the rider"),
-    "gateway_answered": N_("gateway answered %(code)s: %(message)s"),
+    "gateway_answered": N_("gateway answered %(answer)s: %(message)s"),
     "not_paid": N_("transaction status %(status)s: nothing paid"),
     # the reconciliation's lines (issuer.sales.reconcile)
     "bad_signatures": N_("%(count)s with a bad signature"),
@@ -63,7 +63,7 @@ class Reason(str):
     :meth:`localized` says it in the reader's language. Its values may be :class:`Money`,
     :class:`Word`, an error or another reason: each is said in that language too."""
 
-    def __new__(cls, code: str, *, text: str | None = None, **params):
+    def __new__(cls, code: str, /, *, text: str | None = None, **params):
         template = MESSAGES[code]
         if text is None:
             text = template % {k: str(v) for k, v in params.items()} if params else template
@@ -72,14 +72,17 @@ class Reason(str):
         return reason
 
     def localized(self, gettext) -> str:
-        return localize(self.template, self.params, gettext)
+        try:
+            return localize(self.template, self.params, gettext)
+        except (KeyError, TypeError, ValueError):  # a translation that no longer fits
+            return str(self)
 
     def said(self, gettext) -> str:  # a reason inside another message
         return self.localized(gettext)
 
     def args(self) -> dict:
         """The code and values, for a JSON column."""
-        return {"code": self.code, **{k: _encode(v) for k, v in self.params.items()}}
+        return {"code": self.code, "values": {k: _encode(v) for k, v in self.params.items()}}
 
 
 def args_of(reason: str) -> dict | None:
@@ -93,10 +96,13 @@ def read(text: str | None, args: dict | None) -> str | None:
     if text is None or not isinstance(args, dict) or args.get("code") not in MESSAGES:
         return text
     try:
-        params = {k: _decode(v) for k, v in args.items() if k != "code"}
-        return Reason(args["code"], text=text, **params)
-    except (KeyError, TypeError, ValueError):  # values that no longer fit: the sentence
+        return Reason(args["code"], text=text, **_values(args))
+    except (KeyError, TypeError, ValueError, AttributeError):  # values that no longer fit
         return text
+
+
+def _values(args: dict) -> dict:
+    return {k: _decode(v) for k, v in args["values"].items()}
 
 
 class _Error:
@@ -136,8 +142,7 @@ def _decode(value):
     if not isinstance(value, dict):
         return value
     if "reason" in value:
-        inner = value["reason"]
-        return Reason(inner["code"], **{k: _decode(v) for k, v in inner.items() if k != "code"})
+        return Reason(value["reason"]["code"], **_values(value["reason"]))
     if "error" in value:
         return _Error(value["error"], {k: _decode(v) for k, v in value["params"].items()})
     if "vnd" in value:
