@@ -11,7 +11,8 @@ import io
 import sqlalchemy as sa
 
 from issuer.platform.models import Payment
-from shared import clock
+from shared import clock, vnpay
+from tests.payments.conftest import HASH_SECRET, TMN_CODE
 from tests.payments.test_bank_transfers import credit, notify
 from tests.payments.test_card_payments import ipn
 from tests.payments.test_refunds import ask
@@ -94,3 +95,22 @@ def test_the_reconciliation_reads_in_vietnamese_and_its_csv_stays_english(shop):
     assert lines[f"payment {held.id} held"]["detail"] == f"VX{order_id}: {held.reason}"
     refused = [r["detail"] for item, r in lines.items() if item.endswith(": bad signature")]
     assert sorted(refused) == ["refused: the signature does not hold"] * 2
+
+
+def test_what_the_gateway_answered_a_return_is_recorded_with_its_code(shop):
+    """The rider comes back signed by the gateway for a payment the gateway then does not
+    find (querydr answers 91): the notification's outcome is kept in English and by code."""
+    rider = shop.rider()
+    order_id = shop.order(rider)
+    assert shop.press_pay(rider, order_id).status_code == 303  # the gateway's page not opened
+    query = vnpay.signed_query({"vnp_TmnCode": TMN_CODE, "vnp_TxnRef": f"{order_id}01",
+                                "vnp_ResponseCode": "24", "vnp_TransactionStatus": "02",
+                                "vnp_Amount": "20000000"}, HASH_SECRET)
+    back = rider.get(f"{shop.issuer.url}/my/payments/card/return?{query}",
+                     allow_redirects=False, timeout=30)
+    assert back.status_code == 303
+    shown, asked = shop.notifications()
+    assert shown.outcome == "shown to the rider" and shown.outcome_args["code"] == "shown"
+    assert asked.outcome == "gateway answered 91: Transaction not found"
+    assert asked.outcome_args == {"code": "gateway_answered",
+                                  "values": {"answer": "91", "message": "Transaction not found"}}
