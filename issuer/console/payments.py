@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from issuer.identity import operators
 from issuer.platform import db
 from issuer.platform.errors import IssuerError
-from issuer.sales import actions, reconcile, refunds, settlement
+from issuer.sales import actions, reasons, reconcile, refunds, settlement
 from issuer.web import auth, browser, language
 from shared import clock
 
@@ -43,7 +43,8 @@ def _decide(act, said: str):
     session = db.get_session()
     try:
         done = act(session)
-        flask.flash(said % {"what": done.reason}, "ok")
+        flask.flash(said % {"what": language.said(reasons.read(done.reason, done.reason_args))},
+                    "ok")
     except IssuerError as exc:
         session.rollback()
         flask.flash(language.said(exc), "error")

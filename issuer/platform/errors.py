@@ -1,6 +1,7 @@
 """Errors the issuer's services raise. Each carries the HTTP status the API answers with;
 the command line turns the input errors into exit code 2 and the rest into 1."""
 
+from shared import i18n
 from shared.i18n import N_
 
 
@@ -23,11 +24,29 @@ class IssuerError(Exception):
     def localized(self, gettext) -> str:
         """The message through ``gettext`` (the request's language), its values filled in; a
         value that is a :class:`Word` is said in that language too."""
-        text = gettext(self.template) if self.template else ""
-        if not self.params:
-            return text
-        return text % {name: value.said(gettext) if hasattr(value, "said") else value
-                       for name, value in self.params.items()}
+        return localize(self.template, self.params, gettext)
+
+
+def localize(template: str, params: dict, gettext) -> str:
+    """``template`` through ``gettext``, its ``%(name)s`` filled from ``params``; a value that
+    knows how to be said (:class:`Word`, :class:`Money`, a message inside a message) is said
+    in the same language."""
+    text = gettext(template) if template else ""
+    if not params:
+        return text
+    return text % {name: value.said(gettext) if hasattr(value, "said") else value
+                   for name, value in params.items()}
+
+
+def reader_language() -> str:
+    """The language of the request being answered; English outside a request."""
+    from flask_babel import get_locale  # only a request asks for a message in a language
+
+    try:
+        locale = get_locale()
+    except RuntimeError:  # outside a request
+        locale = None
+    return locale.language if locale else "en"
 
 
 class Word(str):
@@ -71,13 +90,18 @@ class Named(str):
         return named
 
     def said(self, gettext) -> str:
-        from flask_babel import get_locale  # only a request asks for a message in a language
+        return self.names.get(reader_language(), str(self))
 
-        try:
-            locale = get_locale()
-        except RuntimeError:  # outside a request: English
-            locale = None
-        return self.names.get(locale.language if locale else "en", str(self))
+
+class Money(int):
+    """An amount of dong inside a message: ``str()`` is ``150000 VND`` (the English record),
+    said the way of the reader's language (``150.000 ₫``, ``150,000 ₫``)."""
+
+    def __str__(self) -> str:
+        return f"{int(self)} VND"
+
+    def said(self, gettext) -> str:
+        return i18n.money(int(self), reader_language())
 
 
 class Invalid(IssuerError):

@@ -365,6 +365,9 @@ class Payment(Base):
     provider_txn: Mapped[str | None] = mapped_column(sa.String(64))
     state: Mapped[str] = mapped_column(sa.String(16), index=True)
     reason: Mapped[str | None] = mapped_column(sa.String(500))  # why held, refused, refunded
+    # The reason's code and values (issuer.sales.reasons), from which a page says it in its
+    # reader's language; None in rows written before the codes: their English is shown.
+    reason_args: Mapped[dict | None] = mapped_column(sa.JSON)
     created_at: Mapped[int] = mapped_column(Time)
     settled_at: Mapped[int | None] = mapped_column(Time)
     decided_by: Mapped[str | None] = mapped_column(sa.String(100))  # the clerk, when held
@@ -392,6 +395,7 @@ class PaymentNotification(Base):
     provider_txn: Mapped[str | None] = mapped_column(sa.String(64), index=True)
     payment_id: Mapped[int | None] = mapped_column(sa.ForeignKey("payments.id"))
     outcome: Mapped[str | None] = mapped_column(sa.String(200))  # None: not yet settled
+    outcome_args: Mapped[dict | None] = mapped_column(sa.JSON)  # as Payment.reason_args
     # A webhook's signature, once accepted: the same signed message again is a replay.
     signature: Mapped[str | None] = mapped_column(sa.String(128))
 

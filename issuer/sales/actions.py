@@ -12,6 +12,7 @@ from issuer.passes.publish import Published
 from issuer.platform import audit
 from issuer.platform.models import Application, Order, Payment
 from issuer.sales import applications, gateway, orders, payments, refunds, settlement
+from issuer.sales.reasons import Reason
 
 
 def take_payment(session: Session, actor, order_id: str, amount_vnd: int, *,
@@ -77,8 +78,9 @@ def refund_held_payment(session: Session, actor, payment_id: int, reason: str, *
         if held.provider == payments.GATEWAY:
             answer = gateway.refund(gateway.Gateway.from_config(config), held,
                                     held.amount_vnd, by=who, ip=ip, now=now)
-            refunded.reason = (f"{refunded.reason} (gateway refund "
-                               f"{answer.get('vnp_TransactionNo')})")[:500]
+            said = Reason("held_refunded_by_gateway", note=refunded.reason,
+                          txn=answer.get("vnp_TransactionNo"))
+            refunded.reason, refunded.reason_args = said[:500], said.args()
         entry.reason = refunded.reason
     return refunded
 

@@ -30,6 +30,7 @@ from issuer.platform.errors import Forbidden, Invalid, NotReady
 from shared.i18n import N_
 from issuer.platform.models import Order, PaymentNotification
 from issuer.sales import payments, settlement
+from issuer.sales.reasons import Reason
 from shared import jsonbody
 
 PROVIDER = payments.BANK
@@ -141,25 +142,25 @@ def notified(session: Session, account: Account, body: bytes, *, timestamp: str 
     note = settlement.record(session, PROVIDER, "webhook", text, signature_ok=refused is None,
                              provider_txn=None, now=now)
     if refused is not None:
-        settlement.note_outcome(session, note, f"refused: {refused}")
+        settlement.note_outcome(session, note, Reason("refused", error=refused))
         raise refused
     if not _claim_signature(session, note, signature):
-        settlement.note_outcome(session, note, "refused: a replay of a message already taken")
+        settlement.note_outcome(session, note, Reason("replay"))
         raise Replay(N_("this notification was delivered before: a replay is refused"))
     try:
         credit = msgspec.json.decode(body, type=Credit)
     except msgspec.ValidationError as exc:
-        settlement.note_outcome(session, note, f"refused: {exc}")
+        settlement.note_outcome(session, note, Reason("refused", error=str(exc)))
         raise Invalid(N_("not a bank credit notification: %(problem)s"), problem=str(exc)) from None
     except msgspec.DecodeError:
-        settlement.note_outcome(session, note, "refused: not JSON")
+        settlement.note_outcome(session, note, Reason("not_json"))
         raise Invalid(N_("not a bank credit notification: the body is not JSON")) from None
     for name in ("id", "gateway", "transactionDate", "accountNumber", "content",
                  "transferType", "referenceCode"):
         value = getattr(credit, name)
         problem = jsonbody.text_problem(value) if isinstance(value, str) else None
         if problem:
-            settlement.note_outcome(session, note, f"refused: {name} is not text")
+            settlement.note_outcome(session, note, Reason("not_text", field=name))
             raise Invalid(N_("not a bank credit notification: %(field)s is not text: %(problem)s"),
                           field=name, problem=problem)
     txn = str(credit.id)[:64]
@@ -167,10 +168,10 @@ def notified(session: Session, account: Account, body: bytes, *, timestamp: str 
                     .values(provider_txn=txn))
     session.commit()
     if credit.accountNumber != account.number:
-        settlement.note_outcome(session, note, "refused: another account")
+        settlement.note_outcome(session, note, Reason("other_account"))
         raise Invalid(N_("the notification is for another account"))
     if credit.transferType != "in" or credit.transferAmount <= 0:
-        settlement.note_outcome(session, note, "ignored: money going out")
+        settlement.note_outcome(session, note, Reason("outgoing"))
         return "outgoing"
     ref, order_id = order_of(credit.content)
     notice = settlement.Notice(PROVIDER, ref, order_id, credit.transferAmount, txn)

@@ -30,6 +30,7 @@ from issuer.platform.errors import Conflict, Invalid, NotReady, Word
 from shared.i18n import N_
 from issuer.platform.models import Order, Payment
 from issuer.sales import orders, payments, settlement
+from issuer.sales.reasons import Reason
 from shared import clock, vnpay
 
 log = logging.getLogger(__name__)
@@ -133,11 +134,11 @@ def ipn(session: Session, gateway: Gateway, fields: dict[str, str], raw: str, *,
     note = settlement.record(session, PROVIDER, "ipn", raw, signature_ok=verified,
                              provider_txn=fields.get("vnp_TransactionNo"), now=now)
     if not verified:
-        settlement.note_outcome(session, note, "refused: the signature does not hold")
+        settlement.note_outcome(session, note, Reason("bad_signature"))
         return "97", vnpay.IPN_ANSWERS["97"]
     notice = _notice(fields)
     if notice is None:
-        settlement.note_outcome(session, note, "refused: the amount is not a number of dong")
+        settlement.note_outcome(session, note, Reason("bad_amount"))
         return "04", vnpay.IPN_ANSWERS["04"]
     code = ANSWERS[settlement.settle(session, notice, notification_id=note, now=now).result]
     return code, vnpay.IPN_ANSWERS[code]
@@ -164,8 +165,7 @@ def returned(session: Session, gateway: Gateway, fields: dict[str, str], raw: st
                 and fields.get("vnp_TmnCode") == gateway.tmn_code)
     note = settlement.record(session, PROVIDER, "return", raw, signature_ok=verified,
                              provider_txn=fields.get("vnp_TransactionNo"), now=now)
-    settlement.note_outcome(session, note, "shown to the rider" if verified else
-                            "refused: the signature does not hold")
+    settlement.note_outcome(session, note, Reason("shown" if verified else "bad_signature"))
     if not verified:
         raise Invalid(N_("the gateway's answer is not signed by it: nothing was changed"))
     reference = fields.get("vnp_TxnRef", "")
@@ -218,17 +218,18 @@ def settle_by_query(session: Session, gateway: Gateway, reference: str, *, ip: s
                              provider_txn=str(answer.get("vnp_TransactionNo") or "") or None,
                              now=now)
     if answer.get("vnp_ResponseCode") != vnpay.SUCCESS:
-        settlement.note_outcome(session, note, f"gateway answered {answer.get('vnp_ResponseCode')}"
-                                               f": {answer.get('vnp_Message')}"[:200])
+        settlement.note_outcome(session, note, Reason(
+            "gateway_answered", answer=str(answer.get("vnp_ResponseCode")),
+            message=str(answer.get("vnp_Message"))[:150]))
         return None
     status = answer.get("vnp_TransactionStatus")
     if status != vnpay.SUCCESS:  # 01: not paid yet, the payer may still be there; 02: failed
-        settlement.note_outcome(session, note, f"transaction status {status}: nothing paid")
+        settlement.note_outcome(session, note, Reason("not_paid", status=str(status)))
         return None
     notice = _notice({k: str(v) for k, v in answer.items()} | {
         "vnp_ResponseCode": vnpay.SUCCESS})
     if notice is None:
-        settlement.note_outcome(session, note, "refused: the amount is not a number of dong")
+        settlement.note_outcome(session, note, Reason("bad_amount"))
         return None
     return settlement.settle(session, notice, notification_id=note, now=now)
 

@@ -6,6 +6,10 @@ A mismatch is: a payment held (what and why), a notification whose signature fai
 notification recorded but never settled (the process stopped between the two: its
 payment, if any, is found again by ``querydr`` or the bank's next delivery), and an order
 paid online with no payment behind it.
+
+A line's item and detail are English (the CSV, for machines and auditors); a mismatch's
+item and the details are :class:`~issuer.sales.reasons.Reason`, which the console's page
+says in its reader's language.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ from sqlalchemy.orm import Session
 from issuer.platform.errors import Invalid
 from shared.i18n import N_
 from issuer.platform.models import Order, Payment, PaymentNotification
-from issuer.sales import orders, payments, settlement
+from issuer.sales import orders, payments, reasons, settlement
+from issuer.sales.reasons import Reason
 from shared import clock
 
 COLUMNS = ("kind", "provider", "item", "count", "amount_vnd", "detail")
@@ -73,7 +78,7 @@ def _summary(session: Session, provider: str, start: int, end: int) -> list[dict
     return [_row("summary", provider, "orders paid", paid[0], paid[1]),
             _row("summary", provider, "orders refunded", refunded[0], refunded[1]),
             _row("summary", provider, "notifications", notes[0], 0,
-                 f"{notes[1]} with a bad signature"),
+                 Reason("bad_signatures", count=notes[1])),
             _row("summary", provider, "held", held[0], held[1])]
 
 
@@ -82,21 +87,22 @@ def _mismatches(session: Session, start: int, end: int) -> list[dict]:
     for p in session.scalars(sa.select(Payment).where(
             Payment.state == settlement.HELD, Payment.created_at >= start,
             Payment.created_at < end).order_by(Payment.id)):
-        out.append(_row("mismatch", p.provider, f"payment {p.id} held", 1, p.amount_vnd,
-                        f"{p.reference}: {p.reason}"))
+        out.append(_row("mismatch", p.provider, Reason("payment_held", id=p.id), 1,
+                        p.amount_vnd, Reason("held_detail", reference=p.reference,
+                                             reason=reasons.read(p.reason, p.reason_args))))
     for n in session.scalars(sa.select(PaymentNotification).where(
             PaymentNotification.received_at >= start, PaymentNotification.received_at < end,
             sa.or_(PaymentNotification.signature_ok.is_(False),
                    PaymentNotification.outcome.is_(None))).order_by(PaymentNotification.id)):
-        what = "bad signature" if not n.signature_ok else "recorded, never settled"
-        out.append(_row("mismatch", n.provider, f"notification {n.id}: {what}", 1, 0,
-                        n.outcome or ""))
+        what = "notification_refused" if not n.signature_ok else "notification_unsettled"
+        out.append(_row("mismatch", n.provider, Reason(what, id=n.id), 1, 0,
+                        reasons.read(n.outcome, n.outcome_args) or ""))
     backed = sa.select(Payment.order_id).where(Payment.state.in_(
         (settlement.PAID, settlement.APPLIED, settlement.REFUNDING, settlement.REFUNDED)))
     for o in session.scalars(sa.select(Order).where(
             Order.provider != payments.DEFAULT, Order.paid_at >= start, Order.paid_at < end,
             Order.status.in_((orders.PAID, orders.REFUNDED)), Order.id.not_in(backed))):
-        out.append(_row("mismatch", o.provider, f"order {o.id} paid without a payment", 1,
+        out.append(_row("mismatch", o.provider, Reason("paid_without_payment", id=o.id), 1,
                         o.price_vnd, o.payment_ref or ""))
     return out
 

@@ -20,10 +20,11 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from issuer.platform.errors import Conflict, Invalid, Word
+from issuer.platform.errors import Conflict, Invalid, Money, Word
 from shared.i18n import N_
 from issuer.platform.models import Order, Payment
-from issuer.sales import orders, payments, settlement
+from issuer.sales import orders, payments, reasons, settlement
+from issuer.sales.reasons import Reason
 from shared import clock
 
 DAY = 24 * 3600
@@ -71,13 +72,13 @@ def refund(session: Session, order_id: str, account_id: str, reason: str, *, now
                     .execution_options(synchronize_session=False))
     if payment.provider == payments.GATEWAY:
         answer = refund_by_gateway(payment, amount)
-        state, note = settlement.REFUNDED, (f"{amount} VND refunded through the gateway "
-                                            f"({answer.get('vnp_TransactionNo')})")
+        state, note = settlement.REFUNDED, Reason(
+            "refunded_by_gateway", amount=Money(amount), txn=answer.get("vnp_TransactionNo"))
     else:
-        state, note = settlement.REFUNDING, (f"{amount} VND to transfer back to the payer; "
-                                             "a clerk records the transfer")
+        state, note = settlement.REFUNDING, Reason("refund_owed", amount=Money(amount))
     session.execute(sa.update(Payment).where(Payment.id == payment.id)
-                    .values(state=state, reason=note, settled_at=int(now))
+                    .values(state=state, reason=note, reason_args=note.args(),
+                            settled_at=int(now))
                     .execution_options(synchronize_session=False))
     session.refresh(refunded)
     return refunded
@@ -98,11 +99,15 @@ def record_transfer(session: Session, payment_id: int, note: str, *, decided_by:
     if not 0 < len(note) <= 200:
         raise Invalid(N_("say which transfer gave the money back (its bank reference): "
                          "1 to 200 characters"))
+    # The owed refund's own reason kept inside (its sentence alone in a row from before
+    # the codes).
+    done = Reason("refund_transferred", note=note,
+                  owed=reasons.read(payment.reason, payment.reason_args) or "")
     moved = session.execute(sa.update(Payment).where(Payment.id == payment.id,
                                                      Payment.state == settlement.REFUNDING)
                             .values(state=settlement.REFUNDED, decided_by=decided_by,
-                                    decided_at=int(now),
-                                    reason=f"{payment.reason} — transferred: {note}"[:500])
+                                    decided_at=int(now), reason=done[:500],
+                                    reason_args=done.args())
                             .execution_options(synchronize_session=False))
     if moved.rowcount != 1:
         raise Conflict(N_("payment %(id)s is %(state)s: no transfer is owed"), id=payment.id,

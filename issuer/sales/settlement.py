@@ -24,10 +24,11 @@ from sqlalchemy.orm import Session
 
 from issuer.passes import next_month, passes
 from issuer.platform import audit, metrics
-from issuer.platform.errors import Conflict, Invalid, IssuerError, NotFound, Word
+from issuer.platform.errors import Conflict, Invalid, IssuerError, Money, NotFound, Word
 from shared.i18n import N_
 from issuer.platform.models import Order, Payment, PaymentNotification
-from issuer.sales import orders
+from issuer.sales import orders, reasons
+from issuer.sales.reasons import Reason, args_of
 
 STARTED = "started"  # a gateway payment begun, its outcome not known yet
 PAID = "paid"  # this payment paid its order
@@ -68,7 +69,7 @@ class Outcome:
     result: str  # one of SETTLED, DUPLICATE, NOT_FOUND, WRONG_AMOUNT, NOT_PAYABLE, DECLINED
     payment_id: int | None
     order_id: str | None
-    detail: str
+    detail: Reason
 
 
 def record(session: Session, provider: str, channel: str, body: str, *, signature_ok: bool,
@@ -83,13 +84,18 @@ def record(session: Session, provider: str, channel: str, body: str, *, signatur
     return note.id
 
 
-def note_outcome(session: Session, notification_id: int, outcome: str,
+def note_outcome(session: Session, notification_id: int, outcome: Reason,
                  payment_id: int | None = None) -> None:
     """The outcome of a notification that needed no settlement (a bad signature); commits."""
     session.execute(sa.update(PaymentNotification)
                     .where(PaymentNotification.id == notification_id)
-                    .values(outcome=outcome[:200], payment_id=payment_id))
+                    .values(**_outcome(outcome), payment_id=payment_id))
     session.commit()
+
+
+def _outcome(outcome: Reason) -> dict:
+    """A notification's outcome columns: the English sentence and its code and values."""
+    return {"outcome": outcome[:200], "outcome_args": args_of(outcome)}
 
 
 def settle(session: Session, notice: Notice, *, notification_id: int | None,
@@ -102,7 +108,7 @@ def settle(session: Session, notice: Notice, *, notification_id: int | None,
             # The money matched but the pass cannot be issued (the rider's account can no
             # longer hold one, the month is over): held for a clerk, not lost, not retried.
             outcome = _settle(session, notice, notification_id, now,
-                              hold=f"the pass could not be issued: {exc}")
+                              hold=Reason("pass_not_issued", error=exc))
     except sa.exc.IntegrityError:
         # The same transaction settled by another notification at the same moment: its
         # payment row won the unique index; this one is the duplicate.
@@ -132,8 +138,7 @@ def _settle(session: Session, notice: Notice, notification_id: int | None,
                                      Payment.provider_txn == notice.provider_txn)
             .execution_options(populate_existing=True))
         if done is not None and done.state != STARTED:
-            outcome = Outcome(DUPLICATE, done.id, done.order_id,
-                              f"transaction {notice.provider_txn} already {done.state}")
+            outcome = _duplicate_of(done, notice)
         else:
             payment = done or _claim_attempt(session, notice) or Payment(
                 provider=notice.provider, reference=notice.reference[:100],
@@ -149,7 +154,7 @@ def _settle(session: Session, notice: Notice, notification_id: int | None,
         if notification_id is not None:
             session.execute(sa.update(PaymentNotification)
                             .where(PaymentNotification.id == notification_id)
-                            .values(outcome=_describe(outcome)[:200],
+                            .values(**_outcome(_describe(outcome)),
                                     payment_id=outcome.payment_id))
     return outcome
 
@@ -185,34 +190,37 @@ def _claim_attempt(session: Session, notice: Notice) -> Payment | None:
 
 
 def _decide(session: Session, notice: Notice, order: Order | None, payment: Payment,
-            now: float, hold: str | None = None) -> Outcome:
+            now: float, hold: Reason | None = None) -> Outcome:
     order_id = order.id if order is not None else None
     if not notice.succeeded:
-        payment.state, payment.reason = FAILED, "the gateway reports the payment declined"
-        return Outcome(DECLINED, None, order_id, payment.reason)
+        reason = Reason("declined")
+        payment.state, payment.reason, payment.reason_args = FAILED, reason, args_of(reason)
+        return Outcome(DECLINED, None, order_id, reason)
     held = (NOT_PAYABLE, hold) if hold else _why_held(order, notice.amount_vnd, now)
     if held is None and not _pay(session, order, payment, now):
-        held = (NOT_PAYABLE, f"order {order.id} is no longer pending")
+        held = (NOT_PAYABLE, Reason("order_taken", order=order.id))
     if held is not None:
         result, reason = held
-        payment.state, payment.reason = HELD, reason
+        payment.state, payment.reason, payment.reason_args = HELD, reason, args_of(reason)
         if order is not None and order.status == orders.PENDING and orders.is_expired(order, now):
             orders.expire_one(session, order, now=now)
         return Outcome(result, None, order_id, reason)
     payment.state, payment.settled_at = PAID, int(now)
-    return Outcome(SETTLED, None, order_id, f"order {order.id} paid, pass {order.pass_id}")
+    return Outcome(SETTLED, None, order_id,
+                   Reason("settled", order=order.id, pass_id=order.pass_id))
 
 
-def _why_held(order: Order | None, amount_vnd: int, now: float) -> tuple[str, str] | None:
+def _why_held(order: Order | None, amount_vnd: int, now: float) -> tuple[str, Reason] | None:
     if order is None:
-        return NOT_FOUND, "the reference names no order"
+        return NOT_FOUND, Reason("no_order")
     if amount_vnd != order.price_vnd:
-        return WRONG_AMOUNT, (f"{amount_vnd} VND paid for order {order.id}, whose price is "
-                              f"{order.price_vnd} VND")
+        return WRONG_AMOUNT, Reason("wrong_amount", amount=Money(amount_vnd), order=order.id,
+                                    price=Money(order.price_vnd))
     if order.status != orders.PENDING:
-        return NOT_PAYABLE, f"order {order.id} is {order.status}"
+        return NOT_PAYABLE, Reason("order_not_pending", order=order.id,
+                                   status=Word(order.status, "order"))
     if orders.is_expired(order, now):
-        return NOT_PAYABLE, f"order {order.id} expired before the money came"
+        return NOT_PAYABLE, Reason("order_expired", order=order.id)
     return None
 
 
@@ -240,12 +248,18 @@ def _duplicate(session: Session, notice: Notice) -> Outcome:
         Payment.provider == notice.provider, Payment.provider_txn == notice.provider_txn))
     if done is None:  # not a duplicate after all: a real constraint broken
         raise RuntimeError(f"settling transaction {notice.provider_txn} broke a constraint")
+    return _duplicate_of(done, notice)
+
+
+def _duplicate_of(done: Payment, notice: Notice) -> Outcome:
     return Outcome(DUPLICATE, done.id, done.order_id,
-                   f"transaction {notice.provider_txn} already {done.state}")
+                   Reason("duplicate", txn=notice.provider_txn,
+                          state=Word(done.state, "payment")))
 
 
-def _describe(outcome: Outcome) -> str:
-    return f"{outcome.result}: {outcome.detail}"
+def _describe(outcome: Outcome) -> Reason:
+    return Reason("settlement", result=Word(outcome.result, "settlement"),
+                  detail=outcome.detail)
 
 
 # -- a clerk decides a held payment -------------------------------------------------------
@@ -288,7 +302,7 @@ def apply_held(session: Session, payment_id: int, order_id: str | None, *, decid
         raise Conflict(N_("order %(id)s is %(status)s: only a pending or expired order "
                           "takes a held payment"), id=order.id,
                        status=Word(order.status, "order"))
-    _decided(session, payment, APPLIED, f"applied to order {order.id}", decided_by, now)
+    _decided(session, payment, APPLIED, Reason("applied", order=order.id), decided_by, now)
     payment.order_id = order.id
     return payment
 
@@ -308,9 +322,11 @@ def refund_held(session: Session, payment_id: int, reason: str, *, decided_by: s
 
 def _decided(session: Session, payment: Payment, state: str, reason: str, decided_by: str,
              now: float) -> None:
+    """``reason`` is a :class:`Reason`, or the words a clerk typed (shown as typed)."""
     moved = session.execute(sa.update(Payment).where(Payment.id == payment.id,
                                                      Payment.state == HELD)
-                            .values(state=state, reason=reason[:500], decided_by=decided_by,
+                            .values(state=state, reason=reason[:500],
+                                    reason_args=args_of(reason), decided_by=decided_by,
                                     decided_at=int(now), settled_at=int(now))
                             .execution_options(synchronize_session=False))
     if moved.rowcount != 1:
@@ -332,6 +348,7 @@ def as_dict(payment: Payment) -> dict:
     return {"id": payment.id, "provider": payment.provider, "reference": payment.reference,
             "order_id": payment.order_id, "amount_vnd": payment.amount_vnd,
             "provider_txn": payment.provider_txn, "state": payment.state,
-            "reason": payment.reason, "created_at": payment.created_at,
+            "reason": reasons.read(payment.reason, payment.reason_args),
+            "created_at": payment.created_at,
             "settled_at": payment.settled_at, "decided_by": payment.decided_by,
             "decided_at": payment.decided_at}

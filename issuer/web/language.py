@@ -82,8 +82,12 @@ def init_app(app: flask.Flask) -> None:
     filters["day"] = lambda date: "" if date is None else i18n.day(date, current())
     filters["word"] = words.word
     filters["named"] = lambda thing: words.named(thing, current())
+    filters["said"] = said
 
 
 def said(exc) -> str:
-    """An IssuerError's message in the request's language, for a flash or a page."""
+    """An IssuerError's message, or a reason the services wrote (issuer.sales.reasons), in
+    the request's language, for a flash or a page; any other text as it is."""
+    if exc is None:
+        return ""
     return exc.localized(gettext) if hasattr(exc, "localized") else str(exc)

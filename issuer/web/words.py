@@ -103,6 +103,15 @@ WORDS: dict[str, dict[str, str]] = {
         "revoked": N_("pass revoked"),
         "all": N_("all"),
     },
+    # What a payment notification came to (issuer.sales.settlement), inside its outcome.
+    "settlement": {
+        "paid": N_("paid"),
+        "duplicate": N_("already settled"),
+        "not_found": N_("held, no such order"),
+        "wrong_amount": N_("held, wrong amount"),
+        "not_payable": N_("held, order not payable"),
+        "declined": N_("declined"),
+    },
     "reconcile": {
         "summary": N_("summary"),
         "mismatch": N_("to look at"),

@@ -47,7 +47,7 @@ def test_a_clerk_applies_held_money_and_the_pass_is_issued(shop):
     _, order_id, held, _ = held_after_expiry(shop)
     clerk = shop.clerk()
     page = clerk.get(f"{shop.issuer.url}/console/payments/", timeout=10)
-    assert f'data-payment="{held.id}"' in page.text and "expired" in page.text
+    assert f'data-payment="{held.id}"' in page.text and "hết hạn trước khi tiền về" in page.text
     done = shop.console_post(clerk, f"/console/payments/{held.id}/apply", order_id=order_id)
     assert "Đã áp dụng" in done.text
     paid = shop.order_row(order_id)
