@@ -80,6 +80,9 @@ def switched_off(shard: str | None = None) -> str:
     return f"vexe:{{{_tag(shard)}}}:switched-off"
 
 
+SWITCHED_OFF = "vexe:{trips*}:switched-off"  # every shard's (SCAN MATCH)
+
+
 # A route code as the network keeps it (issuer.network.routes.CODE): only such a route has
 # stops in Redis, and its key holds no glob character.
 ROUTE_CODE = re.compile(r"[0-9A-Z][0-9A-Z-]{0,15}")
