@@ -6,9 +6,10 @@ Several workers share the stream, each under its own consumer name. A worker:
   validators never write the stream, and what the move lets in is at most
   ``shared.redis_functions.MAX_TRIP`` bytes an entry, so a batch holds at most ``batch``
   times that;
-- every few seconds, looks at every inbox: one over ``inbox_quota`` entries is a validator
-  writing it by hand (a stolen password), whose Redis user it switches off and whose inbox
-  it cuts back (``inbox.police``), before Redis runs out of memory for every validator;
+- every few seconds, looks at every validator's keys: an inbox over ``inbox_quota``
+  entries (or marks, a beat, over their bounds) is a validator writing it by hand (a stolen
+  password), whose Redis user it switches off and whose key it cuts back
+  (``inbox.police``), before Redis runs out of memory for every validator;
 - reads new entries with XREADGROUP (the group is created at the start of the stream the
   first time, so nothing pushed before the first worker is missed);
 - writes a batch in one database transaction (:mod:`backoffice.store`), and only
@@ -356,13 +357,13 @@ class Worker:
         return total
 
     def police(self, now: float) -> list[inbox.SwitchedOff]:
-        """The inboxes over the quota: their validators switched off, the inboxes cut back
-        (``inbox.police``). Never fatal: the trips go on while Redis refuses this."""
+        """The validators' keys over their bounds: the validators switched off, the keys cut
+        back (``inbox.police``). Never fatal: the trips go on while Redis refuses this."""
         self._next_police = now + inbox.POLICE_EVERY
         try:
             return inbox.police(self.client, self.shard, self.inbox_quota)
         except (redis.RedisError, RedisClusterException) as exc:
-            log.error("the validators' inboxes were not checked against the quota: %s",
+            log.error("the validators' keys were not checked against their bounds: %s",
                       _first_line(exc))
             return []
 
@@ -511,7 +512,7 @@ def gauges(client: redis.Redis, shard: str | None = None) -> dict:
 
 def status(client: redis.Redis, shard: str | None = None) -> dict:
     """The stream and the ingest group: length, memory, entries pending per consumer, lag,
-    the workers stalled, the validators switched off for flooding their inbox."""
+    the workers stalled, the validators switched off for flooding their keys."""
     stream = TRIPS_STREAM if shard is None else trips_stream(shard)
     numbers = gauges(client, shard)
     off = sorted((json.loads(v) for v in client.hvals(switched_off(shard))),

@@ -263,7 +263,7 @@ CLOCK_TOLERANCE = 5.0  # seconds between the validator's clock and Redis's (its 
 LOW_STORAGE = 64 * 1024 * 1024  # bytes left for the journal
 
 # Flags, worst first; "stale" is also the row's ``stale``. "off": the ingest switched the
-# validator's Redis user off, its inbox over the quota (backoffice.inbox.police).
+# validator's Redis user off, one of its keys over its bound (backoffice.inbox.police).
 FLAGS = ("stale", "off", "unreadable", "storage", "backlog", "unsent", "clock")
 
 # Every row has these keys, in this order (the CSV's columns).

@@ -248,7 +248,7 @@ def settlement_csv():
 # Each flag as the page says it (translated where shown).
 FLAG_TEXT = {
     "stale": N_("silent"),
-    "off": N_("switched off: inbox over quota"),
+    "off": N_("switched off: wrote too much to Redis"),
     "unreadable": N_("heartbeat unreadable"),
     "storage": N_("low storage"),
     "backlog": N_("large backlog"),

@@ -649,6 +649,39 @@ def test_a_few_huge_entries_are_over_the_quota_too(redis_server, admin, tmp_path
     assert rows(database, "SELECT COUNT(*) FROM ingest_rejects") == [(0,)]
 
 
+def test_a_flood_of_its_marks_or_its_beat_is_cut_too(redis_server, admin, tmp_path,
+                                                     database):
+    """Its marks (HSET) and its beat stream (XADD) are its own to write by hand too: a
+    thousand marks, or a beat of 2 MB, switch the validator off and the key goes (marks are
+    made again by the next push; a trip sent twice counts once). An honest validator's
+    marks and beat stay."""
+    device, client, _, _ = pushing_validator(redis_server, tmp_path, "V1")
+    beater = redis.Redis.from_url(redis_server.url, username="V2",
+                                  password=create(redis_server, tmp_path, "V2"))
+    honest, honest_client, honest_sync, honest_scan = pushing_validator(
+        redis_server, tmp_path, "V3")
+    honest_sync.heartbeat = Heartbeat(honest)
+    try:
+        client.hset(marks_key("V1"), mapping={f"V1/{n}": n for n in range(1001)})
+        beater.xadd(heartbeat("V2"), {"beat": "x" * (2 * 1024 * 1024)})
+        honest_scan()
+        assert honest_sync.push_all(clock.now()) == 1
+        honest_sync.beat_once()
+        ingest_once(redis_server.url, database, tmp_path)
+    finally:
+        for c in (client, beater, honest_client):
+            c.close()
+        device.close()
+        honest.close()
+    assert not user_is_on(admin, "V1") and not user_is_on(admin, "V2")
+    assert admin.exists(marks_key("V1"), heartbeat("V2")) == 0
+    assert user_is_on(admin, "V3") and admin.exists(marks_key("V3"), heartbeat("V3")) == 2
+    off = ingest_status(redis_server.url, database, tmp_path)["switched_off"]
+    assert [(r["validator"], r["key"], r["entries"]) for r in off] == [
+        ("V1", marks_key("V1"), 1001), ("V2", heartbeat("V2"), 1)]
+    assert off[1]["bytes"] > 2 * 1024 * 1024 and off[0]["bytes"] is None
+
+
 def test_the_operator_switches_it_on_again(redis_server, admin, tmp_path, database):
     """``acl update`` leaves a switched-off user off (its password may be the thief's);
     ``acl create --replace`` gives a new password and switches it on, and ``acl update

@@ -352,4 +352,4 @@ def test_a_validator_the_ingest_switched_off_is_flagged(client, app, tokens, adm
     browser = app.test_client()
     assert sign_in_form(browser, "op-web", "correct horse battery staple").status_code == 302
     page = browser.get("/console/ridership/validators").text
-    assert "<strong>V-FLOOD</strong>: im lặng, đã bị tắt: hộp chuyến vượt hạn mức" in page
+    assert "<strong>V-FLOOD</strong>: im lặng, đã bị tắt: ghi quá nhiều vào Redis" in page
