@@ -42,6 +42,9 @@ def ingest_group() -> None:
 @click.option("--max-age", default=None, type=click.FloatRange(1, 3660),
               help="Days: an older trip is turned away with a reason, not counted in days "
               "already reported (default: the setting VEXE_INGEST_MAX_AGE_DAYS, 35).")
+@click.option("--inbox-quota", default=None, type=click.IntRange(1000, 10_000_000),
+              help="Entries a validator's inbox may hold: one over it is switched off and "
+              "its inbox cut back (default: the setting VEXE_INGEST_INBOX_QUOTA, 20000).")
 @click.option("--once", is_flag=True, help="Write everything in the stream now (what dead "
               "workers left pending too), then stop.")
 @click.option("--shard", default=None, help="On a Redis Cluster: the shard (validator group) "
@@ -54,7 +57,8 @@ def ingest_group() -> None:
 @click.option("--metrics-host", default="127.0.0.1", show_default=True,
               help="The address the metrics listen on.")
 def ingest_run(consumer: str | None, batch: int, claim_idle: float, clone_window: float,
-               retain: float | None, max_age: float | None, once: bool,
+               retain: float | None, max_age: float | None, inbox_quota: int | None,
+               once: bool,
                shard: str | None, health_file: Path | None, metrics_port: int,
                metrics_host: str) -> None:
     """Run an ingest worker until SIGTERM or Ctrl-C (the batch in hand is finished first)."""
@@ -70,13 +74,14 @@ def ingest_run(consumer: str | None, batch: int, claim_idle: float, clone_window
     db.refuse_unless_at_head(url)
     retain = config["INGEST_RETAIN_MINUTES"] if retain is None else retain
     max_age = config["INGEST_MAX_AGE_DAYS"] if max_age is None else max_age
+    inbox_quota = config["INGEST_INBOX_QUOTA"] if inbox_quota is None else inbox_quota
     logging.getLogger(__name__).info("ingest starting: %s", settings.start_line(config))
     worker = ingest.Worker(url, ingest.connect(config["REDIS_URL"]),
                            consumer or ingest.default_consumer(), batch=batch,
                            claim_idle_ms=int(claim_idle * 1000),
                            retain_ms=int(retain * 60_000), max_age_ms=int(max_age * 86400_000),
                            limits=store.Limits(clone_window_ms=int(clone_window * 60_000)),
-                           shard=shard)
+                           shard=shard, inbox_quota=inbox_quota)
     if metrics_port:
         try:
             ingest_metrics.serve(metrics_port, metrics_host,

@@ -24,7 +24,7 @@ import redis
 from redis.exceptions import RedisClusterException
 
 from shared import redis_client, redis_functions
-from shared.redis_keys import HEARTBEATS
+from shared.redis_keys import HEARTBEATS, SWITCHED_OFF
 
 TIMEOUT = 2.0  # seconds: a console page should not hang on Redis
 SCAN_COUNT = 1000
@@ -91,6 +91,12 @@ class Unavailable(Exception):
 
 def read(redis_url: str) -> dict[str, dict]:
     """Every validator's heartbeat: validator id -> :func:`parse` of its value."""
+    return _read(redis_url)[0]
+
+
+def _read(redis_url: str) -> tuple[dict[str, dict], list[str]]:
+    """:func:`read`, and the validators the ingest switched off (backoffice.inbox.police),
+    on every shard: they flag the page too."""
     try:
         client = redis_client.from_url(redis_url, socket_timeout=TIMEOUT,
                                        socket_connect_timeout=TIMEOUT)
@@ -102,6 +108,9 @@ def read(redis_url: str) -> dict[str, dict]:
         keys = sorted(set(client.scan_iter(match=HEARTBEATS, count=SCAN_COUNT)))
         seconds, micros = client.time()
         entries = _last_entries(client, keys)
+        off = sorted({name.decode("utf-8", "replace")
+                      for key in set(client.scan_iter(match=SWITCHED_OFF, count=SCAN_COUNT))
+                      for name in client.hkeys(key)})
     except (redis.RedisError, RedisClusterException) as exc:
         raise Unavailable(f"Redis unreachable: {str(exc).rstrip('.')}") from None
     finally:
@@ -117,7 +126,7 @@ def read(redis_url: str) -> dict[str, dict]:
         # The same validator under two shards (it was moved): the latest beat counts.
         if earlier is None or _at(beat) > _at(earlier):
             out[validator] = beat
-    return out
+    return out, off
 
 
 def _last_entries(client, keys: list[bytes]) -> list:
@@ -157,9 +166,11 @@ def _entry(entry, validator: str, now_ms: int) -> dict:
 
 def read_or_note(redis_url: str) -> tuple[dict[str, dict] | None, dict]:
     """:func:`read`, or None when Redis can't be read; and how it went, for the page and the
-    JSON alike: ``{"heartbeats": "read"}`` or ``"unavailable"`` with ``heartbeats_error``."""
+    JSON alike: ``{"heartbeats": "read", "switched_off": [validator ids]}`` or
+    ``"unavailable"`` with ``heartbeats_error``."""
     try:
-        return read(redis_url), {"heartbeats": "read"}
+        beats, off = _read(redis_url)
+        return beats, {"heartbeats": "read", "switched_off": off}
     except Unavailable as exc:
         return None, {"heartbeats": "unavailable", "heartbeats_error": str(exc)}
 

@@ -6,6 +6,10 @@ Several workers share the stream, each under its own consumer name. A worker:
   validators never write the stream, and what the move lets in is at most
   ``shared.redis_functions.MAX_TRIP`` bytes an entry, so a batch holds at most ``batch``
   times that;
+- every few seconds, looks at every validator's keys: an inbox over ``inbox_quota``
+  entries (or marks, a beat, over their bounds) is a validator writing it by hand (a stolen
+  password), whose Redis user it switches off and whose key it cuts back
+  (``inbox.police``), before Redis runs out of memory for every validator;
 - reads new entries with XREADGROUP (the group is created at the start of the stream the
   first time, so nothing pushed before the first worker is missed);
 - writes a batch in one database transaction (:mod:`backoffice.store`), and only
@@ -44,12 +48,14 @@ import psycopg
 import redis
 import sqlalchemy as sa
 from redis.backoff import ExponentialBackoff
+from redis.exceptions import RedisClusterException
 
 from issuer.platform import db, partitions
 from backoffice import entries, inbox, ingest_metrics, store
 from backoffice.health import HealthFile
 from shared import clock, redis_client
-from shared.redis_keys import TRIPS_GROUP, TRIPS_STREAM, ingest_stall, trips_stream
+from shared.redis_keys import (TRIPS_GROUP, TRIPS_STREAM, ingest_stall, switched_off,
+                               trips_stream)
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +128,7 @@ class Worker:
                  batch: int = BATCH, block_ms: int = BLOCK_MS,
                  claim_idle_ms: int = CLAIM_IDLE_MS, retain_ms: int = RETAIN_MS,
                  max_age_ms: int = MAX_AGE_MS, limits: store.Limits = store.Limits(),
-                 shard: str | None = None):
+                 shard: str | None = None, inbox_quota: int = inbox.QUOTA):
         self.engine = db.engine(database_url)
         self.client = client
         # On a Redis Cluster each shard (a group of validators) has its own stream: a worker
@@ -136,7 +142,8 @@ class Worker:
         self.retain_ms = retain_ms
         self.max_age_ms = max_age_ms
         self.limits = limits
-        self.shard = shard
+        self.inbox_quota = inbox_quota
+        self._next_police = 0.0
         # Entries as Redis sent them (a flat list of names and values per entry): turning
         # tens of thousands a second into dicts cost more than decoding their JSON. The
         # client is the worker's own (``connect``).
@@ -301,6 +308,10 @@ class Worker:
         """Move the validators' inboxes into the stream, then read one batch and write it;
         None when the stream had nothing."""
         moved = inbox.move(self.client, self.shard, self.batch)
+        # Just after the move, which empties the inboxes of the validators that push as
+        # they should: what is left over the quota was written by hand.
+        if now >= self._next_police:
+            self.police(now)
         batch = self.read(wait and not moved)
         if not batch:
             return None
@@ -333,6 +344,7 @@ class Worker:
         ones up to the newest entry now. The number of entries."""
         self.ensure_group()
         self._partitions_tick(now)
+        self.police(now)  # before the move: a flood goes no further than its inbox
         # What the validators sent until now, all of it: an inbox may hold more than a batch.
         while inbox.move(self.client, self.shard, self.batch) >= self.batch:
             pass
@@ -343,6 +355,17 @@ class Worker:
         total += self.drain(now, until)
         self.trim(now)
         return total
+
+    def police(self, now: float) -> list[inbox.SwitchedOff]:
+        """The validators' keys over their bounds: the validators switched off, the keys cut
+        back (``inbox.police``). Never fatal: the trips go on while Redis refuses this."""
+        self._next_police = now + inbox.POLICE_EVERY
+        try:
+            return inbox.police(self.client, self.shard, self.inbox_quota)
+        except (redis.RedisError, RedisClusterException) as exc:
+            log.error("the validators' keys were not checked against their bounds: %s",
+                      _first_line(exc))
+            return []
 
     def _read_past(self, entry_id: str) -> bool:
         """Whether the group has delivered ``entry_id`` (or a later one)."""
@@ -489,11 +512,13 @@ def gauges(client: redis.Redis, shard: str | None = None) -> dict:
 
 def status(client: redis.Redis, shard: str | None = None) -> dict:
     """The stream and the ingest group: length, memory, entries pending per consumer, lag,
-    the workers stalled."""
+    the workers stalled, the validators switched off for flooding their keys."""
     stream = TRIPS_STREAM if shard is None else trips_stream(shard)
     numbers = gauges(client, shard)
+    off = sorted((json.loads(v) for v in client.hvals(switched_off(shard))),
+                 key=lambda record: record["validator"])
     out = {"stream": stream, "length": numbers["stream_length"], "gauges": numbers,
-           "group": None, "stalled": []}
+           "group": None, "stalled": [], "switched_off": off}
     if numbers["pending"] is None:
         return out
     consumers = client.xinfo_consumers(stream, TRIPS_GROUP)

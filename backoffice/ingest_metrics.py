@@ -1,7 +1,8 @@
 """The ingest worker's metrics, served by ``vexe ingest run --metrics-port`` for Prometheus.
 
 Counted as the worker goes: entries read from the stream, trips written (new ones: a trip
-written twice counts once), entries rejected, failed rounds, each batch's duration. Read
+written twice counts once), entries rejected, failed rounds, each batch's duration,
+validators switched off for flooding their inbox (backoffice.inbox.police). Read
 from Redis at each scrape (``ingest.gauges``): the stream's length and memory, the entries
 pending (read, not acknowledged) and the lag (not read yet), Redis's memory and its limit.
 See docs/operations.md, Metrics, for the alerts worth setting on them.
@@ -33,6 +34,9 @@ REJECTED = Counter("vexe_ingest_entries_rejected_total",
 FAILURES = Counter("vexe_ingest_failures_total",
                    "Rounds that failed (Redis or the database away); the worker retries.",
                    registry=REGISTRY)
+SWITCHED_OFF = Counter("vexe_ingest_validators_switched_off_total",
+                       "Validators whose Redis user was switched off: their inbox was over "
+                       "the quota.", registry=REGISTRY)
 BATCH = Histogram("vexe_ingest_batch_seconds", "Time to write a batch and acknowledge it.",
                   buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
                   registry=REGISTRY)
@@ -49,6 +53,10 @@ def batch_done(read: int, written: int, rejected: int, seconds: float) -> None:
 
 def failed() -> None:
     FAILURES.inc()
+
+
+def switched_off() -> None:
+    SWITCHED_OFF.inc()
 
 
 class StreamGauges(Collector):

@@ -262,8 +262,9 @@ UNSENT_LIMIT = 15 * 60  # seconds the oldest waiting trip has waited, at the hea
 CLOCK_TOLERANCE = 5.0  # seconds between the validator's clock and Redis's (its own warning)
 LOW_STORAGE = 64 * 1024 * 1024  # bytes left for the journal
 
-# Flags, worst first; "stale" is also the row's ``stale``.
-FLAGS = ("stale", "unreadable", "storage", "backlog", "unsent", "clock")
+# Flags, worst first; "stale" is also the row's ``stale``. "off": the ingest switched the
+# validator's Redis user off, one of its keys over its bound (backoffice.inbox.police).
+FLAGS = ("stale", "off", "unreadable", "storage", "backlog", "unsent", "clock")
 
 # Every row has these keys, in this order (the CSV's columns).
 VALIDATOR_COLUMNS = (
@@ -282,7 +283,7 @@ WORST = 20
 
 
 def validators(session: Session, *, now: float, beats: dict[str, dict] | None = None,
-               stale_after: int = STALE_AFTER) -> Fleet:
+               stale_after: int = STALE_AFTER, switched_off=()) -> Fleet:
     """Each validator's health: its heartbeat (backoffice.heartbeats) beside what its
     trips tell (last scan and sync, delay, clock offset, today's refusal rate).
 
@@ -290,6 +291,7 @@ def validators(session: Session, *, now: float, beats: dict[str, dict] | None = 
     "unknown" and staleness is judged by the last sync of its trips. A validator known only
     by its heartbeat (no trips yet) has a row too. Silent validators first, then flagged
     ones, then the rest; within each, the one heard from longest ago first.
+    ``switched_off``: the ids the ingest switched off, flagged "off" (a row each).
     """
     s, d = models.ValidatorStatus.__table__, models.RIDE_DAY_VALIDATOR
     today = day_start(date_of(int(now)))
@@ -299,8 +301,10 @@ def validators(session: Session, *, now: float, beats: dict[str, dict] | None = 
     synced = {row[0]: _Synced._make(row) for row in session.execute(query)}
     beats_read = beats is not None
     beats = beats or {}
-    triaged = [_triage(name, synced.get(name), beats.get(name), beats_read, now, stale_after)
-               for name in set(synced) | set(beats)]
+    off = set(switched_off)
+    triaged = [_triage(name, synced.get(name), beats.get(name), beats_read, now, stale_after,
+                       name in off)
+               for name in set(synced) | set(beats) | off]
     triaged.sort()  # by rank, last seen, name: names differ, so no further field is compared
     return Fleet(triaged, now)
 
@@ -366,7 +370,7 @@ _NAME, _SYNCED, _BEAT, _HEARTBEAT, _STALE, _FLAGS = range(2, 8)
 
 
 def _triage(name: str, synced, beat: dict | None, beats_read: bool, now: float,
-            stale_after: int) -> tuple:
+            stale_after: int, off: bool = False) -> tuple:
     flags = []
     if not beats_read:
         heartbeat = "unknown"
@@ -384,6 +388,8 @@ def _triage(name: str, synced, beat: dict | None, beats_read: bool, now: float,
         stale = _since(now, beat["at"]) > stale_after
     else:
         stale = synced is None or int(now - synced.last_sync_ms / 1000) > stale_after
+    if off:
+        flags.insert(0, "off")
     if stale:
         flags.insert(0, "stale")
     seen = max(int(beat["at"] * 1000) if heartbeat == "ok" else -1,

@@ -73,6 +73,16 @@ def ingest_stall(consumer: str, shard: str | None = None) -> str:
     return f"vexe:{{{_tag(shard)}}}:ingest-stall:{consumer}"
 
 
+def switched_off(shard: str | None = None) -> str:
+    """The hash of the validators whose Redis user the ingest switched off for flooding their
+    inbox (backoffice.inbox.police): validator id -> JSON of what it found and did. ``vexe
+    ingest status`` shows it; ``vexe validator acl create --replace`` takes the id off."""
+    return f"vexe:{{{_tag(shard)}}}:switched-off"
+
+
+SWITCHED_OFF = "vexe:{trips*}:switched-off"  # every shard's (SCAN MATCH)
+
+
 # A route code as the network keeps it (issuer.network.routes.CODE): only such a route has
 # stops in Redis, and its key holds no glob character.
 ROUTE_CODE = re.compile(r"[0-9A-Z][0-9A-Z-]{0,15}")

@@ -4,6 +4,9 @@ The password is made here (256 random bits), written to a new file that only its
 read, and sent to Redis only as its SHA-256 (``#<hash>``), so it never appears in Redis's
 command log or its ACL file in clear. It is shown nowhere else.
 
+The ingest switches off the user of a validator that floods its inbox (``switch_off``,
+backoffice.inbox.police); ``create --replace`` gives it a new password and switches it on.
+
 Both create and update also load the Redis functions a validator calls
 (shared.redis_functions): a validator's user runs them and no code of its own.
 """
@@ -21,6 +24,7 @@ from redis.cluster import RedisCluster
 from redis.exceptions import RedisClusterException
 
 from shared import redis_client, redis_functions
+from shared.redis_keys import switched_off
 from validator.sync import acl_rules
 
 
@@ -55,16 +59,21 @@ def create(redis_url: str, validator_id: str, password_file: Path, *,
         except (redis.RedisError, RedisClusterException) as exc:
             password_file.unlink()
             raise AclError(f"Redis refused the user: {exc}") from None
+        # On again with a new password: the ingest's record of switching it off goes.
+        client.hdel(switched_off(shard), validator_id)
         return Created(rules, _save(client))
     finally:
         client.close()
 
 
-def update(redis_url: str, validator_id: str, *, shard: str | None = None) -> Created:
+def update(redis_url: str, validator_id: str, *, shard: str | None = None,
+           switch_on: bool = False) -> Created:
     """Give an existing user today's rules and keep its password: a user made by an earlier
     version (which ran scripts and wrote the trips stream itself) gets the rules of the
     functions and its own inbox with no new password to carry to the bus.
-    Its keys, commands and selectors are all set again; whether it is on is left as it is."""
+    Its keys, commands and selectors are all set again; whether it is on is left as it is,
+    unless ``switch_on``: a user the ingest switched off after a false alarm (its inbox grew
+    over the quota while no ingest ran) goes on again with the password the bus holds."""
     client = _admin(redis_url)
     rules = acl_rules(shard, validator_id)
     try:
@@ -75,12 +84,32 @@ def update(redis_url: str, validator_id: str, *, shard: str | None = None) -> Cr
             # clearselectors: no selector of an earlier version survives; the rules reset
             # the keys, channels and commands themselves.
             _everywhere(client, "ACL", "SETUSER", validator_id, "clearselectors",
-                        *rules.split())
+                        *rules.split(), *(["on"] if switch_on else []))
         except (redis.RedisError, RedisClusterException) as exc:
             raise AclError(f"Redis refused the rules: {exc}") from None
+        if switch_on:
+            client.hdel(switched_off(shard), validator_id)
         return Created(rules, _save(client))
     finally:
         client.close()
+
+
+def switch_off(client, validator_id: str) -> bool:
+    """Switch ``validator_id``'s user off and close its connections, on the one Redis or on
+    every node of a cluster, through ``client`` (an administrator's, here the ingest's);
+    whether there was such a user. Its password and rules stay as they were.
+
+    Raises AclError, or the Redis error of a command that failed."""
+    if not _exists(client, validator_id):  # SETUSER would make a new user
+        return False
+    if _text(client.execute_command("ACL", "WHOAMI")) == validator_id:
+        return False  # never the administrator itself, whatever an inbox is named
+    _everywhere(client, "ACL", "SETUSER", validator_id, "off")
+    # Switched off, a user keeps its open connections (Redis 7): they are closed, and its
+    # client's reconnection then fails AUTH.
+    _everywhere(client, "CLIENT", "KILL", "USER", validator_id)
+    _save(client)
+    return True
 
 
 def delete(redis_url: str, validator_id: str) -> bool:
@@ -147,6 +176,10 @@ def _save(client) -> bool:
     except redis.ResponseError:  # no aclfile configured: users live in memory only
         return False
     return True
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def _write_owner_only(path: Path, password: str) -> None:

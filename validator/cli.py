@@ -237,14 +237,18 @@ def acl_create(validator_id, password_file, replace, shard, redis_url) -> None:
 @click.argument("validator_ids", nargs=-1, required=True, metavar="VALIDATOR_ID...")
 @click.option("--shard", default=None,
               help="On a Redis Cluster: the validators' shard (as given to acl create).")
+@click.option("--on", "switch_on", is_flag=True,
+              help="Switch the users on again, with the passwords they have: only after a "
+                   "false alarm (the ingest switches off a validator that floods its inbox; "
+                   "a stolen password wants acl create --replace).")
 @click.option("--redis-url", envvar="VEXE_REDIS_URL", default=DEFAULT_REDIS_URL,
               show_default=True, show_envvar=True,
               help="Redis as a user that may run ACL commands.")
-def acl_update(validator_ids, shard, redis_url) -> None:
+def acl_update(validator_ids, shard, switch_on, redis_url) -> None:
     """Give existing users this version's rules (a user made by an earlier version can
     neither push nor beat, nor read the routes' stops, without them), each keeping its
     password; load the functions. One line of JSON per user; stops at the first that
-    fails, those before it updated."""
+    fails, those before it updated. A user switched off stays off, unless --on."""
     from validator import acl
 
     for validator_id in validator_ids:
@@ -253,7 +257,7 @@ def acl_update(validator_ids, shard, redis_url) -> None:
                           "or '-'")
     for validator_id in validator_ids:
         try:
-            updated = acl.update(redis_url, validator_id, shard=shard)
+            updated = acl.update(redis_url, validator_id, shard=shard, switch_on=switch_on)
         except (acl.AclError, ValueError) as exc:
             raise Failure(f"{validator_id}: {exc}") from None
         click.echo(_json_line({"user": validator_id, "rules": updated.rules,

@@ -71,7 +71,8 @@ def _validators(session) -> tuple:
     offset = params.offset_arg()
     limit = params.limit_arg(None if csv else reports.PAGE)
     beats, notes = heartbeats.read_or_note(flask.current_app.config["REDIS_URL"])
-    fleet = reports.validators(session, now=clock.now(), beats=beats)
+    fleet = reports.validators(session, now=clock.now(), beats=beats,
+                               switched_off=notes.get("switched_off", ()))
     if csv:  # the values, in the columns' order: no dict per validator
         return {}, fleet.values(offset, limit), {}, reports.VALIDATOR_COLUMNS
     page = {"total": fleet.total, "offset": offset, "limit": limit,

@@ -248,6 +248,7 @@ def settlement_csv():
 # Each flag as the page says it (translated where shown).
 FLAG_TEXT = {
     "stale": N_("silent"),
+    "off": N_("switched off: wrote too much to Redis"),
     "unreadable": N_("heartbeat unreadable"),
     "storage": N_("low storage"),
     "backlog": N_("large backlog"),
@@ -266,7 +267,8 @@ def validators():
         flask.flash(said(exc), "error")
         offset, limit = 0, reports.PAGE
     beats, notes = heartbeats.read_or_note(flask.current_app.config["REDIS_URL"])
-    fleet = reports.validators(db.get_session(), now=clock.now(), beats=beats)
+    fleet = reports.validators(db.get_session(), now=clock.now(), beats=beats,
+                               switched_off=notes.get("switched_off", ()))
     rows = [_shown(r) for r in fleet.rows(offset, limit)]
     # The summaries are the whole fleet's, whichever page of the table is shown.
     worst = fleet.worst()

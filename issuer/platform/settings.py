@@ -163,6 +163,9 @@ SETTINGS = (
     # The ingest's (backoffice.cli), which its options override.
     Setting("INGEST_RETAIN_MINUTES", number(0, 7 * 24 * 60, "minutes"), 60),
     Setting("INGEST_MAX_AGE_DAYS", number(1, 3660, "days"), 35),
+    # Entries a validator's inbox may hold before the ingest switches the validator off
+    # (backoffice.inbox.QUOTA says why 20,000).
+    Setting("INGEST_INBOX_QUOTA", integer(1000, 10_000_000, "entries"), 20_000),
     # Every process's logs (shared.logs): JSON lines, or text (unset: text on a terminal).
     Setting("LOG_FORMAT", choice("json", "text"), None),
     Setting("LOG_LEVEL", choice("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"), "INFO"),

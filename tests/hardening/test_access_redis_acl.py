@@ -9,13 +9,14 @@ from __future__ import annotations
 import json
 import stat
 import subprocess
+import threading
 import time
 
 import pytest
 import redis
 
 from issuer.platform import db
-from backoffice import heartbeats, ingest
+from backoffice import heartbeats, ingest, ingest_metrics
 from shared import clock, redis_functions
 from shared.redis_keys import (DENYLIST, TRIPS_GROUP, TRIPS_HWM, TRIPS_STREAM, TRUST_LIST,
                                heartbeat, inbox, ready)
@@ -24,7 +25,7 @@ from validator.device import Validator
 from validator.heartbeat import Heartbeat
 from validator.sync import Syncer, acl_rules, connect, marks_key
 from hardening_testkit import VEXE, environment
-from tests.testkit import ROUTE, Issuer, stream_trips
+from tests.testkit import ROUTE, Issuer, stream_trips, wait_for
 
 
 def vexe(*args, redis_url: str) -> subprocess.CompletedProcess:
@@ -526,3 +527,234 @@ def test_a_user_of_the_version_before_stops_still_gets_its_lists_until_acl_updat
     finally:
         client.close()
         device.close()
+
+
+# -- a flood of its own inbox: the ingest's quota -------------------------------------------
+# The user must hold RPUSH on its inbox (the push runs with its rights), so a thief may fill
+# that inbox by hand until Redis refuses every validator's trips. The ingest switches off a
+# validator whose inbox is over the quota (backoffice.inbox.police).
+
+QUOTA = 1000  # the least VEXE_INGEST_INBOX_QUOTA takes
+
+
+def ingest_env(redis_url: str, database_url: str, tmp_path) -> dict[str, str]:
+    return environment(VEXE_REDIS_URL=redis_url, VEXE_DATABASE_URL=database_url,
+                       VEXE_DATA_DIR=str(tmp_path / "data"), VEXE_LOG_FORMAT="json",
+                       VEXE_INGEST_INBOX_QUOTA=str(QUOTA))
+
+
+def ingest_once(redis_url: str, database_url: str, tmp_path) -> subprocess.CompletedProcess:
+    out = subprocess.run([VEXE, "ingest", "run", "--once"], capture_output=True, text=True,
+                         env=ingest_env(redis_url, database_url, tmp_path), timeout=120)
+    assert out.returncode == 0, out.stderr
+    return out
+
+
+def ingest_status(redis_url: str, database_url: str, tmp_path) -> dict:
+    out = subprocess.run([VEXE, "ingest", "status"], capture_output=True, text=True,
+                         env=ingest_env(redis_url, database_url, tmp_path), timeout=60)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def connected_users(admin) -> list[str]:
+    return sorted(c["user"] for c in admin.client_list() if c["user"] != "default")
+
+
+def user_is_on(admin, user: str) -> bool:
+    return "on" in admin.acl_getuser(user)["flags"]
+
+
+def switched_off_count() -> float:
+    return ingest_metrics.REGISTRY.get_sample_value("vexe_ingest_validators_switched_off_total")
+
+
+def flood(client: redis.Redis, validator_id: str, n: int, entry: str = "junk") -> None:
+    """What a thief does: RPUSH by hand, past anything vexe_push lets in, and no SADD."""
+    for start in range(0, n, 500):
+        client.rpush(inbox(validator_id), *[entry] * min(500, n - start))
+
+
+def test_a_validator_flooding_its_inbox_is_switched_off_and_the_flood_cut(
+        redis_server, admin, tmp_path, database):
+    """Over the quota, after one ingest round: the thief's user is off (a new AUTH fails,
+    its open connection is closed), its inbox cut to the quota, oldest first, so the trips
+    the bus pushed before the flood are written; logged at ERROR and shown by ``vexe ingest
+    status``. A validator at the quota, and an honest one, are left as they were."""
+    honest, honest_client, honest_sync, honest_scan = pushing_validator(
+        redis_server, tmp_path, "V2")
+    thief, client, thief_sync, thief_scan = pushing_validator(redis_server, tmp_path, "V1")
+    third = create(redis_server, tmp_path, "V3")
+    at_quota = connect(redis_server.url, username="V3", password=third)
+    try:
+        mine = [thief_scan() for _ in range(3)]
+        assert thief_sync.push_all(clock.now()) == 3  # the bus's own trips, then the flood
+        flood(client, "V1", 3 * QUOTA)
+        flood(at_quota, "V3", QUOTA)  # at the quota, not over it
+        honest_scan()
+        assert honest_sync.push_all(clock.now()) == 1
+        assert connected_users(admin) == ["V1", "V2", "V3"]
+
+        out = ingest_once(redis_server.url, database, tmp_path)
+
+        with pytest.raises(redis.AuthenticationError):
+            redis.Redis.from_url(redis_server.url, username="V1",
+                                 password=(tmp_path / "V1.password").read_text().strip()).time()
+        assert not user_is_on(admin, "V1")
+        assert connected_users(admin) == ["V2", "V3"]  # its open connection closed
+        with pytest.raises(redis.AuthenticationError):  # and it cannot come back
+            client.rpush(inbox("V1"), "more")
+        assert user_is_on(admin, "V2") and user_is_on(admin, "V3")
+        assert admin.llen(inbox("V3")) == QUOTA  # at the quota: untouched, not moved
+
+        # The quota's worth kept, oldest first, and moved: the bus's trips are written.
+        assert admin.exists(inbox("V1")) == 0
+        assert rows(database, "SELECT COUNT(*) FROM ingest_rejects") == [(QUOTA - 3,)]
+        assert sorted(rows(database, "SELECT id FROM trips WHERE validator = 'V1'")) == sorted(
+            (t.id,) for t in mine)
+        errors = [json.loads(line) for line in out.stderr.splitlines()
+                  if '"level": "ERROR"' in line]
+        assert len(errors) == 1 and "validator V1 wrote 3003 entries" in errors[0]["message"]
+        [record] = ingest_status(redis_server.url, database, tmp_path)["switched_off"]
+        assert record["validator"] == "V1" and record["entries"] == 3 * QUOTA + 3
+        assert record["kept"] == QUOTA and record["user"] is True
+
+        later = honest_scan()  # every other validator goes on
+        assert honest_sync.push_all(clock.now()) == 1
+        ingest_once(redis_server.url, database, tmp_path)
+    finally:
+        for c in (client, honest_client, at_quota):
+            c.close()
+        for d in (thief, honest):
+            d.close()
+    assert (later.id, "V2") in rows(database, "SELECT id, validator FROM trips")
+
+
+def test_a_few_huge_entries_are_over_the_quota_too(redis_server, admin, tmp_path, database):
+    """A single RPUSH'd value may be 512 MB (proto-max-bulk-len): three of 5 MB are far
+    under the quota's count and over its bytes. The cut keeps the bus's trip before them."""
+    thief, client, thief_sync, thief_scan = pushing_validator(redis_server, tmp_path, "V1")
+    try:
+        mine = thief_scan()
+        assert thief_sync.push_all(clock.now()) == 1
+        flood(client, "V1", 3, "x" * (5 * 1024 * 1024))
+        assert admin.memory_usage(inbox("V1"), samples=0) > 15 * 1024 * 1024
+        ingest_once(redis_server.url, database, tmp_path)
+    finally:
+        client.close()
+        thief.close()
+    assert not user_is_on(admin, "V1")
+    assert admin.exists(inbox("V1")) == 0  # the 15 MB are Redis's again
+    assert rows(database, "SELECT id FROM trips") == [(mine.id,)]
+    assert rows(database, "SELECT COUNT(*) FROM ingest_rejects") == [(0,)]
+
+
+def test_a_flood_of_its_marks_or_its_beat_is_cut_too(redis_server, admin, tmp_path,
+                                                     database):
+    """Its marks (HSET) and its beat stream (XADD) are its own to write by hand too: a
+    thousand marks, or a beat of 2 MB, switch the validator off and the key goes (marks are
+    made again by the next push; a trip sent twice counts once). An honest validator's
+    marks and beat stay."""
+    device, client, _, _ = pushing_validator(redis_server, tmp_path, "V1")
+    beater = redis.Redis.from_url(redis_server.url, username="V2",
+                                  password=create(redis_server, tmp_path, "V2"))
+    honest, honest_client, honest_sync, honest_scan = pushing_validator(
+        redis_server, tmp_path, "V3")
+    honest_sync.heartbeat = Heartbeat(honest)
+    try:
+        client.hset(marks_key("V1"), mapping={f"V1/{n}": n for n in range(1001)})
+        beater.xadd(heartbeat("V2"), {"beat": "x" * (2 * 1024 * 1024)})
+        honest_scan()
+        assert honest_sync.push_all(clock.now()) == 1
+        honest_sync.beat_once()
+        ingest_once(redis_server.url, database, tmp_path)
+    finally:
+        for c in (client, beater, honest_client):
+            c.close()
+        device.close()
+        honest.close()
+    assert not user_is_on(admin, "V1") and not user_is_on(admin, "V2")
+    assert admin.exists(marks_key("V1"), heartbeat("V2")) == 0
+    assert user_is_on(admin, "V3") and admin.exists(marks_key("V3"), heartbeat("V3")) == 2
+    off = ingest_status(redis_server.url, database, tmp_path)["switched_off"]
+    assert [(r["validator"], r["key"], r["entries"]) for r in off] == [
+        ("V1", marks_key("V1"), 1001), ("V2", heartbeat("V2"), 1)]
+    assert off[1]["bytes"] > 2 * 1024 * 1024 and off[0]["bytes"] is None
+
+
+def test_the_operator_switches_it_on_again(redis_server, admin, tmp_path, database):
+    """``acl update`` leaves a switched-off user off (its password may be the thief's);
+    ``acl create --replace`` gives a new password and switches it on, and ``acl update
+    --on`` switches it on with its password, after a false alarm. Either takes it off the
+    status's list."""
+    thief, client, thief_sync, thief_scan = pushing_validator(redis_server, tmp_path, "V1")
+    create(redis_server, tmp_path, "V4")
+    four = redis.Redis.from_url(redis_server.url, username="V4",
+                                password=(tmp_path / "V4.password").read_text().strip())
+    old = (tmp_path / "V1.password").read_text().strip()
+    try:
+        flood(client, "V1", QUOTA + 1)
+        flood(four, "V4", QUOTA + 1)
+        ingest_once(redis_server.url, database, tmp_path)
+    finally:
+        client.close()
+        four.close()
+    assert not user_is_on(admin, "V1") and not user_is_on(admin, "V4")
+    assert len(ingest_status(redis_server.url, database, tmp_path)["switched_off"]) == 2
+
+    assert vexe("validator", "acl", "update", "V1", "V4",
+                redis_url=redis_server.url).returncode == 0
+    assert not user_is_on(admin, "V1") and not user_is_on(admin, "V4")
+
+    out = vexe("validator", "acl", "create", "V1", "--password-file", str(tmp_path / "new"),
+               "--replace", redis_url=redis_server.url)
+    assert out.returncode == 0, out.stderr
+    new = (tmp_path / "new").read_text().strip()
+    with pytest.raises(redis.AuthenticationError):
+        redis.Redis.from_url(redis_server.url, username="V1", password=old).time()
+    client = connect(redis_server.url, username="V1", password=new)
+    try:
+        thief_sync.client = client
+        thief_scan()
+        assert thief_sync.push_all(clock.now()) == 1  # it pushes again
+    finally:
+        client.close()
+        thief.close()
+
+    out = vexe("validator", "acl", "update", "--on", "V4", redis_url=redis_server.url)
+    assert out.returncode == 0, out.stderr
+    assert redis.Redis.from_url(redis_server.url, username="V4",
+                                password=(tmp_path / "V4.password").read_text().strip()).time()
+    assert ingest_status(redis_server.url, database, tmp_path)["switched_off"] == []
+
+
+def test_a_running_ingest_switches_off_a_flood_while_the_fleet_goes_on(
+        redis_server, admin, tmp_path, database):
+    """The long-running worker looks at every inbox every few seconds, just after it moved
+    them: a flood that never says it is waiting (no SADD) is found by its name."""
+    honest, honest_client, honest_sync, honest_scan = pushing_validator(
+        redis_server, tmp_path, "V2")
+    thief, client, _, _ = pushing_validator(redis_server, tmp_path, "V1")
+    stop = threading.Event()
+    counted = switched_off_count()
+    worker = ingest.Worker(database, ingest.connect(redis_server.url), "w1", inbox_quota=QUOTA)
+    running = threading.Thread(target=worker.run, args=(stop,))
+    running.start()
+    try:
+        flood(client, "V1", 2 * QUOTA)
+        wait_for(lambda: not user_is_on(admin, "V1"), what="V1 switched off")
+        trip = honest_scan()
+        assert honest_sync.push_all(clock.now()) == 1
+        wait_for(lambda: rows(database, "SELECT id FROM trips") == [(trip.id,)],
+                 what="V2's trip written")
+        wait_for(lambda: admin.exists(inbox("V1")) == 0, what="V1's inbox cut and moved")
+    finally:
+        stop.set()
+        running.join(30)
+        worker.client.close()
+        for c in (client, honest_client):
+            c.close()
+        for d in (thief, honest):
+            d.close()
+    assert rows(database, "SELECT COUNT(*) FROM ingest_rejects") == [(QUOTA,)]
+    assert switched_off_count() == counted + 1  # the metric

@@ -19,8 +19,9 @@ import redis
 import cluster_faultkit
 from issuer.platform import db
 from issuer.passes import publish
+from backoffice import ingest
 from shared import clock, redis_client
-from shared.redis_keys import DENYLIST, TRUST_LIST, trips_stream
+from shared.redis_keys import DENYLIST, TRUST_LIST, inbox, trips_stream
 from validator.device import Validator
 from validator.sync import Syncer, acl_rules, connect, marks_key
 from hardening_testkit import VEXE, RedisClusterProcesses, environment
@@ -153,3 +154,41 @@ def test_vexe_ingest_run_reads_one_shard(cluster, tmp_path):
     bad = subprocess.run([VEXE, "ingest", "run", "--once", "--shard", "a/b"], env=env,
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and bad.stderr.startswith("vexe: shard 'a/b' must be")
+
+
+def test_a_flood_on_a_cluster_switches_the_user_off_on_every_node(cluster, tmp_path):
+    """The ingest of a shard finds a flood by hand in its shard's slot and switches the
+    validator's user off on every node, replicas too (a failover must not switch it on
+    again), closing its connections; the inbox is cut to the quota."""
+    shards = two_shards_on_two_masters(cluster)
+    url = f"sqlite:///{tmp_path / 'vexe.db'}"
+    db.migrate(url)
+    made = subprocess.run(
+        [VEXE, "validator", "acl", "create", "F1", "--shard", shards[0], "--password-file",
+         str(tmp_path / "F1.password")], capture_output=True, text=True, timeout=60,
+        env=environment(VEXE_REDIS_URL=cluster.url))
+    assert made.returncode == 0, made.stderr
+    password = (tmp_path / "F1.password").read_text().strip()
+    client = connect(cluster.url, username="F1", password=password)
+    worker = ingest.Worker(url, ingest.connect(cluster.url), "w1", shard=shards[0],
+                           inbox_quota=1000)
+    try:
+        client.rpush(inbox("F1", shards[0]), *["junk"] * 1500)
+        [done] = worker.police(clock.now())
+        assert (done.validator, done.user, done.kept) == ("F1", True, 1000)
+        assert worker.client.llen(inbox("F1", shards[0])) == 1000
+        with pytest.raises(redis.RedisError):
+            client.rpush(inbox("F1", shards[0]), "more")
+    finally:
+        client.close()
+        worker.client.close()
+        db.dispose(url)
+    for port in cluster.ports:
+        node = redis.Redis(host="127.0.0.1", port=port)
+        try:
+            assert "off" in node.acl_getuser("F1")["flags"], port
+            with pytest.raises(redis.AuthenticationError):
+                redis.Redis(host="127.0.0.1", port=port, username="F1",
+                            password=password).ping()
+        finally:
+            node.close()

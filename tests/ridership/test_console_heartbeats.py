@@ -1,7 +1,8 @@
 """The Validators page and ``/api/ridership/validators`` with the validators' heartbeats: an
 idle validator is alive by its heartbeat, not stale by its last trip; a validator known only
 by its heartbeat is listed; garbage in a heartbeat key is shown as unreadable; without Redis
-the page answers from the database and says so."""
+the page answers from the database and says so; a validator the ingest switched off is
+flagged."""
 
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ from backoffice import heartbeats, reports
 from ridership_testkit import TripMaker
 from tests.testkit import beat_of, put_beat, wait_for
 from shared import clock, i18n
-from shared.redis_keys import TRIPS_STREAM, heartbeat
+from shared.redis_keys import TRIPS_STREAM, heartbeat, inbox
+from tests.identity.conftest import sign_in as sign_in_form
 from tests.issuer.conftest import api, app, client, config, initialised, session  # noqa: F401
 from test_console_pages import CHROMIUM, browser, server, sign_in, staff  # noqa: F401
 from validator.device import Validator
@@ -330,3 +332,24 @@ def cells_of(page, validator: str) -> dict[str, str]:
     names = [h.strip() for h in page.locator("#validators thead th").all_text_contents()]
     row = page.locator("#validators tbody tr", has_text=validator)
     return dict(zip(names, (c.strip() for c in row.locator("td").all_inner_texts())))
+
+
+def test_a_validator_the_ingest_switched_off_is_flagged(client, app, tokens, admin, session,
+                                                        worker_factory):
+    """A validator that flooded its inbox by hand (a stolen password) is switched off by the
+    ingest (backoffice.inbox.police): the Validators page and its JSON flag it, even one the
+    console knew nothing of (it never pushed a trip, never beat)."""
+    admin.rpush(inbox("V-FLOOD"), *["junk"] * 1001)
+    [done] = worker_factory(inbox_quota=1000).police(clock.now())
+    assert done.validator == "V-FLOOD" and done.kept == 1000
+    body = get(client, "/api/ridership/validators", tokens["analyst"]).get_json()
+    assert body["switched_off"] == ["V-FLOOD"] and body["flagged"] == 1
+    assert rows_by_validator(body)["V-FLOOD"]["flags"] == ["stale", "off"]
+
+    operators.create(session, "op-web", [operators.ANALYST], now=clock.now(),
+                     password="correct horse battery staple")
+    session.commit()
+    browser = app.test_client()
+    assert sign_in_form(browser, "op-web", "correct horse battery staple").status_code == 302
+    page = browser.get("/console/ridership/validators").text
+    assert "<strong>V-FLOOD</strong>: im lặng, đã bị tắt: ghi quá nhiều vào Redis" in page
