@@ -245,6 +245,7 @@ class System:
                 rider.update(custodial=False, credential=bound["credential"],
                              device_pem=keys.device_private_pem(phone).decode())
             pool.append(rider)
+        self._analyze()
         sale = self._api("GET", "/api/catalogue")["months_on_sale"]
         self.pool_file.write_text(json.dumps({
             "issuer": self.issuer_url, "idp": self.idp_url, "gateway": self.gateway_url,
@@ -254,6 +255,21 @@ class System:
             "clock_offset": self.clock_offset, "months_on_sale": sale,
             "bank": {"secret": self._secrets["bank"], "account": BANK["VEXE_BANK_ACCOUNT"]}
             if self.with_payments else None}))
+
+
+    def _analyze(self) -> None:
+        """PostgreSQL's statistics of the tables just filled, as a database in service has
+        them (autovacuum gathers them as tables grow). Without them the planner takes a
+        table of a thousand passes for a handful of rows and may join them in a nested loop
+        over an index that matches every row: the renewal's look for the pass it follows
+        took 20 to 60 ms instead of well under one."""
+        engine = sa.create_engine(PG_URL)
+        with engine.begin() as conn:
+            tables = conn.execute(sa.text("SELECT tablename FROM pg_tables WHERE schemaname = "
+                                          ":schema"), {"schema": self.schema}).scalars().all()
+            for table in tables:
+                conn.execute(sa.text(f'ANALYZE "{self.schema}"."{table}"'))
+        engine.dispose()
 
 
 def month_turn_evening(now: float | None = None) -> float:

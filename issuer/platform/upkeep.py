@@ -155,6 +155,7 @@ def restore(config: Mapping, src: Path, *, force: bool) -> dict:
         db.dispose(url)
         _pg(["pg_restore", "--no-owner", "--clean", "--if-exists", "--exit-on-error"], url,
             str(src / PG_FILE))
+        _analyze(url)
     # The keys last: a database that could not be restored leaves the keys as they were.
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     for filename in SECRETS.values():
@@ -163,6 +164,21 @@ def restore(config: Mapping, src: Path, *, force: bool) -> dict:
     revision = db.current_revision(url)
     return {"restored": str(src), "created_at": manifest["created_at"],
             "schema_revision": revision, "up_to_date": revision == db.head_revision()}
+
+
+def _analyze(url: str) -> None:
+    """The planner's statistics of every restored table. A dump holds none, and until
+    autovacuum gathers them the planner takes each table for a few rows: a join it would
+    make with an index then runs as a loop over every row (the renewal's look for the pass
+    it follows, the refresh's for next month's)."""
+    engine = db.engine(url)
+    with engine.connect() as conn:
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        tables = conn.execute(sa.text("SELECT tablename FROM pg_tables WHERE schemaname = "
+                                      "current_schema()")).scalars().all()
+        for table in tables:
+            conn.execute(sa.text(f'ANALYZE "{table}"'))
+    db.dispose(url)
 
 
 def _has_database(url: str) -> bool:

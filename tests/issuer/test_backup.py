@@ -123,6 +123,12 @@ def test_the_restore_drill(api, app, cli, initialised, session, tmp_path):
     restored = cli.json("restore", tmp_path / "backup")
     assert restored["up_to_date"] is True
     assert counts(initialised["DATABASE_URL"]) == before
+    if initialised["DATABASE_URL"].startswith("postgresql"):  # the planner's statistics too
+        with db.engine(initialised["DATABASE_URL"]).connect() as conn:
+            unanalyzed = conn.execute(sa.text(
+                "SELECT relname FROM pg_stat_user_tables WHERE schemaname = current_schema() "
+                "AND last_analyze IS NULL AND last_autoanalyze IS NULL")).scalars().all()
+        assert unanalyzed == []
 
     after = create_app({**initialised, "TESTING": True})
     client = after.test_client()
