@@ -17,6 +17,7 @@ import datetime as dt
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -173,12 +174,21 @@ class System:
                         "ingest.log")
 
     def stop(self) -> None:
+        # Each process leads a group of its own (gunicorn: its master and workers). SIGQUIT
+        # is gunicorn's quick stop (a worker waiting for a request would otherwise finish
+        # its wait first); then whatever of the group is left is killed, so no worker
+        # outlives its master. Under libfaketime gunicorn's master never acts on the signal
+        # (its wait for one does not wake): the group is killed after a short grace.
+        grace = 3 if self.clock_offset else 15
         for proc in reversed(self._procs):
-            proc.terminate()
+            _signal_group(proc, signal.SIGQUIT if "gunicorn" in proc.args[0] else
+                          signal.SIGTERM)
             try:
-                proc.wait(15)
+                proc.wait(grace)
             except subprocess.TimeoutExpired:
-                proc.kill()
+                pass
+            _signal_group(proc, signal.SIGKILL)
+            proc.wait()
         self._procs.clear()
         engine = sa.create_engine(PG_URL)
         with engine.begin() as conn:
@@ -188,7 +198,7 @@ class System:
     def _spawn(self, argv: list[str], log_name: str) -> None:
         log = open(self.workdir / log_name, "ab")
         self._procs.append(subprocess.Popen(argv, env=self.env, stdout=log, stderr=log,
-                                            cwd=self.workdir))
+                                            cwd=self.workdir, start_new_session=True))
         log.close()
 
     def _wait(self, url: str, timeout: float = 30) -> None:
@@ -270,6 +280,13 @@ class System:
             for table in tables:
                 conn.execute(sa.text(f'ANALYZE "{self.schema}"."{table}"'))
         engine.dispose()
+
+
+def _signal_group(proc: subprocess.Popen, signum: int) -> None:
+    try:
+        os.killpg(proc.pid, signum)
+    except ProcessLookupError:  # the whole group is gone already
+        pass
 
 
 def month_turn_evening(now: float | None = None) -> float:

@@ -50,6 +50,20 @@ def test_each_scenario_runs_clean(tmp_path, scenario):
         assert counts["/api/payments/bank-notifications"] > 0, output[-3000:]
         assert counts["gateway: pay"] > 0 and counts["renewal: next month on the phone"] > 0
     assert any(path.name == "report.html" for path in tmp_path.rglob("report.html"))
+    assert left_running(tmp_path) == [], "a process the run started outlived it"
+
+
+def left_running(workdir: Path) -> list[str]:
+    """The processes still running in the run's directory (the system starts each there)."""
+    left = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if Path(os.readlink(proc / "cwd")).is_relative_to(workdir) and \
+                    (proc / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+                left.append((proc / "cmdline").read_text().replace("\0", " ")[:120])
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+    return left
 
 
 def test_the_fail_gate_trips(tmp_path):
