@@ -6,7 +6,8 @@
 - ``redis_server``: a private ``redis-server`` on a free port that a test may stop and start.
 - ``database_url``: parametrized over SQLite (a file in tmp_path) and PostgreSQL (a fresh
   schema in database ``test`` on 127.0.0.1:5432, dropped after the test).
-- ``schema_templates``: migrates a scratch SQLite database by copying one migrated once.
+- ``schema_templates``: brings a scratch database to the newest revision by copying one
+  migrated once per process (testkit.SchemaTemplates), not by running every migration.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def redis_server(tmp_path):
 
 @pytest.fixture(scope="session")
 def schema_templates(tmp_path_factory):
-    """Migrated SQLite databases to copy (testkit.SchemaTemplates), one set per process."""
+    """Migrated databases to copy (testkit.SchemaTemplates), one set per process."""
     return SchemaTemplates(tmp_path_factory.mktemp("schema-templates"))
 
 

@@ -108,7 +108,7 @@ def scratch_database(kind: str, workdir: Path):
 class SchemaTemplates:
     """Scratch databases brought to the newest revision from a copy of one that ran the
     migrations once per process and calendar month, instead of running them again for each
-    test (a second or two each; the suite migrates some 1,500 times).
+    test (a second or two each, and most tests start on a migrated database).
 
     SQLite: the template's file is copied. PostgreSQL: the template schema, as ``pg_dump``
     writes it (tables, keys, indexes, the trips' partitions, the rows the migrations put in),

@@ -14,7 +14,7 @@ from ridership_testkit import TripMaker
 
 @pytest.fixture
 def migrated(database_url, schema_templates):
-    schema_templates.migrate(database_url)  # db.migrate, on SQLite by a copy
+    schema_templates.migrate(database_url)  # db.migrate, by a copy
     yield database_url
     db.dispose(database_url)
 
