@@ -112,10 +112,11 @@ class SchemaTemplates:
 
     SQLite: the template's file is copied. PostgreSQL: the template schema, as ``pg_dump``
     writes it (tables, keys, indexes, the trips' partitions, the rows the migrations put in),
-    is replayed into the test's empty schema in one transaction. Either way the test gets
-    what ``db.migrate`` would have left it; tests/issuer/test_init.py and
-    tests/ridership/test_partitions.py still run the migrations themselves. Keyed by the
-    month: migration 0008 makes the trips' partitions of the current and the next month."""
+    is replayed into the test's empty schema in one transaction (with no ``pg_dump`` on the
+    PATH, the migrations run as before). Either way the test gets what ``db.migrate`` would
+    have left it; tests/issuer/test_init.py and tests/ridership/test_partitions.py still run
+    the migrations themselves. Keyed by the month: migration 0008 makes the trips'
+    partitions of the current and the next month."""
 
     def __init__(self, workdir: Path):
         self.workdir = Path(workdir)
