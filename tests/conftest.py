@@ -6,6 +6,8 @@
 - ``redis_server``: a private ``redis-server`` on a free port that a test may stop and start.
 - ``database_url``: parametrized over SQLite (a file in tmp_path) and PostgreSQL (a fresh
   schema in database ``test`` on 127.0.0.1:5432, dropped after the test).
+- ``schema_templates``: brings a scratch database to the newest revision by copying one
+  migrated once per process (testkit.SchemaTemplates), not by running every migration.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import pytest
 import redis
 
 from shared import redis_functions
-from tests.testkit import RedisServer, scratch_database
+from tests.testkit import RedisServer, SchemaTemplates, scratch_database
 
 REDIS_HOST = "127.0.0.1"
 REDIS_PORT = int(os.environ.get("VEXE_TEST_REDIS_PORT", "6379"))
@@ -44,6 +46,12 @@ def redis_server(tmp_path):
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def schema_templates(tmp_path_factory):
+    """Migrated databases to copy (testkit.SchemaTemplates), one set per process."""
+    return SchemaTemplates(tmp_path_factory.mktemp("schema-templates"))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

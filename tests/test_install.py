@@ -65,15 +65,23 @@ def _env(data_dir: Path, redis_url: str) -> dict[str, str]:
     return {**keep, "VEXE_DATA_DIR": str(data_dir), "VEXE_REDIS_URL": redis_url}
 
 
+@pytest.fixture(scope="module")
+def issuer_venv(wheel, tmp_path_factory) -> Path:
+    """A virtual environment with the wheel and its issuer extra: the tests only run its
+    programs, each with a data directory of its own, so they share one (a pip install
+    less)."""
+    return _venv(tmp_path_factory.mktemp("issuer") / "venv", f"{wheel}[issuer]")
+
+
 @pytest.fixture
-def issuer(wheel, tmp_path, redis_url):
+def issuer(issuer_venv, tmp_path, redis_url):
     """The installed issuer under gunicorn with the shipped configuration, as the unit runs
     it, after `vexe init` and an analyst made with `vexe operator create`."""
-    bin_dir = _venv(tmp_path / "venv", f"{wheel}[issuer]")
+    bin_dir = issuer_venv
     env = _env(tmp_path / "data", redis_url)
     where = _run([str(bin_dir / "python"), "-c", "import issuer; print(issuer.__file__)"],
                  env=env, cwd=tmp_path).stdout
-    assert where.startswith(str(tmp_path / "venv" / "lib"))  # the wheel's, not the checkout's
+    assert where.startswith(str(bin_dir.parent / "lib"))  # the wheel's, not the checkout's
     _run([str(bin_dir / "vexe"), "init"], env=env, cwd=tmp_path)
     password = tmp_path / "analyst-password"
     password.write_text(PASSWORD + "\n")
@@ -221,10 +229,11 @@ def test_a_bus_runs_the_validator_from_the_wheel_without_the_issuers_dependencie
     assert json.loads(decided.stdout)["reason"] == "ok"
 
 
-def test_the_installed_wheel_runs_the_demo_on_the_feed_it_ships(wheel, tmp_path, redis_url):
+def test_the_installed_wheel_runs_the_demo_on_the_feed_it_ships(issuer_venv, tmp_path,
+                                                                 redis_url):
     """`vexe demo --once` from the wheel: the GTFS feed it imports is the wheel's own package
     data, and the bus finds its stop in it from a GPS fix."""
-    bin_dir = _venv(tmp_path / "venv", f"{wheel}[issuer]")
+    bin_dir = issuer_venv
     env = _env(tmp_path / "data", redis_url)
     result = _run([str(bin_dir / "vexe"), "demo", "--once", "--data-dir",
                    str(tmp_path / "demo")], env=env, cwd=tmp_path)

@@ -8,6 +8,7 @@ import contextlib
 import itertools
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -21,6 +22,7 @@ import redis
 import sqlalchemy as sa
 
 from backoffice import inbox
+from issuer.platform import db, partitions
 from shared import clock, keys, redis_functions, ticket
 from shared.redis_keys import heartbeat, trips_stream
 from shared.trip import Trip
@@ -101,6 +103,75 @@ def scratch_database(kind: str, workdir: Path):
         with admin.begin() as conn:
             conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
         admin.dispose()
+
+
+class SchemaTemplates:
+    """Scratch databases brought to the newest revision from a copy of one that ran the
+    migrations once per process and calendar month, instead of running them again for each
+    test (a second or two each, and most tests start on a migrated database).
+
+    SQLite: the template's file is copied. PostgreSQL: the template schema, as ``pg_dump``
+    writes it (tables, keys, indexes, the trips' partitions, the rows the migrations put in),
+    is replayed into the test's empty schema in one transaction (with no ``pg_dump`` on the
+    PATH, the migrations run as before). Either way the test gets what ``db.migrate`` would
+    have left it; tests/issuer/test_init.py and tests/ridership/test_partitions.py still run
+    the migrations themselves. Keyed by the month: migration 0008 makes the trips'
+    partitions of the current and the next month."""
+
+    def __init__(self, workdir: Path):
+        self.workdir = Path(workdir)
+        self.files: dict[tuple[int, int], Path] = {}
+        self.dumps: dict[tuple[int, int], str] = {}
+
+    def migrate(self, url: str) -> None:
+        """``db.migrate(url)``; by a copy for a scratch database not migrated yet (a SQLite
+        file not made yet, or a schema named in the URL's search_path, with no revision)."""
+        month = partitions.month_of(int(clock.now() * 1000))
+        parsed = sa.make_url(url)
+        schema = re.fullmatch(r"-csearch_path=(\w+)", parsed.query.get("options", ""))
+        if parsed.get_backend_name() == "sqlite" and not Path(parsed.database).exists():
+            shutil.copy(self._sqlite(month), parsed.database)  # with its mode, 0600
+        elif parsed.get_backend_name() == "postgresql" and schema and shutil.which("pg_dump") \
+                and db.current_revision(url) is None:
+            ddl = self._postgresql(month).replace(f"{_TEMPLATE}.", f"{schema.group(1)}.")
+            # psycopg runs several statements at once when given no parameters.
+            connection = sa.create_engine(PG_URL, poolclass=sa.pool.NullPool).raw_connection()
+            try:
+                connection.cursor().execute(ddl)
+                connection.commit()
+            finally:
+                connection.close()
+        else:
+            db.migrate(url)
+
+    def _sqlite(self, month: tuple[int, int]) -> Path:
+        if month not in self.files:
+            path = self.workdir / f"template-{month[0]}-{month[1]:02d}.db"
+            db.migrate(f"sqlite:///{path}")
+            db.dispose(f"sqlite:///{path}")
+            self.files[month] = path
+        return self.files[month]
+
+    def _postgresql(self, month: tuple[int, int]) -> str:
+        """The migrated template schema as SQL whose every name is ``_TEMPLATE.name``."""
+        if month not in self.dumps:
+            with scratch_database("postgresql", self.workdir) as url:
+                db.migrate(url)
+                db.dispose(url)
+                name = re.search(r"search_path%3D(\w+)", url).group(1)
+                dump = subprocess.run(
+                    ["pg_dump", "--schema", name, "--inserts", "--no-owner", "--no-privileges",
+                     "--dbname", sa.make_url(PG_URL).set(drivername="postgresql")
+                     .render_as_string(hide_password=False)],
+                    capture_output=True, text=True, check=True).stdout
+            # Comments, psql's own commands (\restrict) and the schema, which the test made.
+            self.dumps[month] = "\n".join(
+                line.replace(f"{name}.", f"{_TEMPLATE}.") for line in dump.splitlines()
+                if not line.startswith(("--", "\\", "CREATE SCHEMA ")))
+        return self.dumps[month]
+
+
+_TEMPLATE = "vexe_template_schema"
 
 
 def free_port() -> int:

@@ -31,12 +31,22 @@ def served(initialised):
     server.stop()
 
 
-@pytest.fixture
-def chromium():
+@pytest.fixture(scope="module")
+def launched():
+    """One Chromium a module: starting one takes a second or two."""
     with playwright_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         yield browser
         browser.close()
+
+
+@pytest.fixture
+def chromium(launched):
+    """The module's Chromium, with no context (no window, cookie or storage) left over from
+    another test: each test's are closed after it."""
+    yield launched
+    for context in launched.contexts:
+        context.close()
 
 
 def signed_in(chromium, served, lang: str, *, javascript: bool = True):

@@ -51,8 +51,9 @@ ADULT = "vn-7f3a9c21"  # Nguyễn Văn An
 
 
 @pytest.fixture
-def initialised(config):
+def initialised(config, schema_templates):
     """``vexe init`` done, with a short rotation period so a test sees several."""
+    schema_templates.migrate(config["DATABASE_URL"])
     bootstrap.init(settings.load(config), now=clock.now())
     return {**config, "CARD_ROTATION": ROTATION}
 

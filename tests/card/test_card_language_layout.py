@@ -25,7 +25,8 @@ def database_url(request, tmp_path):
 
 
 @pytest.fixture
-def initialised(config):
+def initialised(config, schema_templates):
+    schema_templates.migrate(config["DATABASE_URL"])
     bootstrap.init(settings.load(config), now=clock.now())
     return {**config, "CARD_ROTATION": ROTATION, "HOTLINE": HOTLINE}
 

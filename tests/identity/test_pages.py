@@ -25,12 +25,22 @@ def database_url(request, tmp_path):
     yield f"sqlite:///{tmp_path / 'vexe.db'}"
 
 
-@pytest.fixture
-def browser():
+@pytest.fixture(scope="module")
+def launched():
+    """One Chromium a module: starting one takes a second or two."""
     with playwright_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield chromium
-        chromium.close()
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def browser(launched):
+    """The module's Chromium, with no context (no window, cookie or storage) left over from
+    another test: each test's are closed after it."""
+    yield launched
+    for context in launched.contexts:
+        context.close()
 
 
 def test_rider_buys_clerk_takes_cash(eid_world, browser, staff, tmp_path):

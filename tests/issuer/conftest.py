@@ -25,8 +25,10 @@ def config(tmp_path, database_url, redis_url):
 
 
 @pytest.fixture
-def initialised(config):
-    """``vexe init`` done, as the operator would before anything else."""
+def initialised(config, schema_templates):
+    """``vexe init`` done, as the operator would before anything else (its migrations by a
+    copy of a database they made: tests/issuer/test_init.py runs them)."""
+    schema_templates.migrate(config["DATABASE_URL"])
     bootstrap.init(settings.load(config), now=clock.now())
     return config
 
