@@ -6,6 +6,9 @@
 - ``redis_server``: a private ``redis-server`` on a free port that a test may stop and start.
 - ``database_url``: parametrized over SQLite (a file in tmp_path) and PostgreSQL (a fresh
   schema in database ``test`` on 127.0.0.1:5432, dropped after the test).
+- ``chromium``: the module's Chromium (one launch a module: a second or two each), with no
+  context (window, cookie, storage) left from another test. The card's tests have their own
+  (tests/card/conftest.py).
 - ``schema_templates``: brings a scratch database to the newest revision by copying one
   migrated once per process (testkit.SchemaTemplates), not by running every migration.
 """
@@ -18,7 +21,8 @@ import pytest
 import redis
 
 from shared import redis_functions
-from tests.testkit import RedisServer, SchemaTemplates, scratch_database
+from tests.testkit import (CHROMIUM, CHROMIUM_ARGS, RedisServer, SchemaTemplates,
+                           scratch_database)
 
 REDIS_HOST = "127.0.0.1"
 REDIS_PORT = int(os.environ.get("VEXE_TEST_REDIS_PORT", "6379"))
@@ -58,3 +62,23 @@ def schema_templates(tmp_path_factory):
 def database_url(request, tmp_path):
     with scratch_database(request.param, tmp_path) as url:
         yield url
+
+
+@pytest.fixture(scope="module")
+def launched_chromium():
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("no /usr/bin/chromium")
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
+                                    headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def chromium(launched_chromium):
+    """The module's Chromium; each test's contexts are closed after it."""
+    yield launched_chromium
+    for context in launched_chromium.contexts:
+        context.close()

@@ -249,3 +249,10 @@ def pings(client: redis.Redis) -> bool:
         return client.ping()
     except redis.RedisError:  # refused, or still loading its append-only file
         return False
+
+
+# The machine's Chromium, as the browser tests start it (no network of its own, no sync).
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]

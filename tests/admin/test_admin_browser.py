@@ -12,13 +12,9 @@ from issuer import create_app
 from tests import a11y
 from tests.a11y import assert_clean
 from tests.identity.conftest import PASSWORD, Served
-from tests.testkit import free_port
+from tests.testkit import CHROMIUM, free_port
 
-playwright_api = pytest.importorskip("playwright.sync_api")
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
 SIZE = {"width": 1366, "height": 900}
 
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="no /usr/bin/chromium")
@@ -29,24 +25,6 @@ def served(initialised):
     server = Served(create_app(initialised), free_port())
     yield server
     server.stop()
-
-
-@pytest.fixture(scope="module")
-def launched():
-    """One Chromium a module: starting one takes a second or two."""
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def chromium(launched):
-    """The module's Chromium, with no context (no window, cookie or storage) left over from
-    another test: each test's are closed after it."""
-    yield launched
-    for context in launched.contexts:
-        context.close()
 
 
 def signed_in(chromium, served, lang: str, *, javascript: bool = True):

@@ -9,12 +9,9 @@ import re
 import pytest
 
 from tests.identity.conftest import PASSWORD
+from tests.testkit import CHROMIUM
 
-playwright_api = pytest.importorskip("playwright.sync_api")
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
 
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="no /usr/bin/chromium")
 
@@ -25,29 +22,11 @@ def database_url(request, tmp_path):
     yield f"sqlite:///{tmp_path / 'vexe.db'}"
 
 
-@pytest.fixture(scope="module")
-def launched():
-    """One Chromium a module: starting one takes a second or two."""
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def browser(launched):
-    """The module's Chromium, with no context (no window, cookie or storage) left over from
-    another test: each test's are closed after it."""
-    yield launched
-    for context in launched.contexts:
-        context.close()
-
-
-def test_rider_buys_clerk_takes_cash(eid_world, browser, staff, tmp_path):
+def test_rider_buys_clerk_takes_cash(eid_world, chromium, staff, tmp_path):
     staff.create("thu-ngan", "clerk")
     base = eid_world.issuer.url
 
-    rider = browser.new_page(locale="vi-VN")  # the rider reads Vietnamese
+    rider = chromium.new_page(locale="vi-VN")  # the rider reads Vietnamese
     rider.goto(base + "/")
     rider.click("#signin")
     rider.click('button[data-sub="vn-7f3a9c21"]')  # the provider's citizen chooser
@@ -66,7 +45,7 @@ def test_rider_buys_clerk_takes_cash(eid_world, browser, staff, tmp_path):
     assert row.locator(".status").inner_text() == "chờ thanh toán"
     assert "200.000 ₫" in row.inner_text()
 
-    clerk = browser.new_page(locale="en-US")  # the clerk reads English
+    clerk = chromium.new_page(locale="en-US")  # the clerk reads English
     clerk.goto(base + "/console/counter/")
     clerk.wait_for_url(re.compile(r".*/console/login\?next=.*"))
     clerk.fill("#username", "thu-ngan")
@@ -92,10 +71,10 @@ def test_rider_buys_clerk_takes_cash(eid_world, browser, staff, tmp_path):
     assert rider.locator(".card.pass").count() == 1
 
 
-def test_approver_rejects_rider_reads_why(eid_world, browser, staff):
+def test_approver_rejects_rider_reads_why(eid_world, chromium, staff):
     staff.create("duyet", "approver")
     base = eid_world.issuer.url
-    rider = browser.new_page(locale="vi-VN")  # the rider reads Vietnamese
+    rider = chromium.new_page(locale="vi-VN")  # the rider reads Vietnamese
     rider.goto(base + "/signin")
     rider.click('button[data-sub="vn-c41d7e88"]')
     rider.wait_for_url(base + "/my/")
@@ -105,7 +84,7 @@ def test_approver_rejects_rider_reads_why(eid_world, browser, staff):
     rider.click("#apply button[type=submit]")
     rider.wait_for_url(base + "/my/")
 
-    approver = browser.new_page()
+    approver = chromium.new_page()
     approver.goto(base + "/console/login")
     approver.fill("#username", "duyet")
     approver.fill("#password", PASSWORD)

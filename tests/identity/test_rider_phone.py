@@ -17,12 +17,9 @@ from shared import clock
 from tests.a11y import assert_clean
 from tests.identity.conftest import PASSWORD
 from tests.identity.test_rider_forms import add_trips
+from tests.testkit import CHROMIUM
 
-playwright_api = pytest.importorskip("playwright.sync_api")
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
 PHONES = [(360, 800), (390, 844)]
 AN = "vn-7f3a9c21"
 
@@ -32,24 +29,6 @@ pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="no /usr/bi
 @pytest.fixture(params=["sqlite"])
 def database_url(request, tmp_path):
     yield f"sqlite:///{tmp_path / 'vexe.db'}"  # the pages call services tested on both
-
-
-@pytest.fixture(scope="module")
-def launched():
-    """One Chromium a module: starting one takes a second or two."""
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def chromium(launched):
-    """The module's Chromium, with no context (no window, cookie or storage) left over from
-    another test: each test's are closed after it."""
-    yield launched
-    for context in launched.contexts:
-        context.close()
 
 
 def signed_in(world, chromium, language: str):

@@ -9,7 +9,6 @@ import calendar
 import csv
 import datetime as dt
 import io
-import os
 
 import pytest
 import sqlalchemy as sa
@@ -312,25 +311,20 @@ def test_other_roles_are_refused(world, staff, role):
 
 
 @pytest.mark.parametrize("lang", ["vi", "en"])
-def test_the_page_is_accessible_and_fits_a_staff_screen(world, staff, initialised, lang):
+def test_the_page_is_accessible_and_fits_a_staff_screen(world, staff, initialised, chromium,
+                                                        lang):
     """In Chromium at 1366x900: axe finds nothing (WCAG 2.2 AA), nothing scrolls sideways."""
     browser_test = pytest.importorskip("tests.admin.test_admin_browser")
-    if not os.path.exists(browser_test.CHROMIUM):
-        pytest.skip("no /usr/bin/chromium")
     order = world.buy("multi")
     world.ride(order.pass_id, "29B-100.01")
     world.buy("single", route="E05")
     staff.create("quan-tri", "analyst")  # the name the browser helper signs in with
     server = Served(create_app(initialised), free_port())
     try:
-        with browser_test.playwright_api.sync_playwright() as p:
-            chromium = p.chromium.launch(executable_path=browser_test.CHROMIUM,
-                                         args=browser_test.ARGS, headless=True)
-            page = browser_test.signed_in(chromium, server, lang)
-            page.goto(server.url + "/console/ridership/settlement")
-            page.locator("#money summary").click()
-            assert page.locator("#money tbody tr").count() == 2 + 2  # totals, then by day
-            browser_test.check(page, f"settlement ({lang})")
-            chromium.close()
+        page = browser_test.signed_in(chromium, server, lang)
+        page.goto(server.url + "/console/ridership/settlement")
+        page.locator("#money summary").click()
+        assert page.locator("#money tbody tr").count() == 2 + 2  # totals, then by day
+        browser_test.check(page, f"settlement ({lang})")
     finally:
         server.stop()
