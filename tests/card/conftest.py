@@ -16,6 +16,7 @@ import requests
 from issuer import bootstrap
 from issuer.platform import db, settings
 from issuer.passes import publish
+from issuer.sales import orders
 from shared import clock, redis_keys
 from shared.denylist import Denylist
 from shared.keys import TrustList
@@ -263,3 +264,16 @@ def operator_call(world: EidWorld, config: dict, method: str, path: str, **kwarg
                                 headers={"Authorization": f"Bearer {token}"}, **kwargs)
     assert response.status_code in (200, 201), response.text
     return response.json()
+
+
+def renewed_and_paid(database_url: str, account_id: str) -> str:
+    """Next month's multi-route pass for ``account_id``, ordered and paid (at the counter):
+    its id. Paying binds it to the phone that holds this month's (issuer.passes.next_month)."""
+    with db.session(database_url) as session:
+        now = clock.now()
+        order = orders.create(session, account_id, "multi", orders.months_on_sale(now, 1)[1],
+                              now=now, open_day=1)
+        following = orders.pay(session, order.id, amount_vnd=order.price_vnd,
+                               handled_by="test", now=now).pass_id
+        session.commit()
+    return following

@@ -11,11 +11,10 @@ import sqlalchemy as sa
 
 from issuer.platform import db
 from issuer.platform.models import Pass
-from issuer.sales import orders
 from shared import clock, redis_keys
 from shared.denylist import Denylist
 from shared.keys import TrustList
-from tests.card.conftest import ADULT, operator_call
+from tests.card.conftest import ADULT, operator_call, renewed_and_paid
 
 
 @pytest.fixture(params=["sqlite"])
@@ -56,13 +55,8 @@ def test_the_new_month_shows_at_midnight_offline(phones, eid_world, initialised,
 
     # Renewed from the account page and paid: next month's pass, on this phone already.
     url = initialised["DATABASE_URL"]
+    following = renewed_and_paid(url, account["id"])
     with db.session(url) as session:
-        now = clock.now()
-        order = orders.create(session, account["id"], "multi", orders.months_on_sale(now, 1)[1],
-                              now=now, open_day=1)
-        following = orders.pay(session, order.id, amount_vnd=order.price_vnd,
-                               handled_by="test", now=now).pass_id
-        session.commit()
         # The month turns tonight: both passes moved to meet at the next midnight.
         midnight = tonight_midnight()
         session.execute(sa.update(Pass).where(Pass.id == current["id"])

@@ -16,7 +16,8 @@ from issuer.platform.models import Order, Pass
 from issuer.sales import orders
 from shared import clock
 from tests.a11y import assert_clean
-from tests.card.conftest import ADULT, ROTATION, SCREENS, operator_call, qr_on_screen
+from tests.card.conftest import (ADULT, ROTATION, SCREENS, operator_call, qr_on_screen,
+                                 renewed_and_paid)
 
 DAY = 86400
 AXE_ALLOWED = {"bypass_csp": True}  # axe is put into the page by the test
@@ -161,13 +162,7 @@ def test_no_reminder_when_next_month_is_on_the_phone(phones, eid_world, initiali
 
     # Renewed and paid: next month's pass, bound to this phone; the two moved to meet two
     # days from now, inside the reminder's days.
-    with db.session(initialised["DATABASE_URL"]) as session:
-        now = clock.now()
-        order = orders.create(session, account["id"], "multi", orders.months_on_sale(now, 1)[1],
-                              now=now, open_day=1)
-        following = orders.pay(session, order.id, amount_vnd=order.price_vnd,
-                               handled_by="test", now=now).pass_id
-        session.commit()
+    following = renewed_and_paid(initialised["DATABASE_URL"], account["id"])
     end = int(clock.now()) + 2 * DAY
     ends_at(initialised, current["id"], end, following=following)
 
