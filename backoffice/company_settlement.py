@@ -102,8 +102,9 @@ def earned(price: int, valid_from: int, valid_until: int, day: dt.date, *,
         return 0
     kept = price - (price if refund_vnd is None else refund_vnd)
     first, last = _date(valid_from), _date(valid_until - 1)
-    n, i = (last - first).days + 1, min(max((day - first).days, 0), (last - first).days + 1)
-    left = max(0, kept - price * i // n)  # kept less what the days before this one earned
+    n = (last - first).days + 1
+    before = min(max((day - first).days, 0), n)  # the pass's days before this one
+    left = max(0, kept - price * before // n)  # kept less what those days earned
     return left if day == refund_day else min(share, left)
 
 

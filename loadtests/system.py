@@ -29,6 +29,7 @@ from pathlib import Path
 import redis
 import sqlalchemy as sa
 
+from issuer.platform import upkeep
 from shared import clock, keys, redis_functions
 
 PG_URL = os.environ.get("VEXE_LOAD_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -255,7 +256,9 @@ class System:
                 rider.update(custodial=False, credential=bound["credential"],
                              device_pem=keys.device_private_pem(phone).decode())
             pool.append(rider)
-        self._analyze()
+        # PostgreSQL's statistics of the tables just filled, as a database in service has
+        # them (autovacuum): without them the planner may loop over every pass to find one.
+        upkeep.analyze(self.database_url)
         sale = self._api("GET", "/api/catalogue")["months_on_sale"]
         self.pool_file.write_text(json.dumps({
             "issuer": self.issuer_url, "idp": self.idp_url, "gateway": self.gateway_url,
@@ -265,21 +268,6 @@ class System:
             "clock_offset": self.clock_offset, "months_on_sale": sale,
             "bank": {"secret": self._secrets["bank"], "account": BANK["VEXE_BANK_ACCOUNT"]}
             if self.with_payments else None}))
-
-
-    def _analyze(self) -> None:
-        """PostgreSQL's statistics of the tables just filled, as a database in service has
-        them (autovacuum gathers them as tables grow). Without them the planner takes a
-        table of a thousand passes for a handful of rows and may join them in a nested loop
-        over an index that matches every row: the renewal's look for the pass it follows
-        took 20 to 60 ms instead of well under one."""
-        engine = sa.create_engine(PG_URL)
-        with engine.begin() as conn:
-            tables = conn.execute(sa.text("SELECT tablename FROM pg_tables WHERE schemaname = "
-                                          ":schema"), {"schema": self.schema}).scalars().all()
-            for table in tables:
-                conn.execute(sa.text(f'ANALYZE "{self.schema}"."{table}"'))
-        engine.dispose()
 
 
 def _signal_group(proc: subprocess.Popen, signum: int) -> None:

@@ -155,7 +155,7 @@ def restore(config: Mapping, src: Path, *, force: bool) -> dict:
         db.dispose(url)
         _pg(["pg_restore", "--no-owner", "--clean", "--if-exists", "--exit-on-error"], url,
             str(src / PG_FILE))
-        _analyze(url)
+        analyze(url)
     # The keys last: a database that could not be restored leaves the keys as they were.
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     for filename in SECRETS.values():
@@ -166,8 +166,9 @@ def restore(config: Mapping, src: Path, *, force: bool) -> dict:
             "schema_revision": revision, "up_to_date": revision == db.head_revision()}
 
 
-def _analyze(url: str) -> None:
-    """The planner's statistics of every restored table. A dump holds none, and until
+def analyze(url: str) -> None:
+    """The planner's statistics of every table of ``url``'s schema (PostgreSQL), gathered
+    now: after a restore, or a database filled at once. A dump holds none, and until
     autovacuum gathers them the planner takes each table for a few rows: a join it would
     make with an index then runs as a loop over every row (the renewal's look for the pass
     it follows, the refresh's for next month's)."""
