@@ -118,7 +118,9 @@ def _retry_after(response: flask.Response) -> flask.Response:
     current = limiter.current_limit
     if current is not None:
         try:
-            seconds = max(1, math.ceil(current.reset_at - time.time()))
+            # The window's own reset time: flask-limiter's ``reset_at`` adds a second and
+            # truncates, which says 61 s of a 60 s window when it began less than 1 s ago.
+            seconds = max(1, math.ceil(current.window.reset_time - time.time()))
         except Exception:  # noqa: BLE001 (the storage away: its in-memory fallback counts)
             pass
     response.headers["Retry-After"] = str(seconds)

@@ -94,6 +94,16 @@ class TestSignInLimit:
         assert sign_in(other, "nobody", "wrong password",
                        environ_base={"REMOTE_ADDR": "192.0.2.7"}).status_code == 401
 
+    def test_retry_after_is_never_past_the_window(self, client, monkeypatch):
+        """All attempts in the same wall-clock second as the first: the refusal still says at
+        most the window's 60 s (the limiter's own reset time is rounded up a whole second)."""
+        monkeypatch.setattr(time, "time", lambda: 1_900_000_000.2)  # a clock that stands still
+        for n in range(limit_of(limits.SIGN_IN)):
+            assert sign_in(client, f"nobody{n}", "wrong password").status_code == 401
+        refused = sign_in(client, "nobody-more", "wrong password")
+        assert refused.status_code == 429
+        assert refused.headers["Retry-After"] == "60"
+
     def test_a_depot_signing_in_its_shift_is_not_limited(self, app, client, session):
         # A shift's operators sign in from one address at once: only failures count.
         allowed = limit_of(limits.SIGN_IN)
