@@ -12,6 +12,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from gunicorn import glogging
+
 from shared import logs
 
 # Sync workers: one request at a time each, so raise --workers for more at once. A worker
@@ -31,6 +33,20 @@ limit_request_field_size = 8190
 # gunicorn's own lines and the issuer's in one format (shared.logs); its access log is off,
 # the issuer writes its own (issuer.web.monitoring).
 logconfig_dict = logs.dict_config()
+
+
+class Logger(glogging.Logger):
+    """gunicorn's own lines without its access lines. With a logging configuration given,
+    gunicorn builds every request's access line (its atoms, a log record) even though no
+    handler prints it: the issuer writes its own (issuer.web.monitoring)."""
+
+    access_log_enabled = False
+
+    def access(self, resp, req, environ, request_time) -> None:
+        pass
+
+
+logger_class = Logger
 METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 

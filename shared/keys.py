@@ -7,6 +7,7 @@ validators accept any key in the list for the time the list says it is valid, th
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -47,7 +48,19 @@ def key_id(key: ed25519.Ed25519PrivateKey | ed25519.Ed25519PublicKey) -> str:
     Short because it travels in every QR; derived from the key so it can't be reused by
     another key by mistake.
     """
+    if isinstance(key, ed25519.Ed25519PrivateKey):
+        return _private_key_id(key)
+    return _key_id(key)
+
+
+def _key_id(key: ed25519.Ed25519PrivateKey | ed25519.Ed25519PublicKey) -> str:
     return b64.encode(hashlib.sha256(raw_public(key)).digest()[:6])
+
+
+# A signing key's id is asked on every credential it signs; the issuer keeps the key object
+# for its process (issuer.passes.signing), so the id is worked out once per key. (Public key
+# objects can't be hashed; they are rarely asked.)
+_private_key_id = functools.lru_cache(maxsize=16)(_key_id)
 
 
 def private_pem(key: ed25519.Ed25519PrivateKey) -> bytes:

@@ -16,6 +16,7 @@ description, with test vectors.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import struct
@@ -127,6 +128,7 @@ def mint_credential(signing_key: ed25519.Ed25519PrivateKey, *, jti: str, pass_id
                       headers={"kid": keys.key_id(signing_key), "typ": None})
 
 
+@functools.lru_cache(maxsize=4096)  # a phone's key is the same at each of its refreshes
 def _compressed(device_key: str) -> str:
     return keys.device_public_compressed(keys.load_device_public(device_key))
 

@@ -3,6 +3,7 @@ operator); its phone, credential and QR (its rider only: a clerk acting for a ri
 the counter, audited)."""
 
 import flask
+from werkzeug.exceptions import TooManyRequests
 
 from issuer.api import json_body, shapes
 from issuer.identity import operators
@@ -11,7 +12,7 @@ from issuer.passes import refresh as refresh_sql
 from issuer.platform import db
 from issuer.platform.errors import Invalid
 from shared.i18n import N_
-from issuer.web import auth, limits, publishing
+from issuer.web import auth, limits, monitoring, publishing
 from issuer.web.publishing import publish_now
 from shared import clock, jsonbody
 
@@ -89,9 +90,8 @@ def bind_device(pass_id: str):
 
 
 @bp.post("/<pass_id>/credential")
-@limits.credential
 def refresh(pass_id: str):
-    issued = _refresh_in_one_round_trip(pass_id)
+    issued = _refresh_in_one_round_trip(pass_id)  # its rate counted on the pass
     if issued is not None:
         if issued.follows is None:
             return issued.as_dict()
@@ -100,6 +100,11 @@ def refresh(pass_id: str):
         return answer
     # Everything else (SQLite, a session cookie, an operator's token, a refusal, a pass the
     # issuer holds the key of): the general path, which says why in the usual order.
+    return _refresh_general(pass_id)
+
+
+@limits.credential
+def _refresh_general(pass_id: str):
     auth.caller()  # a 401 before anything about the pass
     json_body(shapes.Empty)
     # The rider's own pass only (403), checked on the pass as refresh_credential locks it:
@@ -127,9 +132,15 @@ def _refresh_in_one_round_trip(pass_id: str):
     token = auth.bearer_token()
     if token is None or not url.startswith("postgresql") or not _empty_body():
         return None
-    now, lifetime = int(clock.now()), config["CREDENTIAL_LIFETIME"]
+    now_ms, lifetime = int(clock.now() * 1000), config["CREDENTIAL_LIFETIME"]
+    now = now_ms // 1000
     outcome = db.retry_dropped(url, lambda conn: refresh_sql.run(
-        conn, pass_id, token, now=now, lifetime=lifetime))
+        conn, pass_id, token, now_ms=now_ms, lifetime=lifetime,
+        spacing_ms=limits.CREDENTIAL_SPACING_MS, burst_ms=limits.CREDENTIAL_BURST_MS))
+    if outcome.retry_after is not None:
+        auth.rider_is(outcome.rider_id)
+        monitoring.rate_limited(None)
+        raise TooManyRequests(retry_after=outcome.retry_after)
     if outcome.jti is None:
         return None
     issued = phones.mint_recorded(db.get_session(), outcome.row, now=now, lifetime=lifetime,

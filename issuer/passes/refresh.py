@@ -17,6 +17,15 @@ wait for it) or after them, when PostgreSQL reads the rows again as they now are
 rules refuse: a revoked pass or a retired binding gets no credential, on any worker of any
 host, since every one of them asks the one database.
 
+The rate of refreshes is counted on the pass row the statement locks and updates anyway, so
+a refresh asks Redis nothing: GCRA (the generic cell rate algorithm) keeps one number, the
+moment the pass's next refresh is due if it kept to the rate (``refresh_tat_ms``). A refresh
+more than the burst ahead of it is refused and changes nothing; one within it moves it on by
+the spacing. With a spacing of 3 s and a burst of 57 s that is 20 at once, then one every
+3 s: 20 a minute over time, as the rate limiter counts the other doors (issuer.web.limits),
+though after a full burst the next comes in 3 s rather than when the minute is out. Every
+worker of every host counts on the same row.
+
 The signing key's private half is unsealed once per process (issuer.passes.signing): which
 key signs is read in the statement, so a rotation or retirement made by any process is
 followed at the next refresh.
@@ -39,8 +48,8 @@ WITH rider AS (
     SELECT id FROM accounts WHERE rider_token_hash = :token_hash
 ), p AS (
     SELECT passes.id, passes.account_id, passes.product, passes.route_code, passes.category,
-           passes.valid_from, passes.valid_until, passes.status, accounts.identity_level,
-           (SELECT kid FROM signing_keys WHERE retired_at IS NULL
+           passes.valid_from, passes.valid_until, passes.status, passes.refresh_tat_ms,
+           accounts.identity_level, (SELECT kid FROM signing_keys WHERE retired_at IS NULL
             ORDER BY id DESC LIMIT 1) AS kid
     FROM passes JOIN accounts ON accounts.id = passes.account_id
     WHERE passes.id = :pass_id AND passes.account_id = (SELECT id FROM rider)
@@ -53,11 +62,12 @@ WITH rider AS (
     SELECT p.id, p.valid_until, p.kid, b.binding_id FROM p
     JOIN rider ON rider.id = p.account_id JOIN b ON NOT b.custodial
     WHERE p.identity_level >= :level AND p.status <> :revoked AND p.valid_until > :now
-      AND p.kid IS NOT NULL
+      AND p.kid IS NOT NULL AND p.refresh_tat_ms - :now_ms <= :burst_ms
 ), moved AS (
     UPDATE passes
     SET credentials_until = GREATEST(passes.credentials_until,
-                                     LEAST(:now + :lifetime, usable.valid_until))
+                                     LEAST(:now + :lifetime, usable.valid_until)),
+        refresh_tat_ms = GREATEST(passes.refresh_tat_ms, :now_ms) + :spacing_ms
     FROM usable WHERE passes.id = usable.id
 ), logged AS (
     INSERT INTO credentials (jti, pass_id, binding_id, kid, nbf, exp)
@@ -79,19 +89,26 @@ FROM (SELECT 1) AS one LEFT JOIN rider ON true LEFT JOIN p ON true LEFT JOIN b O
 @dataclass(frozen=True)
 class Outcome:
     """What the statement saw: the rider (None: not a rider's token), her pass (None: no such
-    pass of hers; nothing was locked), and the credential's id when one was recorded."""
+    pass of hers; nothing was locked), and the credential's id when one was recorded. When
+    the pass was usable but its refreshes ran ahead of the rate, ``retry_after``: the seconds
+    until one more is let through."""
 
     rider_id: str | None
     row: sa.Row | None
     jti: str | None
+    retry_after: int | None = None
 
 
-def run(conn: sa.Connection, pass_id: str, token: str, *, now: int, lifetime: int) -> Outcome:
-    """One round trip, on a connection in autocommit: the statement is its own transaction."""
+def run(conn: sa.Connection, pass_id: str, token: str, *, now_ms: int, lifetime: int,
+        spacing_ms: int, burst_ms: int) -> Outcome:
+    """One round trip, on a connection in autocommit: the statement is its own transaction.
+    ``spacing_ms`` and ``burst_ms``: the rate of refreshes a pass may have (see above)."""
+    now = now_ms // 1000
     while True:
         jti = ids.new_jti()
         row = conn.execute(STATEMENT, {
             "token_hash": ids.token_hash(token), "pass_id": pass_id, "now": now,
+            "now_ms": now_ms, "spacing_ms": spacing_ms, "burst_ms": burst_ms,
             "lifetime": lifetime, "jti": jti, "level": passes.HOLDING_LEVEL,
             "revoked": passes.REVOKED,
             "ahead": phones.NEXT_MONTH_AHEAD, "active": passes.ACTIVE}).one()
@@ -99,6 +116,9 @@ def run(conn: sa.Connection, pass_id: str, token: str, *, now: int, lifetime: in
             return Outcome(row.rider_id, row if row.id is not None else None, None)
         if row.jti is not None or not _usable(row, now):
             return Outcome(row.rider_id, row, row.jti)
+        ahead = row.refresh_tat_ms - now_ms - burst_ms
+        if ahead > 0:
+            return Outcome(row.rider_id, row, None, retry_after=-(-ahead // 1000))
         # The id was taken (the primary key refused it): nothing was recorded under it; the
         # pass's credentials_until moved on all the same, to the same value. Draw again.
 

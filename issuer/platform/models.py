@@ -131,6 +131,9 @@ class Pass(Base):
     # to an earlier one: until then the denylist names the one device key still accepted.
     replaced_at: Mapped[int | None] = mapped_column(Time)
     replaced_until: Mapped[int] = mapped_column(Time, default=0, server_default="0")
+    # The rate of the phone's refreshes, counted by the refresh's one statement
+    # (issuer.passes.refresh): when the next one is due, in milliseconds (GCRA).
+    refresh_tat_ms: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
     created_at: Mapped[int] = mapped_column(Time)
 
     __table_args__ = (

@@ -28,6 +28,13 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 class CookieSessions(SecureCookieSessionInterface):
+    def open_session(self, app: flask.Flask, request: flask.Request):
+        # A phone's API call carries no cookie: an empty session, without building the
+        # cookie's signer first (as Flask does for every request).
+        if not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
+
     def get_cookie_secure(self, app: flask.Flask) -> bool:
         if app.config.get("SESSION_COOKIE_SECURE"):
             return True

@@ -16,11 +16,13 @@ lockout in the database (issuer.console.signin) holds either way.
   belongs to (not the bytes of either: one token spelt thirty ways, or a cookie signed again
   every second, is one caller), so riders behind one mobile carrier's address don't share a
   limit; per address when nobody is signed in, or the token is not valid.
-- A credential refresh with a bearer token is counted per token, read from the header with
-  no database lookup: the refresh checks the token in the same statement as the pass
-  (issuer.passes.refresh), and a rider holds one token, so per token is per rider. A token
-  spelt another way is another string, which no account holds: it is refused (401) and
-  mints nothing. A session cookie is counted per caller, as above.
+- A phone's credential refresh with a rider's token, on PostgreSQL, is counted per pass by
+  its own statement, on the pass row it updates anyway (issuer.passes.refresh), at the same
+  rate: the busiest request asks Redis nothing. Any other refresh (a session cookie, a token
+  no rider holds, a pass the statement refused, SQLite) is counted here: per bearer token,
+  read from the header with no database lookup (a rider holds one token, so per token is per
+  rider; a token spelt another way is another string, which no account holds: refused, 401),
+  else per caller, as above.
 
 A refusal is a 429 with Retry-After, in JSON for the API and as a page for pages.
 """
@@ -34,6 +36,7 @@ import time
 import flask
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from limits import parse
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -92,6 +95,12 @@ sign_in = limiter.limit(SIGN_IN, key_func=address_key, methods=["POST"], scope="
 sign_in_redirect = limiter.limit(E_ID, key_func=address_key, scope="e-id")
 qr = limiter.limit(QR, key_func=caller_key, scope="qr")
 credential = limiter.limit(CREDENTIAL, key_func=credential_key, scope="credential")
+
+# The same rate as the refresh's statement counts it (GCRA, issuer.passes.refresh): one
+# refresh every SPACING_MS, and up to the limit at once (a burst of the rest of the period).
+_credential_rate = parse(CREDENTIAL)
+CREDENTIAL_SPACING_MS = _credential_rate.get_expiry() * 1000 // _credential_rate.amount
+CREDENTIAL_BURST_MS = _credential_rate.get_expiry() * 1000 - CREDENTIAL_SPACING_MS
 
 
 def init_app(app: flask.Flask) -> None:

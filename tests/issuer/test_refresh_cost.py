@@ -273,10 +273,11 @@ def test_an_id_already_taken_is_drawn_again(app, api, bound, monkeypatch):
     assert after == {**before, "NewId-01": (claims["nbf"], claims["exp"])}
 
 
-def test_a_refresh_costs_one_call_to_redis(app, api, bound, redis_url):
-    """The rate limiter asks Redis once a refresh (its count, keyed on the token: one script),
-    and nothing else on the way asks it at all: seen by Redis itself (MONITOR), on this test's
-    database."""
+def test_what_a_refresh_asks_redis(app, api, bound, redis_url):
+    """On PostgreSQL a refresh asks Redis nothing: its rate is counted on the pass by its one
+    statement. On SQLite (the general path) the rate limiter asks once (its count, keyed on
+    the token: one script). Nothing else on the way asks it at all: seen by Redis itself
+    (MONITOR), on this test's database."""
     import redis
 
     refresh(api, bound)  # the limiter's script loaded, its connection pooled
@@ -296,5 +297,52 @@ def test_a_refresh_costs_one_call_to_redis(app, api, bound, redis_url):
             seen.append(command["command"])
     watcher.close()
     marker_client.close()
+    if is_postgresql(app):
+        assert seen == []
+        return
     assert len(seen) == 1, seen
     assert seen[0].startswith("EVALSHA") and "credential" in seen[0], seen
+
+
+def test_a_phone_refreshing_too_often_is_refused_by_its_pass(app, api, bound, monkeypatch):
+    """The refresh's statement counts the rate on the pass: the limit's worth at once, then
+    one every spacing; a refresh over it is a 429 with the seconds to wait, records nothing
+    and moves nothing; another host of the issuer counts on the same row; another rider's
+    pass is not held up."""
+    if not is_postgresql(app):
+        pytest.skip("the one-statement refresh is PostgreSQL's (SQLite's is counted in Redis)")
+    from issuer.web import limits
+
+    url = app.config["DATABASE_URL"]
+    at = [clock.now()]
+    monkeypatch.setattr(clock, "now", lambda: at[0])  # a clock the test moves
+    allowed = int(limits.CREDENTIAL.split()[0])
+    for _ in range(allowed):
+        refresh(api, bound)
+
+    def counted():
+        with db.session(url) as s:
+            p = s.get(Pass, bound[1])
+            return (s.scalar(sa.select(sa.func.count()).select_from(Credential)
+                             .where(Credential.pass_id == p.id)), p.credentials_until)
+
+    before = counted()
+    token, pass_id = bound
+    refused = api.call("POST", f"/api/passes/{pass_id}/credential", token=token, json={})
+    assert refused.status_code == 429, refused.get_json()
+    assert refused.headers["Retry-After"] == str(limits.CREDENTIAL_SPACING_MS // 1000)
+    assert refused.get_json()["error"].startswith("Too many requests")
+    assert counted() == before  # nothing recorded, nothing moved
+    host_b = other_instance(app).test_client()
+    assert host_b.post(f"/api/passes/{pass_id}/credential", json={},
+                       headers={"Authorization": f"Bearer {token}"}).status_code == 429
+    assert api.call("POST", f"/api/passes/{pass_id}/credential", token=token,
+                    json={}).status_code == 429  # refusals do not push the wait further
+    at[0] += limits.CREDENTIAL_SPACING_MS / 1000
+    refresh(api, bound)  # one more after the spacing
+    assert api.call("POST", f"/api/passes/{pass_id}/credential", token=token,
+                    json={}).status_code == 429
+    other_token, other_pass = api.rider_pass()
+    api.ok("POST", f"/api/passes/{other_pass['id']}/device", token=other_token,
+           json={"public_key": keys.device_public_compressed(keys.new_device_key())})
+    refresh(api, (other_token, other_pass["id"]))
