@@ -143,7 +143,7 @@ def _refresh_in_one_round_trip(pass_id: str):
         raise TooManyRequests(retry_after=outcome.retry_after)
     if outcome.jti is None:
         return None
-    issued = phones.mint_recorded(db.get_session(), outcome.row, now=now, lifetime=lifetime,
+    issued = phones.mint_recorded(db.get_session, outcome.row, now=now, lifetime=lifetime,
                                   sealing_key=config["SEALING_KEY"])
     if issued is not None:
         auth.rider_is(outcome.rider_id)

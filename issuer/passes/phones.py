@@ -290,12 +290,14 @@ def _check_label(label) -> str | None:
     return label
 
 
-def mint_recorded(session: Session, row, *, now: int, sealing_key: str | None,
+def mint_recorded(session: Callable[[], Session], row, *, now: int, sealing_key: str | None,
                   lifetime: int) -> Issued | None:
     """Sign the credential :mod:`issuer.passes.refresh` has just recorded (``row``: the pass,
     its binding, the signing key's id and the credential's id, as the statement answered).
-    None if the key it named was retired since: the caller takes the general path."""
-    private = signing.signer(session, row.kid, sealing_key=sealing_key)
+    None if the key it named was retired since: the caller takes the general path.
+    ``session`` is asked for only if this process has not unsealed that key yet."""
+    private = (signing.unsealed(row.kid, sealing_key=sealing_key)
+               or signing.signer(session(), row.kid, sealing_key=sealing_key))
     if keys.key_id(private) != row.kid:
         return None
     credential = ticket.mint_credential(

@@ -85,13 +85,18 @@ def current_kid():
 _unsealed: dict[tuple[str, str], ed25519.Ed25519PrivateKey] = {}
 
 
+def unsealed(kid: str | None, *, sealing_key: str | None) -> ed25519.Ed25519PrivateKey | None:
+    """The private key of ``kid`` if this process has unsealed it already (no database)."""
+    return _unsealed.get((sealing_key, kid)) if sealing_key else None
+
+
 def signer(session: Session, kid: str | None, *,
            sealing_key: str | None) -> ed25519.Ed25519PrivateKey:
     """The private key of ``kid``, which the caller has just read as the current key."""
     global _unsealed
     if kid is None:
         raise NotReady(N_("no signing key: run `vexe init`"))
-    cached = _unsealed.get((sealing_key, kid)) if sealing_key else None
+    cached = unsealed(kid, sealing_key=sealing_key)
     if cached is not None:
         return cached
     row = session.scalar(sa.select(SigningKey).where(SigningKey.kid == kid,
