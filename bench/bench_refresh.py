@@ -258,6 +258,7 @@ def main() -> None:
                            system.issuer_url, args, {**env, "VEXE_REFRESH_PER_USER": per_user})
             paced["load"] = loadavg()
             pool = json.loads(system.pool_file.read_text())
+            clear_limits(limits, system.database_url)
             trips, sent = count_round_trips(system, pool)
             clear_limits(limits, system.database_url)
             pids = workers_of(masters["issuer"])

@@ -132,10 +132,9 @@ def _refresh_in_one_round_trip(pass_id: str):
     token = auth.bearer_token()
     if token is None or not url.startswith("postgresql") or not _empty_body():
         return None
-    now_ms, lifetime = int(clock.now() * 1000), config["CREDENTIAL_LIFETIME"]
-    now = now_ms // 1000
+    now, lifetime = int(clock.now()), config["CREDENTIAL_LIFETIME"]
     outcome = db.retry_dropped(url, lambda conn: refresh_sql.run(
-        conn, pass_id, token, now_ms=now_ms, lifetime=lifetime,
+        conn, pass_id, token, now=now, lifetime=lifetime,
         spacing_ms=limits.CREDENTIAL_SPACING_MS, burst_ms=limits.CREDENTIAL_BURST_MS))
     if outcome.retry_after is not None:
         auth.rider_is(outcome.rider_id)

@@ -19,7 +19,8 @@ host, since every one of them asks the one database.
 
 The rate of refreshes is counted on the pass row the statement locks and updates anyway, so
 a refresh asks Redis nothing: GCRA (the generic cell rate algorithm) keeps one number, the
-moment the pass's next refresh is due if it kept to the rate (``refresh_tat_ms``). A refresh
+moment the pass's next refresh is due if it kept to the rate (``refresh_tat_ms``), on the
+database's clock, so that hosts whose clocks disagree still count alike. A refresh
 more than the burst ahead of it is refused and changes nothing; one within it moves it on by
 the spacing. With a spacing of 3 s and a burst of 57 s that is 20 at once, then one every
 3 s: 20 a minute over time, as the rate limiter counts the other doors (issuer.web.limits),
@@ -44,7 +45,9 @@ from issuer.platform import ids
 # Written once as text: the hot path compiles nothing per request (SQLAlchemy caches a
 # TextClause's compiled form).
 STATEMENT = sa.text("""
-WITH rider AS (
+WITH clock AS (
+    SELECT (extract(epoch FROM now()) * 1000)::bigint AS ms
+), rider AS (
     SELECT id FROM accounts WHERE rider_token_hash = :token_hash
 ), p AS (
     SELECT passes.id, passes.account_id, passes.product, passes.route_code, passes.category,
@@ -62,12 +65,12 @@ WITH rider AS (
     SELECT p.id, p.valid_until, p.kid, b.binding_id FROM p
     JOIN rider ON rider.id = p.account_id JOIN b ON NOT b.custodial
     WHERE p.identity_level >= :level AND p.status <> :revoked AND p.valid_until > :now
-      AND p.kid IS NOT NULL AND p.refresh_tat_ms - :now_ms <= :burst_ms
+      AND p.kid IS NOT NULL AND p.refresh_tat_ms - (SELECT ms FROM clock) <= :burst_ms
 ), moved AS (
     UPDATE passes
     SET credentials_until = GREATEST(passes.credentials_until,
                                      LEAST(:now + :lifetime, usable.valid_until)),
-        refresh_tat_ms = GREATEST(passes.refresh_tat_ms, :now_ms) + :spacing_ms
+        refresh_tat_ms = GREATEST(passes.refresh_tat_ms, (SELECT ms FROM clock)) + :spacing_ms
     FROM usable WHERE passes.id = usable.id
 ), logged AS (
     INSERT INTO credentials (jti, pass_id, binding_id, kid, nbf, exp)
@@ -76,6 +79,7 @@ WITH rider AS (
     RETURNING jti
 )
 SELECT rider.id AS rider_id, p.*, b.*, (SELECT jti FROM logged) AS jti,
+       (SELECT ms FROM clock) AS clock_ms,
        (SELECT later.id FROM passes AS later
         JOIN device_bindings AS lb ON lb.pass_id = later.id AND lb.retired_at IS NULL
              AND NOT lb.custodial AND lb.device_key = b.device_key
@@ -99,16 +103,15 @@ class Outcome:
     retry_after: int | None = None
 
 
-def run(conn: sa.Connection, pass_id: str, token: str, *, now_ms: int, lifetime: int,
+def run(conn: sa.Connection, pass_id: str, token: str, *, now: int, lifetime: int,
         spacing_ms: int, burst_ms: int) -> Outcome:
     """One round trip, on a connection in autocommit: the statement is its own transaction.
     ``spacing_ms`` and ``burst_ms``: the rate of refreshes a pass may have (see above)."""
-    now = now_ms // 1000
     while True:
         jti = ids.new_jti()
         row = conn.execute(STATEMENT, {
             "token_hash": ids.token_hash(token), "pass_id": pass_id, "now": now,
-            "now_ms": now_ms, "spacing_ms": spacing_ms, "burst_ms": burst_ms,
+            "spacing_ms": spacing_ms, "burst_ms": burst_ms,
             "lifetime": lifetime, "jti": jti, "level": passes.HOLDING_LEVEL,
             "revoked": passes.REVOKED,
             "ahead": phones.NEXT_MONTH_AHEAD, "active": passes.ACTIVE}).one()
@@ -116,7 +119,7 @@ def run(conn: sa.Connection, pass_id: str, token: str, *, now_ms: int, lifetime:
             return Outcome(row.rider_id, row if row.id is not None else None, None)
         if row.jti is not None or not _usable(row, now):
             return Outcome(row.rider_id, row, row.jti)
-        ahead = row.refresh_tat_ms - now_ms - burst_ms
+        ahead = row.refresh_tat_ms - row.clock_ms - burst_ms
         if ahead > 0:
             return Outcome(row.rider_id, row, None, retry_after=-(-ahead // 1000))
         # The id was taken (the primary key refused it): nothing was recorded under it; the
