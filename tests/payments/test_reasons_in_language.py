@@ -47,6 +47,15 @@ def test_why_money_is_held_reads_in_the_pages_language(shop):
                                                                                        clerk)
 
 
+def test_the_rider_reads_on_her_order_why_her_money_is_held(shop):
+    rider = shop.rider()
+    order_id = shop.order(rider)
+    notify(shop, credit(id="FT-SHORT-RIDER", content=f"VX{order_id}", transferAmount=150_000))
+    page = html.unescape(rider.get(f"{shop.issuer.url}/my/orders/{order_id}", timeout=10).text)
+    assert (f"đã trả 150.000 ₫ cho đơn hàng {order_id}, trong khi giá của đơn là 200.000 ₫; "
+            "nhân viên sẽ ghi vào đơn hoặc hoàn lại") in page
+
+
 def test_a_reason_written_before_the_codes_is_shown_as_it_was_written(shop):
     _, held = short_transfer(shop)
     clerk = shop.clerk()
