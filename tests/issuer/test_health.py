@@ -56,3 +56,13 @@ def test_a_database_left_behind_by_an_upgrade_is_not_ready(app, client):
         f"schema at revision {older}, this version needs {head}"
     command.upgrade(db.alembic_config(url), "head")
     assert client.get("/readyz").status_code == 200
+
+
+def test_the_icon_a_browser_asks_for_is_the_cards(client):
+    """Browsers ask every site for /favicon.ico by themselves: the card's icon, not a 404."""
+    from issuer.card.pages import STATIC
+
+    response = client.get("/favicon.ico")
+    assert response.status_code == 200 and response.mimetype == "image/png"
+    assert response.data == (STATIC / "icon-192.png").read_bytes()
+    response.close()
