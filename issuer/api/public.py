@@ -34,15 +34,6 @@ def openapi():
     return DOCUMENT
 
 
-@bp.get("/favicon.ico")
-def favicon():
-    """The icon a browser asks every site for by itself: the card's."""
-    from issuer.card.pages import STATIC  # the card's own files
-
-    return flask.send_from_directory(STATIC, "icon-192.png", mimetype="image/png",
-                                     max_age=86400)
-
-
 @bp.get("/healthz")
 def healthz():
     """Alive: the process answers. No dependency is checked, so a database or Redis outage

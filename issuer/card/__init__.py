@@ -17,3 +17,5 @@ def init_app(app: flask.Flask) -> None:
     from issuer.card import pages
 
     app.register_blueprint(pages.bp)
+    # The icon a browser asks every site for by itself, outside the card's own path.
+    app.add_url_rule("/favicon.ico", "favicon", pages.favicon)

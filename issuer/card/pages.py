@@ -133,6 +133,12 @@ def manifest():
     return response
 
 
+def favicon():
+    """``/favicon.ico``: the card's icon."""
+    return flask.send_from_directory(STATIC, "icon-192.png", mimetype="image/png",
+                                     max_age=86400)
+
+
 @bp.get("/static/<path:filename>")
 def static(filename: str):
     path = safe_join(str(STATIC), filename)
