@@ -134,9 +134,16 @@ def manifest():
 
 
 def favicon():
-    """``/favicon.ico``: the card's icon."""
-    return flask.send_from_directory(STATIC, "icon-192.png", mimetype="image/png",
-                                     max_age=86400)
+    """``/favicon.ico``: the card's icon, from memory (browsers ask for it by themselves and
+    often drop the answer half read: no file is left open behind it)."""
+    response = flask.Response(_icon(), mimetype="image/png")
+    response.cache_control.max_age = 86400
+    return response
+
+
+@functools.cache
+def _icon() -> bytes:
+    return (STATIC / "icon-192.png").read_bytes()
 
 
 @bp.get("/static/<path:filename>")
