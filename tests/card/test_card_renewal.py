@@ -51,16 +51,22 @@ def last_day(at: int) -> str:
     return dt.datetime.fromtimestamp(at - 1, clock.HANOI).strftime("%d/%m/%Y")
 
 
+def signed_in_and_given_a_pass(phone, eid_world, initialised) -> dict:
+    """The rider signs in on the card, which has no pass yet; an operator issues her a
+    multi-route pass. The pass as the API answered."""
+    phone.sign_in(ADULT)
+    phone.page.wait_for_selector('#notice[data-state="no_pass"]')
+    account = phone.page.evaluate("fetch('/api/me').then((r) => r.json())")
+    return operator_call(eid_world, initialised, "POST", "/api/passes",
+                         json={"account_id": account["id"], "product": "multi"})
+
+
 def test_reminded_in_the_last_days_offline_too_and_renewed_in_one_tap(phones, eid_world,
                                                                        initialised):
     phone = phones(viewport=SCREENS[0], **AXE_ALLOWED)
     phone.context.clock.install(time=clock.now())  # the phone's clock, to move it later
     page = phone.page
-    phone.sign_in(ADULT)
-    page.wait_for_selector('#notice[data-state="no_pass"]')
-    account = page.evaluate("fetch('/api/me').then((r) => r.json())")
-    made = operator_call(eid_world, initialised, "POST", "/api/passes",
-                         json={"account_id": account["id"], "product": "multi"})
+    made = signed_in_and_given_a_pass(phone, eid_world, initialised)
     start = int(clock.now())
     end = start + 8 * DAY
     ends_at(initialised, made["id"], end)
@@ -133,7 +139,7 @@ def test_reminded_in_the_last_days_offline_too_and_renewed_in_one_tap(phones, ei
         order = session.get(Order, order_id)
         year, month = clock.hanoi_month(end)
         assert (order.account_id, order.product, order.route_code, order.month, order.status) \
-            == (account["id"], "multi", None, f"{year:04d}-{month:02d}", orders.PENDING)
+            == (made["account_id"], "multi", None, f"{year:04d}-{month:02d}", orders.PENDING)
 
     # Back on the card: no more asking, the order waiting for payment, a link to pay it.
     page.goto(phone.base + "/card/")
@@ -152,17 +158,13 @@ def test_reminded_in_the_last_days_offline_too_and_renewed_in_one_tap(phones, ei
 def test_no_reminder_when_next_month_is_on_the_phone(phones, eid_world, initialised):
     phone = phones(viewport=SCREENS[1], **AXE_ALLOWED)
     page = phone.page
-    phone.sign_in(ADULT)
-    page.wait_for_selector('#notice[data-state="no_pass"]')
-    account = page.evaluate("fetch('/api/me').then((r) => r.json())")
-    current = operator_call(eid_world, initialised, "POST", "/api/passes",
-                            json={"account_id": account["id"], "product": "multi"})
+    current = signed_in_and_given_a_pass(phone, eid_world, initialised)
     page.reload()
     phone.activate()
 
     # Renewed and paid: next month's pass, bound to this phone; the two moved to meet two
     # days from now, inside the reminder's days.
-    following = renewed_and_paid(initialised["DATABASE_URL"], account["id"])
+    following = renewed_and_paid(initialised["DATABASE_URL"], current["account_id"])
     end = int(clock.now()) + 2 * DAY
     ends_at(initialised, current["id"], end, following=following)
 
