@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 
 import flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from issuer.platform import db, settings
 from issuer.identity import oidc
@@ -40,7 +41,19 @@ def create_app(test_config: dict | None = None) -> flask.Flask:
     from issuer import card
 
     card.init_app(app)
+    _front(app)
 
     # Once every check has passed: a refused start says one line, its reason, and no more.
     log.info("issuer starting: %s", settings.start_line(app.config))
     return app
+
+
+def _front(app: flask.Flask) -> None:
+    """What stands in front of Flask, outermost first: the proxies' headers believed (the
+    client's address for the rate limits, https for HSTS), then the phone's refresh lane."""
+    from issuer.api import refresh_lane
+
+    app.wsgi_app = refresh_lane.RefreshLane(app.wsgi_app, app)
+    proxies = app.config["TRUSTED_PROXIES"]
+    if proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)

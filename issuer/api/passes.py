@@ -5,7 +5,7 @@ the counter, audited)."""
 import flask
 from werkzeug.exceptions import TooManyRequests
 
-from issuer.api import json_body, shapes
+from issuer.api import json_body, refresh_lane, shapes
 from issuer.identity import operators
 from issuer.passes import actions, next_month, passes, phones, qr
 from issuer.passes import refresh as refresh_sql
@@ -14,7 +14,7 @@ from issuer.platform.errors import Invalid
 from shared.i18n import N_
 from issuer.web import auth, limits, monitoring, publishing
 from issuer.web.publishing import publish_now
-from shared import clock, jsonbody
+from shared import clock
 
 bp = flask.Blueprint("passes", __name__, url_prefix="/api/passes")
 
@@ -129,13 +129,16 @@ def _refresh_in_one_round_trip(pass_id: str):
     (:mod:`issuer.passes.refresh`). None when it issued nothing: the general path answers."""
     config = flask.current_app.config
     url = config["DATABASE_URL"]
-    token = auth.bearer_token()
-    if token is None or not url.startswith("postgresql") or not _empty_body():
-        return None
     now, lifetime = int(clock.now()), config["CREDENTIAL_LIFETIME"]
-    outcome = db.retry_dropped(url, lambda conn: refresh_sql.run(
-        conn, pass_id, token, now=now, lifetime=lifetime,
-        spacing_ms=limits.CREDENTIAL_SPACING_MS, burst_ms=limits.CREDENTIAL_BURST_MS))
+    outcome = refresh_lane.outcome_for(flask.request.environ)  # the lane ran it already
+    if outcome is None:
+        token = auth.bearer_token()
+        if (token is None or not url.startswith("postgresql")
+                or not refresh_lane.empty_body(flask.request.get_data(cache=True))):
+            return None
+        outcome = db.retry_dropped(url, lambda conn: refresh_sql.run(
+            conn, pass_id, token, now=now, lifetime=lifetime,
+            spacing_ms=limits.CREDENTIAL_SPACING_MS, burst_ms=limits.CREDENTIAL_BURST_MS))
     if outcome.retry_after is not None:
         auth.rider_is(outcome.rider_id)
         monitoring.rate_limited(None)
@@ -147,14 +150,6 @@ def _refresh_in_one_round_trip(pass_id: str):
     if issued is not None:
         auth.rider_is(outcome.rider_id)
     return issued
-
-
-def _empty_body() -> bool:
-    try:
-        jsonbody.read(flask.request.get_data(cache=True), shapes.Empty)
-    except jsonbody.BodyError:
-        return False  # the general path says why, after who is calling
-    return True
 
 
 @bp.post("/<pass_id>/custodial")

@@ -88,7 +88,12 @@ def current_caller() -> Caller | None:
 def bearer_token() -> str | None:
     """The bearer token this request sends, or None (no header, or not a bearer token: who
     is calling then says why)."""
-    scheme, _, token = flask.request.headers.get("Authorization", "").partition(" ")
+    return bearer_of(flask.request.headers.get("Authorization", ""))
+
+
+def bearer_of(header: str) -> str | None:
+    """The token of an ``Authorization`` header's value, if it is a bearer token."""
+    scheme, _, token = header.partition(" ")
     token = token.strip()
     return token if scheme.lower() == "bearer" and token else None
 

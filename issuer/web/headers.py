@@ -69,13 +69,18 @@ def allow_form_to(response: flask.Response, url: str) -> flask.Response:
     return response
 
 
+_HSTS = ("Strict-Transport-Security", f"max-age={HSTS_SECONDS}; includeSubDomains")
+
+
+def for_answer(secure: bool) -> list[tuple[str, str]]:
+    """The headers every answer carries, HSTS only over HTTPS: announcing it over plain HTTP
+    would lock a test host out of itself."""
+    return [*HEADERS.items(), _HSTS] if secure else list(HEADERS.items())
+
+
 def add_headers(response: flask.Response) -> flask.Response:
-    for name, value in HEADERS.items():
+    for name, value in for_answer(flask.request.is_secure):
         response.headers.setdefault(name, value)
-    if flask.request.is_secure:
-        # Only over HTTPS: announcing it over plain HTTP would lock a test host out of itself.
-        response.headers.setdefault("Strict-Transport-Security",
-                                    f"max-age={HSTS_SECONDS}; includeSubDomains")
     return response
 
 

@@ -16,6 +16,8 @@ from shared import i18n
 
 COOKIE = "vexe_lang"
 COOKIE_AGE = 400 * 24 * 3600  # the longest a browser keeps a cookie
+# Every answer varies with both: a cache must not give one rider's language to another.
+VARY = "Cookie, Accept-Language"
 
 bp = flask.Blueprint("language", __name__)
 
@@ -70,9 +72,8 @@ def init_app(app: flask.Flask) -> None:
 
     @app.after_request
     def vary(response: flask.Response) -> flask.Response:
-        # A cache must not give one rider's language to another.
-        response.vary.add("Cookie")
-        response.vary.add("Accept-Language")
+        for name in VARY.split(", "):
+            response.vary.add(name)
         return response
 
     filters = app.jinja_env.filters

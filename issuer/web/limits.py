@@ -38,7 +38,6 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from limits import parse
 from werkzeug.exceptions import HTTPException
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from issuer.web import monitoring
 
@@ -108,9 +107,6 @@ def init_app(app: flask.Flask) -> None:
     config.setdefault("RATELIMIT_STORAGE_URI", config["REDIS_URL"])
     config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_timeout": 1.0,
                                                     "socket_connect_timeout": 1.0})
-    proxies = config["TRUSTED_PROXIES"]
-    if proxies:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     limiter.init_app(app)
     # Every limit is on its view (the decorators above), none app-wide: flask-limiter's own
     # before_request pass would resolve each request's limits only to find none there, and

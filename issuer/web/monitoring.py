@@ -76,10 +76,14 @@ def _registry():
     return registry
 
 
+def request_id(given: str) -> str:
+    """The caller's request id when it is a plain token, else a new one."""
+    return given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+
+
 def _start() -> None:
     request = flask.request
-    given = request.headers.get(REQUEST_ID_HEADER, "")
-    flask.g.request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+    flask.g.request_id = request_id(request.headers.get(REQUEST_ID_HEADER, ""))
     flask.g.started = time.perf_counter()
     args = request.view_args or {}
     ids = {name: args[name] for name in ("pass_id", "order_id") if name in args}
@@ -91,20 +95,24 @@ def _finish(response: flask.Response) -> flask.Response:
     started = flask.g.get("started")
     if started is None:  # a request refused before our before_request ran
         return response
-    took = time.perf_counter() - started
     endpoint = request.url_rule.rule if request.url_rule is not None else NO_RULE
-    REQUESTS.labels(request.method, endpoint, str(response.status_code)).inc()
-    LATENCY.labels(request.method, endpoint).observe(took)
     response.headers[REQUEST_ID_HEADER] = flask.g.request_id
-    if access_log.isEnabledFor(logging.INFO):  # the line is built only if someone reads it
-        path = _printable(request.path)
-        access_log.info("%s %s %s %.1f ms", request.method, path, response.status_code,
-                        took * 1000, extra={
-                            "fields": ("method", "rule", "path", "status", "duration_ms"),
-                            "method": request.method, "rule": endpoint, "path": path,
-                            "status": response.status_code,
-                            "duration_ms": round(took * 1000, 1)})
+    record(request.method, endpoint, request.path, response.status_code,
+           time.perf_counter() - started)
     return response
+
+
+def record(method: str, endpoint: str, path: str, status: int, took: float) -> None:
+    """A request answered: counted, timed and written as its access line (also for the
+    answers given in front of Flask: issuer.api.refresh_lane)."""
+    REQUESTS.labels(method, endpoint, str(status)).inc()
+    LATENCY.labels(method, endpoint).observe(took)
+    if access_log.isEnabledFor(logging.INFO):  # the line is built only if someone reads it
+        path = _printable(path)
+        access_log.info("%s %s %s %.1f ms", method, path, status, took * 1000, extra={
+            "fields": ("method", "rule", "path", "status", "duration_ms"),
+            "method": method, "rule": endpoint, "path": path, "status": status,
+            "duration_ms": round(took * 1000, 1)})
 
 
 def _printable(path: str) -> str:

@@ -1,0 +1,173 @@
+"""The refresh lane (issuer.api.refresh_lane): a phone's refresh on PostgreSQL answered in
+front of Flask. Its answer is Flask's answer, header by header; it is counted and logged as
+every request; whatever it does not answer reaches Flask whole (its body too), and Flask's
+view then uses the statement the lane ran rather than running it again."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+
+import flask
+import pytest
+import sqlalchemy as sa
+from prometheus_client import REGISTRY
+from werkzeug.test import Client, EnvironBuilder
+
+from issuer import create_app
+from issuer.platform import db
+from issuer.platform.models import Credential
+from shared import keys
+from tests.issuer.issuer_testkit import verify_with_jwks
+from tests.testkit import scratch_database
+
+RULE = "/api/passes/<pass_id>/credential"
+# Differ from one answer to the next by design.
+OWN_VALUES = {"X-Request-Id", "Content-Length"}
+
+
+@pytest.fixture
+def database_url(tmp_path):
+    """PostgreSQL: the lane's database (on SQLite every refresh is Flask's)."""
+    with scratch_database("postgresql", tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def bound(api, device):
+    token, p = api.rider_pass()
+    api.ok("POST", f"/api/passes/{p['id']}/device", token=token,
+           json={"public_key": keys.device_public_compressed(device)})
+    return token, p["id"]
+
+
+@pytest.fixture
+def flask_saw(app):
+    """The requests that reached Flask (its request_started signal)."""
+    seen: list[str] = []
+
+    def started(sender, **_):
+        seen.append(flask.request.path)
+
+    flask.request_started.connect(started, app)
+    yield seen
+    flask.request_started.disconnect(started, app)
+
+
+def flask_alone(app) -> Client:
+    """A client of Flask without the lane in front (the same app, its own wsgi_app)."""
+    return Client(functools.partial(flask.Flask.wsgi_app, app), flask.Response)
+
+
+def post(client, pass_id: str, token: str, **kwargs):
+    headers = {"Authorization": f"Bearer {token}", **kwargs.pop("headers", {})}
+    kwargs.setdefault("json", {})
+    return client.post(f"/api/passes/{pass_id}/credential", headers=headers, **kwargs)
+
+
+def credentials_of(app, pass_id: str) -> int:
+    with db.session(app.config["DATABASE_URL"]) as s:
+        return s.scalar(sa.select(sa.func.count()).select_from(Credential)
+                        .where(Credential.pass_id == pass_id))
+
+
+def test_the_lanes_answer_is_flasks(app, client, api, bound, flask_saw):
+    token, pass_id = bound
+    lane = post(client, pass_id, token)
+    assert lane.status_code == 200, lane.get_json()
+    assert flask_saw == []  # answered in front of Flask
+    plain = post(flask_alone(app), pass_id, token)
+    assert plain.status_code == 200, plain.get_json()
+    assert flask_saw == [f"/api/passes/{pass_id}/credential"]
+    assert sorted(lane.headers.keys()) == sorted(plain.headers.keys())
+    for name, value in plain.headers.items():
+        if name not in OWN_VALUES:
+            assert lane.headers[name] == value, name
+    assert int(lane.headers["Content-Length"]) == len(lane.data)
+    mine, flasks = json.loads(lane.data), json.loads(plain.data)
+    assert mine.keys() == flasks.keys()
+    assert lane.data == json.dumps(mine, sort_keys=True, separators=(",", ":")).encode() + b"\n"
+    jwks = api.jwks()
+    claims = verify_with_jwks(mine["credential"], jwks)
+    assert claims["jti"] != verify_with_jwks(flasks["credential"], jwks)["jti"]
+    assert credentials_of(app, pass_id) == 3  # the binding's, then one each
+
+
+def test_request_id_hsts_and_the_proxys_scheme(initialised, bound, flask_saw):
+    token, pass_id = bound
+    direct = create_app({**initialised, "TESTING": True}).test_client()
+    given = post(direct, pass_id, token, headers={"X-Request-Id": "phone-7f3a"})
+    assert given.status_code == 200 and given.headers["X-Request-Id"] == "phone-7f3a"
+    forged = post(direct, pass_id, token, headers={"X-Request-Id": "x\" forged line"})
+    assert forged.status_code == 200
+    assert forged.headers["X-Request-Id"] not in ("", "x\" forged line")
+    assert "Strict-Transport-Security" not in given.headers  # plain HTTP
+    https = post(direct, pass_id, token, base_url="https://localhost")
+    assert https.headers["Strict-Transport-Security"].startswith("max-age=")
+    behind = create_app({**initialised, "TESTING": True, "TRUSTED_PROXIES": 1}).test_client()
+    proxied = post(behind, pass_id, token, headers={"X-Forwarded-Proto": "https",
+                                                    "X-Forwarded-For": "203.0.113.9"})
+    assert proxied.status_code == 200
+    assert proxied.headers["Strict-Transport-Security"].startswith("max-age=")
+    assert flask_saw == []
+
+
+def test_counted_and_logged_as_every_request(client, bound, caplog):
+    token, pass_id = bound
+    labels = {"method": "POST", "endpoint": RULE, "status": "200"}
+
+    def answered() -> float:
+        return REGISTRY.get_sample_value("vexe_issuer_requests_total", labels) or 0.0
+
+    before = answered()
+    with caplog.at_level(logging.INFO, logger="issuer.access"):
+        response = post(client, pass_id, token, headers={"X-Request-Id": "phone-1"})
+    assert response.status_code == 200
+    assert answered() == before + 1
+    line = next(r for r in caplog.records if r.name == "issuer.access")
+    assert (line.method, line.rule, line.path, line.status) == (
+        "POST", RULE, f"/api/passes/{pass_id}/credential", 200)
+    assert line.duration_ms >= 0
+    assert token not in caplog.text
+
+
+@pytest.mark.parametrize("case", ["query", "field", "not json", "chunked", "no token",
+                                  "someone else's", "unknown pass", "get"])
+def test_what_the_lane_leaves_to_flask(app, client, api, bound, flask_saw, case):
+    """Each reaches Flask once, with its body, and gets Flask's answer; none records a
+    credential twice."""
+    token, pass_id = bound
+    other_token, _ = api.rider_pass()
+    path = f"/api/passes/{pass_id}/credential"
+    auth = {"Authorization": f"Bearer {token}"}
+    before = credentials_of(app, pass_id)
+    flask_saw.clear()  # what made the riders
+    if case == "query":
+        response, status = client.post(f"{path}?x=1", headers=auth, json={}), 200
+    elif case == "field":
+        response, status = client.post(path, headers=auth, json={"extra": 1}), 400
+    elif case == "not json":
+        response, status = client.post(path, headers=auth, data=b"{",
+                                       content_type="application/json"), 400
+    elif case == "chunked":
+        environ = EnvironBuilder(path=path, method="POST", headers=auth, data=b"{}",
+                                 content_type="application/json").get_environ()
+        del environ["CONTENT_LENGTH"]  # a body of unknown length, as a chunked one is
+        environ.update({"HTTP_TRANSFER_ENCODING": "chunked", "wsgi.input_terminated": True})
+        response, status = client.open(environ), 200
+    elif case == "no token":
+        response, status = client.post(path, json={}), 401
+    elif case == "someone else's":
+        response, status = post(client, pass_id, other_token), 403
+    elif case == "unknown pass":
+        response, status = post(client, "P-no-such-pass", token), 404
+    else:
+        response, status = client.get(path, headers=auth), 405
+    assert response.status_code == status, response.get_json()
+    assert flask_saw == [path if case != "unknown pass" else
+                         "/api/passes/P-no-such-pass/credential"]
+    if case == "field":
+        assert "extra" in response.get_json()["message"]
+    assert credentials_of(app, pass_id) == before + (1 if status == 200 else 0)
+
