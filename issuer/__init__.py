@@ -50,10 +50,11 @@ def create_app(test_config: dict | None = None) -> flask.Flask:
 
 def _front(app: flask.Flask) -> None:
     """What stands in front of Flask, outermost first: the proxies' headers believed (the
-    client's address for the rate limits, https for HSTS), then the phone's refresh lane."""
-    from issuer.api import refresh_lane
+    client's address for the rate limits, https for HSTS), then the lane that answers the
+    requests phones make most (issuer.api.phone_lane)."""
+    from issuer.api import phone_lane
 
-    app.wsgi_app = refresh_lane.RefreshLane(app.wsgi_app, app)
+    app.wsgi_app = phone_lane.PhoneLane(app.wsgi_app, app)
     proxies = app.config["TRUSTED_PROXIES"]
     if proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)

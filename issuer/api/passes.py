@@ -5,7 +5,7 @@ the counter, audited)."""
 import flask
 from werkzeug.exceptions import TooManyRequests
 
-from issuer.api import json_body, refresh_lane, shapes
+from issuer.api import json_body, phone_lane, shapes
 from issuer.identity import operators
 from issuer.passes import actions, next_month, passes, phones, qr
 from issuer.passes import refresh as refresh_sql
@@ -130,11 +130,11 @@ def _refresh_in_one_round_trip(pass_id: str):
     config = flask.current_app.config
     url = config["DATABASE_URL"]
     now, lifetime = int(clock.now()), config["CREDENTIAL_LIFETIME"]
-    outcome = refresh_lane.outcome_for(flask.request.environ)  # the lane ran it already
+    outcome = phone_lane.outcome_for(flask.request.environ)  # the lane ran it already
     if outcome is None:
         token = auth.bearer_token()
         if (token is None or not url.startswith("postgresql")
-                or not refresh_lane.empty_body(flask.request.get_data(cache=True))):
+                or not phone_lane.empty_body(flask.request.get_data(cache=True))):
             return None
         outcome = db.retry_dropped(url, lambda conn: refresh_sql.run(
             conn, pass_id, token, now=now, lifetime=lifetime,

@@ -229,6 +229,12 @@ def denylist(session: Session, now: float) -> Denylist:
 def as_dict(session: Session, p: Pass) -> dict:
     binding = session.scalar(sa.select(DeviceBinding).where(
         DeviceBinding.pass_id == p.id, DeviceBinding.retired_at.is_(None)))
+    return shown(p, binding)
+
+
+def shown(p, binding) -> dict:
+    """A pass as the API shows it: ``p`` a pass and ``binding`` its active device binding
+    (None: no phone), as rows or any objects with their columns' names."""
     out = {"id": p.id, "account_id": p.account_id, "product": p.product,
            "route": p.route_code, "category": p.category,
            "valid_from": p.valid_from, "valid_until": p.valid_until,

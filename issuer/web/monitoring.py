@@ -104,7 +104,7 @@ def _finish(response: flask.Response) -> flask.Response:
 
 def record(method: str, endpoint: str, path: str, status: int, took: float) -> None:
     """A request answered: counted, timed and written as its access line (also for the
-    answers given in front of Flask: issuer.api.refresh_lane)."""
+    answers given in front of Flask: issuer.api.phone_lane)."""
     REQUESTS.labels(method, endpoint, str(status)).inc()
     LATENCY.labels(method, endpoint).observe(took)
     if access_log.isEnabledFor(logging.INFO):  # the line is built only if someone reads it

@@ -1,24 +1,27 @@
-"""A phone's credential refresh, answered in front of Flask's request machinery.
+"""The two requests phones make most, answered in front of Flask's request machinery.
 
-The refresh is the issuer's busiest request by far (every phone, every few hours, the whole
-city), and once it became one statement (:mod:`issuer.passes.refresh`) most of its cost was
-Flask's: the request context, the before and after hooks, the response object. This WSGI
-layer sits between the proxy's headers (ProxyFix) and Flask. It takes only a request of
-exactly the shape a phone sends: ``POST /api/passes/<pass_id>/credential``, no query, a
-bearer token, an empty JSON body, on PostgreSQL. It runs the one statement and, when that
-recorded a credential and there is nothing more to say (no next month's pass on the same
-phone), signs it and answers 200 itself.
+A phone refreshes its credential (``POST /api/passes/<pass_id>/credential``) and looks at its
+pass (``GET /api/passes/<pass_id>``): with a whole city's phones these are most of what
+reaches the issuer. Each is one statement on PostgreSQL (:mod:`issuer.passes.refresh`,
+:mod:`issuer.passes.shown`), and once they were, most of their cost was Flask's: the request
+context, the before and after hooks, the response object. This WSGI layer sits between the
+proxy's headers (ProxyFix) and Flask. It takes only a request of exactly the shape a phone
+sends: one of those two paths with a plain pass id, no query, a bearer token, an empty body
+(``{}`` for the refresh), on PostgreSQL. It runs the statement and answers 200 itself when
+the answer is the plain one: for the refresh, a credential recorded and nothing more to say
+(no next month's pass on the same phone); for the pass, the rider's own pass found.
 
 Everything else goes on to Flask, which answers it as it always has: another shape of
 request, any refusal (401, 403, 404, 409, 429), a credential with next month's beside it,
-an error. When the lane has run the statement, Flask's view takes its outcome
+an error. When the lane has run the refresh's statement, Flask's view takes its outcome
 (:func:`outcome_for`) rather than running it again: a refresh is counted once on its pass.
+(The pass's statement only reads: Flask's view reads again in its own way.)
 
 What the lane's 200 carries is what Flask's would: the same JSON (Flask's own encoder
 settings), the security headers and ``Vary`` of the app's after-request hooks
 (:func:`issuer.web.headers.for_answer`, :data:`issuer.web.language.VARY`), the request id;
 it is counted in the same metrics and written as the same access line
-(:func:`issuer.web.monitoring.record`). ``tests/issuer/test_refresh_lane.py`` compares the
+(:func:`issuer.web.monitoring.record`). ``tests/issuer/test_phone_lane.py`` compares the
 two answers header by header.
 """
 
@@ -33,15 +36,15 @@ from dataclasses import dataclass
 import flask
 
 from issuer.api import shapes
-from issuer.passes import phones
+from issuer.passes import phones, shown
 from issuer.passes import refresh as refresh_sql
 from issuer.platform import db
 from issuer.web import auth, headers, language, limits, monitoring
 from shared import clock, jsonbody, logs
 
-ENDPOINT = "passes.refresh"
-# What the lane leaves in the WSGI environ for Flask's view: the statement's answer.
-RAN = "vexe.refresh_lane"
+REFRESH, SHOW = "passes.refresh", "passes.show"
+# What the lane leaves in the WSGI environ for Flask's view: the refresh statement's answer.
+RAN = "vexe.phone_lane"
 # A pass id as the issuer makes them; anything else (a NUL, a slash, a long string) is for
 # Flask to refuse in its usual words.
 _PASS_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -66,8 +69,22 @@ def outcome_for(environ: dict) -> refresh_sql.Outcome | None:
     return ran.outcome
 
 
-class RefreshLane:
-    """WSGI middleware: ``app.wsgi_app = RefreshLane(app.wsgi_app, app)``."""
+class _Rule:
+    """A route's rule, split around its ``<pass_id>``."""
+
+    def __init__(self, app: flask.Flask, endpoint: str):
+        self.rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint).rule
+        self.prefix, _, self.suffix = self.rule.partition("<pass_id>")
+
+    def pass_id(self, path: str) -> str | None:
+        if not (path.startswith(self.prefix) and path.endswith(self.suffix)):
+            return None
+        pass_id = path[len(self.prefix):len(path) - len(self.suffix)]
+        return pass_id if _PASS_ID.fullmatch(pass_id) else None
+
+
+class PhoneLane:
+    """WSGI middleware: ``app.wsgi_app = PhoneLane(app.wsgi_app, app)``."""
 
     def __init__(self, wsgi_app, app: flask.Flask):
         self.wsgi_app = wsgi_app
@@ -78,38 +95,40 @@ class RefreshLane:
         self.sealing_key = config["SEALING_KEY"]
         self.max_body = config["MAX_CONTENT_LENGTH"]
         self.json = app.json
-        rule = next(r for r in app.url_map.iter_rules() if r.endpoint == ENDPOINT)
-        self.rule = rule.rule
-        self.prefix, _, self.suffix = rule.rule.partition("<pass_id>")
+        self.rules = {"POST": _Rule(app, REFRESH), "GET": _Rule(app, SHOW)}
 
     def __call__(self, environ: dict, start_response):
-        pass_id = self._pass_id(environ) if self.on else None
+        method = environ.get("REQUEST_METHOD")
+        rule = self.rules.get(method) if self.on and not environ.get("QUERY_STRING") else None
+        pass_id = rule.pass_id(environ.get("PATH_INFO", "")) if rule else None
         token = auth.bearer_of(environ.get("HTTP_AUTHORIZATION", "")) if pass_id else None
-        if token is None or not self._empty_body(environ):
+        if token is None or not self._body_as_expected(environ, method):
             return self.wsgi_app(environ, start_response)
         started = time.perf_counter()
         request_id = monitoring.request_id(environ.get("HTTP_X_REQUEST_ID", ""))
         log_token = logs.bind(request_id=request_id, pass_id=pass_id)
         try:
-            body = self._refresh(environ, pass_id, token)
-            if body is None:  # Flask answers, with what the statement found
+            if method == "POST":
+                answer = self._refresh(environ, pass_id, token)
+            else:
+                answer = db.retry_dropped(self.url, lambda c: shown.own_pass(c, pass_id, token))
+            if answer is None:  # Flask answers (after a refresh, with what the statement found)
                 return self.wsgi_app(environ, start_response)
-            status = 200
-            answer = [("Content-Type", "application/json"),
-                      ("Content-Length", str(len(body))),
-                      *headers.for_answer(environ.get("wsgi.url_scheme") == "https"),
-                      ("Vary", language.VARY),
-                      (monitoring.REQUEST_ID_HEADER, request_id)]
-            start_response("200 OK", answer)
-            monitoring.record("POST", self.rule, environ.get("PATH_INFO", ""), status,
+            # As Flask's DefaultJSONProvider.response writes it when not debugging.
+            body = f"{self.json.dumps(answer, separators=(',', ':'))}\n".encode()
+            start_response("200 OK", [
+                ("Content-Type", "application/json"), ("Content-Length", str(len(body))),
+                *headers.for_answer(environ.get("wsgi.url_scheme") == "https"),
+                ("Vary", language.VARY), (monitoring.REQUEST_ID_HEADER, request_id)])
+            monitoring.record(method, rule.rule, environ.get("PATH_INFO", ""), 200,
                               time.perf_counter() - started)
             return [body]
         finally:
             logs.unbind(log_token)
 
-    def _refresh(self, environ: dict, pass_id: str, token: str) -> bytes | None:
-        """The statement, and the credential signed: the answer's body, or None with what
-        the statement found left for Flask."""
+    def _refresh(self, environ: dict, pass_id: str, token: str) -> dict | None:
+        """The statement, and the credential signed: the answer, or None with what the
+        statement found left for Flask."""
         now = int(clock.now())
         try:
             outcome = db.retry_dropped(self.url, lambda conn: refresh_sql.run(
@@ -125,30 +144,19 @@ class RefreshLane:
         except Exception as exc:  # noqa: BLE001 (Flask's view raises it: the usual 500 or 503)
             environ[RAN] = Ran(error=exc)
             return None
-        if issued is None:  # its key was retired since: Flask's general path
-            return None
-        # As Flask's DefaultJSONProvider.response writes it when not debugging.
-        return f"{self.json.dumps(issued.as_dict(), separators=(',', ':'))}\n".encode()
+        return None if issued is None else issued.as_dict()  # None: its key was retired since
 
-    def _pass_id(self, environ: dict) -> str | None:
-        if environ.get("REQUEST_METHOD") != "POST" or environ.get("QUERY_STRING"):
-            return None
-        path = environ.get("PATH_INFO", "")
-        if not (path.startswith(self.prefix) and path.endswith(self.suffix)):
-            return None
-        pass_id = path[len(self.prefix):len(path) - len(self.suffix)]
-        return pass_id if _PASS_ID.fullmatch(pass_id) else None
-
-    def _empty_body(self, environ: dict) -> bool:
-        """The body is nothing or ``{}`` (read, then put back for Flask to read again)."""
+    def _body_as_expected(self, environ: dict, method: str) -> bool:
+        """A GET sends no body; a refresh nothing or ``{}`` (read, then put back for Flask
+        to read again)."""
         if environ.get("HTTP_TRANSFER_ENCODING"):
             return False  # chunked: Flask reads it
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
             return False
-        if not 0 <= length <= self.max_body:
-            return False
+        if method == "GET" or not 0 <= length <= self.max_body:
+            return length == 0
         raw = environ["wsgi.input"].read(length) if length else b""
         environ["wsgi.input"] = io.BytesIO(raw)
         return empty_body(raw)

@@ -1,7 +1,8 @@
-"""The refresh lane (issuer.api.refresh_lane): a phone's refresh on PostgreSQL answered in
-front of Flask. Its answer is Flask's answer, header by header; it is counted and logged as
-every request; whatever it does not answer reaches Flask whole (its body too), and Flask's
-view then uses the statement the lane ran rather than running it again."""
+"""The phone lane (issuer.api.phone_lane): a phone's refresh, and its look at its pass, on
+PostgreSQL answered in front of Flask. Its answer is Flask's answer, header by header; it is
+counted and logged as every request; whatever it does not answer reaches Flask whole (its
+body too), and Flask's view then uses the refresh statement the lane ran rather than running
+it again."""
 
 from __future__ import annotations
 
@@ -18,11 +19,13 @@ from werkzeug.test import Client, EnvironBuilder
 from issuer import create_app
 from issuer.platform import db
 from issuer.platform.models import Credential
+from issuer.platform.roundtrips import RoundTrips
 from shared import keys
 from tests.issuer.issuer_testkit import verify_with_jwks
 from tests.testkit import scratch_database
 
 RULE = "/api/passes/<pass_id>/credential"
+SHOW_RULE = "/api/passes/<pass_id>"
 # Differ from one answer to the next by design.
 OWN_VALUES = {"X-Request-Id", "Content-Length"}
 
@@ -94,6 +97,53 @@ def test_the_lanes_answer_is_flasks(app, client, api, bound, flask_saw):
     assert credentials_of(app, pass_id) == 3  # the binding's, then one each
 
 
+@pytest.mark.parametrize("phone", [True, False], ids=["on a phone", "no phone"])
+def test_the_lanes_pass_is_flasks(app, client, api, device, flask_saw, phone):
+    token, p = api.rider_pass()
+    if phone:
+        api.ok("POST", f"/api/passes/{p['id']}/device", token=token,
+               json={"public_key": keys.device_public_compressed(device)})
+    flask_saw.clear()
+    path = f"/api/passes/{p['id']}"
+    auth = {"Authorization": f"Bearer {token}"}
+    lane = client.get(path, headers=auth)
+    assert lane.status_code == 200 and flask_saw == []
+    plain = flask_alone(app).get(path, headers=auth)
+    assert plain.status_code == 200 and flask_saw == [path]
+    assert lane.data == plain.data  # the same pass, byte for byte
+    assert (lane.get_json()["device"] is not None) == phone
+    assert sorted(lane.headers.keys()) == sorted(plain.headers.keys())
+    for name, value in plain.headers.items():
+        if name != "X-Request-Id":
+            assert lane.headers[name] == value, name
+
+
+@pytest.mark.parametrize("case", ["operator", "someone else's", "unknown pass", "query",
+                                  "a body", "no token"])
+def test_what_the_lane_leaves_to_flask_of_a_pass(client, api, bound, flask_saw, case):
+    token, pass_id = bound
+    other_token, _ = api.rider_pass()
+    flask_saw.clear()
+    path = f"/api/passes/{pass_id}"
+    asked, status = {
+        "operator": (dict(path=path, headers={"Authorization": f"Bearer {api.operator_token}"}),
+                     200),
+        "someone else's": (dict(path=path, headers={"Authorization": f"Bearer {other_token}"}),
+                           403),
+        "unknown pass": (dict(path="/api/passes/P-none", headers={
+            "Authorization": f"Bearer {token}"}), 404),
+        "query": (dict(path=f"{path}?x=1", headers={"Authorization": f"Bearer {token}"}), 200),
+        "a body": (dict(path=path, headers={"Authorization": f"Bearer {token}"},
+                        data=b"a=%00", content_type="application/x-www-form-urlencoded"), 400),
+        "no token": (dict(path=path), 401),
+    }[case]
+    response = client.get(**asked)
+    assert response.status_code == status, response.get_json()
+    assert len(flask_saw) == 1
+    if status == 200:
+        assert response.get_json()["id"] == pass_id
+
+
 def test_request_id_hsts_and_the_proxys_scheme(initialised, bound, flask_saw):
     token, pass_id = bound
     direct = create_app({**initialised, "TESTING": True}).test_client()
@@ -113,21 +163,24 @@ def test_request_id_hsts_and_the_proxys_scheme(initialised, bound, flask_saw):
     assert flask_saw == []
 
 
-def test_counted_and_logged_as_every_request(client, bound, caplog):
+@pytest.mark.parametrize("method", ["POST", "GET"])
+def test_counted_and_logged_as_every_request(client, bound, caplog, method):
     token, pass_id = bound
-    labels = {"method": "POST", "endpoint": RULE, "status": "200"}
+    rule, path = {"POST": (RULE, f"/api/passes/{pass_id}/credential"),
+                  "GET": (SHOW_RULE, f"/api/passes/{pass_id}")}[method]
+    labels = {"method": method, "endpoint": rule, "status": "200"}
 
     def answered() -> float:
         return REGISTRY.get_sample_value("vexe_issuer_requests_total", labels) or 0.0
 
     before = answered()
     with caplog.at_level(logging.INFO, logger="issuer.access"):
-        response = post(client, pass_id, token, headers={"X-Request-Id": "phone-1"})
+        response = client.open(path, method=method, headers={
+            "Authorization": f"Bearer {token}", "X-Request-Id": "phone-1"})
     assert response.status_code == 200
     assert answered() == before + 1
     line = next(r for r in caplog.records if r.name == "issuer.access")
-    assert (line.method, line.rule, line.path, line.status) == (
-        "POST", RULE, f"/api/passes/{pass_id}/credential", 200)
+    assert (line.method, line.rule, line.path, line.status) == (method, rule, path, 200)
     assert line.duration_ms >= 0
     assert token not in caplog.text
 
@@ -171,3 +224,16 @@ def test_what_the_lane_leaves_to_flask(app, client, api, bound, flask_saw, case)
         assert "extra" in response.get_json()["message"]
     assert credentials_of(app, pass_id) == before + (1 if status == 200 else 0)
 
+
+
+def test_a_look_at_ones_pass_costs_one_round_trip(app, client, bound):
+    """Counted on the wire on both engines: the token, the pass and its phone in one
+    statement, no BEGIN or ROLLBACK (the general path takes five)."""
+    token, pass_id = bound
+    url = app.config["DATABASE_URL"]
+    path, auth = f"/api/passes/{pass_id}", {"Authorization": f"Bearer {token}"}
+    assert client.get(path, headers=auth).status_code == 200  # a connection pooled
+    with RoundTrips(db.engine(url)) as general, RoundTrips(db.autocommit_engine(url)) as one:
+        assert client.get(path, headers=auth).get_json()["id"] == pass_id
+    assert (general.count, one.count) == (0, 1), general.sent + one.sent
+    assert "FROM accounts JOIN passes" in one.sent[0]
