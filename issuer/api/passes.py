@@ -193,8 +193,25 @@ def _retire_old_device(session, replacing: bool, now: float) -> dict:
 
 
 @bp.get("/<pass_id>/qr")
-@limits.qr
 def show_qr(pass_id: str):
+    seen = phone_lane.outcome_for(flask.request.environ)  # the lane counted it on the pass
+    if seen is not None and seen.retry_after is not None:
+        auth.rider_is(seen.row.account_id)
+        monitoring.rate_limited(None)
+        raise TooManyRequests(retry_after=seen.retry_after)
+    if seen is not None and seen.counted:  # its credential to renew: counted already
+        return _qr(pass_id)
+    return _qr_counted_here(pass_id)
+
+
+@limits.qr
+def _qr_counted_here(pass_id: str):
+    """Any other QR (a query such as ``format=png``, a session cookie, SQLite, a refusal):
+    counted by the rate limiter, per caller."""
+    return _qr(pass_id)
+
+
+def _qr(pass_id: str):
     _, p = _own_pass(pass_id)
     fmt = flask.request.args.get("format", "text")
     if fmt not in QR_FORMATS:

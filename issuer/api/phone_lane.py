@@ -36,13 +36,13 @@ from dataclasses import dataclass
 import flask
 
 from issuer.api import shapes
-from issuer.passes import phones, shown
+from issuer.passes import custodial_qr, phones, shown
 from issuer.passes import refresh as refresh_sql
 from issuer.platform import db
 from issuer.web import auth, headers, language, limits, monitoring
 from shared import clock, jsonbody, logs
 
-REFRESH, SHOW = "passes.refresh", "passes.show"
+REFRESH, SHOW, QR = "passes.refresh", "passes.show", "passes.show_qr"
 # What the lane leaves in the WSGI environ for Flask's view: the refresh statement's answer.
 RAN = "vexe.phone_lane"
 # A pass id as the issuer makes them; anything else (a NUL, a slash, a long string) is for
@@ -55,11 +55,11 @@ class Ran:
     """The statement's answer, or the error it raised (Flask's view raises it again, so
     that the 500 is answered and logged as every other)."""
 
-    outcome: refresh_sql.Outcome | None = None
+    outcome: refresh_sql.Outcome | custodial_qr.Outcome | None = None
     error: BaseException | None = None
 
 
-def outcome_for(environ: dict) -> refresh_sql.Outcome | None:
+def outcome_for(environ: dict):
     """What the lane's statement answered for this request; None if the lane did not run it."""
     ran = environ.get(RAN)
     if ran is None:
@@ -95,12 +95,16 @@ class PhoneLane:
         self.sealing_key = config["SEALING_KEY"]
         self.max_body = config["MAX_CONTENT_LENGTH"]
         self.json = app.json
-        self.rules = {"POST": _Rule(app, REFRESH), "GET": _Rule(app, SHOW)}
+        # Per method, the rules the lane answers and how: each gives the answer's body and
+        # its own headers, or None for Flask to answer.
+        self.rules = {"POST": [(_Rule(app, REFRESH), self._refresh)],
+                      "GET": [(_Rule(app, QR), self._qr), (_Rule(app, SHOW), self._show)]}
 
     def __call__(self, environ: dict, start_response):
-        method = environ.get("REQUEST_METHOD")
-        rule = self.rules.get(method) if self.on and not environ.get("QUERY_STRING") else None
-        pass_id = rule.pass_id(environ.get("PATH_INFO", "")) if rule else None
+        method, path = environ.get("REQUEST_METHOD"), environ.get("PATH_INFO", "")
+        rules = self.rules.get(method, []) if self.on and not environ.get("QUERY_STRING") else []
+        rule, answer, pass_id = next(((rule, answer, pass_id) for rule, answer in rules
+                                      if (pass_id := rule.pass_id(path))), (None, None, None))
         token = auth.bearer_of(environ.get("HTTP_AUTHORIZATION", "")) if pass_id else None
         if token is None or not self._body_as_expected(environ, method):
             return self.wsgi_app(environ, start_response)
@@ -108,16 +112,12 @@ class PhoneLane:
         request_id = monitoring.request_id(environ.get("HTTP_X_REQUEST_ID", ""))
         log_token = logs.bind(request_id=request_id, pass_id=pass_id)
         try:
-            if method == "POST":
-                answer = self._refresh(environ, pass_id, token)
-            else:
-                answer = db.retry_dropped(self.url, lambda c: shown.own_pass(c, pass_id, token))
-            if answer is None:  # Flask answers (after a refresh, with what the statement found)
+            answered = answer(environ, pass_id, token)
+            if answered is None:  # Flask answers, with what the statement found if it ran
                 return self.wsgi_app(environ, start_response)
-            # As Flask's DefaultJSONProvider.response writes it when not debugging.
-            body = f"{self.json.dumps(answer, separators=(',', ':'))}\n".encode()
+            body, own = answered
             start_response("200 OK", [
-                ("Content-Type", "application/json"), ("Content-Length", str(len(body))),
+                *own, ("Content-Length", str(len(body))),
                 *headers.for_answer(environ.get("wsgi.url_scheme") == "https"),
                 ("Vary", language.VARY), (monitoring.REQUEST_ID_HEADER, request_id)])
             monitoring.record(method, rule.rule, environ.get("PATH_INFO", ""), 200,
@@ -126,7 +126,38 @@ class PhoneLane:
         finally:
             logs.unbind(log_token)
 
-    def _refresh(self, environ: dict, pass_id: str, token: str) -> dict | None:
+    def _json(self, answer: dict) -> tuple[bytes, list]:
+        # As Flask's DefaultJSONProvider.response writes it when not debugging.
+        body = f"{self.json.dumps(answer, separators=(',', ':'))}\n".encode()
+        return body, [("Content-Type", "application/json")]
+
+    def _show(self, environ: dict, pass_id: str, token: str):
+        """The rider's own pass (the statement only reads: Flask's view reads again)."""
+        answer = db.retry_dropped(self.url, lambda conn: shown.own_pass(conn, pass_id, token))
+        return None if answer is None else self._json(answer)
+
+    def _qr(self, environ: dict, pass_id: str, token: str):
+        """A custodial pass's QR text, counted on the pass, from the credential stored with
+        its binding; None with what the statement found when Flask is to answer."""
+        at = clock.now()
+        try:
+            outcome = db.retry_dropped(self.url, lambda conn: custodial_qr.run(
+                conn, pass_id, token, spacing_ms=limits.CREDENTIAL_SPACING_MS,
+                burst_ms=limits.CREDENTIAL_BURST_MS))
+            environ[RAN] = Ran(outcome=outcome)
+            text = outcome.counted and phones.qr_from_stored(
+                outcome.row, at=at, sealing_key=self.sealing_key, lifetime=self.lifetime,
+                kid=outcome.row.kid)
+        except Exception as exc:  # noqa: BLE001 (Flask's view raises it: the usual 500 or 503)
+            environ[RAN] = Ran(error=exc)
+            return None
+        if not text:
+            return None
+        # As the view answers: a proof lives seconds, never serve a stale one.
+        return text.encode(), [("Content-Type", "text/plain; charset=utf-8"),
+                               ("Cache-Control", "no-store")]
+
+    def _refresh(self, environ: dict, pass_id: str, token: str):
         """The statement, and the credential signed: the answer, or None with what the
         statement found left for Flask."""
         now = int(clock.now())
@@ -144,7 +175,7 @@ class PhoneLane:
         except Exception as exc:  # noqa: BLE001 (Flask's view raises it: the usual 500 or 503)
             environ[RAN] = Ran(error=exc)
             return None
-        return None if issued is None else issued.as_dict()  # None: its key was retired since
+        return None if issued is None else self._json(issued.as_dict())  # None: key retired
 
     def _body_as_expected(self, environ: dict, method: str) -> bool:
         """A GET sends no body; a refresh nothing or ``{}`` (read, then put back for Flask

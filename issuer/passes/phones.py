@@ -140,6 +140,20 @@ def custodial_qr(session: Session, pass_id: str, *, at: float, sealing_key: str 
     return ticket.encode_qr(credential, device, at)
 
 
+def qr_from_stored(row, *, at: float, sealing_key: str | None, lifetime: int,
+                   kid: str | None) -> str | None:
+    """The QR text at ``at`` from a custodial binding's stored credential (``row``: its
+    ``credential`` and ``sealed_private_key``, and the pass's ``valid_until``), when that
+    credential is still good and was signed by ``kid``, the key that signs now; else None
+    (:func:`custodial_qr` renews it)."""
+    credential = row.credential
+    if (credential is None or _needs_refresh(credential, at, lifetime, row.valid_until)
+            or _kid(credential) != kid):
+        return None
+    device = keys.load_device_private_pem(vault.unseal(sealing_key, row.sealed_private_key))
+    return ticket.encode_qr(credential, device, at)
+
+
 def ensure_custodial_qr(session: Session, pass_id: str, *, at: float, sealing_key: str | None,
                         lifetime: int = ticket.DEFAULT_CREDENTIAL_LIFETIME) -> tuple[str, bool]:
     """An operator acting for a rider whose phone can't hold a key: the rotating QR text at

@@ -12,16 +12,18 @@ import logging
 
 import flask
 import pytest
+import redis
 import sqlalchemy as sa
 from prometheus_client import REGISTRY
 from werkzeug.test import Client, EnvironBuilder
 
 from issuer import create_app
 from issuer.platform import db
-from issuer.platform.models import Credential
+from issuer.platform.models import Credential, DeviceBinding, Pass
 from issuer.platform.roundtrips import RoundTrips
-from shared import keys
-from tests.issuer.issuer_testkit import verify_with_jwks
+from issuer.web import limits
+from shared import clock, keys
+from tests.issuer.issuer_testkit import verify_qr, verify_with_jwks
 from tests.testkit import scratch_database
 
 RULE = "/api/passes/<pass_id>/credential"
@@ -237,3 +239,112 @@ def test_a_look_at_ones_pass_costs_one_round_trip(app, client, bound):
         assert client.get(path, headers=auth).get_json()["id"] == pass_id
     assert (general.count, one.count) == (0, 1), general.sent + one.sent
     assert "FROM accounts JOIN passes" in one.sent[0]
+
+
+@pytest.fixture
+def custodial(api):
+    """A rider without a phone that holds a key: the issuer holds it (rider token, pass id)."""
+    return custodial_of(api)
+
+
+def qr_of(client, pass_id: str, token: str, **kwargs):
+    return client.get(f"/api/passes/{pass_id}/qr", headers={"Authorization": f"Bearer {token}"},
+                      **kwargs)
+
+
+def tat_of(app, pass_id: str) -> int:
+    with db.session(app.config["DATABASE_URL"]) as s:
+        return s.get(Pass, pass_id).refresh_tat_ms
+
+
+def test_the_lanes_qr_is_flasks(app, client, api, custodial, flask_saw):
+    token, pass_id = custodial
+    flask_saw.clear()
+    lane = qr_of(client, pass_id, token)
+    assert lane.status_code == 200 and flask_saw == []
+    plain = qr_of(flask_alone(app), pass_id, token)
+    assert plain.status_code == 200 and flask_saw == [f"/api/passes/{pass_id}/qr"]
+    assert sorted(lane.headers.keys()) == sorted(plain.headers.keys())
+    for name, value in plain.headers.items():
+        if name not in OWN_VALUES:
+            assert lane.headers[name] == value, name
+    jwks = api.jwks()
+    for answer in (lane, plain):  # both signatures good, as a validator checks them
+        _, claims = verify_qr(answer.get_data(as_text=True), jwks, clock.now())
+        assert claims.pid == pass_id
+
+
+def test_a_qr_too_often_is_refused_by_its_pass(app, client, api, custodial, redis_url):
+    """20 at once, then a 429 with the seconds to wait, moving nothing; another rider's QR is
+    not held up; nothing of it is counted in Redis."""
+    token, pass_id = custodial
+    allowed = int(limits.QR.split()[0])
+    shown = 0
+    while (answer := qr_of(client, pass_id, token)).status_code == 200:
+        shown += 1
+        assert shown <= 2 * allowed, "the burst was not stopped"
+    assert shown >= allowed
+    assert answer.status_code == 429, answer.get_json()
+    assert 1 <= int(answer.headers["Retry-After"]) <= limits.CREDENTIAL_SPACING_MS // 1000
+    assert answer.get_json()["error"].startswith("Too many requests")
+    due = tat_of(app, pass_id)
+    assert qr_of(client, pass_id, token).status_code == 429
+    assert tat_of(app, pass_id) == due  # a refusal moves nothing
+    other_token, other = custodial_of(api)
+    assert qr_of(client, other, other_token).status_code == 200
+    assert not redis.Redis.from_url(redis_url).keys("*qr*")
+
+
+def test_a_qr_whose_credential_is_renewed_is_counted_once(app, client, api, custodial,
+                                                         flask_saw, redis_url):
+    """The stored credential gone stale: the lane counts the QR on the pass, Flask renews the
+    credential under its lock and answers, and counts nothing more (no limiter in Redis)."""
+    token, pass_id = custodial
+    with db.session(app.config["DATABASE_URL"]) as s:
+        s.execute(sa.update(DeviceBinding).where(DeviceBinding.pass_id == pass_id)
+                  .values(credential=None))
+        s.commit()
+    before = tat_of(app, pass_id)
+    flask_saw.clear()
+    answer = qr_of(client, pass_id, token)
+    assert answer.status_code == 200 and flask_saw == [f"/api/passes/{pass_id}/qr"]
+    verify_qr(answer.get_data(as_text=True), api.jwks(), clock.now())
+    assert tat_of(app, pass_id) > before
+    assert not redis.Redis.from_url(redis_url).keys("*qr*")
+    flask_saw.clear()
+    assert qr_of(client, pass_id, token).status_code == 200 and flask_saw == []  # stored now
+
+
+@pytest.mark.parametrize("case", ["a phone's pass", "operator", "png"])
+def test_what_the_lane_leaves_to_flask_of_a_qr(app, client, api, custodial, bound, flask_saw,
+                                               case):
+    token, pass_id = custodial
+    asked, status = {
+        "a phone's pass": ((bound[1], bound[0]), 409),
+        "operator": ((pass_id, api.operator_token), 403),
+        "png": ((pass_id, token), 200),
+    }[case]
+    flask_saw.clear()
+    answer = qr_of(client, *asked, query_string={"format": "png"} if case == "png" else None)
+    assert answer.status_code == status, answer.get_json()
+    assert len(flask_saw) == 1
+    if case == "png":
+        assert answer.content_type == "image/png"
+
+
+def custodial_of(api) -> tuple[str, str]:
+    token, p = api.rider_pass()
+    api.ok("POST", f"/api/passes/{p['id']}/custodial", token=token, json={})
+    return token, p["id"]
+
+
+def test_a_custodial_qr_costs_one_round_trip(app, client, custodial):
+    """Counted on the wire on both engines: the token, the pass, its binding, the signing
+    key's id and the QR's count on the pass in one statement."""
+    token, pass_id = custodial
+    url = app.config["DATABASE_URL"]
+    assert qr_of(client, pass_id, token).status_code == 200  # the connection pooled
+    with RoundTrips(db.engine(url)) as general, RoundTrips(db.autocommit_engine(url)) as one:
+        assert qr_of(client, pass_id, token).get_data(as_text=True).startswith("VX1:")
+    assert (general.count, one.count) == (0, 1), general.sent + one.sent
+    assert "UPDATE passes" in one.sent[0] and "FROM device_bindings" in one.sent[0]
