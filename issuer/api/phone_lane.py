@@ -132,8 +132,13 @@ class PhoneLane:
         return body, [("Content-Type", "application/json")]
 
     def _show(self, environ: dict, pass_id: str, token: str):
-        """The rider's own pass (the statement only reads: Flask's view reads again)."""
-        answer = db.retry_dropped(self.url, lambda conn: shown.own_pass(conn, pass_id, token))
+        """The rider's own pass. The statement only reads, so anything else (no such pass of
+        hers, an error) is Flask's to answer afresh, in its usual words and logs."""
+        try:
+            answer = db.retry_dropped(self.url,
+                                      lambda conn: shown.own_pass(conn, pass_id, token))
+        except Exception:  # noqa: BLE001 (Flask's view meets it again and answers it)
+            return None
         return None if answer is None else self._json(answer)
 
     def _qr(self, environ: dict, pass_id: str, token: str):

@@ -348,3 +348,20 @@ def test_a_custodial_qr_costs_one_round_trip(app, client, custodial):
         assert qr_of(client, pass_id, token).get_data(as_text=True).startswith("VX1:")
     assert (general.count, one.count) == (0, 1), general.sent + one.sent
     assert "UPDATE passes" in one.sent[0] and "FROM device_bindings" in one.sent[0]
+
+
+def test_a_look_that_fails_in_the_lane_is_flasks_to_answer(client, bound, flask_saw,
+                                                           monkeypatch):
+    """An error in the lane's read is not the rider's answer: Flask reads again and answers
+    (here well, since only the lane's statement failed)."""
+    from issuer.passes import shown
+
+    def broken(*_args, **_kwargs):
+        raise sa.exc.OperationalError("SELECT", {}, Exception("the server went away"))
+
+    monkeypatch.setattr(shown, "own_pass", broken)
+    token, pass_id = bound
+    flask_saw.clear()
+    answer = client.get(f"/api/passes/{pass_id}", headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 200 and answer.get_json()["id"] == pass_id
+    assert flask_saw == [f"/api/passes/{pass_id}"]
