@@ -1,8 +1,8 @@
-"""The phone lane (issuer.api.phone_lane): a phone's refresh, and its look at its pass, on
-PostgreSQL answered in front of Flask. Its answer is Flask's answer, header by header; it is
-counted and logged as every request; whatever it does not answer reaches Flask whole (its
-body too), and Flask's view then uses the refresh statement the lane ran rather than running
-it again."""
+"""The phone lane (issuer.api.phone_lane): a phone's refresh, a rider's look at her pass and
+a custodial pass's QR, on PostgreSQL answered in front of Flask. Its answer is Flask's
+answer, header by header; it is counted and logged as every request; whatever it does not
+answer reaches Flask whole (its body too), and Flask's view then uses what the lane's
+statement found rather than running it again (a refresh or a QR is counted once)."""
 
 from __future__ import annotations
 
