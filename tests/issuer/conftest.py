@@ -100,6 +100,15 @@ def device():
 
 
 @pytest.fixture
+def bound(api, device):
+    """A rider's pass on a phone: (rider token, pass id)."""
+    token, p = api.rider_pass()
+    api.ok("POST", f"/api/passes/{p['id']}/device", token=token,
+           json={"public_key": keys.device_public_compressed(device)})
+    return token, p["id"]
+
+
+@pytest.fixture
 def cli(initialised):
     """Runs ``vexe`` commands against the initialised issuer; see :class:`Cli`."""
     return Cli(initialised)

@@ -24,7 +24,6 @@ from issuer.platform.roundtrips import RoundTrips
 from issuer.web import limits
 from shared import clock, keys
 from tests.issuer.issuer_testkit import verify_qr, verify_with_jwks
-from tests.testkit import scratch_database
 
 RULE = "/api/passes/<pass_id>/credential"
 SHOW_RULE = "/api/passes/<pass_id>"
@@ -32,19 +31,8 @@ SHOW_RULE = "/api/passes/<pass_id>"
 OWN_VALUES = {"X-Request-Id", "Content-Length"}
 
 
-@pytest.fixture
-def database_url(tmp_path):
-    """PostgreSQL: the lane's database (on SQLite every refresh is Flask's)."""
-    with scratch_database("postgresql", tmp_path) as url:
-        yield url
-
-
-@pytest.fixture
-def bound(api, device):
-    token, p = api.rider_pass()
-    api.ok("POST", f"/api/passes/{p['id']}/device", token=token,
-           json={"public_key": keys.device_public_compressed(device)})
-    return token, p["id"]
+# PostgreSQL only: the lane's database (on SQLite every request is Flask's).
+pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 
 
 @pytest.fixture

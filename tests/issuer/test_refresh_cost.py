@@ -52,15 +52,6 @@ class Statements:
         sa.event.remove(self.engine, "commit", self._commit)
 
 
-@pytest.fixture
-def bound(api, device):
-    """A rider's pass on a phone: (rider token, pass id)."""
-    token, p = api.rider_pass()
-    api.ok("POST", f"/api/passes/{p['id']}/device", token=token,
-           json={"public_key": keys.device_public_compressed(device)})
-    return token, p["id"]
-
-
 def refresh(api, bound) -> dict:
     token, pass_id = bound
     return api.ok("POST", f"/api/passes/{pass_id}/credential", token=token)
